@@ -1,0 +1,33 @@
+"""The LFC-style file catalog: LFN namespace, GUIDs and replicas.
+
+Knows nothing of storage or FUSE.
+"""
+
+from gridfs.catalog.catalog import ROOT_ID, Catalog
+from gridfs.catalog.engine import create_catalog_engine, upgrade_schema
+from gridfs.catalog.identity import Identity
+from gridfs.catalog.lfn import join_lfn, split_lfn
+from gridfs.catalog.records import (
+    EntryId,
+    EntryKind,
+    FileStatus,
+    Replica,
+    ReplicaStatus,
+    Stat,
+)
+
+__all__ = [
+    "ROOT_ID",
+    "Catalog",
+    "EntryId",
+    "EntryKind",
+    "FileStatus",
+    "Identity",
+    "Replica",
+    "ReplicaStatus",
+    "Stat",
+    "create_catalog_engine",
+    "join_lfn",
+    "split_lfn",
+    "upgrade_schema",
+]

@@ -1,0 +1,87 @@
+"""The catalog's tables as SQLAlchemy 2 typed models.
+
+The schema itself is created and upgraded by the Alembic migrations in
+``migrations/``; a test checks that they and these models agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "EntryModel", "ReplicaModel"]
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants 64 bits.
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the catalog tables."""
+
+    # Named constraints, so that later migrations can refer to them on every dialect.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class EntryModel(Base):
+    """A directory, file or symbolic link of the LFN namespace."""
+
+    __tablename__ = "entries"
+    __table_args__ = (
+        UniqueConstraint("parent_id", "name"),
+        # Directory listings page through (parent_id, id): the stable resume key.
+        Index("ix_entries_parent_id", "parent_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        _Id, ForeignKey("entries.id", ondelete="RESTRICT")
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(1))
+    mode: Mapped[int] = mapped_column(Integer)
+    owner: Mapped[str] = mapped_column(String(255))
+    group_name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    atime_ns: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    ctime_ns: Mapped[int] = mapped_column(BigInteger)
+    guid: Mapped[str | None] = mapped_column(String(36), unique=True)
+    checksum_type: Mapped[str | None] = mapped_column(String(16))
+    checksum: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str | None] = mapped_column(String(16))
+    target: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class ReplicaModel(Base):
+    """One physical copy of a file entry on a storage element."""
+
+    __tablename__ = "replicas"
+
+    id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(
+        _Id,
+        ForeignKey("entries.id", ondelete="CASCADE"),
+        index=True,
+    )
+    se: Mapped[str] = mapped_column(String(255), index=True)
+    surl: Mapped[str] = mapped_column(String(1023), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    ctime_ns: Mapped[int] = mapped_column(BigInteger)
+    atime_ns: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,97 @@
+"""Typed records the catalog returns: frozen, detached from any session."""
+
+from __future__ import annotations
+
+import stat as _stat
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import NewType
+
+__all__ = ["EntryId", "EntryKind", "FileStatus", "Replica", "ReplicaStatus", "Stat"]
+
+EntryId = NewType("EntryId", int)
+
+
+class EntryKind(StrEnum):
+    """What a catalog entry is; the values are stored in the database."""
+
+    DIRECTORY = "d"
+    FILE = "f"
+    SYMLINK = "l"
+
+
+class FileStatus(StrEnum):
+    """A file entry's status, stored in the database."""
+
+    READY = "ready"
+
+
+class ReplicaStatus(StrEnum):
+    """A replica's status, stored in the database."""
+
+    AVAILABLE = "available"
+
+
+_TYPE_BITS = {
+    EntryKind.DIRECTORY: _stat.S_IFDIR,
+    EntryKind.FILE: _stat.S_IFREG,
+    EntryKind.SYMLINK: _stat.S_IFLNK,
+}
+
+
+@dataclass(frozen=True)
+class Stat:
+    """One catalog entry: a directory, a file or a symbolic link.
+
+    ``mode`` holds the permission bits only; :attr:`st_mode` adds the type.
+    Times are nanoseconds since the epoch. ``guid`` and the checksum are set
+    for files; ``target`` for symbolic links.
+    """
+
+    id: EntryId
+    parent_id: EntryId | None
+    name: str
+    kind: EntryKind
+    mode: int
+    owner: str
+    group: str
+    size: int
+    atime_ns: int
+    mtime_ns: int
+    ctime_ns: int
+    guid: str | None = None
+    checksum_type: str | None = None
+    checksum: str | None = None
+    status: FileStatus | None = None
+    target: str | None = None
+    comment: str | None = None
+
+    @property
+    def st_mode(self) -> int:
+        """Type and permission bits, as :func:`os.stat` gives them."""
+        return _TYPE_BITS[self.kind] | self.mode
+
+    def is_dir(self) -> bool:
+        """True for a directory."""
+        return self.kind is EntryKind.DIRECTORY
+
+    def is_file(self) -> bool:
+        """True for a regular file."""
+        return self.kind is EntryKind.FILE
+
+    def is_symlink(self) -> bool:
+        """True for a symbolic link (an alias)."""
+        return self.kind is EntryKind.SYMLINK
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One registered physical copy of a file."""
+
+    entry_id: EntryId
+    guid: str
+    se: str
+    surl: str
+    status: ReplicaStatus
+    ctime_ns: int
+    atime_ns: int

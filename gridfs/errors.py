@@ -1,0 +1,140 @@
+"""The one error vocabulary of gridfs.
+
+Every expected failure is an :class:`OSError` with a fixed errno, so that the
+FUSE layer, the CLI and Python callers can all treat it the way they treat
+errors from :mod:`os`. Each class also derives from the matching builtin, so
+``except FileNotFoundError`` works as it does for local files::
+
+    GridError (OSError, EIO)
+    ├── NotFound (FileNotFoundError, ENOENT)
+    ├── AlreadyExists (FileExistsError, EEXIST)
+    ├── NotADirectory (NotADirectoryError, ENOTDIR)
+    ├── IsADirectory (IsADirectoryError, EISDIR)
+    ├── PermissionDenied (PermissionError, EACCES)
+    ├── ReadOnly (EROFS)
+    ├── NoSpace (ENOSPC)
+    ├── SymlinkLoop (ELOOP)
+    ├── InvalidArgument (ValueError, EINVAL)
+    │   ├── InvalidLFN
+    │   ├── UnknownSE
+    │   └── ConfigError
+    ├── ChecksumMismatch (EIO)
+    └── NoReplicaAvailable (EIO)
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+
+__all__ = [
+    "AlreadyExists",
+    "ChecksumMismatch",
+    "ConfigError",
+    "GridError",
+    "InvalidArgument",
+    "InvalidLFN",
+    "IsADirectory",
+    "NoReplicaAvailable",
+    "NoSpace",
+    "NotADirectory",
+    "NotFound",
+    "PermissionDenied",
+    "ReadOnly",
+    "SymlinkLoop",
+    "UnknownSE",
+]
+
+
+class GridError(OSError):
+    """Base of all gridfs errors; ``errno`` is fixed per class.
+
+    ``str(error)`` is the message alone, fit for a one-line report; ``filename``
+    holds the LFN, SURL or path the error is about, when there is one.
+    """
+
+    default_errno = _errno.EIO
+
+    def __init__(self, message: str, filename: str | None = None) -> None:
+        super().__init__(self.default_errno, message)
+        self.filename = filename
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+    def __reduce__(self) -> tuple[type[GridError], tuple[str, str | None]]:
+        # OSError pickles its (errno, strerror) args; ours take (message, filename).
+        return (type(self), (str(self.strerror), self.filename))
+
+
+class NotFound(GridError, FileNotFoundError):
+    """No such LFN, GUID, replica or local file."""
+
+    default_errno = _errno.ENOENT
+
+
+class AlreadyExists(GridError, FileExistsError):
+    """The LFN (or SURL) is taken."""
+
+    default_errno = _errno.EEXIST
+
+
+class NotADirectory(GridError, NotADirectoryError):
+    """A path component, or the target of a directory call, is not a directory."""
+
+    default_errno = _errno.ENOTDIR
+
+
+class IsADirectory(GridError, IsADirectoryError):
+    """A file operation was asked of a directory."""
+
+    default_errno = _errno.EISDIR
+
+
+class PermissionDenied(GridError, PermissionError):
+    """The identity may not do this."""
+
+    default_errno = _errno.EACCES
+
+
+class ReadOnly(GridError):
+    """A write on something that only reads: a read-only SE or mount."""
+
+    default_errno = _errno.EROFS
+
+
+class NoSpace(GridError):
+    """The storage is full or over quota."""
+
+    default_errno = _errno.ENOSPC
+
+
+class SymlinkLoop(GridError):
+    """Too many symbolic links (aliases) on the way to an LFN."""
+
+    default_errno = _errno.ELOOP
+
+
+class InvalidArgument(GridError, ValueError):
+    """A malformed argument: the message says which and why."""
+
+    default_errno = _errno.EINVAL
+
+
+class InvalidLFN(InvalidArgument):
+    """An LFN that is not absolute, not normalised, or too long."""
+
+
+class ConfigError(InvalidArgument):
+    """The configuration file is missing something or holds a bad value."""
+
+
+class UnknownSE(InvalidArgument):
+    """No storage element of that name is configured."""
+
+
+class ChecksumMismatch(GridError):
+    """A copy's checksum differs from its source's or the catalog's."""
+
+
+class NoReplicaAvailable(GridError):
+    """No replica of a file could be opened; the message lists what was tried."""

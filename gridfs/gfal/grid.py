@@ -1,0 +1,307 @@
+"""Where catalog and storage meet: POSIX-like calls on LFNs and lcg-utils operations."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import logging
+import os
+import random
+import stat as _stat
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from gridfs.catalog import Catalog, EntryId, Replica, Stat, split_lfn
+from gridfs.config import Config, load_config
+from gridfs.errors import (
+    AlreadyExists,
+    ChecksumMismatch,
+    ConfigError,
+    GridError,
+    IsADirectory,
+    NoReplicaAvailable,
+    NotADirectory,
+    NotFound,
+    ReadOnly,
+)
+from gridfs.gfal.fileobj import GridRawReader
+from gridfs.gfal.policy import rank_replicas
+from gridfs.storage import (
+    Adler32,
+    RangeReader,
+    SERegistry,
+    StorageElement,
+    backend_for,
+    make_surl,
+    resolve_turl,
+)
+
+__all__ = ["Grid", "OpenReplica"]
+
+log = logging.getLogger(__name__)
+
+_COPY_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class OpenReplica:
+    """A replica opened for reading: the reader, what it reads, and how."""
+
+    reader: RangeReader
+    replica: Replica
+    turl: str
+
+
+class Grid:
+    """A file catalog and the storage elements it refers to, used together.
+
+    The calls take LFNs and follow :mod:`os` in names, return values and
+    errors (all :class:`OSError` subclasses from :mod:`gridfs.errors`).
+    Thread-safe. The ``*_id`` calls take catalog entry ids, for filesystems
+    that keep ids as inode numbers.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        ses: SERegistry,
+        *,
+        local_site: str | None = None,
+        default_se: str | None = None,
+        protocols: Sequence[str] = ("file",),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.ses = ses
+        self.local_site = local_site
+        self.default_se = default_se
+        self.protocols = tuple(protocols)
+        self._rng = rng or random.Random()
+
+    @classmethod
+    def from_config(cls, config: Config | None = None) -> Grid:
+        """The grid that ``config`` (default: :func:`load_config`) describes."""
+        config = config or load_config()
+        return cls(
+            Catalog.from_url(config.catalog_url, config.identity),
+            SERegistry(config.ses),
+            local_site=config.local_site,
+            default_se=config.default_se,
+            protocols=config.protocols,
+        )
+
+    def close(self) -> None:
+        """Release the catalog's connections."""
+        self.catalog.close()
+
+    def __enter__(self) -> Grid:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- namespace ---------------------------------------------------------
+
+    def stat(self, lfn: str) -> Stat:
+        """The entry at ``lfn``, following symbolic links."""
+        return self.catalog.stat(lfn)
+
+    def lstat(self, lfn: str) -> Stat:
+        """The entry at ``lfn``; a symbolic link is not followed."""
+        return self.catalog.stat(lfn, follow_symlinks=False)
+
+    def listdir(self, lfn: str) -> list[str]:
+        """The names in directory ``lfn`` (in no particular order)."""
+        return [entry.name for entry in self.catalog.iterdir(lfn)]
+
+    def scandir(self, lfn: str) -> Iterator[Stat]:
+        """The entries of directory ``lfn``, streamed a page at a time."""
+        return self.catalog.iterdir(lfn)
+
+    def mkdir(self, lfn: str, mode: int = 0o775) -> Stat:
+        """Create directory ``lfn``; its parent must exist."""
+        return self.catalog.mkdir(lfn, mode)
+
+    def makedirs(self, lfn: str, mode: int = 0o775, exist_ok: bool = False) -> Stat:
+        """Create directory ``lfn`` and any missing ancestors."""
+        return self.catalog.mkdir(lfn, mode, parents=True, exist_ok=exist_ok)
+
+    def symlink(self, target: str, lfn: str) -> Stat:
+        """Create ``lfn`` as a symbolic link to ``target``."""
+        return self.catalog.symlink(target, lfn)
+
+    def readlink(self, lfn: str) -> str:
+        """The target of symbolic link ``lfn``."""
+        return self.catalog.readlink(lfn)
+
+    # -- reading -----------------------------------------------------------
+
+    def open(self, lfn: str, mode: str = "rb", buffering: int = -1) -> BinaryIO:
+        """Open ``lfn`` for binary reading from its best replica.
+
+        The result is a buffered binary file (``read``, ``readinto``, ``seek``,
+        ``tell``, ``close``, context manager). ``buffering=0`` gives the raw,
+        unbuffered reader. Only ``"rb"`` is supported in this version.
+        """
+        if mode not in ("rb", "br"):
+            raise ReadOnly(f"cannot open {lfn} with mode {mode!r}: only 'rb' is supported", lfn)
+        entry = self.stat(lfn)
+        opened = self._open_replica(entry, lfn)
+        raw = GridRawReader(lfn, opened.reader, opened.replica)
+        if buffering == 0:
+            return raw  # type: ignore[return-value]
+        size = buffering if buffering > 1 else io.DEFAULT_BUFFER_SIZE * 16
+        return io.BufferedReader(raw, buffer_size=size)  # type: ignore[return-value]
+
+    def _open_replica(self, entry: Stat, lfn: str) -> OpenReplica:
+        """Open the best replica that works; the error lists every one tried."""
+        if entry.is_dir():
+            raise IsADirectory(f"is a directory: {lfn}", lfn)
+        replicas = self.catalog.replicas(entry.id)
+        candidates = rank_replicas(replicas, self.ses, self.local_site, self._rng)
+        failures = [
+            f"{replica.surl} (SE {replica.se} is not configured or not readable)"
+            for replica in replicas
+            if replica not in {c.replica for c in candidates}
+        ]
+        for candidate in candidates:
+            surl = candidate.replica.surl
+            try:
+                turl = resolve_turl(surl, candidate.se, self.protocols)
+                reader = backend_for(turl).open_reader(turl)
+            except GridError as exc:
+                log.warning("%s: replica %s failed: %s", lfn, surl, exc)
+                failures.append(f"{surl} ({exc})")
+                continue
+            if reader.size != entry.size:
+                reader.close()
+                log.warning(
+                    "%s: replica %s has %d bytes, not %d", lfn, surl, reader.size, entry.size
+                )
+                failures.append(f"{surl} (size {reader.size}, catalog says {entry.size})")
+                continue
+            log.debug("%s: reading replica %s", lfn, turl)
+            return OpenReplica(reader, candidate.replica, turl)
+        tried = "; ".join(failures) if failures else "it has no replicas"
+        raise NoReplicaAvailable(f"no replica of {lfn} could be opened: {tried}", lfn)
+
+    # -- lcg-utils ---------------------------------------------------------
+
+    def lr(self, lfn: str) -> list[str]:
+        """List the SURLs of ``lfn``'s replicas (lcg-lr)."""
+        return [replica.surl for replica in self.catalog.replicas(lfn)]
+
+    def cr(
+        self,
+        source: str | os.PathLike[str],
+        lfn: str,
+        se: str | None = None,
+        *,
+        guid: str | None = None,
+    ) -> Stat:
+        """Copy local file ``source`` to an SE and register it as ``lfn`` (lcg-cr).
+
+        The copy is streamed with its adler32 computed on the way, then the SE's
+        own checksum of what it stored is compared with the source's; only then
+        are the file and its replica registered, in one transaction. On any
+        failure the stored copy is deleted: nothing stays stored or registered.
+        """
+        parts = split_lfn(lfn)
+        target_se = self._writable_se(se)
+        self._check_free(lfn, parts)
+        try:
+            source_file = open(source, "rb")  # noqa: SIM115 - closed in the finally below
+        except FileNotFoundError:
+            raise NotFound(f"no such local file: {source}", os.fspath(source)) from None
+        except IsADirectoryError:
+            raise IsADirectory(f"is a directory: {source}", os.fspath(source)) from None
+        except OSError as exc:
+            raise GridError(f"cannot read {source}: {exc.strerror}", os.fspath(source)) from exc
+        with source_file:
+            source_stat = os.fstat(source_file.fileno())
+            if not _stat.S_ISREG(source_stat.st_mode):
+                raise IsADirectory(f"not a regular file: {source}", os.fspath(source))
+            guid = str(uuid.UUID(guid)) if guid is not None else str(uuid.uuid4())
+            day = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+            surl = make_surl(target_se, f"generated/{day}/file-{guid}")
+            turl = resolve_turl(surl, target_se, self.protocols)
+            backend = backend_for(turl)
+            source_digest = Adler32()
+
+            def chunks() -> Iterator[bytes]:
+                while chunk := source_file.read(_COPY_CHUNK):
+                    source_digest.update(chunk)
+                    yield chunk
+
+            written = backend.write(turl, chunks())
+            try:
+                checksum = source_digest.hexdigest()
+                stored = backend.checksum(turl, written.checksum_type)
+                if written.checksum != checksum or stored != checksum:
+                    raise ChecksumMismatch(
+                        f"copy of {source} to {surl} is corrupt: source adler32 {checksum}, "
+                        f"sent {written.checksum}, stored {stored}",
+                        surl,
+                    )
+                entry = self.catalog.add_file(
+                    lfn,
+                    size=written.size,
+                    checksum=checksum,
+                    checksum_type=written.checksum_type,
+                    replicas=[(target_se.name, surl)],
+                    guid=guid,
+                    mode=source_stat.st_mode & 0o777,
+                )
+            except BaseException:
+                with contextlib.suppress(GridError):
+                    backend.delete(turl)
+                raise
+        log.info("registered %s (%d bytes) with replica %s", lfn, entry.size, surl)
+        return entry
+
+    def _writable_se(self, name: str | None) -> StorageElement:
+        name = name or self.default_se
+        if name is None:
+            raise ConfigError("no storage element given and no default_se configured")
+        se = self.ses.get(name)
+        if not se.writable:
+            raise ReadOnly(f"storage element {name} is not writable", name)
+        return se
+
+    def _check_free(self, lfn: str, parts: tuple[str, ...]) -> None:
+        """Fail before copying anything if ``lfn`` cannot be registered."""
+        try:
+            self.lstat(lfn)
+        except NotFound:
+            pass
+        else:
+            raise AlreadyExists(f"LFN exists: {lfn}", lfn)
+        parent = "/" + "/".join(parts[:-1])
+        if not self.stat(parent).is_dir():
+            raise NotADirectory(f"not a directory: {parent}", parent)
+
+    # -- by entry id, for filesystems --------------------------------------
+
+    def stat_id(self, entry_id: EntryId) -> Stat:
+        """The entry with id ``entry_id``."""
+        return self.catalog.stat_id(entry_id)
+
+    def lookup(self, parent_id: EntryId, name: str) -> Stat:
+        """The child ``name`` of directory ``parent_id``."""
+        return self.catalog.lookup(parent_id, name)
+
+    def iterdir_id(self, entry_id: EntryId, after: int = 0) -> Iterator[Stat]:
+        """The entries of a directory in id order, resuming after id ``after``."""
+        return self.catalog.iterdir(entry_id, after=after)
+
+    def readlink_id(self, entry_id: EntryId) -> str:
+        """The target of a symbolic link."""
+        return self.catalog.readlink(entry_id)
+
+    def open_id(self, entry_id: EntryId) -> OpenReplica:
+        """Open the best working replica of a file; the caller closes the reader."""
+        entry = self.catalog.stat_id(entry_id)
+        return self._open_replica(entry, self.catalog.lfn_of(entry_id))

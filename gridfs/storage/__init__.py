@@ -1,0 +1,29 @@
+"""Storage elements, SURL -> TURL resolution and protocol backends.
+
+Knows nothing of the catalog: it is handed SURLs and TURLs.
+"""
+
+from gridfs.storage.backend import (
+    ObjectStat,
+    RangeReader,
+    StorageBackend,
+    WriteResult,
+    backend_for,
+)
+from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32
+from gridfs.storage.resolve import make_surl, resolve_turl
+from gridfs.storage.se import SERegistry, StorageElement
+
+__all__ = [
+    "DEFAULT_CHECKSUM",
+    "Adler32",
+    "ObjectStat",
+    "RangeReader",
+    "SERegistry",
+    "StorageBackend",
+    "StorageElement",
+    "WriteResult",
+    "backend_for",
+    "make_surl",
+    "resolve_turl",
+]

@@ -1,0 +1,128 @@
+"""The protocol backend interface and the registry of backends by URL scheme.
+
+A backend speaks one access protocol and knows nothing of the catalog: it is
+handed TURLs. Each backend maps its own client errors to :mod:`gridfs.errors`
+in one place.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from gridfs.errors import InvalidArgument
+
+__all__ = ["ObjectStat", "RangeReader", "StorageBackend", "WriteResult", "backend_for"]
+
+
+@dataclass(frozen=True)
+class ObjectStat:
+    """What a storage element says of one stored object."""
+
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """Size and checksum of the bytes a backend received and stored."""
+
+    size: int
+    checksum_type: str
+    checksum: str
+
+
+class RangeReader(ABC):
+    """An open replica, read by offset. Safe to call from one thread at a time.
+
+    The caller closes it; reads after ``close()`` raise :class:`ValueError`.
+    """
+
+    size: int
+
+    @abstractmethod
+    def readinto(self, offset: int, buffer: memoryview) -> int:
+        """Fill ``buffer`` from ``offset``; returns the count, 0 at end of file."""
+
+    def pread(self, offset: int, size: int) -> bytes:
+        """Up to ``size`` bytes from ``offset``; fewer only at end of file."""
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        filled = 0
+        while filled < size:
+            count = self.readinto(offset + filled, view[filled:])
+            if count == 0:
+                break
+            filled += count
+        del view
+        del buffer[filled:]
+        return bytes(buffer)
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the replica; idempotent."""
+
+    def __enter__(self) -> RangeReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class StorageBackend(ABC):
+    """One access protocol. Implementations are thread-safe."""
+
+    scheme: str
+
+    @abstractmethod
+    def stat(self, turl: str) -> ObjectStat:
+        """Size and time of the object; :class:`NotFound` if it is absent."""
+
+    @abstractmethod
+    def open_reader(self, turl: str) -> RangeReader:
+        """Open the object for ranged reads."""
+
+    @abstractmethod
+    def write(self, turl: str, chunks: Iterable[bytes]) -> WriteResult:
+        """Store ``chunks`` as a new object at ``turl``, computing adler32 on the way.
+
+        Never replaces an existing object (:class:`AlreadyExists`). On any failure,
+        including one raised by ``chunks``, nothing is left at ``turl``.
+        """
+
+    @abstractmethod
+    def delete(self, turl: str) -> None:
+        """Remove the object; :class:`NotFound` if it is absent."""
+
+    @abstractmethod
+    def checksum(self, turl: str, checksum_type: str = "adler32") -> str:
+        """The checksum of the stored object, as the storage computes it."""
+
+
+# Schemes map to "module:class", imported on first use so that a protocol's
+# client library is needed only by those who use it.
+_KNOWN_BACKENDS: dict[str, str] = {
+    "file": "gridfs.storage.file_backend:FileBackend",
+}
+_instances: dict[str, StorageBackend] = {}
+_lock = threading.Lock()
+
+
+def backend_for(turl: str) -> StorageBackend:
+    """The backend that speaks ``turl``'s scheme (one shared instance per scheme)."""
+    scheme = urlsplit(turl).scheme
+    with _lock:
+        backend = _instances.get(scheme)
+        if backend is None:
+            target = _KNOWN_BACKENDS.get(scheme)
+            if target is None:
+                known = ", ".join(sorted(_KNOWN_BACKENDS))
+                raise InvalidArgument(f"no backend for {scheme}:// (known: {known})", turl)
+            module_name, class_name = target.split(":")
+            backend = getattr(importlib.import_module(module_name), class_name)()
+            _instances[scheme] = backend
+    return backend

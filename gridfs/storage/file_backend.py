@@ -1,0 +1,150 @@
+"""The ``file://`` backend: storage elements that are local or NFS directories."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import stat
+from collections.abc import Iterable, Iterator
+from urllib.parse import unquote, urlsplit
+
+from gridfs.errors import (
+    AlreadyExists,
+    GridError,
+    InvalidArgument,
+    IsADirectory,
+    NoSpace,
+    NotADirectory,
+    NotFound,
+    PermissionDenied,
+    ReadOnly,
+)
+from gridfs.storage.backend import ObjectStat, RangeReader, StorageBackend, WriteResult
+from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32
+
+__all__ = ["FileBackend", "turl_to_path"]
+
+_CHUNK = 1 << 20
+
+_ERRNO_TO_ERROR: dict[int, type[GridError]] = {
+    errno.ENOENT: NotFound,
+    errno.EEXIST: AlreadyExists,
+    errno.EACCES: PermissionDenied,
+    errno.EPERM: PermissionDenied,
+    errno.ENOSPC: NoSpace,
+    errno.EDQUOT: NoSpace,
+    errno.EISDIR: IsADirectory,
+    errno.ENOTDIR: NotADirectory,
+    errno.EROFS: ReadOnly,
+}
+
+
+@contextlib.contextmanager
+def _mapped_errors(turl: str) -> Iterator[None]:
+    """The one place where local ``OSError`` becomes a gridfs error."""
+    try:
+        yield
+    except GridError:
+        raise
+    except OSError as exc:
+        error = _ERRNO_TO_ERROR.get(exc.errno or 0, GridError)
+        raise error(f"{turl}: {exc.strerror or exc}", turl) from exc
+
+
+def turl_to_path(turl: str) -> str:
+    """The local path of a ``file://`` TURL (``file:///abs/path`` or ``file://localhost/...``)."""
+    parts = urlsplit(turl)
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost") or not parts.path:
+        raise InvalidArgument(f"not a local file URL: {turl}", turl)
+    return unquote(parts.path)
+
+
+class _FileReader(RangeReader):
+    def __init__(self, turl: str, fd: int) -> None:
+        self._turl = turl
+        self._fd: int | None = fd
+        self.size = os.fstat(fd).st_size
+
+    def readinto(self, offset: int, buffer: memoryview) -> int:
+        if self._fd is None:
+            raise ValueError("read from a closed replica")
+        with _mapped_errors(self._turl):
+            return os.preadv(self._fd, [buffer], offset)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class FileBackend(StorageBackend):
+    """Objects are plain files; a write lands under a temporary name first."""
+
+    scheme = "file"
+
+    def stat(self, turl: str) -> ObjectStat:
+        with _mapped_errors(turl):
+            st = os.stat(turl_to_path(turl))
+        if not stat.S_ISREG(st.st_mode):
+            raise IsADirectory(f"{turl} is not a file", turl)
+        return ObjectStat(size=st.st_size, mtime_ns=st.st_mtime_ns)
+
+    def open_reader(self, turl: str) -> RangeReader:
+        path = turl_to_path(turl)
+        with _mapped_errors(turl):
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            with _mapped_errors(turl):
+                return _FileReader(turl, fd)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def write(self, turl: str, chunks: Iterable[bytes]) -> WriteResult:
+        path = turl_to_path(turl)
+        directory, name = os.path.split(path)
+        partial = os.path.join(directory, f".{name}.part-{secrets.token_hex(4)}")
+        with _mapped_errors(turl):
+            os.makedirs(directory, exist_ok=True)
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            digest = Adler32()
+            size = 0
+            with _mapped_errors(turl):
+                for chunk in chunks:
+                    digest.update(chunk)
+                    view = memoryview(chunk)
+                    while view:
+                        written = os.write(fd, view)
+                        view = view[written:]
+                    size += len(chunk)
+                os.fsync(fd)
+                os.close(fd)
+                fd = -1
+                # link() refuses to replace an existing replica, where rename() would not.
+                os.link(partial, path)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
+        return WriteResult(size=size, checksum_type=DEFAULT_CHECKSUM, checksum=digest.hexdigest())
+
+    def delete(self, turl: str) -> None:
+        with _mapped_errors(turl):
+            os.unlink(turl_to_path(turl))
+
+    def checksum(self, turl: str, checksum_type: str = DEFAULT_CHECKSUM) -> str:
+        if checksum_type != DEFAULT_CHECKSUM:
+            raise InvalidArgument(f"checksum type {checksum_type} is not supported here", turl)
+        digest = Adler32()
+        with self.open_reader(turl) as reader:
+            buffer = bytearray(_CHUNK)
+            view = memoryview(buffer)
+            offset = 0
+            while count := reader.readinto(offset, view):
+                digest.update(view[:count])
+                offset += count
+        return digest.hexdigest()

@@ -1,0 +1,67 @@
+"""Storage elements: what each SE is, and the registry that names them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from gridfs.errors import NotFound, UnknownSE
+
+__all__ = ["SERegistry", "StorageElement"]
+
+
+@dataclass(frozen=True)
+class StorageElement:
+    """One storage element.
+
+    ``surl_prefix`` names the SE's storage area independently of any access
+    protocol (``srm://se-a.site-a/grid``); ``protocols`` maps each access
+    protocol (a URL scheme) to the TURL prefix that reaches the same area.
+    """
+
+    name: str
+    site: str
+    surl_prefix: str
+    protocols: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    readable: bool = True
+    writable: bool = True
+
+    def owns(self, surl: str) -> bool:
+        """True if ``surl`` lies inside this SE's storage area."""
+        return surl.startswith(self.surl_prefix.rstrip("/") + "/")
+
+
+class SERegistry:
+    """The configured storage elements, by name. Immutable and thread-safe."""
+
+    def __init__(self, ses: Iterable[StorageElement] = ()) -> None:
+        self._by_name: dict[str, StorageElement] = {}
+        for se in ses:
+            if se.name in self._by_name:
+                raise ValueError(f"storage element {se.name!r} is defined twice")
+            self._by_name[se.name] = se
+
+    def get(self, name: str) -> StorageElement:
+        """The SE called ``name``; :class:`UnknownSE` if there is none."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            known = ", ".join(sorted(self._by_name)) or "none configured"
+            raise UnknownSE(f"unknown storage element {name!r} (known: {known})", name) from None
+
+    def for_surl(self, surl: str) -> StorageElement:
+        """The SE whose storage area holds ``surl``."""
+        for se in self._by_name.values():
+            if se.owns(surl):
+                return se
+        raise NotFound(f"no configured storage element holds {surl}", surl)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __iter__(self) -> Iterator[StorageElement]:
+        return iter(self._by_name.values())
+
+    def __len__(self) -> int:
+        return len(self._by_name)
