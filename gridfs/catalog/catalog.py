@@ -139,18 +139,22 @@ class Catalog:
 
     def _pages(self, directory_id: int, after: int) -> Iterator[Stat]:
         while True:
-            with self._session() as session:
-                rows = session.scalars(
-                    select(EntryModel)
-                    .where(EntryModel.parent_id == directory_id, EntryModel.id > after)
-                    .order_by(EntryModel.id)
-                    .limit(self._page_size)
-                ).all()
-                page = [_to_stat(row) for row in rows]
+            page = self.list_page(EntryId(directory_id), after=after, limit=self._page_size)
             yield from page
             if len(page) < self._page_size:
                 return
             after = page[-1].id
+
+    def list_page(self, directory_id: EntryId, *, after: int, limit: int) -> list[Stat]:
+        """Up to ``limit`` entries of a directory with ids above ``after``, in id order."""
+        with self._session() as session:
+            rows = session.scalars(
+                select(EntryModel)
+                .where(EntryModel.parent_id == directory_id, EntryModel.id > after)
+                .order_by(EntryModel.id)
+                .limit(limit)
+            ).all()
+            return [_to_stat(row) for row in rows]
 
     def replicas(self, lfn_or_id: str | EntryId) -> list[Replica]:
         """The replicas of a file, oldest first."""

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from gridfs.catalog import Stat
+from gridfs.catalog import Replica, Stat
 from gridfs.gfal.fileobj import GridRawReader
 from gridfs.gfal.grid import Grid, OpenReplica
 from gridfs.gfal.policy import Candidate, rank_replicas
@@ -32,6 +32,7 @@ __all__ = [
     "open",
     "rank_replicas",
     "readlink",
+    "rep",
     "scandir",
     "stat",
     "symlink",
@@ -98,6 +99,11 @@ def open(lfn: str, mode: str = "rb", buffering: int = -1) -> BinaryIO:
 def cr(source: str | os.PathLike[str], lfn: str, se: str | None = None) -> Stat:
     """Copy a local file to an SE and register it (see :meth:`Grid.cr`)."""
     return default_grid().cr(source, lfn, se)
+
+
+def rep(lfn: str, se: str) -> Replica:
+    """Replicate ``lfn`` to SE ``se`` and register the copy (see :meth:`Grid.rep`)."""
+    return default_grid().rep(lfn, se)
 
 
 def lr(lfn: str) -> list[str]:

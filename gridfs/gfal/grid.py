@@ -46,6 +46,18 @@ log = logging.getLogger(__name__)
 _COPY_CHUNK = 1 << 20
 
 
+def _today() -> str:
+    """The date part of generated SURLs, as lcg-cr makes them."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+
+
+def _chunks(reader: RangeReader) -> Iterator[bytes]:
+    offset = 0
+    while chunk := reader.pread(offset, _COPY_CHUNK):
+        offset += len(chunk)
+        yield chunk
+
+
 @dataclass(frozen=True)
 class OpenReplica:
     """A replica opened for reading: the reader, what it reads, and how."""
@@ -225,8 +237,7 @@ class Grid:
             if not _stat.S_ISREG(source_stat.st_mode):
                 raise IsADirectory(f"not a regular file: {source}", os.fspath(source))
             guid = str(uuid.UUID(guid)) if guid is not None else str(uuid.uuid4())
-            day = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
-            surl = make_surl(target_se, f"generated/{day}/file-{guid}")
+            surl = make_surl(target_se, f"generated/{_today()}/file-{guid}")
             turl = resolve_turl(surl, target_se, self.protocols)
             backend = backend_for(turl)
             source_digest = Adler32()
@@ -262,6 +273,39 @@ class Grid:
         log.info("registered %s (%d bytes) with replica %s", lfn, entry.size, surl)
         return entry
 
+    def rep(self, lfn: str, se: str) -> Replica:
+        """Copy ``lfn`` from its best replica to SE ``se`` and register the copy (lcg-rep).
+
+        The new copy's checksum must match the catalog's before it is
+        registered; on any failure it is deleted.
+        """
+        entry = self.stat(lfn)
+        target_se = self._writable_se(se)
+        if any(replica.se == target_se.name for replica in self.catalog.replicas(entry.id)):
+            raise AlreadyExists(f"{lfn} has a replica on {target_se.name} already", lfn)
+        surl = make_surl(target_se, f"generated/{_today()}/file-{entry.guid}")
+        turl = resolve_turl(surl, target_se, self.protocols)
+        backend = backend_for(turl)
+        source = self._open_replica(entry, lfn)
+        with source.reader:
+            written = backend.write(turl, _chunks(source.reader))
+        try:
+            stored = backend.checksum(turl, written.checksum_type)
+            if written.size != entry.size or stored != entry.checksum:
+                raise ChecksumMismatch(
+                    f"copy of {lfn} to {surl} is corrupt: catalog adler32 {entry.checksum}, "
+                    f"stored {stored} ({written.size} of {entry.size} bytes)",
+                    surl,
+                )
+            assert entry.guid is not None
+            replica = self.catalog.add_replica(entry.guid, target_se.name, surl)
+        except BaseException:
+            with contextlib.suppress(GridError):
+                backend.delete(turl)
+            raise
+        log.info("replicated %s to %s as %s", lfn, target_se.name, surl)
+        return replica
+
     def _writable_se(self, name: str | None) -> StorageElement:
         name = name or self.default_se
         if name is None:
@@ -293,13 +337,17 @@ class Grid:
         """The child ``name`` of directory ``parent_id``."""
         return self.catalog.lookup(parent_id, name)
 
-    def iterdir_id(self, entry_id: EntryId, after: int = 0) -> Iterator[Stat]:
-        """The entries of a directory in id order, resuming after id ``after``."""
-        return self.catalog.iterdir(entry_id, after=after)
+    def list_page_id(self, entry_id: EntryId, after: int, limit: int) -> list[Stat]:
+        """Up to ``limit`` entries of a directory in id order, resuming after id ``after``."""
+        return self.catalog.list_page(entry_id, after=after, limit=limit)
 
     def readlink_id(self, entry_id: EntryId) -> str:
         """The target of a symbolic link."""
         return self.catalog.readlink(entry_id)
+
+    def lfn_id(self, entry_id: EntryId) -> str:
+        """The LFN of an entry."""
+        return self.catalog.lfn_of(entry_id)
 
     def open_id(self, entry_id: EntryId) -> OpenReplica:
         """Open the best working replica of a file; the caller closes the reader."""

@@ -37,9 +37,11 @@ class WriteResult:
 
 
 class RangeReader(ABC):
-    """An open replica, read by offset. Safe to call from one thread at a time.
+    """An open replica, read by offset.
 
-    The caller closes it; reads after ``close()`` raise :class:`ValueError`.
+    Reads may run in several threads at once (a filesystem serves concurrent
+    reads of one open file). The caller closes it, after the last read has
+    returned; reads after ``close()`` raise :class:`ValueError`.
     """
 
     size: int

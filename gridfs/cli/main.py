@@ -1,0 +1,365 @@
+"""The ``gridfs`` command line: a thin adapter over the gfal layer.
+
+An expected failure is one line on stderr and exit status 1; a usage error
+exits with 2; no traceback reaches the user unless ``--debug`` asks for it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import stat as _stat
+import sys
+from pathlib import Path
+
+import click
+
+from gridfs.catalog import Stat
+from gridfs.config import Config, add_se_to_config, config_path, load_config, write_config
+from gridfs.errors import ConfigError, GridError
+from gridfs.gfal import Grid
+
+__all__ = ["main"]
+
+log = logging.getLogger("gridfs.cli")
+
+_CHUNK = 1 << 20
+
+
+class _State:
+    """The configuration and grid of one command, opened on first use."""
+
+    def __init__(self, config_file: str | None) -> None:
+        self.config_file = config_file
+        self._config: Config | None = None
+        self._grid: Grid | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_file)
+        return self._config
+
+    @property
+    def grid(self) -> Grid:
+        if self._grid is None:
+            self._grid = Grid.from_config(self.config)
+        return self._grid
+
+    def close(self) -> None:
+        if self._grid is not None:
+            self._grid.close()
+
+
+pass_state = click.make_pass_decorator(_State)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    metavar="FILE",
+    help="Configuration file (default: $GRIDFS_CONFIG, else ~/.config/gridfs/config.toml).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Say what is being done.")
+@click.option("--debug", is_flag=True, help="Debug logging, and tracebacks on errors.")
+@click.version_option(package_name="gridfs")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, verbose: bool, debug: bool) -> None:
+    """Grid data management: a file catalog, storage elements and a /grid mount."""
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="gridfs: %(message)s", stream=sys.stderr)
+    ctx.meta["debug"] = debug
+    state = _State(config_file)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--vo", default="gilda", show_default=True, help="Creates /grid/<VO>.")
+@click.option("--site", default="local", show_default=True, help="This machine's site.")
+@click.option("--se", "se_name", default="local", show_default=True, help="Name of the local SE.")
+@click.option("--force", is_flag=True, help="Replace an existing configuration file.")
+@pass_state
+def init(state: _State, directory: Path, vo: str, site: str, se_name: str, force: bool) -> None:
+    """Create a grid in DIRECTORY: configuration, catalog and one local SE."""
+    directory = directory.absolute()
+    path = config_path(state.config_file)
+    se_root = directory / "se" / se_name
+    document = {
+        "catalog": {"url": f"sqlite:///{directory / 'catalog.db'}"},
+        "site": {"name": site},
+        "storage": {"default_se": se_name, "protocols": ["file"]},
+        "se": {
+            se_name: {
+                "site": site,
+                "surl_prefix": f"srm://{se_name}.{site}/grid",
+                "root": str(se_root),
+            }
+        },
+        "mount": {"root": "/grid"},
+    }
+    write_config(path, document, overwrite=force)
+    se_root.mkdir(parents=True, exist_ok=True)
+    state.config_file = str(path)
+    state.grid.makedirs(f"/grid/{vo}", exist_ok=True)
+    click.echo(f"configuration: {path}")
+    click.echo(f"catalog:       {state.config.catalog_url}")
+    click.echo(f"local SE:      {se_name} at {se_root}")
+    click.echo(f"namespace:     /grid/{vo}")
+
+
+@cli.group()
+def se() -> None:
+    """Storage elements."""
+
+
+@se.command("list")
+@pass_state
+def se_list(state: _State) -> None:
+    """List the configured storage elements."""
+    rows = [("NAME", "SITE", "ACCESS", "SURL PREFIX", "TURL PREFIXES")]
+    for element in state.config.ses:
+        access = ("r" if element.readable else "-") + ("w" if element.writable else "-")
+        turls = " ".join(f"{prefix}" for prefix in element.protocols.values())
+        rows.append((element.name, element.site, access, element.surl_prefix, turls))
+    _print_table(rows)
+
+
+@se.command("add")
+@click.argument("name")
+@click.option("--site", required=True, help="The site the SE belongs to.")
+@click.option(
+    "--root",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory holding the SE's storage area (reached by file://).",
+)
+@click.option("--surl-prefix", help="SURL prefix (default: srm://NAME.SITE/grid).")
+@click.option("--read-only", is_flag=True, help="Replicas may be read but not written.")
+@pass_state
+def se_add(
+    state: _State, name: str, site: str, root: Path, surl_prefix: str | None, read_only: bool
+) -> None:
+    """Add a storage element to the configuration file."""
+    path = state.config.path
+    if path is None:
+        raise ConfigError("no configuration file to add to: run 'gridfs init' first")
+    root = root.absolute()
+    spec = {
+        "site": site,
+        "surl_prefix": surl_prefix or f"srm://{name}.{site}/grid",
+        "root": str(root),
+        "write": not read_only,
+    }
+    add_se_to_config(path, name, spec)
+    root.mkdir(parents=True, exist_ok=True)
+    click.echo(f"added storage element {name} ({site}) at {root}")
+
+
+@cli.command()
+@click.argument("lfn")
+@click.option(
+    "-p", "--parents", is_flag=True, help="Create missing parents; no error if it exists."
+)
+@pass_state
+def mkdir(state: _State, lfn: str, parents: bool) -> None:
+    """Create a catalog directory."""
+    if parents:
+        state.grid.makedirs(lfn, exist_ok=True)
+    else:
+        state.grid.mkdir(lfn)
+
+
+@cli.command()
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("lfn")
+@click.option("-d", "--se", "se_name", help="Destination SE (default: the configured default).")
+@click.option("-g", "--guid", help="GUID to give the new file (default: a new one).")
+@pass_state
+def cr(state: _State, source: Path, lfn: str, se_name: str | None, guid: str | None) -> None:
+    """Copy a local file to an SE and register it as LFN; prints its GUID."""
+    entry = state.grid.cr(source, lfn, se_name, guid=guid)
+    click.echo(f"guid:{entry.guid}")
+
+
+@cli.command()
+@click.argument("lfn")
+@click.option("-d", "--se", "se_name", required=True, help="The SE to replicate to.")
+@pass_state
+def rep(state: _State, lfn: str, se_name: str) -> None:
+    """Replicate a file to another SE and register the copy; prints its SURL."""
+    click.echo(state.grid.rep(lfn, se_name).surl)
+
+
+@cli.command()
+@click.argument("lfn")
+@pass_state
+def lr(state: _State, lfn: str) -> None:
+    """List the replicas (SURLs) of a file."""
+    for surl in state.grid.lr(lfn):
+        click.echo(surl)
+
+
+@cli.command("ls")
+@click.argument("lfns", nargs=-1)
+@click.option("-l", "long", is_flag=True, help="Long listing.")
+@click.option("-d", "directory", is_flag=True, help="List directories themselves.")
+@pass_state
+def ls(state: _State, lfns: tuple[str, ...], long: bool, directory: bool) -> None:
+    """List directories (default: the mount root, /grid)."""
+    grid = state.grid
+    targets = lfns or (state.config.mount_root,)
+    for index, lfn in enumerate(targets):
+        entry = grid.stat(lfn)
+        if entry.is_dir() and not directory:
+            if len(targets) > 1:
+                click.echo(f"{'' if index == 0 else chr(10)}{lfn}:")
+            for child in grid.scandir(lfn):
+                click.echo(_long_line(child) if long else child.name)
+        else:
+            shown = entry if entry.is_dir() else grid.lstat(lfn)
+            click.echo(_long_line(shown, lfn) if long else lfn)
+
+
+@cli.command("stat")
+@click.argument("lfn")
+@pass_state
+def stat_(state: _State, lfn: str) -> None:
+    """Show everything the catalog knows of an entry."""
+    entry = state.grid.lstat(lfn)
+    rows = [
+        ("LFN", lfn),
+        ("type", entry.kind.name.lower()),
+        ("mode", f"{_stat.filemode(entry.st_mode)} ({entry.mode:04o})"),
+        ("owner", f"{entry.owner}:{entry.group}"),
+        ("size", str(entry.size)),
+        ("modified", _time(entry.mtime_ns)),
+        ("changed", _time(entry.ctime_ns)),
+    ]
+    if entry.is_file():
+        rows += [
+            ("GUID", str(entry.guid)),
+            ("checksum", f"{entry.checksum_type}:{entry.checksum}"),
+            ("status", str(entry.status)),
+            ("replicas", str(len(state.grid.lr(lfn)))),
+        ]
+    if entry.is_symlink():
+        rows.append(("target", str(entry.target)))
+    for key, value in rows:
+        click.echo(f"{key + ':':<10} {value}")
+
+
+@cli.command()
+@click.argument("lfns", nargs=-1, required=True)
+@pass_state
+def cat(state: _State, lfns: tuple[str, ...]) -> None:
+    """Write files to standard output."""
+    out = sys.stdout.buffer
+    for lfn in lfns:
+        with state.grid.open(lfn, "rb", buffering=0) as stream:
+            while chunk := stream.read(_CHUNK):
+                out.write(chunk)
+    out.flush()
+
+
+@cli.command("mount")
+@click.argument("mountpoint", type=click.Path(path_type=Path))
+@click.option("-f", "--foreground", is_flag=True, help="Stay in the foreground, log to stderr.")
+@click.option(
+    "--log",
+    "log_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The daemon's log file (default: ~/.local/state/gridfs/mount.log).",
+)
+@click.option("--allow-other", is_flag=True, help="Let other local users use the mount.")
+@click.pass_context
+def mount_(
+    ctx: click.Context,
+    mountpoint: Path,
+    foreground: bool,
+    log_file: Path | None,
+    allow_other: bool,
+) -> None:
+    """Mount the grid's namespace (the [mount] root, /grid) at MOUNTPOINT."""
+    from gridfs.fuse import mount  # noqa: PLC0415 - pyfuse3 is needed only here
+
+    state: _State = ctx.obj
+    pid = mount(
+        state.config,
+        mountpoint,
+        foreground=foreground,
+        debug=ctx.meta["debug"],
+        log_file=log_file,
+        allow_other=allow_other,
+    )
+    if pid is not None:
+        click.echo(f"mounted {state.config.mount_root} at {mountpoint} (daemon pid {pid})")
+
+
+@cli.command("umount")
+@click.argument("mountpoint", type=click.Path(path_type=Path))
+def umount(mountpoint: Path) -> None:
+    """Unmount a gridfs mount."""
+    from gridfs.fuse import unmount  # noqa: PLC0415 - pyfuse3 is needed only here
+
+    unmount(mountpoint)
+
+
+def _long_line(entry: Stat, name: str | None = None) -> str:
+    line = (
+        f"{_stat.filemode(entry.st_mode)} 1 {entry.owner:<8} {entry.group:<8} "
+        f"{entry.size:>12} {_time(entry.mtime_ns)[:16]} {name or entry.name}"
+    )
+    return f"{line} -> {entry.target}" if entry.is_symlink() else line
+
+
+def _time(ns: int) -> str:
+    return datetime.datetime.fromtimestamp(ns / 1e9).astimezone().isoformat(" ", "seconds")
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (the console script exits with it)."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        result = cli.main(args=argv, prog_name="gridfs", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("gridfs: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except BrokenPipeError:
+        # The reader went away (`gridfs cat ... | head`): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        if debug:
+            raise
+        message = str(exc) if isinstance(exc, GridError) else _os_message(exc)
+        click.echo(f"gridfs: {message}", err=True)
+        return 1
+    except ImportError as exc:
+        if exc.name not in ("pyfuse3", "trio"):
+            raise
+        click.echo(f"gridfs: mounting needs {exc.name}: pip install 'gridfs[fuse]'", err=True)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def _os_message(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    return f"{exc.filename}: {reason}" if exc.filename else reason
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Mounting and unmounting: the daemon's life from ``pyfuse3.init`` to close.
+
+``mount()`` checks everything it can before mounting, so that a bad
+mountpoint or configuration is an error for the caller, not for a daemon.
+In daemon mode the parent returns only once the child has mounted (or has
+failed, whose reason it reports), read through a pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pyfuse3
+import trio
+
+from gridfs.catalog import EntryId
+from gridfs.config import Config
+from gridfs.errors import AlreadyExists, GridError, InvalidArgument, NotADirectory, NotFound
+from gridfs.fuse.operations import GridOperations
+from gridfs.gfal import Grid
+
+__all__ = ["default_log_file", "mount", "unmount"]
+
+log = logging.getLogger(__name__)
+
+
+def default_log_file() -> Path:
+    """Where a mount daemon logs unless told otherwise."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(base) / "gridfs" / "mount.log"
+
+
+def mount(
+    config: Config,
+    mountpoint: str | os.PathLike[str],
+    *,
+    foreground: bool = False,
+    debug: bool = False,
+    log_file: Path | None = None,
+    allow_other: bool = False,
+) -> int | None:
+    """Mount ``config.mount_root`` of the grid at ``mountpoint``.
+
+    In the foreground, serve until unmounted or signalled (SIGINT, SIGTERM,
+    SIGHUP) and return ``None``. Otherwise fork a daemon and return its pid once
+    the filesystem is mounted. Raises a :class:`GridError` if the mountpoint
+    or configuration is unusable or the mount fails.
+    """
+    target = Path(mountpoint).absolute()
+    if not target.exists():
+        raise NotFound(f"mountpoint does not exist: {target}", str(target))
+    if not target.is_dir():
+        raise NotADirectory(f"mountpoint is not a directory: {target}", str(target))
+    if os.path.ismount(target):
+        raise AlreadyExists(f"something is mounted at {target} already", str(target))
+    # Open the catalog once here, so that its errors reach the caller.
+    with Grid.from_config(config) as grid:
+        _root_id(grid, config.mount_root)
+    options = set(pyfuse3.default_options) | {"fsname=gridfs", "subtype=gridfs", "ro"}
+    if allow_other:
+        options.add("allow_other")
+    if foreground:
+        _serve(config, target, options, ready=None)
+        return None
+    return _daemonize(config, target, options, log_file or default_log_file(), debug)
+
+
+def unmount(mountpoint: str | os.PathLike[str]) -> None:
+    """Unmount a gridfs mount; the daemon then exits by itself."""
+    target = Path(mountpoint).absolute()
+    if not os.path.ismount(target):
+        raise InvalidArgument(f"not a mount point: {target}", str(target))
+    tool = shutil.which("fusermount3") or shutil.which("fusermount")
+    command = [tool, "-u", str(target)] if tool else ["umount", str(target)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        reason = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"
+        raise GridError(f"cannot unmount {target}: {reason}", str(target))
+
+
+def _root_id(grid: Grid, root: str) -> EntryId:
+    entry = grid.stat(root)
+    if not entry.is_dir():
+        raise NotADirectory(f"mount root {root} is not a directory", root)
+    return entry.id
+
+
+def _daemonize(config: Config, target: Path, options: set[str], log_file: Path, debug: bool) -> int:
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the daemon
+        os.close(read_end)
+        status = 1
+        try:
+            os.setsid()
+            os.chdir("/")
+            _detach_stdio(log_file)
+            logging.basicConfig(
+                filename=log_file,
+                level=logging.DEBUG if debug else logging.INFO,
+                format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s",
+                force=True,
+            )
+            _serve(config, target, options, ready=write_end)
+            status = 0
+        except BaseException as exc:
+            log.exception("mount daemon failed")
+            with contextlib.suppress(OSError):
+                os.write(write_end, f"error: {exc}".encode())
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        answer = pipe.read().decode(errors="replace")
+    if answer != "ok":
+        os.waitpid(pid, 0)
+        reason = answer.removeprefix("error: ") or f"the daemon exited; see {log_file}"
+        raise GridError(f"cannot mount {target}: {reason}", str(target))
+    return pid
+
+
+def _detach_stdio(log_file: Path) -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    log_fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(null, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(null)
+    os.close(log_fd)
+
+
+def _serve(config: Config, target: Path, options: set[str], ready: int | None) -> None:
+    grid = Grid.from_config(config)
+    try:
+        operations = GridOperations(grid, _root_id(grid, config.mount_root))
+        try:
+            pyfuse3.init(operations, str(target), options)
+        except RuntimeError as exc:
+            raise GridError(f"cannot mount {target}: {exc}", str(target)) from exc
+        log.info("mounted %s of %s at %s", config.mount_root, config.catalog_url, target)
+        if ready is not None:
+            os.write(ready, b"ok")
+            os.close(ready)
+        try:
+            trio.run(_main_loop)
+        except BaseException:
+            pyfuse3.close(unmount=True)
+            raise
+        pyfuse3.close(unmount=True)
+        log.info("unmounted %s", target)
+    finally:
+        grid.close()
+        sys.stdout.flush()
+
+
+async def _main_loop() -> None:
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_stop_on_signal, nursery.cancel_scope)
+        await pyfuse3.main()
+        nursery.cancel_scope.cancel()
+
+
+async def _stop_on_signal(scope: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+        async for signum in signals:
+            log.info("received %s, unmounting", signal.Signals(signum).name)
+            pyfuse3.terminate()
+            return
