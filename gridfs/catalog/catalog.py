@@ -52,11 +52,13 @@ class Catalog:
         self._page_size = page_size
 
     @classmethod
-    def from_url(cls, url: str, identity: Identity | None = None) -> Catalog:
+    def from_url(
+        cls, url: str, identity: Identity | None = None, *, page_size: int = 1000
+    ) -> Catalog:
         """Open (creating or upgrading the schema as needed) the catalog at ``url``."""
         engine = create_catalog_engine(url)
         upgrade_schema(engine)
-        return cls(engine, identity or Identity.local())
+        return cls(engine, identity or Identity.local(), page_size=page_size)
 
     def close(self) -> None:
         """Close the database connections."""

@@ -1,0 +1,115 @@
+"""The gridfs command, run as a user runs it: a subprocess."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gridfs.config import load_config
+from gridfs.gfal import Grid
+from tests.conftest import stored_files
+
+GRIDFS = str(Path(sys.executable).with_name("gridfs"))
+
+
+def run(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [GRIDFS, *map(str, args)], capture_output=True, text=True, check=False, timeout=60
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"gridfs {' '.join(map(str, args))} failed: {result.stderr}")
+    return result
+
+
+def fails(*args: str | Path, message: str) -> None:
+    """The command fails with one clear line on stderr, no traceback."""
+    result = run(*args, check=False)
+    assert result.returncode == 1, result
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("gridfs: ")
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A grid made by `gridfs init`, with a second SE at another site."""
+    config = tmp_path / "config.toml"
+    result = run("--config", config, "init", tmp_path / "grid", "--vo", "gilda", "--site", "cern",
+                 "--se", "cern-se")
+    assert f"configuration: {config}" in result.stdout
+    run("--config", config, "se", "add", "ral-se", "--site", "ral", "--root", tmp_path / "ral")
+    return tmp_path
+
+
+def test_init_se_cr_ls_stat_cat_lr(home: Path, make_file) -> None:
+    cfg = ("--config", home / "config.toml")
+    listing = run(*cfg, "se", "list").stdout.splitlines()
+    assert listing[0].split() == ["NAME", "SITE", "ACCESS", "SURL", "PREFIX", "TURL", "PREFIXES"]
+    assert [line.split()[:3] for line in listing[1:]] == [["cern-se", "cern", "rw"],
+                                                         ["ral-se", "ral", "rw"]]
+    source = make_file("matrix.mpg", 777_777)
+    out = run(*cfg, "cr", source, "/grid/gilda/matrix.mpg").stdout
+    assert out.startswith("guid:")
+    guid = out.strip().removeprefix("guid:")
+    surl = run(*cfg, "rep", "/grid/gilda/matrix.mpg", "-d", "ral-se").stdout.strip()
+    assert surl.startswith("srm://ral-se.ral/grid/generated/")
+    assert run(*cfg, "lr", "/grid/gilda/matrix.mpg").stdout.splitlines()[1] == surl
+    assert run(*cfg, "ls", "/grid/gilda").stdout == "matrix.mpg\n"
+    assert run(*cfg, "ls").stdout == "gilda\n"
+    long = run(*cfg, "ls", "-l", "/grid/gilda").stdout.split()
+    assert long[0] == "-rw-r--r--"
+    assert long[4] == "777777"
+    assert long[-1] == "matrix.mpg"
+    assert run(*cfg, "ls", "-d", "/grid/gilda").stdout == "/grid/gilda\n"
+    stat = run(*cfg, "stat", "/grid/gilda/matrix.mpg").stdout
+    assert f"GUID:      {guid}" in stat
+    assert "replicas:  2" in stat
+    assert "checksum:  adler32:" in stat
+    cat = subprocess.run([GRIDFS, *cfg, "cat", "/grid/gilda/matrix.mpg"], capture_output=True,
+                         check=True)
+    assert hashlib.sha256(cat.stdout).digest() == hashlib.sha256(source.read_bytes()).digest()
+    run(*cfg, "mkdir", "-p", "/grid/gilda/a/b")
+    assert run(*cfg, "ls", "/grid/gilda/a").stdout == "b\n"
+
+
+def test_cat_into_a_closed_pipe_is_not_an_error(home: Path, make_file) -> None:
+    cfg = f"--config {home / 'config.toml'}"
+    run("--config", home / "config.toml", "cr", make_file("big", 5_000_000), "/grid/gilda/big")
+    result = subprocess.run(f"{GRIDFS} {cfg} cat /grid/gilda/big | head -c 10 | wc -c",
+                            shell=True, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "10"
+    assert result.stderr == ""
+
+
+def test_bad_input_is_one_line_and_leaves_nothing(home: Path, make_file) -> None:
+    cfg = ("--config", home / "config.toml")
+    source = make_file("x", 1000)
+    fails(*cfg, "ls", "/grid/gilda/nope", message="no such LFN: /grid/gilda/nope")
+    fails(*cfg, "stat", "grid/relative", message="invalid LFN 'grid/relative'")
+    fails(*cfg, "cr", source, "/grid/gilda/x", "-d", "nowhere-se",
+          message="unknown storage element 'nowhere-se'")
+    fails(*cfg, "cr", home / "missing.dat", "/grid/gilda/x", message="no such local file")
+    fails(*cfg, "cat", "/grid/gilda", message="is a directory")
+    fails(*cfg, "mount", home / "no-such-dir", message="mountpoint does not exist")
+    fails(*cfg, "umount", home, message="not a mount point")
+    fails(*cfg, "se", "add", "cern-se", "--site", "x", "--root", home / "y",
+          message="exists already")
+    fails("--config", home / "absent.toml", "ls", message="no configuration file")
+    fails(*cfg, "init", home / "again", message="exists already")
+    assert run(*cfg, "se", "list").stdout.count("\n") == 3
+    with Grid.from_config(load_config(home / "config.toml")) as grid:
+        assert grid.listdir("/grid/gilda") == []
+    assert stored_files(home / "grid") == []
+    assert not (home / "ral").exists() or not any((home / "ral").iterdir())
+
+
+def test_usage_errors_exit_2() -> None:
+    result = run("cr", check=False)
+    assert result.returncode == 2
+    assert "Missing argument" in result.stderr
+    assert run("--help").stdout.startswith("Usage: gridfs")

@@ -1,0 +1,108 @@
+"""Shared fixtures: a grid of three sites in a temp dir, and the log check."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gridfs.config import Config, load_config
+from gridfs.gfal import Grid
+
+SITES = (("cern-se", "cern"), ("infn-se", "infn"), ("ral-se", "ral"))
+
+
+def write_grid_config(directory: Path, *, local_site: str = "cern") -> Path:
+    """A configuration for three file:// SEs, one per site, under ``directory``."""
+    lines = [
+        "[catalog]",
+        'url = "sqlite:///catalog.db"',
+        "[identity]",
+        'user = "alice"',
+        'groups = ["gilda"]',
+        "[site]",
+        f'name = "{local_site}"',
+        "[storage]",
+        'default_se = "cern-se"',
+    ]
+    for name, site in SITES:
+        lines += [
+            f"[se.{name}]",
+            f'site = "{site}"',
+            f'surl_prefix = "srm://{name}.{site}.example/grid"',
+            f'root = "se/{name}"',
+        ]
+    path = directory / "config.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    return write_grid_config(tmp_path)
+
+
+@pytest.fixture
+def config(config_path: Path) -> Config:
+    return load_config(config_path)
+
+
+@pytest.fixture
+def grid(config: Config) -> Iterator[Grid]:
+    with Grid.from_config(config) as opened:
+        opened.makedirs("/grid/gilda/trailers")
+        yield opened
+
+
+@pytest.fixture
+def make_file(tmp_path: Path):
+    """Writes ``size`` reproducible random bytes to a local file; returns its path."""
+
+    def make(name: str, size: int, seed: int = 0) -> Path:
+        path = tmp_path / "local" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(random.Random(seed).randbytes(size))
+        return path
+
+    return make
+
+
+def stored_files(root: Path) -> list[Path]:
+    """Every file under the SE roots of a test grid (partial uploads included)."""
+    return (
+        sorted(p for p in (root / "se").rglob("*") if p.is_file()) if (root / "se").exists() else []
+    )
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_unexpected_warnings(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
+    """A test fails if it logs a WARNING it did not declare (s3ql's habit)."""
+    caplog.set_level(logging.DEBUG, logger="gridfs")
+    yield
+    if request.node.get_closest_marker("expect_warnings"):
+        return
+    loud = [r for r in caplog.get_records("call") if r.levelno >= logging.WARNING]
+    if loud:
+        pytest.fail("unexpected log messages: " + "; ".join(r.getMessage() for r in loud))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test reads or writes the real user's configuration or data."""
+    home = tmp_path_factory.mktemp("home")
+    for variable, sub in (
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_STATE_HOME", "state"),
+    ):
+        monkeypatch.setenv(variable, str(home / sub))
+    monkeypatch.delenv("GRIDFS_CONFIG", raising=False)
+    os.environ.setdefault("LC_ALL", "C.UTF-8")

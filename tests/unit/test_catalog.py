@@ -1,0 +1,277 @@
+"""The catalog on SQLite in a temp dir."""
+
+from __future__ import annotations
+
+import threading
+import tracemalloc
+import uuid
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import func, select
+
+from gridfs.catalog import Catalog, EntryKind, Identity, ReplicaStatus
+from gridfs.catalog.engine import SCHEMA_REVISION, alembic_config
+from gridfs.catalog.models import Base, EntryModel
+from gridfs.errors import (
+    AlreadyExists,
+    InvalidArgument,
+    IsADirectory,
+    NotADirectory,
+    NotFound,
+    SymlinkLoop,
+)
+
+ALICE = Identity("alice", ("gilda", "atlas"))
+
+
+@pytest.fixture
+def catalog(tmp_path: Path):
+    opened = Catalog.from_url(f"sqlite:///{tmp_path / 'catalog.db'}", ALICE)
+    yield opened
+    opened.close()
+
+
+def add(catalog: Catalog, lfn: str, *, size: int = 10, replicas=()) -> str:
+    return catalog.add_file(lfn, size=size, checksum="0000abcd", replicas=replicas).guid or ""
+
+
+def test_schema_revision_is_the_newest_migration() -> None:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head == SCHEMA_REVISION
+
+
+def test_migrations_create_exactly_the_models(catalog: Catalog) -> None:
+    with catalog._engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        assert compare_metadata(context, Base.metadata) == []
+        assert context.get_current_revision() is not None
+
+
+def test_reopening_keeps_data_and_schema(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    first = Catalog.from_url(url, ALICE)
+    first.mkdir("/grid")
+    first.close()
+    second = Catalog.from_url(url, ALICE)
+    assert second.stat("/grid").is_dir()
+    second.close()
+
+
+def test_sqlite_runs_in_wal_mode(catalog: Catalog) -> None:
+    with catalog._engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_root_exists_and_belongs_to_the_superuser(catalog: Catalog) -> None:
+    root = catalog.stat("/")
+    assert root.is_dir()
+    assert root.parent_id is None
+    assert root.owner == "root"
+
+
+def test_mkdir_with_parents_and_ownership(catalog: Catalog) -> None:
+    made = catalog.mkdir("/grid/gilda/trailers", parents=True)
+    assert made.is_dir()
+    assert (made.owner, made.group, made.mode) == ("alice", "gilda", 0o775)
+    assert catalog.stat("/grid/gilda").is_dir()
+    assert (
+        catalog.mkdir("/grid/gilda", parents=True, exist_ok=True).id
+        == catalog.stat("/grid/gilda").id
+    )
+
+
+def test_mkdir_errors(catalog: Catalog) -> None:
+    with pytest.raises(NotFound):
+        catalog.mkdir("/grid/gilda")
+    catalog.mkdir("/grid")
+    with pytest.raises(AlreadyExists):
+        catalog.mkdir("/grid")
+    add(catalog, "/grid/file")
+    with pytest.raises(NotADirectory):
+        catalog.mkdir("/grid/file/sub")
+    with pytest.raises(NotADirectory):
+        catalog.mkdir("/grid/file/sub/deeper", parents=True)
+    with pytest.raises(AlreadyExists):
+        catalog.mkdir("/grid/file", parents=True, exist_ok=True)
+
+
+def test_add_file_registers_file_and_replicas_together(catalog: Catalog) -> None:
+    catalog.mkdir("/grid")
+    entry = catalog.add_file(
+        "/grid/a.mpg",
+        size=1234,
+        checksum="1a2b3c4d",
+        replicas=[("se1", "srm://se1/grid/a"), ("se2", "srm://se2/grid/a")],
+    )
+    assert entry.kind is EntryKind.FILE
+    assert uuid.UUID(entry.guid or "")
+    assert (entry.size, entry.checksum_type, entry.checksum) == (1234, "adler32", "1a2b3c4d")
+    replicas = catalog.replicas("/grid/a.mpg")
+    assert [(r.se, r.surl, r.status) for r in replicas] == [
+        ("se1", "srm://se1/grid/a", ReplicaStatus.AVAILABLE),
+        ("se2", "srm://se2/grid/a", ReplicaStatus.AVAILABLE),
+    ]
+    assert all(r.guid == entry.guid for r in replicas)
+    assert catalog.stat_guid(entry.guid or "").id == entry.id
+    assert catalog.lfn_of(entry.id) == "/grid/a.mpg"
+
+
+def test_a_failed_registration_leaves_nothing(catalog: Catalog) -> None:
+    catalog.mkdir("/grid")
+    add(catalog, "/grid/a", replicas=[("se1", "srm://se1/x")])
+    # The second file's replica clashes: neither the file nor any replica stays.
+    with pytest.raises(AlreadyExists):
+        add(catalog, "/grid/b", replicas=[("se1", "srm://se1/y"), ("se1", "srm://se1/x")])
+    with pytest.raises(NotFound):
+        catalog.stat("/grid/b")
+    with catalog._session() as session:
+        assert session.scalar(select(func.count()).select_from(EntryModel)) == 3
+
+
+def test_add_file_errors(catalog: Catalog) -> None:
+    with pytest.raises(NotFound):
+        add(catalog, "/grid/nodir/a")
+    catalog.mkdir("/grid")
+    guid = add(catalog, "/grid/a")
+    with pytest.raises(AlreadyExists):
+        add(catalog, "/grid/a")
+    with pytest.raises(AlreadyExists):
+        catalog.add_file("/grid/b", size=1, checksum="1", guid=guid)
+    with pytest.raises(InvalidArgument):
+        catalog.add_file("/grid/c", size=-1, checksum="1")
+    with pytest.raises(NotADirectory):
+        add(catalog, "/grid/a/b")
+
+
+def test_add_replica(catalog: Catalog) -> None:
+    catalog.mkdir("/grid")
+    guid = add(catalog, "/grid/a")
+    replica = catalog.add_replica(guid, "se2", "srm://se2/a")
+    assert replica.guid == guid
+    assert [r.se for r in catalog.replicas("/grid/a")] == ["se2"]
+    with pytest.raises(AlreadyExists):
+        catalog.add_replica(guid, "se2", "srm://se2/a")
+    with pytest.raises(NotFound):
+        catalog.add_replica(str(uuid.uuid4()), "se2", "srm://se2/b")
+
+
+def test_replicas_of_a_directory_is_an_error(catalog: Catalog) -> None:
+    catalog.mkdir("/grid")
+    with pytest.raises(IsADirectory):
+        catalog.replicas("/grid")
+
+
+def test_symlinks_resolve_like_aliases(catalog: Catalog) -> None:
+    catalog.mkdir("/grid/gilda/trailers", parents=True)
+    guid = add(catalog, "/grid/gilda/trailers/matrix.mpg")
+    catalog.symlink("/grid/gilda/trailers/matrix.mpg", "/grid/gilda/neo.mpg")
+    catalog.symlink("trailers", "/grid/gilda/t")
+    catalog.symlink("../t/matrix.mpg", "/grid/gilda/trailers/again.mpg")
+    assert catalog.stat("/grid/gilda/neo.mpg").guid == guid
+    assert catalog.stat("/grid/gilda/neo.mpg", follow_symlinks=False).is_symlink()
+    assert catalog.stat("/grid/gilda/t/matrix.mpg").guid == guid
+    assert catalog.stat("/grid/gilda/trailers/again.mpg").guid == guid
+    assert catalog.readlink("/grid/gilda/neo.mpg") == "/grid/gilda/trailers/matrix.mpg"
+    assert [r.guid for r in catalog.replicas("/grid/gilda/neo.mpg")] == []
+    with pytest.raises(InvalidArgument):
+        catalog.readlink("/grid/gilda/trailers/matrix.mpg")
+    with pytest.raises(AlreadyExists):
+        catalog.symlink("/x", "/grid/gilda/neo.mpg")
+
+
+def test_symlink_loops_end_with_eloop(catalog: Catalog) -> None:
+    catalog.mkdir("/grid")
+    catalog.symlink("/grid/b", "/grid/a")
+    catalog.symlink("/grid/a", "/grid/b")
+    with pytest.raises(SymlinkLoop):
+        catalog.stat("/grid/a")
+    catalog.symlink("/nowhere", "/grid/dangling")
+    with pytest.raises(NotFound):
+        catalog.stat("/grid/dangling")
+    assert catalog.stat("/grid/dangling", follow_symlinks=False).target == "/nowhere"
+
+
+def test_lookup_by_parent_and_name(catalog: Catalog) -> None:
+    directory = catalog.mkdir("/grid")
+    add(catalog, "/grid/a")
+    assert catalog.lookup(directory.id, "a").name == "a"
+    with pytest.raises(NotFound):
+        catalog.lookup(directory.id, "b")
+    with pytest.raises(NotFound):
+        catalog.stat_id(999_999)
+
+
+def test_listing_pages_with_a_stable_resume_key(tmp_path: Path) -> None:
+    catalog = Catalog.from_url(f"sqlite:///{tmp_path / 'c.db'}", ALICE, page_size=7)
+    catalog.mkdir("/grid")
+    for index in range(50):
+        add(catalog, f"/grid/f{index:03}")
+    seen = []
+    listing = catalog.iterdir("/grid")
+    for entry in listing:
+        seen.append(entry.name)
+        if len(seen) == 20:
+            # Changes during the listing neither repeat nor skip what was there.
+            add(catalog, "/grid/late")
+    assert seen[:50] == [f"f{index:03}" for index in range(50)]
+    assert seen[50:] == ["late"]
+    resumed = [e.name for e in catalog.iterdir("/grid", after=catalog.stat("/grid/f044").id)]
+    assert resumed == ["f045", "f046", "f047", "f048", "f049", "late"]
+    with pytest.raises(NotADirectory):
+        catalog.iterdir("/grid/f001")
+    catalog.close()
+
+
+def test_listing_a_large_directory_uses_bounded_memory(tmp_path: Path) -> None:
+    catalog = Catalog.from_url(f"sqlite:///{tmp_path / 'c.db'}", ALICE, page_size=500)
+    directory = catalog.mkdir("/grid")
+    rows = [
+        {
+            "parent_id": directory.id,
+            "name": f"file{index:06}",
+            "kind": "f",
+            "mode": 0o644,
+            "owner": "alice",
+            "group_name": "gilda",
+            "size": 1,
+            "atime_ns": 0,
+            "mtime_ns": 0,
+            "ctime_ns": 0,
+            "guid": str(uuid.UUID(int=index + 1)),
+        }
+        for index in range(20_000)
+    ]
+    with catalog._session(write=True) as session:
+        session.execute(EntryModel.__table__.insert(), rows)
+    tracemalloc.start()
+    count = sum(1 for _ in catalog.iterdir("/grid"))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert count == 20_000
+    assert peak < 8 * 1024 * 1024  # a page of rows, not 20,000 of them
+    catalog.close()
+
+
+def test_concurrent_writers_lose_no_update(catalog: Catalog) -> None:
+    catalog.mkdir("/grid")
+    errors: list[BaseException] = []
+
+    def writer(worker: int) -> None:
+        try:
+            for index in range(25):
+                add(catalog, f"/grid/w{worker}-{index}")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(list(catalog.iterdir("/grid"))) == 100
