@@ -1,0 +1,267 @@
+"""The /grid mount for real: a gridfs process, the kernel, and ordinary tools."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from gridfs.config import load_config
+from gridfs.gfal import Grid
+from gridfs.storage import resolve_turl
+from gridfs.storage.file_backend import turl_to_path
+
+GRIDFS = str(Path(sys.executable).with_name("gridfs"))
+FUSERMOUNT = shutil.which("fusermount3") or shutil.which("fusermount")
+
+pytestmark = [
+    pytest.mark.mount,
+    pytest.mark.skipif(
+        not os.path.exists("/dev/fuse") or FUSERMOUNT is None,
+        reason="needs /dev/fuse and fusermount3 (apt install fuse3)",
+    ),
+]
+
+TRAILERS = {"matrix.mpg": 1_291_875, "alien.mpg": 320_102, "amelie.mpg": 3_545_092, "empty": 0}
+
+
+def wait_for_mount(path: Path, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll until ``path`` is a mount point; fail at once if the process died."""
+    deadline = time.monotonic() + 30
+    while not os.path.ismount(path):
+        if process.poll() is not None:
+            pytest.fail(f"gridfs mount exited with {process.returncode}: {log.read_text()}")
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"no mount at {path} after 30 s: {log.read_text()}")
+        time.sleep(0.02)
+
+
+def unmount(path: Path) -> None:
+    if os.path.ismount(path):
+        subprocess.run([FUSERMOUNT, "-u", str(path)], check=False)
+
+
+@pytest.fixture
+def populated(config_path: Path, make_file) -> Iterator[tuple[Grid, dict[str, bytes]]]:
+    """The trailers, each on two SEs, and an alias."""
+    with Grid.from_config(load_config(config_path)) as grid:
+        grid.makedirs("/grid/gilda/trailers")
+        contents = {}
+        for index, (name, size) in enumerate(TRAILERS.items()):
+            source = make_file(name, size, seed=index)
+            contents[name] = source.read_bytes()
+            grid.cr(source, f"/grid/gilda/trailers/{name}", se="infn-se")
+            grid.rep(f"/grid/gilda/trailers/{name}", "ral-se")
+        grid.symlink("/grid/gilda/trailers/matrix.mpg", "/grid/gilda/neo.mpg")
+        yield grid, contents
+
+
+@pytest.fixture
+def mountpoint(config_path: Path, populated, tmp_path: Path) -> Iterator[Path]:
+    """The grid mounted in the foreground by a gridfs process we own."""
+    target = tmp_path / "mnt"
+    target.mkdir()
+    log = tmp_path / "mount.log"
+    with log.open("wb") as log_stream:
+        process = subprocess.Popen(
+            [GRIDFS, "--config", str(config_path), "mount", "-f", str(target)],
+            stdout=log_stream,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_mount(target, process, log)
+        yield target
+    finally:
+        unmount(target)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail(f"gridfs mount did not exit after unmount: {log.read_text()}")
+    assert process.returncode == 0, log.read_text()
+    assert "Traceback" not in log.read_text()
+
+
+def test_the_tree_and_its_attributes(mountpoint: Path, populated) -> None:
+    grid, _ = populated
+    assert os.listdir(mountpoint) == ["gilda"]
+    assert sorted(os.listdir(mountpoint / "gilda")) == ["neo.mpg", "trailers"]
+    assert sorted(os.listdir(mountpoint / "gilda" / "trailers")) == sorted(TRAILERS)
+    for name, size in TRAILERS.items():
+        st = os.stat(mountpoint / "gilda" / "trailers" / name)
+        entry = grid.stat(f"/grid/gilda/trailers/{name}")
+        assert st.st_size == size
+        assert st.st_ino == entry.id
+        assert st.st_mode == entry.st_mode
+        assert st.st_mtime_ns == entry.mtime_ns
+        assert st.st_uid == os.getuid()  # the mounting user's own grid identity
+    assert os.stat(mountpoint).st_ino == 1
+    listing = subprocess.run(["ls", "-lR", str(mountpoint)], capture_output=True, text=True,
+                             check=True).stdout
+    assert "neo.mpg -> trailers/matrix.mpg" in listing
+    assert os.statvfs(mountpoint).f_namemax == 255
+
+
+def test_reads_through_python_cat_sha256sum_and_dd(mountpoint: Path, populated) -> None:
+    _, contents = populated
+    trailers = mountpoint / "gilda" / "trailers"
+    for name, data in contents.items():
+        with open(trailers / name, "rb") as stream:
+            assert stream.read() == data
+        cat = subprocess.run(["cat", str(trailers / name)], capture_output=True, check=True)
+        assert cat.stdout == data
+        digest = subprocess.run(["sha256sum", str(trailers / name)], capture_output=True,
+                                text=True, check=True).stdout.split()[0]
+        assert digest == hashlib.sha256(data).hexdigest()
+    data = contents["amelie.mpg"]
+    dd = subprocess.run(["dd", f"if={trailers / 'amelie.mpg'}", "bs=4096", "skip=300", "count=5"],
+                        capture_output=True, check=True)
+    assert dd.stdout == data[300 * 4096 : 305 * 4096]
+    with open(trailers / "amelie.mpg", "rb") as stream:
+        stream.seek(3_000_001)
+        assert stream.read(100) == data[3_000_001:3_000_101]
+        assert os.pread(stream.fileno(), 10, len(data) - 4) == data[-4:]
+
+
+def test_an_alias_reads_as_its_file(mountpoint: Path, populated) -> None:
+    _, contents = populated
+    link = mountpoint / "gilda" / "neo.mpg"
+    assert os.readlink(link) == "trailers/matrix.mpg"
+    assert link.read_bytes() == contents["matrix.mpg"]
+
+
+def test_parallel_readers(mountpoint: Path, populated) -> None:
+    _, contents = populated
+    names = list(contents) * 8
+
+    def read(name: str) -> bool:
+        return (mountpoint / "gilda" / "trailers" / name).read_bytes() == contents[name]
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(read, names))
+
+
+def test_a_large_directory_lists_each_entry_once(mountpoint: Path, populated) -> None:
+    grid, _ = populated
+    grid.mkdir("/grid/gilda/many")
+    names = {f"run{index:05}.root" for index in range(1500)}
+    for name in names:
+        grid.catalog.add_file(f"/grid/gilda/many/{name}", size=1, checksum="00000001")
+    listed = os.listdir(mountpoint / "gilda" / "many")
+    assert len(listed) == len(names)
+    assert set(listed) == names
+
+
+def test_the_mount_is_read_only_and_errors_are_errno(mountpoint: Path, populated) -> None:
+    grid, _ = populated
+    trailers = mountpoint / "gilda" / "trailers"
+    with pytest.raises(OSError, match="Read-only") as info:
+        open(trailers / "new.mpg", "wb")
+    assert info.value.errno == errno.EROFS
+    with pytest.raises(OSError) as info:
+        open(trailers / "matrix.mpg", "r+b")
+    assert info.value.errno == errno.EROFS
+    with pytest.raises(OSError) as info:
+        os.mkdir(trailers / "sub")
+    assert info.value.errno == errno.EROFS
+    with pytest.raises(FileNotFoundError):
+        os.stat(trailers / "nope.mpg")
+    with pytest.raises(FileNotFoundError):
+        os.stat(mountpoint / b"\xff\xfe".decode("utf-8", "surrogateescape"))
+
+
+def replica_file(grid: Grid, lfn: str, se: str) -> Path:
+    (surl,) = [r.surl for r in grid.catalog.replicas(lfn) if r.se == se]
+    return Path(turl_to_path(resolve_turl(surl, grid.ses.get(se), ["file"])))
+
+
+def test_open_falls_over_to_another_replica(mountpoint: Path, populated) -> None:
+    grid, contents = populated
+    lfn = "/grid/gilda/trailers/alien.mpg"
+    replica_file(grid, lfn, "infn-se").unlink()
+    for _ in range(4):  # whichever replica the policy tries first
+        assert (mountpoint / "gilda" / "trailers" / "alien.mpg").read_bytes() == contents[
+            "alien.mpg"
+        ]
+    replica_file(grid, lfn, "ral-se").unlink()
+    with pytest.raises(OSError) as info:
+        (mountpoint / "gilda" / "trailers" / "alien.mpg").read_bytes()
+    assert info.value.errno == errno.EIO
+    # The mount survives a failing file: others still read.
+    assert (mountpoint / "gilda" / "trailers" / "empty").read_bytes() == b""
+
+
+def test_daemon_mode_mounts_and_umount_ends_it(config_path: Path, populated, tmp_path: Path) -> None:
+    target = tmp_path / "daemon-mnt"
+    target.mkdir()
+    log = tmp_path / "daemon.log"
+    result = subprocess.run(
+        [GRIDFS, "--config", str(config_path), "mount", str(target), "--log", str(log)],
+        capture_output=True, text=True, check=False, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    pid = int(result.stdout.rsplit("pid ", 1)[1].rstrip(")\n"))
+    try:
+        assert os.path.ismount(target)
+        assert sorted(os.listdir(target / "gilda" / "trailers")) == sorted(TRAILERS)
+        again = subprocess.run([GRIDFS, "--config", str(config_path), "mount", str(target)],
+                               capture_output=True, text=True, check=False)
+        assert again.returncode == 1
+        assert "mounted at" in again.stderr
+        subprocess.run([GRIDFS, "umount", str(target)], check=True, timeout=60)
+        assert not os.path.ismount(target)
+        deadline = time.monotonic() + 30
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid), "the daemon did not exit after umount"
+    finally:
+        unmount(target)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    assert "unmounted" in log.read_text()
+
+
+def test_sigterm_unmounts_cleanly(config_path: Path, populated, tmp_path: Path) -> None:
+    target = tmp_path / "mnt"
+    target.mkdir()
+    log = tmp_path / "mount.log"
+    with log.open("wb") as stream:
+        process = subprocess.Popen(
+            [GRIDFS, "--config", str(config_path), "mount", "-f", str(target)],
+            stdout=stream, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_mount(target, process, log)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, log.read_text()
+        assert not os.path.ismount(target)
+    finally:
+        unmount(target)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        finished = 0  # not our child: ask the kernel instead
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    return finished == 0
