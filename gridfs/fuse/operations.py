@@ -161,7 +161,10 @@ class GridOperations(pyfuse3.Operations):
         handle = next(self._handles)
         self._open[handle] = opened
         log.debug("open inode %d as handle %d from %s", inode, handle, opened.turl)
-        return pyfuse3.FileInfo(fh=pyfuse3.FileHandleT(handle))
+        # A file's bytes change only with its size and mtime, and the kernel drops
+        # cached pages when those change (libfuse asks for auto_inval_data), so
+        # pages cached by an earlier open stay valid.
+        return pyfuse3.FileInfo(fh=pyfuse3.FileHandleT(handle), keep_cache=True)
 
     @errno_boundary
     async def read(self, fh: pyfuse3.FileHandleT, off: int, size: int) -> bytes:

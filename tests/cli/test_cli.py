@@ -39,8 +39,18 @@ def fails(*args: str | Path, message: str) -> None:
 def home(tmp_path: Path) -> Path:
     """A grid made by `gridfs init`, with a second SE at another site."""
     config = tmp_path / "config.toml"
-    result = run("--config", config, "init", tmp_path / "grid", "--vo", "gilda", "--site", "cern",
-                 "--se", "cern-se")
+    result = run(
+        "--config",
+        config,
+        "init",
+        tmp_path / "grid",
+        "--vo",
+        "gilda",
+        "--site",
+        "cern",
+        "--se",
+        "cern-se",
+    )
     assert f"configuration: {config}" in result.stdout
     run("--config", config, "se", "add", "ral-se", "--site", "ral", "--root", tmp_path / "ral")
     return tmp_path
@@ -50,8 +60,10 @@ def test_init_se_cr_ls_stat_cat_lr(home: Path, make_file) -> None:
     cfg = ("--config", home / "config.toml")
     listing = run(*cfg, "se", "list").stdout.splitlines()
     assert listing[0].split() == ["NAME", "SITE", "ACCESS", "SURL", "PREFIX", "TURL", "PREFIXES"]
-    assert [line.split()[:3] for line in listing[1:]] == [["cern-se", "cern", "rw"],
-                                                         ["ral-se", "ral", "rw"]]
+    assert [line.split()[:3] for line in listing[1:]] == [
+        ["cern-se", "cern", "rw"],
+        ["ral-se", "ral", "rw"],
+    ]
     source = make_file("matrix.mpg", 777_777)
     out = run(*cfg, "cr", source, "/grid/gilda/matrix.mpg").stdout
     assert out.startswith("guid:")
@@ -70,8 +82,9 @@ def test_init_se_cr_ls_stat_cat_lr(home: Path, make_file) -> None:
     assert f"GUID:      {guid}" in stat
     assert "replicas:  2" in stat
     assert "checksum:  adler32:" in stat
-    cat = subprocess.run([GRIDFS, *cfg, "cat", "/grid/gilda/matrix.mpg"], capture_output=True,
-                         check=True)
+    cat = subprocess.run(
+        [GRIDFS, *cfg, "cat", "/grid/gilda/matrix.mpg"], capture_output=True, check=True
+    )
     assert hashlib.sha256(cat.stdout).digest() == hashlib.sha256(source.read_bytes()).digest()
     run(*cfg, "mkdir", "-p", "/grid/gilda/a/b")
     assert run(*cfg, "ls", "/grid/gilda/a").stdout == "b\n"
@@ -80,8 +93,13 @@ def test_init_se_cr_ls_stat_cat_lr(home: Path, make_file) -> None:
 def test_cat_into_a_closed_pipe_is_not_an_error(home: Path, make_file) -> None:
     cfg = f"--config {home / 'config.toml'}"
     run("--config", home / "config.toml", "cr", make_file("big", 5_000_000), "/grid/gilda/big")
-    result = subprocess.run(f"{GRIDFS} {cfg} cat /grid/gilda/big | head -c 10 | wc -c",
-                            shell=True, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        f"{GRIDFS} {cfg} cat /grid/gilda/big | head -c 10 | wc -c",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert result.stdout.strip() == "10"
     assert result.stderr == ""
 
@@ -91,14 +109,22 @@ def test_bad_input_is_one_line_and_leaves_nothing(home: Path, make_file) -> None
     source = make_file("x", 1000)
     fails(*cfg, "ls", "/grid/gilda/nope", message="no such LFN: /grid/gilda/nope")
     fails(*cfg, "stat", "grid/relative", message="invalid LFN 'grid/relative'")
-    fails(*cfg, "cr", source, "/grid/gilda/x", "-d", "nowhere-se",
-          message="unknown storage element 'nowhere-se'")
+    fails(
+        *cfg,
+        "cr",
+        source,
+        "/grid/gilda/x",
+        "-d",
+        "nowhere-se",
+        message="unknown storage element 'nowhere-se'",
+    )
     fails(*cfg, "cr", home / "missing.dat", "/grid/gilda/x", message="no such local file")
     fails(*cfg, "cat", "/grid/gilda", message="is a directory")
     fails(*cfg, "mount", home / "no-such-dir", message="mountpoint does not exist")
     fails(*cfg, "umount", home, message="not a mount point")
-    fails(*cfg, "se", "add", "cern-se", "--site", "x", "--root", home / "y",
-          message="exists already")
+    fails(
+        *cfg, "se", "add", "cern-se", "--site", "x", "--root", home / "y", message="exists already"
+    )
     fails("--config", home / "absent.toml", "ls", message="no configuration file")
     fails(*cfg, "init", home / "again", message="exists already")
     assert run(*cfg, "se", "list").stdout.count("\n") == 3

@@ -1,0 +1,34 @@
+# The two commands of the README: `make demo` and `make test`.
+# Both install what they need: Debian packages, a virtualenv, the package.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench system-deps clean
+
+demo: system-deps $(STAMP)
+	GRIDFS=$(CURDIR)/$(BIN)/gridfs PYTHON=$(CURDIR)/$(BIN)/python ./examples/demo.sh
+
+test: system-deps $(STAMP) lint
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check gridfs tests benchmarks
+	$(BIN)/ruff format --check gridfs tests benchmarks
+
+bench: system-deps $(STAMP)
+	$(BIN)/python benchmarks/read_throughput.py
+
+system-deps:
+	./scripts/install-system-deps
+
+$(STAMP): pyproject.toml | system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	if mountpoint -q demo/grid; then fusermount3 -u demo/grid; fi
+	rm -rf $(VENV) demo .pytest_cache .ruff_cache
