@@ -5,6 +5,7 @@ Knows nothing of storage or FUSE.
 
 from gridfs.catalog.catalog import ROOT_ID, Catalog
 from gridfs.catalog.engine import create_catalog_engine, upgrade_schema
+from gridfs.catalog.guids import new_guid, parse_guid
 from gridfs.catalog.identity import Identity
 from gridfs.catalog.lfn import join_lfn, split_lfn
 from gridfs.catalog.records import (
@@ -28,6 +29,8 @@ __all__ = [
     "Stat",
     "create_catalog_engine",
     "join_lfn",
+    "new_guid",
+    "parse_guid",
     "split_lfn",
     "upgrade_schema",
 ]

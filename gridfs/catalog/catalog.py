@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import posixpath
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -13,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gridfs.catalog.engine import create_catalog_engine, upgrade_schema
+from gridfs.catalog.guids import new_guid, parse_guid
 from gridfs.catalog.identity import Identity
 from gridfs.catalog.lfn import join_lfn, split_lfn
 from gridfs.catalog.models import EntryModel, ReplicaModel
@@ -239,7 +239,7 @@ class Catalog:
         if size < 0:
             raise InvalidArgument(f"negative size for {lfn}", lfn)
         parts = split_lfn(lfn)
-        guid = str(uuid.UUID(guid)) if guid is not None else str(uuid.uuid4())
+        guid = parse_guid(guid) if guid is not None else new_guid()
         try:
             with self._session(write=True) as session:
                 parent = _resolve_parent(session, parts, lfn)

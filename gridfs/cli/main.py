@@ -275,6 +275,7 @@ def cat(state: _State, lfns: tuple[str, ...]) -> None:
     help="The daemon's log file (default: ~/.local/state/gridfs/mount.log).",
 )
 @click.option("--allow-other", is_flag=True, help="Let other local users use the mount.")
+@click.option("--debug", is_flag=True, help="Debug logging, e.g. which replica serves each open (as gridfs --debug).")
 @click.pass_context
 def mount_(
     ctx: click.Context,
@@ -282,16 +283,19 @@ def mount_(
     foreground: bool,
     log_file: Path | None,
     allow_other: bool,
+    debug: bool,
 ) -> None:
     """Mount the grid's namespace (the [mount] root, /grid) at MOUNTPOINT."""
     from gridfs.fuse import mount  # noqa: PLC0415 - pyfuse3 is needed only here
 
     state: _State = ctx.obj
+    if debug:
+        logging.getLogger().setLevel(logging.DEBUG)
     pid = mount(
         state.config,
         mountpoint,
         foreground=foreground,
-        debug=ctx.meta["debug"],
+        debug=debug or ctx.meta["debug"],
         log_file=log_file,
         allow_other=allow_other,
     )

@@ -9,12 +9,11 @@ import logging
 import os
 import random
 import stat as _stat
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
-from gridfs.catalog import Catalog, EntryId, Replica, Stat, split_lfn
+from gridfs.catalog import Catalog, EntryId, Replica, Stat, new_guid, parse_guid, split_lfn
 from gridfs.config import Config, load_config
 from gridfs.errors import (
     AlreadyExists,
@@ -34,6 +33,7 @@ from gridfs.storage import (
     RangeReader,
     SERegistry,
     StorageElement,
+    WriteResult,
     backend_for,
     make_surl,
     resolve_turl,
@@ -42,6 +42,8 @@ from gridfs.storage import (
 __all__ = ["Grid", "OpenReplica"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _COPY_CHUNK = 1 << 20
 
@@ -236,10 +238,7 @@ class Grid:
             source_stat = os.fstat(source_file.fileno())
             if not _stat.S_ISREG(source_stat.st_mode):
                 raise IsADirectory(f"not a regular file: {source}", os.fspath(source))
-            guid = str(uuid.UUID(guid)) if guid is not None else str(uuid.uuid4())
-            surl = make_surl(target_se, f"generated/{_today()}/file-{guid}")
-            turl = resolve_turl(surl, target_se, self.protocols)
-            backend = backend_for(turl)
+            guid = parse_guid(guid) if guid is not None else new_guid()
             source_digest = Adler32()
 
             def chunks() -> Iterator[bytes]:
@@ -247,29 +246,25 @@ class Grid:
                     source_digest.update(chunk)
                     yield chunk
 
-            written = backend.write(turl, chunks())
-            try:
-                checksum = source_digest.hexdigest()
-                stored = backend.checksum(turl, written.checksum_type)
-                if written.checksum != checksum or stored != checksum:
-                    raise ChecksumMismatch(
-                        f"copy of {source} to {surl} is corrupt: source adler32 {checksum}, "
-                        f"sent {written.checksum}, stored {stored}",
-                        surl,
-                    )
-                entry = self.catalog.add_file(
+            def register(surl: str, written: WriteResult) -> Stat:
+                return self.catalog.add_file(
                     lfn,
                     size=written.size,
-                    checksum=checksum,
+                    checksum=written.checksum,
                     checksum_type=written.checksum_type,
                     replicas=[(target_se.name, surl)],
                     guid=guid,
                     mode=source_stat.st_mode & 0o777,
                 )
-            except BaseException:
-                with contextlib.suppress(GridError):
-                    backend.delete(turl)
-                raise
+
+            entry, surl = self._store_verified(
+                target_se,
+                guid,
+                chunks(),
+                expected_checksum=source_digest.hexdigest,
+                expected_size=None,
+                register=register,
+            )
         log.info("registered %s (%d bytes) with replica %s", lfn, entry.size, surl)
         return entry
 
@@ -283,28 +278,61 @@ class Grid:
         target_se = self._writable_se(se)
         if any(replica.se == target_se.name for replica in self.catalog.replicas(entry.id)):
             raise AlreadyExists(f"{lfn} has a replica on {target_se.name} already", lfn)
-        surl = make_surl(target_se, f"generated/{_today()}/file-{entry.guid}")
-        turl = resolve_turl(surl, target_se, self.protocols)
-        backend = backend_for(turl)
+        guid, checksum = entry.guid, entry.checksum
+        assert guid is not None
+        assert checksum is not None
         source = self._open_replica(entry, lfn)
         with source.reader:
-            written = backend.write(turl, _chunks(source.reader))
+            replica, surl = self._store_verified(
+                target_se,
+                guid,
+                _chunks(source.reader),
+                expected_checksum=lambda: checksum,
+                expected_size=entry.size,
+                register=lambda surl, _: self.catalog.add_replica(guid, target_se.name, surl),
+            )
+        log.info("replicated %s to %s as %s", lfn, target_se.name, surl)
+        return replica
+
+    def _store_verified(
+        self,
+        se: StorageElement,
+        guid: str,
+        chunks: Iterator[bytes],
+        *,
+        expected_checksum: Callable[[], str],
+        expected_size: int | None,
+        register: Callable[[str, WriteResult], T],
+    ) -> tuple[T, str]:
+        """Store ``chunks`` as a new replica on ``se``, verify it, then ``register`` it.
+
+        The SE's checksum of what it stored, and the one computed while sending,
+        must both equal ``expected_checksum()`` (asked once the bytes are sent).
+        Returns what ``register(surl, written)`` returns, and the SURL. On any
+        failure, registration included, the stored copy is deleted.
+        """
+        surl = make_surl(se, f"generated/{_today()}/file-{guid}")
+        turl = resolve_turl(surl, se, self.protocols)
+        backend = backend_for(turl)
+        written = backend.write(turl, chunks)
         try:
+            expected = expected_checksum()
             stored = backend.checksum(turl, written.checksum_type)
-            if written.size != entry.size or stored != entry.checksum:
+            if expected_size is not None and written.size != expected_size:
                 raise ChecksumMismatch(
-                    f"copy of {lfn} to {surl} is corrupt: catalog adler32 {entry.checksum}, "
-                    f"stored {stored} ({written.size} of {entry.size} bytes)",
+                    f"copy to {surl} has {written.size} bytes, not {expected_size}", surl
+                )
+            if written.checksum != expected or stored != expected:
+                raise ChecksumMismatch(
+                    f"copy to {surl} is corrupt: expected adler32 {expected}, "
+                    f"sent {written.checksum}, stored {stored}",
                     surl,
                 )
-            assert entry.guid is not None
-            replica = self.catalog.add_replica(entry.guid, target_se.name, surl)
+            return register(surl, written), surl
         except BaseException:
             with contextlib.suppress(GridError):
                 backend.delete(turl)
             raise
-        log.info("replicated %s to %s as %s", lfn, target_se.name, surl)
-        return replica
 
     def _writable_se(self, name: str | None) -> StorageElement:
         name = name or self.default_se

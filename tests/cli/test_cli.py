@@ -119,6 +119,7 @@ def test_bad_input_is_one_line_and_leaves_nothing(home: Path, make_file) -> None
         message="unknown storage element 'nowhere-se'",
     )
     fails(*cfg, "cr", home / "missing.dat", "/grid/gilda/x", message="no such local file")
+    fails(*cfg, "cr", source, "/grid/gilda/x", "-g", "nonsense", message="not a GUID: 'nonsense'")
     fails(*cfg, "cat", "/grid/gilda", message="is a directory")
     fails(*cfg, "mount", home / "no-such-dir", message="mountpoint does not exist")
     fails(*cfg, "umount", home, message="not a mount point")

@@ -225,7 +225,7 @@ def test_daemon_mode_mounts_and_umount_ends_it(
     target.mkdir()
     log = tmp_path / "daemon.log"
     result = subprocess.run(
-        [GRIDFS, "--config", str(config_path), "mount", str(target), "--log", str(log)],
+        [GRIDFS, "--config", str(config_path), "mount", str(target), "--log", str(log), "--debug"],
         capture_output=True,
         text=True,
         check=False,
@@ -236,6 +236,7 @@ def test_daemon_mode_mounts_and_umount_ends_it(
     try:
         assert os.path.ismount(target)
         assert sorted(os.listdir(target / "gilda" / "trailers")) == sorted(TRAILERS)
+        assert (target / "gilda" / "trailers" / "empty").read_bytes() == b""
         again = subprocess.run(
             [GRIDFS, "--config", str(config_path), "mount", str(target)],
             capture_output=True,
@@ -255,6 +256,7 @@ def test_daemon_mode_mounts_and_umount_ends_it(
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
     assert "unmounted" in log.read_text()
+    assert "/grid/gilda/trailers/empty: reading replica file://" in log.read_text()
 
 
 def test_sigterm_unmounts_cleanly(config_path: Path, populated, tmp_path: Path) -> None:

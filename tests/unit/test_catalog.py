@@ -144,6 +144,8 @@ def test_add_file_errors(catalog: Catalog) -> None:
         catalog.add_file("/grid/b", size=1, checksum="1", guid=guid)
     with pytest.raises(InvalidArgument):
         catalog.add_file("/grid/c", size=-1, checksum="1")
+    with pytest.raises(InvalidArgument, match="not a GUID"):
+        catalog.add_file("/grid/c", size=1, checksum="1", guid="g-1")
     with pytest.raises(NotADirectory):
         add(catalog, "/grid/a/b")
 
