@@ -42,6 +42,7 @@ __all__ = [
     "ReadOnly",
     "SymlinkLoop",
     "UnknownSE",
+    "from_os_error",
 ]
 
 
@@ -138,3 +139,29 @@ class ChecksumMismatch(GridError):
 
 class NoReplicaAvailable(GridError):
     """No replica of a file could be opened; the message lists what was tried."""
+
+
+_BY_ERRNO: dict[int, type[GridError]] = {
+    _errno.ENOENT: NotFound,
+    _errno.EEXIST: AlreadyExists,
+    _errno.EACCES: PermissionDenied,
+    _errno.EPERM: PermissionDenied,
+    _errno.ENOSPC: NoSpace,
+    _errno.EDQUOT: NoSpace,
+    _errno.EISDIR: IsADirectory,
+    _errno.ENOTDIR: NotADirectory,
+    _errno.EROFS: ReadOnly,
+    _errno.ELOOP: SymlinkLoop,
+}
+
+
+def from_os_error(exc: OSError, subject: str) -> GridError:
+    """The gridfs error for a local ``OSError`` about ``subject`` (a path or URL).
+
+    The caller raises it ``from exc``; an errno without a class of its own
+    becomes a plain :class:`GridError` (EIO) that keeps the system's message.
+    """
+    if isinstance(exc, GridError):
+        return exc
+    error = _BY_ERRNO.get(exc.errno or 0, GridError)
+    return error(f"{subject}: {exc.strerror or exc}", subject)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import time
 from collections.abc import Iterator, Sequence
@@ -11,7 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gridfs.catalog.engine import create_catalog_engine, upgrade_schema
+from gridfs.catalog.engine import database_errors, open_catalog_engine
 from gridfs.catalog.guids import new_guid, parse_guid
 from gridfs.catalog.identity import Identity
 from gridfs.catalog.lfn import join_lfn, split_lfn
@@ -56,8 +57,7 @@ class Catalog:
         cls, url: str, identity: Identity | None = None, *, page_size: int = 1000
     ) -> Catalog:
         """Open (creating or upgrading the schema as needed) the catalog at ``url``."""
-        engine = create_catalog_engine(url)
-        upgrade_schema(engine)
+        engine = open_catalog_engine(url)
         return cls(engine, identity or Identity.local(), page_size=page_size)
 
     def close(self) -> None:
@@ -66,7 +66,7 @@ class Catalog:
 
     @contextmanager
     def _session(self, *, write: bool = False) -> Iterator[Session]:
-        with self._engine.connect() as connection:
+        with database_errors(self._engine), self._engine.connect() as connection:
             if write:
                 connection.execution_options(gridfs_write=True)
             with Session(bind=connection) as session, session.begin():
@@ -180,45 +180,79 @@ class Catalog:
     def mkdir(
         self, lfn: str, mode: int = 0o775, *, parents: bool = False, exist_ok: bool = False
     ) -> Stat:
-        """Create directory ``lfn`` (and, with ``parents``, its missing ancestors)."""
+        """Create directory ``lfn`` (and, with ``parents``, its missing ancestors).
+
+        With ``exist_ok``, an existing directory (or a link to one) is returned
+        instead of raising :class:`AlreadyExists`.
+        """
         parts = split_lfn(lfn)
+        for attempt in (1, 2):
+            try:
+                with self._session(write=True) as session:
+                    made = self._mkdir(
+                        session, parts, lfn, mode, parents=parents, exist_ok=exist_ok
+                    )
+                    return _to_stat(made)
+            except IntegrityError as exc:
+                # Another writer made an entry between our check and our insert:
+                # with exist_ok, look again (once); it may be what we wanted.
+                if not exist_ok or attempt == 2:
+                    raise AlreadyExists(f"LFN exists: {lfn}", lfn) from exc
+        raise AssertionError("unreachable")
+
+    def _mkdir(
+        self,
+        session: Session,
+        parts: tuple[str, ...],
+        lfn: str,
+        mode: int,
+        *,
+        parents: bool,
+        exist_ok: bool,
+    ) -> EntryModel:
         if not parts:
             if exist_ok:
-                return self.stat_id(ROOT_ID)
+                return _by_id(session, ROOT_ID)
             raise AlreadyExists("the root directory exists", lfn)
-        with self._session(write=True) as session:
-            if parents:
-                parent = _by_id(session, ROOT_ID)
-                for index, name in enumerate(parts[:-1]):
-                    sub = join_lfn(parts[: index + 1])
-                    child = _child_or_none(session, parent, name)
-                    if child is None:
-                        child = self._insert(session, parent, name, EntryKind.DIRECTORY, mode)
-                    parent = _follow(session, child, sub)
-                    if parent.kind != EntryKind.DIRECTORY:
-                        raise NotADirectory(f"not a directory: {sub}", sub)
-            else:
-                parent = _resolve_parent(session, parts, lfn)
-            existing = _child_or_none(session, parent, parts[-1])
-            if existing is not None:
-                if exist_ok and _follow(session, existing, lfn).kind == EntryKind.DIRECTORY:
-                    return _to_stat(existing)
-                raise AlreadyExists(f"LFN exists: {lfn}", lfn)
-            return _to_stat(self._insert(session, parent, parts[-1], EntryKind.DIRECTORY, mode))
+        if parents:
+            parent = _by_id(session, ROOT_ID)
+            for index, name in enumerate(parts[:-1]):
+                child = _child_or_none(session, parent, name)
+                if child is None:
+                    child = self._insert(session, parent, name, EntryKind.DIRECTORY, mode)
+                elif child.kind == EntryKind.SYMLINK:
+                    child = _resolve(session, join_lfn(parts[: index + 1]), follow_last=True)
+                if child.kind != EntryKind.DIRECTORY:
+                    raise NotADirectory(f"not a directory: {join_lfn(parts[: index + 1])}", lfn)
+                parent = child
+        else:
+            parent = _resolve_parent(session, parts, lfn)
+        existing = _child_or_none(session, parent, parts[-1])
+        if existing is None:
+            return self._insert(session, parent, parts[-1], EntryKind.DIRECTORY, mode)
+        if exist_ok:
+            with contextlib.suppress(NotFound):  # a dangling link is just "exists"
+                target = _resolve(session, lfn, follow_last=True)
+                if target.kind == EntryKind.DIRECTORY:
+                    return target
+        raise AlreadyExists(f"LFN exists: {lfn}", lfn)
 
     def symlink(self, target: str, lfn: str) -> Stat:
         """Create ``lfn`` as a symbolic link to ``target`` (an alias when absolute)."""
         if not target or "\0" in target:
             raise InvalidArgument(f"invalid symbolic link target {target!r}", lfn)
         parts = split_lfn(lfn)
-        with self._session(write=True) as session:
-            parent = _resolve_parent(session, parts, lfn)
-            _require_free(session, parent, parts, lfn)
-            entry = self._insert(
-                session, parent, parts[-1], EntryKind.SYMLINK, 0o777, target=target
-            )
-            entry.size = len(target.encode("utf-8"))
-            return _to_stat(entry)
+        try:
+            with self._session(write=True) as session:
+                parent = _resolve_parent(session, parts, lfn)
+                _require_free(session, parent, parts, lfn)
+                entry = self._insert(
+                    session, parent, parts[-1], EntryKind.SYMLINK, 0o777, target=target
+                )
+                entry.size = len(target.encode("utf-8"))
+                return _to_stat(entry)
+        except IntegrityError as exc:
+            raise AlreadyExists(f"LFN exists: {lfn}", lfn) from exc
 
     def add_file(
         self,
@@ -256,7 +290,8 @@ class Catalog:
                 return _to_stat(entry)
         except IntegrityError as exc:
             raise AlreadyExists(
-                f"cannot register {lfn}: its GUID or a replica SURL is registered already", lfn
+                f"cannot register {lfn}: the LFN, its GUID or a replica SURL is registered already",
+                lfn,
             ) from exc
 
     def add_replica(self, guid: str, se: str, surl: str) -> Replica:
@@ -344,22 +379,14 @@ def _resolve(session: Session, lfn: str, *, follow_last: bool) -> EntryModel:
             assert child.target is not None
             # Targets resolve lexically, relative ones against the link's directory.
             target = posixpath.normpath(posixpath.join(join_lfn(walked), child.target))
-            pending = [*split_lfn(target), *pending]
+            # normpath keeps a leading "//" (POSIX leaves its meaning open); we do not.
+            pending = [*split_lfn("/" + target.lstrip("/")), *pending]
             walked = []
             node = _by_id(session, ROOT_ID)
             continue
         walked.append(name)
         node = child
     return node
-
-
-def _follow(session: Session, entry: EntryModel, lfn: str) -> EntryModel:
-    """``entry`` itself, or what it points to if it is a symbolic link."""
-    if entry.kind != EntryKind.SYMLINK:
-        return entry
-    assert entry.target is not None
-    target = posixpath.normpath(posixpath.join(posixpath.dirname(lfn), entry.target))
-    return _resolve(session, target, follow_last=True)
 
 
 def _resolve_parent(session: Session, parts: tuple[str, ...], lfn: str) -> EntryModel:

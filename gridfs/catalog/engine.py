@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
+
+from gridfs.errors import ConfigError, GridError
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
-__all__ = ["SCHEMA_REVISION", "SQLITE_BUSY_TIMEOUT_S", "create_catalog_engine", "upgrade_schema"]
+__all__ = [
+    "SCHEMA_REVISION",
+    "SQLITE_BUSY_TIMEOUT_S",
+    "create_catalog_engine",
+    "database_errors",
+    "open_catalog_engine",
+    "upgrade_schema",
+]
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +80,84 @@ def alembic_config() -> AlembicConfig:
     return config
 
 
-def upgrade_schema(engine: Engine) -> None:
-    """Bring the catalog schema to the newest migration (creating it if empty)."""
-    with engine.connect() as connection:
-        current = None
-        if inspect(connection).has_table("alembic_version"):
-            current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    if current == SCHEMA_REVISION:
-        return
-    from alembic import command  # noqa: PLC0415 - see SCHEMA_REVISION
+def _revision(connection: Connection) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
-    log.info("upgrading catalog schema from %s to %s", current or "empty", SCHEMA_REVISION)
-    config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+
+def upgrade_schema(engine: Engine) -> None:
+    """Bring the catalog schema to the newest migration (creating it if empty).
+
+    The usual case, a schema that is up to date, costs one query and no lock.
+    Otherwise the revision is checked again inside a write transaction, so that
+    two processes opening a new catalog at once create it once.
+    """
+    with engine.connect() as connection:
+        if _revision(connection) == SCHEMA_REVISION:
+            return
+    from alembic import command  # noqa: PLC0415 - see SCHEMA_REVISION
+    from alembic.util import CommandError  # noqa: PLC0415
+
+    with engine.connect() as connection:
+        connection.execution_options(gridfs_write=True)
+        with connection.begin():
+            current = _revision(connection)
+            if current == SCHEMA_REVISION:
+                return
+            log.info("upgrading catalog schema from %s to %s", current or "empty", SCHEMA_REVISION)
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            try:
+                command.upgrade(config, "head")
+            except CommandError as exc:
+                raise ConfigError(
+                    f"the catalog's schema revision {current} is unknown to this version of "
+                    f"gridfs (newest known: {SCHEMA_REVISION}): {exc}"
+                ) from exc
+
+
+def open_catalog_engine(url: str) -> Engine:
+    """An engine for the catalog at ``url``, its schema brought up to date.
+
+    Raises :class:`ConfigError` for a URL that names no usable database (bad
+    syntax, missing driver) and :class:`GridError` if the database fails.
+    """
+    safe = _safe(url)
+    try:
+        engine = create_catalog_engine(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"not a catalog database URL: {safe}: {exc}", safe) from exc
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"the database driver for {safe} is not installed: {exc.name} (pip install it)", safe
+        ) from exc
+    with database_errors(engine):
+        upgrade_schema(engine)
+    return engine
+
+
+@contextmanager
+def database_errors(engine: Engine) -> Iterator[None]:
+    """The one place where database errors become gridfs errors.
+
+    ``IntegrityError`` passes through: the catalog turns it into
+    :class:`AlreadyExists` with the LFN it concerns.
+    """
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except DBAPIError as exc:
+        url = engine.url.render_as_string(hide_password=True)
+        raise GridError(f"catalog database {url}: {exc.orig}", url) from exc
+    except SQLAlchemyError as exc:
+        url = engine.url.render_as_string(hide_password=True)
+        raise GridError(f"catalog database {url}: {exc}", url) from exc
+
+
+def _safe(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url

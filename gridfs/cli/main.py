@@ -275,7 +275,11 @@ def cat(state: _State, lfns: tuple[str, ...]) -> None:
     help="The daemon's log file (default: ~/.local/state/gridfs/mount.log).",
 )
 @click.option("--allow-other", is_flag=True, help="Let other local users use the mount.")
-@click.option("--debug", is_flag=True, help="Debug logging, e.g. which replica serves each open (as gridfs --debug).")
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Debug logging, e.g. which replica serves each open (as gridfs --debug).",
+)
 @click.pass_context
 def mount_(
     ctx: click.Context,

@@ -3,54 +3,42 @@
 from __future__ import annotations
 
 import contextlib
-import errno
+import logging
 import os
 import secrets
 import stat
 from collections.abc import Iterable, Iterator
 from urllib.parse import unquote, urlsplit
 
-from gridfs.errors import (
-    AlreadyExists,
-    GridError,
-    InvalidArgument,
-    IsADirectory,
-    NoSpace,
-    NotADirectory,
-    NotFound,
-    PermissionDenied,
-    ReadOnly,
-)
+from gridfs.errors import GridError, InvalidArgument, IsADirectory, from_os_error
 from gridfs.storage.backend import ObjectStat, RangeReader, StorageBackend, WriteResult
 from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32
 
 __all__ = ["FileBackend", "turl_to_path"]
 
-_CHUNK = 1 << 20
+log = logging.getLogger(__name__)
 
-_ERRNO_TO_ERROR: dict[int, type[GridError]] = {
-    errno.ENOENT: NotFound,
-    errno.EEXIST: AlreadyExists,
-    errno.EACCES: PermissionDenied,
-    errno.EPERM: PermissionDenied,
-    errno.ENOSPC: NoSpace,
-    errno.EDQUOT: NoSpace,
-    errno.EISDIR: IsADirectory,
-    errno.ENOTDIR: NotADirectory,
-    errno.EROFS: ReadOnly,
-}
+_CHUNK = 1 << 20
 
 
 @contextlib.contextmanager
 def _mapped_errors(turl: str) -> Iterator[None]:
-    """The one place where local ``OSError`` becomes a gridfs error."""
+    """The one place where this backend's ``OSError`` becomes a gridfs error."""
     try:
         yield
     except GridError:
         raise
     except OSError as exc:
-        error = _ERRNO_TO_ERROR.get(exc.errno or 0, GridError)
-        raise error(f"{turl}: {exc.strerror or exc}", turl) from exc
+        raise from_os_error(exc, turl) from exc
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make a new directory entry durable: a crash must not lose a registered replica."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def turl_to_path(turl: str) -> str:
@@ -125,11 +113,16 @@ class FileBackend(StorageBackend):
                 fd = -1
                 # link() refuses to replace an existing replica, where rename() would not.
                 os.link(partial, path)
+                _fsync_directory(directory)
         finally:
             if fd >= 0:
                 os.close(fd)
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 os.unlink(partial)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("could not remove partial upload %s: %s", partial, exc.strerror)
         return WriteResult(size=size, checksum_type=DEFAULT_CHECKSUM, checksum=digest.hexdigest())
 
     def delete(self, turl: str) -> None:

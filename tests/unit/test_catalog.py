@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import tracemalloc
 import uuid
@@ -11,13 +13,15 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 
 from gridfs.catalog import Catalog, EntryKind, Identity, ReplicaStatus
 from gridfs.catalog.engine import SCHEMA_REVISION, alembic_config
 from gridfs.catalog.models import Base, EntryModel
 from gridfs.errors import (
     AlreadyExists,
+    ConfigError,
+    GridError,
     InvalidArgument,
     IsADirectory,
     NotADirectory,
@@ -277,3 +281,60 @@ def test_concurrent_writers_lose_no_update(catalog: Catalog) -> None:
         thread.join()
     assert errors == []
     assert len(list(catalog.iterdir("/grid"))) == 100
+
+
+def test_mkdir_follows_links_from_where_they_really_are(catalog: Catalog) -> None:
+    catalog.mkdir("/x/y", parents=True)
+    catalog.mkdir("/x/c")
+    catalog.mkdir("/c")  # where a lexical reading of the path would wrongly land
+    catalog.symlink("/x/y", "/a")
+    catalog.symlink("../c", "/x/y/b")
+    assert catalog.stat("/a/b").id == catalog.stat("/x/c").id
+    made = catalog.mkdir("/a/b/new", parents=True)
+    assert catalog.lfn_of(made.id) == "/x/c/new"
+    assert catalog.mkdir("/a/b", exist_ok=True).id == catalog.stat("/x/c").id
+    catalog.symlink("/nowhere", "/dangling")
+    with pytest.raises(AlreadyExists):
+        catalog.mkdir("/dangling", exist_ok=True)
+
+
+def test_a_double_slash_target_is_the_root(catalog: Catalog) -> None:
+    catalog.mkdir("/x")
+    catalog.symlink("//x", "/l")
+    assert catalog.stat("/l").id == catalog.stat("/x").id
+
+
+def test_broken_databases_are_clear_errors(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database" * 500)
+    with pytest.raises(GridError, match="file is not a database") as info:
+        Catalog.from_url(f"sqlite:///{garbage}", ALICE)
+    assert not isinstance(info.value, ConfigError)
+    with pytest.raises(ConfigError, match="driver for sqlite.pysqlcipher.* is not installed"):
+        Catalog.from_url(f"sqlite+pysqlcipher:///{tmp_path / 'x.db'}", ALICE)
+    with pytest.raises(ConfigError, match="not a catalog database URL"):
+        Catalog.from_url("nosuchdialect://host/db", ALICE)
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    Catalog.from_url(url, ALICE).close()
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    engine.dispose()
+    with pytest.raises(ConfigError, match="revision 9999 is unknown"):
+        Catalog.from_url(url, ALICE)
+
+
+def test_many_processes_may_create_a_catalog_at_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    code = (
+        "import sys; from gridfs.catalog import Catalog, Identity\n"
+        "Catalog.from_url(sys.argv[1], Identity('a', ('g',))).mkdir('/grid', exist_ok=True)\n"
+    )
+    processes = [subprocess.Popen([sys.executable, "-c", code, url]) for _ in range(4)]
+    assert [p.wait(timeout=60) for p in processes] == [0, 0, 0, 0]
+    catalog = Catalog.from_url(url, ALICE)
+    assert [e.name for e in catalog.iterdir("/")] == ["grid"]
+    catalog.close()

@@ -40,4 +40,22 @@ def test_all_is_complete() -> None:
         for name, value in vars(errors).items()
         if isinstance(value, type) and issubclass(value, errors.GridError)
     }
-    assert public == set(errors.__all__)
+    assert set(errors.__all__) == public | {"from_os_error"}
+
+
+@pytest.mark.parametrize(
+    ("code", "cls"),
+    [
+        (errno.ENOENT, errors.NotFound),
+        (errno.ENOSPC, errors.NoSpace),
+        (errno.EDQUOT, errors.NoSpace),
+        (errno.EACCES, errors.PermissionDenied),
+        (errno.EIO, errors.GridError),
+        (errno.ETIMEDOUT, errors.GridError),
+    ],
+)
+def test_os_errors_map_to_grid_errors(code: int, cls: type) -> None:
+    error = errors.from_os_error(OSError(code, "boom"), "/data/se/x")
+    assert type(error) is cls
+    assert str(error) == "/data/se/x: boom"
+    assert error.filename == "/data/se/x"
