@@ -46,6 +46,8 @@ class EntryModel(Base):
         UniqueConstraint("parent_id", "name"),
         # Directory listings page through (parent_id, id): the stable resume key.
         Index("ix_entries_parent_id", "parent_id", "id"),
+        # Ids are inode numbers and resume keys: never hand out a deleted one again.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
@@ -73,6 +75,7 @@ class ReplicaModel(Base):
     """One physical copy of a file entry on a storage element."""
 
     __tablename__ = "replicas"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
     entry_id: Mapped[int] = mapped_column(

@@ -96,9 +96,11 @@ def open(lfn: str, mode: str = "rb", buffering: int = -1) -> BinaryIO:
     return default_grid().open(lfn, mode, buffering)
 
 
-def cr(source: str | os.PathLike[str], lfn: str, se: str | None = None) -> Stat:
+def cr(
+    source: str | os.PathLike[str], lfn: str, se: str | None = None, *, guid: str | None = None
+) -> Stat:
     """Copy a local file to an SE and register it (see :meth:`Grid.cr`)."""
-    return default_grid().cr(source, lfn, se)
+    return default_grid().cr(source, lfn, se, guid=guid)
 
 
 def rep(lfn: str, se: str) -> Replica:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import io
 import logging
@@ -13,22 +12,34 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, TypeVar
 
-from gridfs.catalog import Catalog, EntryId, Replica, Stat, new_guid, parse_guid, split_lfn
+from gridfs.catalog import (
+    Catalog,
+    EntryId,
+    Replica,
+    Stat,
+    join_lfn,
+    new_guid,
+    parse_guid,
+    split_lfn,
+)
 from gridfs.config import Config, load_config
 from gridfs.errors import (
     AlreadyExists,
     ChecksumMismatch,
     ConfigError,
     GridError,
+    InvalidArgument,
     IsADirectory,
     NoReplicaAvailable,
     NotADirectory,
     NotFound,
     ReadOnly,
+    from_os_error,
 )
 from gridfs.gfal.fileobj import GridRawReader
 from gridfs.gfal.policy import rank_replicas
 from gridfs.storage import (
+    DEFAULT_CHECKSUM,
     Adler32,
     RangeReader,
     SERegistry,
@@ -176,10 +187,11 @@ class Grid:
             raise IsADirectory(f"is a directory: {lfn}", lfn)
         replicas = self.catalog.replicas(entry.id)
         candidates = rank_replicas(replicas, self.ses, self.local_site, self._rng)
+        ranked = {candidate.replica for candidate in candidates}
         failures = [
             f"{replica.surl} (SE {replica.se} is not configured or not readable)"
             for replica in replicas
-            if replica not in {c.replica for c in candidates}
+            if replica not in ranked
         ]
         for candidate in candidates:
             surl = candidate.replica.surl
@@ -224,25 +236,34 @@ class Grid:
         failure the stored copy is deleted: nothing stays stored or registered.
         """
         parts = split_lfn(lfn)
+        guid = parse_guid(guid) if guid is not None else new_guid()
         target_se = self._writable_se(se)
         self._check_free(lfn, parts)
+        name = os.fspath(source)
         try:
-            source_file = open(source, "rb")  # noqa: SIM115 - closed in the finally below
+            # Checked before opening: opening a FIFO would block.
+            kind = os.stat(name).st_mode
+            if _stat.S_ISDIR(kind):
+                raise IsADirectory(f"is a directory: {name}", name)
+            if not _stat.S_ISREG(kind):
+                raise InvalidArgument(f"not a regular file: {name}", name)
+            source_file = open(name, "rb")  # noqa: SIM115 - closed by the with below
         except FileNotFoundError:
-            raise NotFound(f"no such local file: {source}", os.fspath(source)) from None
-        except IsADirectoryError:
-            raise IsADirectory(f"is a directory: {source}", os.fspath(source)) from None
+            raise NotFound(f"no such local file: {name}", name) from None
         except OSError as exc:
-            raise GridError(f"cannot read {source}: {exc.strerror}", os.fspath(source)) from exc
+            raise from_os_error(exc, name) from exc
         with source_file:
             source_stat = os.fstat(source_file.fileno())
-            if not _stat.S_ISREG(source_stat.st_mode):
-                raise IsADirectory(f"not a regular file: {source}", os.fspath(source))
-            guid = parse_guid(guid) if guid is not None else new_guid()
             source_digest = Adler32()
 
             def chunks() -> Iterator[bytes]:
-                while chunk := source_file.read(_COPY_CHUNK):
+                while True:
+                    try:
+                        chunk = source_file.read(_COPY_CHUNK)
+                    except OSError as exc:  # the source's fault, not the SE's
+                        raise from_os_error(exc, name) from exc
+                    if not chunk:
+                        return
                     source_digest.update(chunk)
                     yield chunk
 
@@ -276,6 +297,12 @@ class Grid:
         """
         entry = self.stat(lfn)
         target_se = self._writable_se(se)
+        if entry.checksum_type != DEFAULT_CHECKSUM:
+            raise InvalidArgument(
+                f"cannot verify a copy of {lfn}: the catalog has its {entry.checksum_type} "
+                f"checksum, copies are checked with {DEFAULT_CHECKSUM}",
+                lfn,
+            )
         if any(replica.se == target_se.name for replica in self.catalog.replicas(entry.id)):
             raise AlreadyExists(f"{lfn} has a replica on {target_se.name} already", lfn)
         guid, checksum = entry.guid, entry.checksum
@@ -315,6 +342,7 @@ class Grid:
         turl = resolve_turl(surl, se, self.protocols)
         backend = backend_for(turl)
         written = backend.write(turl, chunks)
+        registered = False
         try:
             expected = expected_checksum()
             stored = backend.checksum(turl, written.checksum_type)
@@ -328,10 +356,15 @@ class Grid:
                     f"sent {written.checksum}, stored {stored}",
                     surl,
                 )
-            return register(surl, written), surl
+            result = register(surl, written)
+            registered = True
+            return result, surl
         except BaseException:
-            with contextlib.suppress(GridError):
-                backend.delete(turl)
+            if not registered:
+                try:
+                    backend.delete(turl)
+                except GridError as exc:
+                    log.warning("could not delete the unregistered copy %s: %s", turl, exc)
             raise
 
     def _writable_se(self, name: str | None) -> StorageElement:
@@ -351,7 +384,7 @@ class Grid:
             pass
         else:
             raise AlreadyExists(f"LFN exists: {lfn}", lfn)
-        parent = "/" + "/".join(parts[:-1])
+        parent = join_lfn(parts[:-1])
         if not self.stat(parent).is_dir():
             raise NotADirectory(f"not a directory: {parent}", parent)
 

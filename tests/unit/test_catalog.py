@@ -338,3 +338,11 @@ def test_many_processes_may_create_a_catalog_at_once(tmp_path: Path) -> None:
     catalog = Catalog.from_url(url, ALICE)
     assert [e.name for e in catalog.iterdir("/")] == ["grid"]
     catalog.close()
+
+
+def test_ids_are_never_reused(catalog: Catalog) -> None:
+    catalog.mkdir("/grid")
+    last = catalog.add_file("/grid/a", size=1, checksum="1")
+    with catalog._session(write=True) as session:
+        session.delete(session.get(EntryModel, last.id))
+    assert catalog.add_file("/grid/b", size=1, checksum="1").id > last.id

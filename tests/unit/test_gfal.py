@@ -20,6 +20,7 @@ from gridfs.config import load_config
 from gridfs.errors import (
     AlreadyExists,
     ChecksumMismatch,
+    InvalidArgument,
     InvalidLFN,
     IsADirectory,
     NoReplicaAvailable,
@@ -170,7 +171,11 @@ def test_open_skips_a_broken_replica_and_names_all_when_none_works(grid: Grid, m
 
 def test_cr_bad_input_leaves_nothing(grid: Grid, make_file, tmp_path: Path) -> None:
     source = make_file("c", 5000)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
     cases = [
+        (lambda: grid.cr(fifo, f"{TRAILERS}/c"), InvalidArgument),
+        (lambda: grid.cr(source, f"{TRAILERS}/c", guid="xyz"), InvalidArgument),
         (lambda: grid.cr(tmp_path / "missing", f"{TRAILERS}/c"), NotFound),
         (lambda: grid.cr(tmp_path, f"{TRAILERS}/c"), IsADirectory),
         (lambda: grid.cr(source, f"{TRAILERS}/c", se="nowhere-se"), UnknownSE),
@@ -210,6 +215,18 @@ def test_rep_of_a_corrupt_source_deletes_the_bad_copy(grid: Grid, make_file, tmp
         grid.rep(f"{TRAILERS}/f", "ral-se")
     assert [r.se for r in grid.catalog.replicas(f"{TRAILERS}/f")] == ["cern-se"]
     assert stored_files(tmp_path) == [path]
+
+
+def test_rep_refuses_what_it_cannot_verify(grid: Grid) -> None:
+    grid.catalog.add_file(
+        f"{TRAILERS}/md5.dat",
+        size=3,
+        checksum="900150983cd24fb0d6963f7d28e17f72",
+        checksum_type="md5",
+        replicas=[("cern-se", "srm://cern-se.cern.example/grid/md5.dat")],
+    )
+    with pytest.raises(InvalidArgument, match="md5"):
+        grid.rep(f"{TRAILERS}/md5.dat", "ral-se")
 
 
 def test_read_only_se_refuses_writes(tmp_path: Path, make_file) -> None:

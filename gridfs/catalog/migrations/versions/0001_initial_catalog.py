@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_entries")),
         sa.UniqueConstraint("guid", name=op.f("uq_entries_guid")),
         sa.UniqueConstraint("parent_id", "name", name=op.f("uq_entries_parent_id")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("entries", schema=None) as batch_op:
         batch_op.create_index("ix_entries_parent_id", ["parent_id", "id"], unique=False)
@@ -109,6 +110,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_replicas")),
         sa.UniqueConstraint("surl", name=op.f("uq_replicas_surl")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("replicas", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_replicas_entry_id"), ["entry_id"], unique=False)
