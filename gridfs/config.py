@@ -91,16 +91,20 @@ def default_data_dir() -> Path:
     return Path(base) / "gridfs"
 
 
-def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The configuration file to use (which may not exist yet)."""
+def config_path(explicit: str | os.PathLike[str] | None = None, *, system: bool = True) -> Path:
+    """The configuration file to use (which may not exist yet).
+
+    With ``system=False`` the system-wide file is never the answer: the
+    user's own path is, as the place to write a new configuration.
+    """
     if explicit is not None:
         return Path(explicit)
     if env := os.environ.get("GRIDFS_CONFIG"):
         return Path(env)
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
     user = Path(base) / "gridfs" / "config.toml"
-    system = Path("/etc/gridfs/config.toml")
-    return system if not user.exists() and system.exists() else user
+    shared = Path("/etc/gridfs/config.toml")
+    return shared if system and not user.exists() and shared.exists() else user
 
 
 def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
@@ -225,6 +229,8 @@ def _parse_se(
     unknown = set(spec) - _SE_KEYS
     if unknown:
         raise fail(f"unknown key(s) in {where}: {', '.join(sorted(unknown))}")
+    if not isinstance(spec.get("protocols", {}), Mapping):
+        raise fail(f"{where} protocols must be a table of protocol = TURL prefix")
     turls = dict(spec.get("protocols", {}))
     if "root" in spec:
         if not isinstance(spec["root"], str) or not spec["root"]:

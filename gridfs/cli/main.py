@@ -6,6 +6,7 @@ exits with 2; no traceback reaches the user unless ``--debug`` asks for it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
@@ -86,7 +87,8 @@ def cli(ctx: click.Context, config_file: str | None, verbose: bool, debug: bool)
 def init(state: _State, directory: Path, vo: str, site: str, se_name: str, force: bool) -> None:
     """Create a grid in DIRECTORY: configuration, catalog and one local SE."""
     directory = directory.absolute()
-    path = config_path(state.config_file)
+    # Never the system-wide file: init makes a grid of the user's own.
+    path = config_path(state.config_file, system=False)
     se_root = directory / "se" / se_name
     document = {
         "catalog": {"url": f"sqlite:///{directory / 'catalog.db'}"},
@@ -207,21 +209,50 @@ def lr(state: _State, lfn: str) -> None:
 @click.argument("lfns", nargs=-1)
 @click.option("-l", "long", is_flag=True, help="Long listing.")
 @click.option("-d", "directory", is_flag=True, help="List directories themselves.")
-@pass_state
-def ls(state: _State, lfns: tuple[str, ...], long: bool, directory: bool) -> None:
-    """List directories (default: the mount root, /grid)."""
-    grid = state.grid
+@click.pass_context
+def ls(ctx: click.Context, lfns: tuple[str, ...], long: bool, directory: bool) -> None:
+    """List directories (default: the mount root, /grid).
+
+    As ls(1) does: a link given on the command line is followed if it leads to
+    a directory (unless -d); a bad argument is reported and the rest listed.
+    """
+    state: _State = ctx.obj
     targets = lfns or (state.config.mount_root,)
-    for index, lfn in enumerate(targets):
-        entry = grid.stat(lfn)
-        if entry.is_dir() and not directory:
-            if len(targets) > 1:
-                click.echo(f"{'' if index == 0 else chr(10)}{lfn}:")
-            for child in grid.scandir(lfn):
-                click.echo(_long_line(child) if long else child.name)
-        else:
-            shown = entry if entry.is_dir() else grid.lstat(lfn)
-            click.echo(_long_line(shown, lfn) if long else lfn)
+    failed = False
+    first = True
+    for lfn in targets:
+        try:
+            _list_one(
+                state.grid,
+                lfn,
+                long=long,
+                directory=directory,
+                header=len(targets) > 1,
+                first=first,
+            )
+            first = False
+        except OSError as exc:
+            click.echo(f"gridfs: {exc}", err=True)
+            failed = True
+    if failed:
+        ctx.exit(1)
+
+
+def _list_one(
+    grid: Grid, lfn: str, *, long: bool, directory: bool, header: bool, first: bool
+) -> None:
+    entry = grid.lstat(lfn)
+    if entry.is_symlink() and not directory:
+        with contextlib.suppress(FileNotFoundError):  # a dangling link lists as itself
+            target = grid.stat(lfn)
+            entry = target if target.is_dir() else entry
+    if not entry.is_dir() or directory:
+        click.echo(_long_line(entry, lfn) if long else lfn)
+        return
+    if header:
+        click.echo(f"{lfn}:" if first else f"\n{lfn}:")
+    for child in grid.scandir(lfn):
+        click.echo(_long_line(child) if long else child.name)
 
 
 @cli.command("stat")

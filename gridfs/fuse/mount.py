@@ -9,13 +9,15 @@ failed, whose reason it reports), read through a pipe.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import shutil
 import signal
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import pyfuse3
 import trio
@@ -31,6 +33,8 @@ __all__ = ["default_log_file", "mount", "unmount"]
 log = logging.getLogger(__name__)
 
 _READAHEAD_KB = 1024
+_READY = "ok"
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def default_log_file() -> Path:
@@ -69,9 +73,11 @@ def mount(
     if allow_other:
         options.add("allow_other")
     if foreground:
-        _serve(config, target, options, ready=None)
+        _serve(config, target, options, on_ready=None)
         return None
-    return _daemonize(config, target, options, log_file or default_log_file(), debug)
+    # The daemon works from /, so its log path must not be relative.
+    log_path = (log_file or default_log_file()).absolute()
+    return _daemonize(config, target, options, log_path, debug)
 
 
 def unmount(mountpoint: str | os.PathLike[str]) -> None:
@@ -98,35 +104,51 @@ def _daemonize(config: Config, target: Path, options: set[str], log_file: Path, 
     log_file.parent.mkdir(parents=True, exist_ok=True)
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the daemon
+    if pid == 0:
         os.close(read_end)
-        status = 1
-        try:
-            os.setsid()
-            os.chdir("/")
-            _detach_stdio(log_file)
-            logging.basicConfig(
-                filename=log_file,
-                level=logging.DEBUG if debug else logging.INFO,
-                format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s",
-                force=True,
-            )
-            _serve(config, target, options, ready=write_end)
-            status = 0
-        except BaseException as exc:
-            log.exception("mount daemon failed")
-            with contextlib.suppress(OSError):
-                os.write(write_end, f"error: {exc}".encode())
-        finally:
-            os._exit(status)
+        _run_daemon(config, target, options, log_file=log_file, debug=debug, pipe=write_end)
     os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
         answer = pipe.read().decode(errors="replace")
-    if answer != "ok":
-        os.waitpid(pid, 0)
-        reason = answer.removeprefix("error: ") or f"the daemon exited; see {log_file}"
-        raise GridError(f"cannot mount {target}: {reason}", str(target))
-    return pid
+    if answer == _READY:
+        return pid
+    os.waitpid(pid, 0)
+    reason = answer or f"cannot mount {target}: the daemon exited (see {log_file})"
+    raise GridError(reason, str(target))
+
+
+def _run_daemon(
+    config: Config, target: Path, options: set[str], *, log_file: Path, debug: bool, pipe: int
+) -> NoReturn:
+    """The forked child: detach, serve, and tell the parent how the mount went."""
+    status = 1
+    told = False
+
+    def ready() -> None:
+        nonlocal told
+        os.write(pipe, _READY.encode())
+        os.close(pipe)
+        told = True
+
+    try:
+        os.setsid()
+        os.chdir("/")
+        _detach_stdio(log_file)
+        logging.basicConfig(
+            filename=log_file,
+            level=logging.DEBUG if debug else logging.INFO,
+            format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s",
+            force=True,
+        )
+        _serve(config, target, options, on_ready=ready)
+        status = 0
+    except BaseException as exc:
+        log.exception("mount daemon failed")
+        if not told:
+            with contextlib.suppress(OSError):
+                os.write(pipe, str(exc).encode())
+    finally:
+        os._exit(status)
 
 
 def _detach_stdio(log_file: Path) -> None:
@@ -139,28 +161,35 @@ def _detach_stdio(log_file: Path) -> None:
     os.close(log_fd)
 
 
-def _serve(config: Config, target: Path, options: set[str], ready: int | None) -> None:
+def _serve(
+    config: Config, target: Path, options: set[str], on_ready: Callable[[], None] | None
+) -> None:
+    """Mount, serve until unmounted or signalled, and clean up.
+
+    The stop signals are blocked from before the mount until trio listens for
+    them, so that an early SIGTERM still unmounts cleanly.
+    """
     grid = Grid.from_config(config)
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
-        operations = GridOperations(grid, _root_id(grid, config.mount_root))
+        root_id = _root_id(grid, config.mount_root)
+        operations = GridOperations(grid, root_id, config.mount_root)
         try:
             pyfuse3.init(operations, str(target), options)
         except RuntimeError as exc:
             raise GridError(f"cannot mount {target}: {exc}", str(target)) from exc
-        log.info("mounted %s of %s at %s", config.mount_root, config.catalog_url, target)
-        if ready is not None:
-            os.write(ready, b"ok")
-            os.close(ready)
         try:
+            log.info("mounted %s of %s at %s", config.mount_root, config.catalog_url, target)
+            if on_ready is not None:
+                on_ready()
             trio.run(_main_loop, target)
-        except BaseException:
+        finally:
             pyfuse3.close(unmount=True)
-            raise
-        pyfuse3.close(unmount=True)
+            operations.close()
         log.info("unmounted %s", target)
     finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         grid.close()
-        sys.stdout.flush()
 
 
 def _raise_readahead(target: Path) -> None:
@@ -182,13 +211,18 @@ def _raise_readahead(target: Path) -> None:
 async def _main_loop(target: Path) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_stop_on_signal, nursery.cancel_scope)
-        nursery.start_soon(trio.to_thread.run_sync, _raise_readahead, target)
+        nursery.start_soon(
+            functools.partial(trio.to_thread.run_sync, abandon_on_cancel=True),
+            _raise_readahead,
+            target,
+        )
         await pyfuse3.main()
         nursery.cancel_scope.cancel()
 
 
 async def _stop_on_signal(scope: trio.CancelScope) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+    with trio.open_signal_receiver(*_STOP_SIGNALS) as signals:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         async for signum in signals:
             log.info("received %s, unmounting", signal.Signals(signum).name)
             pyfuse3.terminate()

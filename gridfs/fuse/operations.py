@@ -1,9 +1,10 @@
 """The pyfuse3 request handlers: the LFN tree under one root, read-only.
 
-Inode numbers are catalog entry ids (stable across renames), except that the
-mount's root entry is shown as ``pyfuse3.ROOT_INODE``. Every catalog or
-storage call runs in a worker thread through one capacity limiter, so the trio
-loop never waits on the database or a storage element.
+Inode numbers are catalog entry ids (stable across renames, never reused),
+except that the mount's root entry is shown as ``pyfuse3.ROOT_INODE``. Every
+catalog or storage call, and every user or group lookup, runs in a worker
+thread through one capacity limiter, so the trio loop never waits on the
+database, a storage element or a name service.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class GridOperations(pyfuse3.Operations):
         self,
         grid: Grid,
         root_id: EntryId,
+        root_lfn: str,
         *,
         threads: int = 8,
         attr_timeout: float = 1.0,
@@ -52,6 +54,7 @@ class GridOperations(pyfuse3.Operations):
         super().__init__()
         self._grid = grid
         self._root_id = root_id
+        self._root_lfn = root_lfn
         self._ids = IdMapper(grid.catalog.identity)
         self._limiter = trio.CapacityLimiter(threads)
         self._timeout = attr_timeout
@@ -67,7 +70,14 @@ class GridOperations(pyfuse3.Operations):
     def _inode(self, entry_id: int) -> pyfuse3.InodeT:
         return pyfuse3.ROOT_INODE if entry_id == self._root_id else pyfuse3.InodeT(entry_id)
 
+    def close(self) -> None:
+        """Close the replicas of files still open when the mount ends."""
+        while self._open:
+            _, opened = self._open.popitem()
+            opened.reader.close()
+
     def _attributes(self, entry: Stat) -> pyfuse3.EntryAttributes:
+        """The kernel's view of an entry; called in worker threads (it may look up names)."""
         attrs = pyfuse3.EntryAttributes()
         attrs.st_ino = self._inode(entry.id)
         attrs.generation = 0
@@ -78,13 +88,43 @@ class GridOperations(pyfuse3.Operations):
         attrs.st_uid = self._ids.uid(entry.owner)
         attrs.st_gid = self._ids.gid(entry.group)
         attrs.st_rdev = 0
-        attrs.st_size = entry.size
+        attrs.st_size = len(self._link_target(entry)) if entry.is_symlink() else entry.size
         attrs.st_blksize = _BLOCK_SIZE
         attrs.st_blocks = (entry.size + 511) // 512
         attrs.st_atime_ns = entry.atime_ns
         attrs.st_mtime_ns = entry.mtime_ns
         attrs.st_ctime_ns = entry.ctime_ns
         return attrs
+
+    def _link_target(self, entry: Stat) -> bytes:
+        """A link's target as seen through the mount.
+
+        Aliases hold absolute LFNs; one inside the mounted tree is shown
+        relative to the link, so that it resolves wherever the tree is mounted.
+        """
+        target = entry.target or ""
+        inside = target == self._root_lfn or target.startswith(self._root_lfn.rstrip("/") + "/")
+        if inside and entry.parent_id is not None:
+            target = posixpath.relpath(target, self._grid.lfn_id(entry.parent_id))
+        return target.encode("utf-8")
+
+    def _lookup(self, parent_id: EntryId, name: str) -> pyfuse3.EntryAttributes:
+        return self._attributes(self._grid.lookup(parent_id, name))
+
+    def _getattr(self, entry_id: EntryId) -> pyfuse3.EntryAttributes:
+        return self._attributes(self._grid.stat_id(entry_id))
+
+    def _readlink(self, entry_id: EntryId) -> bytes:
+        entry = self._grid.stat_id(entry_id)
+        if not entry.is_symlink():
+            raise pyfuse3.FUSEError(errno.EINVAL)
+        return self._link_target(entry)
+
+    def _list_page(
+        self, directory_id: EntryId, after: int
+    ) -> list[tuple[bytes, pyfuse3.EntryAttributes, int]]:
+        page = self._grid.list_page_id(directory_id, after, _READDIR_PAGE)
+        return [(e.name.encode("utf-8"), self._attributes(e), e.id) for e in page]
 
     @errno_boundary
     async def lookup(
@@ -94,34 +134,17 @@ class GridOperations(pyfuse3.Operations):
             text = name.decode("utf-8")
         except UnicodeDecodeError:
             raise pyfuse3.FUSEError(errno.ENOENT) from None  # LFNs are UTF-8
-        entry = await self._run(self._grid.lookup, self._entry_id(parent_inode), text)
-        return self._attributes(entry)
+        return await self._run(self._lookup, self._entry_id(parent_inode), text)
 
     @errno_boundary
     async def getattr(
         self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.EntryAttributes:
-        return self._attributes(await self._run(self._grid.stat_id, self._entry_id(inode)))
+        return await self._run(self._getattr, self._entry_id(inode))
 
     @errno_boundary
     async def readlink(self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext) -> bytes:
-        target = await self._run(self._link_target, self._entry_id(inode))
-        return target.encode("utf-8")
-
-    def _link_target(self, entry_id: EntryId) -> str:
-        """A link's target as seen through the mount.
-
-        Aliases hold absolute LFNs; one inside the mounted tree is shown
-        relative to the link, so that it resolves wherever the tree is mounted.
-        """
-        target = self._grid.readlink_id(entry_id)
-        if not target.startswith("/"):
-            return target
-        root = self._grid.lfn_id(self._root_id)
-        if target != root and not target.startswith(root.rstrip("/") + "/"):
-            return target
-        link_directory = posixpath.dirname(self._grid.lfn_id(entry_id))
-        return posixpath.relpath(target, link_directory)
+        return await self._run(self._readlink, self._entry_id(inode))
 
     @errno_boundary
     async def opendir(
@@ -137,15 +160,13 @@ class GridOperations(pyfuse3.Operations):
         directory = self._entry_id(fh)
         after = start_id
         while True:
-            page = await self._run(self._grid.list_page_id, directory, after, _READDIR_PAGE)
-            for entry in page:
-                if not pyfuse3.readdir_reply(
-                    token, entry.name.encode("utf-8"), self._attributes(entry), entry.id
-                ):
+            page = await self._run(self._list_page, directory, after)
+            for name, attributes, entry_id in page:
+                if not pyfuse3.readdir_reply(token, name, attributes, entry_id):
                     return
             if len(page) < _READDIR_PAGE:
                 return
-            after = page[-1].id
+            after = page[-1][2]
 
     @errno_boundary
     async def releasedir(self, fh: pyfuse3.FileHandleT) -> None:

@@ -32,12 +32,12 @@ def rank_replicas(
     ``local_site`` come first, then all others; among equals the order is
     random (drawn from ``rng``), which spreads readers over the SEs.
     """
-    candidates = [
-        Candidate(replica, ses.get(replica.se))
-        for replica in replicas
-        if replica.status is ReplicaStatus.AVAILABLE
-        and replica.se in ses
-        and ses.get(replica.se).readable
-    ]
-    keys = {id(c): (c.se.site != local_site, rng.random()) for c in candidates}
-    return sorted(candidates, key=lambda c: keys[id(c)])
+    keyed = []
+    for replica in replicas:
+        if replica.status is not ReplicaStatus.AVAILABLE or replica.se not in ses:
+            continue
+        se = ses.get(replica.se)
+        if se.readable:
+            keyed.append(((se.site != local_site, rng.random()), Candidate(replica, se)))
+    keyed.sort(key=lambda pair: pair[0])
+    return [candidate for _, candidate in keyed]

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from gridfs.errors import NotFound, UnknownSE
+from gridfs.errors import UnknownSE
 
 __all__ = ["SERegistry", "StorageElement"]
 
@@ -49,13 +49,6 @@ class SERegistry:
         except KeyError:
             known = ", ".join(sorted(self._by_name)) or "none configured"
             raise UnknownSE(f"unknown storage element {name!r} (known: {known})", name) from None
-
-    def for_surl(self, surl: str) -> StorageElement:
-        """The SE whose storage area holds ``surl``."""
-        for se in self._by_name.values():
-            if se.owns(surl):
-                return se
-        raise NotFound(f"no configured storage element holds {surl}", surl)
 
     def __contains__(self, name: object) -> bool:
         return name in self._by_name

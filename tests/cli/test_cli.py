@@ -135,6 +135,22 @@ def test_bad_input_is_one_line_and_leaves_nothing(home: Path, make_file) -> None
     assert not (home / "ral").exists() or not any((home / "ral").iterdir())
 
 
+def test_ls_reports_each_bad_argument_and_lists_the_rest(home: Path) -> None:
+    cfg = ("--config", home / "config.toml")
+    run(*cfg, "mkdir", "-p", "/grid/gilda/runs/2026")
+    with Grid.from_config(load_config(home / "config.toml")) as grid:
+        grid.symlink("/grid/gilda/runs", "/grid/gilda/latest")
+        grid.symlink("/grid/gilda/gone", "/grid/gilda/dangling")
+    assert run(*cfg, "ls", "/grid/gilda/latest").stdout == "2026\n"
+    assert run(*cfg, "ls", "-d", "/grid/gilda/latest").stdout == "/grid/gilda/latest\n"
+    long = run(*cfg, "ls", "-l", "/grid/gilda/dangling").stdout
+    assert long.rstrip().endswith("/grid/gilda/dangling -> /grid/gilda/gone")
+    result = run(*cfg, "ls", "/grid/gilda/nope", "/grid/gilda/runs", check=False)
+    assert result.returncode == 1
+    assert result.stderr == "gridfs: no such LFN: /grid/gilda/nope\n"
+    assert result.stdout == "/grid/gilda/runs:\n2026\n"
+
+
 def test_usage_errors_exit_2() -> None:
     result = run("cr", check=False)
     assert result.returncode == 2

@@ -154,6 +154,7 @@ def test_an_alias_reads_as_its_file(mountpoint: Path, populated) -> None:
     _, contents = populated
     link = mountpoint / "gilda" / "neo.mpg"
     assert os.readlink(link) == "trailers/matrix.mpg"
+    assert os.lstat(link).st_size == len("trailers/matrix.mpg")
     assert link.read_bytes() == contents["matrix.mpg"]
 
 
@@ -225,7 +226,9 @@ def test_daemon_mode_mounts_and_umount_ends_it(
     target.mkdir()
     log = tmp_path / "daemon.log"
     result = subprocess.run(
-        [GRIDFS, "--config", str(config_path), "mount", str(target), "--log", str(log), "--debug"],
+        # A relative log path: the daemon leaves the working directory behind.
+        [GRIDFS, "--config", str(config_path), "mount", "daemon-mnt", "--log", log.name, "--debug"],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         check=False,

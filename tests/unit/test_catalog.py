@@ -310,7 +310,7 @@ def test_broken_databases_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(GridError, match="file is not a database") as info:
         Catalog.from_url(f"sqlite:///{garbage}", ALICE)
     assert not isinstance(info.value, ConfigError)
-    with pytest.raises(ConfigError, match="driver for sqlite.pysqlcipher.* is not installed"):
+    with pytest.raises(ConfigError, match=r"driver for sqlite\+pysqlcipher:.* is not installed"):
         Catalog.from_url(f"sqlite+pysqlcipher:///{tmp_path / 'x.db'}", ALICE)
     with pytest.raises(ConfigError, match="not a catalog database URL"):
         Catalog.from_url("nosuchdialect://host/db", ALICE)

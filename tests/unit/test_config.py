@@ -56,6 +56,7 @@ def test_no_file_means_the_embedded_default(
         ("[se.a]\nroot = 'd'\nwrite = 'yes'\n", "write must be true or false"),
         ("[se.a]\nroot = 'd'\nsurl_prefix = 3\n", "surl_prefix must be"),
         ("[se.a]\nroot = 'd'\nspeed = 3\n", "unknown key"),
+        ("[se.a]\nprotocols = ['file']\n", "protocols must be a table"),
         ("[mount]\nroot = 'grid'\n", "absolute"),
     ],
 )

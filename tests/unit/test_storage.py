@@ -76,13 +76,10 @@ def test_registry() -> None:
     other = StorageElement("ral-se", "ral", "srm://se.ral.example/grid")
     registry = SERegistry([SE, other])
     assert registry.get("ral-se") is other
-    assert registry.for_surl("srm://se.cern.example/grid/x") is SE
     assert "cern-se" in registry
     assert len(registry) == 2
     with pytest.raises(UnknownSE, match="known: cern-se, ral-se"):
         registry.get("nowhere")
-    with pytest.raises(NotFound):
-        registry.for_surl("srm://elsewhere/grid/x")
     with pytest.raises(ValueError, match="twice"):
         SERegistry([SE, SE])
 
