@@ -38,6 +38,7 @@ from gridfs.storage.file_backend import turl_to_path
 
 CHUNK = 1 << 20
 LFN = "/grid/bench/big.dat"
+KERNEL_CACHE = "/grid mount, kernel cache"  # read right after the uncached mount read
 
 
 def read_all(open_stream: Callable[[], BinaryIO]) -> int:
@@ -113,7 +114,7 @@ def measure(
         # Reversed every other run, keeping "kernel cache" right after "through gridfs".
         order = names if run % 2 == 0 else [names[i] for i in (3, 1, 2, 0)]
         for name in order:
-            if cold:
+            if cold and name != KERNEL_CACHE:
                 drop_caches()
             started = time.perf_counter()
             if read_all(paths[name]) != size:
@@ -146,7 +147,7 @@ def main() -> int:
         paths: dict[str, Callable[[], BinaryIO]] = {
             "replica file (native read)": lambda: replica_path.open("rb", buffering=0),
             "/grid mount, through gridfs": uncached_mount,
-            "/grid mount, kernel cache": lambda: through_mount.open("rb", buffering=0),
+            KERNEL_CACHE: lambda: through_mount.open("rb", buffering=0),
             "gridfs.open() (Python API)": lambda: grid.open(LFN, buffering=0),
         }
         with mounted(config_file, mountpoint):
