@@ -11,6 +11,8 @@ errors from :mod:`os`. Each class also derives from the matching builtin, so
     ├── NotADirectory (NotADirectoryError, ENOTDIR)
     ├── IsADirectory (IsADirectoryError, EISDIR)
     ├── PermissionDenied (PermissionError, EACCES)
+    ├── NotPermitted (PermissionError, EPERM)
+    ├── DirectoryNotEmpty (ENOTEMPTY)
     ├── ReadOnly (EROFS)
     ├── NoSpace (ENOSPC)
     ├── SymlinkLoop (ELOOP)
@@ -30,6 +32,7 @@ __all__ = [
     "AlreadyExists",
     "ChecksumMismatch",
     "ConfigError",
+    "DirectoryNotEmpty",
     "GridError",
     "InvalidArgument",
     "InvalidLFN",
@@ -38,6 +41,7 @@ __all__ = [
     "NoSpace",
     "NotADirectory",
     "NotFound",
+    "NotPermitted",
     "PermissionDenied",
     "ReadOnly",
     "SymlinkLoop",
@@ -97,6 +101,18 @@ class PermissionDenied(GridError, PermissionError):
     default_errno = _errno.EACCES
 
 
+class NotPermitted(GridError, PermissionError):
+    """Only the owner (or the superuser) may do this."""
+
+    default_errno = _errno.EPERM
+
+
+class DirectoryNotEmpty(GridError):
+    """A directory to remove or replace still has entries."""
+
+    default_errno = _errno.ENOTEMPTY
+
+
 class ReadOnly(GridError):
     """A write on something that only reads: a read-only SE or mount."""
 
@@ -145,7 +161,8 @@ _BY_ERRNO: dict[int, type[GridError]] = {
     _errno.ENOENT: NotFound,
     _errno.EEXIST: AlreadyExists,
     _errno.EACCES: PermissionDenied,
-    _errno.EPERM: PermissionDenied,
+    _errno.EPERM: NotPermitted,
+    _errno.ENOTEMPTY: DirectoryNotEmpty,
     _errno.ENOSPC: NoSpace,
     _errno.EDQUOT: NoSpace,
     _errno.EISDIR: IsADirectory,

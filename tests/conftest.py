@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from gridfs.catalog import SUPERUSER
 from gridfs.config import Config, load_config
 from gridfs.gfal import Grid
+from tests.pgserver import postgres_server, postgres_url
+
+__all__ = ["postgres_server", "postgres_url"]  # fixtures, found by pytest through this module
 
 SITES = (("cern-se", "cern"), ("infn-se", "infn"), ("ral-se", "ral"))
 
@@ -41,6 +45,14 @@ def write_grid_config(directory: Path, *, local_site: str = "cern") -> Path:
     return path
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty catalog database: SQLite in a temp dir, or one on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
 def config_path(tmp_path: Path) -> Path:
     return write_grid_config(tmp_path)
@@ -51,9 +63,17 @@ def config(config_path: Path) -> Config:
     return load_config(config_path)
 
 
+def make_vo(grid: Grid, vo: str = "/grid/gilda", user: str = "alice", group: str = "gilda") -> None:
+    """As the administrator: ``vo`` made and given to ``user``, as a VO manager would."""
+    admin = grid.catalog.as_identity(SUPERUSER)
+    admin.mkdir(vo, parents=True, exist_ok=True)
+    admin.chown(vo, user, group)
+
+
 @pytest.fixture
 def grid(config: Config) -> Iterator[Grid]:
     with Grid.from_config(config) as opened:
+        make_vo(opened)
         opened.makedirs("/grid/gilda/trailers")
         yield opened
 

@@ -6,7 +6,7 @@ Knows nothing of storage or FUSE.
 from gridfs.catalog.catalog import ROOT_ID, Catalog
 from gridfs.catalog.engine import create_catalog_engine, upgrade_schema
 from gridfs.catalog.guids import new_guid, parse_guid
-from gridfs.catalog.identity import Identity
+from gridfs.catalog.identity import SUPERUSER, Identity
 from gridfs.catalog.lfn import join_lfn, split_lfn
 from gridfs.catalog.records import (
     EntryId,
@@ -19,6 +19,7 @@ from gridfs.catalog.records import (
 
 __all__ = [
     "ROOT_ID",
+    "SUPERUSER",
     "Catalog",
     "EntryId",
     "EntryKind",

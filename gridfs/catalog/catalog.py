@@ -1,22 +1,37 @@
-"""The file and replica catalog: the LFN namespace, GUIDs and replicas."""
+"""The file and replica catalog: LFN namespace, GUIDs, aliases, replicas, permissions."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import posixpath
+import random
+import stat as _stat
 import time
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, delete, exists, select, tuple_
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from gridfs.catalog.engine import database_errors, open_catalog_engine
 from gridfs.catalog.guids import new_guid, parse_guid
 from gridfs.catalog.identity import Identity
-from gridfs.catalog.lfn import join_lfn, split_lfn
-from gridfs.catalog.models import EntryModel, ReplicaModel
+from gridfs.catalog.lfn import MAX_LFN_BYTES, join_lfn, split_lfn
+from gridfs.catalog.models import AclModel, EntryModel, ReplicaModel
+from gridfs.catalog.permissions import (
+    EXECUTE,
+    READ,
+    WRITE,
+    AclEntry,
+    AclTag,
+    inherit,
+    is_allowed,
+    with_mask,
+)
 from gridfs.catalog.records import (
     EntryId,
     EntryKind,
@@ -27,30 +42,45 @@ from gridfs.catalog.records import (
 )
 from gridfs.errors import (
     AlreadyExists,
+    DirectoryNotEmpty,
+    GridError,
     InvalidArgument,
     IsADirectory,
     NotADirectory,
     NotFound,
+    NotPermitted,
+    PermissionDenied,
     SymlinkLoop,
 )
 
 __all__ = ["ROOT_ID", "Catalog"]
 
-ROOT_ID = EntryId(1)  # created by the first migration
+log = logging.getLogger(__name__)
+
+ROOT_ID = EntryId(1)  # the first row the first migration writes
 _MAX_SYMLINK_HOPS = 40  # Linux's limit
+_BULK_CHUNK = 5000  # pairs per IN (...): under every dialect's parameter limit
+_BEGIN_ATTEMPTS = 8
 
 
 class Catalog:
     """An LFC-style file catalog over an injected SQLAlchemy engine.
 
-    Thread-safe: each public method runs in its own short transaction. Every
-    call runs as ``identity``, which owns what it creates.
+    Thread-safe. Each public method runs in its own short transaction, unless
+    the caller holds one open with :meth:`transaction`. Every call runs as
+    ``identity`` and is checked against mode bits and POSIX ACLs, search
+    permission on every ancestor included; denials raise
+    :class:`PermissionDenied` (EACCES) or :class:`NotPermitted` (EPERM) as
+    POSIX does.
     """
 
     def __init__(self, engine: Engine, identity: Identity, *, page_size: int = 1000) -> None:
         self._engine = engine
         self.identity = identity
         self._page_size = page_size
+        self._sqlite = engine.dialect.name == "sqlite"
+        # The session of a transaction() in progress, per thread or task.
+        self._open: ContextVar[Session | None] = ContextVar(f"catalog-{id(self)}", default=None)
 
     @classmethod
     def from_url(
@@ -60,27 +90,86 @@ class Catalog:
         engine = open_catalog_engine(url)
         return cls(engine, identity or Identity.local(), page_size=page_size)
 
+    def as_identity(self, identity: Identity) -> Catalog:
+        """The same catalog (sharing connections) acting as another identity."""
+        return Catalog(self._engine, identity, page_size=self._page_size)
+
     def close(self) -> None:
         """Close the database connections."""
         self._engine.dispose()
 
+    # -- transactions ------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the catalog calls inside the block as one transaction.
+
+        Committed when the block ends, rolled back if it raises. Nested blocks
+        join the outer one. The transaction belongs to the calling thread.
+        """
+        if self._open.get() is not None:
+            yield
+            return
+        with self._new_session(write=True) as session:
+            token = self._open.set(session)
+            try:
+                yield
+            finally:
+                self._open.reset(token)
+
     @contextmanager
     def _session(self, *, write: bool = False) -> Iterator[Session]:
+        session = self._open.get()
+        if session is not None:
+            with database_errors(self._engine):
+                yield session
+                session.flush()
+            return
+        with self._new_session(write=write) as session:
+            yield session
+
+    @contextmanager
+    def _new_session(self, *, write: bool) -> Iterator[Session]:
         with database_errors(self._engine), self._engine.connect() as connection:
             if write:
                 connection.execution_options(gridfs_write=True)
-            with Session(bind=connection) as session, session.begin():
-                yield session
+            transaction = self._begin(connection)
+            with Session(bind=connection) as session:
+                try:
+                    yield session
+                    session.flush()
+                except BaseException:
+                    if transaction.is_active:  # a failed flush has rolled it back already
+                        transaction.rollback()
+                    raise
+                transaction.commit()
+
+    def _begin(self, connection):  # type: ignore[no-untyped-def]
+        """BEGIN, retried with jittered backoff while SQLite reports the database busy.
+
+        The busy timeout already waits for the lock; this covers what it does
+        not (a busy checkpoint), so that "database is locked" never reaches a user.
+        """
+        for attempt in range(1, _BEGIN_ATTEMPTS + 1):
+            try:
+                return connection.begin()
+            except OperationalError as exc:
+                busy = "locked" in str(exc.orig) or "busy" in str(exc.orig)
+                if not (self._sqlite and busy) or attempt == _BEGIN_ATTEMPTS:
+                    raise
+                connection.rollback()
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))
+        raise AssertionError("unreachable")
 
     # -- lookups -----------------------------------------------------------
 
     def stat(self, lfn: str, *, follow_symlinks: bool = True) -> Stat:
         """The entry at ``lfn``; with ``follow_symlinks=False``, a link itself."""
         with self._session() as session:
-            return _to_stat(_resolve(session, lfn, follow_last=follow_symlinks))
+            return _to_stat(self._resolve(session, lfn, follow_last=follow_symlinks))
 
     def stat_id(self, entry_id: EntryId) -> Stat:
-        """The entry with id ``entry_id``."""
+        """The entry with id ``entry_id`` (as a filesystem's inode: no path check)."""
         with self._session() as session:
             return _to_stat(_by_id(session, entry_id))
 
@@ -88,34 +177,24 @@ class Catalog:
         """The child ``name`` of directory ``parent_id`` (not following links)."""
         with self._session() as session:
             parent = _by_id(session, parent_id)
-            return _to_stat(_child(session, parent, name, name))
+            return _to_stat(self._child(session, parent, name, name))
 
     def stat_guid(self, guid: str) -> Stat:
-        """The file whose GUID is ``guid``."""
+        """The file whose GUID is ``guid``; its ancestors must be searchable."""
         with self._session() as session:
-            entry = session.scalar(select(EntryModel).where(EntryModel.guid == guid))
-            if entry is None:
-                raise NotFound(f"no file has GUID {guid}", guid)
+            entry = _by_guid(session, guid)
+            self._lfn_checked(session, entry)
             return _to_stat(entry)
 
     def lfn_of(self, entry_id: EntryId) -> str:
         """The LFN of an entry, found by walking up to the root."""
-        parts: list[str] = []
         with self._session() as session:
-            entry = _by_id(session, entry_id)
-            while entry.parent_id is not None:
-                parts.append(entry.name)
-                entry = _by_id(session, EntryId(entry.parent_id))
-        return join_lfn(parts[::-1])
+            return _lfn(session, _by_id(session, entry_id))
 
     def readlink(self, lfn_or_id: str | EntryId) -> str:
         """The target of a symbolic link."""
         with self._session() as session:
-            entry = (
-                _by_id(session, lfn_or_id)
-                if isinstance(lfn_or_id, int)
-                else _resolve(session, lfn_or_id, follow_last=False)
-            )
+            entry = self._entry(session, lfn_or_id, follow=False)
             if entry.kind != EntryKind.SYMLINK or entry.target is None:
                 raise InvalidArgument(f"not a symbolic link: {lfn_or_id}", str(lfn_or_id))
             return entry.target
@@ -127,21 +206,19 @@ class Catalog:
         removed meanwhile never make a listing repeat or skip another entry.
         Rows are fetched a page at a time, each page in its own transaction,
         so memory stays bounded and no transaction is held between pages.
+        Needs read permission on the directory.
         """
         with self._session() as session:
-            entry = (
-                _by_id(session, directory)
-                if isinstance(directory, int)
-                else _resolve(session, directory, follow_last=True)
-            )
+            entry = self._entry(session, directory, follow=True)
             if entry.kind != EntryKind.DIRECTORY:
                 raise NotADirectory(f"not a directory: {directory}", str(directory))
-            directory_id = entry.id
+            self._require(session, entry, READ, str(directory))
+            directory_id = EntryId(entry.id)
         return self._pages(directory_id, after)
 
-    def _pages(self, directory_id: int, after: int) -> Iterator[Stat]:
+    def _pages(self, directory_id: EntryId, after: int) -> Iterator[Stat]:
         while True:
-            page = self.list_page(EntryId(directory_id), after=after, limit=self._page_size)
+            page = self.list_page(directory_id, after=after, limit=self._page_size)
             yield from page
             if len(page) < self._page_size:
                 return
@@ -150,6 +227,8 @@ class Catalog:
     def list_page(self, directory_id: EntryId, *, after: int, limit: int) -> list[Stat]:
         """Up to ``limit`` entries of a directory with ids above ``after``, in id order."""
         with self._session() as session:
+            directory = _by_id(session, directory_id)
+            self._require(session, directory, READ, directory.name or "/")
             rows = session.scalars(
                 select(EntryModel)
                 .where(EntryModel.parent_id == directory_id, EntryModel.id > after)
@@ -159,23 +238,93 @@ class Catalog:
             return [_to_stat(row) for row in rows]
 
     def replicas(self, lfn_or_id: str | EntryId) -> list[Replica]:
-        """The replicas of a file, oldest first."""
+        """The replicas of a file, oldest first; needs read permission on it."""
         with self._session() as session:
-            entry = (
-                _by_id(session, lfn_or_id)
-                if isinstance(lfn_or_id, int)
-                else _resolve(session, lfn_or_id, follow_last=True)
-            )
+            entry = self._entry(session, lfn_or_id, follow=True)
             _require_file(entry, str(lfn_or_id))
-            rows = session.scalars(
-                select(ReplicaModel)
-                .where(ReplicaModel.entry_id == entry.id)
-                .order_by(ReplicaModel.id)
-            ).all()
-            assert entry.guid is not None
-            return [_to_replica(row, entry.guid) for row in rows]
+            self._require(session, entry, READ, str(lfn_or_id))
+            return _replicas(session, entry)
 
-    # -- changes -----------------------------------------------------------
+    def replicas_many(self, lfns: Sequence[str]) -> dict[str, list[Replica]]:
+        """The replicas of many files at once: a few queries, whatever their number.
+
+        Directories are resolved a level at a time (one query per path depth
+        for all LFNs together), then the files, then their replicas. LFNs that
+        do not exist, or that the identity may not read, are left out of the
+        result; links on the way are followed one by one.
+        """
+        result: dict[str, list[Replica]] = {}
+        with self._session() as session:
+            entries = self._resolve_many(session, lfns)
+            acls = _acls_of(session, [e for e in entries.values() if e.has_acl])
+            readable = {
+                lfn: entry
+                for lfn, entry in entries.items()
+                if entry.kind == EntryKind.FILE
+                and self._allowed(entry, acls.get(entry.id, []), READ)
+            }
+            by_entry: dict[int, list[Replica]] = defaultdict(list)
+            ids = sorted({entry.id for entry in readable.values()})
+            guids = {entry.id: entry.guid or "" for entry in readable.values()}
+            for start in range(0, len(ids), _BULK_CHUNK):
+                rows = session.scalars(
+                    select(ReplicaModel)
+                    .where(ReplicaModel.entry_id.in_(ids[start : start + _BULK_CHUNK]))
+                    .order_by(ReplicaModel.id)
+                )
+                for row in rows:
+                    by_entry[row.entry_id].append(_to_replica(row, guids[row.entry_id]))
+            for lfn, entry in readable.items():
+                result[lfn] = by_entry.get(entry.id, [])
+        return result
+
+    def guid_of(self, lfn: str) -> str:
+        """The GUID of file ``lfn`` (lcg-lg)."""
+        entry = self.stat(lfn)
+        if not entry.is_file() or entry.guid is None:
+            raise (
+                IsADirectory(f"not a file: {lfn}", lfn)
+                if entry.is_dir()
+                else InvalidArgument(f"not a file: {lfn}", lfn)
+            )
+        return entry.guid
+
+    def lfns_of(self, guid: str) -> list[str]:
+        """The LFNs of a GUID: the primary one first, then its aliases (lcg-la)."""
+        with self._session() as session:
+            entry = _by_guid(session, guid)
+            primary = self._lfn_checked(session, entry)
+            aliases = session.scalars(
+                select(EntryModel)
+                .where(EntryModel.kind == EntryKind.SYMLINK.value, EntryModel.target == primary)
+                .order_by(EntryModel.id)
+            )
+            return [primary, *(_lfn(session, alias) for alias in aliases)]
+
+    def surls_of(self, guid: str) -> list[str]:
+        """The SURLs of the replicas of a GUID."""
+        with self._session() as session:
+            entry = _by_guid(session, guid)
+            self._lfn_checked(session, entry)
+            self._require(session, entry, READ, guid)
+            return [replica.surl for replica in _replicas(session, entry)]
+
+    def getacl(self, lfn: str) -> list[AclEntry]:
+        """The whole ACL of ``lfn``: owner, group and other from the mode, plus extended entries."""
+        with self._session() as session:
+            entry = self._resolve(session, lfn, follow_last=True)
+            extended = _acl(session, entry)
+            access = {e.tag for e in extended if not e.default}
+            entries = [
+                AclEntry(False, AclTag.USER_OBJ, "", (entry.mode >> 6) & 7),
+                AclEntry(False, AclTag.OTHER, "", entry.mode & 7),
+                *extended,
+            ]
+            if AclTag.GROUP_OBJ not in access:
+                entries.append(AclEntry(False, AclTag.GROUP_OBJ, "", (entry.mode >> 3) & 7))
+            return sorted(entries)
+
+    # -- namespace changes -------------------------------------------------
 
     def mkdir(
         self, lfn: str, mode: int = 0o775, *, parents: bool = False, exist_ok: bool = False
@@ -196,7 +345,7 @@ class Catalog:
             except IntegrityError as exc:
                 # Another writer made an entry between our check and our insert:
                 # with exist_ok, look again (once); it may be what we wanted.
-                if not exist_ok or attempt == 2:
+                if not exist_ok or attempt == 2 or self._open.get() is not None:
                     raise AlreadyExists(f"LFN exists: {lfn}", lfn) from exc
         raise AssertionError("unreachable")
 
@@ -217,49 +366,46 @@ class Catalog:
         if parents:
             parent = _by_id(session, ROOT_ID)
             for index, name in enumerate(parts[:-1]):
+                sub = join_lfn(parts[: index + 1])
+                self._require(session, parent, EXECUTE, sub)
                 child = _child_or_none(session, parent, name)
                 if child is None:
+                    self._require(session, parent, WRITE, sub)
                     child = self._insert(session, parent, name, EntryKind.DIRECTORY, mode)
                 elif child.kind == EntryKind.SYMLINK:
-                    child = _resolve(session, join_lfn(parts[: index + 1]), follow_last=True)
+                    child = self._resolve(session, sub, follow_last=True)
                 if child.kind != EntryKind.DIRECTORY:
-                    raise NotADirectory(f"not a directory: {join_lfn(parts[: index + 1])}", lfn)
+                    raise NotADirectory(f"not a directory: {sub}", lfn)
                 parent = child
         else:
-            parent = _resolve_parent(session, parts, lfn)
+            parent = self._resolve_parent(session, parts, lfn)
+        self._require(session, parent, EXECUTE, lfn)
         existing = _child_or_none(session, parent, parts[-1])
         if existing is None:
+            self._require(session, parent, WRITE, lfn)
             return self._insert(session, parent, parts[-1], EntryKind.DIRECTORY, mode)
         if exist_ok:
             with contextlib.suppress(NotFound):  # a dangling link is just "exists"
-                target = _resolve(session, lfn, follow_last=True)
+                target = self._resolve(session, lfn, follow_last=True)
                 if target.kind == EntryKind.DIRECTORY:
                     return target
         raise AlreadyExists(f"LFN exists: {lfn}", lfn)
 
     def symlink(self, target: str, lfn: str) -> Stat:
         """Create ``lfn`` as a symbolic link to ``target`` (an alias when absolute)."""
-        if not target or "\0" in target:
+        if not target or "\0" in target or len(target.encode("utf-8")) > MAX_LFN_BYTES:
             raise InvalidArgument(f"invalid symbolic link target {target!r}", lfn)
-        parts = split_lfn(lfn)
-        try:
-            with self._session(write=True) as session:
-                parent = _resolve_parent(session, parts, lfn)
-                _require_free(session, parent, parts, lfn)
-                entry = self._insert(
-                    session, parent, parts[-1], EntryKind.SYMLINK, 0o777, target=target
-                )
-                entry.size = len(target.encode("utf-8"))
-                return _to_stat(entry)
-        except IntegrityError as exc:
-            raise AlreadyExists(f"LFN exists: {lfn}", lfn) from exc
+        with self._creating(lfn) as (session, parent, name):
+            entry = self._insert(session, parent, name, EntryKind.SYMLINK, 0o777, target=target)
+            entry.size = len(target.encode("utf-8"))
+            return _to_stat(entry)
 
     def add_file(
         self,
         lfn: str,
         *,
         size: int,
-        checksum: str,
+        checksum: str | None = None,
         checksum_type: str = "adler32",
         replicas: Sequence[tuple[str, str]] = (),
         guid: str | None = None,
@@ -272,41 +418,425 @@ class Catalog:
         """
         if size < 0:
             raise InvalidArgument(f"negative size for {lfn}", lfn)
-        parts = split_lfn(lfn)
+        _check_checksum(checksum_type, checksum, lfn)
         guid = parse_guid(guid) if guid is not None else new_guid()
+        with self._creating(lfn) as (session, parent, name):
+            entry = self._insert(session, parent, name, EntryKind.FILE, mode)
+            entry.guid = guid
+            entry.size = size
+            entry.checksum_type = checksum_type if checksum is not None else None
+            entry.checksum = checksum
+            entry.status = FileStatus.READY.value
+            for se, surl in replicas:
+                session.add(_new_replica(entry.id, se, surl))
+            session.flush()
+            return _to_stat(entry)
+
+    @contextmanager
+    def _creating(self, lfn: str) -> Iterator[tuple[Session, EntryModel, str]]:
+        """A write session, the parent directory, and the free name of a new entry."""
+        parts = split_lfn(lfn)
         try:
             with self._session(write=True) as session:
-                parent = _resolve_parent(session, parts, lfn)
-                _require_free(session, parent, parts, lfn)
-                entry = self._insert(session, parent, parts[-1], EntryKind.FILE, mode)
-                entry.guid = guid
-                entry.size = size
-                entry.checksum_type = checksum_type
-                entry.checksum = checksum
-                entry.status = FileStatus.READY.value
-                for se, surl in replicas:
-                    session.add(_new_replica(entry.id, se, surl))
-                session.flush()
-                return _to_stat(entry)
+                parent = self._resolve_parent(session, parts, lfn)
+                self._require(session, parent, WRITE | EXECUTE, lfn)
+                if _child_or_none(session, parent, parts[-1]) is not None:
+                    raise AlreadyExists(f"LFN exists: {lfn}", lfn)
+                yield session, parent, parts[-1]
         except IntegrityError as exc:
             raise AlreadyExists(
-                f"cannot register {lfn}: the LFN, its GUID or a replica SURL is registered already",
+                f"cannot create {lfn}: the LFN, its GUID or a replica SURL is registered already",
                 lfn,
             ) from exc
 
-    def add_replica(self, guid: str, se: str, surl: str) -> Replica:
-        """Register one more replica of the file with GUID ``guid``."""
+    def unlink(self, lfn: str) -> list[Replica]:
+        """Remove file or link ``lfn``; returns the replicas it unregistered.
+
+        The stored copies are the caller's to delete (the catalog knows no storage).
+        """
+        with self._session(write=True) as session:
+            parent, entry = self._removable(session, lfn)
+            if entry.kind == EntryKind.DIRECTORY:
+                raise IsADirectory(f"is a directory: {lfn}", lfn)
+            replicas = _replicas(session, entry) if entry.kind == EntryKind.FILE else []
+            session.delete(entry)
+            _touch(parent)
+            return replicas
+
+    def rmdir(self, lfn: str) -> None:
+        """Remove the empty directory ``lfn``."""
+        with self._session(write=True) as session:
+            parent, entry = self._removable(session, lfn)
+            if entry.kind != EntryKind.DIRECTORY:
+                raise NotADirectory(f"not a directory: {lfn}", lfn)
+            if session.scalar(select(exists().where(EntryModel.parent_id == entry.id))):
+                raise DirectoryNotEmpty(f"directory not empty: {lfn}", lfn)
+            session.delete(entry)
+            _touch(parent)
+
+    def rename(self, source: str, destination: str) -> list[Replica]:
+        """Move ``source`` to ``destination`` atomically, as rename(2) does.
+
+        An existing destination is replaced (a file by a file, an empty
+        directory by a directory); the replicas of a replaced file are
+        unregistered and returned. The GUID stays with the file. Moving a
+        directory into its own subtree raises :class:`InvalidArgument`.
+        """
+        parts = split_lfn(destination)
+        with self._session(write=True) as session:
+            old_parent, entry = self._removable(session, source)
+            new_parent = self._resolve_parent(session, parts, destination)
+            self._require(session, new_parent, WRITE | EXECUTE, destination)
+            if entry.kind == EntryKind.DIRECTORY:
+                if _is_within(session, new_parent, entry):
+                    raise InvalidArgument(
+                        f"cannot move {source} into its own subtree ({destination})", destination
+                    )
+                if new_parent.id != old_parent.id:
+                    self._require(session, entry, WRITE, source)  # its ".." changes
+            replaced: list[Replica] = []
+            existing = _child_or_none(session, new_parent, parts[-1])
+            if existing is not None:
+                if existing.id == entry.id:
+                    return []
+                self._sticky_check(session, new_parent, existing, destination)
+                replaced = _replace(session, entry, existing, destination)
+                session.flush()
+            entry.parent_id = new_parent.id
+            entry.name = parts[-1]
+            entry.ctime_ns = time.time_ns()
+            _touch(old_parent)
+            _touch(new_parent)
+            return replaced
+
+    def chmod(self, lfn: str, mode: int) -> Stat:
+        """Change the permission bits (and set-id and sticky bits); owner or superuser."""
+        if not 0 <= mode <= 0o7777:
+            raise InvalidArgument(f"invalid mode {mode:o} for {lfn}", lfn)
+        with self._session(write=True) as session:
+            entry = self._resolve(session, lfn, follow_last=True)
+            self._require_owner(entry, lfn)
+            foreign_group = entry.group_name not in self.identity.groups
+            if entry.kind == EntryKind.FILE and foreign_group and not self.identity.superuser:
+                mode &= ~_stat.S_ISGID  # as Linux: not for a group you are not in
+            entry.mode = mode
+            if entry.has_acl:
+                # With an extended ACL, the group bits are the mask.
+                session.execute(
+                    AclModel.__table__.update()
+                    .where(
+                        AclModel.entry_id == entry.id,
+                        AclModel.is_default.is_(False),
+                        AclModel.tag == AclTag.MASK.value,
+                    )
+                    .values(perms=(mode >> 3) & 7)
+                )
+            entry.ctime_ns = time.time_ns()
+            return _to_stat(entry)
+
+    def chown(self, lfn: str, owner: str | None = None, group: str | None = None) -> Stat:
+        """Change owner (superuser only) and/or group (the owner, to one of their groups)."""
+        with self._session(write=True) as session:
+            entry = self._resolve(session, lfn, follow_last=True)
+            if not self.identity.superuser:
+                if owner is not None and owner != entry.owner:
+                    raise NotPermitted(f"only the superuser may give {lfn} away", lfn)
+                if entry.owner != self.identity.user:
+                    raise NotPermitted(f"not the owner of {lfn}", lfn)
+                if group is not None and group not in self.identity.groups:
+                    raise NotPermitted(f"not a member of group {group}", lfn)
+            if owner is not None:
+                entry.owner = owner
+            if group is not None:
+                entry.group_name = group
+            entry.ctime_ns = time.time_ns()
+            return _to_stat(entry)
+
+    def utime(self, lfn: str, atime_ns: int | None = None, mtime_ns: int | None = None) -> Stat:
+        """Set access and modification times; both ``None`` means now.
+
+        The owner may set any time; others with write permission only "now".
+        """
+        with self._session(write=True) as session:
+            entry = self._resolve(session, lfn, follow_last=True)
+            now = time.time_ns()
+            if atime_ns is None and mtime_ns is None:
+                if entry.owner != self.identity.user:
+                    self._require(session, entry, WRITE, lfn)
+            else:
+                self._require_owner(entry, lfn)
+            entry.atime_ns = now if atime_ns is None else atime_ns
+            entry.mtime_ns = now if mtime_ns is None else mtime_ns
+            entry.ctime_ns = now
+            return _to_stat(entry)
+
+    def set_size(
+        self, lfn: str, size: int, *, checksum_type: str = "adler32", checksum: str | None = None
+    ) -> Stat:
+        """Set a file's size and (with ``checksum``) its checksum; needs write permission."""
+        if size < 0:
+            raise InvalidArgument(f"negative size for {lfn}", lfn)
+        _check_checksum(checksum_type, checksum, lfn)
+        with self._session(write=True) as session:
+            entry = self._resolve(session, lfn, follow_last=True)
+            _require_file(entry, lfn)
+            self._require(session, entry, WRITE, lfn)
+            entry.size = size
+            if checksum is not None:
+                entry.checksum_type, entry.checksum = checksum_type, checksum
+            entry.mtime_ns = entry.ctime_ns = time.time_ns()
+            return _to_stat(entry)
+
+    def set_comment(self, lfn: str, comment: str | None) -> None:
+        """Set (or with ``None`` delete) the comment of ``lfn``; owner or write permission."""
+        if comment is not None and len(comment) > 255:
+            raise InvalidArgument(f"a comment is at most 255 characters ({lfn})", lfn)
+        with self._session(write=True) as session:
+            entry = self._resolve(session, lfn, follow_last=True)
+            if entry.owner != self.identity.user:
+                self._require(session, entry, WRITE, lfn)
+            entry.comment = comment
+
+    def setacl(self, lfn: str, entries: Sequence[AclEntry]) -> list[AclEntry]:
+        """Replace the ACL of ``lfn`` (access entries, and default ones on a directory).
+
+        The owner, group and other entries set the mode bits; with named
+        entries a mask is kept (computed if not given). Owner or superuser.
+        """
+        access = [e for e in entries if not e.default]
+        default = [e for e in entries if e.default]
+        access = with_mask(access, default=False)
+        if default:
+            default = with_mask(default, default=True)
+        with self._session(write=True) as session:
+            entry = self._resolve(session, lfn, follow_last=True)
+            self._require_owner(entry, lfn)
+            if default and entry.kind != EntryKind.DIRECTORY:
+                raise InvalidArgument(f"only a directory has a default ACL ({lfn})", lfn)
+            by_tag = {e.tag: e.perms for e in access if e.tag not in (AclTag.USER, AclTag.GROUP)}
+            group_bits = by_tag.get(AclTag.MASK, by_tag[AclTag.GROUP_OBJ])
+            entry.mode = (entry.mode & 0o7000) | (
+                by_tag[AclTag.USER_OBJ] << 6 | group_bits << 3 | by_tag[AclTag.OTHER]
+            )
+            extended = len(access) > 3
+            stored = [
+                e for e in access if extended and e.tag not in (AclTag.USER_OBJ, AclTag.OTHER)
+            ]
+            _store_acl(session, entry, stored + default)
+            entry.ctime_ns = time.time_ns()
+        return self.getacl(lfn)
+
+    # -- replicas ----------------------------------------------------------
+
+    def add_replica(
+        self,
+        guid: str,
+        se: str,
+        surl: str,
+        status: ReplicaStatus = ReplicaStatus.AVAILABLE,
+        pin_expiry_ns: int | None = None,
+    ) -> Replica:
+        """Register one more replica of the file with GUID ``guid``; needs write permission."""
         try:
             with self._session(write=True) as session:
-                entry = session.scalar(select(EntryModel).where(EntryModel.guid == guid))
-                if entry is None:
-                    raise NotFound(f"no file has GUID {guid}", guid)
-                row = _new_replica(entry.id, se, surl)
+                entry = _by_guid(session, guid)
+                lfn = self._lfn_checked(session, entry)
+                self._require(session, entry, WRITE, lfn)
+                row = _new_replica(entry.id, se, surl, status, pin_expiry_ns)
                 session.add(row)
                 session.flush()
                 return _to_replica(row, guid)
         except IntegrityError as exc:
             raise AlreadyExists(f"replica is registered already: {surl}", surl) from exc
+
+    def remove_replica(self, guid: str, surl: str) -> Replica:
+        """Unregister one replica of a GUID (the stored copy stays: the caller's to delete)."""
+        with self._session(write=True) as session:
+            entry = _by_guid(session, guid)
+            lfn = self._lfn_checked(session, entry)
+            self._require(session, entry, WRITE, lfn)
+            row = session.scalar(
+                select(ReplicaModel).where(
+                    ReplicaModel.entry_id == entry.id, ReplicaModel.surl == surl
+                )
+            )
+            if row is None:
+                raise NotFound(f"{lfn} has no replica {surl}", surl)
+            replica = _to_replica(row, guid)
+            session.delete(row)
+            return replica
+
+    def set_replica_status(
+        self, surl: str, status: ReplicaStatus, *, pin_expiry_ns: int | None = None
+    ) -> Replica:
+        """Change a replica's status (and pin expiry); needs write permission on its file."""
+        with self._session(write=True) as session:
+            row = session.scalar(select(ReplicaModel).where(ReplicaModel.surl == surl))
+            if row is None:
+                raise NotFound(f"no replica {surl}", surl)
+            entry = _by_id(session, row.entry_id)
+            lfn = self._lfn_checked(session, entry)
+            self._require(session, entry, WRITE, lfn)
+            row.status = status.value
+            row.pin_expiry_ns = pin_expiry_ns
+            return _to_replica(row, entry.guid or "")
+
+    # -- aliases -----------------------------------------------------------
+
+    def add_alias(self, lfn: str, alias: str) -> Stat:
+        """Make ``alias`` a symbolic link to the primary LFN of file ``lfn`` (lcg-aa)."""
+        with self.transaction(), self._session() as session:
+            entry = self._resolve(session, lfn, follow_last=True)
+            _require_file(entry, lfn)
+            return self.symlink(_lfn(session, entry), alias)
+
+    def remove_alias(self, alias: str) -> None:
+        """Remove alias ``alias``; refuses anything that is not a symbolic link (lcg-ra)."""
+        with self.transaction():
+            if not self.stat(alias, follow_symlinks=False).is_symlink():
+                raise InvalidArgument(f"not an alias (symbolic link): {alias}", alias)
+            self.unlink(alias)
+
+    # -- helpers that need the identity ------------------------------------
+
+    def _allowed(self, entry: EntryModel, acl: Sequence[AclEntry], want: int) -> bool:
+        return is_allowed(
+            self.identity,
+            owner=entry.owner,
+            group=entry.group_name,
+            mode=entry.mode,
+            acl=acl,
+            want=want,
+            is_directory=entry.kind == EntryKind.DIRECTORY,
+        )
+
+    def _require(self, session: Session, entry: EntryModel, want: int, lfn: str) -> None:
+        if not self._allowed(entry, _acl(session, entry), want):
+            raise PermissionDenied(f"permission denied: {lfn}", lfn)
+
+    def _require_owner(self, entry: EntryModel, lfn: str) -> None:
+        if not self.identity.superuser and entry.owner != self.identity.user:
+            raise NotPermitted(f"not the owner of {lfn}", lfn)
+
+    def _sticky_check(
+        self, session: Session, parent: EntryModel, entry: EntryModel, lfn: str
+    ) -> None:
+        """In a sticky directory only the entry's or directory's owner may remove it."""
+        if not parent.mode & _stat.S_ISVTX or self.identity.superuser:
+            return
+        if self.identity.user not in (entry.owner, parent.owner):
+            raise NotPermitted(f"sticky directory: only the owner may remove {lfn}", lfn)
+
+    def _removable(self, session: Session, lfn: str) -> tuple[EntryModel, EntryModel]:
+        """The parent and the entry of ``lfn`` (not following it), checked for removal."""
+        parts = split_lfn(lfn)
+        if not parts:
+            raise NotPermitted("the root directory cannot be removed or moved", lfn)
+        parent = self._resolve_parent(session, parts, lfn)
+        self._require(session, parent, WRITE | EXECUTE, lfn)
+        entry = self._child(session, parent, parts[-1], lfn)
+        self._sticky_check(session, parent, entry, lfn)
+        return parent, entry
+
+    def _entry(self, session: Session, lfn_or_id: str | EntryId, *, follow: bool) -> EntryModel:
+        if isinstance(lfn_or_id, int):
+            return _by_id(session, lfn_or_id)
+        return self._resolve(session, lfn_or_id, follow_last=follow)
+
+    def _child(self, session: Session, parent: EntryModel, name: str, lfn: str) -> EntryModel:
+        if parent.kind != EntryKind.DIRECTORY:
+            raise NotADirectory(f"not a directory: {lfn}", lfn)
+        self._require(session, parent, EXECUTE, lfn)
+        child = _child_or_none(session, parent, name)
+        if child is None:
+            raise NotFound(f"no such LFN: {lfn}", lfn)
+        return child
+
+    def _resolve(self, session: Session, lfn: str, *, follow_last: bool) -> EntryModel:
+        """Walk ``lfn`` from the root, checking search permission and following links."""
+        pending = list(split_lfn(lfn))
+        walked: list[str] = []
+        node = _by_id(session, ROOT_ID)
+        hops = 0
+        while pending:
+            name = pending.pop(0)
+            child = self._child(session, node, name, lfn)
+            if child.kind == EntryKind.SYMLINK and (pending or follow_last):
+                hops += 1
+                if hops > _MAX_SYMLINK_HOPS:
+                    raise SymlinkLoop(f"too many levels of symbolic links: {lfn}", lfn)
+                assert child.target is not None
+                # Targets resolve lexically, relative ones against the link's directory.
+                target = posixpath.normpath(posixpath.join(join_lfn(walked), child.target))
+                # normpath keeps a leading "//" (POSIX leaves its meaning open); we do not.
+                pending = [*split_lfn("/" + target.lstrip("/")), *pending]
+                walked = []
+                node = _by_id(session, ROOT_ID)
+                continue
+            walked.append(name)
+            node = child
+        return node
+
+    def _resolve_parent(self, session: Session, parts: tuple[str, ...], lfn: str) -> EntryModel:
+        if not parts:
+            raise AlreadyExists("the root directory exists", lfn)
+        parent = self._resolve(session, join_lfn(parts[:-1]), follow_last=True)
+        if parent.kind != EntryKind.DIRECTORY:
+            raise NotADirectory(f"not a directory: {join_lfn(parts[:-1])}", lfn)
+        return parent
+
+    def _resolve_many(self, session: Session, lfns: Sequence[str]) -> dict[str, EntryModel]:
+        """Entries of many LFNs, a directory level at a time; missing or denied ones left out."""
+        known: dict[tuple[str, ...], EntryModel] = {(): _by_id(session, ROOT_ID)}
+        split = {lfn: split_lfn(lfn) for lfn in lfns}
+        depth = max((len(parts) for parts in split.values()), default=0)
+        for level in range(1, depth + 1):
+            wanted: dict[tuple[int, str], list[tuple[str, ...]]] = defaultdict(list)
+            for parts in split.values():
+                prefix = parts[:level]
+                parent = known.get(parts[: level - 1])
+                if (
+                    len(parts) >= level
+                    and prefix not in known
+                    and parent is not None
+                    and parent.kind == EntryKind.DIRECTORY
+                ):
+                    wanted[(parent.id, prefix[-1])].append(prefix)
+            parents = {known[prefix[:-1]] for prefixes in wanted.values() for prefix in prefixes}
+            acls = _acls_of(session, [p for p in parents if p.has_acl])
+            searchable = {p.id for p in parents if self._allowed(p, acls.get(p.id, []), EXECUTE)}
+            pairs = [pair for pair in wanted if pair[0] in searchable]
+            for start in range(0, len(pairs), _BULK_CHUNK):
+                rows = session.scalars(
+                    select(EntryModel).where(
+                        tuple_(EntryModel.parent_id, EntryModel.name).in_(
+                            pairs[start : start + _BULK_CHUNK]
+                        )
+                    )
+                )
+                for row in rows:
+                    for prefix in wanted[(row.parent_id or 0, row.name)]:
+                        known[prefix] = row
+            for prefix, entry in list(known.items()):
+                if len(prefix) == level and entry.kind == EntryKind.SYMLINK:
+                    # Rare: a link on the way; resolve it on its own.
+                    try:
+                        known[prefix] = self._resolve(session, join_lfn(prefix), follow_last=True)
+                    except GridError:
+                        del known[prefix]
+        return {lfn: known[parts] for lfn, parts in split.items() if parts in known}
+
+    def _lfn_checked(self, session: Session, entry: EntryModel) -> str:
+        """The LFN of ``entry``, checking search permission on each ancestor."""
+        ancestors = []
+        node = entry
+        while node.parent_id is not None:
+            node = _by_id(session, node.parent_id)
+            ancestors.append(node)
+        lfn = _lfn(session, entry)
+        for directory in ancestors:
+            self._require(session, directory, EXECUTE, lfn)
+        return lfn
 
     def _insert(
         self,
@@ -319,22 +849,36 @@ class Catalog:
         target: str | None = None,
     ) -> EntryModel:
         now = time.time_ns()
+        default_acl = [e for e in _acl(session, parent) if e.default]
+        mode, acl = (
+            inherit(default_acl, mode & 0o7777, is_directory=kind == EntryKind.DIRECTORY)
+            if kind != EntryKind.SYMLINK
+            else (mode, [])
+        )
+        group = self.identity.group
+        if parent.mode & _stat.S_ISGID:
+            group = parent.group_name  # BSD group semantics of setgid directories
+            if kind == EntryKind.DIRECTORY:
+                mode |= _stat.S_ISGID
         entry = EntryModel(
             parent_id=parent.id,
             name=name,
             kind=kind.value,
             mode=mode & 0o7777,
             owner=self.identity.user,
-            group_name=self.identity.group,
+            group_name=group,
             size=0,
             atime_ns=now,
             mtime_ns=now,
             ctime_ns=now,
             target=target,
+            has_acl=False,
         )
         session.add(entry)
-        parent.mtime_ns = parent.ctime_ns = now
+        _touch(parent, now)
         session.flush()
+        if acl:
+            _store_acl(session, entry, acl)
         return entry
 
 
@@ -348,59 +892,97 @@ def _by_id(session: Session, entry_id: int) -> EntryModel:
     return entry
 
 
+def _by_guid(session: Session, guid: str) -> EntryModel:
+    entry = session.scalar(select(EntryModel).where(EntryModel.guid == parse_guid(guid)))
+    if entry is None:
+        raise NotFound(f"no file has GUID {guid}", guid)
+    return entry
+
+
 def _child_or_none(session: Session, parent: EntryModel, name: str) -> EntryModel | None:
     return session.scalar(
         select(EntryModel).where(EntryModel.parent_id == parent.id, EntryModel.name == name)
     )
 
 
-def _child(session: Session, parent: EntryModel, name: str, lfn: str) -> EntryModel:
-    if parent.kind != EntryKind.DIRECTORY:
+def _lfn(session: Session, entry: EntryModel) -> str:
+    parts: list[str] = []
+    while entry.parent_id is not None:
+        parts.append(entry.name)
+        entry = _by_id(session, entry.parent_id)
+    return join_lfn(parts[::-1])
+
+
+def _is_within(session: Session, node: EntryModel, ancestor: EntryModel) -> bool:
+    """True if ``node`` is ``ancestor`` or lies below it."""
+    while True:
+        if node.id == ancestor.id:
+            return True
+        if node.parent_id is None:
+            return False
+        node = _by_id(session, node.parent_id)
+
+
+def _replace(session: Session, entry: EntryModel, existing: EntryModel, lfn: str) -> list[Replica]:
+    """Delete ``existing`` so that ``entry`` can take its name, as rename(2) allows."""
+    moving_dir = entry.kind == EntryKind.DIRECTORY
+    if existing.kind == EntryKind.DIRECTORY:
+        if not moving_dir:
+            raise IsADirectory(f"is a directory: {lfn}", lfn)
+        if session.scalar(select(exists().where(EntryModel.parent_id == existing.id))):
+            raise DirectoryNotEmpty(f"directory not empty: {lfn}", lfn)
+    elif moving_dir:
         raise NotADirectory(f"not a directory: {lfn}", lfn)
-    child = _child_or_none(session, parent, name)
-    if child is None:
-        raise NotFound(f"no such LFN: {lfn}", lfn)
-    return child
+    replaced = _replicas(session, existing) if existing.kind == EntryKind.FILE else []
+    session.delete(existing)
+    return replaced
 
 
-def _resolve(session: Session, lfn: str, *, follow_last: bool) -> EntryModel:
-    """Walk ``lfn`` from the root, following symbolic links on the way."""
-    pending = list(split_lfn(lfn))
-    walked: list[str] = []
-    node = _by_id(session, ROOT_ID)
-    hops = 0
-    while pending:
-        name = pending.pop(0)
-        child = _child(session, node, name, lfn)
-        if child.kind == EntryKind.SYMLINK and (pending or follow_last):
-            hops += 1
-            if hops > _MAX_SYMLINK_HOPS:
-                raise SymlinkLoop(f"too many levels of symbolic links: {lfn}", lfn)
-            assert child.target is not None
-            # Targets resolve lexically, relative ones against the link's directory.
-            target = posixpath.normpath(posixpath.join(join_lfn(walked), child.target))
-            # normpath keeps a leading "//" (POSIX leaves its meaning open); we do not.
-            pending = [*split_lfn("/" + target.lstrip("/")), *pending]
-            walked = []
-            node = _by_id(session, ROOT_ID)
-            continue
-        walked.append(name)
-        node = child
-    return node
+def _touch(directory: EntryModel, now: int | None = None) -> None:
+    directory.mtime_ns = directory.ctime_ns = now or time.time_ns()
 
 
-def _resolve_parent(session: Session, parts: tuple[str, ...], lfn: str) -> EntryModel:
-    if not parts:
-        raise AlreadyExists("the root directory exists", lfn)
-    parent = _resolve(session, join_lfn(parts[:-1]), follow_last=True)
-    if parent.kind != EntryKind.DIRECTORY:
-        raise NotADirectory(f"not a directory: {join_lfn(parts[:-1])}", lfn)
-    return parent
+def _acl(session: Session, entry: EntryModel) -> list[AclEntry]:
+    if not entry.has_acl:
+        return []
+    return _acls_of(session, [entry]).get(entry.id, [])
 
 
-def _require_free(session: Session, parent: EntryModel, parts: tuple[str, ...], lfn: str) -> None:
-    if _child_or_none(session, parent, parts[-1]) is not None:
-        raise AlreadyExists(f"LFN exists: {lfn}", lfn)
+def _acls_of(session: Session, entries: Sequence[EntryModel]) -> dict[int, list[AclEntry]]:
+    result: dict[int, list[AclEntry]] = defaultdict(list)
+    ids = [entry.id for entry in entries]
+    for start in range(0, len(ids), _BULK_CHUNK):
+        rows = session.scalars(
+            select(AclModel).where(AclModel.entry_id.in_(ids[start : start + _BULK_CHUNK]))
+        )
+        for row in rows:
+            result[row.entry_id].append(
+                AclEntry(row.is_default, AclTag(row.tag), row.qualifier, row.perms)
+            )
+    return result
+
+
+def _store_acl(session: Session, entry: EntryModel, entries: Sequence[AclEntry]) -> None:
+    session.execute(delete(AclModel).where(AclModel.entry_id == entry.id))
+    for acl_entry in entries:
+        session.add(
+            AclModel(
+                entry_id=entry.id,
+                is_default=acl_entry.default,
+                tag=acl_entry.tag.value,
+                qualifier=acl_entry.qualifier,
+                perms=acl_entry.perms,
+            )
+        )
+    entry.has_acl = bool(entries)
+    session.flush()
+
+
+def _replicas(session: Session, entry: EntryModel) -> list[Replica]:
+    rows = session.scalars(
+        select(ReplicaModel).where(ReplicaModel.entry_id == entry.id).order_by(ReplicaModel.id)
+    )
+    return [_to_replica(row, entry.guid or "") for row in rows]
 
 
 def _require_file(entry: EntryModel, lfn: str) -> None:
@@ -410,15 +992,37 @@ def _require_file(entry: EntryModel, lfn: str) -> None:
         raise InvalidArgument(f"not a file: {lfn}", lfn)
 
 
-def _new_replica(entry_id: int, se: str, surl: str) -> ReplicaModel:
+_CHECKSUM_LENGTHS = {"adler32": 8, "md5": 32}
+
+
+def _check_checksum(checksum_type: str, checksum: str | None, lfn: str) -> None:
+    if checksum is None:
+        return
+    length = _CHECKSUM_LENGTHS.get(checksum_type)
+    if length is None:
+        raise InvalidArgument(f"unknown checksum type {checksum_type!r} (adler32 or md5)", lfn)
+    if len(checksum) != length or any(c not in "0123456789abcdef" for c in checksum):
+        raise InvalidArgument(
+            f"invalid {checksum_type} checksum {checksum!r}: {length} lowercase hex digits", lfn
+        )
+
+
+def _new_replica(
+    entry_id: int,
+    se: str,
+    surl: str,
+    status: ReplicaStatus = ReplicaStatus.AVAILABLE,
+    pin_expiry_ns: int | None = None,
+) -> ReplicaModel:
     now = time.time_ns()
     return ReplicaModel(
         entry_id=entry_id,
         se=se,
         surl=surl,
-        status=ReplicaStatus.AVAILABLE.value,
+        status=status.value,
         ctime_ns=now,
         atime_ns=now,
+        pin_expiry_ns=pin_expiry_ns,
     )
 
 
@@ -441,6 +1045,7 @@ def _to_stat(entry: EntryModel) -> Stat:
         status=FileStatus(entry.status) if entry.status is not None else None,
         target=entry.target,
         comment=entry.comment,
+        has_acl=entry.has_acl,
     )
 
 
@@ -453,4 +1058,5 @@ def _to_replica(row: ReplicaModel, guid: str) -> Replica:
         status=ReplicaStatus(row.status),
         ctime_ns=row.ctime_ns,
         atime_ns=row.atime_ns,
+        pin_expiry_ns=row.pin_expiry_ns,
     )

@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_S = 30.0
 # The newest migration. Kept here so that opening an up-to-date catalog does not
 # import Alembic (a third of a command's start-up); a test checks it is the head.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 _MIGRATIONS = Path(__file__).with_name("migrations")
+_LOCK_KEY = 0x67726964  # "grid": the advisory lock that serialises schema upgrades
 
 
 def create_catalog_engine(url: str) -> Engine:
@@ -102,6 +103,9 @@ def upgrade_schema(engine: Engine) -> None:
     with engine.connect() as connection:
         connection.execution_options(gridfs_write=True)
         with connection.begin():
+            if engine.dialect.name == "postgresql":
+                # What BEGIN IMMEDIATE does for SQLite: one upgrader at a time.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
             current = _revision(connection)
             if current == SCHEMA_REVISION:
                 return
@@ -132,8 +136,12 @@ def open_catalog_engine(url: str) -> Engine:
         raise ConfigError(
             f"the database driver for {safe} is not installed: {exc.name} (pip install it)", safe
         ) from exc
-    with database_errors(engine):
-        upgrade_schema(engine)
+    try:
+        with database_errors(engine):
+            upgrade_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 

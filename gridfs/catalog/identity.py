@@ -7,15 +7,19 @@ import os
 import pwd
 from dataclasses import dataclass
 
-__all__ = ["Identity"]
+__all__ = ["SUPERUSER", "Identity"]
 
 
 @dataclass(frozen=True)
 class Identity:
-    """A grid user name and its groups; the first group is the primary one."""
+    """A grid user name and its groups; the first group is the primary one.
+
+    A ``superuser`` passes every permission check, as root does on Unix.
+    """
 
     user: str
     groups: tuple[str, ...]
+    superuser: bool = False
 
     def __post_init__(self) -> None:
         if not self.user or not self.groups:
@@ -28,7 +32,7 @@ class Identity:
 
     @classmethod
     def local(cls) -> Identity:
-        """The local Unix user running this process, with its groups."""
+        """The local Unix user running this process, with its groups; root is the superuser."""
         uid, gid = os.getuid(), os.getgid()
         try:
             user = pwd.getpwuid(uid).pw_name
@@ -40,4 +44,8 @@ class Identity:
                 names.append(grp.getgrgid(group_id).gr_name)
             except KeyError:
                 names.append(str(group_id))
-        return cls(user=user, groups=tuple(names))
+        return cls(user=user, groups=tuple(names), superuser=uid == 0)
+
+
+# The administrator's identity: it owns the root directory of a new catalog.
+SUPERUSER = Identity("root", ("root",), superuser=True)

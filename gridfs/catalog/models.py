@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -15,10 +16,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "EntryModel", "ReplicaModel"]
+__all__ = ["AclModel", "Base", "EntryModel", "ReplicaModel"]
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants 64 bits.
 _Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -46,6 +48,8 @@ class EntryModel(Base):
         UniqueConstraint("parent_id", "name"),
         # Directory listings page through (parent_id, id): the stable resume key.
         Index("ix_entries_parent_id", "parent_id", "id"),
+        # Aliases are found by the LFN they point to.
+        Index("ix_entries_target", "target"),
         # Ids are inode numbers and resume keys: never hand out a deleted one again.
         {"sqlite_autoincrement": True},
     )
@@ -69,6 +73,9 @@ class EntryModel(Base):
     status: Mapped[str | None] = mapped_column(String(16))
     target: Mapped[str | None] = mapped_column(Text)
     comment: Mapped[str | None] = mapped_column(Text)
+    # Set when acl_entries holds rows for this entry: most have none, and
+    # permission checks on the hot path then need no second query.
+    has_acl: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ReplicaModel(Base):
@@ -88,3 +95,20 @@ class ReplicaModel(Base):
     status: Mapped[str] = mapped_column(String(16))
     ctime_ns: Mapped[int] = mapped_column(BigInteger)
     atime_ns: Mapped[int] = mapped_column(BigInteger)
+    pin_expiry_ns: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AclModel(Base):
+    """One extended ACL entry (access or default) of a catalog entry."""
+
+    __tablename__ = "acl_entries"
+    __table_args__ = (UniqueConstraint("entry_id", "is_default", "tag", "qualifier"),)
+
+    id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(
+        _Id, ForeignKey("entries.id", ondelete="CASCADE"), index=True
+    )
+    is_default: Mapped[bool] = mapped_column(Boolean)
+    tag: Mapped[str] = mapped_column(String(16))
+    qualifier: Mapped[str] = mapped_column(String(255))
+    perms: Mapped[int] = mapped_column(Integer)

@@ -30,6 +30,9 @@ class ReplicaStatus(StrEnum):
     """A replica's status, stored in the database."""
 
     AVAILABLE = "available"
+    BEING_WRITTEN = "being-written"
+    UNAVAILABLE = "unavailable"
+    LOST = "lost"
 
 
 _TYPE_BITS = {
@@ -65,6 +68,7 @@ class Stat:
     status: FileStatus | None = None
     target: str | None = None
     comment: str | None = None
+    has_acl: bool = False
 
     @property
     def st_mode(self) -> int:
@@ -95,3 +99,4 @@ class Replica:
     status: ReplicaStatus
     ctime_ns: int
     atime_ns: int
+    pin_expiry_ns: int | None = None

@@ -20,6 +20,7 @@ from gridfs.config import load_config
 from gridfs.gfal import Grid
 from gridfs.storage import resolve_turl
 from gridfs.storage.file_backend import turl_to_path
+from tests.conftest import make_vo
 
 GRIDFS = str(Path(sys.executable).with_name("gridfs"))
 FUSERMOUNT = shutil.which("fusermount3") or shutil.which("fusermount")
@@ -56,6 +57,7 @@ def unmount(path: Path) -> None:
 def populated(config_path: Path, make_file) -> Iterator[tuple[Grid, dict[str, bytes]]]:
     """The trailers, each on two SEs, and an alias."""
     with Grid.from_config(load_config(config_path)) as grid:
+        make_vo(grid)
         grid.makedirs("/grid/gilda/trailers")
         contents = {}
         for index, (name, size) in enumerate(TRAILERS.items()):

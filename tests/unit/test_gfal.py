@@ -32,7 +32,7 @@ from gridfs.errors import (
 )
 from gridfs.gfal import Grid
 from gridfs.storage.file_backend import turl_to_path
-from tests.conftest import stored_files
+from tests.conftest import make_vo, stored_files
 
 TRAILERS = "/grid/gilda/trailers"
 
@@ -115,6 +115,7 @@ def test_rep_adds_a_verified_replica_and_reads_prefer_the_local_site(config, mak
     source = make_file("amelie.mpg", 300_000)
     # This client sits at RAL: it reads the RAL copy once there is one.
     with Grid.from_config(config) as grid:
+        make_vo(grid)
         grid.makedirs(TRAILERS)
         grid.cr(source, f"{TRAILERS}/amelie.mpg", se="infn-se")
         grid.local_site = "ral"
@@ -235,7 +236,7 @@ def test_read_only_se_refuses_writes(tmp_path: Path, make_file) -> None:
         '[catalog]\nurl = "sqlite:///c.db"\n[se.tape]\nroot = "se/tape"\nwrite = false\n'
     )
     with Grid.from_config(load_config(config_file)) as grid:
-        grid.makedirs("/grid")
+        make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
         with pytest.raises(ReadOnly):
             grid.cr(make_file("g", 10), "/grid/g", se="tape")
 
@@ -251,7 +252,7 @@ def test_a_full_se_fails_cleanly(tmp_path: Path, make_file) -> None:
         config_file = tmp_path / "full.toml"
         config_file.write_text(f'[catalog]\nurl = "sqlite:///c.db"\n[se.small]\nroot = "{small}"\n')
         with Grid.from_config(load_config(config_file)) as grid:
-            grid.makedirs("/grid")
+            make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
             with pytest.raises(NoSpace) as info:
                 grid.cr(make_file("big", 3_000_000), "/grid/big", se="small")
             assert info.value.errno == 28
@@ -268,6 +269,7 @@ def test_module_level_api_uses_the_configured_grid(
 ) -> None:
     monkeypatch.setenv("GRIDFS_CONFIG", str(config_path))
     monkeypatch.setattr("gridfs.gfal._default", None)
+    make_vo(gridfs.default_grid())
     gridfs.makedirs(TRAILERS)
     gridfs.cr(make_file("h", 4242), f"{TRAILERS}/h")
     gridfs.symlink(f"{TRAILERS}/h", "/grid/gilda/h-alias")

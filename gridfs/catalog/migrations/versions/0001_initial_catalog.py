@@ -51,7 +51,7 @@ def upgrade() -> None:
     with op.batch_alter_table("entries", schema=None) as batch_op:
         batch_op.create_index("ix_entries_parent_id", ["parent_id", "id"], unique=False)
 
-    # The root directory, id 1, owned by the superuser.
+    # The root directory, owned by the superuser: the first row, so id 1 on every dialect.
     now = time.time_ns()
     entries = sa.table(
         "entries",
@@ -76,7 +76,6 @@ def upgrade() -> None:
         entries,
         [
             {
-                "id": 1,
                 "parent_id": None,
                 "name": "",
                 "kind": "d",
