@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gridfs.catalog import SUPERUSER
+from gridfs.catalog import SUPERUSER, Catalog, Identity
 from gridfs.config import Config, load_config
 from gridfs.gfal import Grid
 from tests.pgserver import postgres_server, postgres_url
@@ -51,6 +51,25 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'catalog.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+ALICE = Identity("alice", ("gilda", "atlas"))
+BOB = Identity("bob", ("cms",))
+
+
+def open_catalog(url: str, page_size: int = 1000) -> Catalog:
+    """Alice's view of a catalog whose root she may write (the administrator allows it)."""
+    admin = Catalog.from_url(url, SUPERUSER, page_size=page_size)
+    admin.chmod("/", 0o777)
+    return admin.as_identity(ALICE)
+
+
+@pytest.fixture
+def catalog(catalog_url: str) -> Iterator[Catalog]:
+    """Alice's catalog, on SQLite and on PostgreSQL."""
+    opened = open_catalog(catalog_url)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

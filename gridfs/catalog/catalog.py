@@ -371,7 +371,8 @@ class Catalog:
                 child = _child_or_none(session, parent, name)
                 if child is None:
                     self._require(session, parent, WRITE, sub)
-                    child = self._insert(session, parent, name, EntryKind.DIRECTORY, mode)
+                    # As os.makedirs: the mode is the leaf's; ancestors get the usual one.
+                    child = self._insert(session, parent, name, EntryKind.DIRECTORY, 0o775)
                 elif child.kind == EntryKind.SYMLINK:
                     child = self._resolve(session, sub, follow_last=True)
                 if child.kind != EntryKind.DIRECTORY:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from gridfs.catalog import Stat
+from gridfs.catalog import SUPERUSER, Stat
 from gridfs.config import Config, add_se_to_config, config_path, load_config, write_config
 from gridfs.errors import ConfigError, GridError
 from gridfs.gfal import Grid
@@ -106,7 +106,13 @@ def init(state: _State, directory: Path, vo: str, site: str, se_name: str, force
     write_config(path, document, overwrite=force)
     se_root.mkdir(parents=True, exist_ok=True)
     state.config_file = str(path)
-    state.grid.makedirs(f"/grid/{vo}", exist_ok=True)
+    # The creator of a new catalog administers it: the VO directory is made
+    # by the superuser and handed to the user, as an LFC manager would.
+    identity = state.config.identity
+    admin = state.grid.catalog.as_identity(SUPERUSER)
+    admin.mkdir("/grid", 0o755, exist_ok=True)
+    admin.mkdir(f"/grid/{vo}", 0o775, exist_ok=True)
+    admin.chown(f"/grid/{vo}", identity.user, identity.group)
     click.echo(f"configuration: {path}")
     click.echo(f"catalog:       {state.config.catalog_url}")
     click.echo(f"local SE:      {se_name} at {se_root}")

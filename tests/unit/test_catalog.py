@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, func, select
 
-from gridfs.catalog import SUPERUSER, Catalog, EntryKind, Identity, ReplicaStatus
+from gridfs.catalog import Catalog, EntryKind, ReplicaStatus
 from gridfs.catalog.engine import SCHEMA_REVISION, alembic_config
 from gridfs.catalog.models import Base, EntryModel
 from gridfs.errors import (
@@ -28,26 +28,7 @@ from gridfs.errors import (
     NotFound,
     SymlinkLoop,
 )
-
-ALICE = Identity("alice", ("gilda", "atlas"))
-
-
-def open_catalog(url: str, page_size: int = 1000) -> Catalog:
-    """Alice's view of a catalog whose root she may write (the administrator allows it)."""
-    admin = Catalog.from_url(url, SUPERUSER)
-    admin.chmod("/", 0o777)
-    return (
-        admin.as_identity(ALICE)
-        if page_size == 1000
-        else Catalog(admin._engine, ALICE, page_size=page_size)
-    )
-
-
-@pytest.fixture
-def catalog(catalog_url: str):
-    opened = open_catalog(catalog_url)
-    yield opened
-    opened.close()
+from tests.conftest import ALICE, open_catalog
 
 
 def add(catalog: Catalog, lfn: str, *, size: int = 10, replicas=()) -> str:

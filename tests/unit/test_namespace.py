@@ -1,0 +1,229 @@
+"""LFC namespace, GUID, alias and replica calls, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from gridfs.catalog import Catalog, ReplicaStatus
+from gridfs.errors import (
+    AlreadyExists,
+    DirectoryNotEmpty,
+    InvalidArgument,
+    IsADirectory,
+    NotADirectory,
+    NotFound,
+    NotPermitted,
+)
+
+ADLER = "0a1b2c3d"
+
+
+def add(catalog: Catalog, lfn: str, *surls: str, size: int = 10) -> str:
+    replicas = [(surl.split("/")[2], surl) for surl in surls]
+    return catalog.add_file(lfn, size=size, checksum=ADLER, replicas=replicas).guid or ""
+
+
+@pytest.fixture
+def trailers(catalog: Catalog) -> Catalog:
+    catalog.mkdir("/grid/gilda/trailers", parents=True)
+    return catalog
+
+
+def test_unlink_returns_the_replicas_it_unregistered(trailers: Catalog) -> None:
+    add(trailers, "/grid/gilda/trailers/a", "srm://se1/a", "srm://se2/a")
+    removed = trailers.unlink("/grid/gilda/trailers/a")
+    assert [r.surl for r in removed] == ["srm://se1/a", "srm://se2/a"]
+    with pytest.raises(NotFound):
+        trailers.stat("/grid/gilda/trailers/a")
+    with pytest.raises(IsADirectory):
+        trailers.unlink("/grid/gilda/trailers")
+    with pytest.raises(NotFound):
+        trailers.unlink("/grid/gilda/trailers/a")
+    # The SURL is free again.
+    add(trailers, "/grid/gilda/trailers/b", "srm://se1/a")
+
+
+def test_rmdir(trailers: Catalog) -> None:
+    add(trailers, "/grid/gilda/trailers/a")
+    with pytest.raises(DirectoryNotEmpty) as info:
+        trailers.rmdir("/grid/gilda/trailers")
+    assert info.value.errno == 39
+    with pytest.raises(NotADirectory):
+        trailers.rmdir("/grid/gilda/trailers/a")
+    trailers.unlink("/grid/gilda/trailers/a")
+    trailers.rmdir("/grid/gilda/trailers")
+    assert list(trailers.iterdir("/grid/gilda")) == []
+    with pytest.raises(NotPermitted):
+        trailers.rmdir("/")
+
+
+def test_rename_keeps_the_guid_and_moves_across_directories(trailers: Catalog) -> None:
+    guid = add(trailers, "/grid/gilda/trailers/a", "srm://se1/a")
+    trailers.mkdir("/grid/gilda/archive")
+    before = trailers.stat("/grid/gilda/trailers/a")
+    assert trailers.rename("/grid/gilda/trailers/a", "/grid/gilda/archive/b") == []
+    after = trailers.stat("/grid/gilda/archive/b")
+    assert (after.id, after.guid) == (before.id, guid)
+    assert trailers.lfn_of(after.id) == "/grid/gilda/archive/b"
+    assert trailers.lfns_of(guid) == ["/grid/gilda/archive/b"]
+    assert [r.surl for r in trailers.replicas("/grid/gilda/archive/b")] == ["srm://se1/a"]
+    trailers.rename("/grid/gilda/archive", "/grid/gilda/old")
+    assert trailers.stat("/grid/gilda/old/b").guid == guid
+
+
+def test_rename_replaces_as_posix_says(trailers: Catalog) -> None:
+    add(trailers, "/grid/gilda/trailers/a", "srm://se1/a")
+    add(trailers, "/grid/gilda/trailers/b", "srm://se1/b")
+    replaced = trailers.rename("/grid/gilda/trailers/a", "/grid/gilda/trailers/b")
+    assert [r.surl for r in replaced] == ["srm://se1/b"]
+    assert [e.name for e in trailers.iterdir("/grid/gilda/trailers")] == ["b"]
+    trailers.mkdir("/grid/gilda/d1")
+    trailers.mkdir("/grid/gilda/d2")
+    add(trailers, "/grid/gilda/d2/x")
+    with pytest.raises(DirectoryNotEmpty):
+        trailers.rename("/grid/gilda/d1", "/grid/gilda/d2")
+    with pytest.raises(NotADirectory):
+        trailers.rename("/grid/gilda/d1", "/grid/gilda/trailers/b")
+    with pytest.raises(IsADirectory):
+        trailers.rename("/grid/gilda/trailers/b", "/grid/gilda/d1")
+    trailers.unlink("/grid/gilda/d2/x")
+    trailers.rename("/grid/gilda/d1", "/grid/gilda/d2")  # an empty directory is replaced
+    assert trailers.rename("/grid/gilda/d2", "/grid/gilda/d2") == []
+
+
+def test_a_directory_cannot_move_into_itself(trailers: Catalog) -> None:
+    trailers.mkdir("/grid/gilda/trailers/sub/deeper", parents=True)
+    for destination in ("/grid/gilda/trailers/sub/deeper/x", "/grid/gilda/trailers/sub/t"):
+        with pytest.raises(InvalidArgument, match="own subtree"):
+            trailers.rename("/grid/gilda/trailers", destination)
+    with pytest.raises(NotFound):
+        trailers.rename("/grid/gilda/nope", "/grid/gilda/x")
+    with pytest.raises(NotFound):
+        trailers.rename("/grid/gilda/trailers", "/grid/nowhere/x")
+
+
+def test_chmod_chown_utime(trailers: Catalog, catalog_url: str) -> None:
+    add(trailers, "/grid/gilda/trailers/a")
+    assert trailers.chmod("/grid/gilda/trailers/a", 0o640).mode == 0o640
+    with pytest.raises(InvalidArgument):
+        trailers.chmod("/grid/gilda/trailers/a", 0o17777)
+    assert trailers.chown("/grid/gilda/trailers/a", group="atlas").group == "atlas"
+    with pytest.raises(NotPermitted, match="member"):
+        trailers.chown("/grid/gilda/trailers/a", group="cms")
+    with pytest.raises(NotPermitted, match="superuser"):
+        trailers.chown("/grid/gilda/trailers/a", owner="bob")
+    entry = trailers.utime("/grid/gilda/trailers/a", 1_000_000_000, 2_000_000_000)
+    assert (entry.atime_ns, entry.mtime_ns) == (1_000_000_000, 2_000_000_000)
+    now = trailers.utime("/grid/gilda/trailers/a")
+    assert now.mtime_ns > time.time_ns() - 60 * 10**9
+
+
+def test_sizes_checksums_and_comments(trailers: Catalog) -> None:
+    add(trailers, "/grid/gilda/trailers/a")
+    entry = trailers.set_size(
+        "/grid/gilda/trailers/a",
+        4096,
+        checksum_type="md5",
+        checksum="0123456789abcdef0123456789abcdef",
+    )
+    assert (entry.size, entry.checksum_type) == (4096, "md5")
+    for bad in (("md5", "xyz"), ("sha1", "00"), ("adler32", "ABCDEF01")):
+        with pytest.raises(InvalidArgument):
+            trailers.set_size("/grid/gilda/trailers/a", 1, checksum_type=bad[0], checksum=bad[1])
+    trailers.set_comment("/grid/gilda/trailers/a", "director's cut")
+    assert trailers.stat("/grid/gilda/trailers/a").comment == "director's cut"
+    trailers.set_comment("/grid/gilda/trailers/a", None)
+    assert trailers.stat("/grid/gilda/trailers/a").comment is None
+    with pytest.raises(InvalidArgument):
+        trailers.set_comment("/grid/gilda/trailers/a", "x" * 256)
+
+
+def test_guid_calls_and_aliases(trailers: Catalog) -> None:
+    guid = add(trailers, "/grid/gilda/trailers/matrix.mpg", "srm://se1/m", "srm://se2/m")
+    assert trailers.guid_of("/grid/gilda/trailers/matrix.mpg") == guid
+    trailers.add_alias("/grid/gilda/trailers/matrix.mpg", "/grid/gilda/neo.mpg")
+    trailers.mkdir("/grid/gilda/favourites")
+    # An alias made through an alias still points at the primary LFN.
+    trailers.add_alias("/grid/gilda/neo.mpg", "/grid/gilda/favourites/m.mpg")
+    assert trailers.lfns_of(guid) == [
+        "/grid/gilda/trailers/matrix.mpg",
+        "/grid/gilda/neo.mpg",
+        "/grid/gilda/favourites/m.mpg",
+    ]
+    assert trailers.guid_of("/grid/gilda/neo.mpg") == guid
+    assert trailers.surls_of(guid) == ["srm://se1/m", "srm://se2/m"]
+    trailers.remove_alias("/grid/gilda/neo.mpg")
+    assert trailers.lfns_of(guid) == [
+        "/grid/gilda/trailers/matrix.mpg",
+        "/grid/gilda/favourites/m.mpg",
+    ]
+    with pytest.raises(InvalidArgument, match="not an alias"):
+        trailers.remove_alias("/grid/gilda/trailers/matrix.mpg")
+    with pytest.raises(IsADirectory):
+        trailers.add_alias("/grid/gilda/trailers", "/grid/gilda/t")
+    with pytest.raises(IsADirectory):
+        trailers.guid_of("/grid/gilda/trailers")
+    with pytest.raises(NotFound):
+        trailers.lfns_of("00000000-0000-0000-0000-000000000000")
+    with pytest.raises(InvalidArgument, match="not a GUID"):
+        trailers.lfns_of("nonsense")
+
+
+def test_create_with_a_given_guid_and_register_replicas(trailers: Catalog) -> None:
+    guid = "6f1ce7ba-7c17-4e54-8fd2-3a3bd7e1d2a4"
+    entry = trailers.add_file("/grid/gilda/trailers/x", size=123, guid=guid.upper())
+    assert (entry.guid, entry.size, entry.checksum) == (guid, 123, None)
+    trailers.add_replica(guid, "se1", "srm://se1/x", ReplicaStatus.BEING_WRITTEN)
+    pinned = trailers.set_replica_status(
+        "srm://se1/x", ReplicaStatus.AVAILABLE, pin_expiry_ns=5_000
+    )
+    assert (pinned.status, pinned.pin_expiry_ns) == (ReplicaStatus.AVAILABLE, 5_000)
+    trailers.add_replica(guid, "se2", "srm://se2/x", ReplicaStatus.LOST)
+    assert [(r.se, r.status) for r in trailers.replicas("/grid/gilda/trailers/x")] == [
+        ("se1", ReplicaStatus.AVAILABLE),
+        ("se2", ReplicaStatus.LOST),
+    ]
+    removed = trailers.remove_replica(guid, "srm://se2/x")
+    assert removed.se == "se2"
+    with pytest.raises(NotFound):
+        trailers.remove_replica(guid, "srm://se2/x")
+    with pytest.raises(NotFound):
+        trailers.set_replica_status("srm://nowhere/x", ReplicaStatus.LOST)
+
+
+def test_bulk_replica_resolution(trailers: Catalog) -> None:
+    trailers.mkdir("/grid/gilda/runs/a", parents=True)
+    trailers.mkdir("/grid/gilda/runs/b")
+    lfns = []
+    with trailers.transaction():
+        for index in range(300):
+            lfn = f"/grid/gilda/runs/{'ab'[index % 2]}/f{index:04}"
+            add(trailers, lfn, f"srm://se1/f{index}", f"srm://se2/f{index}")
+            lfns.append(lfn)
+    trailers.symlink("/grid/gilda/runs/a", "/grid/gilda/latest")
+    asked = [*lfns, "/grid/gilda/runs/a/missing", "/grid/gilda/latest/f0000", "/grid/gilda/runs"]
+    found = trailers.replicas_many(asked)
+    assert set(found) == {*lfns, "/grid/gilda/latest/f0000"}
+    assert [r.surl for r in found["/grid/gilda/runs/b/f0001"]] == ["srm://se1/f1", "srm://se2/f1"]
+    assert found["/grid/gilda/latest/f0000"] == found["/grid/gilda/runs/a/f0000"]
+    assert trailers.replicas_many([]) == {}
+
+
+def test_transactions_commit_together_or_not_at_all(trailers: Catalog) -> None:
+    with trailers.transaction():
+        add(trailers, "/grid/gilda/trailers/a")
+        add(trailers, "/grid/gilda/trailers/b")
+        assert len(list(trailers.iterdir("/grid/gilda/trailers"))) == 2
+
+    def failing_block() -> None:
+        with trailers.transaction():
+            add(trailers, "/grid/gilda/trailers/c")
+            trailers.rename("/grid/gilda/trailers/a", "/grid/gilda/trailers/d")
+            add(trailers, "/grid/gilda/trailers/b")  # fails: all of the block is undone
+
+    with pytest.raises(AlreadyExists):
+        failing_block()
+    names = sorted(e.name for e in trailers.iterdir("/grid/gilda/trailers"))
+    assert names == ["a", "b"]

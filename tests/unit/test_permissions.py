@@ -1,0 +1,218 @@
+"""Mode bits, POSIX ACLs and ownership rules: pure tables, then the catalog with two users."""
+
+from __future__ import annotations
+
+import pytest
+
+from gridfs.catalog import SUPERUSER, Catalog, Identity
+from gridfs.catalog.permissions import (
+    EXECUTE,
+    READ,
+    WRITE,
+    AclEntry,
+    AclTag,
+    format_acl,
+    inherit,
+    is_allowed,
+    parse_acl,
+)
+from gridfs.errors import InvalidArgument, NotPermitted, PermissionDenied
+from tests.conftest import ALICE, BOB
+
+CAROL = Identity("carol", ("gilda",))
+RW, RX, R = READ | WRITE, READ | EXECUTE, READ
+
+
+def allowed(who: Identity, mode: int, want: int, acl: str = "", directory: bool = False) -> bool:
+    extended = [e for e in parse_acl(acl) if e.tag not in (AclTag.USER_OBJ, AclTag.OTHER)]
+    return is_allowed(
+        who,
+        owner="alice",
+        group="gilda",
+        mode=mode,
+        acl=extended,
+        want=want,
+        is_directory=directory,
+    )
+
+
+@pytest.mark.parametrize(
+    ("who", "mode", "want", "acl", "expected"),
+    [
+        (ALICE, 0o640, RW, "", True),
+        (ALICE, 0o040, READ, "", False),  # the owner class decides for the owner
+        (CAROL, 0o640, READ, "", True),
+        (CAROL, 0o640, WRITE, "", False),
+        (BOB, 0o640, READ, "", False),
+        (BOB, 0o644, READ, "", True),
+        (CAROL, 0o604, READ, "", False),  # a matching group with no rights denies
+        (BOB, 0o600, READ, "user:bob:r--,group::---,mask::r--", True),
+        (BOB, 0o600, WRITE, "user:bob:rw-,group::---,mask::r--", False),  # masked
+        (BOB, 0o604, READ, "user:bob:---,group::---,mask::rwx", False),  # named user beats other
+        (CAROL, 0o600, READ, "group::---,group:atlas:r--,group:gilda:r--,mask::r--", True),
+        (BOB, 0o600, READ, "group::---,group:cms:rw-,mask::rwx", True),
+        (SUPERUSER, 0o000, RW, "", True),
+        (SUPERUSER, 0o600, EXECUTE, "", False),  # root executes nothing nobody may
+        (SUPERUSER, 0o100, EXECUTE, "", True),
+    ],
+)
+def test_access_check(who: Identity, mode: int, want: int, acl: str, expected: bool) -> None:
+    assert allowed(who, mode, want, acl) is expected
+
+
+def test_superuser_searches_any_directory() -> None:
+    assert allowed(SUPERUSER, 0o000, EXECUTE, directory=True)
+
+
+def test_acl_text_round_trips() -> None:
+    text = (
+        "user::rwx\nuser:bob:r-x\ngroup::r-x\ngroup:cms:rw-\nmask::rwx\nother::---\n"
+        "default:user::rwx\ndefault:group::r-x\ndefault:other::---\n"
+    )
+    assert format_acl(parse_acl(text)) == text
+    assert parse_acl("u::rw-, g::r--, o::r--  # a comment") == [
+        AclEntry(False, AclTag.USER_OBJ, "", RW),
+        AclEntry(False, AclTag.GROUP_OBJ, "", R),
+        AclEntry(False, AclTag.OTHER, "", R),
+    ]
+    for bad in ("user:bob", "user:bob:rwz", "mask:x:rwx", "owner::rwx", "user:bob:rwxr"):
+        with pytest.raises(InvalidArgument, match="ACL"):
+            parse_acl(bad)
+
+
+def test_inheritance_of_default_acls() -> None:
+    default = parse_acl("d:u::rwx,d:u:bob:rwx,d:g::r-x,d:m::rwx,d:o::---")
+    mode, acl = inherit(default, 0o666, is_directory=False)
+    assert mode == 0o660  # the mask (group class) is cut to the requested rw-
+    assert AclEntry(False, AclTag.USER, "bob", 7) in acl
+    assert AclEntry(False, AclTag.MASK, "", RW) in acl
+    assert not [e for e in acl if e.default]
+    mode, acl = inherit(default, 0o777, is_directory=True)
+    assert mode == 0o770
+    assert [e for e in acl if e.default] == default
+    assert inherit([], 0o644, is_directory=False) == (0o644, [])
+
+
+# -- the catalog, with several users -------------------------------------------
+
+
+@pytest.fixture
+def shared(catalog: Catalog) -> tuple[Catalog, Catalog, Catalog]:
+    """Alice owns /grid/gilda (drwxr-x---, group gilda); Bob and Carol look on."""
+    admin = catalog.as_identity(SUPERUSER)
+    admin.mkdir("/grid/gilda", 0o750, parents=True)
+    assert admin.stat("/grid").mode == 0o775
+    admin.chown("/grid/gilda", "alice", "gilda")
+    catalog.add_file("/grid/gilda/secret", size=1, mode=0o640)
+    return catalog, catalog.as_identity(BOB), catalog.as_identity(CAROL)
+
+
+def test_search_permission_on_every_ancestor(shared) -> None:
+    alice, bob, carol = shared
+    with pytest.raises(PermissionDenied) as info:
+        bob.stat("/grid/gilda/secret")
+    assert info.value.errno == 13
+    assert carol.stat("/grid/gilda/secret").size == 1
+    alice.chmod("/grid/gilda", 0o700)
+    with pytest.raises(PermissionDenied):
+        carol.stat("/grid/gilda/secret")
+    for call in (lambda: carol.replicas_many(["/grid/gilda/secret"]),):
+        assert call() == {}
+    with pytest.raises(PermissionDenied):
+        carol.lfns_of(alice.guid_of("/grid/gilda/secret"))
+
+
+def test_read_and_write_permissions(shared) -> None:
+    alice, bob, carol = shared
+    assert [e.name for e in carol.iterdir("/grid/gilda")] == ["secret"]
+    assert carol.replicas("/grid/gilda/secret") == []
+    with pytest.raises(PermissionDenied):
+        carol.add_file("/grid/gilda/mine", size=1)
+    with pytest.raises(PermissionDenied):
+        carol.unlink("/grid/gilda/secret")
+    with pytest.raises(PermissionDenied):
+        carol.set_size("/grid/gilda/secret", 5)
+    with pytest.raises(PermissionDenied):
+        carol.add_replica(alice.guid_of("/grid/gilda/secret"), "se", "srm://se/x")
+    alice.chmod("/grid/gilda/secret", 0o600)
+    with pytest.raises(PermissionDenied):
+        carol.replicas("/grid/gilda/secret")
+    with pytest.raises(PermissionDenied):
+        bob.iterdir("/grid/gilda")
+
+
+def test_ownership_rules(shared) -> None:
+    alice, bob, carol = shared
+    with pytest.raises(NotPermitted) as info:
+        carol.chmod("/grid/gilda/secret", 0o777)
+    assert info.value.errno == 1
+    with pytest.raises(NotPermitted):
+        carol.chown("/grid/gilda/secret", group="gilda")
+    with pytest.raises(NotPermitted):
+        carol.setacl("/grid/gilda/secret", parse_acl("u::rwx,g::rwx,o::rwx"))
+    with pytest.raises(NotPermitted):
+        carol.utime("/grid/gilda/secret", 1, 1)
+    admin = alice.as_identity(SUPERUSER)
+    assert admin.chown("/grid/gilda/secret", "bob", "cms").owner == "bob"
+    alice.chmod("/grid/gilda", 0o751)  # others may search, so Bob reaches his file
+    assert bob.chmod("/grid/gilda/secret", 0o604).mode == 0o604
+
+
+def test_sticky_directories(catalog: Catalog) -> None:
+    admin = catalog.as_identity(SUPERUSER)
+    admin.mkdir("/scratch", 0o1777)
+    alice, bob = catalog, catalog.as_identity(BOB)
+    alice.add_file("/scratch/a", size=1)
+    bob.add_file("/scratch/b", size=1)
+    with pytest.raises(NotPermitted, match="sticky"):
+        bob.unlink("/scratch/a")
+    with pytest.raises(NotPermitted, match="sticky"):
+        bob.rename("/scratch/a", "/scratch/c")
+    with pytest.raises(NotPermitted, match="sticky"):
+        bob.rename("/scratch/b", "/scratch/a")  # would replace Alice's file
+    alice.unlink("/scratch/a")
+    admin.unlink("/scratch/b")
+
+
+def test_acls_grant_and_are_inherited(shared) -> None:
+    alice, bob, _ = shared
+    alice.setacl("/grid/gilda", parse_acl("u::rwx,u:bob:r-x,g::r-x,o::---"))
+    acl = format_acl(alice.getacl("/grid/gilda"))
+    assert acl == "user::rwx\nuser:bob:r-x\ngroup::r-x\nmask::r-x\nother::---\n"
+    assert alice.stat("/grid/gilda").mode == 0o750  # the group bits show the mask
+    assert bob.stat("/grid/gilda/secret").size == 1  # search is all that stat needs
+    with pytest.raises(PermissionDenied):
+        bob.replicas("/grid/gilda/secret")  # rw-r-----, and no entry for Bob there
+    alice.setacl("/grid/gilda/secret", parse_acl("u::rw-,u:bob:r--,g::r--,o::---"))
+    assert bob.stat("/grid/gilda/secret").size == 1
+    assert bob.replicas("/grid/gilda/secret") == []
+    alice.chmod("/grid/gilda/secret", 0o600)  # a chmod of the group bits sets the mask
+    with pytest.raises(PermissionDenied):
+        bob.replicas("/grid/gilda/secret")
+
+    alice.setacl(
+        "/grid/gilda",
+        parse_acl("u::rwx,g::r-x,o::---,d:u::rwx,d:u:bob:rwx,d:g::r-x,d:m::rwx,d:o::---,u:bob:rwx"),
+    )
+    made = alice.mkdir("/grid/gilda/shared", 0o777)
+    assert made.mode == 0o770
+    bob.add_file("/grid/gilda/shared/from-bob", size=2, mode=0o644)
+    entry = bob.stat("/grid/gilda/shared/from-bob")
+    assert entry.mode == 0o640  # the inherited mask is cut to the requested group r--
+    assert "default:user:bob:rwx" in format_acl(alice.getacl("/grid/gilda/shared"))
+    with pytest.raises(InvalidArgument, match="default ACL"):
+        alice.setacl(
+            "/grid/gilda/secret", parse_acl("u::rw-,g::r--,o::---,d:u::rwx,d:g::---,d:o::---")
+        )
+    with pytest.raises(InvalidArgument, match="exactly one"):
+        alice.setacl("/grid/gilda/secret", parse_acl("u::rw-,o::---"))
+
+
+def test_setgid_directories_pass_their_group_on(catalog: Catalog) -> None:
+    admin = catalog.as_identity(SUPERUSER)
+    admin.mkdir("/grid/atlas", 0o2777, parents=True)
+    admin.chown("/grid/atlas", group="atlas-prod")
+    made = catalog.mkdir("/grid/atlas/run1")
+    assert made.group == "atlas-prod"
+    assert made.mode & 0o2000
+    assert catalog.add_file("/grid/atlas/run1/f", size=1).group == "atlas-prod"
