@@ -8,6 +8,7 @@ from gridfs.catalog.engine import create_catalog_engine, upgrade_schema
 from gridfs.catalog.guids import new_guid, parse_guid
 from gridfs.catalog.identity import SUPERUSER, Identity
 from gridfs.catalog.lfn import join_lfn, split_lfn
+from gridfs.catalog.permissions import AclEntry, AclTag, format_acl, parse_acl
 from gridfs.catalog.records import (
     EntryId,
     EntryKind,
@@ -20,6 +21,8 @@ from gridfs.catalog.records import (
 __all__ = [
     "ROOT_ID",
     "SUPERUSER",
+    "AclEntry",
+    "AclTag",
     "Catalog",
     "EntryId",
     "EntryKind",
@@ -29,8 +32,10 @@ __all__ = [
     "ReplicaStatus",
     "Stat",
     "create_catalog_engine",
+    "format_acl",
     "join_lfn",
     "new_guid",
+    "parse_acl",
     "parse_guid",
     "split_lfn",
     "upgrade_schema",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from gridfs.catalog import SUPERUSER, Stat
+from gridfs.catalog import SUPERUSER, Stat, format_acl, parse_acl
 from gridfs.config import Config, add_se_to_config, config_path, load_config, write_config
 from gridfs.errors import ConfigError, GridError
 from gridfs.gfal import Grid
@@ -215,8 +215,11 @@ def lr(state: _State, lfn: str) -> None:
 @click.argument("lfns", nargs=-1)
 @click.option("-l", "long", is_flag=True, help="Long listing.")
 @click.option("-d", "directory", is_flag=True, help="List directories themselves.")
+@click.option("-R", "recursive", is_flag=True, help="List subdirectories too.")
 @click.pass_context
-def ls(ctx: click.Context, lfns: tuple[str, ...], long: bool, directory: bool) -> None:
+def ls(
+    ctx: click.Context, lfns: tuple[str, ...], long: bool, directory: bool, recursive: bool
+) -> None:
     """List directories (default: the mount root, /grid).
 
     As ls(1) does: a link given on the command line is followed if it leads to
@@ -224,41 +227,55 @@ def ls(ctx: click.Context, lfns: tuple[str, ...], long: bool, directory: bool) -
     """
     state: _State = ctx.obj
     targets = lfns or (state.config.mount_root,)
+    lister = _Lister(state.grid, long=long, header=len(targets) > 1 or recursive)
     failed = False
-    first = True
     for lfn in targets:
         try:
-            _list_one(
-                state.grid,
-                lfn,
-                long=long,
-                directory=directory,
-                header=len(targets) > 1,
-                first=first,
-            )
-            first = False
+            lister.show(lfn, directory=directory, recursive=recursive)
         except OSError as exc:
             click.echo(f"gridfs: {exc}", err=True)
             failed = True
-    if failed:
+    if failed or lister.failed:
         ctx.exit(1)
 
 
-def _list_one(
-    grid: Grid, lfn: str, *, long: bool, directory: bool, header: bool, first: bool
-) -> None:
-    entry = grid.lstat(lfn)
-    if entry.is_symlink() and not directory:
-        with contextlib.suppress(FileNotFoundError):  # a dangling link lists as itself
-            target = grid.stat(lfn)
-            entry = target if target.is_dir() else entry
-    if not entry.is_dir() or directory:
-        click.echo(_long_line(entry, lfn) if long else lfn)
-        return
-    if header:
-        click.echo(f"{lfn}:" if first else f"\n{lfn}:")
-    for child in grid.scandir(lfn):
-        click.echo(_long_line(child) if long else child.name)
+class _Lister:
+    """ls output: entries, or directories with a header each when there are several."""
+
+    def __init__(self, grid: Grid, *, long: bool, header: bool) -> None:
+        self.grid = grid
+        self.long = long
+        self.header = header
+        self.first = True
+        self.failed = False
+
+    def show(self, lfn: str, *, directory: bool, recursive: bool) -> None:
+        entry = self.grid.lstat(lfn)
+        if entry.is_symlink() and not directory:
+            with contextlib.suppress(FileNotFoundError):  # a dangling link lists as itself
+                target = self.grid.stat(lfn)
+                entry = target if target.is_dir() else entry
+        if not entry.is_dir() or directory:
+            click.echo(_long_line(entry, lfn) if self.long else lfn)
+            self.first = False
+            return
+        self._directory(lfn, recursive=recursive)
+
+    def _directory(self, lfn: str, *, recursive: bool) -> None:
+        if self.header:
+            click.echo(f"{lfn}:" if self.first else f"\n{lfn}:")
+        self.first = False
+        subdirectories = []
+        for child in self.grid.scandir(lfn):
+            click.echo(_long_line(child) if self.long else child.name)
+            if recursive and child.is_dir():
+                subdirectories.append(f"{lfn.rstrip('/')}/{child.name}")
+        for sub in subdirectories:
+            try:
+                self._directory(sub, recursive=True)
+            except OSError as exc:  # an unreadable subdirectory does not stop the rest
+                click.echo(f"gridfs: {exc}", err=True)
+                self.failed = True
 
 
 @cli.command("stat")
@@ -285,8 +302,191 @@ def stat_(state: _State, lfn: str) -> None:
         ]
     if entry.is_symlink():
         rows.append(("target", str(entry.target)))
+    if entry.comment is not None:
+        rows.append(("comment", entry.comment))
     for key, value in rows:
         click.echo(f"{key + ':':<10} {value}")
+
+
+@cli.command()
+@click.argument("lfns", nargs=-1, required=True)
+@click.option("-r", "recursive", is_flag=True, help="Remove directories and their contents.")
+@pass_state
+def rm(state: _State, lfns: tuple[str, ...], recursive: bool) -> None:
+    """Remove files and aliases (deleting the files' replicas from their SEs)."""
+    for lfn in lfns:
+        if recursive and state.grid.lstat(lfn).is_dir():
+            _remove_tree(state.grid, lfn)
+        else:
+            state.grid.unlink(lfn)
+
+
+def _remove_tree(grid: Grid, lfn: str) -> None:
+    # Children are listed first, then removed: a listing is not held open while it changes.
+    children = [(child.name, child.is_dir()) for child in grid.scandir(lfn)]
+    for name, is_dir in children:
+        path = f"{lfn.rstrip('/')}/{name}"
+        if is_dir:
+            _remove_tree(grid, path)
+        else:
+            grid.unlink(path)
+    grid.rmdir(lfn)
+
+
+@cli.command()
+@click.argument("lfns", nargs=-1, required=True)
+@pass_state
+def rmdir(state: _State, lfns: tuple[str, ...]) -> None:
+    """Remove empty directories."""
+    for lfn in lfns:
+        state.grid.rmdir(lfn)
+
+
+@cli.command()
+@click.argument("source")
+@click.argument("destination")
+@pass_state
+def mv(state: _State, source: str, destination: str) -> None:
+    """Rename or move an entry (into DESTINATION if it is a directory)."""
+    with contextlib.suppress(FileNotFoundError):
+        if state.grid.stat(destination).is_dir():
+            destination = f"{destination.rstrip('/')}/{source.rstrip('/').rsplit('/', 1)[-1]}"
+    state.grid.rename(source, destination)
+
+
+@cli.command()
+@click.option("-s", "symbolic", is_flag=True, required=True, help="Symbolic (the only kind).")
+@click.argument("target")
+@click.argument("lfn")
+@pass_state
+def ln(state: _State, symbolic: bool, target: str, lfn: str) -> None:
+    """Make LFN a symbolic link to TARGET."""
+    state.grid.symlink(target, lfn)
+
+
+@cli.command()
+@click.argument("mode")
+@click.argument("lfns", nargs=-1, required=True)
+@pass_state
+def chmod(state: _State, mode: str, lfns: tuple[str, ...]) -> None:
+    """Change permission bits (octal MODE, e.g. 755 or 1777)."""
+    try:
+        bits = int(mode, 8)
+    except ValueError:
+        raise click.BadParameter(f"{mode!r} is not an octal mode", param_hint="MODE") from None
+    for lfn in lfns:
+        state.grid.chmod(lfn, bits)
+
+
+@cli.command()
+@click.argument("owner")
+@click.argument("lfns", nargs=-1, required=True)
+@pass_state
+def chown(state: _State, owner: str, lfns: tuple[str, ...]) -> None:
+    """Change owner and/or group: OWNER, OWNER:GROUP or :GROUP."""
+    user, _, group = owner.partition(":")
+    for lfn in lfns:
+        state.grid.chown(lfn, user or None, group or None)
+
+
+@cli.command()
+@click.argument("lfn")
+@pass_state
+def getacl(state: _State, lfn: str) -> None:
+    """Show the ACL of an entry, as getfacl does."""
+    entry = state.grid.lstat(lfn)
+    click.echo(f"# file: {lfn}\n# owner: {entry.owner}\n# group: {entry.group}")
+    click.echo(format_acl(state.grid.getacl(lfn)), nl=False)
+
+
+@cli.command()
+@click.option("-m", "modify", is_flag=True, help="Add or change the given entries only.")
+@click.argument("acl")
+@click.argument("lfn")
+@pass_state
+def setacl(state: _State, modify: bool, acl: str, lfn: str) -> None:
+    """Set the ACL of an entry: "user::rwx,user:bob:r-x,group::r-x,other::---".
+
+    Without -m the given entries replace the whole ACL (default: entries
+    included); with -m they are merged into it.
+    """
+    entries = parse_acl(acl)
+    if modify:
+        given = {(e.default, e.tag, e.qualifier) for e in entries}
+        kept = [e for e in state.grid.getacl(lfn) if (e.default, e.tag, e.qualifier) not in given]
+        entries = kept + entries
+    state.grid.setacl(lfn, entries)
+
+
+@cli.command()
+@click.argument("lfn")
+@click.argument("comment")
+@pass_state
+def setcomment(state: _State, lfn: str, comment: str) -> None:
+    """Attach a comment to an entry."""
+    state.grid.set_comment(lfn, comment)
+
+
+@cli.command()
+@click.argument("lfn")
+@pass_state
+def delcomment(state: _State, lfn: str) -> None:
+    """Delete the comment of an entry."""
+    state.grid.set_comment(lfn, None)
+
+
+@cli.command()
+@click.argument("lfn")
+@pass_state
+def lg(state: _State, lfn: str) -> None:
+    """Print the GUID of a file."""
+    click.echo(f"guid:{state.grid.lg(lfn)}")
+
+
+@cli.command()
+@click.argument("lfn_or_guid")
+@pass_state
+def la(state: _State, lfn_or_guid: str) -> None:
+    """Print the LFNs of a file (primary first, then aliases); give an LFN or a GUID."""
+    for lfn in state.grid.la(lfn_or_guid.removeprefix("guid:")):
+        click.echo(lfn)
+
+
+@cli.command()
+@click.argument("lfn")
+@click.argument("alias")
+@pass_state
+def aa(state: _State, lfn: str, alias: str) -> None:
+    """Add ALIAS for the file LFN."""
+    state.grid.aa(lfn, alias)
+
+
+@cli.command()
+@click.argument("aliases", nargs=-1, required=True)
+@pass_state
+def ra(state: _State, aliases: tuple[str, ...]) -> None:
+    """Remove aliases."""
+    for alias in aliases:
+        state.grid.ra(alias)
+
+
+@cli.command()
+@click.argument("surl")
+@click.argument("lfn")
+@click.option("-d", "--se", "se_name", required=True, help="The SE that holds the copy.")
+@pass_state
+def rf(state: _State, surl: str, lfn: str, se_name: str) -> None:
+    """Register an existing copy SURL as a replica of LFN."""
+    state.grid.rf(surl, lfn, se_name)
+
+
+@cli.command()
+@click.argument("surl")
+@click.argument("lfn")
+@pass_state
+def uf(state: _State, surl: str, lfn: str) -> None:
+    """Unregister the replica SURL of LFN (the stored copy stays)."""
+    state.grid.uf(surl, lfn)
 
 
 @cli.command()

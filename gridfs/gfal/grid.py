@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, TypeVar
 
 from gridfs.catalog import (
+    AclEntry,
     Catalog,
     EntryId,
     Replica,
@@ -34,6 +35,7 @@ from gridfs.errors import (
     NotADirectory,
     NotFound,
     ReadOnly,
+    UnknownSE,
     from_os_error,
 )
 from gridfs.gfal.fileobj import GridRawReader
@@ -161,6 +163,108 @@ class Grid:
     def readlink(self, lfn: str) -> str:
         """The target of symbolic link ``lfn``."""
         return self.catalog.readlink(lfn)
+
+    def rmdir(self, lfn: str) -> None:
+        """Remove the empty directory ``lfn``."""
+        self.catalog.rmdir(lfn)
+
+    def unlink(self, lfn: str) -> None:
+        """Remove file or link ``lfn``; a file's stored replicas are deleted first.
+
+        Each replica is deleted from its SE, then unregistered, then the entry
+        goes: if a deletion fails, the error says which, and the file stays
+        registered with the replicas not yet deleted (never the other way round).
+        """
+        entry = self.lstat(lfn)
+        if entry.is_file():
+            assert entry.guid is not None
+            for replica in self.catalog.replicas(lfn):
+                self._delete_stored(replica)
+                self.catalog.remove_replica(entry.guid, replica.surl)
+        self.catalog.unlink(lfn)
+
+    def _delete_stored(self, replica: Replica) -> None:
+        """Delete a replica's stored copy; one already gone is fine."""
+        if replica.se not in self.ses:
+            raise UnknownSE(
+                f"cannot delete {replica.surl}: its SE {replica.se} is not configured",
+                replica.surl,
+            )
+        turl = resolve_turl(replica.surl, self.ses.get(replica.se), self.protocols)
+        try:
+            backend_for(turl).delete(turl)
+        except NotFound:
+            log.info("replica %s was already gone from its SE", replica.surl)
+
+    def rename(self, source: str, destination: str) -> None:
+        """Move ``source`` to ``destination`` (see :meth:`Catalog.rename`).
+
+        A replaced file's stored replicas are deleted after the rename.
+        """
+        for replica in self.catalog.rename(source, destination):
+            try:
+                self._delete_stored(replica)
+            except GridError as exc:
+                log.warning(
+                    "could not delete %s of the replaced %s: %s", replica.surl, destination, exc
+                )
+
+    def chmod(self, lfn: str, mode: int) -> Stat:
+        """Change the mode bits of ``lfn``."""
+        return self.catalog.chmod(lfn, mode)
+
+    def chown(self, lfn: str, owner: str | None = None, group: str | None = None) -> Stat:
+        """Change the owner and/or group of ``lfn``."""
+        return self.catalog.chown(lfn, owner, group)
+
+    def utime(self, lfn: str, atime_ns: int | None = None, mtime_ns: int | None = None) -> Stat:
+        """Set the access and modification times of ``lfn`` (both ``None``: now)."""
+        return self.catalog.utime(lfn, atime_ns, mtime_ns)
+
+    def getacl(self, lfn: str) -> list[AclEntry]:
+        """The ACL of ``lfn``."""
+        return self.catalog.getacl(lfn)
+
+    def setacl(self, lfn: str, entries: Sequence[AclEntry]) -> list[AclEntry]:
+        """Replace the ACL of ``lfn``; returns the ACL as stored."""
+        return self.catalog.setacl(lfn, entries)
+
+    def set_comment(self, lfn: str, comment: str | None) -> None:
+        """Set, or with ``None`` delete, the comment of ``lfn``."""
+        self.catalog.set_comment(lfn, comment)
+
+    # -- GUIDs, aliases and replica registration (lcg-lg/la/aa/ra/rf/uf) ----
+
+    def lg(self, lfn: str) -> str:
+        """The GUID of ``lfn``."""
+        return self.catalog.guid_of(lfn)
+
+    def la(self, lfn_or_guid: str) -> list[str]:
+        """The LFNs (primary first, then aliases) of a file given by LFN or GUID."""
+        guid = lfn_or_guid if not lfn_or_guid.startswith("/") else self.lg(lfn_or_guid)
+        return self.catalog.lfns_of(guid)
+
+    def aa(self, lfn: str, alias: str) -> Stat:
+        """Register ``alias`` for the file ``lfn``."""
+        return self.catalog.add_alias(lfn, alias)
+
+    def ra(self, alias: str) -> None:
+        """Unregister the alias ``alias``."""
+        self.catalog.remove_alias(alias)
+
+    def rf(self, surl: str, lfn: str, se: str) -> Replica:
+        """Register the existing copy ``surl`` on SE ``se`` as a replica of ``lfn``.
+
+        The copy is not read: registering what is not stored is the caller's risk,
+        as with lcg-rf.
+        """
+        if not self.ses.get(se).owns(surl):
+            raise InvalidArgument(f"{surl} is not in the storage area of {se}", surl)
+        return self.catalog.add_replica(self.lg(lfn), se, surl)
+
+    def uf(self, surl: str, lfn: str) -> Replica:
+        """Unregister replica ``surl`` of ``lfn`` (the stored copy stays, as with lcg-uf)."""
+        return self.catalog.remove_replica(self.lg(lfn), surl)
 
     # -- reading -----------------------------------------------------------
 

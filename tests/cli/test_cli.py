@@ -156,3 +156,60 @@ def test_usage_errors_exit_2() -> None:
     assert result.returncode == 2
     assert "Missing argument" in result.stderr
     assert run("--help").stdout.startswith("Usage: gridfs")
+
+
+def test_lfc_verbs(home: Path, make_file) -> None:
+    cfg = ("--config", home / "config.toml")
+    run(*cfg, "mkdir", "-p", "/grid/gilda/trailers/2005")
+    run(*cfg, "cr", make_file("m", 1000), "/grid/gilda/trailers/2005/matrix.mpg")
+    guid = run(*cfg, "lg", "/grid/gilda/trailers/2005/matrix.mpg").stdout.strip()
+    assert guid.startswith("guid:")
+    run(*cfg, "aa", "/grid/gilda/trailers/2005/matrix.mpg", "/grid/gilda/neo.mpg")
+    run(*cfg, "ln", "-s", "trailers/2005", "/grid/gilda/latest")
+    assert run(*cfg, "la", guid).stdout.splitlines() == [
+        "/grid/gilda/trailers/2005/matrix.mpg",
+        "/grid/gilda/neo.mpg",
+    ]
+    run(*cfg, "ra", "/grid/gilda/neo.mpg")
+    assert run(*cfg, "la", "/grid/gilda/latest/matrix.mpg").stdout.splitlines() == [
+        "/grid/gilda/trailers/2005/matrix.mpg"
+    ]
+    run(*cfg, "mkdir", "/grid/gilda/archive")
+    run(*cfg, "mv", "/grid/gilda/trailers/2005", "/grid/gilda/archive")
+    assert run(*cfg, "lg", "/grid/gilda/archive/2005/matrix.mpg").stdout.strip() == guid
+    listing = run(*cfg, "ls", "-R", "/grid/gilda/archive").stdout
+    assert listing == "/grid/gilda/archive:\n2005\n\n/grid/gilda/archive/2005:\nmatrix.mpg\n"
+    run(*cfg, "chmod", "640", "/grid/gilda/archive/2005/matrix.mpg")
+    assert run(*cfg, "ls", "-l", "/grid/gilda/archive/2005").stdout.startswith("-rw-r----- ")
+    run(*cfg, "setacl", "-m", "user:bob:r--", "/grid/gilda/archive/2005/matrix.mpg")
+    acl = run(*cfg, "getacl", "/grid/gilda/archive/2005/matrix.mpg").stdout
+    assert "user:bob:r--\n" in acl
+    assert "mask::r--\n" in acl
+    run(*cfg, "setcomment", "/grid/gilda/archive", "old trailers")
+    assert "comment:   old trailers" in run(*cfg, "stat", "/grid/gilda/archive").stdout
+    run(*cfg, "delcomment", "/grid/gilda/archive")
+    assert "comment" not in run(*cfg, "stat", "/grid/gilda/archive").stdout
+
+    (surl,) = run(*cfg, "lr", "/grid/gilda/archive/2005/matrix.mpg").stdout.split()
+    run(*cfg, "uf", surl, "/grid/gilda/archive/2005/matrix.mpg")
+    assert run(*cfg, "lr", "/grid/gilda/archive/2005/matrix.mpg").stdout == ""
+    run(*cfg, "rf", surl, "/grid/gilda/archive/2005/matrix.mpg", "-d", "cern-se")
+    assert run(*cfg, "lr", "/grid/gilda/archive/2005/matrix.mpg").stdout.strip() == surl
+    fails(
+        *cfg,
+        "rf",
+        "srm://elsewhere/x",
+        "/grid/gilda/archive/2005/matrix.mpg",
+        "-d",
+        "cern-se",
+        message="not in the storage area of cern-se",
+    )
+    fails(*cfg, "rmdir", "/grid/gilda/archive", message="directory not empty")
+    bad_mode = run(*cfg, "chmod", "999", "/grid/gilda/archive", check=False)
+    assert bad_mode.returncode == 2
+    assert "'999' is not an octal mode" in bad_mode.stderr
+    assert len(stored_files(home / "grid")) == 1
+    run(*cfg, "rm", "-r", "/grid/gilda/archive")
+    assert stored_files(home / "grid") == []  # the replica went with the file
+    run(*cfg, "rm", "/grid/gilda/latest")
+    assert run(*cfg, "ls", "/grid/gilda").stdout == "trailers\n"
