@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import posixpath
 import random
 import stat as _stat
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine, delete, exists, select, tuple_
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from gridfs.catalog.engine import database_errors, open_catalog_engine
@@ -60,7 +62,45 @@ log = logging.getLogger(__name__)
 ROOT_ID = EntryId(1)  # the first row the first migration writes
 _MAX_SYMLINK_HOPS = 40  # Linux's limit
 _BULK_CHUNK = 5000  # pairs per IN (...): under every dialect's parameter limit
-_BEGIN_ATTEMPTS = 8
+_CONFLICT_ATTEMPTS = 10
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _is_conflict(error: BaseException | None) -> bool:
+    """A failure that running the transaction again can cure: a lock or serialisation clash."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if getattr(error.orig, "sqlstate", None) in ("40001", "40P01"):  # PostgreSQL
+        return True
+    return isinstance(error, OperationalError) and (
+        "locked" in str(error.orig) or "busy" in str(error.orig)  # SQLite
+    )
+
+
+def _retried(method: Callable[P, T]) -> Callable[P, T]:
+    """Run a write again, with jittered backoff, when the database reports a conflict.
+
+    Not inside :meth:`Catalog.transaction`: that block is the caller's to repeat.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        catalog = args[0]
+        assert isinstance(catalog, Catalog)
+        for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
+            try:
+                return method(*args, **kwargs)
+            except GridError as exc:
+                last = attempt == _CONFLICT_ATTEMPTS or catalog._open.get() is not None
+                if last or not _is_conflict(exc.__cause__):
+                    raise
+                log.info("retrying %s after a conflict: %s", method.__name__, exc)
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    return wrapper
 
 
 class Catalog:
@@ -133,7 +173,7 @@ class Catalog:
         with database_errors(self._engine), self._engine.connect() as connection:
             if write:
                 connection.execution_options(gridfs_write=True)
-            transaction = self._begin(connection)
+            transaction = connection.begin()
             with Session(bind=connection) as session:
                 try:
                     yield session
@@ -143,23 +183,6 @@ class Catalog:
                         transaction.rollback()
                     raise
                 transaction.commit()
-
-    def _begin(self, connection):  # type: ignore[no-untyped-def]
-        """BEGIN, retried with jittered backoff while SQLite reports the database busy.
-
-        The busy timeout already waits for the lock; this covers what it does
-        not (a busy checkpoint), so that "database is locked" never reaches a user.
-        """
-        for attempt in range(1, _BEGIN_ATTEMPTS + 1):
-            try:
-                return connection.begin()
-            except OperationalError as exc:
-                busy = "locked" in str(exc.orig) or "busy" in str(exc.orig)
-                if not (self._sqlite and busy) or attempt == _BEGIN_ATTEMPTS:
-                    raise
-                connection.rollback()
-                time.sleep(random.uniform(0, 0.05 * 2**attempt))
-        raise AssertionError("unreachable")
 
     # -- lookups -----------------------------------------------------------
 
@@ -326,6 +349,7 @@ class Catalog:
 
     # -- namespace changes -------------------------------------------------
 
+    @_retried
     def mkdir(
         self, lfn: str, mode: int = 0o775, *, parents: bool = False, exist_ok: bool = False
     ) -> Stat:
@@ -392,6 +416,7 @@ class Catalog:
                     return target
         raise AlreadyExists(f"LFN exists: {lfn}", lfn)
 
+    @_retried
     def symlink(self, target: str, lfn: str) -> Stat:
         """Create ``lfn`` as a symbolic link to ``target`` (an alias when absolute)."""
         if not target or "\0" in target or len(target.encode("utf-8")) > MAX_LFN_BYTES:
@@ -401,6 +426,7 @@ class Catalog:
             entry.size = len(target.encode("utf-8"))
             return _to_stat(entry)
 
+    @_retried
     def add_file(
         self,
         lfn: str,
@@ -450,6 +476,7 @@ class Catalog:
                 lfn,
             ) from exc
 
+    @_retried
     def unlink(self, lfn: str) -> list[Replica]:
         """Remove file or link ``lfn``; returns the replicas it unregistered.
 
@@ -464,6 +491,7 @@ class Catalog:
             _touch(parent)
             return replicas
 
+    @_retried
     def rmdir(self, lfn: str) -> None:
         """Remove the empty directory ``lfn``."""
         with self._session(write=True) as session:
@@ -475,6 +503,7 @@ class Catalog:
             session.delete(entry)
             _touch(parent)
 
+    @_retried
     def rename(self, source: str, destination: str) -> list[Replica]:
         """Move ``source`` to ``destination`` atomically, as rename(2) does.
 
@@ -510,6 +539,7 @@ class Catalog:
             _touch(new_parent)
             return replaced
 
+    @_retried
     def chmod(self, lfn: str, mode: int) -> Stat:
         """Change the permission bits (and set-id and sticky bits); owner or superuser."""
         if not 0 <= mode <= 0o7777:
@@ -535,6 +565,7 @@ class Catalog:
             entry.ctime_ns = time.time_ns()
             return _to_stat(entry)
 
+    @_retried
     def chown(self, lfn: str, owner: str | None = None, group: str | None = None) -> Stat:
         """Change owner (superuser only) and/or group (the owner, to one of their groups)."""
         with self._session(write=True) as session:
@@ -553,6 +584,7 @@ class Catalog:
             entry.ctime_ns = time.time_ns()
             return _to_stat(entry)
 
+    @_retried
     def utime(self, lfn: str, atime_ns: int | None = None, mtime_ns: int | None = None) -> Stat:
         """Set access and modification times; both ``None`` means now.
 
@@ -571,6 +603,7 @@ class Catalog:
             entry.ctime_ns = now
             return _to_stat(entry)
 
+    @_retried
     def set_size(
         self, lfn: str, size: int, *, checksum_type: str = "adler32", checksum: str | None = None
     ) -> Stat:
@@ -588,6 +621,7 @@ class Catalog:
             entry.mtime_ns = entry.ctime_ns = time.time_ns()
             return _to_stat(entry)
 
+    @_retried
     def set_comment(self, lfn: str, comment: str | None) -> None:
         """Set (or with ``None`` delete) the comment of ``lfn``; owner or write permission."""
         if comment is not None and len(comment) > 255:
@@ -598,6 +632,7 @@ class Catalog:
                 self._require(session, entry, WRITE, lfn)
             entry.comment = comment
 
+    @_retried
     def setacl(self, lfn: str, entries: Sequence[AclEntry]) -> list[AclEntry]:
         """Replace the ACL of ``lfn`` (access entries, and default ones on a directory).
 
@@ -629,6 +664,7 @@ class Catalog:
 
     # -- replicas ----------------------------------------------------------
 
+    @_retried
     def add_replica(
         self,
         guid: str,
@@ -650,6 +686,7 @@ class Catalog:
         except IntegrityError as exc:
             raise AlreadyExists(f"replica is registered already: {surl}", surl) from exc
 
+    @_retried
     def remove_replica(self, guid: str, surl: str) -> Replica:
         """Unregister one replica of a GUID (the stored copy stays: the caller's to delete)."""
         with self._session(write=True) as session:
@@ -667,6 +704,7 @@ class Catalog:
             session.delete(row)
             return replica
 
+    @_retried
     def set_replica_status(
         self, surl: str, status: ReplicaStatus, *, pin_expiry_ns: int | None = None
     ) -> Replica:
@@ -684,6 +722,7 @@ class Catalog:
 
     # -- aliases -----------------------------------------------------------
 
+    @_retried
     def add_alias(self, lfn: str, alias: str) -> Stat:
         """Make ``alias`` a symbolic link to the primary LFN of file ``lfn`` (lcg-aa)."""
         with self.transaction(), self._session() as session:
@@ -691,6 +730,7 @@ class Catalog:
             _require_file(entry, lfn)
             return self.symlink(_lfn(session, entry), alias)
 
+    @_retried
     def remove_alias(self, alias: str) -> None:
         """Remove alias ``alias``; refuses anything that is not a symbolic link (lcg-ra)."""
         with self.transaction():

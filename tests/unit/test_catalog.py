@@ -15,8 +15,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, func, select
 
-from gridfs.catalog import Catalog, EntryKind, ReplicaStatus
-from gridfs.catalog.engine import SCHEMA_REVISION, alembic_config
+from gridfs.catalog import SUPERUSER, Catalog, EntryKind, ReplicaStatus
+from gridfs.catalog.engine import SCHEMA_REVISION, alembic_config, create_catalog_engine
 from gridfs.catalog.models import Base, EntryModel
 from gridfs.errors import (
     AlreadyExists,
@@ -340,3 +340,84 @@ def test_ids_are_never_reused(catalog: Catalog) -> None:
     with catalog._session(write=True) as session:
         session.delete(session.get(EntryModel, last.id))
     assert catalog.add_file("/grid/b", size=1, checksum="00000001").id > last.id
+
+
+WORKER = """
+import sys
+from gridfs.catalog import SUPERUSER, Catalog
+catalog = Catalog.from_url(sys.argv[1], SUPERUSER)
+worker = int(sys.argv[2])
+for index in range(20):
+    name = f"w{worker}-{index}"
+    guid = catalog.add_file(f"/grid/in/{name}", size=index, checksum="00000001").guid
+    catalog.add_replica(guid, "se1", f"srm://se1/{name}")
+    catalog.set_comment("/grid/in", f"last writer {worker}")  # one hot row for everybody
+    catalog.rename(f"/grid/in/{name}", f"/grid/out/{name}")
+    catalog.mkdir(f"/grid/out/d-{name}", parents=True)
+    if index % 2:
+        catalog.unlink(f"/grid/out/{name}")
+        catalog.rmdir(f"/grid/out/d-{name}")
+catalog.close()
+"""
+
+
+def test_many_processes_changing_one_catalog_lose_nothing(catalog_url: str) -> None:
+    admin = Catalog.from_url(catalog_url, SUPERUSER)
+    admin.mkdir("/grid/in", parents=True)
+    admin.mkdir("/grid/out")
+    workers = 8
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, catalog_url, str(n)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(workers)
+    ]
+    errors = [p.communicate(timeout=300)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0] * workers, errors
+    names = {e.name for e in admin.iterdir("/grid/out")}
+    assert len(names) == workers * 20  # 10 files and 10 directories from each worker
+    assert list(admin.iterdir("/grid/in")) == []
+    replicas = admin.replicas_many(
+        [f"/grid/out/w{n}-{i}" for n in range(workers) for i in range(0, 20, 2)]
+    )
+    assert len(replicas) == workers * 10
+    assert all(len(found) == 1 for found in replicas.values())
+    admin.close()
+
+
+def test_upgrading_a_catalog_with_data_keeps_it(catalog_url: str) -> None:
+    from alembic import command  # noqa: PLC0415
+
+    engine = create_catalog_engine(catalog_url)
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    columns = "parent_id, name, kind, mode, owner, group_name, size, atime_ns, mtime_ns, ctime_ns"
+    with engine.begin() as connection:  # rows as revision 0001 knew them
+        connection.exec_driver_sql(
+            f"INSERT INTO entries ({columns}) "
+            "VALUES (1, 'grid', 'd', 493, 'alice', 'gilda', 0, 1, 1, 1)"
+        )
+        grid_id = connection.exec_driver_sql("SELECT id FROM entries WHERE name = 'grid'").scalar()
+        connection.exec_driver_sql(
+            f"INSERT INTO entries ({columns}, guid, checksum_type, checksum, status) VALUES "
+            f"({grid_id}, 'f', 'f', 420, 'alice', 'gilda', 5, 1, 1, 1, "
+            "'6f1ce7ba-7c17-4e54-8fd2-3a3bd7e1d2a4', 'adler32', '0000abcd', 'ready')"
+        )
+        file_id = connection.exec_driver_sql("SELECT id FROM entries WHERE name = 'f'").scalar()
+        connection.exec_driver_sql(
+            "INSERT INTO replicas (entry_id, se, surl, status, ctime_ns, atime_ns) "
+            f"VALUES ({file_id}, 'se1', 'srm://se1/f', 'available', 1, 1)"
+        )
+    engine.dispose()
+    catalog = Catalog.from_url(catalog_url, SUPERUSER)  # upgrades to the newest revision
+    assert [r.surl for r in catalog.replicas("/grid/f")] == ["srm://se1/f"]
+    assert catalog.stat("/grid/f").has_acl is False
+    with catalog._engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    catalog.unlink("/grid/f")
+    assert catalog.add_file("/grid/g", size=1).id > file_id  # ids still never reused
+    catalog.close()
