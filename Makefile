@@ -20,6 +20,7 @@ lint: $(STAMP)
 
 bench: system-deps $(STAMP)
 	$(BIN)/python benchmarks/read_throughput.py
+	$(BIN)/python benchmarks/catalog.py
 
 system-deps:
 	./scripts/install-system-deps

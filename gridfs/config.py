@@ -11,9 +11,10 @@ file's directory, so a grid can live in one movable folder::
     [catalog]
     url = "sqlite:///catalog.db"
 
-    [identity]              # default: the local Unix user and groups
+    [identity]              # default: the local Unix user and groups (root: superuser)
     user = "alice"
     groups = ["gilda"]
+    superuser = false       # an administrator passes every permission check
 
     [site]
     name = "site-a"         # replicas on SEs of this site are read first
@@ -62,7 +63,7 @@ __all__ = [
 
 _ALLOWED: dict[str, set[str]] = {
     "catalog": {"url"},
-    "identity": {"user", "groups"},
+    "identity": {"user", "groups", "superuser"},
     "site": {"name"},
     "storage": {"default_se", "protocols"},
     "mount": {"root"},
@@ -182,9 +183,13 @@ def _parse(data: Mapping[str, Any], path: Path) -> Config:
     ident = table("identity")
     if ident:
         local = Identity.local()
+        superuser = ident.get("superuser", False)
+        if not isinstance(superuser, bool):
+            raise fail("[identity] superuser must be true or false")
         identity = Identity(
             user=string("[identity] user", ident.get("user", local.user)),
             groups=strings("[identity] groups", ident.get("groups", list(local.groups))),
+            superuser=superuser,
         )
     else:
         identity = Identity.local()

@@ -51,6 +51,7 @@ def test_no_file_means_the_embedded_default(
         ("[catalog]\nurI = 'x'\n", r"unknown key\(s\) in \[catalog\]: urI"),
         ("[catalog]\nurl = 'not a url'\n", "not a database URL"),
         ("[identity]\ngroups = []\n", "non-empty list"),
+        ("[identity]\nsuperuser = 'yes'\n", "superuser must be true or false"),
         ("[storage]\ndefault_se = 'nowhere'\n", "default_se 'nowhere'"),
         ("[se.a]\nsite = 'x'\n", "needs a root directory"),
         ("[se.a]\nroot = 'd'\nwrite = 'yes'\n", "write must be true or false"),
