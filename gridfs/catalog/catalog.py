@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy import Engine, delete, exists, select, tuple_
+from sqlalchemy import Engine, delete, exists, func, literal, or_, select, tuple_
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -515,6 +515,7 @@ class Catalog:
         parts = split_lfn(destination)
         with self._session(write=True) as session:
             old_parent, entry = self._removable(session, source)
+            old_lfn = _lfn(session, entry)
             new_parent = self._resolve_parent(session, parts, destination)
             self._require(session, new_parent, WRITE | EXECUTE, destination)
             if entry.kind == EntryKind.DIRECTORY:
@@ -537,6 +538,8 @@ class Catalog:
             entry.ctime_ns = time.time_ns()
             _touch(old_parent)
             _touch(new_parent)
+            session.flush()
+            _retarget_aliases(session, old_lfn, _lfn(session, entry))
             return replaced
 
     @_retried
@@ -977,6 +980,21 @@ def _replace(session: Session, entry: EntryModel, existing: EntryModel, lfn: str
     replaced = _replicas(session, existing) if existing.kind == EntryKind.FILE else []
     session.delete(existing)
     return replaced
+
+
+def _retarget_aliases(session: Session, old: str, new: str) -> None:
+    """Keep aliases pointing at what moved: links to ``old`` or below it follow to ``new``."""
+    escaped = old.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    target = EntryModel.target
+    session.execute(
+        EntryModel.__table__.update()
+        .where(
+            EntryModel.kind == EntryKind.SYMLINK.value,
+            or_(target == old, target.like(escaped + "/%", escape="\\")),
+        )
+        .values(target=literal(new) + func.substr(target, len(old) + 1))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _touch(directory: EntryModel, now: int | None = None) -> None:

@@ -73,6 +73,20 @@ def test_rename_keeps_the_guid_and_moves_across_directories(trailers: Catalog) -
     assert trailers.stat("/grid/gilda/old/b").guid == guid
 
 
+def test_aliases_follow_what_they_point_at(trailers: Catalog) -> None:
+    guid = add(trailers, "/grid/gilda/trailers/a_b%", "srm://se1/a")
+    trailers.add_alias("/grid/gilda/trailers/a_b%", "/grid/gilda/alias")
+    trailers.symlink("/grid/gilda/trailers", "/grid/gilda/dir-link")
+    trailers.symlink("/grid/gilda/trailersX", "/grid/gilda/unrelated")
+    trailers.rename("/grid/gilda/trailers/a_b%", "/grid/gilda/trailers/renamed")
+    assert trailers.lfns_of(guid) == ["/grid/gilda/trailers/renamed", "/grid/gilda/alias"]
+    trailers.rename("/grid/gilda/trailers", "/grid/gilda/moved")
+    assert trailers.readlink("/grid/gilda/alias") == "/grid/gilda/moved/renamed"
+    assert trailers.readlink("/grid/gilda/dir-link") == "/grid/gilda/moved"
+    assert trailers.readlink("/grid/gilda/unrelated") == "/grid/gilda/trailersX"
+    assert trailers.stat("/grid/gilda/alias").guid == guid
+
+
 def test_rename_replaces_as_posix_says(trailers: Catalog) -> None:
     add(trailers, "/grid/gilda/trailers/a", "srm://se1/a")
     add(trailers, "/grid/gilda/trailers/b", "srm://se1/b")
