@@ -54,9 +54,18 @@ LOOPBACK = "127.0.0.1"
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 PORT_ATTEMPTS = 5
-# After a kill the old listening socket can linger for a moment, so restart() keeps
-# trying its own port this long before it gives up (it must not move to another one).
+# After a kill the dead server's connections can hold its port for a moment, so restart()
+# keeps trying that port this long before it gives up (it must not move to another one).
 REBIND_TIMEOUT = 10.0
+
+# XrdCl's defaults suit a grid, not a test. Once a server dies, a request waits out its
+# timeout (at 15 s granularity), and the client then shuns the host for StreamErrorWindow
+# (1800 s), so a restarted server is not reached again for ~90 s. With these settings a
+# request to a killed server fails at once ("[FATAL] Connection error") and the first
+# request after a restart reconnects. XrdCl reads them when it opens a connection, so
+# they must be set before the first one to the server. As environment variables (set
+# before XRootD is imported): XRD_CONNECTIONRETRY=1 XRD_STREAMERRORWINDOW=0.
+XROOTD_CLIENT_TEST_SETTINGS = {"ConnectionRetry": 1, "StreamErrorWindow": 0}
 
 # xrootd refuses to run as root ("Security reasons prohibit running as superuser"), so
 # under root it runs as the account Debian's package creates, else as nobody.
@@ -74,8 +83,8 @@ class _PortTaken(StorageServerError):
 def find_xrootd() -> Path | None:
     """The ``xrootd`` daemon, or None if it is not installed.
 
-    Debian puts it in /usr/bin; /usr/sbin is searched too because PATH under sudo or
-    in some containers leaves the sbin directories out.
+    Falls back to the usual install directories, since IDEs and tox may run pytest
+    with a PATH that leaves them out.
     """
     found = shutil.which("xrootd") or shutil.which(
         "xrootd", path=os.pathsep.join(("/usr/bin", "/usr/sbin", "/usr/local/bin"))
@@ -91,7 +100,7 @@ def have_modules(*names: str) -> bool:
 def _free_port() -> int:
     """A TCP port nobody listens on right now (the server may still lose a race for it).
 
-    Probed on the wildcard address, not on 127.0.0.1: xrootd always binds the wildcard.
+    Probed on the wildcard address, which covers 127.0.0.1 too: xrootd binds the wildcard.
     """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("", 0))
@@ -152,7 +161,12 @@ class _ServerProcess:
         """Stop the server if it runs, then start it again on the same port with the same data."""
         port = self._running_port()
         self._terminate()
-        self._start(port, retry_for=REBIND_TIMEOUT)
+        try:
+            self._start(port, retry_for=REBIND_TIMEOUT)
+        except BaseException:
+            # Leave nothing half-started; stop() still cleans up the rest as usual.
+            self._terminate()
+            raise
 
     # -- for subclasses ------------------------------------------------------------
 
@@ -163,10 +177,6 @@ class _ServerProcess:
     def _is_ready(self, since: int) -> bool:
         """Whether the server answers; ``since`` is where this launch's log begins."""
         raise NotImplementedError
-
-    def _choose_port(self) -> int:
-        """The port for a fresh start; 0 means the server picks one and tells us."""
-        return _free_port()
 
     def _cleanup(self) -> None:
         """Remove whatever the server needed only while it ran."""
@@ -202,7 +212,7 @@ class _ServerProcess:
         deadline = time.monotonic() + retry_for
         for attempt in itertools.count(1):
             log_size = self._log_size()
-            self._launch(port if port is not None else self._choose_port())
+            self._launch(port if port is not None else _free_port())
             try:
                 self._wait_until_ready(since=log_size)
                 return
@@ -271,6 +281,18 @@ class _ServerProcess:
 
 
 # -- XRootD ----------------------------------------------------------------------------
+
+
+def tune_xrootd_client() -> None:
+    """Make this process's XRootD client fail fast and reconnect at once.
+
+    Applies ``XROOTD_CLIENT_TEST_SETTINGS`` to connections opened from now on. The
+    ``xrootd_server`` fixture calls it; call it yourself before using a private server.
+    """
+    from XRootD import client  # noqa: PLC0415 - only tests that use XRootD need it
+
+    for key, value in XROOTD_CLIENT_TEST_SETTINGS.items():
+        client.EnvPutInt(key, value)
 
 
 def _xrootd_account() -> pwd.struct_passwd:
@@ -418,9 +440,11 @@ class XRootDServer(_ServerProcess):
         self.port = port
 
     def _is_ready(self, since: int) -> bool:
-        # xrootd logs this line once every protocol is configured and it listens;
-        # connecting earlier would leave the client waiting to retry (ConnectionWindow).
-        if "initialization completed" not in self._read_log(since):
+        # xrootd logs "------ xrootd anon@host:PORT initialization completed." once every
+        # protocol is loaded and it accepts connections (the earlier "... initialization
+        # completed" lines are for parts of it). A client that connects earlier to a server
+        # that then fails would sit out XrdCl's 15 s timer instead of failing fast.
+        if f":{self.port} initialization completed" not in self._read_log(since):
             return False
         try:
             from XRootD import client  # noqa: PLC0415 - only tests that use XRootD need it
@@ -431,10 +455,15 @@ class XRootDServer(_ServerProcess):
                 return False
             return True
         # XrdCl keeps one connection per user@host:port for the life of the process, and
-        # after a kill() it sits out ConnectionWindow (120 s) before it reconnects. A user
-        # name of our own gets a fresh connection, so a restart is not held up by that.
+        # with its default settings it shuns one whose server was killed for ~90 s. A
+        # user name of our own gets a fresh connection, so restart() is not held up.
         probe_url = f"root://gridfs-probe-{uuid.uuid4().hex[:8]}@{LOOPBACK}:{self.port}/"
         status, _ = client.FileSystem(probe_url).stat("/", timeout=5)
+        if status.errno:
+            # The server itself refused (say, nothing exported): waiting will not help.
+            raise StorageServerError(
+                f"xrootd is up but refuses stat /: {status.message.strip()}\n{self._log_tail()}"
+            )
         return bool(status.ok)
 
     def _cleanup(self) -> None:
@@ -451,14 +480,18 @@ class XRootDServer(_ServerProcess):
 
 # -- WebDAV ----------------------------------------------------------------------------
 
-# Started as ``python wsgidav_runner.py SETTINGS.json PORT``. The runner binds the port
-# itself (0: the kernel picks a free one, so there is no race to lose) and reports the
-# one it got through a file, atomically, before it serves.
+# What the runner prints once it listens; the helper waits for it before probing, so
+# that a probe can never reach some other program that took the port first.
+_WSGIDAV_READY = "gridfs-webdav-ready"
+
+# Started as ``python wsgidav_runner.py SETTINGS.json PORT``. The helper picks the port
+# (and retries on a clash) rather than letting cheroot bind port 0: cheroot only sets
+# SO_REUSEADDR for a fixed port, and without it restart() after kill() cannot bind the
+# same port while the killed server's connections linger in FIN_WAIT.
 _WSGIDAV_RUNNER = '''\
 """A WsgiDAV server for gridfs tests, written and started by tests/storage_servers.py."""
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -489,10 +522,7 @@ if settings["cert"]:
 
     server.ssl_adapter = BuiltinSSLAdapter(settings["cert"], settings["key"])
 server.prepare()
-port_file = Path(settings["port_file"])
-port_file.with_suffix(".tmp").write_text(str(server.bind_addr[1]))
-os.replace(port_file.with_suffix(".tmp"), port_file)
-print(f"serving {settings['root']} on port {server.bind_addr[1]}", flush=True)
+print(settings["ready_marker"], "serving", settings["root"], "on", server.bind_addr, flush=True)
 server.serve()
 '''
 
@@ -517,7 +547,6 @@ class WebDAVServer(_ServerProcess):
         self.ca_file: Path | None = None
         self._settings_path: Path | None = None
         self._runner_path: Path | None = None
-        self._port_file: Path | None = None
 
     @property
     def url(self) -> str:
@@ -535,7 +564,6 @@ class WebDAVServer(_ServerProcess):
         self.data_dir = base_dir / "dav-data"
         self.data_dir.mkdir(exist_ok=True)
         self.log_path = base_dir / "wsgidav.log"
-        self._port_file = base_dir / "wsgidav.port"
         self._runner_path = base_dir / "wsgidav_runner.py"
         self._settings_path = base_dir / "wsgidav.json"
         cert = key = None
@@ -546,7 +574,7 @@ class WebDAVServer(_ServerProcess):
             "root": str(self.data_dir),
             "cert": str(cert) if cert else None,
             "key": str(key) if key else None,
-            "port_file": str(self._port_file),
+            "ready_marker": _WSGIDAV_READY,
         }
         self._settings_path.write_text(json.dumps(settings, indent=2) + "\n")
         atexit.register(self.stop)
@@ -564,25 +592,17 @@ class WebDAVServer(_ServerProcess):
 
     # -- internals ---------------------------------------------------------------
 
-    def _choose_port(self) -> int:
-        return 0  # the runner binds port 0 and reports the port it got
-
     def _launch(self, port: int) -> None:
         assert self._runner_path is not None
-        assert self._port_file is not None
-        self._port_file.unlink(missing_ok=True)
-        self.port = port or None
         self._spawn(
             [sys.executable, str(self._runner_path), str(self._settings_path), str(port)],
             cwd=self.base_dir,
         )
+        self.port = port
 
     def _is_ready(self, since: int) -> bool:
-        assert self._port_file is not None
-        if self.port is None:
-            if not self._port_file.exists():
-                return False
-            self.port = int(self._port_file.read_text())
+        if _WSGIDAV_READY not in self._read_log(since):
+            return False
         # A real request through the same TLS checks a client makes: the port being
         # open is not enough, the handshake and the WSGI app must work too.
         return self._probe("OPTIONS", "/") is not None
@@ -725,11 +745,16 @@ def make_test_ca(directory: Path) -> tuple[Path, Path, Path]:
 
 @pytest.fixture(scope="session")
 def xrootd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XRootDServer]:
-    """An xrootd daemon for the whole session; tests skip if xrootd or its bindings are missing."""
+    """An xrootd daemon for the whole session; tests skip if xrootd or its bindings are missing.
+
+    It also tunes the session's XRootD client (``tune_xrootd_client``) so that tests
+    which ``kill`` the server see the failure at once and reach it after ``restart``.
+    """
     if find_xrootd() is None:
         pytest.skip(XROOTD_SKIP_REASON)
     if not have_modules("XRootD"):
         pytest.skip(XROOTD_BINDINGS_SKIP_REASON)
+    tune_xrootd_client()
     server = XRootDServer()
     try:
         server.start(tmp_path_factory.mktemp("xrootd"))

@@ -422,8 +422,15 @@ class Catalog:
         if not target or "\0" in target or len(target.encode("utf-8")) > MAX_LFN_BYTES:
             raise InvalidArgument(f"invalid symbolic link target {target!r}", lfn)
         with self._creating(lfn) as (session, parent, name):
-            entry = self._insert(session, parent, name, EntryKind.SYMLINK, 0o777, target=target)
-            entry.size = len(target.encode("utf-8"))
+            entry = self._insert(
+                session,
+                parent,
+                name,
+                EntryKind.SYMLINK,
+                0o777,
+                target=target,
+                size=len(target.encode("utf-8")),
+            )
             return _to_stat(entry)
 
     @_retried
@@ -448,12 +455,18 @@ class Catalog:
         _check_checksum(checksum_type, checksum, lfn)
         guid = parse_guid(guid) if guid is not None else new_guid()
         with self._creating(lfn) as (session, parent, name):
-            entry = self._insert(session, parent, name, EntryKind.FILE, mode)
-            entry.guid = guid
-            entry.size = size
-            entry.checksum_type = checksum_type if checksum is not None else None
-            entry.checksum = checksum
-            entry.status = FileStatus.READY.value
+            entry = self._insert(
+                session,
+                parent,
+                name,
+                EntryKind.FILE,
+                mode,
+                guid=guid,
+                size=size,
+                checksum_type=checksum_type if checksum is not None else None,
+                checksum=checksum,
+                status=FileStatus.READY.value,
+            )
             for se, surl in replicas:
                 session.add(_new_replica(entry.id, se, surl))
             session.flush()
@@ -889,9 +902,9 @@ class Catalog:
         name: str,
         kind: EntryKind,
         mode: int,
-        *,
-        target: str | None = None,
+        **fields: object,
     ) -> EntryModel:
+        """Add a child to ``parent`` in one INSERT; ``fields`` are further column values."""
         now = time.time_ns()
         default_acl = [e for e in _acl(session, parent) if e.default]
         mode, acl = (
@@ -911,12 +924,11 @@ class Catalog:
             mode=mode & 0o7777,
             owner=self.identity.user,
             group_name=group,
-            size=0,
             atime_ns=now,
             mtime_ns=now,
             ctime_ns=now,
-            target=target,
             has_acl=False,
+            **{"size": 0, **fields},
         )
         session.add(entry)
         _touch(parent, now)
@@ -983,14 +995,18 @@ def _replace(session: Session, entry: EntryModel, existing: EntryModel, lfn: str
 
 
 def _retarget_aliases(session: Session, old: str, new: str) -> None:
-    """Keep aliases pointing at what moved: links to ``old`` or below it follow to ``new``."""
-    escaped = old.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """Keep aliases pointing at what moved: links to ``old`` or below it follow to ``new``.
+
+    Exact, case-sensitive prefix matching (LIKE is neither on SQLite), over the
+    partial index of links only, so a rename never scans the files.
+    """
     target = EntryModel.target
+    prefix = old.rstrip("/") + "/"
     session.execute(
         EntryModel.__table__.update()
         .where(
             EntryModel.kind == EntryKind.SYMLINK.value,
-            or_(target == old, target.like(escaped + "/%", escape="\\")),
+            or_(target == old, func.substr(target, 1, len(prefix)) == prefix),
         )
         .values(target=literal(new) + func.substr(target, len(old) + 1))
         .execution_options(synchronize_session=False)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -48,8 +49,13 @@ class EntryModel(Base):
         UniqueConstraint("parent_id", "name"),
         # Directory listings page through (parent_id, id): the stable resume key.
         Index("ix_entries_parent_id", "parent_id", "id"),
-        # Aliases are found by the LFN they point to.
-        Index("ix_entries_target", "target"),
+        # Aliases are found by the LFN they point to; only links are indexed.
+        Index(
+            "ix_entries_links",
+            "target",
+            sqlite_where=text("kind = 'l'"),
+            postgresql_where=text("kind = 'l'"),
+        ),
         # Ids are inode numbers and resume keys: never hand out a deleted one again.
         {"sqlite_autoincrement": True},
     )

@@ -85,6 +85,10 @@ def test_aliases_follow_what_they_point_at(trailers: Catalog) -> None:
     assert trailers.readlink("/grid/gilda/dir-link") == "/grid/gilda/moved"
     assert trailers.readlink("/grid/gilda/unrelated") == "/grid/gilda/trailersX"
     assert trailers.stat("/grid/gilda/alias").guid == guid
+    trailers.mkdir("/grid/gilda/Foo")
+    trailers.symlink("/grid/gilda/foo/x", "/grid/gilda/lower")  # differs only in case
+    trailers.rename("/grid/gilda/Foo", "/grid/gilda/Bar")
+    assert trailers.readlink("/grid/gilda/lower") == "/grid/gilda/foo/x"
 
 
 def test_rename_replaces_as_posix_says(trailers: Catalog) -> None:

@@ -1,4 +1,4 @@
-"""POSIX ACLs, replica pin expiry, and an index to find aliases by their target.
+"""POSIX ACLs, replica pin expiry, and a partial index to find aliases by their target.
 
 Revision ID: 0002
 Revises: 0001
@@ -41,13 +41,20 @@ def upgrade() -> None:
     op.add_column(
         "entries", sa.Column("has_acl", sa.Boolean(), server_default=sa.false(), nullable=False)
     )
-    op.create_index("ix_entries_target", "entries", ["target"])
+    links_only = sa.text("kind = 'l'")
+    op.create_index(
+        "ix_entries_links",
+        "entries",
+        ["target"],
+        sqlite_where=links_only,
+        postgresql_where=links_only,
+    )
     op.add_column("replicas", sa.Column("pin_expiry_ns", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
     op.drop_column("replicas", "pin_expiry_ns")
-    op.drop_index("ix_entries_target", "entries")
+    op.drop_index("ix_entries_links", "entries")
     op.drop_column("entries", "has_acl")
     op.drop_index(op.f("ix_acl_entries_entry_id"), "acl_entries")
     op.drop_table("acl_entries")
