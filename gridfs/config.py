@@ -21,7 +21,9 @@ file's directory, so a grid can live in one movable folder::
 
     [storage]
     default_se = "se-a"     # where new files go when no SE is named
-    protocols = ["file"]    # access protocols, most preferred first
+    protocols = ["file"]    # access protocols, most preferred first (root, davs, https...)
+    timeout = 60            # seconds, for each network call
+    ca_file = "ca.pem"      # CA bundle for TLS servers (default: the system's)
 
     [se.se-a]
     site = "site-a"
@@ -29,6 +31,10 @@ file's directory, so a grid can live in one movable folder::
     root = "se/se-a"        # a directory: the SE is reached by file://
     read = true
     write = true
+
+    [se.se-b.protocols]     # a remote SE: access protocol = TURL prefix
+    root = "root://xrootd.site-b.example:1094//data"
+    davs = "davs://webdav.site-b.example:443/data"
 
     [mount]
     root = "/grid"          # the LFN shown at the mountpoint
@@ -39,7 +45,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -50,6 +56,7 @@ from sqlalchemy.engine import make_url
 from gridfs.catalog.identity import Identity
 from gridfs.catalog.lfn import split_lfn
 from gridfs.errors import ConfigError, InvalidLFN
+from gridfs.storage.backend import BackendOptions
 from gridfs.storage.se import StorageElement
 
 __all__ = [
@@ -65,7 +72,7 @@ _ALLOWED: dict[str, set[str]] = {
     "catalog": {"url"},
     "identity": {"user", "groups", "superuser"},
     "site": {"name"},
-    "storage": {"default_se", "protocols"},
+    "storage": {"default_se", "protocols", "timeout", "ca_file"},
     "mount": {"root"},
     "se": set(),  # tables by SE name, checked on their own
 }
@@ -82,6 +89,7 @@ class Config:
     local_site: str | None = None
     default_se: str | None = None
     protocols: tuple[str, ...] = ("file",)
+    backend_options: BackendOptions = field(default_factory=BackendOptions)
     mount_root: str = "/grid"
     path: Path | None = None
 
@@ -197,12 +205,7 @@ def _parse(data: Mapping[str, Any], path: Path) -> Config:
     site = table("site")
     local_site = string("[site] name", site["name"]) if "name" in site else None
 
-    storage = table("storage")
-    default_se = (
-        string("[storage] default_se", storage["default_se"]) if "default_se" in storage else None
-    )
-    protocols = strings("[storage] protocols", storage.get("protocols", ["file"]))
-
+    default_se, protocols, options = _parse_storage(table("storage"), base, fail, string, strings)
     ses = [_parse_se(name, spec, base, local_site, fail) for name, spec in table("se").items()]
     if default_se is not None and default_se not in {se.name for se in ses}:
         raise fail(f"[storage] default_se {default_se!r} is not one of the [se.*] tables")
@@ -220,9 +223,27 @@ def _parse(data: Mapping[str, Any], path: Path) -> Config:
         local_site=local_site,
         default_se=default_se,
         protocols=protocols,
+        backend_options=options,
         mount_root=mount_root.rstrip("/") or "/",
         path=path,
     )
+
+
+def _parse_storage(
+    storage: Mapping[str, Any], base: Path, fail: Any, string: Any, strings: Any
+) -> tuple[str | None, tuple[str, ...], BackendOptions]:
+    default_se = (
+        string("[storage] default_se", storage["default_se"]) if "default_se" in storage else None
+    )
+    protocols = strings("[storage] protocols", storage.get("protocols", ["file"]))
+    timeout = storage.get("timeout", BackendOptions.timeout_s)
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
+        raise fail("[storage] timeout must be a positive number of seconds")
+    ca_file = storage.get("ca_file")
+    if ca_file is not None:
+        ca_path = Path(string("[storage] ca_file", ca_file))
+        ca_file = str(ca_path if ca_path.is_absolute() else base / ca_path)
+    return default_se, protocols, BackendOptions(timeout_s=float(timeout), ca_file=ca_file)
 
 
 def _parse_se(

@@ -20,6 +20,7 @@ errors from :mod:`os`. Each class also derives from the matching builtin, so
     │   ├── InvalidLFN
     │   ├── UnknownSE
     │   └── ConfigError
+    ├── StorageUnavailable (ConnectionError; ECONNREFUSED, ETIMEDOUT, EREMOTEIO...)
     ├── ChecksumMismatch (EIO)
     └── NoReplicaAvailable (EIO)
 """
@@ -44,6 +45,7 @@ __all__ = [
     "NotPermitted",
     "PermissionDenied",
     "ReadOnly",
+    "StorageUnavailable",
     "SymlinkLoop",
     "UnknownSE",
     "from_os_error",
@@ -59,16 +61,22 @@ class GridError(OSError):
 
     default_errno = _errno.EIO
 
-    def __init__(self, message: str, filename: str | None = None) -> None:
-        super().__init__(self.default_errno, message)
+    def __init__(
+        self, message: str, filename: str | None = None, *, errno: int | None = None
+    ) -> None:
+        super().__init__(errno or self.default_errno, message)
         self.filename = filename
 
     def __str__(self) -> str:
         return str(self.strerror)
 
-    def __reduce__(self) -> tuple[type[GridError], tuple[str, str | None]]:
-        # OSError pickles its (errno, strerror) args; ours take (message, filename).
-        return (type(self), (str(self.strerror), self.filename))
+    def __reduce__(self) -> tuple[object, ...]:
+        # OSError pickles its (errno, strerror) args; ours take (message, filename, errno=).
+        return (_rebuild, (type(self), str(self.strerror), self.filename, self.errno))
+
+
+def _rebuild(cls: type[GridError], message: str, filename: str | None, code: int) -> GridError:
+    return cls(message, filename, errno=code)
 
 
 class NotFound(GridError, FileNotFoundError):
@@ -147,6 +155,16 @@ class ConfigError(InvalidArgument):
 
 class UnknownSE(InvalidArgument):
     """No storage element of that name is configured."""
+
+
+class StorageUnavailable(GridError, ConnectionError):
+    """A storage element could not be reached or failed mid-transfer.
+
+    The errno says how: ECONNREFUSED (nothing listens), ETIMEDOUT, EHOSTUNREACH,
+    EREMOTEIO (the server broke off), EPROTO (a TLS certificate that does not verify).
+    """
+
+    default_errno = _errno.EHOSTUNREACH
 
 
 class ChecksumMismatch(GridError):

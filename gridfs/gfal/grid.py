@@ -43,8 +43,10 @@ from gridfs.gfal.policy import rank_replicas
 from gridfs.storage import (
     DEFAULT_CHECKSUM,
     Adler32,
+    BackendOptions,
     RangeReader,
     SERegistry,
+    StorageBackend,
     StorageElement,
     WriteResult,
     backend_for,
@@ -99,6 +101,7 @@ class Grid:
         local_site: str | None = None,
         default_se: str | None = None,
         protocols: Sequence[str] = ("file",),
+        backend_options: BackendOptions | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.catalog = catalog
@@ -106,6 +109,7 @@ class Grid:
         self.local_site = local_site
         self.default_se = default_se
         self.protocols = tuple(protocols)
+        self.backend_options = backend_options or BackendOptions()
         self._rng = rng or random.Random()
 
     @classmethod
@@ -118,6 +122,7 @@ class Grid:
             local_site=config.local_site,
             default_se=config.default_se,
             protocols=config.protocols,
+            backend_options=config.backend_options,
         )
 
     def close(self) -> None:
@@ -192,7 +197,7 @@ class Grid:
             )
         turl = resolve_turl(replica.surl, self.ses.get(replica.se), self.protocols)
         try:
-            backend_for(turl).delete(turl)
+            self._backend(turl).delete(turl)
         except NotFound:
             log.info("replica %s was already gone from its SE", replica.surl)
 
@@ -301,7 +306,7 @@ class Grid:
             surl = candidate.replica.surl
             try:
                 turl = resolve_turl(surl, candidate.se, self.protocols)
-                reader = backend_for(turl).open_reader(turl)
+                reader = self._backend(turl).open_reader(turl)
             except GridError as exc:
                 log.warning("%s: replica %s failed: %s", lfn, surl, exc)
                 failures.append(f"{surl} ({exc})")
@@ -444,7 +449,7 @@ class Grid:
         """
         surl = make_surl(se, f"generated/{_today()}/file-{guid}")
         turl = resolve_turl(surl, se, self.protocols)
-        backend = backend_for(turl)
+        backend = self._backend(turl)
         written = backend.write(turl, chunks)
         registered = False
         try:
@@ -470,6 +475,9 @@ class Grid:
                 except GridError as exc:
                     log.warning("could not delete the unregistered copy %s: %s", turl, exc)
             raise
+
+    def _backend(self, turl: str) -> StorageBackend:
+        return backend_for(turl, self.backend_options)
 
     def _writable_se(self, name: str | None) -> StorageElement:
         name = name or self.default_se

@@ -4,6 +4,7 @@ Knows nothing of the catalog: it is handed SURLs and TURLs.
 """
 
 from gridfs.storage.backend import (
+    BackendOptions,
     ObjectStat,
     RangeReader,
     StorageBackend,
@@ -17,6 +18,7 @@ from gridfs.storage.se import SERegistry, StorageElement
 __all__ = [
     "DEFAULT_CHECKSUM",
     "Adler32",
+    "BackendOptions",
     "ObjectStat",
     "RangeReader",
     "SERegistry",

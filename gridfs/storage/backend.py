@@ -16,7 +16,26 @@ from urllib.parse import urlsplit
 
 from gridfs.errors import InvalidArgument
 
-__all__ = ["ObjectStat", "RangeReader", "StorageBackend", "WriteResult", "backend_for"]
+__all__ = [
+    "BackendOptions",
+    "ObjectStat",
+    "RangeReader",
+    "StorageBackend",
+    "WriteResult",
+    "backend_for",
+]
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """Settings every network backend honours.
+
+    ``timeout_s`` bounds each network call (connect, and each read or write);
+    ``ca_file`` is the CA bundle that verifies TLS servers (default: the system's).
+    """
+
+    timeout_s: float = 60.0
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,9 +95,14 @@ class RangeReader(ABC):
 
 
 class StorageBackend(ABC):
-    """One access protocol. Implementations are thread-safe."""
+    """One access protocol. Implementations are thread-safe.
 
-    scheme: str
+    They are built with :class:`BackendOptions` and map their client library's
+    errors to :mod:`gridfs.errors` in one place each.
+    """
+
+    def __init__(self, options: BackendOptions) -> None:
+        self.options = options
 
     @abstractmethod
     def stat(self, turl: str) -> ObjectStat:
@@ -105,26 +129,39 @@ class StorageBackend(ABC):
         """The checksum of the stored object, as the storage computes it."""
 
 
-# Schemes map to "module:class", imported on first use so that a protocol's
-# client library is needed only by those who use it.
-_KNOWN_BACKENDS: dict[str, str] = {
-    "file": "gridfs.storage.file_backend:FileBackend",
+# Schemes map to "module:class, install hint", imported on first use so that a
+# protocol's client library is needed only by those who use it.
+_KNOWN_BACKENDS: dict[str, tuple[str, str]] = {
+    "file": ("gridfs.storage.file_backend:FileBackend", ""),
+    "root": ("gridfs.storage.root_backend:XRootDBackend", "pip install 'gridfs[xrootd]'"),
+    "davs": ("gridfs.storage.http_backend:WebDAVBackend", "pip install 'gridfs[webdav]'"),
+    "dav": ("gridfs.storage.http_backend:WebDAVBackend", "pip install 'gridfs[webdav]'"),
+    "https": ("gridfs.storage.http_backend:WebDAVBackend", "pip install 'gridfs[webdav]'"),
+    "http": ("gridfs.storage.http_backend:WebDAVBackend", "pip install 'gridfs[webdav]'"),
 }
-_instances: dict[str, StorageBackend] = {}
+_instances: dict[tuple[str, BackendOptions], StorageBackend] = {}
 _lock = threading.Lock()
 
 
-def backend_for(turl: str) -> StorageBackend:
-    """The backend that speaks ``turl``'s scheme (one shared instance per scheme)."""
+def backend_for(turl: str, options: BackendOptions | None = None) -> StorageBackend:
+    """The backend that speaks ``turl``'s scheme (one shared instance per scheme and options)."""
     scheme = urlsplit(turl).scheme
+    options = options or BackendOptions()
     with _lock:
-        backend = _instances.get(scheme)
+        backend = _instances.get((scheme, options))
         if backend is None:
-            target = _KNOWN_BACKENDS.get(scheme)
-            if target is None:
-                known = ", ".join(sorted(_KNOWN_BACKENDS))
-                raise InvalidArgument(f"no backend for {scheme}:// (known: {known})", turl)
+            known = _KNOWN_BACKENDS.get(scheme)
+            if known is None:
+                names = ", ".join(sorted(_KNOWN_BACKENDS))
+                raise InvalidArgument(f"no backend for {scheme}:// (known: {names})", turl)
+            target, hint = known
             module_name, class_name = target.split(":")
-            backend = getattr(importlib.import_module(module_name), class_name)()
-            _instances[scheme] = backend
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError as exc:
+                raise InvalidArgument(
+                    f"{scheme}:// needs {exc.name}, which is not installed ({hint})", turl
+                ) from exc
+            backend = getattr(module, class_name)(options)
+            _instances[(scheme, options)] = backend
     return backend

@@ -70,8 +70,6 @@ class _FileReader(RangeReader):
 class FileBackend(StorageBackend):
     """Objects are plain files; a write lands under a temporary name first."""
 
-    scheme = "file"
-
     def stat(self, turl: str) -> ObjectStat:
         with _mapped_errors(turl):
             st = os.stat(turl_to_path(turl))

@@ -1,0 +1,116 @@
+"""Servers that die mid-transfer, on private servers this module starts and stops itself."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gridfs.config import load_config
+from gridfs.errors import NotFound, StorageUnavailable
+from gridfs.gfal import Grid
+from gridfs.storage import backend_for
+from tests.conftest import make_vo
+from tests.storage_servers import (
+    WebDAVServer,
+    XRootDServer,
+    find_xrootd,
+    have_modules,
+    tune_xrootd_client,
+)
+
+DOWN = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ETIMEDOUT, errno.EREMOTEIO}
+
+
+@pytest.fixture(params=["root", "dav"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, object]]:
+    """A server of our own, which the test may kill; returns the TURL prefix and the server."""
+    if request.param == "root":
+        if find_xrootd() is None or not have_modules("XRootD"):
+            pytest.skip("xrootd or its Python bindings are not installed")
+        tune_xrootd_client()
+        xrootd = XRootDServer()
+        xrootd.start(tmp_path / "xrootd")
+        try:
+            yield f"{xrootd.url}/se", xrootd
+        finally:
+            xrootd.stop()
+    else:
+        if not have_modules("wsgidav", "cheroot"):
+            pytest.skip("wsgidav is not installed")
+        dav = WebDAVServer()
+        dav.start(tmp_path / "dav")
+        try:
+            yield "dav" + dav.url[dav.url.index("://") :] + "se", dav
+        finally:
+            dav.stop()
+
+
+@pytest.mark.expect_warnings
+def test_a_server_dying_mid_upload_fails_the_write(server: tuple[str, object]) -> None:
+    base, process = server
+    backend = backend_for(base)
+    turl = f"{base}/upload"
+
+    def chunks() -> Iterator[bytes]:
+        yield os.urandom(1 << 20)
+        process.kill()  # type: ignore[attr-defined]
+        for _ in range(8):
+            yield os.urandom(1 << 20)
+
+    with pytest.raises(StorageUnavailable) as info:
+        backend.write(turl, chunks())
+    assert info.value.errno in DOWN
+    process.restart()  # type: ignore[attr-defined]
+    with pytest.raises(NotFound):
+        backend.stat(turl)  # never under its final name: nothing can register it
+
+
+def test_a_server_dying_mid_read_fails_the_read(server: tuple[str, object]) -> None:
+    base, process = server
+    backend = backend_for(base)
+    turl = f"{base}/object"
+    data = os.urandom(4 << 20)
+    backend.write(turl, [data])
+    reader = backend.open_reader(turl)
+    try:
+        assert reader.pread(0, 1 << 20) == data[: 1 << 20]
+        process.kill()  # type: ignore[attr-defined]
+        with pytest.raises(StorageUnavailable) as info:
+            reader.pread(1 << 20, 1 << 20)
+        assert info.value.errno in DOWN
+    finally:
+        reader.close()
+        process.restart()  # type: ignore[attr-defined]
+
+
+@pytest.mark.expect_warnings
+def test_cr_to_a_dead_se_registers_nothing(
+    server: tuple[str, object], tmp_path: Path, make_file
+) -> None:
+    base, process = server
+    scheme = base.split(":", 1)[0]
+    config = tmp_path / "grid.toml"
+    config.write_text(
+        '[catalog]\nurl = "sqlite:///c.db"\n'
+        f'[storage]\ndefault_se = "remote"\nprotocols = ["{scheme}"]\ntimeout = 10\n'
+        '[se.remote]\nsurl_prefix = "srm://remote/grid"\n'
+        f'[se.remote.protocols]\n{scheme} = "{base}"\n'
+    )
+    with Grid.from_config(load_config(config)) as grid:
+        make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
+        source = make_file("big", 8 << 20)
+        entry = grid.cr(source, "/grid/ok")  # the SE works
+        with grid.open("/grid/ok") as stream:
+            assert stream.read() == source.read_bytes()
+        process.kill()  # type: ignore[attr-defined]
+        with pytest.raises(StorageUnavailable):
+            grid.cr(source, "/grid/lost")
+        with pytest.raises(NotFound):
+            grid.stat("/grid/lost")
+        process.restart()  # type: ignore[attr-defined]
+        assert grid.listdir("/grid") == ["ok"]
+        assert grid.stat("/grid/ok").guid == entry.guid
