@@ -35,6 +35,7 @@ from gridfs.errors import (
     NotADirectory,
     NotFound,
     ReadOnly,
+    StorageUnavailable,
     UnknownSE,
     from_os_error,
 )
@@ -44,6 +45,7 @@ from gridfs.storage import (
     DEFAULT_CHECKSUM,
     Adler32,
     BackendOptions,
+    CircuitBreaker,
     RangeReader,
     SERegistry,
     StorageBackend,
@@ -102,6 +104,7 @@ class Grid:
         default_se: str | None = None,
         protocols: Sequence[str] = ("file",),
         backend_options: BackendOptions | None = None,
+        health: CircuitBreaker | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.catalog = catalog
@@ -110,6 +113,7 @@ class Grid:
         self.default_se = default_se
         self.protocols = tuple(protocols)
         self.backend_options = backend_options or BackendOptions()
+        self.health = health or CircuitBreaker()
         self._rng = rng or random.Random()
 
     @classmethod
@@ -295,7 +299,9 @@ class Grid:
         if entry.is_dir():
             raise IsADirectory(f"is a directory: {lfn}", lfn)
         replicas = self.catalog.replicas(entry.id)
-        candidates = rank_replicas(replicas, self.ses, self.local_site, self._rng)
+        candidates = rank_replicas(
+            replicas, self.ses, self.local_site, self._rng, self.health.unhealthy()
+        )
         ranked = {candidate.replica for candidate in candidates}
         failures = [
             f"{replica.surl} (SE {replica.se} is not configured or not readable)"
@@ -308,9 +314,12 @@ class Grid:
                 turl = resolve_turl(surl, candidate.se, self.protocols)
                 reader = self._backend(turl).open_reader(turl)
             except GridError as exc:
+                if isinstance(exc, StorageUnavailable):
+                    self.health.record_failure(candidate.se.name)
                 log.warning("%s: replica %s failed: %s", lfn, surl, exc)
                 failures.append(f"{surl} ({exc})")
                 continue
+            self.health.record_success(candidate.se.name)
             if reader.size != entry.size:
                 reader.close()
                 log.warning(
@@ -450,7 +459,11 @@ class Grid:
         surl = make_surl(se, f"generated/{_today()}/file-{guid}")
         turl = resolve_turl(surl, se, self.protocols)
         backend = self._backend(turl)
-        written = backend.write(turl, chunks)
+        try:
+            written = backend.write(turl, chunks)
+        except StorageUnavailable:
+            self.health.record_failure(se.name)
+            raise
         registered = False
         try:
             expected = expected_checksum()

@@ -25,12 +25,14 @@ def rank_replicas(
     ses: SERegistry,
     local_site: str | None,
     rng: random.Random,
+    unhealthy: frozenset[str] = frozenset(),
 ) -> list[Candidate]:
     """The replicas to try, best first.
 
-    Only available replicas on configured, readable SEs are candidates. SEs of
-    ``local_site`` come first, then all others; among equals the order is
-    random (drawn from ``rng``), which spreads readers over the SEs.
+    Only available replicas on configured, readable SEs are candidates.
+    Healthy SEs come before those in ``unhealthy`` (whose circuit breaker is
+    open); then SEs of ``local_site`` before all others; among equals the order
+    is random (drawn from ``rng``), which spreads readers over the SEs.
     """
     keyed = []
     for replica in replicas:
@@ -38,6 +40,7 @@ def rank_replicas(
             continue
         se = ses.get(replica.se)
         if se.readable:
-            keyed.append(((se.site != local_site, rng.random()), Candidate(replica, se)))
+            key = (se.name in unhealthy, se.site != local_site, rng.random())
+            keyed.append((key, Candidate(replica, se)))
     keyed.sort(key=lambda pair: pair[0])
     return [candidate for _, candidate in keyed]

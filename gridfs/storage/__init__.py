@@ -12,6 +12,7 @@ from gridfs.storage.backend import (
     backend_for,
 )
 from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32
+from gridfs.storage.health import CircuitBreaker, RetryPolicy, is_transient
 from gridfs.storage.resolve import make_surl, resolve_turl
 from gridfs.storage.se import SERegistry, StorageElement
 
@@ -19,13 +20,16 @@ __all__ = [
     "DEFAULT_CHECKSUM",
     "Adler32",
     "BackendOptions",
+    "CircuitBreaker",
     "ObjectStat",
     "RangeReader",
+    "RetryPolicy",
     "SERegistry",
     "StorageBackend",
     "StorageElement",
     "WriteResult",
     "backend_for",
+    "is_transient",
     "make_surl",
     "resolve_turl",
 ]

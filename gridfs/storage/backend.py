@@ -7,6 +7,7 @@ in one place.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import threading
 from abc import ABC, abstractmethod
@@ -14,7 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from gridfs.errors import InvalidArgument
+from gridfs.errors import InvalidArgument, StorageUnavailable
+from gridfs.storage.health import RetryPolicy
 
 __all__ = [
     "BackendOptions",
@@ -36,6 +38,7 @@ class BackendOptions:
 
     timeout_s: float = 60.0
     ca_file: str | None = None
+    attempts: int = 3  # tries of an idempotent call that fails transiently
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,74 @@ def backend_for(turl: str, options: BackendOptions | None = None) -> StorageBack
                 raise InvalidArgument(
                     f"{scheme}:// needs {exc.name}, which is not installed ({hint})", turl
                 ) from exc
-            backend = getattr(module, class_name)(options)
+            backend = _Retrying(getattr(module, class_name)(options))
             _instances[(scheme, options)] = backend
     return backend
+
+
+class _RetryingReader(RangeReader):
+    """Reads tried again after transient failures, on a freshly opened replica."""
+
+    def __init__(self, backend: StorageBackend, turl: str, policy: RetryPolicy) -> None:
+        self._backend = backend
+        self._turl = turl
+        self._policy = policy
+        self._lock = threading.Lock()
+        self._inner: RangeReader | None = policy.call(
+            lambda: backend.open_reader(turl), f"open {turl}"
+        )
+        self.size = self._inner.size
+
+    def readinto(self, offset: int, buffer: memoryview) -> int:
+        def attempt() -> int:
+            with self._lock:
+                if self._inner is None:
+                    self._inner = self._backend.open_reader(self._turl)
+                inner = self._inner
+            try:
+                return inner.readinto(offset, buffer)
+            except StorageUnavailable:
+                with self._lock:  # a broken connection: reopen on the next try
+                    if self._inner is inner:
+                        self._inner = None
+                with contextlib.suppress(Exception):
+                    inner.close()
+                raise
+
+        return self._policy.call(attempt, f"read {self._turl}")
+
+    def close(self) -> None:
+        with self._lock:
+            inner, self._inner = self._inner, None
+        if inner is not None:
+            inner.close()
+
+
+class _Retrying(StorageBackend):
+    """The one place where storage calls are retried: idempotent ones, transient failures.
+
+    Writes are not retried here (a stream cannot be replayed); the caller
+    decides whether to copy again.
+    """
+
+    def __init__(self, inner: StorageBackend) -> None:
+        super().__init__(inner.options)
+        self.inner = inner
+        self._policy = RetryPolicy(attempts=inner.options.attempts)
+
+    def stat(self, turl: str) -> ObjectStat:
+        return self._policy.call(lambda: self.inner.stat(turl), f"stat {turl}")
+
+    def open_reader(self, turl: str) -> RangeReader:
+        return _RetryingReader(self.inner, turl, self._policy)
+
+    def write(self, turl: str, chunks: Iterable[bytes]) -> WriteResult:
+        return self.inner.write(turl, chunks)
+
+    def delete(self, turl: str) -> None:
+        self.inner.delete(turl)
+
+    def checksum(self, turl: str, checksum_type: str = "adler32") -> str:
+        return self._policy.call(
+            lambda: self.inner.checksum(turl, checksum_type), f"checksum {turl}"
+        )

@@ -1,0 +1,122 @@
+"""Retries of transient failures, the circuit breaker, and replica choice that skips sick SEs."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import random
+import socket
+from pathlib import Path
+
+import pytest
+
+from gridfs.catalog import EntryId, Replica, ReplicaStatus
+from gridfs.config import load_config
+from gridfs.errors import NotFound, StorageUnavailable
+from gridfs.gfal import Grid, rank_replicas
+from gridfs.storage import CircuitBreaker, RetryPolicy, SERegistry, StorageElement
+from tests.conftest import make_vo
+
+
+def failing(errors: list[BaseException]):
+    calls = []
+
+    def call() -> str:
+        calls.append(1)
+        if errors:
+            raise errors.pop(0)
+        return "done"
+
+    return call, calls
+
+
+def test_transient_failures_are_tried_again() -> None:
+    policy = RetryPolicy(attempts=3, base_s=0.001)
+    call, calls = failing([StorageUnavailable("slow", errno=errno.ETIMEDOUT)] * 2)
+    assert policy.call(call, "test") == "done"
+    assert len(calls) == 3
+    call, calls = failing([StorageUnavailable("cut", errno=errno.EREMOTEIO)] * 3)
+    with pytest.raises(StorageUnavailable):
+        policy.call(call, "test")
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize(
+    "error",
+    [StorageUnavailable("refused", errno=errno.ECONNREFUSED), NotFound("gone"), ValueError("bug")],
+)
+def test_other_failures_are_not(error: BaseException) -> None:
+    call, calls = failing([error])
+    with pytest.raises(type(error)):
+        RetryPolicy(attempts=5, base_s=0.001).call(call, "test")
+    assert len(calls) == 1
+
+
+@pytest.mark.expect_warnings
+def test_the_breaker_opens_cools_down_and_closes() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(threshold=3, cooldown_s=30, clock=lambda: now[0])
+    for _ in range(2):
+        breaker.record_failure("ral-se")
+    assert breaker.healthy("ral-se")
+    breaker.record_failure("ral-se")
+    assert not breaker.healthy("ral-se")
+    assert breaker.unhealthy() == {"ral-se"}
+    now[0] = 31.0  # cooled down: half-open, one probe may go
+    assert breaker.healthy("ral-se")
+    breaker.record_failure("ral-se")  # the probe failed: open again
+    assert not breaker.healthy("ral-se")
+    now[0] = 62.0
+    breaker.record_success("ral-se")
+    assert breaker.healthy("ral-se")
+    assert breaker.statistics() == {}
+
+
+def test_replica_choice_puts_unhealthy_ses_last() -> None:
+    ses = SERegistry(
+        [
+            StorageElement("cern-se", "cern", "srm://c/grid"),
+            StorageElement("ral-se", "ral", "srm://r/grid"),
+        ]
+    )
+    replicas = [
+        Replica(EntryId(1), "g", se, f"srm://{se}/f", ReplicaStatus.AVAILABLE, 0, 0)
+        for se in ("cern-se", "ral-se")
+    ]
+    for seed in range(10):
+        order = rank_replicas(replicas, ses, "cern", random.Random(seed), frozenset({"cern-se"}))
+        assert [c.se.name for c in order] == ["ral-se", "cern-se"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.expect_warnings
+def test_reads_stop_trying_a_dead_se(
+    tmp_path: Path, make_file, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "grid.toml"
+    config.write_text(
+        '[catalog]\nurl = "sqlite:///c.db"\n[site]\nname = "near"\n'
+        '[storage]\ndefault_se = "far-se"\nprotocols = ["file", "dav"]\ntimeout = 5\n'
+        '[se.far-se]\nsite = "far"\nroot = "far"\n'
+        '[se.near-se]\nsite = "near"\nsurl_prefix = "srm://near/grid"\n'
+        f'[se.near-se.protocols]\ndav = "dav://127.0.0.1:{_closed_port()}/data"\n'
+    )
+    with Grid.from_config(load_config(config)) as grid:
+        make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
+        entry = grid.cr(make_file("f", 1000), "/grid/f")
+        grid.catalog.add_replica(
+            entry.guid or "", "near-se", "srm://near/grid/f"
+        )  # its server is down
+        for _ in range(6):
+            with grid.open("/grid/f") as stream:
+                assert len(stream.read()) == 1000
+        tries = [r for r in caplog.records if "replica srm://near/grid/f failed" in r.getMessage()]
+        assert len(tries) == 3  # then the breaker opened and the far replica came first
+        assert not grid.health.healthy("near-se")
+        assert any("skipped for" in r.getMessage() for r in caplog.records)
+        assert logging.WARNING in {r.levelno for r in tries}
