@@ -65,6 +65,7 @@ __all__ = [
     "config_path",
     "default_data_dir",
     "load_config",
+    "remove_se_from_config",
     "write_config",
 ]
 
@@ -303,12 +304,29 @@ def write_config(path: Path, document: Mapping[str, Any], *, overwrite: bool = F
     path.write_text(tomlkit.dumps(document))
 
 
-def add_se_to_config(path: Path, name: str, spec: Mapping[str, Any]) -> None:
-    """Add ``[se.<name>]`` to the file at ``path``, keeping its comments and layout."""
+def _edit(path: Path) -> tomlkit.TOMLDocument:
     try:
-        document = tomlkit.parse(path.read_text())
+        return tomlkit.parse(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"no configuration file at {path}", str(path)) from None
+
+
+def remove_se_from_config(path: Path, name: str) -> None:
+    """Remove ``[se.<name>]`` from the file at ``path``; refuses the default SE."""
+    document = _edit(path)
+    ses = document.get("se", {})
+    if name not in ses:
+        raise ConfigError(f"no storage element {name!r} in {path}", str(path))
+    if document.get("storage", {}).get("default_se") == name:
+        raise ConfigError(f"{name} is the default SE ([storage] default_se): change that first")
+    del ses[name]
+    _parse(document.unwrap(), path)
+    path.write_text(tomlkit.dumps(document))
+
+
+def add_se_to_config(path: Path, name: str, spec: Mapping[str, Any]) -> None:
+    """Add ``[se.<name>]`` to the file at ``path``, keeping its comments and layout."""
+    document = _edit(path)
     ses = document.setdefault("se", tomlkit.table(is_super_table=True))
     if name in ses:
         raise ConfigError(f"storage element {name!r} exists already in {path}", str(path))

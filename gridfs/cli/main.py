@@ -12,13 +12,21 @@ import logging
 import os
 import stat as _stat
 import sys
+import time
 from pathlib import Path
 
 import click
 
 from gridfs.catalog import SUPERUSER, Stat, format_acl, parse_acl
-from gridfs.config import Config, add_se_to_config, config_path, load_config, write_config
-from gridfs.errors import ConfigError, GridError
+from gridfs.config import (
+    Config,
+    add_se_to_config,
+    config_path,
+    load_config,
+    remove_se_from_config,
+    write_config,
+)
+from gridfs.errors import ConfigError, GridError, IsADirectory, NotFound
 from gridfs.gfal import Grid
 
 __all__ = ["main"]
@@ -165,6 +173,49 @@ def se_add(
     add_se_to_config(path, name, spec)
     root.mkdir(parents=True, exist_ok=True)
     click.echo(f"added storage element {name} ({site}) at {root}")
+
+
+@se.command("rm")
+@click.argument("name")
+@pass_state
+def se_rm(state: _State, name: str) -> None:
+    """Remove a storage element from the configuration (its replicas stay registered)."""
+    path = state.config.path
+    if path is None:
+        raise ConfigError("no configuration file to change: run 'gridfs init' first")
+    remove_se_from_config(path, name)
+    click.echo(f"removed storage element {name} from {path}")
+
+
+@se.command("status")
+@pass_state
+def se_status(state: _State) -> None:
+    """Probe every access protocol of every SE: is it reachable, how fast does it answer?"""
+    rows = [("NAME", "PROTOCOL", "STATUS", "MS", "DETAIL")]
+    down = False
+    for element in state.config.ses:
+        for protocol, prefix in element.protocols.items():
+            started = time.perf_counter()
+            status, detail = _probe(state.grid, prefix)
+            ms = f"{(time.perf_counter() - started) * 1000:.0f}"
+            rows.append((element.name, protocol, status, ms, detail))
+            down = down or status != "up"
+    _print_table(rows)
+    if down:
+        raise click.exceptions.Exit(1)
+
+
+def _probe(grid: Grid, prefix: str) -> tuple[str, str]:
+    """Whether the storage area at ``prefix`` answers (a directory or a missing one both do)."""
+    try:
+        grid.backend(prefix).stat(prefix)
+    except IsADirectory:
+        return "up", ""
+    except NotFound:
+        return "up", "storage area not created yet"
+    except GridError as exc:
+        return "down", str(exc)
+    return "up", "the storage area is a file"
 
 
 @cli.command()

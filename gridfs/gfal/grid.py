@@ -201,7 +201,7 @@ class Grid:
             )
         turl = resolve_turl(replica.surl, self.ses.get(replica.se), self.protocols)
         try:
-            self._backend(turl).delete(turl)
+            self.backend(turl).delete(turl)
         except NotFound:
             log.info("replica %s was already gone from its SE", replica.surl)
 
@@ -312,7 +312,7 @@ class Grid:
             surl = candidate.replica.surl
             try:
                 turl = resolve_turl(surl, candidate.se, self.protocols)
-                reader = self._backend(turl).open_reader(turl)
+                reader = self.backend(turl).open_reader(turl)
             except GridError as exc:
                 if isinstance(exc, StorageUnavailable):
                     self.health.record_failure(candidate.se.name)
@@ -458,7 +458,7 @@ class Grid:
         """
         surl = make_surl(se, f"generated/{_today()}/file-{guid}")
         turl = resolve_turl(surl, se, self.protocols)
-        backend = self._backend(turl)
+        backend = self.backend(turl)
         try:
             written = backend.write(turl, chunks)
         except StorageUnavailable:
@@ -489,7 +489,8 @@ class Grid:
                     log.warning("could not delete the unregistered copy %s: %s", turl, exc)
             raise
 
-    def _backend(self, turl: str) -> StorageBackend:
+    def backend(self, turl: str) -> StorageBackend:
+        """The protocol backend for ``turl``, with this grid's options."""
         return backend_for(turl, self.backend_options)
 
     def _writable_se(self, name: str | None) -> StorageElement:

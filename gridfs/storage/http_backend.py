@@ -11,6 +11,7 @@ import ssl
 import time
 from collections.abc import Iterable, Iterator
 from urllib.parse import urlsplit, urlunsplit
+from xml.etree import ElementTree
 
 import httpx
 
@@ -47,6 +48,10 @@ _STATUS_ERRORS: dict[int, type[GridError]] = {
     507: NoSpace,  # Insufficient Storage
 }
 _CHUNK = 1 << 20
+_PROPFIND_BODY = (
+    b'<?xml version="1.0" encoding="utf-8"?><propfind xmlns="DAV:"><prop>'
+    b"<resourcetype/><getcontentlength/><getlastmodified/></prop></propfind>"
+)
 _PARTIAL_CHECKS = 10
 
 log = logging.getLogger(__name__)
@@ -161,12 +166,23 @@ class WebDAVBackend(StorageBackend):
         return response
 
     def stat(self, turl: str) -> ObjectStat:
-        response = self._request("HEAD", turl, "stat")
-        if "Content-Length" not in response.headers:
+        response = self._request(
+            "PROPFIND", turl, "stat", headers={"Depth": "0"}, content=_PROPFIND_BODY
+        )
+        try:
+            prop = ElementTree.fromstring(response.content).find(".//{DAV:}prop")
+        except ElementTree.ParseError as exc:
+            raise GridError(f"{turl}: stat: the server's PROPFIND reply is not XML", turl) from exc
+        if prop is None:
+            raise GridError(f"{turl}: stat: no properties in the server's reply", turl)
+        if prop.find("{DAV:}resourcetype/{DAV:}collection") is not None:
             raise IsADirectory(f"{turl} is a collection", turl)
-        modified = response.headers.get("Last-Modified")
+        length = prop.findtext("{DAV:}getcontentlength")
+        if length is None:
+            raise GridError(f"{turl}: stat: the server gives no size", turl)
+        modified = prop.findtext("{DAV:}getlastmodified")
         mtime = email.utils.parsedate_to_datetime(modified).timestamp() if modified else 0.0
-        return ObjectStat(size=int(response.headers["Content-Length"]), mtime_ns=int(mtime * 1e9))
+        return ObjectStat(size=int(length), mtime_ns=int(mtime * 1e9))
 
     def open_reader(self, turl: str) -> RangeReader:
         return _WebDAVReader(self, turl, self.stat(turl).size)

@@ -213,3 +213,22 @@ def test_lfc_verbs(home: Path, make_file) -> None:
     assert stored_files(home / "grid") == []  # the replica went with the file
     run(*cfg, "rm", "/grid/gilda/latest")
     assert run(*cfg, "ls", "/grid/gilda").stdout == "trailers\n"
+
+
+def test_se_status_and_rm(home: Path) -> None:
+    cfg = ("--config", home / "config.toml")
+    with (home / "config.toml").open("a") as config:
+        config.write(
+            '\n[se.dead-se]\nsite = "x"\n[se.dead-se.protocols]\ndav = "dav://127.0.0.1:9/data"\n'
+        )
+    status = run(*cfg, "se", "status", check=False)
+    assert status.returncode == 1
+    lines = {line.split()[0]: line.split() for line in status.stdout.splitlines()[1:]}
+    assert lines["cern-se"][1:3] == ["file", "up"]
+    assert lines["ral-se"][2] == "up"
+    assert lines["dead-se"][1:3] == ["dav", "down"]
+    assert "cannot connect" in status.stdout
+    run(*cfg, "se", "rm", "dead-se")
+    assert run(*cfg, "se", "status").returncode == 0
+    fails(*cfg, "se", "rm", "cern-se", message="is the default SE")
+    fails(*cfg, "se", "rm", "nowhere-se", message="no storage element 'nowhere-se'")
