@@ -14,8 +14,10 @@ from gridfs.catalog import SUPERUSER, Catalog, Identity
 from gridfs.config import Config, load_config
 from gridfs.gfal import Grid
 from tests.pgserver import postgres_server, postgres_url
+from tests.storage_servers import webdav_server, webdavs_server, xrootd_server
 
-__all__ = ["postgres_server", "postgres_url"]  # fixtures, found by pytest through this module
+# Fixtures, found by pytest through this module: one server of each kind per session.
+__all__ = ["postgres_server", "postgres_url", "webdav_server", "webdavs_server", "xrootd_server"]
 
 SITES = (("cern-se", "cern"), ("infn-se", "infn"), ("ral-se", "ral"))
 

@@ -18,15 +18,7 @@ import pytest
 
 from gridfs.errors import AlreadyExists, NotFound, StorageUnavailable
 from gridfs.storage import BackendOptions, StorageBackend, backend_for
-from tests.storage_servers import (
-    WebDAVServer,
-    XRootDServer,
-    webdav_server,
-    webdavs_server,
-    xrootd_server,
-)
-
-__all__ = ["webdav_server", "webdavs_server", "xrootd_server"]  # fixtures used below
+from tests.storage_servers import WebDAVServer, XRootDServer
 
 DOWN = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ETIMEDOUT, errno.EREMOTEIO}
 

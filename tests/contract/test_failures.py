@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gridfs.config import load_config
-from gridfs.errors import NotFound, StorageUnavailable
+from gridfs.errors import ChecksumMismatch, NotFound, StorageUnavailable
 from gridfs.gfal import Grid
 from gridfs.storage import backend_for
 from tests.conftest import make_vo
@@ -114,3 +114,30 @@ def test_cr_to_a_dead_se_registers_nothing(
         process.restart()  # type: ignore[attr-defined]
         assert grid.listdir("/grid") == ["ok"]
         assert grid.stat("/grid/ok").guid == entry.guid
+
+
+def test_a_wrong_checksum_is_caught_across_protocols(
+    xrootd_server: XRootDServer, webdav_server: WebDAVServer, tmp_path: Path, make_file
+) -> None:
+    area = tmp_path.name
+    dav = "dav" + webdav_server.url[webdav_server.url.index("://") :] + area
+    config = tmp_path / "grid.toml"
+    config.write_text(
+        '[catalog]\nurl = "sqlite:///c.db"\n'
+        '[storage]\ndefault_se = "xrd-se"\nprotocols = ["root", "dav"]\n'
+        '[se.xrd-se]\nsurl_prefix = "srm://xrd/grid"\n'
+        f'[se.xrd-se.protocols]\nroot = "{xrootd_server.url}/{area}"\n'
+        '[se.dav-se]\nsurl_prefix = "srm://dav/grid"\n'
+        f'[se.dav-se.protocols]\ndav = "{dav}"\n'
+    )
+    with Grid.from_config(load_config(config)) as grid:
+        make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
+        source = make_file("f", 2 << 20)
+        grid.cr(source, "/grid/f")
+        (stored,) = [p for p in (xrootd_server.data_dir / area).rglob("file-*") if p.is_file()]
+        stored.write_bytes(b"\0" * (2 << 20))  # bit rot: same size, other bytes
+        with pytest.raises(ChecksumMismatch, match="expected adler32"):
+            grid.rep("/grid/f", "dav-se")
+        assert [r.se for r in grid.catalog.replicas("/grid/f")] == ["xrd-se"]
+        leftovers = (webdav_server.data_dir / area).rglob("*")
+        assert [p for p in leftovers if p.is_file()] == []

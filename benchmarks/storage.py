@@ -1,0 +1,439 @@
+"""Upload and download throughput per protocol: gridfs backends versus the standard clients.
+
+One file (1 GiB of random bytes by default) is uploaded and downloaded several
+times over each protocol, by the gridfs backend and by the client everyone uses
+for that protocol, in the same run and in alternating order; the table gives
+the median MB/s of each and the ratio gridfs / standard client.
+
+    .venv/bin/python benchmarks/storage.py [--size-mib 1024] [--runs 3]
+        [--protocols file,root,dav,davs]
+
+- ``file://``: ``FileBackend`` against ``cp`` (the SE is a local directory);
+- ``root://``: ``XRootDBackend`` against ``xrdcp -f``, on a real xrootd daemon
+  (``tests.storage_servers.XRootDServer``);
+- ``dav://`` and ``davs://``: ``WebDAVBackend`` against ``curl`` (``-T`` up, ``-o``
+  down), on WsgiDAV over http and over https (``tests.storage_servers.WebDAVServer``);
+  ``davix-put``/``davix-get`` as well where they are installed.
+
+A gridfs upload is ``backend.write(turl, 1 MiB chunks of the local file)``; a
+gridfs download is ``open_reader`` + ``readinto`` 1 MiB (and 8 MiB) at a time into
+one reused buffer, written to a local file, so that it does what ``cp``, ``xrdcp``
+and ``curl -o`` do. Every transfer's size is checked, each protocol's upload is
+checked once against the storage's own adler32 (``backend.checksum``) and each
+kind of download once against the source's adler32, so a broken transfer cannot
+pass as a fast one. Everything is on loopback and in the page cache: the figures
+are the cost of each client and server, not of a disk or a network.
+
+Note that ``FileBackend.write`` fsyncs the file and its directory (a registered
+replica must survive a crash) and ``cp`` does not; the ``cp + fsync`` row is the
+like-for-like comparison.
+
+kXR_pgread and XRD_CPUSEPGWRTRD
+-------------------------------
+XRootD 5 added kXR_pgread/kXR_pgwrite, which carry a CRC32c for every 4 KiB page.
+``XRD_CPUSEPGWRTRD`` (XrdCl's ``CpUsePgWrtRd``, default 1) only decides whether
+the copy process (``xrdcp``, ``client.CopyProcess``) uses them: with the xrootd
+5.5 server and xrdcp 5.5 here, an ``XRD_LOGLEVEL=Dump`` trace shows xrdcp sending
+kXR_pgread by default and kXR_read with ``XRD_CPUSEPGWRTRD=0``. ``File.read`` of
+the xrootd 6.x Python bindings calls ``XrdCl::File::Read``, which always sends a
+plain kXR_read (the bindings never call ``PgRead``/``PgWrite``), so the variable
+has no effect on gridfs; the root:// rows that run gridfs in a subprocess with
+and without it show that. gridfs should leave the setting alone (do not set it
+for gridfs's sake): its reads carry no per-page CRC to switch off, and the
+whole-file adler32 that gridfs verifies on upload and replication is the
+end-to-end check; if gridfs ever copies with ``CopyProcess``, it should set
+``XRD_CPUSEPGWRTRD=0`` there for the same reason.
+
+The script re-invokes itself (hidden ``--child-download``) for the subprocess
+rows, as XrdCl reads its environment once, when XRootD is first imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gridfs.storage.backend import BackendOptions, StorageBackend, backend_for
+
+REPO = Path(__file__).resolve().parent.parent
+CHUNK = 1 << 20
+DOWNLOAD_CHUNKS = (1 << 20, 8 << 20)
+PROTOCOLS = ("file", "root", "dav", "davs")
+PGRW_ENV = "XRD_CPUSEPGWRTRD"
+UPLOAD = "gridfs write, 1 MiB chunks"
+
+# One transfer: it moves a whole file, raises on failure, and returns the seconds it
+# took if it timed itself (a subprocess leaves out its interpreter's start-up), else None.
+Transfer = Callable[[], float | None]
+
+
+@dataclass
+class Target:
+    """One protocol's storage: where each client puts its object, and how each client moves it.
+
+    gridfs uploads to ``turl`` and every download reads that object; the standard
+    clients upload to ``std_turl``, which gridfs then stats (the size) and deletes.
+    The first standard client of each direction is the one every gridfs figure is
+    compared with; the others get a row of their own, against gridfs's first.
+    """
+
+    protocol: str
+    turl: str
+    std_turl: str
+    options: BackendOptions
+    uploads: dict[str, Transfer] = field(default_factory=dict)
+    downloads: dict[str, Transfer] = field(default_factory=dict)
+    gridfs_downloads: dict[str, Transfer] = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def backend(self) -> StorageBackend:
+        return backend_for(self.turl, self.options)
+
+
+@dataclass
+class Row:
+    """One line of the table: a gridfs series against a standard client's series."""
+
+    protocol: str
+    direction: str
+    gridfs: str
+    standard: str
+
+
+def run(command: list[str], env: dict[str, str] | None = None) -> None:
+    """Run a standard client; its failure ends the benchmark with its message."""
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({result.returncode}): {result.stderr}")
+
+
+def adler32_of(path: Path) -> str:
+    value = zlib.adler32(b"")
+    with path.open("rb", buffering=0) as stream:
+        while data := stream.read(8 * CHUNK):
+            value = zlib.adler32(data, value)
+    return f"{value:08x}"
+
+
+def make_source(path: Path, size_mib: int) -> str:
+    """Write ``size_mib`` MiB of random bytes; returns their adler32."""
+    rng = random.Random(1)
+    value = zlib.adler32(b"")
+    with path.open("wb") as out:
+        for _ in range(size_mib):
+            data = rng.randbytes(CHUNK)
+            value = zlib.adler32(data, value)
+            out.write(data)
+    return f"{value:08x}"
+
+
+def file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb", buffering=0) as stream:
+        while data := stream.read(CHUNK):
+            yield data
+
+
+def gridfs_download(backend: StorageBackend, turl: str, out: Path, chunk: int) -> int:
+    """Copy the object at ``turl`` to ``out`` by ranged reads into one buffer; returns bytes."""
+    buffer = bytearray(chunk)
+    view = memoryview(buffer)
+    offset = 0
+    with backend.open_reader(turl) as reader, out.open("wb", buffering=0) as sink:
+        while count := reader.readinto(offset, view):
+            written = 0
+            while written < count:
+                written += sink.write(view[written:count])
+            offset += count
+    return offset
+
+
+def child_download(turl: str, out: str, chunk: int) -> int:
+    """The hidden ``--child-download``: one timed gridfs download, as JSON on stdout."""
+    backend = backend_for(turl, BackendOptions())
+    started = time.perf_counter()
+    size = gridfs_download(backend, turl, Path(out), chunk)
+    print(json.dumps({"seconds": time.perf_counter() - started, "size": size}))
+    return 0
+
+
+def subprocess_download(turl: str, out: Path, env: dict[str, str]) -> float:
+    """A gridfs download in a fresh interpreter with ``env``; returns its own timing."""
+    command = [sys.executable, __file__, "--child-download", turl, str(out), str(CHUNK)]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"the gridfs download subprocess failed: {result.stderr}")
+    return float(json.loads(result.stdout.splitlines()[-1])["seconds"])
+
+
+# -- the protocols -------------------------------------------------------------------------
+
+
+def file_target(work: Path, source: Path, out: Path) -> Target:
+    se = work / "file-se"
+    se.mkdir()
+    stored, std = se / "gridfs.dat", se / "std.dat"
+
+    def cp_fsync() -> None:
+        run(["cp", str(source), str(std)])
+        fd = os.open(std, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    return Target(
+        protocol="file://",
+        turl=stored.as_uri(),
+        std_turl=std.as_uri(),
+        options=BackendOptions(),
+        uploads={
+            "cp": lambda: run(["cp", str(source), str(std)]),
+            "cp + fsync": cp_fsync,
+        },
+        downloads={"cp": lambda: run(["cp", str(stored), str(out)])},
+    )
+
+
+def root_target(server: object, source: Path, out: Path) -> Target:
+    base = server.url  # type: ignore[attr-defined]  # root://127.0.0.1:PORT/
+    turl, std_turl = f"{base}/gridfs.dat", f"{base}/std.dat"
+    plain = {k: v for k, v in os.environ.items() if k != PGRW_ENV}
+    no_pgrw = plain | {PGRW_ENV: "0"}
+    return Target(
+        protocol="root://",
+        turl=turl,
+        std_turl=std_turl,
+        options=BackendOptions(),
+        uploads={
+            "xrdcp": lambda: run(["xrdcp", "-f", str(source), std_turl], env=plain),
+            f"xrdcp, {PGRW_ENV}=0": lambda: run(
+                ["xrdcp", "-f", str(source), std_turl], env=no_pgrw
+            ),
+        },
+        downloads={
+            "xrdcp": lambda: run(["xrdcp", "-f", turl, str(out)], env=plain),
+            f"xrdcp, {PGRW_ENV}=0": lambda: run(["xrdcp", "-f", turl, str(out)], env=no_pgrw),
+        },
+        gridfs_downloads={
+            "gridfs, 1 MiB reads, subprocess": lambda: subprocess_download(turl, out, plain),
+            f"gridfs, 1 MiB reads, subprocess, {PGRW_ENV}=0": (
+                lambda: subprocess_download(turl, out, no_pgrw)
+            ),
+        },
+    )
+
+
+def dav_target(server: object, source: Path, out: Path) -> Target:
+    url = server.url  # type: ignore[attr-defined]  # http(s)://127.0.0.1:PORT/
+    tls = url.startswith("https:")
+    scheme = "davs" if tls else "dav"
+    ca_file = str(server.ca_file) if tls else None  # type: ignore[attr-defined]
+    stored, std = f"{url}gridfs.dat", f"{url}std.dat"
+    curl = ["curl", "-sS", "--fail", *(["--cacert", ca_file] if ca_file else [])]
+    target = Target(
+        protocol=f"{scheme}://",
+        turl=f"{scheme}://{stored.split('://', 1)[1]}",
+        std_turl=f"{scheme}://{std.split('://', 1)[1]}",
+        options=BackendOptions(ca_file=ca_file),
+        uploads={"curl -T": lambda: run([*curl, "-T", str(source), std])},
+        downloads={"curl -o": lambda: run([*curl, "-o", str(out), stored])},
+    )
+    if shutil.which("davix-put") and shutil.which("davix-get"):
+        davix = []
+        if ca_file:
+            # davix takes CA directories only, with OpenSSL's hashed names.
+            ca_dir = Path(ca_file).parent
+            run(["openssl", "rehash", str(ca_dir)])
+            davix = ["--capath", str(ca_dir)]
+        target.uploads["davix-put"] = lambda: run(["davix-put", *davix, str(source), std])
+        target.downloads["davix-get"] = lambda: run(["davix-get", *davix, stored, str(out)])
+    else:
+        target.note = "davix-put/davix-get are not installed: not measured"
+    return target
+
+
+# -- measuring -----------------------------------------------------------------------------
+
+
+def timed(transfer: Transfer) -> float:
+    started = time.perf_counter()
+    own = transfer()
+    return own if own is not None else time.perf_counter() - started
+
+
+def measure(
+    target: Target, *, source: Path, out: Path, source_sum: str, size: int, runs: int
+) -> dict[str, list[float]]:
+    """MB/s per series over ``runs`` runs; gridfs goes first in even runs, last in odd ones.
+
+    gridfs's upload comes first in each run: the downloads read the object it stored.
+    """
+    backend = target.backend
+    rates: dict[str, list[float]] = {}
+
+    def check_size(count: int, who: str) -> None:
+        if count != size:
+            raise SystemExit(f"{target.protocol} {who}: {count} bytes, not {size}")
+
+    def gridfs_upload() -> None:
+        result = backend.write(target.turl, file_chunks(source))
+        check_size(result.size, "gridfs write")
+        if result.checksum != source_sum:
+            raise SystemExit(f"{target.protocol}: gridfs wrote {result.checksum}, not {source_sum}")
+
+    def reader(chunk: int) -> Transfer:
+        return lambda: check_size(
+            gridfs_download(backend, target.turl, out, chunk), "gridfs download"
+        )
+
+    uploads: dict[str, Transfer] = {UPLOAD: gridfs_upload, **target.uploads}
+    downloads: dict[str, Transfer] = {
+        **{f"gridfs, {chunk >> 20} MiB reads": reader(chunk) for chunk in DOWNLOAD_CHUNKS},
+        **target.gridfs_downloads,
+        **target.downloads,
+    }
+    for number in range(runs):
+        first = number % 2 == 0
+        standard = [name for name in uploads if name != UPLOAD]
+        for name in [UPLOAD, *standard] if first else [*standard, UPLOAD]:
+            rates.setdefault(name, []).append(size / timed(uploads[name]) / 1e6)
+            if name != UPLOAD:
+                check_size(backend.stat(target.std_turl).size, name)
+                backend.delete(target.std_turl)
+        if number == 0:
+            stored_sum = backend.checksum(target.turl)
+            if stored_sum != source_sum:
+                raise SystemExit(f"{target.protocol}: storage says {stored_sum}, not {source_sum}")
+        for name in list(downloads) if first else list(reversed(downloads)):
+            rates.setdefault(name, []).append(size / timed(downloads[name]) / 1e6)
+            check_size(out.stat().st_size, name)
+            if number == 0 and adler32_of(out) != source_sum:
+                raise SystemExit(f"{target.protocol}: {name} downloaded other bytes")
+            out.unlink()
+        backend.delete(target.turl)
+    return rates
+
+
+def rows_for(target: Target) -> list[Row]:
+    """Each gridfs series against the first standard client; the other clients against gridfs."""
+    readers = [f"gridfs, {chunk >> 20} MiB reads" for chunk in DOWNLOAD_CHUNKS]
+    readers += list(target.gridfs_downloads)
+    rows: list[Row] = []
+    for direction, mine, clients in (
+        ("upload", [UPLOAD], list(target.uploads)),
+        ("download", readers, list(target.downloads)),
+    ):
+        rows += [Row(target.protocol, direction, name, clients[0]) for name in mine]
+        rows += [Row(target.protocol, direction, mine[0], other) for other in clients[1:]]
+    return rows
+
+
+def print_table(
+    size_mib: int, runs: int, rows: list[Row], rates: dict[str, dict[str, list[float]]]
+) -> None:
+    print(f"\n{size_mib} MiB file over loopback, page cache warm, median of {runs} runs (MB/s)")
+    header = (
+        f"{'protocol':<8} {'direction':<9} {'gridfs':<46} {'MB/s':>5}  "
+        f"{'standard client':<27} {'MB/s':>5} {'ratio':>6}   runs: gridfs | standard"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        mine, theirs = rates[row.protocol][row.gridfs], rates[row.protocol][row.standard]
+        ratio = statistics.median(mine) / statistics.median(theirs)
+        runs_text = " ".join(f"{v:.0f}" for v in mine) + " | "
+        runs_text += " ".join(f"{v:.0f}" for v in theirs)
+        print(
+            f"{row.protocol:<8} {row.direction:<9} {row.gridfs:<46} "
+            f"{statistics.median(mine):>5.0f}  {row.standard:<27} "
+            f"{statistics.median(theirs):>5.0f} {ratio:>6.2f}   {runs_text}"
+        )
+
+
+# -- main ------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--protocols",
+        default=",".join(PROTOCOLS),
+        help=f"a comma-separated subset of {','.join(PROTOCOLS)}",
+    )
+    parser.add_argument("--child-download", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_download:
+        turl, out, chunk = args.child_download
+        return child_download(turl, out, int(chunk))
+    protocols = [name.strip() for name in args.protocols.split(",") if name.strip()]
+    unknown = set(protocols) - set(PROTOCOLS)
+    if unknown:
+        parser.error(f"unknown protocols: {', '.join(sorted(unknown))}")
+
+    sys.path.insert(0, str(REPO))
+    from tests.storage_servers import WebDAVServer, XRootDServer  # noqa: PLC0415
+
+    # /var/tmp, not /tmp: the latter may be a small tmpfs, and three copies of the file are made.
+    work = Path(tempfile.mkdtemp(prefix="gridfs-storage-bench-", dir="/var/tmp"))
+    size = args.size_mib * CHUNK
+    started = time.perf_counter()
+    rates: dict[str, dict[str, list[float]]] = {}
+    rows: list[Row] = []
+    notes: list[str] = []
+    try:
+        source, out = work / "source.dat", work / "download.dat"
+        source_sum = make_source(source, args.size_mib)
+        for protocol in protocols:
+            with contextlib.ExitStack() as stack:
+                if protocol == "file":
+                    target = file_target(work, source, out)
+                elif protocol == "root":
+                    server = XRootDServer()
+                    server.start(work / "xrootd")
+                    stack.callback(server.stop)
+                    target = root_target(server, source, out)
+                else:
+                    server = WebDAVServer()
+                    server.start(work / protocol, tls=protocol == "davs")
+                    stack.callback(server.stop)
+                    target = dav_target(server, source, out)
+                series = measure(
+                    target,
+                    source=source,
+                    out=out,
+                    source_sum=source_sum,
+                    size=size,
+                    runs=args.runs,
+                )
+            rates[target.protocol] = series
+            rows += rows_for(target)
+            if target.note:
+                notes.append(f"{target.protocol} {target.note}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    print_table(args.size_mib, args.runs, rows, rates)
+    for note in notes:
+        print(f"note: {note}")
+    print(f"\nduration: {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
