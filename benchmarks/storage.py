@@ -65,8 +65,12 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gridfs.storage.backend import BackendOptions, StorageBackend, backend_for
+
+if TYPE_CHECKING:
+    from tests.storage_servers import WebDAVServer, XRootDServer
 
 REPO = Path(__file__).resolve().parent.parent
 CHUNK = 1 << 20
@@ -208,8 +212,8 @@ def file_target(work: Path, source: Path, out: Path) -> Target:
     )
 
 
-def root_target(server: object, source: Path, out: Path) -> Target:
-    base = server.url  # type: ignore[attr-defined]  # root://127.0.0.1:PORT/
+def root_target(server: XRootDServer, source: Path, out: Path) -> Target:
+    base = server.url  # root://127.0.0.1:PORT/
     turl, std_turl = f"{base}/gridfs.dat", f"{base}/std.dat"
     plain = {k: v for k, v in os.environ.items() if k != PGRW_ENV}
     no_pgrw = plain | {PGRW_ENV: "0"}
@@ -237,11 +241,11 @@ def root_target(server: object, source: Path, out: Path) -> Target:
     )
 
 
-def dav_target(server: object, source: Path, out: Path) -> Target:
-    url = server.url  # type: ignore[attr-defined]  # http(s)://127.0.0.1:PORT/
+def dav_target(server: WebDAVServer, source: Path, out: Path) -> Target:
+    url = server.url  # http(s)://127.0.0.1:PORT/
     tls = url.startswith("https:")
     scheme = "davs" if tls else "dav"
-    ca_file = str(server.ca_file) if tls else None  # type: ignore[attr-defined]
+    ca_file = str(server.ca_file) if tls else None
     stored, std = f"{url}gridfs.dat", f"{url}std.dat"
     curl = ["curl", "-sS", "--fail", *(["--cacert", ca_file] if ca_file else [])]
     target = Target(
@@ -389,7 +393,9 @@ def main() -> int:
     sys.path.insert(0, str(REPO))
     from tests.storage_servers import WebDAVServer, XRootDServer  # noqa: PLC0415
 
-    # /var/tmp, not /tmp: the latter may be a small tmpfs, and three copies of the file are made.
+    # /var/tmp, which is often roomier than /tmp (a tmpfs on some systems): up to four
+    # copies of the file exist at once. Under root, XRootDServer keeps its export in a
+    # temp dir of its own (TMPDIR, else /tmp).
     work = Path(tempfile.mkdtemp(prefix="gridfs-storage-bench-", dir="/var/tmp"))
     size = args.size_mib * CHUNK
     started = time.perf_counter()
@@ -404,15 +410,15 @@ def main() -> int:
                 if protocol == "file":
                     target = file_target(work, source, out)
                 elif protocol == "root":
-                    server = XRootDServer()
-                    server.start(work / "xrootd")
-                    stack.callback(server.stop)
-                    target = root_target(server, source, out)
+                    xrootd = XRootDServer()
+                    stack.callback(xrootd.stop)
+                    xrootd.start(work / "xrootd")
+                    target = root_target(xrootd, source, out)
                 else:
-                    server = WebDAVServer()
-                    server.start(work / protocol, tls=protocol == "davs")
-                    stack.callback(server.stop)
-                    target = dav_target(server, source, out)
+                    webdav = WebDAVServer()
+                    stack.callback(webdav.stop)
+                    webdav.start(work / protocol, tls=protocol == "davs")
+                    target = dav_target(webdav, source, out)
                 series = measure(
                     target,
                     source=source,
