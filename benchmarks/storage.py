@@ -88,14 +88,16 @@ Transfer = Callable[[], float | None]
 class Target:
     """One protocol's storage: where each client puts its object, and how each client moves it.
 
-    gridfs uploads to ``turl`` and every download reads that object; the standard
-    clients upload to ``std_turl``, which gridfs then stats (the size) and deletes.
+    gridfs uploads to ``turl`` (on disk: ``stored_path``) and every download reads
+    that object; the standard clients upload to ``std_turl``, which gridfs then
+    stats (the size) and deletes.
     The first standard client of each direction is the one every gridfs figure is
     compared with; the others get a row of their own, against gridfs's first.
     """
 
     protocol: str
     turl: str
+    stored_path: Path
     std_turl: str
     options: BackendOptions
     uploads: dict[str, Transfer] = field(default_factory=dict)
@@ -143,6 +145,20 @@ def make_source(path: Path, size_mib: int) -> str:
             value = zlib.adler32(data, value)
             out.write(data)
     return f"{value:08x}"
+
+
+def warm_up(source: Path, work: Path) -> None:
+    """Copy the source twice and delete the copies, untimed.
+
+    The first time a VM touches memory it has not used yet costs several times
+    what reusing freed memory does; without this the first timed transfer of the
+    run pays for it (measured here: 1 MiB file:// reads at ~350 MB/s, then ~2000).
+    """
+    copies = [work / "warm-up-1.dat", work / "warm-up-2.dat"]
+    for copy in copies:
+        shutil.copyfile(source, copy)
+    for copy in copies:
+        copy.unlink()
 
 
 def file_chunks(path: Path) -> Iterator[bytes]:
@@ -202,6 +218,7 @@ def file_target(work: Path, source: Path, out: Path) -> Target:
     return Target(
         protocol="file://",
         turl=stored.as_uri(),
+        stored_path=stored,
         std_turl=std.as_uri(),
         options=BackendOptions(),
         uploads={
@@ -214,12 +231,14 @@ def file_target(work: Path, source: Path, out: Path) -> Target:
 
 def root_target(server: XRootDServer, source: Path, out: Path) -> Target:
     base = server.url  # root://127.0.0.1:PORT/
+    assert server.data_dir is not None
     turl, std_turl = f"{base}/gridfs.dat", f"{base}/std.dat"
     plain = {k: v for k, v in os.environ.items() if k != PGRW_ENV}
     no_pgrw = plain | {PGRW_ENV: "0"}
     return Target(
         protocol="root://",
         turl=turl,
+        stored_path=server.data_dir / "gridfs.dat",
         std_turl=std_turl,
         options=BackendOptions(),
         uploads={
@@ -243,6 +262,7 @@ def root_target(server: XRootDServer, source: Path, out: Path) -> Target:
 
 def dav_target(server: WebDAVServer, source: Path, out: Path) -> Target:
     url = server.url  # http(s)://127.0.0.1:PORT/
+    assert server.data_dir is not None
     tls = url.startswith("https:")
     scheme = "davs" if tls else "dav"
     ca_file = str(server.ca_file) if tls else None
@@ -251,6 +271,7 @@ def dav_target(server: WebDAVServer, source: Path, out: Path) -> Target:
     target = Target(
         protocol=f"{scheme}://",
         turl=f"{scheme}://{stored.split('://', 1)[1]}",
+        stored_path=server.data_dir / "gridfs.dat",
         std_turl=f"{scheme}://{std.split('://', 1)[1]}",
         options=BackendOptions(ca_file=ca_file),
         uploads={"curl -T": lambda: run([*curl, "-T", str(source), std])},
@@ -273,7 +294,24 @@ def dav_target(server: WebDAVServer, source: Path, out: Path) -> Target:
 # -- measuring -----------------------------------------------------------------------------
 
 
-def timed(transfer: Transfer) -> float:
+def cache(path: Path) -> None:
+    """Read ``path`` through, so that it is in the page cache (and recently used)."""
+    buffer = bytearray(8 * CHUNK)
+    with path.open("rb", buffering=0) as stream:
+        while stream.readinto(buffer):
+            pass
+
+
+def timed(transfer: Transfer, reads: Path) -> float:
+    """Seconds one transfer takes, from the page cache and with no writeback pending.
+
+    Before the clock starts, the previous transfer's dirty pages are written out
+    and the file this one reads is read through once: memory management that pages
+    out idle page cache (DAMON's pageout in this VM does after 30 s) would
+    otherwise send some reads to the disk, at random.
+    """
+    os.sync()
+    cache(reads)
     started = time.perf_counter()
     own = transfer()
     return own if own is not None else time.perf_counter() - started
@@ -281,13 +319,13 @@ def timed(transfer: Transfer) -> float:
 
 def measure(
     target: Target, *, source: Path, out: Path, source_sum: str, size: int, runs: int
-) -> dict[str, list[float]]:
-    """MB/s per series over ``runs`` runs; gridfs goes first in even runs, last in odd ones.
+) -> dict[tuple[str, str], list[float]]:
+    """MB/s per (direction, series) over ``runs`` runs; gridfs first in even runs, last in odd.
 
     gridfs's upload comes first in each run: the downloads read the object it stored.
     """
     backend = target.backend
-    rates: dict[str, list[float]] = {}
+    rates: dict[tuple[str, str], list[float]] = {}
 
     def check_size(count: int, who: str) -> None:
         if count != size:
@@ -314,7 +352,7 @@ def measure(
         first = number % 2 == 0
         standard = [name for name in uploads if name != UPLOAD]
         for name in [UPLOAD, *standard] if first else [*standard, UPLOAD]:
-            rates.setdefault(name, []).append(size / timed(uploads[name]) / 1e6)
+            rates.setdefault(("upload", name), []).append(size / timed(uploads[name], source) / 1e6)
             if name != UPLOAD:
                 check_size(backend.stat(target.std_turl).size, name)
                 backend.delete(target.std_turl)
@@ -323,7 +361,8 @@ def measure(
             if stored_sum != source_sum:
                 raise SystemExit(f"{target.protocol}: storage says {stored_sum}, not {source_sum}")
         for name in list(downloads) if first else list(reversed(downloads)):
-            rates.setdefault(name, []).append(size / timed(downloads[name]) / 1e6)
+            seconds = timed(downloads[name], target.stored_path)
+            rates.setdefault(("download", name), []).append(size / seconds / 1e6)
             check_size(out.stat().st_size, name)
             if number == 0 and adler32_of(out) != source_sum:
                 raise SystemExit(f"{target.protocol}: {name} downloaded other bytes")
@@ -347,7 +386,7 @@ def rows_for(target: Target) -> list[Row]:
 
 
 def print_table(
-    size_mib: int, runs: int, rows: list[Row], rates: dict[str, dict[str, list[float]]]
+    size_mib: int, runs: int, rows: list[Row], rates: dict[str, dict[tuple[str, str], list[float]]]
 ) -> None:
     print(f"\n{size_mib} MiB file over loopback, page cache warm, median of {runs} runs (MB/s)")
     header = (
@@ -357,7 +396,8 @@ def print_table(
     print(header)
     print("-" * len(header))
     for row in rows:
-        mine, theirs = rates[row.protocol][row.gridfs], rates[row.protocol][row.standard]
+        series = rates[row.protocol]
+        mine, theirs = series[row.direction, row.gridfs], series[row.direction, row.standard]
         ratio = statistics.median(mine) / statistics.median(theirs)
         runs_text = " ".join(f"{v:.0f}" for v in mine) + " | "
         runs_text += " ".join(f"{v:.0f}" for v in theirs)
@@ -399,12 +439,13 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="gridfs-storage-bench-", dir="/var/tmp"))
     size = args.size_mib * CHUNK
     started = time.perf_counter()
-    rates: dict[str, dict[str, list[float]]] = {}
+    rates: dict[str, dict[tuple[str, str], list[float]]] = {}
     rows: list[Row] = []
     notes: list[str] = []
     try:
         source, out = work / "source.dat", work / "download.dat"
         source_sum = make_source(source, args.size_mib)
+        warm_up(source, work)
         for protocol in protocols:
             with contextlib.ExitStack() as stack:
                 if protocol == "file":

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy import Engine, delete, exists, func, literal, or_, select, tuple_
+from sqlalchemy import Engine, delete, exists, func, literal, or_, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -63,6 +63,8 @@ ROOT_ID = EntryId(1)  # the first row the first migration writes
 _MAX_SYMLINK_HOPS = 40  # Linux's limit
 _BULK_CHUNK = 5000  # pairs per IN (...): under every dialect's parameter limit
 _CONFLICT_ATTEMPTS = 10
+_RENAME_LOCK = 0x72656E  # "ren": the advisory lock of directory moves (PostgreSQL)
+_MAX_DEPTH = 4096  # far beyond any real tree: a walk that goes further is a loop
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -89,11 +91,18 @@ def _retried(method: Callable[P, T]) -> Callable[P, T]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         catalog = args[0]
         assert isinstance(catalog, Catalog)
-        for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
+        # SQLite has waited its busy timeout already before reporting a lock.
+        attempts = 3 if catalog._sqlite else _CONFLICT_ATTEMPTS
+        for attempt in range(1, attempts + 1):
             try:
                 return method(*args, **kwargs)
+            except IntegrityError as exc:
+                # A concurrent change took a name, GUID or SURL first.
+                raise AlreadyExists(
+                    f"{method.__name__}: a conflicting change won: {exc.orig}"
+                ) from exc
             except GridError as exc:
-                last = attempt == _CONFLICT_ATTEMPTS or catalog._open.get() is not None
+                last = attempt == attempts or catalog._open.get() is not None
                 if last or not _is_conflict(exc.__cause__):
                     raise
                 log.info("retrying %s after a conflict: %s", method.__name__, exc)
@@ -114,13 +123,21 @@ class Catalog:
     POSIX does.
     """
 
-    def __init__(self, engine: Engine, identity: Identity, *, page_size: int = 1000) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        identity: Identity,
+        *,
+        page_size: int = 1000,
+        _open: ContextVar[Session | None] | None = None,
+    ) -> None:
         self._engine = engine
         self.identity = identity
         self._page_size = page_size
         self._sqlite = engine.dialect.name == "sqlite"
-        # The session of a transaction() in progress, per thread or task.
-        self._open: ContextVar[Session | None] = ContextVar(f"catalog-{id(self)}", default=None)
+        # The session of a transaction() in progress, per thread or task; shared
+        # with the as_identity() views, which must join it rather than wait for it.
+        self._open = _open or ContextVar(f"catalog-{id(self)}", default=None)
 
     @classmethod
     def from_url(
@@ -132,7 +149,7 @@ class Catalog:
 
     def as_identity(self, identity: Identity) -> Catalog:
         """The same catalog (sharing connections) acting as another identity."""
-        return Catalog(self._engine, identity, page_size=self._page_size)
+        return Catalog(self._engine, identity, page_size=self._page_size, _open=self._open)
 
     def close(self) -> None:
         """Close the database connections."""
@@ -271,8 +288,8 @@ class Catalog:
     def replicas_many(self, lfns: Sequence[str]) -> dict[str, list[Replica]]:
         """The replicas of many files at once: a few queries, whatever their number.
 
-        Directories are resolved a level at a time (one query per path depth
-        for all LFNs together), then the files, then their replicas. LFNs that
+        Directories are resolved a level at a time (one query per directory
+        on the way, for all LFNs in it together), then the replicas in bulk. LFNs that
         do not exist, or that the identity may not read, are left out of the
         result; links on the way are followed one by one.
         """
@@ -417,8 +434,13 @@ class Catalog:
         raise AlreadyExists(f"LFN exists: {lfn}", lfn)
 
     @_retried
-    def symlink(self, target: str, lfn: str) -> Stat:
-        """Create ``lfn`` as a symbolic link to ``target`` (an alias when absolute)."""
+    def symlink(self, target: str, lfn: str, *, alias: bool = False) -> Stat:
+        """Create ``lfn`` as a symbolic link to ``target``.
+
+        An ``alias`` (lcg-aa) is a link that stays with its file: it follows
+        the file when the file is renamed and goes when the file is removed. A
+        plain link keeps its target, as POSIX links do.
+        """
         if not target or "\0" in target or len(target.encode("utf-8")) > MAX_LFN_BYTES:
             raise InvalidArgument(f"invalid symbolic link target {target!r}", lfn)
         with self._creating(lfn) as (session, parent, name):
@@ -430,6 +452,7 @@ class Catalog:
                 0o777,
                 target=target,
                 size=len(target.encode("utf-8")),
+                status=FileStatus.ALIAS.value if alias else None,
             )
             return _to_stat(entry)
 
@@ -500,9 +523,34 @@ class Catalog:
             if entry.kind == EntryKind.DIRECTORY:
                 raise IsADirectory(f"is a directory: {lfn}", lfn)
             replicas = _replicas(session, entry) if entry.kind == EntryKind.FILE else []
+            if entry.kind == EntryKind.FILE:
+                _drop_aliases(session, _lfn(session, entry))
             session.delete(entry)
             _touch(parent)
             return replicas
+
+    def replicas_for_removal(self, lfn: str) -> list[Replica]:
+        """The replicas of file ``lfn``, if the identity may remove it (else the error).
+
+        Removal needs write and search permission on the directory (and the
+        sticky-bit rule), not on the file, as unlink(2).
+        """
+        with self._session() as session:
+            _, entry = self._removable(session, lfn)
+            _require_file(entry, lfn)
+            return _replicas(session, entry)
+
+    @_retried
+    def drop_replicas(self, lfn: str, surls: Sequence[str]) -> None:
+        """Unregister replicas of file ``lfn`` whose copies are gone, under removal permission."""
+        with self._session(write=True) as session:
+            _, entry = self._removable(session, lfn)
+            _require_file(entry, lfn)
+            session.execute(
+                delete(ReplicaModel).where(
+                    ReplicaModel.entry_id == entry.id, ReplicaModel.surl.in_(list(surls))
+                )
+            )
 
     @_retried
     def rmdir(self, lfn: str) -> None:
@@ -530,8 +578,15 @@ class Catalog:
             old_parent, entry = self._removable(session, source)
             old_lfn = _lfn(session, entry)
             new_parent = self._resolve_parent(session, parts, destination)
+            destination_lfn = f"{_lfn(session, new_parent).rstrip('/')}/{parts[-1]}"
             self._require(session, new_parent, WRITE | EXECUTE, destination)
             if entry.kind == EntryKind.DIRECTORY:
+                if new_parent.id != old_parent.id and not self._sqlite:
+                    # As Linux's rename mutex: two directory moves checked one at a
+                    # time, or crossing moves could both pass and make a loop.
+                    session.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _RENAME_LOCK}
+                    )
                 if _is_within(session, new_parent, entry):
                     raise InvalidArgument(
                         f"cannot move {source} into its own subtree ({destination})", destination
@@ -545,6 +600,8 @@ class Catalog:
                     return []
                 self._sticky_check(session, new_parent, existing, destination)
                 replaced = _replace(session, entry, existing, destination)
+                if existing.kind == EntryKind.FILE:
+                    _drop_aliases(session, destination_lfn)
                 session.flush()
             entry.parent_id = new_parent.id
             entry.name = parts[-1]
@@ -744,7 +801,7 @@ class Catalog:
         with self.transaction(), self._session() as session:
             entry = self._resolve(session, lfn, follow_last=True)
             _require_file(entry, lfn)
-            return self.symlink(_lfn(session, entry), alias)
+            return self.symlink(_lfn(session, entry), alias, alias=True)
 
     @_retried
     def remove_alias(self, alias: str) -> None:
@@ -862,18 +919,23 @@ class Catalog:
             parents = {known[prefix[:-1]] for prefixes in wanted.values() for prefix in prefixes}
             acls = _acls_of(session, [p for p in parents if p.has_acl])
             searchable = {p.id for p in parents if self._allowed(p, acls.get(p.id, []), EXECUTE)}
-            pairs = [pair for pair in wanted if pair[0] in searchable]
-            for start in range(0, len(pairs), _BULK_CHUNK):
-                rows = session.scalars(
-                    select(EntryModel).where(
-                        tuple_(EntryModel.parent_id, EntryModel.name).in_(
-                            pairs[start : start + _BULK_CHUNK]
+            by_parent: dict[int, list[str]] = defaultdict(list)
+            for parent_id, name in wanted:
+                if parent_id in searchable:
+                    by_parent[parent_id].append(name)
+            # One query per directory: (parent_id, name) row-value lists defeat
+            # SQLite's index, "parent_id = ? AND name IN (...)" does not.
+            for parent_id, names in by_parent.items():
+                for start in range(0, len(names), _BULK_CHUNK):
+                    rows = session.scalars(
+                        select(EntryModel).where(
+                            EntryModel.parent_id == parent_id,
+                            EntryModel.name.in_(names[start : start + _BULK_CHUNK]),
                         )
                     )
-                )
-                for row in rows:
-                    for prefix in wanted[(row.parent_id or 0, row.name)]:
-                        known[prefix] = row
+                    for row in rows:
+                        for prefix in wanted[(parent_id, row.name)]:
+                            known[prefix] = row
             for prefix, entry in list(known.items()):
                 if len(prefix) == level and entry.kind == EntryKind.SYMLINK:
                     # Rare: a link on the way; resolve it on its own.
@@ -965,18 +1027,21 @@ def _lfn(session: Session, entry: EntryModel) -> str:
     parts: list[str] = []
     while entry.parent_id is not None:
         parts.append(entry.name)
+        if len(parts) > _MAX_DEPTH:
+            raise GridError(f"catalog corrupt: entry {entry.id} is in a directory loop")
         entry = _by_id(session, entry.parent_id)
     return join_lfn(parts[::-1])
 
 
 def _is_within(session: Session, node: EntryModel, ancestor: EntryModel) -> bool:
     """True if ``node`` is ``ancestor`` or lies below it."""
-    while True:
+    for _ in range(_MAX_DEPTH):
         if node.id == ancestor.id:
             return True
         if node.parent_id is None:
             return False
         node = _by_id(session, node.parent_id)
+    raise GridError(f"catalog corrupt: entry {node.id} is in a directory loop")
 
 
 def _replace(session: Session, entry: EntryModel, existing: EntryModel, lfn: str) -> list[Replica]:
@@ -995,10 +1060,11 @@ def _replace(session: Session, entry: EntryModel, existing: EntryModel, lfn: str
 
 
 def _retarget_aliases(session: Session, old: str, new: str) -> None:
-    """Keep aliases pointing at what moved: links to ``old`` or below it follow to ``new``.
+    """Keep aliases pointing at what moved: aliases of ``old`` or below it follow to ``new``.
 
     Exact, case-sensitive prefix matching (LIKE is neither on SQLite), over the
-    partial index of links only, so a rename never scans the files.
+    partial index of links only, so a rename never scans the files. Plain
+    links keep their target, as POSIX links do.
     """
     target = EntryModel.target
     prefix = old.rstrip("/") + "/"
@@ -1006,9 +1072,23 @@ def _retarget_aliases(session: Session, old: str, new: str) -> None:
         EntryModel.__table__.update()
         .where(
             EntryModel.kind == EntryKind.SYMLINK.value,
+            EntryModel.status == FileStatus.ALIAS.value,
             or_(target == old, func.substr(target, 1, len(prefix)) == prefix),
         )
         .values(target=literal(new) + func.substr(target, len(old) + 1))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _drop_aliases(session: Session, lfn: str) -> None:
+    """Remove the aliases of the file at ``lfn``, which is going away."""
+    session.execute(
+        delete(EntryModel)
+        .where(
+            EntryModel.kind == EntryKind.SYMLINK.value,
+            EntryModel.status == FileStatus.ALIAS.value,
+            EntryModel.target == lfn,
+        )
         .execution_options(synchronize_session=False)
     )
 

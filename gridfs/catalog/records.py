@@ -21,9 +21,10 @@ class EntryKind(StrEnum):
 
 
 class FileStatus(StrEnum):
-    """A file entry's status, stored in the database."""
+    """An entry's status, stored in the database: a file's, or a link's kind."""
 
     READY = "ready"
+    ALIAS = "alias"  # a link made by lcg-aa: it follows its file
 
 
 class ReplicaStatus(StrEnum):

@@ -180,17 +180,28 @@ class Grid:
     def unlink(self, lfn: str) -> None:
         """Remove file or link ``lfn``; a file's stored replicas are deleted first.
 
-        Each replica is deleted from its SE, then unregistered, then the entry
-        goes: if a deletion fails, the error says which, and the file stays
-        registered with the replicas not yet deleted (never the other way round).
+        The removal is checked (write on the directory, the sticky bit) before
+        anything is deleted. Then each stored copy is deleted; if one cannot be,
+        the error says which, the copies already gone are unregistered, and the
+        file stays registered with the rest: never a registered replica that is
+        not stored, never a stored copy that is registered nowhere.
         """
-        entry = self.lstat(lfn)
-        if entry.is_file():
-            assert entry.guid is not None
-            for replica in self.catalog.replicas(lfn):
-                self._delete_stored(replica)
-                self.catalog.remove_replica(entry.guid, replica.surl)
-        self.catalog.unlink(lfn)
+        deleted: list[str] = []
+        if self.lstat(lfn).is_file():
+            try:
+                for replica in self.catalog.replicas_for_removal(lfn):
+                    self._delete_stored(replica)
+                    deleted.append(replica.surl)
+            except BaseException:
+                if deleted:
+                    self.catalog.drop_replicas(lfn, deleted)
+                raise
+        for late in self.catalog.unlink(lfn):  # registered while we were deleting
+            if late.surl not in deleted:
+                try:
+                    self._delete_stored(late)
+                except GridError as exc:
+                    log.warning("%s stays stored but unregistered: %s", late.surl, exc)
 
     def _delete_stored(self, replica: Replica) -> None:
         """Delete a replica's stored copy; one already gone is fine."""
@@ -464,6 +475,7 @@ class Grid:
         except StorageUnavailable:
             self.health.record_failure(se.name)
             raise
+        self.health.record_success(se.name)
         registered = False
         try:
             expected = expected_checksum()

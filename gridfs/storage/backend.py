@@ -171,41 +171,54 @@ def backend_for(turl: str, options: BackendOptions | None = None) -> StorageBack
 
 
 class _RetryingReader(RangeReader):
-    """Reads tried again after transient failures, on a freshly opened replica."""
+    """Reads tried again after transient failures, on a freshly opened replica.
+
+    A broken handle is replaced, not closed, while other threads may still be
+    reading from it; every handle is closed with the reader.
+    """
 
     def __init__(self, backend: StorageBackend, turl: str, policy: RetryPolicy) -> None:
         self._backend = backend
         self._turl = turl
         self._policy = policy
         self._lock = threading.Lock()
-        self._inner: RangeReader | None = policy.call(
-            lambda: backend.open_reader(turl), f"open {turl}"
-        )
-        self.size = self._inner.size
+        self._closed = False
+        self._current = policy.call(lambda: backend.open_reader(turl), f"open {turl}")
+        self._retired: list[RangeReader] = []
+        self.size = self._current.size
 
     def readinto(self, offset: int, buffer: memoryview) -> int:
         def attempt() -> int:
             with self._lock:
-                if self._inner is None:
-                    self._inner = self._backend.open_reader(self._turl)
-                inner = self._inner
+                if self._closed:
+                    raise ValueError("read from a closed replica")
+                handle = self._current
             try:
-                return inner.readinto(offset, buffer)
+                return handle.readinto(offset, buffer)
             except StorageUnavailable:
-                with self._lock:  # a broken connection: reopen on the next try
-                    if self._inner is inner:
-                        self._inner = None
-                with contextlib.suppress(Exception):
-                    inner.close()
+                fresh = self._backend.open_reader(self._turl)  # outside the lock: network
+                with self._lock:
+                    if self._closed:
+                        self._retired.append(fresh)
+                    elif self._current is handle:
+                        self._retired.append(handle)
+                        self._current = fresh
+                    else:  # another thread replaced it already
+                        self._retired.append(fresh)
                 raise
 
         return self._policy.call(attempt, f"read {self._turl}")
 
     def close(self) -> None:
         with self._lock:
-            inner, self._inner = self._inner, None
-        if inner is not None:
-            inner.close()
+            if self._closed:
+                return
+            self._closed = True
+            handles = [self._current, *self._retired]
+            self._retired = []
+        for handle in handles:
+            with contextlib.suppress(Exception):
+                handle.close()
 
 
 class _Retrying(StorageBackend):

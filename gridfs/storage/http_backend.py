@@ -90,6 +90,16 @@ def _mapped_errors(turl: str, doing: str) -> Iterator[None]:
         raise StorageUnavailable(
             f"{turl}: {doing}: the server broke off ({exc})", turl, errno=errno.EREMOTEIO
         ) from exc
+    except httpx.StreamConsumed as exc:
+        # A redirected upload (dCache and EOS send one to a pool node) would need
+        # the body again; a stream cannot give it twice.
+        raise GridError(
+            f"{turl}: {doing}: the server redirected a streamed upload; "
+            "give the TURL of the node that stores the data",
+            turl,
+        ) from exc
+    except (httpx.HTTPError, httpx.StreamError) as exc:  # redirect loops, bad encodings...
+        raise GridError(f"{turl}: {doing}: {exc}", turl) from exc
 
 
 def _raise_for(response: httpx.Response, turl: str, doing: str) -> None:
@@ -131,6 +141,12 @@ class _WebDAVReader(RangeReader):
                     errno=errno.EREMOTEIO,
                 )
             for piece in response.iter_bytes(_CHUNK):
+                if filled + len(piece) > len(buffer):
+                    raise StorageUnavailable(
+                        f"{self._turl}: the server sent more than the range asked for",
+                        self._turl,
+                        errno=errno.EREMOTEIO,
+                    )
                 buffer[filled : filled + len(piece)] = piece
                 filled += len(piece)
         return filled

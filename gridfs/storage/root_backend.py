@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import logging
 import secrets
-import threading
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -20,6 +19,7 @@ from gridfs.errors import (
     NoSpace,
     NotFound,
     PermissionDenied,
+    ReadOnly,
     StorageUnavailable,
 )
 from gridfs.storage.backend import (
@@ -37,13 +37,15 @@ log = logging.getLogger(__name__)
 
 # XRootD server error numbers (XProtocol.hh) that have an honest errno.
 _SERVER_ERRORS: dict[int, type[GridError]] = {
+    3009: NoSpace,  # kXR_NoSpace
     3010: PermissionDenied,  # kXR_NotAuthorized
     3011: NotFound,  # kXR_NotFound
     3016: IsADirectory,  # kXR_isDirectory
     3018: AlreadyExists,  # kXR_ItExists
-    3012: NoSpace,  # kXR_NoSpace
     3021: NoSpace,  # kXR_overQuota
+    3025: ReadOnly,  # kXR_fsReadOnly
 }
+_OVERLOADED = 3024  # kXR_Overloaded: worth another try later
 
 
 # XrdCl status codes (XrdClStatus.hh) of a server that is gone or never answered.
@@ -54,19 +56,24 @@ _TLS = 110  # errTlsError
 _UNREACHABLE = range(101, 111)  # errInvalidAddr .. errTlsError
 
 
+# Connection-level codes and the errno each means.
+_CONNECTION_ERRNO = {
+    **dict.fromkeys(_TIMEOUTS, errno.ETIMEDOUT),
+    **dict.fromkeys(_BROKEN_OFF, errno.EREMOTEIO),
+    _TLS: errno.EPROTO,
+}
+
+
 def _error(status: client.responses.XRootDStatus, turl: str, doing: str) -> GridError:
     """The one place where an XRootD status becomes a gridfs error."""
     message = f"{turl}: {doing}: {status.message.strip()}"
     if status.code == _ERR_ERROR_RESPONSE:
+        if status.errno == _OVERLOADED:
+            return StorageUnavailable(message, turl, errno=errno.EAGAIN)
         return _SERVER_ERRORS.get(status.errno, GridError)(message, turl)
-    if status.code in _TIMEOUTS:
-        return StorageUnavailable(message, turl, errno=errno.ETIMEDOUT)
-    if status.code in _BROKEN_OFF:
-        return StorageUnavailable(message, turl, errno=errno.EREMOTEIO)
-    if status.code == _TLS:
-        return StorageUnavailable(message, turl, errno=errno.EPROTO)
     if status.code in _UNREACHABLE:
-        return StorageUnavailable(message, turl, errno=errno.ECONNREFUSED)
+        code = _CONNECTION_ERRNO.get(status.code, errno.ECONNREFUSED)
+        return StorageUnavailable(message, turl, errno=code)
     return GridError(message, turl)
 
 
@@ -90,7 +97,6 @@ class _XRootDReader(RangeReader):
         self._turl = turl
         self._handle: client.File | None = handle
         self._timeout = timeout
-        self._lock = threading.Lock()  # guards close() against reads in flight
         self.size = size
 
     def readinto(self, offset: int, buffer: memoryview) -> int:
@@ -103,8 +109,7 @@ class _XRootDReader(RangeReader):
         return len(data)
 
     def close(self) -> None:
-        with self._lock:
-            handle, self._handle = self._handle, None
+        handle, self._handle = self._handle, None
         if handle is not None and handle.is_open():
             handle.close(timeout=self._timeout)
 

@@ -27,12 +27,13 @@ from gridfs.errors import (
     NoSpace,
     NotADirectory,
     NotFound,
+    PermissionDenied,
     ReadOnly,
     UnknownSE,
 )
 from gridfs.gfal import Grid
 from gridfs.storage.file_backend import turl_to_path
-from tests.conftest import make_vo, stored_files
+from tests.conftest import BOB, make_vo, stored_files
 
 TRAILERS = "/grid/gilda/trailers"
 
@@ -287,3 +288,19 @@ def test_module_level_api_uses_the_configured_grid(
     with pytest.raises(IsADirectory):
         gridfs.open(TRAILERS)
     gridfs.default_grid().close()
+
+
+def test_unlink_checks_permission_before_deleting_copies(
+    grid: Grid, make_file, tmp_path: Path
+) -> None:
+    grid.cr(make_file("keep", 100), f"{TRAILERS}/keep")
+    grid.chmod(TRAILERS, 0o755)  # others may look, not remove
+    bob = Grid(grid.catalog.as_identity(BOB), grid.ses, protocols=grid.protocols)
+    with pytest.raises(PermissionDenied):
+        bob.unlink(f"{TRAILERS}/keep")
+    assert len(stored_files(tmp_path)) == 1
+    assert len(grid.lr(f"{TRAILERS}/keep")) == 1
+    grid.unlink(f"{TRAILERS}/keep")
+    assert stored_files(tmp_path) == []
+    with pytest.raises(NotFound):
+        grid.stat(f"{TRAILERS}/keep")

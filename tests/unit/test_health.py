@@ -14,7 +14,16 @@ from gridfs.catalog import EntryId, Replica, ReplicaStatus
 from gridfs.config import load_config
 from gridfs.errors import NotFound, StorageUnavailable
 from gridfs.gfal import Grid, rank_replicas
-from gridfs.storage import CircuitBreaker, RetryPolicy, SERegistry, StorageElement
+from gridfs.storage import (
+    BackendOptions,
+    CircuitBreaker,
+    RangeReader,
+    RetryPolicy,
+    SERegistry,
+    StorageElement,
+)
+from gridfs.storage.backend import _Retrying
+from gridfs.storage.file_backend import FileBackend
 from tests.conftest import make_vo
 
 
@@ -120,3 +129,49 @@ def test_reads_stop_trying_a_dead_se(
         assert not grid.health.healthy("near-se")
         assert any("skipped for" in r.getMessage() for r in caplog.records)
         assert logging.WARNING in {r.levelno for r in tries}
+
+
+class _FlakyReader(RangeReader):
+    def __init__(self, inner: RangeReader, failures: list[int]) -> None:
+        self._inner = inner
+        self._failures = failures
+        self.size = inner.size
+        self.closed = False
+
+    def readinto(self, offset: int, buffer: memoryview) -> int:
+        if self._failures:
+            self._failures.pop()
+            raise StorageUnavailable("connection reset", errno=errno.EREMOTEIO)
+        return self._inner.readinto(offset, buffer)
+
+    def close(self) -> None:
+        self.closed = True
+        self._inner.close()
+
+
+class _FlakyBackend(FileBackend):
+    """A file:// backend whose first read on each of the first handles breaks off."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__(BackendOptions(attempts=3))
+        self.failures = [1] * failures
+        self.opened: list[_FlakyReader] = []
+
+    def open_reader(self, turl: str) -> RangeReader:
+        reader = _FlakyReader(super().open_reader(turl), self.failures)
+        self.opened.append(reader)
+        return reader
+
+
+def test_a_read_broken_off_reopens_the_replica_and_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "data"
+    path.write_bytes(b"0123456789" * 1000)
+    flaky = _FlakyBackend(failures=2)
+    reader = _Retrying(flaky).open_reader(path.as_uri())
+    assert reader.pread(5, 10) == b"5678901234"
+    assert len(flaky.opened) == 3  # two broken handles replaced
+    reader.close()
+    assert all(handle.closed for handle in flaky.opened)
+    with pytest.raises(ValueError, match="closed"):
+        reader.pread(0, 1)
+    assert len(flaky.opened) == 3  # a closed reader never reopens

@@ -82,13 +82,27 @@ def test_aliases_follow_what_they_point_at(trailers: Catalog) -> None:
     assert trailers.lfns_of(guid) == ["/grid/gilda/trailers/renamed", "/grid/gilda/alias"]
     trailers.rename("/grid/gilda/trailers", "/grid/gilda/moved")
     assert trailers.readlink("/grid/gilda/alias") == "/grid/gilda/moved/renamed"
-    assert trailers.readlink("/grid/gilda/dir-link") == "/grid/gilda/moved"
+    assert trailers.readlink("/grid/gilda/dir-link") == "/grid/gilda/trailers"  # a plain link
     assert trailers.readlink("/grid/gilda/unrelated") == "/grid/gilda/trailersX"
     assert trailers.stat("/grid/gilda/alias").guid == guid
     trailers.mkdir("/grid/gilda/Foo")
     trailers.symlink("/grid/gilda/foo/x", "/grid/gilda/lower")  # differs only in case
     trailers.rename("/grid/gilda/Foo", "/grid/gilda/Bar")
     assert trailers.readlink("/grid/gilda/lower") == "/grid/gilda/foo/x"
+
+
+def test_aliases_go_with_their_file(trailers: Catalog) -> None:
+    add(trailers, "/grid/gilda/trailers/a")
+    other = add(trailers, "/grid/gilda/trailers/b")
+    trailers.add_alias("/grid/gilda/trailers/a", "/grid/gilda/a-alias")
+    trailers.add_alias("/grid/gilda/trailers/b", "/grid/gilda/b-alias")
+    trailers.rename("/grid/gilda/trailers/a", "/grid/gilda/trailers/b")  # b is replaced
+    with pytest.raises(NotFound):
+        trailers.stat("/grid/gilda/b-alias", follow_symlinks=False)
+    assert trailers.stat("/grid/gilda/a-alias").guid != other
+    trailers.unlink("/grid/gilda/trailers/b")
+    with pytest.raises(NotFound):
+        trailers.stat("/grid/gilda/a-alias", follow_symlinks=False)
 
 
 def test_rename_replaces_as_posix_says(trailers: Catalog) -> None:
