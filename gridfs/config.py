@@ -32,6 +32,11 @@ file's directory, so a grid can live in one movable folder::
     read = true
     write = true
 
+    [se.tape-a]             # a nearline SE: replicas live in the tape area and
+    root = "se/tape-a/disk" # are staged into the disk area (root) to be read
+    tape = "se/tape-a/tape"
+    stage_delay = 30        # seconds a recall takes
+
     [se.se-b.protocols]     # a remote SE: access protocol = TURL prefix
     root = "root://xrootd.site-b.example:1094//data"
     davs = "davs://webdav.site-b.example:443/data"
@@ -77,7 +82,7 @@ _ALLOWED: dict[str, set[str]] = {
     "mount": {"root"},
     "se": set(),  # tables by SE name, checked on their own
 }
-_SE_KEYS = {"site", "surl_prefix", "root", "protocols", "read", "write"}
+_SE_KEYS = {"site", "surl_prefix", "root", "protocols", "read", "write", "tape", "stage_delay"}
 
 
 @dataclass(frozen=True)
@@ -269,9 +274,10 @@ def _parse_se(
     for key in ("read", "write"):
         if not isinstance(spec.get(key, True), bool):
             raise fail(f"{where} {key} must be true or false")
-    for key in ("site", "surl_prefix"):
+    for key in ("site", "surl_prefix", "tape"):
         if key in spec and (not isinstance(spec[key], str) or not spec[key]):
             raise fail(f"{where} {key} must be a non-empty string")
+    tape, delay = _parse_tape(spec, turls, base, where, fail)
     return StorageElement(
         name=name,
         site=spec.get("site", local_site or "local"),
@@ -279,7 +285,24 @@ def _parse_se(
         protocols=MappingProxyType(turls),
         readable=spec.get("read", True),
         writable=spec.get("write", True),
+        tape=tape,
+        stage_delay_s=delay,
     )
+
+
+def _parse_tape(
+    spec: Mapping[str, Any], turls: Mapping[str, str], base: Path, where: str, fail: Any
+) -> tuple[str | None, float]:
+    """The tape area (a file:// URL) and recall delay of a nearline SE."""
+    delay = spec.get("stage_delay", 0.0)
+    if not isinstance(delay, int | float) or isinstance(delay, bool) or delay < 0:
+        raise fail(f"{where} stage_delay must be a number of seconds")
+    if "tape" not in spec:
+        return None, float(delay)
+    if "file" not in turls:
+        raise fail(f"{where} a nearline SE (tape) needs a root directory as its disk area")
+    tape_path = Path(spec["tape"])
+    return (tape_path if tape_path.is_absolute() else base / tape_path).as_uri(), float(delay)
 
 
 def _absolute_sqlite_url(url: str, base: Path, fail: Any) -> str:

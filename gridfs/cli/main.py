@@ -28,6 +28,7 @@ from gridfs.config import (
 )
 from gridfs.errors import ConfigError, GridError, IsADirectory, NotFound
 from gridfs.gfal import Grid
+from gridfs.storage import RequestState
 
 __all__ = ["main"]
 
@@ -251,6 +252,57 @@ def cr(state: _State, source: Path, lfn: str, se_name: str | None, guid: str | N
 def rep(state: _State, lfn: str, se_name: str) -> None:
     """Replicate a file to another SE and register the copy; prints its SURL."""
     click.echo(state.grid.rep(lfn, se_name).surl)
+
+
+@cli.command("bring-online")
+@click.argument("lfn")
+@click.option(
+    "--pin",
+    "pin_s",
+    type=float,
+    default=3600,
+    show_default=True,
+    help="Pin lifetime of the staged copy, in seconds.",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=float,
+    default=3600,
+    show_default=True,
+    help="Give up waiting after this many seconds (the request is aborted).",
+)
+@pass_state
+def bring_online(state: _State, lfn: str, pin_s: float, timeout_s: float) -> None:
+    """Stage a file from tape so that it can be read; waits for the recall."""
+    request = state.grid.bring_online(lfn, pin_s)
+    if request is None:
+        click.echo(f"{lfn}: online")
+        return
+    outcome = request.wait(timeout_s)
+    if outcome is RequestState.QUEUED:
+        state.grid.stager.abort(request)
+        raise GridError(f"{lfn}: not staged within {timeout_s:.0f} s; request aborted", lfn)
+    if outcome is not RequestState.DONE:
+        raise GridError(f"{lfn}: staging {outcome.value.lower()}: {request.error}", lfn)
+    click.echo(f"{lfn}: staged, pinned for {pin_s:.0f} s")
+
+
+@cli.command()
+@click.argument("lfn")
+@pass_state
+def locality(state: _State, lfn: str) -> None:
+    """Show where each replica is: ONLINE, NEARLINE, ONLINE_AND_NEARLINE (never stages)."""
+    for surl, place in state.grid.locality(lfn).items():
+        click.echo(f"{place.value:<20} {surl}")
+
+
+@cli.command()
+@click.argument("lfn")
+@pass_state
+def release(state: _State, lfn: str) -> None:
+    """Unpin the staged copies of a file (the tape copies stay)."""
+    state.grid.release(lfn)
 
 
 @cli.command()

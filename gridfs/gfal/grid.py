@@ -46,8 +46,11 @@ from gridfs.storage import (
     Adler32,
     BackendOptions,
     CircuitBreaker,
+    Locality,
     RangeReader,
     SERegistry,
+    Stager,
+    StageRequest,
     StorageBackend,
     StorageElement,
     WriteResult,
@@ -114,6 +117,7 @@ class Grid:
         self.protocols = tuple(protocols)
         self.backend_options = backend_options or BackendOptions()
         self.health = health or CircuitBreaker()
+        self.stager = Stager()
         self._rng = rng or random.Random()
 
     @classmethod
@@ -286,6 +290,48 @@ class Grid:
         """Unregister replica ``surl`` of ``lfn`` (the stored copy stays, as with lcg-uf)."""
         return self.catalog.remove_replica(self.lg(lfn), surl)
 
+    # -- tape: locality, bring-online, release ------------------------------
+
+    def locality(self, lfn: str) -> dict[str, Locality]:
+        """Where each replica of ``lfn`` is (ONLINE, NEARLINE...); never stages."""
+        return {
+            replica.surl: self.stager.locality(self.ses.get(replica.se), replica.surl)
+            if replica.se in self.ses
+            else Locality.UNAVAILABLE
+            for replica in self.catalog.replicas(lfn)
+        }
+
+    def bring_online(self, lfn: str, pin_lifetime_s: float = 3600.0) -> StageRequest | None:
+        """Stage ``lfn`` from tape for reading, pinned for ``pin_lifetime_s``.
+
+        Returns ``None`` when a replica is online already; else the request of
+        the best nearline replica, to ``wait()`` for (the recall runs in this
+        process).
+        """
+        localities = self.locality(lfn)
+        if any(
+            place is not Locality.NEARLINE
+            for place in localities.values()
+            if place is not Locality.UNAVAILABLE
+        ):
+            return None
+        nearline = [
+            replica
+            for replica in self.catalog.replicas(lfn)
+            if localities[replica.surl] is Locality.NEARLINE
+        ]
+        if not nearline:
+            raise NoReplicaAvailable(f"no replica of {lfn} is on tape or disk", lfn)
+        ranked = rank_replicas(nearline, self.ses, self.local_site, self._rng)
+        best = ranked[0]
+        return self.stager.bring_online(best.se, (best.replica.surl,), pin_lifetime_s)
+
+    def release(self, lfn: str) -> None:
+        """Unpin the staged copies of ``lfn`` on nearline SEs (they may be evicted)."""
+        for replica in self.catalog.replicas(lfn):
+            if replica.se in self.ses and self.ses.get(replica.se).nearline:
+                self.stager.release(self.ses.get(replica.se), replica.surl)
+
     # -- reading -----------------------------------------------------------
 
     def open(self, lfn: str, mode: str = "rb", buffering: int = -1) -> BinaryIO:
@@ -321,6 +367,9 @@ class Grid:
         ]
         for candidate in candidates:
             surl = candidate.replica.surl
+            if self.stager.locality(candidate.se, surl) is Locality.NEARLINE:
+                failures.append(f"{surl} (NEARLINE: bring it online first)")
+                continue
             try:
                 turl = resolve_turl(surl, candidate.se, self.protocols)
                 reader = self.backend(turl).open_reader(turl)
@@ -490,6 +539,8 @@ class Grid:
                     f"sent {written.checksum}, stored {stored}",
                     surl,
                 )
+            if se.nearline:
+                self.stager.migrate(se, surl)
             result = register(surl, written)
             registered = True
             return result, surl

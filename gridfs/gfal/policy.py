@@ -31,8 +31,9 @@ def rank_replicas(
 
     Only available replicas on configured, readable SEs are candidates.
     Healthy SEs come before those in ``unhealthy`` (whose circuit breaker is
-    open); then SEs of ``local_site`` before all others; among equals the order
-    is random (drawn from ``rng``), which spreads readers over the SEs.
+    open); then online SEs before nearline (tape) ones; then SEs of
+    ``local_site`` before all others; among equals the order is random (drawn
+    from ``rng``), which spreads readers over the SEs.
     """
     keyed = []
     for replica in replicas:
@@ -40,7 +41,7 @@ def rank_replicas(
             continue
         se = ses.get(replica.se)
         if se.readable:
-            key = (se.name in unhealthy, se.site != local_site, rng.random())
+            key = (se.name in unhealthy, se.nearline, se.site != local_site, rng.random())
             keyed.append((key, Candidate(replica, se)))
     keyed.sort(key=lambda pair: pair[0])
     return [candidate for _, candidate in keyed]

@@ -15,16 +15,21 @@ from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32
 from gridfs.storage.health import CircuitBreaker, RetryPolicy, is_transient
 from gridfs.storage.resolve import make_surl, resolve_turl
 from gridfs.storage.se import SERegistry, StorageElement
+from gridfs.storage.staging import Locality, RequestState, Stager, StageRequest
 
 __all__ = [
     "DEFAULT_CHECKSUM",
     "Adler32",
     "BackendOptions",
     "CircuitBreaker",
+    "Locality",
     "ObjectStat",
     "RangeReader",
+    "RequestState",
     "RetryPolicy",
     "SERegistry",
+    "StageRequest",
+    "Stager",
     "StorageBackend",
     "StorageElement",
     "WriteResult",

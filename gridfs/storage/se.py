@@ -18,6 +18,9 @@ class StorageElement:
     ``surl_prefix`` names the SE's storage area independently of any access
     protocol (``srm://se-a.site-a/grid``); ``protocols`` maps each access
     protocol (a URL scheme) to the TURL prefix that reaches the same area.
+    A nearline SE also has a ``tape`` area (a ``file://`` URL): every replica
+    lives there, and the disk area only holds the ones staged (recalled) for
+    reading, which takes ``stage_delay_s``.
     """
 
     name: str
@@ -26,6 +29,13 @@ class StorageElement:
     protocols: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     readable: bool = True
     writable: bool = True
+    tape: str | None = None
+    stage_delay_s: float = 0.0
+
+    @property
+    def nearline(self) -> bool:
+        """True for a tape-backed SE."""
+        return self.tape is not None
 
     def owns(self, surl: str) -> bool:
         """True if ``surl`` lies inside this SE's storage area."""

@@ -232,3 +232,23 @@ def test_se_status_and_rm(home: Path) -> None:
     assert run(*cfg, "se", "status").returncode == 0
     fails(*cfg, "se", "rm", "cern-se", message="is the default SE")
     fails(*cfg, "se", "rm", "nowhere-se", message="no storage element 'nowhere-se'")
+
+
+def test_tape_verbs(home: Path, make_file) -> None:
+    cfg = ("--config", home / "config.toml")
+    with (home / "config.toml").open("a") as config:
+        config.write(
+            f'\n[se.tape-se]\nsite = "cern"\nroot = "{home}/tape/disk"\n'
+            f'tape = "{home}/tape/tape"\nstage_delay = 0.2\n'
+        )
+    source = make_file("raw", 5000)
+    run(*cfg, "cr", source, "/grid/gilda/raw", "-d", "tape-se")
+    assert run(*cfg, "locality", "/grid/gilda/raw").stdout.startswith("ONLINE_AND_NEARLINE ")
+    run(*cfg, "release", "/grid/gilda/raw")
+    assert run(*cfg, "locality", "/grid/gilda/raw").stdout.startswith("NEARLINE ")
+    fails(*cfg, "cat", "/grid/gilda/raw", message="NEARLINE: bring it online first")
+    out = run(*cfg, "bring-online", "/grid/gilda/raw", "--pin", "60").stdout
+    assert out == "/grid/gilda/raw: staged, pinned for 60 s\n"
+    cat = subprocess.run([GRIDFS, *cfg, "cat", "/grid/gilda/raw"], capture_output=True, check=True)
+    assert cat.stdout == source.read_bytes()
+    assert run(*cfg, "bring-online", "/grid/gilda/raw").stdout == "/grid/gilda/raw: online\n"
