@@ -17,7 +17,8 @@ file's directory, so a grid can live in one movable folder::
     superuser = false       # an administrator passes every permission check
 
     [site]
-    name = "site-a"         # replicas on SEs of this site are read first
+    name = "site-a"         # replicas on SEs of this site are read first,
+    region = "CH"           # then those of this region
 
     [storage]
     default_se = "se-a"     # where new files go when no SE is named
@@ -31,6 +32,9 @@ file's directory, so a grid can live in one movable folder::
     root = "se/se-a"        # a directory: the SE is reached by file://
     read = true
     write = true
+
+    [se.se-a.space_tokens]  # reserved spaces: token = quota in bytes
+    DATADISK = 10_000_000_000_000
 
     [se.tape-a]             # a nearline SE: replicas live in the tape area and
     root = "se/tape-a/disk" # are staged into the disk area (root) to be read
@@ -77,12 +81,23 @@ __all__ = [
 _ALLOWED: dict[str, set[str]] = {
     "catalog": {"url"},
     "identity": {"user", "groups", "superuser"},
-    "site": {"name"},
+    "site": {"name", "region"},
     "storage": {"default_se", "protocols", "timeout", "ca_file"},
     "mount": {"root"},
     "se": set(),  # tables by SE name, checked on their own
 }
-_SE_KEYS = {"site", "surl_prefix", "root", "protocols", "read", "write", "tape", "stage_delay"}
+_SE_KEYS = {
+    "site",
+    "region",
+    "surl_prefix",
+    "root",
+    "protocols",
+    "read",
+    "write",
+    "tape",
+    "stage_delay",
+    "space_tokens",
+}
 
 
 @dataclass(frozen=True)
@@ -93,6 +108,7 @@ class Config:
     identity: Identity
     ses: tuple[StorageElement, ...]
     local_site: str | None = None
+    local_region: str | None = None
     default_se: str | None = None
     protocols: tuple[str, ...] = ("file",)
     backend_options: BackendOptions = field(default_factory=BackendOptions)
@@ -210,6 +226,7 @@ def _parse(data: Mapping[str, Any], path: Path) -> Config:
 
     site = table("site")
     local_site = string("[site] name", site["name"]) if "name" in site else None
+    local_region = string("[site] region", site["region"]) if "region" in site else None
 
     default_se, protocols, options = _parse_storage(table("storage"), base, fail, string, strings)
     ses = [_parse_se(name, spec, base, local_site, fail) for name, spec in table("se").items()]
@@ -227,6 +244,7 @@ def _parse(data: Mapping[str, Any], path: Path) -> Config:
         identity=identity,
         ses=tuple(ses),
         local_site=local_site,
+        local_region=local_region,
         default_se=default_se,
         protocols=protocols,
         backend_options=options,
@@ -274,10 +292,15 @@ def _parse_se(
     for key in ("read", "write"):
         if not isinstance(spec.get(key, True), bool):
             raise fail(f"{where} {key} must be true or false")
-    for key in ("site", "surl_prefix", "tape"):
+    for key in ("site", "region", "surl_prefix", "tape"):
         if key in spec and (not isinstance(spec[key], str) or not spec[key]):
             raise fail(f"{where} {key} must be a non-empty string")
     tape, delay = _parse_tape(spec, turls, base, where, fail)
+    tokens = spec.get("space_tokens", {})
+    if not isinstance(tokens, Mapping) or not all(
+        isinstance(q, int) and not isinstance(q, bool) and q >= 0 for q in tokens.values()
+    ):
+        raise fail(f"{where} space_tokens must be a table of token = quota in bytes")
     return StorageElement(
         name=name,
         site=spec.get("site", local_site or "local"),
@@ -287,6 +310,8 @@ def _parse_se(
         writable=spec.get("write", True),
         tape=tape,
         stage_delay_s=delay,
+        region=spec.get("region"),
+        space_tokens=MappingProxyType(dict(tokens)),
     )
 
 

@@ -349,6 +349,17 @@ class Catalog:
             self._require(session, entry, READ, guid)
             return [replica.surl for replica in _replicas(session, entry)]
 
+    def space_used(self, se: str, space_token: str) -> int:
+        """Bytes that the replicas in ``space_token`` of SE ``se`` occupy (an SE's accounting)."""
+        with self._session() as session:
+            used = session.scalar(
+                select(func.coalesce(func.sum(EntryModel.size), 0))
+                .select_from(ReplicaModel)
+                .join(EntryModel, EntryModel.id == ReplicaModel.entry_id)
+                .where(ReplicaModel.se == se, ReplicaModel.space_token == space_token)
+            )
+            return int(used or 0)
+
     def getacl(self, lfn: str) -> list[AclEntry]:
         """The whole ACL of ``lfn``: owner, group and other from the mode, plus extended entries."""
         with self._session() as session:
@@ -467,10 +478,12 @@ class Catalog:
         replicas: Sequence[tuple[str, str]] = (),
         guid: str | None = None,
         mode: int = 0o664,
+        space_token: str | None = None,
     ) -> Stat:
         """Register file ``lfn`` and its ``(se, surl)`` replicas in one transaction.
 
-        A new GUID is made unless ``guid`` is given. Raises :class:`AlreadyExists`
+        A new GUID is made unless ``guid`` is given; the replicas occupy
+        ``space_token`` of their SE, if given. Raises :class:`AlreadyExists`
         if the LFN, the GUID or one of the SURLs is registered already.
         """
         if size < 0:
@@ -491,7 +504,7 @@ class Catalog:
                 status=FileStatus.READY.value,
             )
             for se, surl in replicas:
-                session.add(_new_replica(entry.id, se, surl))
+                session.add(_new_replica(entry.id, se, surl, space_token=space_token))
             session.flush()
             return _to_stat(entry)
 
@@ -744,7 +757,9 @@ class Catalog:
         se: str,
         surl: str,
         status: ReplicaStatus = ReplicaStatus.AVAILABLE,
+        *,
         pin_expiry_ns: int | None = None,
+        space_token: str | None = None,
     ) -> Replica:
         """Register one more replica of the file with GUID ``guid``; needs write permission."""
         try:
@@ -752,7 +767,9 @@ class Catalog:
                 entry = _by_guid(session, guid)
                 lfn = self._lfn_checked(session, entry)
                 self._require(session, entry, WRITE, lfn)
-                row = _new_replica(entry.id, se, surl, status, pin_expiry_ns)
+                row = _new_replica(
+                    entry.id, se, surl, status, pin_expiry_ns=pin_expiry_ns, space_token=space_token
+                )
                 session.add(row)
                 session.flush()
                 return _to_replica(row, guid)
@@ -1167,7 +1184,9 @@ def _new_replica(
     se: str,
     surl: str,
     status: ReplicaStatus = ReplicaStatus.AVAILABLE,
+    *,
     pin_expiry_ns: int | None = None,
+    space_token: str | None = None,
 ) -> ReplicaModel:
     now = time.time_ns()
     return ReplicaModel(
@@ -1178,6 +1197,7 @@ def _new_replica(
         ctime_ns=now,
         atime_ns=now,
         pin_expiry_ns=pin_expiry_ns,
+        space_token=space_token,
     )
 
 
@@ -1214,4 +1234,5 @@ def _to_replica(row: ReplicaModel, guid: str) -> Replica:
         ctime_ns=row.ctime_ns,
         atime_ns=row.atime_ns,
         pin_expiry_ns=row.pin_expiry_ns,
+        space_token=row.space_token,
     )

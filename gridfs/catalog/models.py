@@ -88,7 +88,11 @@ class ReplicaModel(Base):
     """One physical copy of a file entry on a storage element."""
 
     __tablename__ = "replicas"
-    __table_args__ = ({"sqlite_autoincrement": True},)
+    __table_args__ = (
+        # Space accounting sums a token's replicas on one SE.
+        Index("ix_replicas_se_space_token", "se", "space_token"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
     entry_id: Mapped[int] = mapped_column(
@@ -102,6 +106,7 @@ class ReplicaModel(Base):
     ctime_ns: Mapped[int] = mapped_column(BigInteger)
     atime_ns: Mapped[int] = mapped_column(BigInteger)
     pin_expiry_ns: Mapped[int | None] = mapped_column(BigInteger)
+    space_token: Mapped[str | None] = mapped_column(String(64))
 
 
 class AclModel(Base):

@@ -101,3 +101,4 @@ class Replica:
     ctime_ns: int
     atime_ns: int
     pin_expiry_ns: int | None = None
+    space_token: str | None = None

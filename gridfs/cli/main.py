@@ -176,6 +176,18 @@ def se_add(
     click.echo(f"added storage element {name} ({site}) at {root}")
 
 
+@se.command("space")
+@pass_state
+def se_space(state: _State) -> None:
+    """Show each SE's space tokens: quota, bytes used by registered replicas, free."""
+    rows = [("SE", "TOKEN", "QUOTA", "USED", "FREE")]
+    for element in state.config.ses:
+        for token, quota in sorted(element.space_tokens.items()):
+            used = state.grid.catalog.space_used(element.name, token)
+            rows.append((element.name, token, str(quota), str(used), str(max(quota - used, 0))))
+    _print_table(rows)
+
+
 @se.command("rm")
 @click.argument("name")
 @pass_state
@@ -238,20 +250,29 @@ def mkdir(state: _State, lfn: str, parents: bool) -> None:
 @click.argument("lfn")
 @click.option("-d", "--se", "se_name", help="Destination SE (default: the configured default).")
 @click.option("-g", "--guid", help="GUID to give the new file (default: a new one).")
+@click.option("-s", "--space-token", help="The SE's reserved space to write into.")
 @pass_state
-def cr(state: _State, source: Path, lfn: str, se_name: str | None, guid: str | None) -> None:
+def cr(
+    state: _State,
+    source: Path,
+    lfn: str,
+    se_name: str | None,
+    guid: str | None,
+    space_token: str | None,
+) -> None:
     """Copy a local file to an SE and register it as LFN; prints its GUID."""
-    entry = state.grid.cr(source, lfn, se_name, guid=guid)
+    entry = state.grid.cr(source, lfn, se_name, guid=guid, space_token=space_token)
     click.echo(f"guid:{entry.guid}")
 
 
 @cli.command()
 @click.argument("lfn")
 @click.option("-d", "--se", "se_name", required=True, help="The SE to replicate to.")
+@click.option("-s", "--space-token", help="The SE's reserved space to write into.")
 @pass_state
-def rep(state: _State, lfn: str, se_name: str) -> None:
+def rep(state: _State, lfn: str, se_name: str, space_token: str | None) -> None:
     """Replicate a file to another SE and register the copy; prints its SURL."""
-    click.echo(state.grid.rep(lfn, se_name).surl)
+    click.echo(state.grid.rep(lfn, se_name, space_token=space_token).surl)
 
 
 @cli.command("bring-online")

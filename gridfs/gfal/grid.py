@@ -32,6 +32,7 @@ from gridfs.errors import (
     InvalidArgument,
     IsADirectory,
     NoReplicaAvailable,
+    NoSpace,
     NotADirectory,
     NotFound,
     ReadOnly,
@@ -104,6 +105,7 @@ class Grid:
         ses: SERegistry,
         *,
         local_site: str | None = None,
+        local_region: str | None = None,
         default_se: str | None = None,
         protocols: Sequence[str] = ("file",),
         backend_options: BackendOptions | None = None,
@@ -113,6 +115,7 @@ class Grid:
         self.catalog = catalog
         self.ses = ses
         self.local_site = local_site
+        self.local_region = local_region
         self.default_se = default_se
         self.protocols = tuple(protocols)
         self.backend_options = backend_options or BackendOptions()
@@ -128,6 +131,7 @@ class Grid:
             Catalog.from_url(config.catalog_url, config.identity),
             SERegistry(config.ses),
             local_site=config.local_site,
+            local_region=config.local_region,
             default_se=config.default_se,
             protocols=config.protocols,
             backend_options=config.backend_options,
@@ -214,7 +218,11 @@ class Grid:
                 f"cannot delete {replica.surl}: its SE {replica.se} is not configured",
                 replica.surl,
             )
-        turl = resolve_turl(replica.surl, self.ses.get(replica.se), self.protocols)
+        se = self.ses.get(replica.se)
+        if se.nearline:
+            self.stager.purge(se, replica.surl)  # the tape copy, its pin and any disk copy
+            return
+        turl = resolve_turl(replica.surl, se, self.protocols)
         try:
             self.backend(turl).delete(turl)
         except NotFound:
@@ -322,7 +330,9 @@ class Grid:
         ]
         if not nearline:
             raise NoReplicaAvailable(f"no replica of {lfn} is on tape or disk", lfn)
-        ranked = rank_replicas(nearline, self.ses, self.local_site, self._rng)
+        ranked = rank_replicas(
+            nearline, self.ses, self.local_site, self._rng, local_region=self.local_region
+        )
         best = ranked[0]
         return self.stager.bring_online(best.se, (best.replica.surl,), pin_lifetime_s)
 
@@ -357,7 +367,12 @@ class Grid:
             raise IsADirectory(f"is a directory: {lfn}", lfn)
         replicas = self.catalog.replicas(entry.id)
         candidates = rank_replicas(
-            replicas, self.ses, self.local_site, self._rng, self.health.unhealthy()
+            replicas,
+            self.ses,
+            self.local_site,
+            self._rng,
+            unhealthy=self.health.unhealthy(),
+            local_region=self.local_region,
         )
         ranked = {candidate.replica for candidate in candidates}
         failures = [
@@ -405,13 +420,16 @@ class Grid:
         se: str | None = None,
         *,
         guid: str | None = None,
+        space_token: str | None = None,
     ) -> Stat:
         """Copy local file ``source`` to an SE and register it as ``lfn`` (lcg-cr).
 
-        The copy is streamed with its adler32 computed on the way, then the SE's
-        own checksum of what it stored is compared with the source's; only then
-        are the file and its replica registered, in one transaction. On any
-        failure the stored copy is deleted: nothing stays stored or registered.
+        With ``space_token``, the token's quota is checked before any byte is
+        written (SRM prepare-to-put). The copy is streamed with its adler32
+        computed on the way, then the SE's own checksum of what it stored is
+        compared with the source's; only then are the file and its replica
+        registered, in one transaction (put-done). On any failure the stored
+        copy is deleted: nothing stays stored or registered.
         """
         parts = split_lfn(lfn)
         guid = parse_guid(guid) if guid is not None else new_guid()
@@ -432,6 +450,7 @@ class Grid:
             raise from_os_error(exc, name) from exc
         with source_file:
             source_stat = os.fstat(source_file.fileno())
+            self._reserve(target_se, space_token, source_stat.st_size)
             source_digest = Adler32()
 
             def chunks() -> Iterator[bytes]:
@@ -454,6 +473,7 @@ class Grid:
                     replicas=[(target_se.name, surl)],
                     guid=guid,
                     mode=source_stat.st_mode & 0o777,
+                    space_token=space_token,
                 )
 
             entry, surl = self._store_verified(
@@ -467,7 +487,7 @@ class Grid:
         log.info("registered %s (%d bytes) with replica %s", lfn, entry.size, surl)
         return entry
 
-    def rep(self, lfn: str, se: str) -> Replica:
+    def rep(self, lfn: str, se: str, *, space_token: str | None = None) -> Replica:
         """Copy ``lfn`` from its best replica to SE ``se`` and register the copy (lcg-rep).
 
         The new copy's checksum must match the catalog's before it is
@@ -483,6 +503,7 @@ class Grid:
             )
         if any(replica.se == target_se.name for replica in self.catalog.replicas(entry.id)):
             raise AlreadyExists(f"{lfn} has a replica on {target_se.name} already", lfn)
+        self._reserve(target_se, space_token, entry.size)
         guid, checksum = entry.guid, entry.checksum
         assert guid is not None
         assert checksum is not None
@@ -494,10 +515,35 @@ class Grid:
                 _chunks(source.reader),
                 expected_checksum=lambda: checksum,
                 expected_size=entry.size,
-                register=lambda surl, _: self.catalog.add_replica(guid, target_se.name, surl),
+                register=lambda surl, _: self.catalog.add_replica(
+                    guid, target_se.name, surl, space_token=space_token
+                ),
             )
         log.info("replicated %s to %s as %s", lfn, target_se.name, surl)
         return replica
+
+    def _reserve(self, se: StorageElement, space_token: str | None, size: int) -> None:
+        """Check a space token's quota before any byte is written (prepare-to-put).
+
+        Two uploads racing for the last bytes of a token may both pass; the
+        quota is a bound on what is registered, checked again by no server.
+        """
+        if space_token is None:
+            return
+        quota = se.space_tokens.get(space_token)
+        if quota is None:
+            known = ", ".join(sorted(se.space_tokens)) or "none"
+            raise InvalidArgument(
+                f"storage element {se.name} has no space token {space_token!r} (it has: {known})",
+                space_token,
+            )
+        used = self.catalog.space_used(se.name, space_token)
+        if used + size > quota:
+            raise NoSpace(
+                f"space token {space_token} on {se.name} is full: {used} of {quota} bytes "
+                f"used, {size} more asked",
+                space_token,
+            )
 
     def _store_verified(
         self,
@@ -547,7 +593,10 @@ class Grid:
         except BaseException:
             if not registered:
                 try:
-                    backend.delete(turl)
+                    if se.nearline:
+                        self.stager.purge(se, surl)
+                    else:
+                        backend.delete(turl)
                 except GridError as exc:
                     log.warning("could not delete the unregistered copy %s: %s", turl, exc)
             raise

@@ -25,15 +25,17 @@ def rank_replicas(
     ses: SERegistry,
     local_site: str | None,
     rng: random.Random,
+    *,
     unhealthy: frozenset[str] = frozenset(),
+    local_region: str | None = None,
 ) -> list[Candidate]:
     """The replicas to try, best first.
 
     Only available replicas on configured, readable SEs are candidates.
     Healthy SEs come before those in ``unhealthy`` (whose circuit breaker is
     open); then online SEs before nearline (tape) ones; then SEs of
-    ``local_site`` before all others; among equals the order is random (drawn
-    from ``rng``), which spreads readers over the SEs.
+    ``local_site``, then of ``local_region``, then the rest; among equals the
+    order is random (drawn from ``rng``), which spreads readers over the SEs.
     """
     keyed = []
     for replica in replicas:
@@ -41,7 +43,14 @@ def rank_replicas(
             continue
         se = ses.get(replica.se)
         if se.readable:
-            key = (se.name in unhealthy, se.nearline, se.site != local_site, rng.random())
+            near = (
+                0
+                if se.site == local_site
+                else 1
+                if local_region and se.region == local_region
+                else 2
+            )
+            key = (se.name in unhealthy, se.nearline, near, rng.random())
             keyed.append((key, Candidate(replica, se)))
     keyed.sort(key=lambda pair: pair[0])
     return [candidate for _, candidate in keyed]

@@ -20,7 +20,9 @@ class StorageElement:
     protocol (a URL scheme) to the TURL prefix that reaches the same area.
     A nearline SE also has a ``tape`` area (a ``file://`` URL): every replica
     lives there, and the disk area only holds the ones staged (recalled) for
-    reading, which takes ``stage_delay_s``.
+    reading, which takes ``stage_delay_s``. ``space_tokens`` name the SE's
+    reserved spaces and their quotas in bytes; ``region`` (a country, say)
+    groups sites for replica choice.
     """
 
     name: str
@@ -31,6 +33,8 @@ class StorageElement:
     writable: bool = True
     tape: str | None = None
     stage_delay_s: float = 0.0
+    region: str | None = None
+    space_tokens: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def nearline(self) -> bool:

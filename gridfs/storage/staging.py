@@ -178,6 +178,17 @@ class Stager:
         """Abort a request that has not finished staging."""
         request._abort.set()
 
+    def purge(self, se: StorageElement, surl: str) -> None:
+        """Delete a replica from the SE altogether: tape copy, disk copy and pin."""
+        disk, tape = _paths(se, surl)
+        for path in (tape, disk, _pin_path(se, surl)):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise from_os_error(exc, str(path)) from exc
+
     def release(self, se: StorageElement, surl: str) -> None:
         """Unpin a staged replica and evict its disk copy (the tape copy stays)."""
         disk, tape = _paths(se, surl)

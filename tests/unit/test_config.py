@@ -58,6 +58,11 @@ def test_no_file_means_the_embedded_default(
         ("[se.a]\nroot = 'd'\nsurl_prefix = 3\n", "surl_prefix must be"),
         ("[se.a]\nroot = 'd'\nspeed = 3\n", "unknown key"),
         ("[se.a]\nprotocols = ['file']\n", "protocols must be a table"),
+        ("[se.a]\nroot = 'd'\nspace_tokens = {X = -1}\n", "space_tokens must be a table"),
+        ("[se.a]\nroot = 'd'\nstage_delay = -1\n", "stage_delay must be"),
+        ("[se.a]\ntape = 't'\n[se.a.protocols]\nroot = 'root://h//d'\n", "needs a root directory"),
+        ("[se.a]\nroot = 'd'\nregion = 5\n", "region must be"),
+        ("[storage]\ntimeout = 0\n", "timeout must be a positive number"),
         ("[mount]\nroot = 'grid'\n", "absolute"),
     ],
 )

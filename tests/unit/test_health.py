@@ -93,7 +93,9 @@ def test_replica_choice_puts_unhealthy_ses_last() -> None:
         for se in ("cern-se", "ral-se")
     ]
     for seed in range(10):
-        order = rank_replicas(replicas, ses, "cern", random.Random(seed), frozenset({"cern-se"}))
+        order = rank_replicas(
+            replicas, ses, "cern", random.Random(seed), unhealthy=frozenset({"cern-se"})
+        )
         assert [c.se.name for c in order] == ["ral-se", "cern-se"]
 
 
