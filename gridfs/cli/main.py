@@ -148,32 +148,89 @@ def se_list(state: _State) -> None:
 @se.command("add")
 @click.argument("name")
 @click.option("--site", required=True, help="The site the SE belongs to.")
+@click.option("--region", help="The region (a country, say) of the site.")
 @click.option(
     "--root",
-    required=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory holding the SE's storage area (reached by file://).",
+)
+@click.option(
+    "--protocol",
+    "protocols",
+    multiple=True,
+    metavar="SCHEME=TURL_PREFIX",
+    help="An access protocol, e.g. root=root://host:1094//data (repeatable).",
+)
+@click.option(
+    "--tape",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Tape area: makes the SE nearline (needs --root as its disk area).",
+)
+@click.option("--stage-delay", type=float, help="Seconds a recall from tape takes.")
+@click.option(
+    "--space-token",
+    "tokens",
+    multiple=True,
+    metavar="NAME=QUOTA_BYTES",
+    help="A reserved space and its quota (repeatable).",
 )
 @click.option("--surl-prefix", help="SURL prefix (default: srm://NAME.SITE/grid).")
 @click.option("--read-only", is_flag=True, help="Replicas may be read but not written.")
 @pass_state
 def se_add(
-    state: _State, name: str, site: str, root: Path, surl_prefix: str | None, read_only: bool
+    state: _State,
+    name: str,
+    site: str,
+    region: str | None,
+    root: Path | None,
+    protocols: tuple[str, ...],
+    tape: Path | None,
+    stage_delay: float | None,
+    tokens: tuple[str, ...],
+    surl_prefix: str | None,
+    read_only: bool,
 ) -> None:
     """Add a storage element to the configuration file."""
     path = state.config.path
     if path is None:
         raise ConfigError("no configuration file to add to: run 'gridfs init' first")
-    root = root.absolute()
-    spec = {
+    spec: dict[str, object] = {
         "site": site,
         "surl_prefix": surl_prefix or f"srm://{name}.{site}/grid",
-        "root": str(root),
         "write": not read_only,
+        "protocols": dict(_pairs(protocols, "--protocol")),
     }
+    if region:
+        spec["region"] = region
+    if root:
+        spec["root"] = str(root.absolute())
+    if tape:
+        spec["tape"] = str(tape.absolute())
+    if stage_delay is not None:
+        spec["stage_delay"] = stage_delay
+    if tokens:
+        try:
+            spec["space_tokens"] = {k: int(v) for k, v in _pairs(tokens, "--space-token")}
+        except ValueError:
+            raise click.BadParameter(
+                "quotas are whole numbers of bytes", param_hint="--space-token"
+            ) from None
     add_se_to_config(path, name, spec)
-    root.mkdir(parents=True, exist_ok=True)
-    click.echo(f"added storage element {name} ({site}) at {root}")
+    for directory in (root, tape):
+        if directory:
+            directory.absolute().mkdir(parents=True, exist_ok=True)
+    where = root.absolute() if root else ", ".join(spec["protocols"].values())  # type: ignore[attr-defined]
+    click.echo(f"added storage element {name} ({site}) at {where}")
+
+
+def _pairs(items: tuple[str, ...], option: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=option)
+        pairs.append((key, value))
+    return pairs
 
 
 @se.command("space")
