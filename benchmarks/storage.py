@@ -147,20 +147,6 @@ def make_source(path: Path, size_mib: int) -> str:
     return f"{value:08x}"
 
 
-def warm_up(source: Path, work: Path) -> None:
-    """Copy the source twice and delete the copies, untimed.
-
-    The first time a VM touches memory it has not used yet costs several times
-    what reusing freed memory does; without this the first timed transfer of the
-    run pays for it (measured here: 1 MiB file:// reads at ~350 MB/s, then ~2000).
-    """
-    copies = [work / "warm-up-1.dat", work / "warm-up-2.dat"]
-    for copy in copies:
-        shutil.copyfile(source, copy)
-    for copy in copies:
-        copy.unlink()
-
-
 def file_chunks(path: Path) -> Iterator[bytes]:
     with path.open("rb", buffering=0) as stream:
         while data := stream.read(CHUNK):
@@ -302,19 +288,42 @@ def cache(path: Path) -> None:
             pass
 
 
-def timed(transfer: Transfer, reads: Path) -> float:
-    """Seconds one transfer takes, from the page cache and with no writeback pending.
+class Clock:
+    """Times transfers so that none of them pays for what the one before left behind.
 
-    Before the clock starts, the previous transfer's dirty pages are written out
-    and the file this one reads is read through once: memory management that pages
-    out idle page cache (DAMON's pageout in this VM does after 30 s) would
-    otherwise send some reads to the disk, at random.
+    Two things in this VM would otherwise decide the figures more than the clients
+    do (both measured with 1 GiB file:// reads, which run at ~4500 MB/s when they
+    can and at ~360 when they cannot):
+
+    - memory the guest has freed for a few seconds goes back to the host (free page
+      reporting), and touching it again costs a host fault per page, so a transfer
+      that starts a few seconds after the last file was deleted writes its output
+      12 times slower. The files a transfer leaves (a download, an uploaded object)
+      are therefore deleted just before the next one starts, never earlier, and a
+      copy of the source plays that part before the first transfer;
+    - idle page cache is paged out after ~30 s (DAMON), which sends some reads to
+      the disk: the file a transfer reads is read through just before it starts.
+
+    Between the deletions and the start the dirty pages are written out (``sync``),
+    so that no transfer pays for the writeback of another.
     """
-    os.sync()
-    cache(reads)
-    started = time.perf_counter()
-    own = transfer()
-    return own if own is not None else time.perf_counter() - started
+
+    def __init__(self) -> None:
+        self.leftovers: list[Callable[[], None]] = []
+
+    def leave(self, delete: Callable[[], None]) -> None:
+        """Have ``delete`` run just before the next transfer starts."""
+        self.leftovers.append(delete)
+
+    def time(self, transfer: Transfer, reads: Path) -> float:
+        """Seconds ``transfer`` takes, with ``reads`` in the page cache."""
+        cache(reads)
+        while self.leftovers:
+            self.leftovers.pop(0)()
+        os.sync()
+        started = time.perf_counter()
+        own = transfer()
+        return own if own is not None else time.perf_counter() - started
 
 
 def measure(
@@ -322,10 +331,14 @@ def measure(
 ) -> dict[tuple[str, str], list[float]]:
     """MB/s per (direction, series) over ``runs`` runs; gridfs first in even runs, last in odd.
 
-    gridfs's upload comes first in each run: the downloads read the object it stored.
+    Each run uploads first: the downloads read the object gridfs stored.
     """
     backend = target.backend
     rates: dict[tuple[str, str], list[float]] = {}
+    clock = Clock()
+    stand_in = out.with_name("stand-in.dat")
+    shutil.copyfile(source, stand_in)
+    clock.leave(stand_in.unlink)
 
     def check_size(count: int, who: str) -> None:
         if count != size:
@@ -352,22 +365,25 @@ def measure(
         first = number % 2 == 0
         standard = [name for name in uploads if name != UPLOAD]
         for name in [UPLOAD, *standard] if first else [*standard, UPLOAD]:
-            rates.setdefault(("upload", name), []).append(size / timed(uploads[name], source) / 1e6)
+            seconds = clock.time(uploads[name], source)
+            rates.setdefault(("upload", name), []).append(size / seconds / 1e6)
             if name != UPLOAD:
                 check_size(backend.stat(target.std_turl).size, name)
-                backend.delete(target.std_turl)
-        if number == 0:
-            stored_sum = backend.checksum(target.turl)
-            if stored_sum != source_sum:
-                raise SystemExit(f"{target.protocol}: storage says {stored_sum}, not {source_sum}")
+                clock.leave(lambda: backend.delete(target.std_turl))
         for name in list(downloads) if first else list(reversed(downloads)):
-            seconds = timed(downloads[name], target.stored_path)
+            seconds = clock.time(downloads[name], target.stored_path)
             rates.setdefault(("download", name), []).append(size / seconds / 1e6)
             check_size(out.stat().st_size, name)
             if number == 0 and adler32_of(out) != source_sum:
                 raise SystemExit(f"{target.protocol}: {name} downloaded other bytes")
-            out.unlink()
-        backend.delete(target.turl)
+            clock.leave(out.unlink)
+        if number == 0:
+            stored_sum = backend.checksum(target.turl)
+            if stored_sum != source_sum:
+                raise SystemExit(f"{target.protocol}: storage says {stored_sum}, not {source_sum}")
+        clock.leave(lambda: backend.delete(target.turl))
+    for delete in clock.leftovers:
+        delete()
     return rates
 
 
@@ -445,7 +461,6 @@ def main() -> int:
     try:
         source, out = work / "source.dat", work / "download.dat"
         source_sum = make_source(source, args.size_mib)
-        warm_up(source, work)
         for protocol in protocols:
             with contextlib.ExitStack() as stack:
                 if protocol == "file":

@@ -368,6 +368,19 @@ def bring_online(state: _State, lfn: str, pin_s: float, timeout_s: float) -> Non
 
 @cli.command()
 @click.argument("lfn")
+@click.argument("protocols", nargs=-1)
+@pass_state
+def gt(state: _State, lfn: str, protocols: tuple[str, ...]) -> None:
+    """Print a TURL for each readable replica (protocols: most preferred first)."""
+    turls = state.grid.turls(lfn, protocols or None)
+    if not turls:
+        raise GridError(f"{lfn}: no replica is online with a protocol asked for", lfn)
+    for turl in turls.values():
+        click.echo(turl)
+
+
+@cli.command()
+@click.argument("lfn")
 @pass_state
 def locality(state: _State, lfn: str) -> None:
     """Show where each replica is: ONLINE, NEARLINE, ONLINE_AND_NEARLINE (never stages)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import io
 import logging
@@ -335,6 +336,23 @@ class Grid:
         )
         best = ranked[0]
         return self.stager.bring_online(best.se, (best.replica.surl,), pin_lifetime_s)
+
+    def turls(self, lfn: str, protocols: Sequence[str] | None = None) -> dict[str, str]:
+        """The TURLs of ``lfn``'s readable replicas for ``protocols`` (lcg-gt, prepare-to-get).
+
+        Replicas on tape that are not staged have none yet: bring them online first.
+        """
+        wanted = tuple(protocols or self.protocols)
+        result = {}
+        for replica in self.catalog.replicas(lfn):
+            if replica.se not in self.ses:
+                continue
+            se = self.ses.get(replica.se)
+            if self.stager.locality(se, replica.surl) is Locality.NEARLINE:
+                continue
+            with contextlib.suppress(InvalidArgument):  # the SE speaks none of them
+                result[replica.surl] = resolve_turl(replica.surl, se, wanted)
+        return result
 
     def release(self, lfn: str) -> None:
         """Unpin the staged copies of ``lfn`` on nearline SEs (they may be evicted)."""

@@ -132,6 +132,7 @@ class Stager:
         for surl in surls:
             if self.locality(se, surl) is Locality.UNAVAILABLE:
                 raise NotFound(f"{surl} is neither on tape nor on disk of {se.name}", surl)
+        self.evict_expired(se)  # the disk buffer makes room as recalls come in
         request = StageRequest(next(self._ids), surls, pin_lifetime_s)
         worker = threading.Thread(
             target=self._stage, args=(se, request), name=f"stage-{request.id}", daemon=True
@@ -173,6 +174,24 @@ class Stager:
         with contextlib.suppress(FileNotFoundError, ValueError):
             return float(_pin_path(se, surl).read_text())
         return None
+
+    def evict_expired(self, se: StorageElement) -> list[str]:
+        """Evict the disk copies whose pins have expired (the tape copies stay); their SURLs."""
+        pins = Path(turl_to_path(se.protocols["file"])) / _PINS
+        evicted = []
+        now = time.time()
+        for pin in pins.rglob("*") if pins.is_dir() else ():
+            if not pin.is_file():
+                continue
+            with contextlib.suppress(ValueError, FileNotFoundError):
+                if float(pin.read_text()) > now:
+                    continue
+            surl = f"{se.surl_prefix.rstrip('/')}/{pin.relative_to(pins).as_posix()}"
+            self.release(se, surl)
+            evicted.append(surl)
+        if evicted:
+            log.info("evicted %d expired disk copies from %s", len(evicted), se.name)
+        return evicted
 
     def abort(self, request: StageRequest) -> None:
         """Abort a request that has not finished staging."""

@@ -79,3 +79,23 @@ def test_reads_prefer_disk_ses_to_tape(tape_grid: Grid, make_file) -> None:
         with tape_grid.open("/grid/run3.raw", buffering=0) as stream:
             assert stream.replica.se == "ral-disk"
     assert tape_grid.bring_online("/grid/run3.raw") is None
+
+
+def test_turls_and_expired_pins(tape_grid: Grid, make_file) -> None:
+    tape_grid.cr(make_file("a", 100), "/grid/a")
+    tape_grid.cr(make_file("b", 100), "/grid/b")
+    (surl_a,) = tape_grid.lr("/grid/a")
+    assert tape_grid.turls("/grid/a")[surl_a].startswith("file:///")
+    assert tape_grid.turls("/grid/a", ["root"]) == {}  # the SE speaks file:// only
+    tape_grid.release("/grid/a")
+    assert tape_grid.turls("/grid/a") == {}  # on tape only: no TURL before a stage
+    request = tape_grid.bring_online("/grid/a", pin_lifetime_s=0.01)
+    assert request is not None
+    assert request.wait(30) is RequestState.DONE
+    assert tape_grid.locality("/grid/a") == {surl_a: Locality.ONLINE_AND_NEARLINE}
+    time.sleep(0.05)
+    tape_grid.release("/grid/b")
+    request_b = tape_grid.bring_online("/grid/b")  # makes room: a's pin is over
+    assert request_b is not None
+    assert tape_grid.locality("/grid/a") == {surl_a: Locality.NEARLINE}
+    assert request_b.wait(30) is RequestState.DONE
