@@ -304,8 +304,8 @@ class Clock:
     - idle page cache is paged out after ~30 s (DAMON), which sends some reads to
       the disk: the file a transfer reads is read through just before it starts.
 
-    Between the deletions and the start the dirty pages are written out (``sync``),
-    so that no transfer pays for the writeback of another.
+    Dirty pages are written out (``sync``) before the clock starts, so that no
+    transfer pays for the writeback of another.
     """
 
     def __init__(self) -> None:
@@ -317,6 +317,7 @@ class Clock:
 
     def time(self, transfer: Transfer, reads: Path) -> float:
         """Seconds ``transfer`` takes, with ``reads`` in the page cache."""
+        os.sync()  # the leftovers' dirty pages too: writing them out takes a while
         cache(reads)
         while self.leftovers:
             self.leftovers.pop(0)()

@@ -5,6 +5,7 @@ Knows nothing of the catalog: it is handed SURLs and TURLs.
 
 from gridfs.storage.backend import (
     BackendOptions,
+    ListEntry,
     ObjectStat,
     RangeReader,
     StorageBackend,
@@ -22,6 +23,7 @@ __all__ = [
     "Adler32",
     "BackendOptions",
     "CircuitBreaker",
+    "ListEntry",
     "Locality",
     "ObjectStat",
     "RangeReader",

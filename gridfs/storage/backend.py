@@ -11,7 +11,7 @@ import contextlib
 import importlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -20,6 +20,7 @@ from gridfs.storage.health import RetryPolicy
 
 __all__ = [
     "BackendOptions",
+    "ListEntry",
     "ObjectStat",
     "RangeReader",
     "StorageBackend",
@@ -47,6 +48,15 @@ class ObjectStat:
 
     size: int
     mtime_ns: int
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    """One entry of a storage directory."""
+
+    name: str
+    size: int
+    is_dir: bool
 
 
 @dataclass(frozen=True)
@@ -130,6 +140,14 @@ class StorageBackend(ABC):
     @abstractmethod
     def checksum(self, turl: str, checksum_type: str = "adler32") -> str:
         """The checksum of the stored object, as the storage computes it."""
+
+    @abstractmethod
+    def mkdir(self, turl: str) -> None:
+        """Create the directory ``turl`` and its missing parents; an existing one is fine."""
+
+    @abstractmethod
+    def list(self, turl: str) -> Iterator[ListEntry]:
+        """The entries of directory ``turl``; :class:`NotFound` if it is absent."""
 
 
 # Schemes map to "module:class, install hint", imported on first use so that a
@@ -249,3 +267,9 @@ class _Retrying(StorageBackend):
         return self._policy.call(
             lambda: self.inner.checksum(turl, checksum_type), f"checksum {turl}"
         )
+
+    def mkdir(self, turl: str) -> None:
+        self._policy.call(lambda: self.inner.mkdir(turl), f"mkdir {turl}")
+
+    def list(self, turl: str) -> Iterator[ListEntry]:
+        return self._policy.call(lambda: self.inner.list(turl), f"list {turl}")

@@ -11,7 +11,13 @@ from collections.abc import Iterable, Iterator
 from urllib.parse import unquote, urlsplit
 
 from gridfs.errors import GridError, InvalidArgument, IsADirectory, from_os_error
-from gridfs.storage.backend import ObjectStat, RangeReader, StorageBackend, WriteResult
+from gridfs.storage.backend import (
+    ListEntry,
+    ObjectStat,
+    RangeReader,
+    StorageBackend,
+    WriteResult,
+)
 from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32
 
 __all__ = ["FileBackend", "turl_to_path"]
@@ -126,6 +132,19 @@ class FileBackend(StorageBackend):
     def delete(self, turl: str) -> None:
         with _mapped_errors(turl):
             os.unlink(turl_to_path(turl))
+
+    def mkdir(self, turl: str) -> None:
+        with _mapped_errors(turl):
+            os.makedirs(turl_to_path(turl), exist_ok=True)
+
+    def list(self, turl: str) -> Iterator[ListEntry]:
+        with _mapped_errors(turl), os.scandir(turl_to_path(turl)) as entries:
+            # Read now: errors belong to this call, not to whoever iterates later.
+            found = [
+                ListEntry(e.name, e.stat().st_size if e.is_file() else 0, e.is_dir())
+                for e in entries
+            ]
+        return iter(found)
 
     def checksum(self, turl: str, checksum_type: str = DEFAULT_CHECKSUM) -> str:
         if checksum_type != DEFAULT_CHECKSUM:

@@ -10,7 +10,7 @@ import secrets
 import ssl
 import time
 from collections.abc import Iterable, Iterator
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 from xml.etree import ElementTree
 
 import httpx
@@ -27,6 +27,7 @@ from gridfs.errors import (
 )
 from gridfs.storage.backend import (
     BackendOptions,
+    ListEntry,
     ObjectStat,
     RangeReader,
     StorageBackend,
@@ -267,6 +268,29 @@ class WebDAVBackend(StorageBackend):
 
     def delete(self, turl: str) -> None:
         self._request("DELETE", turl, "delete")
+
+    def mkdir(self, turl: str) -> None:
+        self._make_collections(turl, urlsplit(_wire(turl)).path)
+
+    def list(self, turl: str) -> Iterator[ListEntry]:
+        url = _wire(turl).rstrip("/") + "/"
+        response = self._request(
+            "PROPFIND", url, "list", headers={"Depth": "1"}, content=_PROPFIND_BODY
+        )
+        own = unquote(urlsplit(url).path).rstrip("/")
+        found = []
+        try:
+            replies = ElementTree.fromstring(response.content).findall("{DAV:}response")
+        except ElementTree.ParseError as exc:
+            raise GridError(f"{turl}: list: the server's PROPFIND reply is not XML", turl) from exc
+        for reply in replies:
+            path = unquote(urlsplit(reply.findtext("{DAV:}href") or "").path).rstrip("/")
+            if path == own or not path:
+                continue
+            is_dir = reply.find(".//{DAV:}resourcetype/{DAV:}collection") is not None
+            length = reply.findtext(".//{DAV:}getcontentlength") or "0"
+            found.append(ListEntry(path.rsplit("/", 1)[-1], int(length), is_dir))
+        return iter(found)
 
     def checksum(self, turl: str, checksum_type: str = DEFAULT_CHECKSUM) -> str:
         if checksum_type != DEFAULT_CHECKSUM:

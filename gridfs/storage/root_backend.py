@@ -5,11 +5,11 @@ from __future__ import annotations
 import errno
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from urllib.parse import urlsplit
 
 from XRootD import client
-from XRootD.client.flags import OpenFlags, QueryCode, StatInfoFlags
+from XRootD.client.flags import DirListFlags, MkDirFlags, OpenFlags, QueryCode, StatInfoFlags
 
 from gridfs.errors import (
     AlreadyExists,
@@ -24,6 +24,7 @@ from gridfs.errors import (
 )
 from gridfs.storage.backend import (
     BackendOptions,
+    ListEntry,
     ObjectStat,
     RangeReader,
     StorageBackend,
@@ -179,6 +180,24 @@ class XRootDBackend(StorageBackend):
     def delete(self, turl: str) -> None:
         fs, path = self._fs(turl)
         _check(fs.rm(path, timeout=self._timeout), turl, "delete")
+
+    def mkdir(self, turl: str) -> None:
+        fs, path = self._fs(turl)
+        _check(fs.mkdir(path, MkDirFlags.MAKEPATH, timeout=self._timeout), turl, "mkdir")
+
+    def list(self, turl: str) -> Iterator[ListEntry]:
+        fs, path = self._fs(turl)
+        listing = _check(fs.dirlist(path, DirListFlags.STAT, timeout=self._timeout), turl, "list")
+        return iter(
+            [
+                ListEntry(
+                    entry.name,
+                    entry.statinfo.size,
+                    bool(entry.statinfo.flags & StatInfoFlags.IS_DIR),
+                )
+                for entry in listing  # type: ignore[attr-defined]
+            ]
+        )
 
     def checksum(self, turl: str, checksum_type: str = DEFAULT_CHECKSUM) -> str:
         if checksum_type != DEFAULT_CHECKSUM:

@@ -152,3 +152,15 @@ def test_a_tls_certificate_that_does_not_verify(webdavs_server: WebDAVServer) ->
     with pytest.raises(StorageUnavailable, match="certificate does not verify") as info:
         backend.stat(turl)
     assert info.value.errno == errno.EPROTO
+
+
+def test_mkdir_and_list(store: Store) -> None:
+    store.backend.mkdir(store.turl("d/e"))
+    store.backend.mkdir(store.turl("d/e"))  # an existing directory is fine
+    store.backend.write(store.turl("d/f1"), [b"abc"])
+    entries = sorted(store.backend.list(store.turl("d")), key=lambda e: e.name)
+    assert [(e.name, e.is_dir) for e in entries] == [("e", True), ("f1", False)]
+    assert entries[1].size == 3
+    assert list(store.backend.list(store.turl("d/e"))) == []
+    with pytest.raises(NotFound):
+        store.backend.list(store.turl("nowhere"))
