@@ -21,6 +21,7 @@ lint: $(STAMP)
 bench: system-deps $(STAMP)
 	$(BIN)/python benchmarks/read_throughput.py
 	$(BIN)/python benchmarks/catalog.py
+	$(BIN)/python benchmarks/storage.py
 
 system-deps:
 	./scripts/install-system-deps
