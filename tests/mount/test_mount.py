@@ -48,6 +48,19 @@ def wait_for_mount(path: Path, process: subprocess.Popen[bytes], log: Path) -> N
         time.sleep(0.02)
 
 
+def start_mount(config_path: Path, target: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``gridfs mount -f`` as a child we own, logging to ``log``; returns once mounted."""
+    target.mkdir()
+    with log.open("wb") as log_stream:
+        process = subprocess.Popen(
+            [GRIDFS, "--config", str(config_path), "mount", "-f", str(target)],
+            stdout=log_stream,
+            stderr=subprocess.STDOUT,
+        )
+    wait_for_mount(target, process, log)
+    return process
+
+
 def unmount(path: Path) -> None:
     if os.path.ismount(path):
         subprocess.run([FUSERMOUNT, "-u", str(path)], check=False)
@@ -73,16 +86,9 @@ def populated(config_path: Path, make_file) -> Iterator[tuple[Grid, dict[str, by
 def mountpoint(config_path: Path, populated, tmp_path: Path) -> Iterator[Path]:
     """The grid mounted in the foreground by a gridfs process we own."""
     target = tmp_path / "mnt"
-    target.mkdir()
     log = tmp_path / "mount.log"
-    with log.open("wb") as log_stream:
-        process = subprocess.Popen(
-            [GRIDFS, "--config", str(config_path), "mount", "-f", str(target)],
-            stdout=log_stream,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_mount(config_path, target, log)
     try:
-        wait_for_mount(target, process, log)
         yield target
     finally:
         unmount(target)
@@ -266,16 +272,9 @@ def test_daemon_mode_mounts_and_umount_ends_it(
 
 def test_sigterm_unmounts_cleanly(config_path: Path, populated, tmp_path: Path) -> None:
     target = tmp_path / "mnt"
-    target.mkdir()
     log = tmp_path / "mount.log"
-    with log.open("wb") as stream:
-        process = subprocess.Popen(
-            [GRIDFS, "--config", str(config_path), "mount", "-f", str(target)],
-            stdout=stream,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_mount(config_path, target, log)
     try:
-        wait_for_mount(target, process, log)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0, log.read_text()
         assert not os.path.ismount(target)
