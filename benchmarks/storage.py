@@ -22,7 +22,10 @@ and ``curl -o`` do. Every transfer's size is checked, each protocol's upload is
 checked once against the storage's own adler32 (``backend.checksum``) and each
 kind of download once against the source's adler32, so a broken transfer cannot
 pass as a fast one. Everything is on loopback and in the page cache: the figures
-are the cost of each client and server, not of a disk or a network.
+are the cost of each client and server, not of a disk or a network. The table
+prints every run: on a VM whose memory is handed back to the host when freed
+(see ``Clock``) single runs can be several times slower than the rest, and a
+median of 3 is then only roughly right; use ``--runs 5`` or more for firm figures.
 
 Note that ``FileBackend.write`` fsyncs the file and its directory (a registered
 replica must survive a crash) and ``cp`` does not; the ``cp + fsync`` row is the
@@ -32,20 +35,32 @@ kXR_pgread and XRD_CPUSEPGWRTRD
 -------------------------------
 XRootD 5 added kXR_pgread/kXR_pgwrite, which carry a CRC32c for every 4 KiB page.
 ``XRD_CPUSEPGWRTRD`` (XrdCl's ``CpUsePgWrtRd``, default 1) only decides whether
-the copy process (``xrdcp``, ``client.CopyProcess``) uses them: with the xrootd
-5.5 server and xrdcp 5.5 here, an ``XRD_LOGLEVEL=Dump`` trace shows xrdcp sending
-kXR_pgread by default and kXR_read with ``XRD_CPUSEPGWRTRD=0``. ``File.read`` of
-the xrootd 6.x Python bindings calls ``XrdCl::File::Read``, which always sends a
-plain kXR_read (the bindings never call ``PgRead``/``PgWrite``), so the variable
-has no effect on gridfs; the root:// rows that run gridfs in a subprocess with
-and without it show that. gridfs should leave the setting alone (do not set it
-for gridfs's sake): its reads carry no per-page CRC to switch off, and the
-whole-file adler32 that gridfs verifies on upload and replication is the
-end-to-end check; if gridfs ever copies with ``CopyProcess``, it should set
-``XRD_CPUSEPGWRTRD=0`` there for the same reason.
+the copy process (``xrdcp``, ``client.CopyProcess``) uses them. ``File.read`` and
+``File.write`` of the xrootd 6.x Python bindings call ``XrdCl::File::Read`` and
+``Write``, which always send plain kXR_read and kXR_write (the bindings never call
+``PgRead``/``PgWrite``), so the variable has no effect on gridfs. The run checks
+this on the wire: with ``XRD_LOGLEVEL=Debug`` it lists the requests each client
+sends to the xrootd 5.5 server, with and without the variable (the notes under
+the table: xrdcp 5.5 sends kXR_pgread/kXR_pgwrite by default and kXR_read/
+kXR_write with ``XRD_CPUSEPGWRTRD=0``; gridfs sends kXR_read/kXR_write either
+way). The root:// rows with gridfs in a subprocess, with and without it, show
+the same in MB/s. The script re-invokes itself for them (hidden
+``--child-download``/``--child-upload``), as XrdCl reads its environment once,
+when XRootD is first imported.
 
-The script re-invokes itself (hidden ``--child-download``) for the subprocess
-rows, as XrdCl reads its environment once, when XRootD is first imported.
+So gridfs should leave the setting alone: there is no per-page CRC on its reads
+or writes to switch off, and the whole-file adler32 that gridfs computes on
+upload and compares with the storage's is the end-to-end check. Should gridfs
+ever copy with ``client.CopyProcess`` (third-party copies), it should set
+``XRD_CPUSEPGWRTRD=0`` (or ``EnvPutInt("CpUsePgWrtRd", 0)``) there, for the
+same reason: the CRC32c costs throughput and adds nothing that the adler32
+does not already catch.
+
+What does cost gridfs on root:// is memory: each ``File.read`` returns a new
+``bytes``, built from a buffer of its own, and for reads of 1 MiB and up glibc
+maps both afresh and unmaps them again, two page faults per 4 KiB transferred.
+The "malloc tuned" row runs gridfs with ``GLIBC_TUNABLES`` raising glibc's mmap
+and trim thresholds, which keeps those buffers in the heap.
 """
 
 from __future__ import annotations
@@ -55,6 +70,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -77,6 +93,11 @@ CHUNK = 1 << 20
 DOWNLOAD_CHUNKS = (1 << 20, 8 << 20)
 PROTOCOLS = ("file", "root", "dav", "davs")
 PGRW_ENV = "XRD_CPUSEPGWRTRD"
+# glibc serves big allocations with a fresh mmap and trims the heap after big frees;
+# these keep both in the heap (see the docstring).
+MALLOC_TUNED = {
+    "GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456"
+}
 UPLOAD = "gridfs write, 1 MiB chunks"
 
 # One transfer: it moves a whole file, raises on failure, and returns the seconds it
@@ -103,7 +124,9 @@ class Target:
     uploads: dict[str, Transfer] = field(default_factory=dict)
     downloads: dict[str, Transfer] = field(default_factory=dict)
     gridfs_downloads: dict[str, Transfer] = field(default_factory=dict)
-    note: str = ""
+    # Run once, untimed, while the object is stored; each answers with a line of the report.
+    checks: dict[str, Callable[[], str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def backend(self) -> StorageBackend:
@@ -176,6 +199,12 @@ def child_download(turl: str, out: str, chunk: int) -> int:
     return 0
 
 
+def child_upload(turl: str, source: str) -> int:
+    """The hidden ``--child-upload``: one gridfs upload (for the request check)."""
+    backend_for(turl, BackendOptions()).write(turl, file_chunks(Path(source)))
+    return 0
+
+
 def subprocess_download(turl: str, out: Path, env: dict[str, str]) -> float:
     """A gridfs download in a fresh interpreter with ``env``; returns its own timing."""
     command = [sys.executable, __file__, "--child-download", turl, str(out), str(CHUNK)]
@@ -183,6 +212,18 @@ def subprocess_download(turl: str, out: Path, env: dict[str, str]) -> float:
     if result.returncode != 0:
         raise SystemExit(f"the gridfs download subprocess failed: {result.stderr}")
     return float(json.loads(result.stdout.splitlines()[-1])["seconds"])
+
+
+def xrootd_requests(command: list[str], env: dict[str, str], port: str) -> str:
+    """Which data requests ``command`` sends to the server on ``port``, from XrdCl's debug log."""
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=env | {"XRD_LOGLEVEL": "Debug"}, check=False
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed: {result.stderr[-2000:]}")
+    pattern = rf"Sending an? (\w+) command for handle \S+ to [^ ]+:{port}\b"
+    kinds = set(re.findall(pattern, result.stderr)) - {"open", "close", "stat"}
+    return ", ".join(f"kXR_{kind}" for kind in sorted(kinds)) or "no data requests logged"
 
 
 # -- the protocols -------------------------------------------------------------------------
@@ -221,6 +262,21 @@ def root_target(server: XRootDServer, source: Path, out: Path) -> Target:
     turl, std_turl = f"{base}/gridfs.dat", f"{base}/std.dat"
     plain = {k: v for k, v in os.environ.items() if k != PGRW_ENV}
     no_pgrw = plain | {PGRW_ENV: "0"}
+    port = turl.split("/")[2].rsplit(":", 1)[1]
+    child_download = [sys.executable, __file__, "--child-download", turl, str(out), str(CHUNK)]
+    child_upload = [sys.executable, __file__, "--child-upload", std_turl, str(source)]
+    upload = ["xrdcp", "-f", str(source), std_turl]
+    download = ["xrdcp", "-f", turl, str(out)]
+
+    def requests(command: list[str], env: dict[str, str]) -> Callable[[], str]:
+        def check() -> str:
+            kinds = xrootd_requests(command, env, port)
+            if std_turl in command:
+                backend_for(std_turl).delete(std_turl)
+            return kinds
+
+        return check
+
     return Target(
         protocol="root://",
         turl=turl,
@@ -242,6 +298,19 @@ def root_target(server: XRootDServer, source: Path, out: Path) -> Target:
             f"gridfs, 1 MiB reads, subprocess, {PGRW_ENV}=0": (
                 lambda: subprocess_download(turl, out, no_pgrw)
             ),
+            "gridfs, 1 MiB reads, subprocess, malloc tuned": (
+                lambda: subprocess_download(turl, out, plain | MALLOC_TUNED)
+            ),
+        },
+        checks={
+            "gridfs upload sends": requests(child_upload, plain),
+            f"gridfs upload with {PGRW_ENV}=0 sends": requests(child_upload, no_pgrw),
+            "gridfs download sends": requests(child_download, plain),
+            f"gridfs download with {PGRW_ENV}=0 sends": requests(child_download, no_pgrw),
+            "xrdcp download sends": requests(download, plain),
+            f"xrdcp download with {PGRW_ENV}=0 sends": requests(download, no_pgrw),
+            "xrdcp upload sends": requests(upload, plain),
+            f"xrdcp upload with {PGRW_ENV}=0 sends": requests(upload, no_pgrw),
         },
     )
 
@@ -273,7 +342,7 @@ def dav_target(server: WebDAVServer, source: Path, out: Path) -> Target:
         target.uploads["davix-put"] = lambda: run(["davix-put", *davix, str(source), std])
         target.downloads["davix-get"] = lambda: run(["davix-get", *davix, stored, str(out)])
     else:
-        target.note = "davix-put/davix-get are not installed: not measured"
+        target.notes.append("davix-put/davix-get are not installed: not measured")
     return target
 
 
@@ -291,21 +360,26 @@ def cache(path: Path) -> None:
 class Clock:
     """Times transfers so that none of them pays for what the one before left behind.
 
-    Two things in this VM would otherwise decide the figures more than the clients
-    do (both measured with 1 GiB file:// reads, which run at ~4500 MB/s when they
-    can and at ~360 when they cannot):
+    Two things on a VM like the one this was written on (Firecracker, free page
+    reporting, DAMON) would otherwise decide the figures more than the clients do;
+    both were measured with 1 GiB gridfs file:// downloads, which run at ~4500 MB/s
+    when they can and at ~360 when they cannot:
 
     - memory the guest has freed for a few seconds goes back to the host (free page
       reporting), and touching it again costs a host fault per page, so a transfer
       that starts a few seconds after the last file was deleted writes its output
-      12 times slower. The files a transfer leaves (a download, an uploaded object)
-      are therefore deleted just before the next one starts, never earlier, and a
-      copy of the source plays that part before the first transfer;
+      up to 12 times slower. The files a transfer leaves (a download, an uploaded
+      object) are therefore deleted just before the next one starts, never earlier,
+      and a copy of the source plays that part before the first transfer. This makes
+      slow runs rarer, not impossible: the host may still take back memory freed a
+      moment ago, and a transfer slow enough to outlast the reporting delay (~2 s)
+      meets it anyway;
     - idle page cache is paged out after ~30 s (DAMON), which sends some reads to
       the disk: the file a transfer reads is read through just before it starts.
 
     Dirty pages are written out (``sync``) before the clock starts, so that no
-    transfer pays for the writeback of another.
+    transfer pays for the writeback of another. On a machine without these
+    mechanisms all of this costs a few hundred ms per transfer and changes nothing.
     """
 
     def __init__(self) -> None:
@@ -377,11 +451,12 @@ def measure(
             check_size(out.stat().st_size, name)
             if number == 0 and adler32_of(out) != source_sum:
                 raise SystemExit(f"{target.protocol}: {name} downloaded other bytes")
-            clock.leave(out.unlink)
+            clock.leave(lambda: out.unlink(missing_ok=True))
         if number == 0:
             stored_sum = backend.checksum(target.turl)
             if stored_sum != source_sum:
                 raise SystemExit(f"{target.protocol}: storage says {stored_sum}, not {source_sum}")
+            target.notes += [f"{label}: {check()}" for label, check in target.checks.items()]
         clock.leave(lambda: backend.delete(target.turl))
     for delete in clock.leftovers:
         delete()
@@ -438,10 +513,13 @@ def main() -> int:
         help=f"a comma-separated subset of {','.join(PROTOCOLS)}",
     )
     parser.add_argument("--child-download", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child-upload", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_download:
         turl, out, chunk = args.child_download
         return child_download(turl, out, int(chunk))
+    if args.child_upload:
+        return child_upload(*args.child_upload)
     protocols = [name.strip() for name in args.protocols.split(",") if name.strip()]
     unknown = set(protocols) - set(PROTOCOLS)
     if unknown:
@@ -486,8 +564,7 @@ def main() -> int:
                 )
             rates[target.protocol] = series
             rows += rows_for(target)
-            if target.note:
-                notes.append(f"{target.protocol} {target.note}")
+            notes += [f"{target.protocol} {note}" for note in target.notes]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
