@@ -284,14 +284,12 @@ def root_target(server: XRootDServer, source: Path, out: Path) -> Target:
         std_turl=std_turl,
         options=BackendOptions(),
         uploads={
-            "xrdcp": lambda: run(["xrdcp", "-f", str(source), std_turl], env=plain),
-            f"xrdcp, {PGRW_ENV}=0": lambda: run(
-                ["xrdcp", "-f", str(source), std_turl], env=no_pgrw
-            ),
+            "xrdcp": lambda: run(upload, env=plain),
+            f"xrdcp, {PGRW_ENV}=0": lambda: run(upload, env=no_pgrw),
         },
         downloads={
-            "xrdcp": lambda: run(["xrdcp", "-f", turl, str(out)], env=plain),
-            f"xrdcp, {PGRW_ENV}=0": lambda: run(["xrdcp", "-f", turl, str(out)], env=no_pgrw),
+            "xrdcp": lambda: run(download, env=plain),
+            f"xrdcp, {PGRW_ENV}=0": lambda: run(download, env=no_pgrw),
         },
         gridfs_downloads={
             "gridfs, 1 MiB reads, subprocess": lambda: subprocess_download(turl, out, plain),
