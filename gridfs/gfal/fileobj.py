@@ -22,9 +22,15 @@ class GridRawReader(io.RawIOBase):
         super().__init__()
         self.name = lfn
         self.mode = "rb"
-        self.replica = replica
+        self._replica = replica
         self._reader = reader
         self._position = 0
+
+    @property
+    def replica(self) -> Replica:
+        """The replica serving reads now (it changes when a replica fails)."""
+        current = getattr(self._reader, "replica", None)
+        return current if isinstance(current, Replica) else self._replica
 
     def readable(self) -> bool:
         return True

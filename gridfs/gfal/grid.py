@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import io
 import logging
 import os
@@ -41,8 +42,9 @@ from gridfs.errors import (
     UnknownSE,
     from_os_error,
 )
+from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.fileobj import GridRawReader
-from gridfs.gfal.policy import rank_replicas
+from gridfs.gfal.policy import Candidate, rank_replicas
 from gridfs.storage import (
     DEFAULT_CHECKSUM,
     Adler32,
@@ -380,7 +382,12 @@ class Grid:
         return io.BufferedReader(raw, buffer_size=size)  # type: ignore[return-value]
 
     def _open_replica(self, entry: Stat, lfn: str) -> OpenReplica:
-        """Open the best replica that works; the error lists every one tried."""
+        """Open ``lfn`` for reading from its ranked replicas, failing over as needed.
+
+        The reader goes on from the next replica, at the same offset, when the
+        current one fails on open or in the middle of a read; the error, when
+        every replica has failed, lists each one tried and why.
+        """
         if entry.is_dir():
             raise IsADirectory(f"is a directory: {lfn}", lfn)
         replicas = self.catalog.replicas(entry.id)
@@ -398,32 +405,25 @@ class Grid:
             for replica in replicas
             if replica not in ranked
         ]
-        for candidate in candidates:
+
+        def open_candidate(candidate: Candidate) -> tuple[RangeReader, str]:
             surl = candidate.replica.surl
             if self.stager.locality(candidate.se, surl) is Locality.NEARLINE:
-                failures.append(f"{surl} (NEARLINE: bring it online first)")
-                continue
-            try:
-                turl = resolve_turl(surl, candidate.se, self.protocols)
-                reader = self.backend(turl).open_reader(turl)
-            except GridError as exc:
-                if isinstance(exc, StorageUnavailable):
-                    self.health.record_failure(candidate.se.name)
-                log.warning("%s: replica %s failed: %s", lfn, surl, exc)
-                failures.append(f"{surl} ({exc})")
-                continue
+                raise GridError("NEARLINE: bring it online first", surl, errno=errno.EAGAIN)
+            turl = resolve_turl(surl, candidate.se, self.protocols)
+            reader = self.backend(turl).open_reader(turl)
             self.health.record_success(candidate.se.name)
             if reader.size != entry.size:
                 reader.close()
-                log.warning(
-                    "%s: replica %s has %d bytes, not %d", lfn, surl, reader.size, entry.size
-                )
-                failures.append(f"{surl} (size {reader.size}, catalog says {entry.size})")
-                continue
-            log.debug("%s: reading replica %s", lfn, turl)
-            return OpenReplica(reader, candidate.replica, turl)
-        tried = "; ".join(failures) if failures else "it has no replicas"
-        raise NoReplicaAvailable(f"no replica of {lfn} could be opened: {tried}", lfn)
+                raise GridError(f"size {reader.size}, catalog says {entry.size}", surl)
+            return reader, turl
+
+        def on_failure(candidate: Candidate, error: GridError) -> None:
+            if isinstance(error, StorageUnavailable):
+                self.health.record_failure(candidate.se.name)
+
+        reader = FailoverReader(lfn, candidates, failures, open_candidate, on_failure)
+        return OpenReplica(reader, reader.replica, reader.turl)
 
     # -- lcg-utils ---------------------------------------------------------
 

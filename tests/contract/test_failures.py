@@ -141,3 +141,33 @@ def test_a_wrong_checksum_is_caught_across_protocols(
         assert [r.se for r in grid.catalog.replicas("/grid/f")] == ["xrd-se"]
         leftovers = (webdav_server.data_dir / area).rglob("*")
         assert [p for p in leftovers if p.is_file()] == []
+
+
+@pytest.mark.expect_warnings
+def test_a_read_goes_on_from_another_replica_when_one_dies(
+    server: tuple[str, object], tmp_path: Path, make_file
+) -> None:
+    base, process = server
+    scheme = base.split(":", 1)[0]
+    config = tmp_path / "grid.toml"
+    config.write_text(
+        '[catalog]\nurl = "sqlite:///c.db"\n[site]\nname = "near"\n'
+        f'[storage]\ndefault_se = "remote"\nprotocols = ["{scheme}", "file"]\ntimeout = 10\n'
+        '[se.remote]\nsite = "near"\nsurl_prefix = "srm://remote/grid"\n'
+        f'[se.remote.protocols]\n{scheme} = "{base}"\n'
+        '[se.local]\nsite = "far"\nroot = "local-se"\n'
+    )
+    with Grid.from_config(load_config(config)) as grid:
+        make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
+        source = make_file("big", 6 << 20)
+        data = source.read_bytes()
+        grid.cr(source, "/grid/big")
+        grid.rep("/grid/big", "local")
+        with grid.open("/grid/big", buffering=0) as stream:
+            assert stream.replica.se == "remote"  # the near one first
+            head = stream.read(1 << 20)
+            process.kill()  # type: ignore[attr-defined]
+            rest = stream.read()  # no error: the far replica takes over at 1 MiB
+            assert stream.replica.se == "local"
+        assert head + rest == data
+        process.restart()  # type: ignore[attr-defined]
