@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -30,6 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.processes import free_port, read_log
 
 if TYPE_CHECKING:
     import psycopg
@@ -85,13 +86,6 @@ def find_postgres_bin() -> Path | None:
 def _version_key(bin_dir: Path) -> tuple[int, ...]:
     """Sorts /usr/lib/postgresql/<version>/bin numerically, so 16 beats 9.6."""
     return tuple(int(part) for part in re.findall(r"\d+", bin_dir.parent.name))
-
-
-def _free_port() -> int:
-    """A port nobody listens on right now (the server may still lose a race for it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class PostgresServer:
@@ -240,7 +234,7 @@ class PostgresServer:
         assert self.data_dir is not None
         assert self.log_path is not None
         for _ in range(PORT_ATTEMPTS):
-            port = _free_port()
+            port = free_port()
             log_size = self.log_path.stat().st_size if self.log_path.exists() else 0
             # -w makes pg_ctl wait for the postmaster and notice at once if it exits.
             result = self._run(
@@ -327,11 +321,7 @@ class PostgresServer:
         return pid
 
     def _read_log(self, since: int = 0) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        with self.log_path.open("rb") as log:
-            log.seek(since)
-            return log.read().decode(errors="replace")
+        return read_log(self.log_path, since)
 
     def _log_tail(self, lines: int = 30) -> str:
         tail = self._read_log().splitlines()[-lines:]

@@ -45,6 +45,8 @@ from typing import Any, ClassVar
 
 import pytest
 
+from tests.processes import free_port, read_log
+
 XROOTD_SKIP_REASON = "xrootd server not installed (apt install xrootd-server)"
 XROOTD_BINDINGS_SKIP_REASON = "XRootD Python bindings not installed (pip install xrootd)"
 WEBDAV_SKIP_REASON = "WsgiDAV not installed (pip install wsgidav cheroot)"
@@ -95,16 +97,6 @@ def find_xrootd() -> Path | None:
 def have_modules(*names: str) -> bool:
     """Whether all ``names`` can be imported, without importing them here."""
     return all(importlib.util.find_spec(name) is not None for name in names)
-
-
-def _free_port() -> int:
-    """A TCP port nobody listens on right now (the server may still lose a race for it).
-
-    Probed on the wildcard address, which covers 127.0.0.1 too: xrootd binds the wildcard.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("", 0))
-        return probe.getsockname()[1]
 
 
 class _ServerProcess:
@@ -212,7 +204,7 @@ class _ServerProcess:
         deadline = time.monotonic() + retry_for
         for attempt in itertools.count(1):
             log_size = self._log_size()
-            self._launch(port if port is not None else _free_port())
+            self._launch(port if port is not None else free_port())
             try:
                 self._wait_until_ready(since=log_size)
                 return
@@ -269,11 +261,7 @@ class _ServerProcess:
         return self.log_path.stat().st_size
 
     def _read_log(self, since: int = 0) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        with self.log_path.open("rb") as log:
-            log.seek(since)
-            return log.read().decode(errors="replace")
+        return read_log(self.log_path, since)
 
     def _log_tail(self, lines: int = 30) -> str:
         tail = self._read_log().splitlines()[-lines:]

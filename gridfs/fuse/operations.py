@@ -24,7 +24,7 @@ import trio
 from gridfs.catalog import EntryId, Stat
 from gridfs.fuse.errno_boundary import errno_boundary
 from gridfs.fuse.ids import IdMapper
-from gridfs.gfal import Grid, OpenReplica
+from gridfs.gfal import FailoverReader, Grid
 
 __all__ = ["GridOperations"]
 
@@ -58,7 +58,7 @@ class GridOperations(pyfuse3.Operations):
         self._ids = IdMapper(grid.catalog.identity)
         self._limiter = trio.CapacityLimiter(threads)
         self._timeout = attr_timeout
-        self._open: dict[int, OpenReplica] = {}
+        self._open: dict[int, FailoverReader] = {}
         self._handles = itertools.count(1)
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
@@ -74,7 +74,7 @@ class GridOperations(pyfuse3.Operations):
         """Close the replicas of files still open when the mount ends."""
         while self._open:
             _, opened = self._open.popitem()
-            opened.reader.close()
+            opened.close()
 
     def _attributes(self, entry: Stat) -> pyfuse3.EntryAttributes:
         """The kernel's view of an entry; called in worker threads (it may look up names)."""
@@ -189,12 +189,12 @@ class GridOperations(pyfuse3.Operations):
 
     @errno_boundary
     async def read(self, fh: pyfuse3.FileHandleT, off: int, size: int) -> bytes:
-        return await self._run(self._open[fh].reader.pread, off, size)
+        return await self._run(self._open[fh].pread, off, size)
 
     @errno_boundary
     async def release(self, fh: pyfuse3.FileHandleT) -> None:
         opened = self._open.pop(fh)
-        await self._run(opened.reader.close)
+        await self._run(opened.close)
 
     @errno_boundary
     async def statfs(self, ctx: pyfuse3.RequestContext) -> pyfuse3.StatvfsData:

@@ -13,15 +13,16 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from gridfs.catalog import Replica, Stat
+from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.fileobj import GridRawReader
-from gridfs.gfal.grid import Grid, OpenReplica
+from gridfs.gfal.grid import Grid
 from gridfs.gfal.policy import Candidate, rank_replicas
 
 __all__ = [
     "Candidate",
+    "FailoverReader",
     "Grid",
     "GridRawReader",
-    "OpenReplica",
     "cr",
     "default_grid",
     "listdir",

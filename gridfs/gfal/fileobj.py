@@ -6,7 +6,7 @@ import io
 import os
 
 from gridfs.catalog import Replica
-from gridfs.storage import RangeReader
+from gridfs.gfal.failover import FailoverReader
 
 __all__ = ["GridRawReader"]
 
@@ -18,19 +18,17 @@ class GridRawReader(io.RawIOBase):
     tells which copy serves the reads. Closing it closes the replica.
     """
 
-    def __init__(self, lfn: str, reader: RangeReader, replica: Replica) -> None:
+    def __init__(self, lfn: str, reader: FailoverReader) -> None:
         super().__init__()
         self.name = lfn
         self.mode = "rb"
-        self._replica = replica
         self._reader = reader
         self._position = 0
 
     @property
     def replica(self) -> Replica:
         """The replica serving reads now (it changes when a replica fails)."""
-        current = getattr(self._reader, "replica", None)
-        return current if isinstance(current, Replica) else self._replica
+        return self._reader.replica
 
     def readable(self) -> bool:
         return True

@@ -11,7 +11,6 @@ import os
 import random
 import stat as _stat
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import BinaryIO, TypeVar
 
 from gridfs.catalog import (
@@ -63,7 +62,7 @@ from gridfs.storage import (
     resolve_turl,
 )
 
-__all__ = ["Grid", "OpenReplica"]
+__all__ = ["Grid"]
 
 log = logging.getLogger(__name__)
 
@@ -82,15 +81,6 @@ def _chunks(reader: RangeReader) -> Iterator[bytes]:
     while chunk := reader.pread(offset, _COPY_CHUNK):
         offset += len(chunk)
         yield chunk
-
-
-@dataclass(frozen=True)
-class OpenReplica:
-    """A replica opened for reading: the reader, what it reads, and how."""
-
-    reader: RangeReader
-    replica: Replica
-    turl: str
 
 
 class Grid:
@@ -374,14 +364,13 @@ class Grid:
         if mode not in ("rb", "br"):
             raise ReadOnly(f"cannot open {lfn} with mode {mode!r}: only 'rb' is supported", lfn)
         entry = self.stat(lfn)
-        opened = self._open_replica(entry, lfn)
-        raw = GridRawReader(lfn, opened.reader, opened.replica)
+        raw = GridRawReader(lfn, self._open_replica(entry, lfn))
         if buffering == 0:
             return raw  # type: ignore[return-value]
         size = buffering if buffering > 1 else io.DEFAULT_BUFFER_SIZE * 16
         return io.BufferedReader(raw, buffer_size=size)  # type: ignore[return-value]
 
-    def _open_replica(self, entry: Stat, lfn: str) -> OpenReplica:
+    def _open_replica(self, entry: Stat, lfn: str) -> FailoverReader:
         """Open ``lfn`` for reading from its ranked replicas, failing over as needed.
 
         The reader goes on from the next replica, at the same offset, when the
@@ -422,8 +411,7 @@ class Grid:
             if isinstance(error, StorageUnavailable):
                 self.health.record_failure(candidate.se.name)
 
-        reader = FailoverReader(lfn, candidates, failures, open_candidate, on_failure)
-        return OpenReplica(reader, reader.replica, reader.turl)
+        return FailoverReader(lfn, candidates, failures, open_candidate, on_failure)
 
     # -- lcg-utils ---------------------------------------------------------
 
@@ -526,11 +514,11 @@ class Grid:
         assert guid is not None
         assert checksum is not None
         source = self._open_replica(entry, lfn)
-        with source.reader:
+        with source:
             replica, surl = self._store_verified(
                 target_se,
                 guid,
-                _chunks(source.reader),
+                _chunks(source),
                 expected_checksum=lambda: checksum,
                 expected_size=entry.size,
                 register=lambda surl, _: self.catalog.add_replica(
@@ -666,7 +654,7 @@ class Grid:
         """The LFN of an entry."""
         return self.catalog.lfn_of(entry_id)
 
-    def open_id(self, entry_id: EntryId) -> OpenReplica:
+    def open_id(self, entry_id: EntryId) -> FailoverReader:
         """Open the best working replica of a file; the caller closes the reader."""
         entry = self.catalog.stat_id(entry_id)
         return self._open_replica(entry, self.catalog.lfn_of(entry_id))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import errno
 import os
 import secrets
-import socket
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import pytest
 
 from gridfs.errors import AlreadyExists, NotFound, StorageUnavailable
 from gridfs.storage import BackendOptions, StorageBackend, backend_for
+from tests.processes import free_port
 from tests.storage_servers import WebDAVServer, XRootDServer
 
 DOWN = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ETIMEDOUT, errno.EREMOTEIO}
@@ -126,16 +126,10 @@ def test_missing_objects_are_enoent(store: Store) -> None:
         assert info.value.errno == errno.ENOENT
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.parametrize("scheme", ["root", "dav", "davs"])
 def test_a_server_that_is_down_is_not_enoent(scheme: str) -> None:
     separator = "//" if scheme == "root" else "/"
-    turl = f"{scheme}://127.0.0.1:{_closed_port()}{separator}data/x"
+    turl = f"{scheme}://127.0.0.1:{free_port()}{separator}data/x"
     backend = backend_for(turl, BackendOptions(timeout_s=5))
     for call in (backend.stat, backend.open_reader, backend.checksum):
         with pytest.raises(StorageUnavailable) as info:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from collections.abc import Iterator
@@ -49,6 +50,25 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
             dav.stop()
 
 
+@contextlib.contextmanager
+def _remote_grid(tmp_path: Path, base: str, also: str = "") -> Iterator[Grid]:
+    """A grid whose default SE, "remote" at the local site "near", is reached at ``base``.
+
+    ``also`` adds configuration (more SEs); file:// stays a protocol the grid speaks.
+    """
+    scheme = base.split(":", 1)[0]
+    config = tmp_path / "grid.toml"
+    config.write_text(
+        '[catalog]\nurl = "sqlite:///c.db"\n[site]\nname = "near"\n'
+        f'[storage]\ndefault_se = "remote"\nprotocols = ["{scheme}", "file"]\ntimeout = 10\n'
+        '[se.remote]\nsite = "near"\nsurl_prefix = "srm://remote/grid"\n'
+        f'[se.remote.protocols]\n{scheme} = "{base}"\n{also}'
+    )
+    with Grid.from_config(load_config(config)) as grid:
+        make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
+        yield grid
+
+
 @pytest.mark.expect_warnings
 def test_a_server_dying_mid_upload_fails_the_write(server: tuple[str, object]) -> None:
     base, process = server
@@ -92,16 +112,7 @@ def test_cr_to_a_dead_se_registers_nothing(
     server: tuple[str, object], tmp_path: Path, make_file
 ) -> None:
     base, process = server
-    scheme = base.split(":", 1)[0]
-    config = tmp_path / "grid.toml"
-    config.write_text(
-        '[catalog]\nurl = "sqlite:///c.db"\n'
-        f'[storage]\ndefault_se = "remote"\nprotocols = ["{scheme}"]\ntimeout = 10\n'
-        '[se.remote]\nsurl_prefix = "srm://remote/grid"\n'
-        f'[se.remote.protocols]\n{scheme} = "{base}"\n'
-    )
-    with Grid.from_config(load_config(config)) as grid:
-        make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
+    with _remote_grid(tmp_path, base) as grid:
         source = make_file("big", 8 << 20)
         entry = grid.cr(source, "/grid/ok")  # the SE works
         with grid.open("/grid/ok") as stream:
@@ -148,17 +159,8 @@ def test_a_read_goes_on_from_another_replica_when_one_dies(
     server: tuple[str, object], tmp_path: Path, make_file
 ) -> None:
     base, process = server
-    scheme = base.split(":", 1)[0]
-    config = tmp_path / "grid.toml"
-    config.write_text(
-        '[catalog]\nurl = "sqlite:///c.db"\n[site]\nname = "near"\n'
-        f'[storage]\ndefault_se = "remote"\nprotocols = ["{scheme}", "file"]\ntimeout = 10\n'
-        '[se.remote]\nsite = "near"\nsurl_prefix = "srm://remote/grid"\n'
-        f'[se.remote.protocols]\n{scheme} = "{base}"\n'
-        '[se.local]\nsite = "far"\nroot = "local-se"\n'
-    )
-    with Grid.from_config(load_config(config)) as grid:
-        make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
+    far_disk = '[se.local]\nsite = "far"\nroot = "local-se"\n'
+    with _remote_grid(tmp_path, base, also=far_disk) as grid:
         source = make_file("big", 6 << 20)
         data = source.read_bytes()
         grid.cr(source, "/grid/big")

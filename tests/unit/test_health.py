@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import logging
 import random
-import socket
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from gridfs.storage import (
 from gridfs.storage.backend import _Retrying
 from gridfs.storage.file_backend import FileBackend
 from tests.conftest import make_vo
+from tests.processes import free_port
 
 
 def failing(errors: list[BaseException]):
@@ -99,12 +99,6 @@ def test_replica_choice_puts_unhealthy_ses_last() -> None:
         assert [c.se.name for c in order] == ["ral-se", "cern-se"]
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.expect_warnings
 def test_reads_stop_trying_a_dead_se(
     tmp_path: Path, make_file, caplog: pytest.LogCaptureFixture
@@ -115,7 +109,7 @@ def test_reads_stop_trying_a_dead_se(
         '[storage]\ndefault_se = "far-se"\nprotocols = ["file", "dav"]\ntimeout = 5\n'
         '[se.far-se]\nsite = "far"\nroot = "far"\n'
         '[se.near-se]\nsite = "near"\nsurl_prefix = "srm://near/grid"\n'
-        f'[se.near-se.protocols]\ndav = "dav://127.0.0.1:{_closed_port()}/data"\n'
+        f'[se.near-se.protocols]\ndav = "dav://127.0.0.1:{free_port()}/data"\n'
     )
     with Grid.from_config(load_config(config)) as grid:
         make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
