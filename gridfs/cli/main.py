@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import logging
 import os
 import stat as _stat
@@ -681,6 +682,41 @@ def rf(state: _State, surl: str, lfn: str, se_name: str) -> None:
 def uf(state: _State, surl: str, lfn: str) -> None:
     """Unregister the replica SURL of LFN (the stored copy stays)."""
     state.grid.uf(surl, lfn)
+
+
+@cli.command()
+@click.argument("lfn")
+@click.argument("attribute", required=False)
+@click.option("-x", "--remove", "remove", is_flag=True, help="Remove ATTRIBUTE.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@pass_state
+def xattr(state: _State, lfn: str, attribute: str | None, remove: bool, as_json: bool) -> None:
+    """List, get (ATTRIBUTE), set (ATTRIBUTE=VALUE) or remove (-x) extended attributes.
+
+    As gfal-xattr: user.guid, user.replicas (+SURL / -SURL), user.status (ONLINE
+    stages), user.checksum, user.chksumtype, user.comment, user.grid.default_se.
+    """
+    grid = state.grid
+    if attribute is not None and "=" in attribute:
+        if remove:
+            raise click.UsageError("-x takes a name, not NAME=VALUE")
+        name, value = attribute.split("=", 1)
+        grid.setxattr(lfn, name, value.encode())
+        return
+    if remove:
+        if attribute is None:
+            raise click.UsageError("-x needs the ATTRIBUTE to remove")
+        grid.removexattr(lfn, attribute)
+        return
+    names = [attribute] if attribute is not None else grid.listxattr(lfn)
+    values = {name: grid.getxattr(lfn, name).decode(errors="replace") for name in names}
+    if as_json:
+        click.echo(json.dumps(values, indent=2))
+    elif attribute is not None:
+        click.echo(values[attribute])
+    else:
+        for name, value in values.items():
+            click.echo(f"{name} = {value}")
 
 
 @cli.command()

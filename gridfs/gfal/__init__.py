@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from gridfs.catalog import Replica, Stat
@@ -23,9 +23,14 @@ __all__ = [
     "FailoverReader",
     "Grid",
     "GridRawReader",
+    "access",
+    "chmod",
+    "chown",
     "cr",
     "default_grid",
+    "getxattr",
     "listdir",
+    "listxattr",
     "lr",
     "lstat",
     "makedirs",
@@ -33,10 +38,16 @@ __all__ = [
     "open",
     "rank_replicas",
     "readlink",
+    "removexattr",
+    "rename",
     "rep",
+    "rmdir",
     "scandir",
+    "setxattr",
     "stat",
     "symlink",
+    "unlink",
+    "utime",
 ]
 
 _default: Grid | None = None
@@ -92,9 +103,71 @@ def readlink(lfn: str) -> str:
     return default_grid().readlink(lfn)
 
 
-def open(lfn: str, mode: str = "rb", buffering: int = -1) -> BinaryIO:
-    """Open ``lfn`` for binary reading (see :meth:`Grid.open`)."""
-    return default_grid().open(lfn, mode, buffering)
+def rmdir(lfn: str) -> None:
+    """Remove the empty directory ``lfn`` (see :meth:`Grid.rmdir`)."""
+    default_grid().rmdir(lfn)
+
+
+def unlink(lfn: str) -> None:
+    """Remove file or link ``lfn`` and the file's stored replicas (see :meth:`Grid.unlink`)."""
+    default_grid().unlink(lfn)
+
+
+def rename(source: str, destination: str) -> None:
+    """Move ``source`` to ``destination`` (see :meth:`Grid.rename`)."""
+    default_grid().rename(source, destination)
+
+
+def chmod(lfn: str, mode: int) -> Stat:
+    """Change the mode bits of ``lfn`` (see :meth:`Grid.chmod`)."""
+    return default_grid().chmod(lfn, mode)
+
+
+def chown(lfn: str, owner: str | None = None, group: str | None = None) -> Stat:
+    """Change the owner and/or group of ``lfn`` (see :meth:`Grid.chown`)."""
+    return default_grid().chown(lfn, owner, group)
+
+
+def utime(lfn: str, atime_ns: int | None = None, mtime_ns: int | None = None) -> Stat:
+    """Set the times of ``lfn`` (see :meth:`Grid.utime`)."""
+    return default_grid().utime(lfn, atime_ns, mtime_ns)
+
+
+def access(lfn: str, mode: int) -> bool:
+    """Whether ``lfn`` exists and allows ``mode``, as os.access (see :meth:`Grid.access`)."""
+    return default_grid().access(lfn, mode)
+
+
+def getxattr(lfn: str, name: str) -> bytes:
+    """An extended attribute of ``lfn`` (see :meth:`Grid.getxattr`)."""
+    return default_grid().getxattr(lfn, name)
+
+
+def setxattr(lfn: str, name: str, value: bytes, flags: int = 0) -> None:
+    """Set an extended attribute of ``lfn`` (see :meth:`Grid.setxattr`)."""
+    default_grid().setxattr(lfn, name, value, flags)
+
+
+def listxattr(lfn: str) -> list[str]:
+    """The extended attribute names of ``lfn`` (see :meth:`Grid.listxattr`)."""
+    return default_grid().listxattr(lfn)
+
+
+def removexattr(lfn: str, name: str) -> None:
+    """Remove an extended attribute of ``lfn`` (see :meth:`Grid.removexattr`)."""
+    default_grid().removexattr(lfn, name)
+
+
+def open(
+    lfn: str,
+    mode: str = "rb",
+    buffering: int = -1,
+    *,
+    protocols: Sequence[str] | None = None,
+    se: str | None = None,
+) -> BinaryIO:
+    """Open ``lfn`` as a binary file for reading or writing (see :meth:`Grid.open`)."""
+    return default_grid().open(lfn, mode, buffering, protocols=protocols, se=se)
 
 
 def cr(

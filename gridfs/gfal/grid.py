@@ -606,6 +606,8 @@ class Grid:
     ) -> Stat:
         """Copy local file ``source`` to an SE and register it as ``lfn`` (lcg-cr).
 
+        Without ``se``, the directory's default SE (:meth:`default_se_for`) is used.
+
         With ``space_token``, the token's quota is checked before any byte is
         written (SRM prepare-to-put). The copy is streamed with its adler32
         computed on the way, then the SE's own checksum of what it stored is
@@ -615,8 +617,8 @@ class Grid:
         """
         parts = split_lfn(lfn)
         guid = parse_guid(guid) if guid is not None else new_guid()
-        target_se = self._writable_se(se)
         self._check_free(lfn, parts)
+        target_se = self._writable_se(se or self.default_se_for(self.stat(parent_of(parts)).id))
         name = os.fspath(source)
         try:
             # Checked before opening: opening a FIFO would block.
@@ -806,7 +808,7 @@ class Grid:
             pass
         else:
             raise AlreadyExists(f"LFN exists: {lfn}", lfn)
-        parent = join_lfn(parts[:-1])
+        parent = parent_of(parts)
         if not self.stat(parent).is_dir():
             raise NotADirectory(f"not a directory: {parent}", parent)
 
@@ -836,6 +838,11 @@ class Grid:
         """Open the best working replica of a file; the caller closes the reader."""
         entry = self.catalog.stat_id(entry_id)
         return self._open_replica(entry, self.catalog.lfn_of(entry_id), protocols)
+
+
+def parent_of(parts: tuple[str, ...]) -> str:
+    """The LFN of the directory holding the LFN of ``parts``."""
+    return join_lfn(parts[:-1])
 
 
 def _why_not_candidate(replica: Replica, ses: SERegistry, protocols: Sequence[str]) -> str:

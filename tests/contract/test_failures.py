@@ -173,3 +173,34 @@ def test_a_read_goes_on_from_another_replica_when_one_dies(
             assert stream.replica.se == "local"
         assert head + rest == data
         process.restart()  # type: ignore[attr-defined]
+
+
+@pytest.mark.expect_warnings
+def test_a_new_version_that_cannot_be_stored_keeps_the_old_one(
+    server: tuple[str, object], tmp_path: Path, make_file
+) -> None:
+    base, process = server
+    with _remote_grid(tmp_path, base) as grid:
+        source = make_file("v1", 3 << 20)
+        first = grid.cr(source, "/grid/v")
+        stream = grid.open("/grid/v", "r+b")
+        stream.seek(1000)
+        stream.write(b"the second version")
+        stream.flush()  # fetched and changed locally; stored only on close
+        process.kill()  # type: ignore[attr-defined]
+        with pytest.raises(StorageUnavailable) as info:
+            stream.close()
+        kept = Path(info.value.__notes__[0].rsplit(" ", 1)[-1])
+        assert kept.read_bytes()[1000:1018] == b"the second version"
+        kept.unlink()
+        process.restart()  # type: ignore[attr-defined]
+        after = grid.stat("/grid/v")
+        assert (after.guid, after.size, after.checksum) == (
+            first.guid,
+            first.size,
+            first.checksum,
+        )
+        with grid.open("/grid/v") as reader:
+            assert reader.read() == source.read_bytes()
+        (surl,) = grid.lr("/grid/v")
+        assert surl.endswith(f"file-{first.guid}")
