@@ -366,3 +366,82 @@ def test_default_se_attribute_of_a_directory(wgrid: Grid) -> None:
         wgrid.as_identity(BOB).setxattr(TRAILERS, "user.grid.default_se", b"ral-se")
     wgrid.removexattr(TRAILERS, "user.grid.default_se")
     assert wgrid.listxattr(TRAILERS) == []
+
+
+def _namespace_calls(fs: Any, root: str) -> list[Any]:
+    """A sequence of namespace calls; each step's result or errno."""
+    seen: list[Any] = []
+
+    def attempt(step: Callable[[], Any]) -> None:
+        try:
+            result = step()
+        except OSError as exc:
+            seen.append(errno.errorcode.get(exc.errno or 0, exc.errno))
+        else:
+            if isinstance(result, list):
+                seen.append(sorted(result))
+            elif isinstance(result, bool | str):
+                seen.append(result.replace(root, "ROOT") if isinstance(result, str) else result)
+            else:
+                seen.append("ok")
+
+    def write(name: str, data: bytes) -> None:
+        with fs.open(f"{root}/{name}", "wb") as stream:
+            stream.write(data)
+
+    attempt(lambda: fs.mkdir(f"{root}/d"))
+    attempt(lambda: fs.mkdir(f"{root}/d"))  # EEXIST
+    attempt(lambda: fs.mkdir(f"{root}/no/such"))  # ENOENT
+    attempt(lambda: write("d/f", b"data"))
+    attempt(lambda: fs.listdir(f"{root}/d"))
+    attempt(lambda: fs.listdir(f"{root}/d/f"))  # ENOTDIR
+    attempt(lambda: fs.mkdir(f"{root}/d/f/x"))  # ENOTDIR
+    attempt(lambda: fs.rmdir(f"{root}/d"))  # ENOTEMPTY
+    attempt(lambda: fs.rmdir(f"{root}/d/f"))  # ENOTDIR
+    attempt(lambda: fs.unlink(f"{root}/d"))  # EISDIR
+    attempt(lambda: fs.open(f"{root}/d", "rb"))  # EISDIR
+    attempt(lambda: fs.open(f"{root}/d", "wb"))  # EISDIR
+    attempt(lambda: fs.readlink(f"{root}/d/f"))  # EINVAL
+    attempt(lambda: fs.symlink(f"{root}/d/f", f"{root}/link"))
+    attempt(lambda: fs.symlink(f"{root}/d/f", f"{root}/link"))  # EEXIST
+    attempt(lambda: fs.readlink(f"{root}/link"))
+    attempt(lambda: fs.mkdir(f"{root}/e"))
+    attempt(lambda: fs.rename(f"{root}/d/f", f"{root}/e"))  # EISDIR
+    attempt(lambda: fs.rename(f"{root}/e", f"{root}/d/f"))  # ENOTDIR
+    attempt(lambda: fs.rename(f"{root}/d", f"{root}/d/sub"))  # EINVAL
+    attempt(lambda: fs.rename(f"{root}/d/f", f"{root}/e/g"))
+    attempt(lambda: fs.listdir(f"{root}/e"))
+    attempt(lambda: fs.rename(f"{root}/e", f"{root}/d"))  # d is empty now: replaced
+    attempt(lambda: fs.listdir(root))
+    attempt(lambda: fs.stat(f"{root}/link"))  # dangling: ENOENT
+    attempt(lambda: fs.unlink(f"{root}/link"))
+    attempt(lambda: fs.unlink(f"{root}/link"))  # ENOENT
+    attempt(lambda: fs.rmdir(f"{root}/nothing"))  # ENOENT
+    attempt(lambda: fs.chmod(f"{root}/d", 0o700))
+    attempt(lambda: fs.access(f"{root}/d/g", os.R_OK))
+    attempt(lambda: fs.unlink(f"{root}/d/g"))
+    attempt(lambda: fs.rmdir(f"{root}/d"))
+    attempt(lambda: fs.listdir(root))
+    return seen
+
+
+class _LocalOs:
+    """The calls of :func:`_namespace_calls` on the local filesystem."""
+
+    open = staticmethod(open)
+    mkdir = staticmethod(os.mkdir)
+    listdir = staticmethod(os.listdir)
+    rmdir = staticmethod(os.rmdir)
+    unlink = staticmethod(os.unlink)
+    readlink = staticmethod(os.readlink)
+    symlink = staticmethod(os.symlink)
+    rename = staticmethod(os.rename)
+    stat = staticmethod(os.stat)
+    chmod = staticmethod(os.chmod)
+    access = staticmethod(os.access)
+
+
+def test_namespace_calls_match_os(wgrid: Grid, tmp_path: Path) -> None:
+    (tmp_path / "os").mkdir()
+    expected = _namespace_calls(_LocalOs, str(tmp_path / "os"))
+    assert _namespace_calls(wgrid, TRAILERS) == expected
