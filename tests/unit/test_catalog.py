@@ -28,6 +28,7 @@ from gridfs.errors import (
     NotFound,
     SymlinkLoop,
 )
+from gridfs.metadata import models as _metadata_models  # noqa: F401 - its tables are on Base too
 from tests.conftest import ALICE, open_catalog
 
 

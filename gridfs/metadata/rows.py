@@ -1,0 +1,80 @@
+"""Query results that execute at once and stream as they are read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack
+from typing import Generic, TypeVar
+
+from sqlalchemy.orm import Session
+
+__all__ = ["Rows", "stream"]
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+class Rows(Iterator[T], Generic[T]):
+    """The rows of a query: already executed, fetched a page at a time as they are read.
+
+    As the Belle II client asked, calling a query executes it (errors come at
+    once) and iterating fetches; there is no separate fetch step. The query
+    holds one read transaction (on PostgreSQL a server-side cursor) until the
+    rows are exhausted or :meth:`close` is called; use it as a context manager
+    to close it early.
+    """
+
+    def __init__(
+        self,
+        rows: Iterator[T],
+        stack: ExitStack,
+        errors: Callable[[], AbstractContextManager[None]],
+    ) -> None:
+        self._rows = rows
+        self._stack = stack
+        self._errors = errors
+
+    def __next__(self) -> T:
+        try:
+            with self._errors():
+                return next(self._rows)
+        except BaseException:
+            self.close()
+            raise
+
+    def map(self, convert: Callable[[T], U]) -> Rows[U]:
+        """The same query, each row converted by ``convert``; closing either closes both."""
+        return Rows((convert(row) for row in self._rows), self._stack, self._errors)
+
+    def close(self) -> None:
+        """End the query and give its connection back; safe to call more than once."""
+        self._stack.close()
+
+    def __enter__(self) -> Rows[T]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def stream(
+    session: AbstractContextManager[Session],
+    errors: Callable[[], AbstractContextManager[None]],
+    execute: Callable[[Session], Iterator[T]],
+) -> Rows[T]:
+    """Enter ``session``, run ``execute`` in it now, and hand back its rows to stream.
+
+    ``execute`` must run its statement before returning (so that errors come
+    at the call) and return an iterator over the result.
+    """
+    stack = ExitStack()
+    try:
+        opened = stack.enter_context(session)
+        rows = execute(opened)
+    except BaseException:
+        stack.close()
+        raise
+    return Rows(rows, stack, errors)
