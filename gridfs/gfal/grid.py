@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import errno
+import functools
 import io
 import logging
 import os
@@ -51,6 +52,7 @@ from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.fileobj import GridRawFile, GridRawReader
 from gridfs.gfal.policy import Candidate, rank_replicas
 from gridfs.gfal.writer import DEFAULT_SE_PROPERTY, StagedFile
+from gridfs.metadata import Metadata
 from gridfs.storage import (
     DEFAULT_CHECKSUM,
     Adler32,
@@ -155,6 +157,21 @@ class Grid:
             stager=self.stager,
             staging_dir=self.staging_dir,
         )
+
+    @functools.cached_property
+    def metadata(self) -> Metadata:
+        """The metadata catalog (AMGA-style schemas and values) over this grid's catalog."""
+        return Metadata(self.catalog)
+
+    def find(self, lfn: str, condition: str, *, recursive: bool = False) -> Iterator[str]:
+        """The LFNs of the entries of directory ``lfn`` matching metadata ``condition``."""
+        return self.metadata.find(lfn, condition, recursive=recursive)
+
+    def find_id(
+        self, directory_id: EntryId, condition: str, *, recursive: bool = False
+    ) -> Iterator[Stat]:
+        """:meth:`find` for a filesystem: the directory by id, the matching entries."""
+        return self.metadata.find_ids(directory_id, condition, recursive=recursive)
 
     def close(self) -> None:
         """Release the catalog's connections."""

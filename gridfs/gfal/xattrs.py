@@ -9,10 +9,13 @@
 | ``user.chksumtype`` | files | its type (adler32) | no |
 | ``user.comment`` | all | the comment | yes; removable |
 | ``user.grid.default_se`` | directories | SE of new files below | yes; removable |
+| ``user.schema.<attr>`` | directories | type of metadata attribute <attr> | adds; removable |
+| ``user.<attr>`` | entries | metadata value, typed by the dir's schema | yes; removable |
 
 Reading ``user.status`` never stages. A name that is not set raises
 ENODATA, a read-only one EPERM on write, other namespaces ENOTSUP, as
-Linux filesystems answer.
+Linux filesystems answer. A metadata attribute named like one of the grid
+attributes above is hidden by it (use :mod:`gridfs.metadata` for it).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gridfs.catalog import Stat
-from gridfs.errors import GridError, InvalidArgument, NotPermitted, UnknownSE
+from gridfs.errors import AlreadyExists, GridError, InvalidArgument, NotPermitted, UnknownSE
 from gridfs.gfal.writer import DEFAULT_SE_PROPERTY
+from gridfs.metadata import AttributeType, format_value, parse_type
 from gridfs.storage import Locality
 
 if TYPE_CHECKING:
@@ -40,8 +44,12 @@ CHECKSUM_TYPE = "user.chksumtype"
 COMMENT = "user.comment"
 DEFAULT_SE = "user.grid.default_se"
 
+SCHEMA_PREFIX = "user.schema."
+_USER = "user."
+
 _FILE_ONLY = (GUID, REPLICAS, STATUS, CHECKSUM, CHECKSUM_TYPE)
 _READ_ONLY = (GUID, CHECKSUM, CHECKSUM_TYPE)
+_GRID = (*_FILE_ONLY, COMMENT, DEFAULT_SE)
 
 
 def _missing(name: str, lfn: str) -> GridError:
@@ -70,10 +78,32 @@ def get(grid: Grid, entry: Stat, lfn: str, name: str) -> bytes:
         ),
     }
     reader = readers.get(name)
-    value = None if reader is None or (name in _FILE_ONLY and not entry.is_file()) else reader()
+    if reader is None:
+        return _metadata_value(grid, entry, lfn, name).encode()
+    value = None if name in _FILE_ONLY and not entry.is_file() else reader()
     if value is None:
         raise _missing(name, lfn)
     return value.encode()
+
+
+def _schema(grid: Grid, entry: Stat) -> dict[str, AttributeType]:
+    """The metadata schema of the directory holding ``entry`` (none for the root)."""
+    return {} if entry.parent_id is None else grid.metadata.listattr(entry.parent_id)
+
+
+def _metadata_value(grid: Grid, entry: Stat, lfn: str, name: str) -> str:
+    if name.startswith(SCHEMA_PREFIX):
+        schema = grid.metadata.listattr(entry.id) if entry.is_dir() else {}
+        kind = schema.get(name.removeprefix(SCHEMA_PREFIX))
+        if kind is None:
+            raise _missing(name, lfn)
+        return str(kind)
+    attribute = name.removeprefix(_USER)
+    kind = _schema(grid, entry).get(attribute)
+    value = grid.metadata.getattr(entry.id, [attribute])[attribute] if kind else None
+    if kind is None or value is None:
+        raise _missing(name, lfn)
+    return format_value(kind, value)
 
 
 def status(grid: Grid, lfn: str) -> str:
@@ -95,6 +125,15 @@ def listing(grid: Grid, entry: Stat) -> list[str]:
         names.append(COMMENT)
     if entry.is_dir() and DEFAULT_SE_PROPERTY in grid.catalog.properties(entry.id):
         names.append(DEFAULT_SE)
+    if entry.is_dir():
+        names += [SCHEMA_PREFIX + attribute for attribute in grid.metadata.listattr(entry.id)]
+    if _schema(grid, entry):
+        values = grid.metadata.getattr(entry.id)
+        names += [
+            _USER + attribute
+            for attribute, value in values.items()
+            if value is not None and _USER + attribute not in _GRID
+        ]
     return names
 
 
@@ -112,6 +151,23 @@ def set_(grid: Grid, entry: Stat, lfn: str, name: str, value: bytes, *, flags: i
         raise NotPermitted(f"attribute {name} of {lfn} is read-only", lfn)
     if name in _FILE_ONLY and not entry.is_file():
         raise _missing(name, lfn)
+    if name in _GRID:
+        _set_grid(grid, entry, lfn, name, text)
+    elif name.startswith(SCHEMA_PREFIX):
+        _add_to_schema(grid, entry, lfn, name.removeprefix(SCHEMA_PREFIX), text)
+    else:
+        attribute = name.removeprefix(_USER)
+        if attribute not in _schema(grid, entry):
+            raise InvalidArgument(
+                f"{lfn}: {attribute!r} is not in the metadata schema of its directory "
+                f"(add it there with {SCHEMA_PREFIX}{attribute})",
+                lfn,
+            )
+        grid.metadata.setattr(entry.id, {attribute: text})
+
+
+def _set_grid(grid: Grid, entry: Stat, lfn: str, name: str, text: str) -> None:
+    """Set one of the writable grid attributes."""
     if name == REPLICAS:
         _change_replicas(grid, lfn, text)
     elif name == STATUS:
@@ -120,16 +176,31 @@ def set_(grid: Grid, entry: Stat, lfn: str, name: str, value: bytes, *, flags: i
         grid.bring_online(lfn)
     elif name == COMMENT:
         grid.set_comment(lfn, text)
-    elif name == DEFAULT_SE and entry.is_dir():
+    else:  # DEFAULT_SE
+        if not entry.is_dir():
+            raise GridError(f"{name} is for directories, not {lfn}", lfn, errno=errno.ENOTSUP)
         if text not in grid.ses:
             raise UnknownSE(f"{name} of {lfn}: no storage element {text!r} is configured", text)
         grid.catalog.set_property(entry.id, DEFAULT_SE_PROPERTY, text)
-    else:
-        raise GridError(f"{lfn}: no attribute {name} can be set here", lfn, errno=errno.ENOTSUP)
+
+
+def _add_to_schema(grid: Grid, entry: Stat, lfn: str, attribute: str, type_name: str) -> None:
+    if not entry.is_dir():
+        raise GridError(f"a schema is kept on directories, not {lfn}", lfn, errno=errno.ENOTSUP)
+    kind = parse_type(type_name)
+    present = grid.metadata.listattr(entry.id).get(attribute)
+    if present == kind:
+        return  # what is there already: setfattr twice is not an error
+    if present is not None:
+        raise AlreadyExists(
+            f"{lfn}: attribute {attribute} is {present} already; remove it to change its type",
+            lfn,
+        )
+    grid.metadata.addattr(entry.id, attribute, type_name)
 
 
 def remove(grid: Grid, entry: Stat, lfn: str, name: str) -> None:
-    """Remove attribute ``name`` (only the comment and a directory's default SE can go)."""
+    """Remove attribute ``name``: a comment, default SE, schema attribute or metadata value."""
     _check_namespace(name, lfn)
     if name not in listing(grid, entry):
         raise _missing(name, lfn)
@@ -137,8 +208,12 @@ def remove(grid: Grid, entry: Stat, lfn: str, name: str) -> None:
         grid.set_comment(lfn, None)
     elif name == DEFAULT_SE:
         grid.catalog.set_property(entry.id, DEFAULT_SE_PROPERTY, None)
-    else:
+    elif name in _GRID:
         raise NotPermitted(f"attribute {name} of {lfn} cannot be removed", lfn)
+    elif name.startswith(SCHEMA_PREFIX):
+        grid.metadata.removeattr(entry.id, name.removeprefix(SCHEMA_PREFIX))
+    else:
+        grid.metadata.clearattr(entry.id, [name.removeprefix(_USER)])
 
 
 def _text(value: bytes, name: str, lfn: str) -> str:

@@ -445,3 +445,49 @@ def test_namespace_calls_match_os(wgrid: Grid, tmp_path: Path) -> None:
     (tmp_path / "os").mkdir()
     expected = _namespace_calls(_LocalOs, str(tmp_path / "os"))
     assert _namespace_calls(wgrid, TRAILERS) == expected
+
+
+# -- metadata as extended attributes -------------------------------------------
+
+
+def test_metadata_values_and_schemas_as_attributes(wgrid: Grid) -> None:
+    lfn = f"{TRAILERS}/matrix.mpg"
+    with wgrid.open(lfn, "wb") as stream:
+        stream.write(b"m")
+    wgrid.setxattr(TRAILERS, "user.schema.Runtime", b"int")
+    wgrid.setxattr(TRAILERS, "user.schema.Genre", b"varchar(32)")
+    wgrid.setxattr(TRAILERS, "user.schema.Genre", b"varchar(32)")  # the same again: fine
+    assert wgrid.getxattr(TRAILERS, "user.schema.Genre") == b"varchar(32)"
+    assert {"user.schema.Runtime", "user.schema.Genre"} <= set(wgrid.listxattr(TRAILERS))
+    wgrid.setxattr(lfn, "user.Runtime", b"136")
+    wgrid.setxattr(lfn, "user.Genre", b"Sci-Fi")
+    assert wgrid.getxattr(lfn, "user.Runtime") == b"136"
+    assert {"user.Runtime", "user.Genre"} <= set(wgrid.listxattr(lfn))
+    assert list(wgrid.find(TRAILERS, "Runtime > 100 and Genre = 'Sci-Fi'")) == [lfn]
+    wgrid.removexattr(lfn, "user.Genre")
+    assert "user.Genre" not in wgrid.listxattr(lfn)
+    wgrid.removexattr(TRAILERS, "user.schema.Runtime")
+    assert "user.Runtime" not in wgrid.listxattr(lfn)
+
+
+@pytest.mark.parametrize(
+    ("target", "name", "value", "expected"),
+    [
+        ("f", "user.Runtime", b"long", errno.EINVAL),  # the wrong type
+        ("f", "user.Unknown", b"1", errno.EINVAL),  # not in the schema
+        ("d", "user.schema.Runtime", b"float", errno.EEXIST),  # retyping
+        ("d", "user.schema.X", b"complex", errno.EINVAL),  # no such type
+        ("f", "user.schema.X", b"int", errno.ENOTSUP),  # a file has no schema
+    ],
+)
+def test_metadata_attribute_errors(
+    wgrid: Grid, target: str, name: str, value: bytes, expected: int
+) -> None:
+    lfn = f"{TRAILERS}/f"
+    with wgrid.open(lfn, "wb") as stream:
+        stream.write(b"f")
+    wgrid.setxattr(TRAILERS, "user.schema.Runtime", b"int")
+    with pytest.raises(GridError) as caught:
+        wgrid.setxattr(lfn if target == "f" else TRAILERS, name, value)
+    assert caught.value.errno == expected
+    assert "user.Runtime" not in wgrid.listxattr(lfn)
