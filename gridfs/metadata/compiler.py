@@ -239,7 +239,7 @@ class QueryCompiler:
         parts = _like_parts(pattern)
         if self._glob:
             # SQLite's LIKE ignores case; GLOB does not, and says the same in its own syntax.
-            expression = column.op("GLOB")(_glob(parts))
+            expression = column.op("GLOB", is_comparison=True)(_glob(parts))
         else:
             expression = column.like(_like(parts), escape="\\")
         return not_(expression) if node.negated else expression

@@ -19,7 +19,7 @@ from gridfs.metadata.access import CatalogAccess, retried
 from gridfs.metadata.compiler import FILE, Collection, QueryCompiler, attributes_of
 from gridfs.metadata.models import AttributeModel, SavedQueryModel, ValueModel
 from gridfs.metadata.parser import _KEYWORDS, parse_attribute, parse_condition, parse_select
-from gridfs.metadata.rows import Rows, stream
+from gridfs.metadata.rows import Rows, closing, stream
 from gridfs.metadata.syntax import Attribute, Condition, QueryError, SelectQuery
 from gridfs.metadata.types import (
     AttributeType,
@@ -485,7 +485,7 @@ class Metadata:
 
     def _execute(self, session: Session, statement: Select[Any]) -> Iterator[Any]:
         # yield_per streams: a server-side cursor on PostgreSQL, sqlite3's own stepping on SQLite.
-        return iter(
+        return closing(
             session.execute(
                 statement, execution_options={"yield_per": self._page_size, "stream_results": True}
             )

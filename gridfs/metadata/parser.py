@@ -288,8 +288,12 @@ class _Parser:
         raise self._error(expected)
 
     def operand(self) -> Operand:
-        if self.token.kind in ("name", "path"):
+        token = self.token
+        if token.kind in ("name", "path"):
             return self.attribute()
+        starts_value = token.kind in ("string", "number") or token.text in ("-", "true", "false")
+        if not starts_value and not self._at("keyword", "timestamp"):
+            raise self._error("an attribute or a value")
         return self.literal()
 
     def string(self) -> Literal:

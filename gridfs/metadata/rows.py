@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
-__all__ = ["Rows", "stream"]
+__all__ = ["Rows", "closing", "stream"]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -43,12 +43,18 @@ class Rows(Iterator[T], Generic[T]):
             raise
 
     def map(self, convert: Callable[[T], U]) -> Rows[U]:
-        """The same query, each row converted by ``convert``; closing either closes both."""
-        return Rows((convert(row) for row in self._rows), self._stack, self._errors)
+        """The same query, each row converted by ``convert``; the new rows own the query now."""
+        rows, self._rows = self._rows, iter(())
+        return Rows((convert(row) for row in rows), self._stack.pop_all(), self._errors)
 
     def close(self) -> None:
         """End the query and give its connection back; safe to call more than once."""
-        self._stack.close()
+        try:
+            close = getattr(self._rows, "close", None)
+            if close is not None:
+                close()  # a generator: its cursor closes before its transaction ends
+        finally:
+            self._stack.close()
 
     def __enter__(self) -> Rows[T]:
         return self
@@ -78,3 +84,11 @@ def stream(
         stack.close()
         raise
     return Rows(rows, stack, errors)
+
+
+def closing(result: Iterable[T] | Any) -> Iterator[T]:
+    """The rows of a database result, which is closed when they end or are abandoned."""
+    try:
+        yield from result
+    finally:
+        result.close()

@@ -1,0 +1,380 @@
+"""The metadata catalog on SQLite and PostgreSQL: schemas, values, queries, permissions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from gridfs.catalog import Catalog, EntryKind
+from gridfs.catalog.models import EntryModel
+from gridfs.errors import (
+    AlreadyExists,
+    InvalidArgument,
+    NotADirectory,
+    NotFound,
+    PermissionDenied,
+)
+from gridfs.metadata import Metadata, QueryError, QuerySyntaxError, parse_type
+from gridfs.metadata.models import ValueModel
+from tests.conftest import BOB
+
+MOVIES = "/grid/gilda/trailers"
+AUDIO = "/grid/gilda/audio"
+
+
+def add(catalog: Catalog, lfn: str) -> None:
+    catalog.add_file(lfn, size=1)
+
+
+@pytest.fixture
+def meta(catalog: Catalog) -> Iterator[Metadata]:
+    """Alice's trailers, as in the AMGA example of the gLite slides."""
+    catalog.mkdir(MOVIES, parents=True)
+    metadata = Metadata(catalog, page_size=3)
+    metadata.addattr(MOVIES, "Title", "varchar(64)")
+    metadata.addattr(MOVIES, "Runtime", "int")
+    metadata.addattr(MOVIES, "Rating", "float")
+    metadata.addattr(MOVIES, "Released", "timestamp")
+    metadata.addattr(MOVIES, "Comedy", "bool")
+    metadata.addattr(MOVIES, "Plot", "text")
+    movies = [
+        ("BatmanBegins.mpg", "Batman Begins", 140, 8.2, 2005, False),
+        ("alien.mpg", "Alien", 117, 8.5, 1979, False),
+        ("amelie.mpg", "Amelie", 122, 8.3, 2001, True),
+        ("madagascar.mpg", "Madagascar", 86, 6.9, 2005, True),
+        ("matrix.mpg", "The Matrix", 136, 8.7, 1999, False),
+        ("pinkpanther.mov", "The Pink Panther", 93, 5.6, 2006, True),
+        ("spiderman.mpg", "Spider-Man 2", 127, 7.5, 2004, False),
+    ]
+    for name, title, runtime, rating, year, comedy in movies:
+        lfn = f"{MOVIES}/{name}"
+        add(catalog, lfn)
+        metadata.setattr(
+            lfn,
+            {
+                "Title": title,
+                "Runtime": runtime,
+                "Rating": rating,
+                "Released": dt.datetime(year, 6, 1, tzinfo=dt.UTC),
+                "Comedy": comedy,
+            },
+        )
+    yield metadata
+
+
+def found(meta: Metadata, condition: str, directory: str = MOVIES, **options: bool) -> list[str]:
+    return sorted(lfn.rsplit("/", 1)[1] for lfn in meta.find(directory, condition, **options))
+
+
+def test_schema_add_list_remove(meta: Metadata) -> None:
+    schema = meta.listattr(MOVIES)
+    assert {name: str(kind) for name, kind in schema.items()} == {
+        "Title": "varchar(64)",
+        "Runtime": "int",
+        "Rating": "float",
+        "Released": "timestamp",
+        "Comedy": "bool",
+        "Plot": "text",
+    }
+    with pytest.raises(AlreadyExists):
+        meta.addattr(MOVIES, "Runtime", "float")
+    meta.removeattr(MOVIES, "Runtime")
+    assert "Runtime" not in meta.listattr(MOVIES)
+    with pytest.raises(NotFound, match="no attribute 'Runtime'"):
+        meta.getattr(f"{MOVIES}/alien.mpg", ["Runtime"])
+    meta.addattr(MOVIES, "Runtime", "int")
+    # Removing an attribute removed its values: a new one of the same name starts empty.
+    assert meta.getattr(f"{MOVIES}/alien.mpg", ["Runtime"]) == {"Runtime": None}
+    with pytest.raises(NotFound):
+        meta.removeattr(MOVIES, "nothing")
+
+
+@pytest.mark.parametrize("name", ["and", "FILE", "1x", "a-b", "", "x" * 65])
+def test_attribute_names_are_checked(meta: Metadata, name: str) -> None:
+    with pytest.raises(InvalidArgument, match="invalid name"):
+        meta.addattr(MOVIES, name, "int")
+
+
+def test_schemas_are_on_directories_only(meta: Metadata) -> None:
+    with pytest.raises(NotADirectory):
+        meta.addattr(f"{MOVIES}/alien.mpg", "x", "int")
+
+
+def test_get_returns_python_values(meta: Metadata) -> None:
+    assert meta.getattr(f"{MOVIES}/amelie.mpg") == {
+        "Title": "Amelie",
+        "Runtime": 122,
+        "Rating": 8.3,
+        "Released": dt.datetime(2001, 6, 1, tzinfo=dt.UTC),
+        "Comedy": True,
+        "Plot": None,
+    }
+    assert meta.getattr(f"{MOVIES}/amelie.mpg", ["Runtime"]) == {"Runtime": 122}
+
+
+def test_set_many_entries_and_clear(meta: Metadata) -> None:
+    lfns = [f"{MOVIES}/alien.mpg", f"{MOVIES}/matrix.mpg"]
+    meta.setattr(lfns, {"Plot": "In space...", "Runtime": "100"})
+    for lfn in lfns:
+        values = meta.getattr(lfn, ["Plot", "Runtime"])
+        assert values == {"Plot": "In space...", "Runtime": 100}
+    meta.setattr(lfns[0], {"Plot": None})
+    assert meta.getattr(lfns[0], ["Plot"]) == {"Plot": None}
+    meta.clearattr(lfns[1], ["Plot"])
+    assert meta.getattr(lfns[1])["Plot"] is None
+    assert meta.getattr(lfns[1])["Runtime"] == 100
+    meta.clearattr(lfns[1])
+    assert set(meta.getattr(lfns[1]).values()) == {None}
+
+
+def test_invalid_values_change_nothing(meta: Metadata) -> None:
+    lfns = [f"{MOVIES}/alien.mpg", f"{MOVIES}/matrix.mpg"]
+    with pytest.raises(InvalidArgument, match=r"attribute 'Title': 'x{65}' is not a valid"):
+        meta.setattr(lfns, {"Runtime": 1, "Title": "x" * 65})
+    with pytest.raises(InvalidArgument, match="'long' is not a valid int"):
+        meta.setattr(lfns[0], {"Runtime": "long"})
+    with pytest.raises(NotFound, match="no attribute 'Director'"):
+        meta.setattr(lfns[0], {"Director": "Scott"})
+    assert meta.getattr(lfns[0], ["Runtime"]) == {"Runtime": 117}
+
+
+def test_list_entries_streams_every_entry(meta: Metadata, catalog: Catalog) -> None:
+    add(catalog, f"{MOVIES}/unrated.avi")
+    listed = dict(meta.list_entries(MOVIES))
+    assert len(listed) == 8
+    assert listed["unrated.avi"] == dict.fromkeys(meta.listattr(MOVIES))
+    assert listed["matrix.mpg"]["Runtime"] == 136
+
+
+@pytest.mark.parametrize(
+    ("condition", "names"),
+    [
+        ("Runtime > 130", ["BatmanBegins.mpg", "matrix.mpg"]),
+        ("Runtime >= 136 and Rating > 8.5", ["matrix.mpg"]),
+        ("Comedy = true and not Runtime < 90", ["amelie.mpg", "pinkpanther.mov"]),
+        ("like(Title, 'The %')", ["matrix.mpg", "pinkpanther.mov"]),
+        ("Title like 'the %'", []),  # LIKE is case-sensitive on both dialects
+        ("Title like '_lien'", ["alien.mpg"]),
+        ("Title not like '%a%' and Title not like '%A%'", []),
+        ("FILE like '%.mov'", ["pinkpanther.mov"]),
+        ("Runtime in (86, 93)", ["madagascar.mpg", "pinkpanther.mov"]),
+        ("Runtime between 117 and 122", ["alien.mpg", "amelie.mpg"]),
+        ("Released < '1990-01-01'", ["alien.mpg"]),
+        (
+            "Released >= timestamp '2005-06-01T00:00:00+00:00'",
+            ["BatmanBegins.mpg", "madagascar.mpg", "pinkpanther.mov"],
+        ),
+        ("Plot is null and (Rating < 6 or Runtime < 90)", ["madagascar.mpg", "pinkpanther.mov"]),
+        ("Plot is not null", []),
+        ("Rating > Runtime", []),
+    ],
+)
+def test_find(meta: Metadata, condition: str, names: list[str]) -> None:
+    assert found(meta, condition) == names
+
+
+def test_an_entry_without_a_value_matches_neither_a_condition_nor_its_negation(
+    meta: Metadata, catalog: Catalog
+) -> None:
+    add(catalog, f"{MOVIES}/unrated.avi")
+    assert "unrated.avi" not in found(meta, "Runtime = 1") + found(meta, "not Runtime = 1")
+    assert found(meta, "Runtime is null") == ["unrated.avi"]
+
+
+def test_find_recursive_and_by_id(meta: Metadata, catalog: Catalog) -> None:
+    catalog.mkdir(f"{MOVIES}/classics")
+    meta.addattr(f"{MOVIES}/classics", "Runtime", "int")
+    add(catalog, f"{MOVIES}/classics/metropolis.mpg")
+    meta.setattr(f"{MOVIES}/classics/metropolis.mpg", {"Runtime": 153})
+    assert found(meta, "Runtime > 137") == ["BatmanBegins.mpg"]
+    assert sorted(meta.find(MOVIES, "Runtime > 137", recursive=True)) == [
+        f"{MOVIES}/BatmanBegins.mpg",
+        f"{MOVIES}/classics/metropolis.mpg",
+    ]
+    directory = catalog.stat(MOVIES).id
+    stats = list(meta.find_ids(directory, "Runtime > 137", recursive=True))
+    assert sorted(stat.name for stat in stats) == ["BatmanBegins.mpg", "metropolis.mpg"]
+    assert all(stat.kind is EntryKind.FILE for stat in stats)
+
+
+@pytest.fixture
+def audio(meta: Metadata, catalog: Catalog) -> Metadata:
+    """A second collection whose entries share names with the first."""
+    catalog.mkdir(AUDIO)
+    meta.addattr(AUDIO, "Author", "varchar(64)")
+    meta.addattr(AUDIO, "Runtime", "int")
+    for name, author, runtime in [("alien.mpg", "Goldsmith", 110), ("matrix.mpg", "Davis", 60)]:
+        add(catalog, f"{AUDIO}/{name}")
+        meta.setattr(f"{AUDIO}/{name}", {"Author": author, "Runtime": runtime})
+    return meta
+
+
+def test_query_errors_come_at_the_call(audio: Metadata) -> None:
+    with pytest.raises(QuerySyntaxError) as caught:
+        audio.find(MOVIES, "Runtime > 100 and and")
+    assert caught.value.column == 19
+    with pytest.raises(QueryError, match="no attribute 'Director'"):
+        audio.find(MOVIES, "Director = 'x'")
+    with pytest.raises(QueryError, match="find searches one collection"):
+        audio.find(MOVIES, f"Runtime = {AUDIO}:Runtime")
+
+
+def test_selectattr_joins_collections(audio: Metadata) -> None:
+    rows = audio.selectattr(
+        [f"{MOVIES}:FILE", f"{MOVIES}:Title", f"{AUDIO}:Author"],
+        f"{MOVIES}:FILE = {AUDIO}:FILE and {MOVIES}:Runtime > {AUDIO}:Runtime",
+    )
+    assert sorted(rows) == [
+        ("alien.mpg", "Alien", "Goldsmith"),
+        ("matrix.mpg", "The Matrix", "Davis"),
+    ]
+    rows = audio.selectattr([f"{MOVIES}:Title"], "Runtime < 90")
+    assert list(rows) == [("Madagascar",)]
+    with pytest.raises(QueryError, match="needs its collection"):
+        audio.selectattr([f"{MOVIES}:Title", f"{AUDIO}:Author"], "Runtime < 90")
+
+
+def test_select_query(audio: Metadata) -> None:
+    rows = audio.select_query(
+        f"SELECT FILE, Runtime, Released FROM {MOVIES} WHERE Comedy = false "
+        "ORDER BY Runtime DESC LIMIT 2"
+    )
+    assert list(rows) == [
+        ("BatmanBegins.mpg", 140, dt.datetime(2005, 6, 1, tzinfo=dt.UTC)),
+        ("matrix.mpg", 136, dt.datetime(1999, 6, 1, tzinfo=dt.UTC)),
+    ]
+    rows = audio.select_query(
+        f"SELECT {MOVIES}:Title, {AUDIO}:Author FROM {MOVIES}, {AUDIO} "
+        f"WHERE {MOVIES}:FILE = {AUDIO}:FILE ORDER BY {AUDIO}:Author"
+    )
+    assert list(rows) == [("The Matrix", "Davis"), ("Alien", "Goldsmith")]
+
+
+def test_saved_queries(meta: Metadata) -> None:
+    saved = meta.save_query(MOVIES, "long", "Runtime > 130")
+    assert saved.directory == MOVIES
+    assert [q.name for q in meta.saved_queries(MOVIES)] == ["long"]
+    assert sorted(meta.run_saved_query(MOVIES, "long")) == [
+        f"{MOVIES}/BatmanBegins.mpg",
+        f"{MOVIES}/matrix.mpg",
+    ]
+    with pytest.raises(AlreadyExists):
+        meta.save_query(MOVIES, "long", "Runtime > 1")
+    with pytest.raises(QueryError, match="no attribute"):
+        meta.save_query(MOVIES, "bad", "Director = 'x'")
+    meta.remove_query(MOVIES, "long")
+    with pytest.raises(NotFound):
+        meta.run_saved_query(MOVIES, "long")
+
+
+def test_rename_keeps_and_delete_removes_metadata(meta: Metadata, catalog: Catalog) -> None:
+    catalog.rename(f"{MOVIES}/alien.mpg", f"{MOVIES}/alien-1979.mpg")
+    assert meta.getattr(f"{MOVIES}/alien-1979.mpg", ["Runtime"]) == {"Runtime": 117}
+    assert found(meta, "Runtime = 117") == ["alien-1979.mpg"]
+    entry_id = catalog.stat(f"{MOVIES}/alien-1979.mpg").id
+    catalog.unlink(f"{MOVIES}/alien-1979.mpg")
+    with catalog._engine.connect() as connection:
+        left = connection.scalar(
+            select(func.count()).select_from(ValueModel).where(ValueModel.entry_id == entry_id)
+        )
+    assert left == 0
+
+
+def test_file_and_metadata_change_in_one_transaction(meta: Metadata, catalog: Catalog) -> None:
+    with pytest.raises(InvalidArgument), catalog.transaction():
+        add(catalog, f"{MOVIES}/new.mpg")
+        meta.setattr(f"{MOVIES}/new.mpg", {"Runtime": 90})
+        meta.setattr(f"{MOVIES}/new.mpg", {"Runtime": "ninety"})
+    with pytest.raises(NotFound):
+        catalog.stat(f"{MOVIES}/new.mpg")
+    with catalog.transaction():
+        add(catalog, f"{MOVIES}/new.mpg")
+        meta.setattr(f"{MOVIES}/new.mpg", {"Runtime": 90})
+    assert found(meta, "Runtime = 90") == ["new.mpg"]
+
+
+def test_results_stream_and_close_early(meta: Metadata, catalog: Catalog) -> None:
+    for number in range(20):
+        add(catalog, f"{MOVIES}/extra{number:02d}")
+    meta.setattr([f"{MOVIES}/extra{n:02d}" for n in range(20)], {"Runtime": 1})
+    rows = meta.find(MOVIES, "Runtime = 1")  # page size 3: seven pages
+    assert len(list(rows)) == 20
+    with meta.find(MOVIES, "Runtime = 1") as rows:
+        next(rows)
+    with pytest.raises(StopIteration):
+        next(rows)
+    pool = catalog._engine.pool
+    assert pool.checkedout() == 0
+
+
+def test_permissions_with_two_identities(meta: Metadata, catalog: Catalog) -> None:
+    bob = meta.as_identity(BOB)
+    # Others may read (mode 664/775): Bob reads values and finds.
+    assert bob.getattr(f"{MOVIES}/alien.mpg", ["Runtime"]) == {"Runtime": 117}
+    assert len(found(bob, "Runtime > 0")) == 7
+    with pytest.raises(PermissionDenied):
+        bob.setattr(f"{MOVIES}/alien.mpg", {"Runtime": 1})
+    with pytest.raises(PermissionDenied):
+        bob.clearattr(f"{MOVIES}/alien.mpg")
+    with pytest.raises(PermissionDenied):
+        bob.addattr(MOVIES, "Director", "varchar(32)")
+    with pytest.raises(PermissionDenied):
+        bob.removeattr(MOVIES, "Runtime")
+    with pytest.raises(PermissionDenied):
+        bob.save_query(MOVIES, "mine", "Runtime > 1")
+    # A file Bob may not read drops out of his results; its values are hidden.
+    catalog.chmod(f"{MOVIES}/matrix.mpg", 0o660)
+    with pytest.raises(PermissionDenied):
+        bob.getattr(f"{MOVIES}/matrix.mpg")
+    assert "matrix.mpg" not in found(bob, "Runtime > 0")
+    assert ("The Matrix",) not in list(bob.selectattr([f"{MOVIES}:Title"]))
+    assert "matrix.mpg" not in dict(bob.list_entries(MOVIES))
+    assert "matrix.mpg" in found(meta, "Runtime > 0")
+    # A directory Bob may not read cannot be searched at all.
+    catalog.chmod(MOVIES, 0o770)
+    with pytest.raises(PermissionDenied):
+        bob.find(MOVIES, "Runtime > 0")
+    with pytest.raises(PermissionDenied):
+        bob.listattr(MOVIES)
+
+
+def test_adversarial_conditions_never_reach_the_database(meta: Metadata, catalog: Catalog) -> None:
+    for condition in [
+        "Title = 'x''; DROP TABLE entries; --'",
+        'Title = "\'); DELETE FROM meta_values; --"',
+        "like(Title, '%'' OR 1=1 --')",
+        "Title in ('a'';', '/* */')",
+    ]:
+        assert found(meta, condition) == []
+    for condition in ["Title = 'x'; DROP TABLE entries", "Title = 1 /* */", "Runtime = 1 --"]:
+        with pytest.raises(QuerySyntaxError):
+            meta.find(MOVIES, condition)
+    with catalog._engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(EntryModel)) > 7
+        assert connection.scalar(select(func.count()).select_from(ValueModel)) == 35
+
+
+def test_values_text_form_for_extended_attributes(meta: Metadata) -> None:
+    from gridfs.metadata import format_value, parse_value  # noqa: PLC0415 - the API under test
+
+    schema = meta.listattr(MOVIES)
+    values = meta.getattr(f"{MOVIES}/alien.mpg")
+    texts = {
+        name: format_value(schema[name], value)
+        for name, value in values.items()
+        if value is not None
+    }
+    assert texts == {
+        "Title": "Alien",
+        "Runtime": "117",
+        "Rating": "8.5",
+        "Released": "1979-06-01T00:00:00.000000+00:00",
+        "Comedy": "false",
+    }
+    assert {name: parse_value(schema[name], text) for name, text in texts.items()} == {
+        name: value for name, value in values.items() if value is not None
+    }
+    assert str(parse_type("VARCHAR(64)")) == str(schema["Title"])
