@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from gridfs.catalog import Stat, join_lfn, new_guid, split_lfn
 from gridfs.errors import (
@@ -111,10 +112,7 @@ def copy_out(
             for chunk in _read_chunks(source):
                 received.update(chunk)
                 size += len(chunk)
-                try:
-                    out.write(chunk)
-                except OSError as exc:
-                    raise from_os_error(exc, str(target)) from exc
+                _write_all(out, chunk, target)
         if size != entry.size or received.hexdigest() != expected:
             raise ChecksumMismatch(
                 f"the replica of {lfn} read is corrupt: {size} bytes with adler32 "
@@ -133,6 +131,15 @@ def copy_out(
         raise
     log.info("copied %s to %s (%d bytes, adler32 %s)", lfn, target, size, expected)
     return Copied(lfn, str(target), size, expected)
+
+
+def _write_all(out: BinaryIO, chunk: memoryview, target: Path) -> None:
+    """Write all of ``chunk``: a raw write may write less (a disk filling up), then fail."""
+    try:
+        while chunk:
+            chunk = chunk[out.write(chunk) or 0 :]
+    except OSError as exc:
+        raise from_os_error(exc, str(target)) from exc
 
 
 def _move_into_place(temp: Path, target: Path, *, overwrite: bool) -> None:
