@@ -19,6 +19,8 @@ from pathlib import Path
 import click
 
 from gridfs.catalog import SUPERUSER, Stat, format_acl, parse_acl
+from gridfs.cli.jsonout import echo_json, replica_record, stat_record
+from gridfs.cli.transfer import TRANSFER_COMMANDS, complete_lfn
 from gridfs.config import (
     Config,
     add_se_to_config,
@@ -85,6 +87,10 @@ def cli(ctx: click.Context, config_file: str | None, verbose: bool, debug: bool)
     state = _State(config_file)
     ctx.obj = state
     ctx.call_on_close(state.close)
+
+
+for _command in TRANSFER_COMMANDS:
+    cli.add_command(_command)
 
 
 @cli.command()
@@ -323,16 +329,6 @@ def cr(
     click.echo(f"guid:{entry.guid}")
 
 
-@cli.command()
-@click.argument("lfn")
-@click.option("-d", "--se", "se_name", required=True, help="The SE to replicate to.")
-@click.option("-s", "--space-token", help="The SE's reserved space to write into.")
-@pass_state
-def rep(state: _State, lfn: str, se_name: str, space_token: str | None) -> None:
-    """Replicate a file to another SE and register the copy; prints its SURL."""
-    click.echo(state.grid.rep(lfn, se_name, space_token=space_token).surl)
-
-
 @cli.command("bring-online")
 @click.argument("lfn")
 @click.option(
@@ -367,6 +363,9 @@ def bring_online(state: _State, lfn: str, pin_s: float, timeout_s: float) -> Non
     click.echo(f"{lfn}: staged, pinned for {pin_s:.0f} s")
 
 
+cli.add_command(bring_online, "bringonline")  # gfal-style name
+
+
 @cli.command()
 @click.argument("lfn")
 @click.argument("protocols", nargs=-1)
@@ -398,22 +397,32 @@ def release(state: _State, lfn: str) -> None:
 
 
 @cli.command()
-@click.argument("lfn")
+@click.argument("lfn", shell_complete=complete_lfn)
+@click.option("--json", "as_json", is_flag=True, help="Print the replicas as JSON.")
 @pass_state
-def lr(state: _State, lfn: str) -> None:
+def lr(state: _State, lfn: str, as_json: bool) -> None:
     """List the replicas (SURLs) of a file."""
+    if as_json:
+        echo_json([replica_record(r) for r in state.grid.catalog.replicas(lfn)])
+        return
     for surl in state.grid.lr(lfn):
         click.echo(surl)
 
 
 @cli.command("ls")
-@click.argument("lfns", nargs=-1)
+@click.argument("lfns", nargs=-1, shell_complete=complete_lfn)
 @click.option("-l", "long", is_flag=True, help="Long listing.")
 @click.option("-d", "directory", is_flag=True, help="List directories themselves.")
 @click.option("-R", "recursive", is_flag=True, help="List subdirectories too.")
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as one JSON array.")
 @click.pass_context
 def ls(
-    ctx: click.Context, lfns: tuple[str, ...], long: bool, directory: bool, recursive: bool
+    ctx: click.Context,
+    lfns: tuple[str, ...],
+    long: bool,
+    directory: bool,
+    recursive: bool,
+    as_json: bool,
 ) -> None:
     """List directories (default: the mount root, /grid).
 
@@ -422,7 +431,7 @@ def ls(
     """
     state: _State = ctx.obj
     targets = lfns or (state.config.mount_root,)
-    lister = _Lister(state.grid, long=long, header=len(targets) > 1 or recursive)
+    lister = _Lister(state.grid, long=long, header=len(targets) > 1 or recursive, as_json=as_json)
     failed = False
     for lfn in targets:
         try:
@@ -430,6 +439,8 @@ def ls(
         except OSError as exc:
             click.echo(f"gridfs: {exc}", err=True)
             failed = True
+    if as_json:
+        echo_json(lister.records)
     if failed or lister.failed:
         ctx.exit(1)
 
@@ -437,12 +448,14 @@ def ls(
 class _Lister:
     """ls output: entries, or directories with a header each when there are several."""
 
-    def __init__(self, grid: Grid, *, long: bool, header: bool) -> None:
+    def __init__(self, grid: Grid, *, long: bool, header: bool, as_json: bool = False) -> None:
         self.grid = grid
         self.long = long
         self.header = header
         self.first = True
         self.failed = False
+        self.as_json = as_json
+        self.records: list[dict[str, object]] = []  # with as_json: what is listed, not printed
 
     def show(self, lfn: str, *, directory: bool, recursive: bool) -> None:
         entry = self.grid.lstat(lfn)
@@ -451,18 +464,24 @@ class _Lister:
                 target = self.grid.stat(lfn)
                 entry = target if target.is_dir() else entry
         if not entry.is_dir() or directory:
+            if self.as_json:
+                self.records.append(stat_record(entry, lfn))
+                return
             click.echo(_long_line(entry, lfn) if self.long else lfn)
             self.first = False
             return
         self._directory(lfn, recursive=recursive)
 
     def _directory(self, lfn: str, *, recursive: bool) -> None:
-        if self.header:
+        if self.header and not self.as_json:
             click.echo(f"{lfn}:" if self.first else f"\n{lfn}:")
         self.first = False
         subdirectories = []
         for child in self.grid.scandir(lfn):
-            click.echo(_long_line(child) if self.long else child.name)
+            if self.as_json:
+                self.records.append(stat_record(child, f"{lfn.rstrip('/')}/{child.name}"))
+            else:
+                click.echo(_long_line(child) if self.long else child.name)
             if recursive and child.is_dir():
                 subdirectories.append(f"{lfn.rstrip('/')}/{child.name}")
         for sub in subdirectories:
@@ -474,11 +493,18 @@ class _Lister:
 
 
 @cli.command("stat")
-@click.argument("lfn")
+@click.argument("lfn", shell_complete=complete_lfn)
+@click.option("--json", "as_json", is_flag=True, help="Print the entry (and replicas) as JSON.")
 @pass_state
-def stat_(state: _State, lfn: str) -> None:
+def stat_(state: _State, lfn: str, as_json: bool) -> None:
     """Show everything the catalog knows of an entry."""
     entry = state.grid.lstat(lfn)
+    if as_json:
+        record = stat_record(entry, lfn)
+        if entry.is_file():
+            record["replicas"] = [replica_record(r) for r in state.grid.catalog.replicas(lfn)]
+        echo_json(record)
+        return
     rows = [
         ("LFN", lfn),
         ("type", entry.kind.name.lower()),

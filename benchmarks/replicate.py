@@ -1,0 +1,341 @@
+"""Dataset replication in parallel, and ``gridfs cp`` against ``gfal-copy``.
+
+    .venv/bin/python benchmarks/replicate.py [--files 1000] [--file-mib 1] [--runs 3]
+        [--cp-mib 1024] [--no-xrootd] [--skip-dataset] [--skip-cp]
+
+Part 1, datasets: ``--files`` files of ``--file-mib`` MiB, registered on a
+file:// SE, are replicated to two more SEs (``rep -r DIR -d A -d B``: every
+file to both, files and SEs at once), sequentially (``-j 1``) and with the
+default parallelism (``-j 8``), alternating which goes first; between runs the
+new replicas are deleted again (not timed). With xrootd installed, a second
+row replicates to one file:// SE and one XRootD SE (a real daemon on
+loopback). Every run must copy every file, verified (the SE's adler32 against
+the catalog's) and registered. Rows: median files/s and MB/s, and the ratio
+parallel / sequential.
+
+Part 2, one big file: ``gridfs cp`` of a ``--cp-mib`` MiB file, grid to local
+and local to grid, over file:// and root://, against ``gfal-copy`` (Debian's
+gfal2-util-scripts with its file and xrootd plugins) on the same source and
+destination, alternating which goes first, both as a command run from the
+shell (interpreter start-up included). ``gridfs cp`` always verifies the
+adler32 end to end (it reads the local copy back); ``gfal-copy`` only with
+``-K ADLER32``, so it is timed both ways. Rows: median MB/s and the ratio
+gridfs / gfal-copy.
+
+Everything runs on loopback with the files in the page cache, on whatever
+else the machine is doing: these are the costs of the clients, not of disks or
+networks. SE writes of gridfs fsync (a registered replica must survive a
+crash); gfal-copy's file plugin does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MIB = 1 << 20
+GRIDFS = str(Path(sys.executable).with_name("gridfs"))
+
+
+def gfal_env() -> dict[str, str] | None:
+    """The environment gfal-copy runs in, or None if it is not installed.
+
+    gfal-copy runs on the first ``python`` on PATH that imports gfal2; a Python
+    of its own on PATH (pyenv, a virtualenv) hides Debian's, so it is named.
+    """
+    if shutil.which("gfal-copy") is None:
+        return None
+    env = dict(os.environ)
+    if "GFAL_PYTHONBIN" not in env and Path("/usr/bin/python3").exists():
+        env["GFAL_PYTHONBIN"] = "/usr/bin/python3"
+    probe = subprocess.run(
+        [env.get("GFAL_PYTHONBIN", "python3"), "-c", "import gfal2, gfal2_util"],
+        capture_output=True,
+        check=False,
+    )
+    return env if probe.returncode == 0 else None
+
+
+def write_config(work: Path, xrootd_url: str | None) -> Path:
+    lines = [
+        "[catalog]",
+        f'url = "sqlite:///{work / "catalog.db"}"',
+        "[site]",
+        'name = "here"',
+        "[storage]",
+        'default_se = "src"',
+        f"protocols = {['file', 'root'] if xrootd_url else ['file']}".replace("'", '"'),
+    ]
+    for name in ("src", "a", "b"):
+        lines += [f"[se.{name}]", 'site = "here"', f'root = "{work / "se" / name}"']
+    if xrootd_url:
+        lines += [
+            "[se.xrd]",
+            'site = "here"',
+            'surl_prefix = "srm://xrd/grid"',
+            "[se.xrd.protocols]",
+            f'root = "{xrootd_url}/se"',
+        ]
+    path = work / "config.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def open_grid(config: Path):  # gridfs is imported late, once sys.path has the repository
+    from gridfs.catalog import SUPERUSER  # noqa: PLC0415
+    from gridfs.config import load_config  # noqa: PLC0415
+    from gridfs.gfal import Grid  # noqa: PLC0415
+
+    grid = Grid.from_config(load_config(config))
+    admin = grid.catalog.as_identity(SUPERUSER)
+    admin.mkdir("/grid", 0o755, exist_ok=True)
+    admin.chown("/grid", grid.catalog.identity.user, grid.catalog.identity.group)
+    return grid
+
+
+def make_dataset(directory: Path, files: int, file_mib: int) -> None:
+    for index in range(files):
+        sub = directory / f"run{index // 100:03}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"f{index:05}.dat").write_bytes(os.urandom(file_mib * MIB))
+
+
+def dataset_rows(grid, files: int, file_mib: int, runs: int, work: Path) -> list[list[str]]:
+    from gridfs.gfal.dataset import (  # noqa: PLC0415
+        DEFAULT_PARALLEL,
+        Task,
+        plan_copy_in,
+        plan_replicate,
+        run_tasks,
+    )
+    from gridfs.gfal.delete import delete  # noqa: PLC0415
+
+    make_dataset(work / "dataset", files, file_mib)
+    copied_in = run_tasks(plan_copy_in(grid, work / "dataset", "/grid/ds", "src"))
+    if not copied_in.ok or copied_in.files != files:
+        raise SystemExit(f"copy in failed: {copied_in.failures[:3]}")
+    shutil.rmtree(work / "dataset")
+    scenarios = [("a", "b")] + ([("a", "xrd")] if "xrd" in grid.ses else [])
+    rows = [
+        [
+            "copy in (local -> src)",
+            str(DEFAULT_PARALLEL),
+            f"{copied_in.files_per_s:.1f}",
+            f"{copied_in.mb_per_s:.0f}",
+            "1 run",
+            "",
+        ]
+    ]
+    for ses in scenarios:
+        rates: dict[int, list[tuple[float, float]]] = {1: [], DEFAULT_PARALLEL: []}
+        for run in range(runs):
+            order = (1, DEFAULT_PARALLEL) if run % 2 == 0 else (DEFAULT_PARALLEL, 1)
+            for parallel in order:
+                tasks, skipped = plan_replicate(grid, "/grid/ds", ses)
+                if skipped or len(tasks) != files * len(ses):
+                    raise SystemExit(f"replicas left from the run before: {skipped}")
+                os.sync()
+                summary = run_tasks(tasks, parallel=parallel)
+                if not summary.ok or summary.files != len(tasks):
+                    raise SystemExit(f"replication failed: {summary.failures[:3]}")
+                rates[parallel].append((summary.files_per_s, summary.mb_per_s))
+                print(
+                    f"  replicate to {'+'.join(ses)}, -j {parallel}: "
+                    f"{summary.files_per_s:.1f} files/s, {summary.mb_per_s:.0f} MB/s",
+                    file=sys.stderr,
+                )
+                undo = [
+                    Task(
+                        task.source,
+                        task.destination,
+                        0,
+                        lambda t=task: delete(grid, t.source, se=t.destination),
+                    )
+                    for task in tasks
+                ]
+                assert run_tasks(undo, parallel=DEFAULT_PARALLEL).ok
+        sequential = statistics.median(r[1] for r in rates[1])
+        for parallel in (1, DEFAULT_PARALLEL):
+            files_s = statistics.median(r[0] for r in rates[parallel])
+            mb_s = statistics.median(r[1] for r in rates[parallel])
+            rows.append(
+                [
+                    f"replicate {files} x {file_mib} MiB to {' + '.join(ses)}",
+                    str(parallel),
+                    f"{files_s:.1f}",
+                    f"{mb_s:.0f}",
+                    " ".join(f"{r[1]:.0f}" for r in rates[parallel]),
+                    f"{mb_s / sequential:.2f}x",
+                ]
+            )
+    return rows
+
+
+def timed(command: list[str], env: dict[str, str] | None = None) -> float:
+    os.sync()
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed: {result.stderr.strip()}")
+    return elapsed
+
+
+def cp_rows(
+    grid, config: Path, size_mib: int, runs: int, *, work: Path, env: dict[str, str]
+) -> list[list[str]]:
+    from gridfs.gfal.copy import copy_grid  # noqa: PLC0415
+    from gridfs.storage import resolve_turl  # noqa: PLC0415
+    from gridfs.storage.file_backend import turl_to_path  # noqa: PLC0415
+
+    source = work / "big.dat"
+    with source.open("wb") as out:
+        for _ in range(size_mib):
+            out.write(os.urandom(MIB))
+    grid.cr(source, "/grid/big-file", se="src")
+    protocols = {"file": ("src", "/grid/big-file")}
+    if "xrd" in grid.ses:
+        copy_grid(grid, "/grid/big-file", "/grid/big-root", "xrd")
+        protocols["root"] = ("xrd", "/grid/big-root")
+    out = work / "out.dat"
+    cfg = ["--config", str(config)]
+    rows = []
+    for protocol, (se, lfn) in protocols.items():
+        (surl,) = grid.lr(lfn)
+        replica_turl = resolve_turl(surl, grid.ses.get(se), [protocol])
+        upload_turl = replica_turl.rsplit("/", 1)[0] + "/gfal-upload.dat"
+
+        def clear_upload(protocol: str = protocol, upload_turl: str = upload_turl) -> None:
+            with contextlib.suppress(Exception):
+                grid.unlink("/grid/up")
+            if protocol == "file":
+                Path(turl_to_path(upload_turl)).unlink(missing_ok=True)
+            else:
+                with contextlib.suppress(Exception):
+                    grid.backend(upload_turl).delete(upload_turl)
+
+        series: dict[str, Callable[[], float]] = {
+            "down gridfs cp": lambda lfn=lfn: timed([GRIDFS, *cfg, "cp", "-f", lfn, str(out)]),
+            "down gfal-copy": lambda t=replica_turl: timed(
+                ["gfal-copy", "-f", t, f"file://{out}"], env
+            ),
+            "down gfal-copy -K ADLER32": lambda t=replica_turl: timed(
+                ["gfal-copy", "-f", "-K", "ADLER32", t, f"file://{out}"], env
+            ),
+            "up gridfs cp": lambda se=se: timed(
+                [GRIDFS, *cfg, "cp", "-d", se, str(source), "/grid/up"]
+            ),
+            "up gfal-copy": lambda t=upload_turl: timed(
+                ["gfal-copy", "-f", f"file://{source}", t], env
+            ),
+            "up gfal-copy -K ADLER32": lambda t=upload_turl: timed(
+                ["gfal-copy", "-f", "-K", "ADLER32", f"file://{source}", t], env
+            ),
+        }
+        rates: dict[str, list[float]] = {name: [] for name in series}
+        for run in range(runs):
+            names = list(series) if run % 2 == 0 else list(reversed(series))
+            for name in names:
+                out.unlink(missing_ok=True)
+                clear_upload()
+                seconds = series[name]()
+                rates[name].append(size_mib * MIB / 1e6 / seconds)
+                print(f"  {protocol} {name}: {rates[name][-1]:.0f} MB/s", file=sys.stderr)
+        clear_upload()
+        for direction in ("down", "up"):
+            ours = statistics.median(rates[f"{direction} gridfs cp"])
+            for name in (n for n in series if n.startswith(direction)):
+                median = statistics.median(rates[name])
+                rows.append(
+                    [
+                        f"{protocol}:// {name.removeprefix(direction + ' ')}",
+                        "down (grid -> local)" if direction == "down" else "up (local -> grid)",
+                        f"{median:.0f}",
+                        " ".join(f"{r:.0f}" for r in rates[name]),
+                        "" if "gridfs" in name else f"{ours / median:.2f}x",
+                    ]
+                )
+    return rows
+
+
+def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    print(f"\n{title}")
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+@contextlib.contextmanager
+def xrootd_server(work: Path, wanted: bool) -> Iterator[str | None]:
+    if not wanted:
+        yield None
+        return
+    from tests.storage_servers import XRootDServer, find_xrootd, have_modules  # noqa: PLC0415
+
+    if find_xrootd() is None or not have_modules("XRootD"):
+        print("note: xrootd is not installed: no root:// rows", file=sys.stderr)
+        yield None
+        return
+    server = XRootDServer()
+    server.start(work / "xrootd")
+    try:
+        yield server.url.rstrip("/") + "/"
+    finally:
+        server.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--files", type=int, default=1000, help="files in the dataset")
+    parser.add_argument("--file-mib", type=int, default=1, help="size of each, MiB")
+    parser.add_argument("--cp-mib", type=int, default=1024, help="size of the cp file, MiB")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each (medians)")
+    parser.add_argument("--no-xrootd", action="store_true", help="file:// SEs only")
+    parser.add_argument("--skip-dataset", action="store_true")
+    parser.add_argument("--skip-cp", action="store_true")
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO))
+    env = gfal_env()
+    work = Path(tempfile.mkdtemp(prefix="gridfs-replicate-bench-", dir="/var/tmp"))
+    started = time.perf_counter()
+    try:
+        with xrootd_server(work, not args.no_xrootd) as xrootd_url:
+            config = write_config(work, xrootd_url)
+            grid = open_grid(config)
+            try:
+                if not args.skip_dataset:
+                    rows = dataset_rows(grid, args.files, args.file_mib, args.runs, work)
+                    print_table(
+                        f"datasets ({args.runs} runs, medians)",
+                        ["operation", "-j", "files/s", "MB/s", "MB/s per run", "vs -j 1"],
+                        rows,
+                    )
+                if not args.skip_cp and env is None:
+                    print("\nnote: gfal-copy is not installed (apt install gfal2-util-scripts)")
+                elif not args.skip_cp:
+                    rows = cp_rows(grid, config, args.cp_mib, args.runs, work=work, env=env)
+                    print_table(
+                        f"one {args.cp_mib} MiB file ({args.runs} runs, medians)",
+                        ["client", "direction", "MB/s", "MB/s per run", "gridfs / it"],
+                        rows,
+                    )
+            finally:
+                grid.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\nduration: {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
