@@ -1,0 +1,147 @@
+"""The virtual query directories of the mount, called without the kernel."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator
+
+import pytest
+
+from gridfs.catalog import Catalog, Stat
+from gridfs.config import Config
+from gridfs.errors import GridError
+from gridfs.fuse.queries import QueryDirectories, VirtualEntry
+from gridfs.gfal import Grid
+from gridfs.storage import SERegistry
+from tests.conftest import ALICE, BOB, make_vo
+
+MOVIES = "/grid/gilda/movies"
+
+
+@pytest.fixture
+def movies(config: Config, catalog_url: str) -> Iterator[Grid]:
+    """Movies with a Runtime and a Genre, in a directory and a subdirectory, on both databases."""
+    grid = Grid(
+        Catalog.from_url(catalog_url, ALICE),
+        SERegistry(config.ses),
+        default_se=config.default_se,
+    )
+    make_vo(grid)
+    for directory in (MOVIES, f"{MOVIES}/old", f"{MOVIES}/old/older"):
+        grid.makedirs(directory)
+        grid.setxattr(directory, "user.schema.Runtime", b"int")
+        grid.setxattr(directory, "user.schema.Genre", b"varchar(32)")
+    for lfn, runtime, genre in [
+        (f"{MOVIES}/matrix.mpg", 136, "Sci-Fi"),
+        (f"{MOVIES}/amelie.mpg", 122, "Comedy"),
+        (f"{MOVIES}/short.mpg", 12, "Comedy"),
+        (f"{MOVIES}/old/chaplin.mpg", 87, "Comedy"),
+        (f"{MOVIES}/old/older/lumiere.mpg", 1, "Documentary"),
+        (f"{MOVIES}/old/metropolis.mpg", 153, "Sci-Fi"),
+    ]:
+        with grid.open(lfn, "wb") as stream:
+            stream.write(lfn.encode())
+        grid.setxattr(lfn, "user.Runtime", str(runtime).encode())
+        grid.setxattr(lfn, "user.Genre", genre.encode())
+    grid.setxattr(f"{MOVIES}/old", "user.Genre", b"Comedy")  # directories match too
+    grid.mkdir(f"{MOVIES}/old/empty")
+    grid.setxattr(f"{MOVIES}/old/empty", "user.Genre", b"Comedy")
+    yield grid
+    grid.close()
+
+
+def names(entries: list[tuple[str, Stat | VirtualEntry]]) -> list[str]:
+    return [name for name, _ in entries]
+
+
+def test_a_condition_lists_the_matching_entries_as_themselves(movies: Grid) -> None:
+    queries = QueryDirectories()
+    directory = movies.stat(MOVIES)
+    query = queries.query_dir(movies, directory.id)
+    result = queries.lookup(movies, query, 'Genre = "Comedy" and Runtime > 100')
+    assert isinstance(result, VirtualEntry)
+    assert names(queries.listing(movies, result)) == ["amelie.mpg"]
+    comedies = queries.lookup(movies, query, "Genre = 'Comedy'")
+    listed = dict(queries.listing(movies, comedies))
+    assert sorted(listed) == ["amelie.mpg", "old", "short.mpg"]
+    amelie = listed["amelie.mpg"]
+    assert isinstance(amelie, Stat)
+    assert amelie.id == movies.stat(f"{MOVIES}/amelie.mpg").id  # the file itself
+    old = listed["old"]
+    assert isinstance(old, VirtualEntry)
+    assert old.kind == "link"
+    assert old.target == "../../old"  # from .query/<condition>/ back to the real directory
+    assert queries.lookup(movies, comedies, "short.mpg") == listed["short.mpg"]
+
+
+def test_the_recursive_form_keeps_the_tree(movies: Grid) -> None:
+    queries = QueryDirectories()
+    query = queries.query_dir(movies, movies.stat(MOVIES).id)
+    recursive = queries.lookup(movies, query, "recursive")
+    assert isinstance(recursive, VirtualEntry)
+    result = queries.lookup(movies, recursive, "Runtime < 100")
+    assert isinstance(result, VirtualEntry)
+    top = dict(queries.listing(movies, result))
+    assert sorted(top) == ["old", "short.mpg"]
+    old = top["old"]
+    assert isinstance(old, VirtualEntry)
+    assert old.kind == "result"
+    below = dict(queries.listing(movies, old))
+    assert sorted(below) == ["chaplin.mpg", "older"]
+    older = below["older"]
+    assert isinstance(older, VirtualEntry)
+    assert names(queries.listing(movies, older)) == ["lumiere.mpg"]
+    # A matching directory links back to the real one; one with matches below
+    # is the tree of those matches.
+    comedies = queries.lookup(movies, recursive, "Genre = 'Comedy'")
+    assert isinstance(comedies, VirtualEntry)
+    old = dict(queries.listing(movies, comedies))["old"]
+    assert isinstance(old, VirtualEntry)
+    assert old.kind == "result"
+    link = dict(queries.listing(movies, old))["empty"]
+    assert isinstance(link, VirtualEntry)
+    assert link.kind == "link"
+    assert link.target == "../../../../old/empty"
+
+
+def test_saved_queries_appear_by_name(movies: Grid) -> None:
+    movies.metadata.save_query(MOVIES, "scifi", "Genre = 'Sci-Fi'", recursive=True)
+    movies.metadata.save_query(MOVIES, "long", "Runtime > 130")
+    queries = QueryDirectories()
+    query = queries.query_dir(movies, movies.stat(MOVIES).id)
+    listed = dict(queries.listing(movies, query))
+    assert sorted(listed) == ["long", "scifi"]
+    long = listed["long"]
+    assert isinstance(long, VirtualEntry)
+    assert names(queries.listing(movies, long)) == ["matrix.mpg"]
+    scifi = queries.lookup(movies, query, "scifi")
+    assert isinstance(scifi, VirtualEntry)
+    assert sorted(names(queries.listing(movies, scifi))) == ["matrix.mpg", "old"]
+    with pytest.raises(GridError) as caught:
+        queries.lookup(movies, query, "unsaved")
+    assert caught.value.errno == errno.ENOENT
+
+
+@pytest.mark.parametrize(
+    "condition",
+    ["Runtime >", "Runtime > 'long'", "Nothing = 1", "x'; DROP TABLE entries; --", "((("],
+)
+def test_a_malformed_condition_is_einval_and_harms_nothing(movies: Grid, condition: str) -> None:
+    queries = QueryDirectories()
+    query = queries.query_dir(movies, movies.stat(MOVIES).id)
+    with pytest.raises(GridError) as caught:
+        queries.lookup(movies, query, condition)
+    assert caught.value.errno == errno.EINVAL
+    assert len(movies.listdir(MOVIES)) == 4
+
+
+def test_searches_run_as_the_caller(movies: Grid) -> None:
+    movies.chmod(f"{MOVIES}/matrix.mpg", 0o600)
+    bob = movies.as_identity(BOB)
+    queries = QueryDirectories()
+    query = queries.query_dir(bob, bob.stat(MOVIES).id)
+    result = queries.lookup(bob, query, "Runtime > 130")
+    assert isinstance(result, VirtualEntry)
+    assert names(queries.listing(bob, result)) == []
+    assert queries.is_virtual(result.inode)
+    assert not queries.is_virtual(movies.stat(MOVIES).id)
