@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import logging
 import os
 import stat as _stat
@@ -737,7 +736,7 @@ def xattr(state: _State, lfn: str, attribute: str | None, remove: bool, as_json:
     names = [attribute] if attribute is not None else grid.listxattr(lfn)
     values = {name: grid.getxattr(lfn, name).decode(errors="replace") for name in names}
     if as_json:
-        click.echo(json.dumps(values, indent=2))
+        echo_json(values)
     elif attribute is not None:
         click.echo(values[attribute])
     else:
