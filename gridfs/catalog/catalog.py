@@ -44,6 +44,7 @@ from gridfs.catalog.records import (
 )
 from gridfs.errors import (
     AlreadyExists,
+    ChecksumMismatch,
     DirectoryNotEmpty,
     GridError,
     InvalidArgument,
@@ -277,12 +278,17 @@ class Catalog:
             ).all()
             return [_to_stat(row) for row in rows]
 
-    def replicas(self, lfn_or_id: str | EntryId) -> list[Replica]:
-        """The replicas of a file, oldest first; needs read permission on it."""
+    def replicas(self, lfn_or_id: str | EntryId, *, for_update: bool = False) -> list[Replica]:
+        """The replicas of a file, oldest first; needs read permission on it.
+
+        With ``for_update``, write permission instead: a writer that may not
+        read still learns where the file's new version goes.
+        """
         with self._session() as session:
             entry = self._entry(session, lfn_or_id, follow=True)
-            _require_file(entry, str(lfn_or_id))
-            self._require(session, entry, READ, str(lfn_or_id))
+            name = _name_of(session, entry, lfn_or_id)
+            _require_file(entry, name)
+            self._require(session, entry, WRITE if for_update else READ, name)
             return _replicas(session, entry)
 
     def replicas_many(self, lfns: Sequence[str]) -> dict[str, list[Replica]]:
@@ -854,13 +860,25 @@ class Catalog:
         *,
         pin_expiry_ns: int | None = None,
         space_token: str | None = None,
+        checksum: str | None = None,
     ) -> Replica:
-        """Register one more replica of the file with GUID ``guid``; needs write permission."""
+        """Register one more replica of the file with GUID ``guid``; needs write permission.
+
+        With ``checksum``, only if the file still has that checksum: a copy of
+        an older version must not join the replicas of a newer one
+        (:class:`ChecksumMismatch` otherwise).
+        """
         try:
             with self._session(write=True) as session:
                 entry = _by_guid(session, guid)
                 lfn = self._lfn_checked(session, entry)
                 self._require(session, entry, WRITE, lfn)
+                if checksum is not None and entry.checksum != checksum:
+                    raise ChecksumMismatch(
+                        f"{lfn} changed while it was copied: the copy {surl} holds an older "
+                        "version",
+                        lfn,
+                    )
                 row = _new_replica(
                     entry.id, se, surl, status, pin_expiry_ns=pin_expiry_ns, space_token=space_token
                 )
@@ -890,9 +908,18 @@ class Catalog:
 
     @_retried
     def set_replica_status(
-        self, surl: str, status: ReplicaStatus, *, pin_expiry_ns: int | None = None
+        self,
+        surl: str,
+        status: ReplicaStatus,
+        *,
+        pin_expiry_ns: int | None = None,
+        expected: ReplicaStatus | None = None,
     ) -> Replica:
-        """Change a replica's status (and pin expiry); needs write permission on its file."""
+        """Change a replica's status (and pin expiry); needs write permission on its file.
+
+        With ``expected``, only from that status (else :class:`InvalidArgument`
+        and no change): a replica a new version has made STALE stays so.
+        """
         with self._session(write=True) as session:
             row = session.scalar(select(ReplicaModel).where(ReplicaModel.surl == surl))
             if row is None:
@@ -900,6 +927,10 @@ class Catalog:
             entry = _by_id(session, row.entry_id)
             lfn = self._lfn_checked(session, entry)
             self._require(session, entry, WRITE, lfn)
+            if expected is not None and row.status != expected.value:
+                raise InvalidArgument(
+                    f"replica {surl} is {row.status}, not {expected.value}: left as it is", surl
+                )
             row.status = status.value
             row.pin_expiry_ns = pin_expiry_ns
             return _to_replica(row, entry.guid or "")

@@ -11,9 +11,10 @@ Under every directory ``D`` of the mount (README, "Query directories"):
 Matching files are the files themselves (the same inode, so ``cat``, ``cp``,
 ``sha256sum`` and ``find`` work on them); a matching directory appears as a
 symbolic link to it. Everything virtual is read-only. A real entry named
-``.query`` hides the virtual one. A search runs when its path is looked up,
-as the caller, so it lists what the caller may read; its result is kept for
-:data:`RESULT_TTL_S` seconds and then searched afresh.
+``.query`` hides the virtual one. A search runs as the caller, so it lists
+what the caller may read, when its path is looked up or listed and its last
+result is older than :data:`RESULT_TTL_S`; the virtual entries keep their
+inode numbers across searches.
 
 All methods may query the catalog: call them from worker threads.
 """
@@ -30,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from gridfs.catalog import EntryId, Stat
+from gridfs.catalog import EntryId, Identity, Stat
 from gridfs.errors import GridError, NotFound, ReadOnly
 from gridfs.gfal import Grid
 
@@ -42,23 +43,23 @@ QUERY_DIR = ".query"
 RECURSIVE = "recursive"
 VIRTUAL_BASE = 1 << 62  # inodes from here on are virtual; catalog ids never get there
 RESULT_TTL_S = 2.0
-_MAX_RESULTS = 128  # searches kept; older ones are forgotten (and searched again if asked)
+_MAX_SEARCHES = 128  # searches kept, least recently used dropped (and searched again if asked)
 _SAVED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
+Path = tuple[str, ...]
 
-@dataclass
+
+@dataclass(eq=False)
 class VirtualEntry:
     """A virtual directory or link of a query tree."""
 
     inode: int
-    directory_id: EntryId  # the real directory whose search this belongs to
+    directory_id: EntryId  # the real directory whose .query this is in
     owner_entry: Stat  # whose owner, group and times the virtual entry shows
     kind: str  # "query" (D/.query), "recursive" (D/.query/recursive), "result", "link"
-    condition: str | None = None
-    recursive: bool = False
     target: str = ""  # of a link
+    search: _Search | None = None  # of a result directory
     children: dict[str, Stat | VirtualEntry] = field(default_factory=dict)
-    made: float = field(default_factory=time.monotonic)
 
     @property
     def st_mode(self) -> int:
@@ -69,6 +70,20 @@ class VirtualEntry:
 Child = Stat | VirtualEntry
 
 
+@dataclass(eq=False)
+class _Search:
+    """One condition under one directory, as one identity sees it, and its last result."""
+
+    directory_id: EntryId
+    condition: str
+    recursive: bool
+    depth: int  # directories between D and the result: .query/<c> is 2, .query/recursive/<c> 3
+    root: VirtualEntry
+    made: float = float("-inf")
+    # Inode numbers by path (and kind) below the result, kept across searches.
+    inodes: dict[tuple[Path, str], int] = field(default_factory=dict)
+
+
 class QueryDirectories:
     """The virtual ``.query`` trees of one mount, with their inode numbers."""
 
@@ -77,7 +92,7 @@ class QueryDirectories:
         self._next_inode = VIRTUAL_BASE
         self._entries: dict[int, VirtualEntry] = {}
         self._query_dirs: dict[EntryId, VirtualEntry] = {}  # D -> D/.query
-        self._results: OrderedDict[tuple[EntryId, bool, str], VirtualEntry] = OrderedDict()
+        self._searches: OrderedDict[tuple[object, ...], _Search] = OrderedDict()
 
     @staticmethod
     def is_virtual(inode: int) -> bool:
@@ -89,7 +104,7 @@ class QueryDirectories:
         with self._lock:
             found = self._entries.get(inode)
         if found is None:
-            raise NotFound(f"the query result of inode {inode} is gone: look it up again")
+            raise NotFound(f"query result inode {inode} is gone: look its path up again")
         return found
 
     @staticmethod
@@ -97,7 +112,7 @@ class QueryDirectories:
         """The error for a change inside a query tree."""
         return ReadOnly(f"query directories are read-only: cannot {what}")
 
-    # -- lookups -------------------------------------------------------------
+    # -- lookups and listings --------------------------------------------------
 
     def query_dir(self, grid: Grid, directory_id: EntryId) -> VirtualEntry:
         """``D/.query`` for the real directory ``directory_id``."""
@@ -122,141 +137,168 @@ class QueryDirectories:
                     parent.children[RECURSIVE] = child
             return child
         if parent.kind in ("query", "recursive"):
-            return self._search(grid, parent, name)
-        child = parent.children.get(name)
+            search = self._named(grid, parent, name)
+            self._refresh(grid, search)
+            return search.root
+        directory = self._current(grid, parent)
+        child = directory.children.get(name)
         if child is None:
             raise NotFound(f"no {name} among the matches")
         return child
 
     def listing(self, grid: Grid, directory: VirtualEntry) -> list[tuple[str, Child]]:
-        """The children of a virtual directory: saved queries, or the matches."""
+        """The children of a virtual directory: saved queries (not run yet), or the matches."""
         if directory.kind == "query":
-            listed: list[tuple[str, Child]] = []
-            for query in grid.metadata.saved_queries(directory.directory_id):
-                try:
-                    listed.append((query.name, self._search(grid, directory, query.name)))
-                except GridError as exc:  # e.g. an attribute gone from the schema since
-                    log.info("saved query %s is left out of the listing: %s", query.name, exc)
-            return listed
+            saved = grid.metadata.saved_queries(directory.directory_id)
+            return [(query.name, self._named(grid, directory, query.name).root) for query in saved]
         if directory.kind == "recursive":
             return []  # any condition is a child; none is listed
-        return sorted(directory.children.items())
+        return sorted(self._current(grid, directory).children.items())
 
-    # -- searching -----------------------------------------------------------
+    # -- searching -------------------------------------------------------------
 
-    def _search(self, grid: Grid, parent: VirtualEntry, name: str) -> VirtualEntry:
+    def _named(self, grid: Grid, parent: VirtualEntry, name: str) -> _Search:
+        """The search ``name`` stands for under ``parent`` (.query or .query/recursive)."""
         recursive = parent.kind == "recursive"
+        depth = 3 if recursive else 2
         condition = name
         if not recursive and _SAVED_NAME.match(name):
             saved = {q.name: q for q in grid.metadata.saved_queries(parent.directory_id)}
             if name not in saved:
                 raise NotFound(f"no query {name} is saved on this directory")
             condition, recursive = saved[name].condition, saved[name].recursive
-        key = (parent.directory_id, recursive, condition)
+        identity: Identity = grid.catalog.identity
+        key = (parent.directory_id, identity, depth, recursive, condition)
         with self._lock:
-            cached = self._results.get(key)
-            if cached is not None and time.monotonic() - cached.made < RESULT_TTL_S:
-                return cached
-        try:
-            matches = list(grid.find_id(parent.directory_id, condition, recursive=recursive))
-        except GridError as exc:
-            log.info("query %r under directory %d: %s", condition, parent.directory_id, exc)
-            raise
-        result = self._tree(grid, parent, condition, recursive, matches)
-        with self._lock:
-            old = self._results.pop(key, None)
-            if old is not None:
-                self._forget(old)
-            self._results[key] = result
-            while len(self._results) > _MAX_RESULTS:
-                _, evicted = self._results.popitem(last=False)
-                self._forget(evicted)
-        return result
+            search = self._searches.get(key)
+            if search is None:
+                root = self._new(parent.directory_id, parent.owner_entry, "result")
+                search = _Search(parent.directory_id, condition, recursive, depth, root)
+                search.inodes[(), "result"] = root.inode
+                root.search = search
+                self._searches[key] = search
+                while len(self._searches) > _MAX_SEARCHES:
+                    _, dropped = self._searches.popitem(last=False)
+                    for inode in dropped.inodes.values():
+                        self._entries.pop(inode, None)
+            self._searches.move_to_end(key)
+            return search
 
-    def _tree(
-        self,
-        grid: Grid,
-        parent: VirtualEntry,
-        condition: str,
-        recursive: bool,
-        matches: Iterable[Stat],
-    ) -> VirtualEntry:
-        """The result directory: matches placed at their paths below the searched directory."""
-        top = parent.directory_id
-        paths = _Paths(grid, top)
-        placed = [(paths.of(m.parent_id), m) for m in matches if m.parent_id is not None]
+    def _current(self, grid: Grid, node: VirtualEntry) -> VirtualEntry:
+        """``node`` as the latest result of its search has it (searched again if old)."""
+        assert node.search is not None
+        self._refresh(grid, node.search)
+        return self.entry(node.inode)
+
+    def _refresh(self, grid: Grid, search: _Search) -> None:
+        """Search again if the last result is older than :data:`RESULT_TTL_S`."""
+        if time.monotonic() - search.made < RESULT_TTL_S:
+            return
+        try:
+            matches = grid.find_id(
+                search.directory_id, search.condition, recursive=search.recursive
+            )
+            placed = _placed(grid, search.directory_id, matches)
+        except GridError as exc:
+            log.info("query %r under directory %d: %s", search.condition, search.directory_id, exc)
+            raise
         with self._lock:
-            root = self._new(top, parent.owner_entry, "result", condition, recursive=recursive)
-            for steps, match in placed:
-                node = root
-                for depth, step in enumerate(steps):
-                    child = node.children.get(step)
-                    if not isinstance(child, VirtualEntry) or child.kind != "result":
-                        owner = paths.entry_at(steps[: depth + 1])
-                        child = self._new(top, owner, "result", condition, recursive=recursive)
-                        node.children[step] = child
-                    node = child
-                if not match.is_dir():
-                    node.children[match.name] = match
-                elif match.name not in node.children:
-                    # Up out of the query tree (.query/[recursive/]condition/steps...),
-                    # then down to the real directory.
-                    ups = 2 + recursive + len(steps)
-                    real = posixpath.join(*([".."] * ups), *steps, match.name)
-                    link = self._new(top, match, "link", condition, target=real)
-                    node.children[match.name] = link
-        return root
+            self._rebuild(search, placed)
+            search.made = time.monotonic()
+
+    def _rebuild(self, search: _Search, placed: _Placed) -> None:
+        """Put a search's matches in its tree, keeping inode numbers by path (lock held)."""
+        previous, search.inodes = search.inodes, {}
+        root = self._node(search, previous, (), "result", search.root.owner_entry)
+        for steps, match in placed.matches:
+            node = root
+            for depth in range(1, len(steps) + 1):
+                path = steps[:depth]
+                child = node.children.get(path[-1])
+                if not isinstance(child, VirtualEntry) or child.kind != "result":
+                    if child is not None:  # a link to a matching dir gives way to its matches
+                        del search.inodes[path, "link"]
+                    child = self._node(search, previous, path, "result", placed.directories[path])
+                    node.children[path[-1]] = child
+                node = child
+            if not match.is_dir():
+                node.children[match.name] = match
+            elif match.name not in node.children:
+                # Up out of the query tree, then down to the real directory.
+                ups = search.depth + len(steps)
+                real = posixpath.join(*([".."] * ups), *steps, match.name)
+                path = (*steps, match.name)
+                link = self._node(search, previous, path, "link", match, target=real)
+                node.children[match.name] = link
+        search.root = root
+        for inode in set(previous.values()) - set(search.inodes.values()):
+            self._entries.pop(inode, None)
+
+    def _node(
+        self,
+        search: _Search,
+        previous: dict[tuple[Path, str], int],
+        path: Path,
+        kind: str,
+        owner: Stat,
+        *,
+        target: str = "",
+    ) -> VirtualEntry:
+        """A fresh entry of a search's tree at ``path``, with the inode it had in ``previous``."""
+        inode = previous.get((path, kind))
+        entry = self._new(search.directory_id, owner, kind, target=target, inode=inode)
+        entry.search = search if kind == "result" else None
+        search.inodes[path, kind] = entry.inode
+        return entry
 
     def _new(
         self,
         directory_id: EntryId,
         owner: Stat,
         kind: str,
-        condition: str | None = None,
         *,
-        recursive: bool = False,
         target: str = "",
+        inode: int | None = None,
     ) -> VirtualEntry:
-        # Called with the lock held.
-        inode = self._next_inode
-        self._next_inode += 1
-        entry = VirtualEntry(inode, directory_id, owner, kind, condition, recursive, target)
+        """A virtual entry, registered under a new inode or ``inode`` (lock held)."""
+        if inode is None:
+            inode = self._next_inode
+            self._next_inode += 1
+        entry = VirtualEntry(inode, directory_id, owner, kind, target)
         self._entries[inode] = entry
         return entry
 
-    def _forget(self, result: VirtualEntry) -> None:
-        """Drop a result tree's virtual entries (called with the lock held)."""
-        pending = [result]
-        while pending:
-            entry = pending.pop()
-            self._entries.pop(entry.inode, None)
-            pending += [c for c in entry.children.values() if isinstance(c, VirtualEntry)]
 
+def _placed(grid: Grid, top: EntryId, matches: Iterable[Stat]) -> _Placed:
+    """Each match with the names from ``top`` down to its directory, and those directories.
 
-class _Paths:
-    """Where directories lie below ``top``, asking the catalog once per directory."""
-
-    def __init__(self, grid: Grid, top: EntryId) -> None:
-        self._grid = grid
-        self._paths: dict[EntryId, tuple[str, ...]] = {top: ()}
-        self._entries: dict[tuple[str, ...], Stat] = {}
-
-    def of(self, directory_id: EntryId) -> tuple[str, ...]:
-        """The names from ``top`` down to ``directory_id``."""
+    The catalog is asked once per directory on the way, before any lock is taken.
+    """
+    paths: dict[EntryId, Path] = {top: ()}
+    directories: dict[Path, Stat] = {}
+    placed = []
+    for match in matches:
+        if match.parent_id is None:
+            continue
         chain: list[Stat] = []
-        current: EntryId | None = directory_id
-        while current is not None and current not in self._paths:
-            entry = self._grid.stat_id(current)
+        current: EntryId | None = match.parent_id
+        while current is not None and current not in paths:
+            entry = grid.stat_id(current)
             chain.append(entry)
             current = entry.parent_id
         if current is None:
-            raise NotFound(f"directory {directory_id} is not below the one searched")
+            continue  # not below the directory searched (cannot happen; be safe)
         for entry in reversed(chain):
             assert entry.parent_id is not None
-            path = (*self._paths[entry.parent_id], entry.name)
-            self._paths[entry.id], self._entries[path] = path, entry
-        return self._paths[directory_id]
+            paths[entry.id] = (*paths[entry.parent_id], entry.name)
+            directories[paths[entry.id]] = entry
+        placed.append((paths[match.parent_id], match))
+    return _Placed(placed, directories)
 
-    def entry_at(self, path: tuple[str, ...]) -> Stat:
-        """The directory at ``path`` below ``top`` (one :meth:`of` has found)."""
-        return self._entries[path]
+
+@dataclass(frozen=True)
+class _Placed:
+    """Matches at their paths below the directory searched, and the directories on the way."""
+
+    matches: list[tuple[Path, Stat]]
+    directories: dict[Path, Stat]

@@ -60,7 +60,8 @@ def delete(
         listed = ", ".join(r.surl for r in chosen)
         raise InvalidArgument(f"{lfn} has several replicas on {se}: give the SURL ({listed})", lfn)
     (replica,) = chosen
-    if len(replicas) == 1:
+    current = [r for r in replicas if r.status is ReplicaStatus.AVAILABLE]
+    if current == [replica] or len(replicas) == 1:  # the last copy: the file goes too
         grid.unlink(primary)
         log.info("deleted the last replica %s of %s, and the file", replica.surl, primary)
         return [replica.surl]
@@ -75,8 +76,12 @@ def _delete_one(grid: Grid, replica: Replica) -> None:
         grid._delete_stored(replica)
     except BaseException:
         try:
+            # Back as it was, unless a new version made it STALE meanwhile.
             grid.catalog.set_replica_status(
-                replica.surl, replica.status, pin_expiry_ns=replica.pin_expiry_ns
+                replica.surl,
+                replica.status,
+                pin_expiry_ns=replica.pin_expiry_ns,
+                expected=ReplicaStatus.UNAVAILABLE,
             )
         except GridError as exc:
             log.warning("replica %s stays marked unavailable: %s", replica.surl, exc)

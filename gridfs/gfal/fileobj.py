@@ -79,7 +79,8 @@ class GridRawFile(io.RawIOBase):
     :func:`gridfs.open`. Writes go to a local staging file; ``close()``
     stores and registers the content (:meth:`StagedFile.commit`) and raises
     if that fails, keeping the staged content in a local file that the error
-    names, so nothing written is lost.
+    names, so nothing written is lost. After a write that failed (a full
+    staging disk), ``close()`` stores nothing: the content is incomplete.
     """
 
     def __init__(self, staged: StagedFile, mode: str, *, readable: bool, append: bool) -> None:
@@ -90,6 +91,7 @@ class GridRawFile(io.RawIOBase):
         self._readable = readable
         self._append = append
         self._position = staged.size if append else 0
+        self._failed: GridError | None = None  # a write that failed: nothing is stored then
 
     @property
     def staged(self) -> StagedFile:
@@ -117,9 +119,13 @@ class GridRawFile(io.RawIOBase):
 
     def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
         self._checkClosed()  # type: ignore[attr-defined]
-        if self._append:  # O_APPEND: every write goes to the end
-            self._position = self._staged.size
-        count = self._staged.pwrite(data, self._position)
+        try:
+            if self._append:  # O_APPEND: every write goes to the end
+                self._position = self._staged.size
+            count = self._staged.pwrite(data, self._position)
+        except GridError as exc:
+            self._failed = exc
+            raise
         self._position += count
         return count
 
@@ -145,7 +151,11 @@ class GridRawFile(io.RawIOBase):
     def truncate(self, size: int | None = None) -> int:
         self._checkClosed()  # type: ignore[attr-defined]
         size = self._position if size is None else size
-        self._staged.truncate(size)
+        try:
+            self._staged.truncate(size)
+        except GridError as exc:
+            self._failed = exc
+            raise
         return size
 
     def flush(self) -> None:
@@ -155,9 +165,16 @@ class GridRawFile(io.RawIOBase):
     def close(self) -> None:
         if self.closed:
             return
+        if self._failed is not None:
+            kept = self._staged.close(keep=True)
+            super().close()
+            # The error of the failed write (which the caller has seen, or is
+            # seeing from the flush inside BufferedWriter.close) names the copy.
+            self._failed.add_note(f"nothing was stored; what was written is kept in {kept}")
+            return
         try:
             self._staged.commit()
-        except GridError as exc:
+        except BaseException as exc:
             kept = self._staged.close(keep=True)
             super().close()
             exc.add_note(f"the content written is kept in {kept}")

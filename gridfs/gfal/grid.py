@@ -10,6 +10,7 @@ import io
 import logging
 import os
 import random
+import secrets
 import stat as _stat
 from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO, TypeVar
@@ -376,12 +377,12 @@ class Grid:
     # -- tape: locality, bring-online, release ------------------------------
 
     def locality(self, lfn: str) -> dict[str, Locality]:
-        """Where each replica of ``lfn`` is (ONLINE, NEARLINE...); never stages."""
+        """Where each current replica of ``lfn`` is (ONLINE, NEARLINE...); never stages."""
         return {
             replica.surl: self.stager.locality(self.ses.get(replica.se), replica.surl)
             if replica.se in self.ses
             else Locality.UNAVAILABLE
-            for replica in self.catalog.replicas(lfn)
+            for replica in self._usable_replicas(lfn)
         }
 
     def bring_online(self, lfn: str, pin_lifetime_s: float = 3600.0) -> StageRequest | None:
@@ -400,7 +401,7 @@ class Grid:
             return None
         nearline = [
             replica
-            for replica in self.catalog.replicas(lfn)
+            for replica in self._usable_replicas(lfn)
             if localities[replica.surl] is Locality.NEARLINE
         ]
         if not nearline:
@@ -418,7 +419,7 @@ class Grid:
         """
         wanted = tuple(protocols or self.protocols)
         result = {}
-        for replica in self.catalog.replicas(lfn):
+        for replica in self._usable_replicas(lfn):
             if replica.se not in self.ses:
                 continue
             se = self.ses.get(replica.se)
@@ -430,7 +431,7 @@ class Grid:
 
     def release(self, lfn: str) -> None:
         """Unpin the staged copies of ``lfn`` on nearline SEs (they may be evicted)."""
-        for replica in self.catalog.replicas(lfn):
+        for replica in self._usable_replicas(lfn):
             if replica.se in self.ses and self.ses.get(replica.se).nearline:
                 self.stager.release(self.ses.get(replica.se), replica.surl)
 
@@ -479,6 +480,7 @@ class Grid:
             create=kind != "r",
             exclusive=kind == "x",
             truncate=kind == "w",
+            read="+" in flags,
             se=se,
         )
         raw = GridRawFile(staged, mode, readable="+" in flags, append=kind == "a")
@@ -494,6 +496,7 @@ class Grid:
         create: bool = False,
         exclusive: bool = False,
         truncate: bool = False,
+        read: bool = False,
         se: str | None = None,
         mode: int = 0o644,
     ) -> StagedFile:
@@ -501,8 +504,10 @@ class Grid:
 
         A missing file is registered at once, empty and WRITING, when
         ``create`` (with ``mode``); ``exclusive`` fails if it exists (O_EXCL);
-        ``truncate`` starts from empty content (O_TRUNC). Write permission is
-        checked here, before anything is fetched or staged.
+        ``truncate`` starts from empty content (O_TRUNC). Permissions are
+        checked here, before anything is fetched or staged: write, and read
+        too when ``read`` (O_RDWR) or when the old content is kept (fetched).
+        A file another open is creating (WRITING) can only be truncated.
         """
         if se is not None:
             self._writable_se(se)
@@ -511,16 +516,18 @@ class Grid:
         except NotFound:
             if not create:
                 raise
-            entry = self.catalog.add_file(lfn, size=0, mode=mode, status=FileStatus.WRITING)
-            return StagedFile(self, entry, lfn, created=True, truncate=True, se=se)
+            return StagedFile.create(self, lfn, mode=mode, se=se)
         if exclusive:
             raise AlreadyExists(f"LFN exists: {lfn}", lfn)
-        return self._staged_existing(entry, lfn, truncate=truncate, se=se)
+        return self._staged_existing(entry, lfn, truncate=truncate, read=read, se=se)
 
-    def open_staged_id(self, entry_id: EntryId, *, truncate: bool = False) -> StagedFile:
+    def open_staged_id(
+        self, entry_id: EntryId, *, truncate: bool = False, read: bool = False
+    ) -> StagedFile:
         """Open the existing file ``entry_id`` for writing (see :meth:`open_staged`)."""
         entry = self.catalog.stat_id(entry_id)
-        return self._staged_existing(entry, self.catalog.lfn_of(entry_id), truncate=truncate)
+        lfn = self.catalog.lfn_of(entry_id)
+        return self._staged_existing(entry, lfn, truncate=truncate, read=read)
 
     def create_staged_id(
         self, parent_id: EntryId, name: str, *, mode: int = 0o644, exclusive: bool = True
@@ -530,15 +537,17 @@ class Grid:
         return self.open_staged(lfn, create=True, exclusive=exclusive, truncate=True, mode=mode)
 
     def _staged_existing(
-        self, entry: Stat, lfn: str, *, truncate: bool, se: str | None = None
+        self, entry: Stat, lfn: str, *, truncate: bool, read: bool, se: str | None = None
     ) -> StagedFile:
         if entry.is_dir():
             raise IsADirectory(f"is a directory: {lfn}", lfn)
         if not entry.is_file():
             raise InvalidArgument(f"not a file: {lfn}", lfn)
-        if not self.catalog.access(lfn, os.W_OK):
+        # Without truncation the old content is fetched: that is a read.
+        want = os.W_OK | (os.R_OK if read or not truncate else 0)
+        if not self.catalog.access(lfn, want):
             raise PermissionDenied(f"permission denied: {lfn}", lfn)
-        return StagedFile(self, entry, lfn, created=False, truncate=truncate, se=se)
+        return StagedFile.existing(self, entry, lfn, truncate=truncate, se=se)
 
     def default_se_for(self, directory_id: EntryId) -> str | None:
         """The SE for new files in a directory: the nearest ``default_se`` property above it.
@@ -609,8 +618,12 @@ class Grid:
     # -- lcg-utils ---------------------------------------------------------
 
     def lr(self, lfn: str) -> list[str]:
-        """List the SURLs of ``lfn``'s replicas (lcg-lr)."""
-        return [replica.surl for replica in self.catalog.replicas(lfn)]
+        """List the SURLs of ``lfn``'s replicas (lcg-lr); stale ones, on their way out, not."""
+        return [replica.surl for replica in self._usable_replicas(lfn)]
+
+    def _usable_replicas(self, lfn_or_id: str | EntryId) -> list[Replica]:
+        """The replicas that hold the file's current content (all but the STALE ones)."""
+        return [r for r in self.catalog.replicas(lfn_or_id) if r.status is not ReplicaStatus.STALE]
 
     def cr(
         self,
@@ -702,8 +715,13 @@ class Grid:
                 f"checksum, copies are checked with {DEFAULT_CHECKSUM}",
                 lfn,
             )
-        if any(replica.se == target_se.name for replica in self.catalog.replicas(entry.id)):
+        replicas = self.catalog.replicas(entry.id)
+        if any(r.se == target_se.name and r.status is not ReplicaStatus.STALE for r in replicas):
             raise AlreadyExists(f"{lfn} has a replica on {target_se.name} already", lfn)
+        # A stale copy of an older version there may still hold the usual name.
+        name = f"file-{entry.guid}"
+        if make_surl(target_se, f"generated/{_today()}/{name}") in {r.surl for r in replicas}:
+            name += f"-{secrets.token_hex(4)}"
         self._reserve(target_se, space_token, entry.size)
         guid, checksum = entry.guid, entry.checksum
         assert guid is not None
@@ -716,8 +734,9 @@ class Grid:
                 _chunks(source),
                 expected_checksum=lambda: checksum,
                 expected_size=entry.size,
+                name=name,
                 register=lambda surl, _: self.catalog.add_replica(
-                    guid, target_se.name, surl, space_token=space_token
+                    guid, target_se.name, surl, space_token=space_token, checksum=checksum
                 ),
             )
         log.info("replicated %s to %s as %s", lfn, target_se.name, surl)

@@ -50,9 +50,9 @@ R = TypeVar("R")
 class StagedFile:
     """A grid file open for writing through a local staging file.
 
-    Thread-safe: reads and writes at offsets may run in parallel (they are
-    ``pread``/``pwrite`` on the staging file); :meth:`commit` and
-    :meth:`close` serialise with them. Made by :meth:`Grid.open_staged`.
+    Thread-safe: reads, writes, :meth:`commit` and :meth:`close` take turns,
+    so a write is either in the version a commit stores or left for the
+    next one, never lost between them. Made by :meth:`Grid.open_staged`.
     """
 
     def __init__(
@@ -64,6 +64,7 @@ class StagedFile:
         created: bool,
         truncate: bool,
         se: str | None,
+        staging: tuple[int, str],
     ) -> None:
         self._grid = grid
         self.entry = entry
@@ -71,12 +72,36 @@ class StagedFile:
         self._se_name = se
         self._created = created  # registered by this open and not yet committed
         self._lock = threading.RLock()
-        # Fetched on first use: an open that only truncates or appends blind
-        # (``>``, ``cp``) never downloads the old content.
-        self._unloaded = not (created or truncate) and entry.status is FileStatus.READY
+        # Fetched on first use, so that an open that truncates (``>``, ``cp``)
+        # never downloads the old content. Appending does: a version is stored whole.
+        self._unloaded = not (created or truncate)
         self._dirty = created or truncate
-        fd, self.path = tempfile.mkstemp(prefix="gridfs-", suffix=".staging", dir=grid.staging_dir)
-        self._fd: int | None = fd
+        self._fd: int | None
+        self._fd, self.path = staging
+
+    @classmethod
+    def create(cls, grid: Grid, lfn: str, *, mode: int, se: str | None) -> StagedFile:
+        """Register ``lfn`` as a new, empty file being written, with its staging file."""
+        staging = _staging_file(grid)
+        try:
+            entry = grid.catalog.add_file(lfn, size=0, mode=mode, status=FileStatus.WRITING)
+        except BaseException:
+            _drop(staging)
+            raise
+        return cls(grid, entry, lfn, created=True, truncate=True, se=se, staging=staging)
+
+    @classmethod
+    def existing(
+        cls, grid: Grid, entry: Stat, lfn: str, *, truncate: bool, se: str | None
+    ) -> StagedFile:
+        """Open the existing file ``entry`` (at ``lfn``) for a new version."""
+        if entry.status is FileStatus.WRITING and not truncate:
+            raise GridError(
+                f"{lfn} is being written: its content is not stored yet", lfn, errno=errno.EBUSY
+            )
+        return cls(
+            grid, entry, lfn, created=False, truncate=truncate, se=se, staging=_staging_file(grid)
+        )
 
     # -- content -----------------------------------------------------------
 
@@ -95,15 +120,17 @@ class StagedFile:
 
     def pread(self, size: int, offset: int) -> bytes:
         """Up to ``size`` bytes of the staged content at ``offset``."""
-        self._load()
-        return self._io(os.pread, self._checked_fd(), size, offset)
+        with self._lock:
+            self._load()
+            return self._io(os.pread, self._checked_fd(), size, offset)
 
     def pwrite(self, data: bytes | memoryview, offset: int) -> int:
         """Write ``data`` at ``offset``; returns the count written."""
-        self._load()
-        count = self._io(os.pwrite, self._checked_fd(), data, offset)
-        self._dirty = True
-        return count
+        with self._lock:
+            self._load()
+            count = self._io(os.pwrite, self._checked_fd(), data, offset)
+            self._dirty = True
+            return count
 
     def truncate(self, size: int) -> None:
         """Cut or extend (with zeros) the staged content to ``size`` bytes."""
@@ -115,18 +142,15 @@ class StagedFile:
             self._dirty = True
 
     def _load(self) -> None:
-        """Fetch the committed content into the staging file, once."""
+        """Fetch the committed content into the staging file, once (lock held)."""
         if not self._unloaded:
             return
-        with self._lock:
-            if not self._unloaded:
-                return
-            fd = self._checked_fd()
-            with self._grid.open_id(self.entry.id) as reader:
-                offset = 0
-                while chunk := reader.pread(offset, _CHUNK):
-                    offset += self._io(os.pwrite, fd, chunk, offset)
-            self._unloaded = False
+        fd = self._checked_fd()
+        with self._grid.open_id(self.entry.id) as reader:
+            offset = 0
+            while chunk := reader.pread(offset, _CHUNK):
+                offset += self._io(os.pwrite, fd, chunk, offset)
+        self._unloaded = False
 
     def _io(self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         try:
@@ -209,7 +233,7 @@ class StagedFile:
         if self._se_name is not None:
             return grid._writable_se(self._se_name)
         if not self._created:
-            for replica in grid.catalog.replicas(self.entry.id):
+            for replica in grid.catalog.replicas(self.entry.id, for_update=True):
                 if (
                     replica.status is ReplicaStatus.AVAILABLE
                     and replica.se in grid.ses
@@ -230,9 +254,15 @@ class StagedFile:
 
     def _unregister(self) -> None:
         """Remove the WRITING entry this open created (its content was never stored)."""
+        catalog = self._grid.catalog
         try:
-            lfn = self._grid.catalog.lfn_of(self.entry.id)
-            self._grid.catalog.unlink(lfn)
+            with catalog.transaction():
+                lfn = catalog.lfn_of(self.entry.id)
+                # Only if the name still leads to this entry (nothing was renamed
+                # onto it) and no other writer has stored content in it meanwhile.
+                now = catalog.stat(lfn, follow_symlinks=False)
+                if now.id == self.entry.id and now.status is FileStatus.WRITING:
+                    catalog.unlink(lfn)
         except NotFound:
             pass  # unlinked by someone else meanwhile
         except GridError as exc:
@@ -249,14 +279,13 @@ class StagedFile:
         with self._lock:
             if self._fd is None:
                 return None
-            os.close(self._fd)
-            self._fd = None
+            fd, self._fd = self._fd, None
             if self._created:
                 self._unregister()
             if keep:
+                os.close(fd)
                 return self.path
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)
+            _drop((fd, self.path))
             return None
 
     def __enter__(self) -> StagedFile:
@@ -264,3 +293,18 @@ class StagedFile:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _staging_file(grid: Grid) -> tuple[int, str]:
+    """A new local staging file: its descriptor and path."""
+    try:
+        return tempfile.mkstemp(prefix="gridfs-", suffix=".staging", dir=grid.staging_dir)
+    except OSError as exc:
+        raise from_os_error(exc, grid.staging_dir or tempfile.gettempdir()) from exc
+
+
+def _drop(staging: tuple[int, str]) -> None:
+    fd, path = staging
+    os.close(fd)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

@@ -57,15 +57,23 @@ def _missing(name: str, lfn: str) -> GridError:
 
 
 def _check_namespace(name: str, lfn: str) -> None:
-    if not name.startswith("user."):
+    if not name.startswith(_USER):
         raise GridError(
             f"attribute {name} of {lfn}: only user.* attributes are kept", lfn, errno=errno.ENOTSUP
         )
 
 
+def _check_changeable(entry: Stat, lfn: str) -> None:
+    """user.* attributes are for files and directories; Linux refuses them on links."""
+    if entry.is_symlink():
+        raise NotPermitted(f"{lfn} is a symbolic link: it has no user.* attributes", lfn)
+
+
 def get(grid: Grid, entry: Stat, lfn: str, name: str) -> bytes:
     """The value of attribute ``name`` of ``entry`` (at ``lfn``)."""
     _check_namespace(name, lfn)
+    if entry.is_symlink():
+        raise _missing(name, lfn)
     readers: dict[str, Callable[[], str | None]] = {
         GUID: lambda: entry.guid,
         REPLICAS: lambda: "\n".join(grid.lr(lfn)),
@@ -119,8 +127,10 @@ def status(grid: Grid, lfn: str) -> str:
 
 
 def listing(grid: Grid, entry: Stat) -> list[str]:
-    """The attribute names ``entry`` has."""
-    names = list(_FILE_ONLY) if entry.is_file() else []
+    """The attribute names ``entry`` has (a symbolic link has none, as on Linux)."""
+    names = [GUID, REPLICAS, STATUS] if entry.is_file() else []
+    if entry.is_file() and entry.checksum is not None:  # none while being written
+        names += [CHECKSUM, CHECKSUM_TYPE]
     if entry.comment is not None:
         names.append(COMMENT)
     if entry.is_dir() and DEFAULT_SE_PROPERTY in grid.catalog.properties(entry.id):
@@ -140,6 +150,7 @@ def listing(grid: Grid, entry: Stat) -> list[str]:
 def set_(grid: Grid, entry: Stat, lfn: str, name: str, value: bytes, *, flags: int = 0) -> None:
     """Set attribute ``name``; ``flags`` as :func:`os.setxattr` (XATTR_CREATE/REPLACE)."""
     _check_namespace(name, lfn)
+    _check_changeable(entry, lfn)
     text = _text(value, name, lfn)
     if flags & (os.XATTR_CREATE | os.XATTR_REPLACE):
         exists = name in listing(grid, entry)
@@ -202,6 +213,7 @@ def _add_to_schema(grid: Grid, entry: Stat, lfn: str, attribute: str, type_name:
 def remove(grid: Grid, entry: Stat, lfn: str, name: str) -> None:
     """Remove attribute ``name``: a comment, default SE, schema attribute or metadata value."""
     _check_namespace(name, lfn)
+    _check_changeable(entry, lfn)
     if name not in listing(grid, entry):
         raise _missing(name, lfn)
     if name == COMMENT:
@@ -226,7 +238,7 @@ def _text(value: bytes, name: str, lfn: str) -> str:
 def _change_replicas(grid: Grid, lfn: str, text: str) -> None:
     """``+SURL`` registers a stored copy as a replica (lcg-rf), ``-SURL`` unregisters (lcg-uf)."""
     sign, surl = text[:1], text[1:].strip()
-    if sign not in "+-" or not sign or not surl:
+    if sign not in ("+", "-") or not surl:
         raise InvalidArgument(f"{REPLICAS} of {lfn}: write +SURL or -SURL, not {text!r}", lfn)
     if sign == "-":
         grid.uf(surl, lfn)

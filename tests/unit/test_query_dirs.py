@@ -10,6 +10,7 @@ import pytest
 from gridfs.catalog import Catalog, Stat
 from gridfs.config import Config
 from gridfs.errors import GridError
+from gridfs.fuse import queries as queries_module
 from gridfs.fuse.queries import QueryDirectories, VirtualEntry
 from gridfs.gfal import Grid
 from gridfs.storage import SERegistry
@@ -138,10 +139,47 @@ def test_a_malformed_condition_is_einval_and_harms_nothing(movies: Grid, conditi
 def test_searches_run_as_the_caller(movies: Grid) -> None:
     movies.chmod(f"{MOVIES}/matrix.mpg", 0o600)
     bob = movies.as_identity(BOB)
-    queries = QueryDirectories()
-    query = queries.query_dir(bob, bob.stat(MOVIES).id)
-    result = queries.lookup(bob, query, "Runtime > 130")
-    assert isinstance(result, VirtualEntry)
-    assert names(queries.listing(bob, result)) == []
+    queries = QueryDirectories()  # one mount, two users, the same path at once
+    for grid, expected in ((movies, ["matrix.mpg"]), (bob, [])):
+        query = queries.query_dir(grid, grid.stat(MOVIES).id)
+        result = queries.lookup(grid, query, "Runtime > 130")
+        assert isinstance(result, VirtualEntry)
+        assert names(queries.listing(grid, result)) == expected
     assert queries.is_virtual(result.inode)
     assert not queries.is_virtual(movies.stat(MOVIES).id)
+
+
+def test_a_saved_recursive_query_links_from_its_own_depth(movies: Grid) -> None:
+    movies.metadata.save_query(MOVIES, "comedy", "Genre = 'Comedy'", recursive=True)
+    queries = QueryDirectories()
+    query = queries.query_dir(movies, movies.stat(MOVIES).id)
+    saved = queries.lookup(movies, query, "comedy")  # D/.query/comedy: depth 2
+    assert isinstance(saved, VirtualEntry)
+    old = queries.lookup(movies, saved, "old")
+    assert isinstance(old, VirtualEntry)
+    link = queries.lookup(movies, old, "empty")
+    assert isinstance(link, VirtualEntry)
+    assert link.target == "../../../old/empty"  # D/.query/comedy/old/empty -> D/old/empty
+
+
+def test_results_keep_their_inodes_when_searched_again(
+    movies: Grid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queries_module, "RESULT_TTL_S", 0.0)  # every look searches again
+    queries = QueryDirectories()
+    query = queries.query_dir(movies, movies.stat(MOVIES).id)
+    recursive = queries.lookup(movies, query, "recursive")
+    assert isinstance(recursive, VirtualEntry)
+    first = queries.lookup(movies, recursive, "Runtime < 100")
+    old = queries.lookup(movies, first, "old")
+    again = queries.lookup(movies, recursive, "Runtime < 100")
+    assert again.inode == first.inode
+    assert queries.lookup(movies, again, "old").inode == old.inode
+    assert queries.entry(old.inode).kind == "result"
+    # A directory without matches any more is gone, and so is its inode.
+    movies.setxattr(f"{MOVIES}/old/chaplin.mpg", "user.Runtime", b"200")
+    movies.setxattr(f"{MOVIES}/old/older/lumiere.mpg", "user.Runtime", b"200")
+    assert names(queries.listing(movies, again)) == ["short.mpg"]
+    with pytest.raises(GridError) as caught:
+        queries.entry(old.inode)
+    assert caught.value.errno == errno.ENOENT

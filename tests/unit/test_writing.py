@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
 import shutil
 import subprocess
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +18,14 @@ import pytest
 
 from gridfs.catalog import Catalog, FileStatus, ReplicaStatus
 from gridfs.config import Config, load_config
-from gridfs.errors import GridError, NoReplicaAvailable, NoSpace, NotFound, PermissionDenied
+from gridfs.errors import (
+    ChecksumMismatch,
+    GridError,
+    NoReplicaAvailable,
+    NoSpace,
+    NotFound,
+    PermissionDenied,
+)
 from gridfs.gfal import Grid
 from gridfs.storage import SERegistry
 from tests.conftest import ALICE, BOB, make_vo, stored_files
@@ -491,3 +500,135 @@ def test_metadata_attribute_errors(
         wgrid.setxattr(lfn if target == "f" else TRAILERS, name, value)
     assert caught.value.errno == expected
     assert "user.Runtime" not in wgrid.listxattr(lfn)
+
+
+# -- races and failures the review found -----------------------------------------
+
+
+def test_a_write_during_a_commit_is_never_lost(wgrid: Grid) -> None:
+    lfn = f"{TRAILERS}/busy"
+    staged = wgrid.open_staged(lfn, create=True)
+    staged.pwrite(b"a" * (8 << 20), 0)
+    committing = threading.Thread(target=staged.commit)
+    committing.start()
+    staged.pwrite(b"Z", 0)  # before, during or after the upload: never dropped
+    committing.join()
+    staged.commit()
+    staged.close()
+    with wgrid.open(lfn) as stream:
+        assert stream.read(2) == b"Za"
+
+
+def test_a_copy_of_an_older_version_is_not_registered(wgrid: Grid, make_file) -> None:
+    lfn = f"{TRAILERS}/moving"
+    old = wgrid.cr(make_file("moving", 1000), lfn)
+    with wgrid.open(lfn, "ab") as stream:
+        stream.write(b"+")
+    with pytest.raises(ChecksumMismatch, match="changed while it was copied"):
+        wgrid.catalog.add_replica(
+            old.guid, "ral-se", "srm://ral-se.ral.example/grid/x", checksum=old.checksum
+        )
+    assert wgrid.lr(lfn) == [r.surl for r in wgrid.catalog.replicas(lfn)]
+
+
+@pytest.mark.expect_warnings
+def test_stale_replicas_are_not_replicas(config: Config, make_file, tmp_path: Path) -> None:
+    lfn = f"{TRAILERS}/s"
+    with Grid.from_config(config) as grid:
+        make_vo(grid)
+        grid.makedirs(TRAILERS)
+        grid.cr(make_file("s", 5000), lfn)
+        grid.rep(lfn, "ral-se")
+    without_ral = [se for se in config.ses if se.name != "ral-se"]
+    with (
+        Grid(
+            Catalog.from_url(config.catalog_url, config.identity),
+            SERegistry(without_ral),
+            default_se="cern-se",
+        ) as grid,
+        grid.open(lfn, "wb") as stream,
+    ):
+        stream.write(b"new")
+    with Grid.from_config(config) as grid:
+        assert [se for se, _ in replica_ses(grid, lfn)] == ["cern-se", "ral-se"]
+        (current,) = grid.lr(lfn)  # the stale one is not listed
+        assert "cern-se" in current
+        assert grid.getxattr(lfn, "user.replicas").decode() == current
+        grid.rep(lfn, "ral-se")  # the stale copy there is no replica of this content
+        assert len(grid.lr(lfn)) == 2
+
+
+def test_write_only_files_take_new_versions_but_not_appends(wgrid: Grid) -> None:
+    lfn = f"{TRAILERS}/drop-box"
+    with wgrid.open(lfn, "wb") as stream:
+        stream.write(b"first")
+    wgrid.chmod(lfn, 0o200)
+    with wgrid.open(lfn, "wb") as stream:  # > needs no read permission
+        stream.write(b"second")
+    assert wgrid.stat(lfn).size == 6
+    for mode in ("ab", "r+b", "w+b"):  # these read (the old content, or as O_RDWR)
+        with pytest.raises(PermissionDenied):
+            wgrid.open(lfn, mode)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a tmpfs")
+def test_a_full_staging_disk_stores_nothing(wgrid: Grid, tmp_path: Path) -> None:
+    lfn = f"{TRAILERS}/kept"
+    with wgrid.open(lfn, "wb") as stream:
+        stream.write(b"the good version")
+    small = tmp_path / "staging"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)], check=True)
+    try:
+        wgrid.staging_dir = str(small)
+        stream = wgrid.open(lfn, "wb")
+        try:
+            stream.write(b"x" * 40_000)  # buffered
+            with pytest.raises(NoSpace) as caught:
+                stream.write(os.urandom(200_000))  # past the buffer: to the full disk
+        finally:
+            with contextlib.suppress(NoSpace):  # the last flush may fail again
+                stream.close()  # ...and closing stores nothing
+        (note,) = caught.value.__notes__
+        assert note.startswith("nothing was stored; what was written is kept in ")
+        with wgrid.open(lfn) as reader:
+            assert reader.read() == b"the good version"
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+
+
+def test_no_staging_file_no_entry(wgrid: Grid, tmp_path: Path) -> None:
+    wgrid.staging_dir = str(tmp_path / "missing")
+    with pytest.raises(NotFound):
+        wgrid.open(f"{TRAILERS}/n", "wb")
+    assert wgrid.listdir(TRAILERS) == []
+
+
+def test_a_file_being_written_can_only_be_replaced(wgrid: Grid) -> None:
+    lfn = f"{TRAILERS}/w"
+    first = wgrid.open_staged(lfn, create=True)
+    assert wgrid.listxattr(lfn) == ["user.guid", "user.replicas", "user.status"]
+    for mode in ("r+b", "ab"):
+        with pytest.raises(GridError) as caught:
+            wgrid.open(lfn, mode)
+        assert caught.value.errno == errno.EBUSY
+    with wgrid.open(lfn, "wb") as stream:  # a crashed writer's entry can be written anew
+        stream.write(b"w")
+    first.close()
+    assert wgrid.stat(lfn).size == 1
+
+
+def test_symbolic_links_have_no_user_attributes(wgrid: Grid) -> None:
+    lfn = f"{TRAILERS}/target"
+    with wgrid.open(lfn, "wb") as stream:
+        stream.write(b"t")
+    link = wgrid.symlink(lfn, f"{TRAILERS}/link")
+    assert wgrid.listxattr_id(link.id) == []
+    with pytest.raises(GridError) as caught:
+        wgrid.getxattr_id(link.id, "user.guid")
+    assert caught.value.errno == errno.ENODATA
+    with pytest.raises(GridError) as caught:
+        wgrid.setxattr_id(link.id, "user.comment", b"x")
+    assert caught.value.errno == errno.EPERM
+    wgrid.setxattr(f"{TRAILERS}/link", "user.comment", b"via the link")  # follows, as os does
+    assert wgrid.getxattr(lfn, "user.comment") == b"via the link"
