@@ -1,10 +1,16 @@
-"""The pyfuse3 request handlers: the LFN tree under one root, read-only.
+"""The pyfuse3 request handlers: the LFN tree under one root.
 
 Inode numbers are catalog entry ids (stable across renames, never reused),
 except that the mount's root entry is shown as ``pyfuse3.ROOT_INODE``. Every
 catalog or storage call, and every user or group lookup, runs in a worker
 thread through one capacity limiter, so the trio loop never waits on the
-database, a storage element or a name service.
+database, a storage element or a name service. Answers that need none of
+them (the kernel's own xattr namespaces, reads of a local replica that the
+page cache holds) are given in the loop itself, without a thread hop.
+
+Listings carry each entry's attributes (READDIRPLUS), valid for the
+configured entry and attribute timeouts, so ``ls -l`` does not look each
+entry up again.
 """
 
 from __future__ import annotations
@@ -15,16 +21,25 @@ import itertools
 import logging
 import os
 import posixpath
-from collections.abc import Callable
-from typing import TypeVar
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 import pyfuse3
 import trio
 
 from gridfs.catalog import EntryId, Stat
+from gridfs.config import MountSettings
+from gridfs.errors import GridError, InvalidArgument, NoReplicaAvailable, NotFound, ReadOnly
+from gridfs.fuse.blockcache import BlockCache
 from gridfs.fuse.errno_boundary import errno_boundary
 from gridfs.fuse.ids import IdMapper
-from gridfs.gfal import FailoverReader, Grid
+from gridfs.fuse.reading import OpenFile
+from gridfs.gfal import Grid
+
+if TYPE_CHECKING:
+    from gridfs.storage import StageRequest
 
 __all__ = ["GridOperations"]
 
@@ -34,6 +49,17 @@ T = TypeVar("T")
 
 _BLOCK_SIZE = 128 * 1024
 _READDIR_PAGE = 256
+_STAGE_POLL_S = 0.1
+# Stage request states and locality, as the storage layer spells them.
+_QUEUED, _DONE, _NEARLINE = "QUEUED", "DONE", "NEARLINE"
+
+# Attribute namespaces that are the kernel's business (SELinux labels, POSIX
+# ACLs, trusted.*): gridfs keeps none. `ls -l` asks for some of them for every
+# file and the kernel never caches "no such attribute", so they are answered
+# in the loop, at once.
+_KERNEL_NAMESPACES = (b"security.", b"system.", b"trusted.")
+# The replica serving an open file, answered by the mount (it knows its open files).
+REPLICA_XATTR = b"user.replica"
 
 
 class GridOperations(pyfuse3.Operations):
@@ -48,18 +74,32 @@ class GridOperations(pyfuse3.Operations):
         root_id: EntryId,
         root_lfn: str,
         *,
+        settings: MountSettings | None = None,
+        cache: BlockCache | None = None,
         threads: int = 8,
-        attr_timeout: float = 1.0,
     ) -> None:
         super().__init__()
+        self.requests: Counter[str] = Counter()  # by handler, counted by errno_boundary
+        settings = settings or MountSettings()
         self._grid = grid
         self._root_id = root_id
         self._root_lfn = root_lfn
-        self._ids = IdMapper(grid.catalog.identity)
+        self._settings = settings
+        self._ids = IdMapper(
+            grid.catalog.identity,
+            users=settings.users,
+            groups=settings.groups,
+            fallback_uid=settings.fallback_uid,
+            fallback_gid=settings.fallback_gid,
+        )
+        self._cache = cache
         self._limiter = trio.CapacityLimiter(threads)
-        self._timeout = attr_timeout
-        self._open: dict[int, FailoverReader] = {}
+        self._open: dict[int, OpenFile] = {}
         self._handles = itertools.count(1)
+        self._stages: dict[EntryId, StageRequest] = {}  # files on tape being staged
+        self._stages_lock = threading.Lock()
+
+    # -- plumbing ------------------------------------------------------------
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
         return await trio.to_thread.run_sync(functools.partial(fn, *args), limiter=self._limiter)
@@ -70,8 +110,14 @@ class GridOperations(pyfuse3.Operations):
     def _inode(self, entry_id: int) -> pyfuse3.InodeT:
         return pyfuse3.ROOT_INODE if entry_id == self._root_id else pyfuse3.InodeT(entry_id)
 
+    def _writable(self) -> None:
+        if self._settings.read_only:
+            raise ReadOnly("the mount is read-only")
+
     def close(self) -> None:
-        """Close the replicas of files still open when the mount ends."""
+        """Close the replicas of files still open when the mount ends; log the requests."""
+        served = ", ".join(f"{name} {count}" for name, count in sorted(self.requests.items()))
+        log.info("requests served: %s", served or "none")
         while self._open:
             _, opened = self._open.popitem()
             opened.close()
@@ -81,8 +127,8 @@ class GridOperations(pyfuse3.Operations):
         attrs = pyfuse3.EntryAttributes()
         attrs.st_ino = self._inode(entry.id)
         attrs.generation = 0
-        attrs.entry_timeout = self._timeout
-        attrs.attr_timeout = self._timeout
+        attrs.entry_timeout = self._settings.entry_timeout
+        attrs.attr_timeout = self._settings.attr_timeout
         attrs.st_mode = pyfuse3.ModeT(entry.st_mode)
         attrs.st_nlink = 2 if entry.is_dir() else 1
         attrs.st_uid = self._ids.uid(entry.owner)
@@ -108,6 +154,12 @@ class GridOperations(pyfuse3.Operations):
             target = posixpath.relpath(target, self._grid.lfn_id(entry.parent_id))
         return target.encode("utf-8")
 
+    def _child(self, parent_id: EntryId, name: str) -> str:
+        """The LFN of ``name`` in directory ``parent_id``."""
+        return f"{self._grid.lfn_id(parent_id).rstrip('/')}/{name}"
+
+    # -- looking ---------------------------------------------------------------
+
     def _lookup(self, parent_id: EntryId, name: str) -> pyfuse3.EntryAttributes:
         return self._attributes(self._grid.lookup(parent_id, name))
 
@@ -117,7 +169,7 @@ class GridOperations(pyfuse3.Operations):
     def _readlink(self, entry_id: EntryId) -> bytes:
         entry = self._grid.stat_id(entry_id)
         if not entry.is_symlink():
-            raise pyfuse3.FUSEError(errno.EINVAL)
+            raise InvalidArgument("not a symbolic link")
         return self._link_target(entry)
 
     def _list_page(
@@ -173,33 +225,276 @@ class GridOperations(pyfuse3.Operations):
         return None
 
     @errno_boundary
-    async def open(
-        self, inode: pyfuse3.InodeT, flags: int, ctx: pyfuse3.RequestContext
-    ) -> pyfuse3.FileInfo:
-        if flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND):
-            raise pyfuse3.FUSEError(errno.EROFS)
-        opened = await self._run(self._grid.open_id, self._entry_id(inode))
-        handle = next(self._handles)
-        self._open[handle] = opened
-        log.debug("open inode %d as handle %d from %s", inode, handle, opened.turl)
-        # A file's bytes change only with its size and mtime, and the kernel drops
-        # cached pages when those change (libfuse asks for auto_inval_data), so
-        # pages cached by an earlier open stay valid.
-        return pyfuse3.FileInfo(fh=pyfuse3.FileHandleT(handle), keep_cache=True)
-
-    @errno_boundary
-    async def read(self, fh: pyfuse3.FileHandleT, off: int, size: int) -> bytes:
-        return await self._run(self._open[fh].pread, off, size)
-
-    @errno_boundary
-    async def release(self, fh: pyfuse3.FileHandleT) -> None:
-        opened = self._open.pop(fh)
-        await self._run(opened.close)
-
-    @errno_boundary
     async def statfs(self, ctx: pyfuse3.RequestContext) -> pyfuse3.StatvfsData:
         data = pyfuse3.StatvfsData()
         data.f_bsize = _BLOCK_SIZE
         data.f_frsize = _BLOCK_SIZE
         data.f_namemax = 255
         return data
+
+    # -- changing the namespace --------------------------------------------------
+
+    def _mkdir(self, parent_id: EntryId, name: str, mode: int) -> pyfuse3.EntryAttributes:
+        return self._attributes(self._grid.mkdir(self._child(parent_id, name), mode))
+
+    def _symlink(self, parent_id: EntryId, name: str, target: str) -> pyfuse3.EntryAttributes:
+        return self._attributes(self._grid.symlink(target, self._child(parent_id, name)))
+
+    def _unlink(self, parent_id: EntryId, name: str) -> None:
+        self._grid.unlink(self._child(parent_id, name))
+
+    def _rmdir(self, parent_id: EntryId, name: str) -> None:
+        self._grid.rmdir(self._child(parent_id, name))
+
+    def _rename(
+        self, old_id: EntryId, old_name: str, new_id: EntryId, new_name: str, flags: int
+    ) -> None:
+        source, destination = self._child(old_id, old_name), self._child(new_id, new_name)
+        if flags & pyfuse3.RENAME_EXCHANGE:
+            raise InvalidArgument("exchanging two entries (RENAME_EXCHANGE) is not supported")
+        if flags & pyfuse3.RENAME_NOREPLACE:
+            try:
+                self._grid.lstat(destination)
+            except NotFound:
+                pass
+            else:
+                raise GridError(f"{destination} exists", destination, errno=errno.EEXIST)
+        self._grid.rename(source, destination)
+
+    def _setattr(
+        self, entry_id: EntryId, attr: pyfuse3.EntryAttributes, fields: pyfuse3.SetattrFields
+    ) -> pyfuse3.EntryAttributes:
+        grid = self._grid
+        entry = grid.stat_id(entry_id)
+        if entry.is_symlink():
+            # The catalog changes a link's target for these; a link keeps the
+            # owner and times it was made with, and saying so would break
+            # `cp -a` and `rsync -a`, so the request succeeds without effect.
+            return self._attributes(entry)
+        lfn = grid.lfn_id(entry_id)
+        if fields.update_size and attr.st_size != entry.size:
+            raise GridError(
+                "changing a file's size is not supported yet", lfn, errno=errno.EOPNOTSUPP
+            )
+        if fields.update_mode:
+            entry = grid.chmod(lfn, attr.st_mode & 0o7777)
+        if fields.update_uid or fields.update_gid:
+            owner = self._ids.owner(attr.st_uid) if fields.update_uid else None
+            group = self._ids.group(attr.st_gid) if fields.update_gid else None
+            entry = grid.chown(lfn, owner, group)
+        if fields.update_atime or fields.update_mtime:
+            entry = grid.utime(
+                lfn,
+                attr.st_atime_ns if fields.update_atime else entry.atime_ns,
+                attr.st_mtime_ns if fields.update_mtime else entry.mtime_ns,
+            )
+        return self._attributes(entry)
+
+    @errno_boundary
+    async def mkdir(
+        self, parent_inode: pyfuse3.InodeT, name: bytes, mode: int, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        self._writable()
+        permissions = mode & ~ctx.umask & 0o7777
+        return await self._run(self._mkdir, self._entry_id(parent_inode), _text(name), permissions)
+
+    @errno_boundary
+    async def symlink(
+        self,
+        parent_inode: pyfuse3.InodeT,
+        name: bytes,
+        target: bytes,
+        ctx: pyfuse3.RequestContext,
+    ) -> pyfuse3.EntryAttributes:
+        self._writable()
+        parent = self._entry_id(parent_inode)
+        return await self._run(self._symlink, parent, _text(name), _text(target))
+
+    @errno_boundary
+    async def unlink(
+        self, parent_inode: pyfuse3.InodeT, name: bytes, ctx: pyfuse3.RequestContext
+    ) -> None:
+        self._writable()
+        await self._run(self._unlink, self._entry_id(parent_inode), _text(name))
+
+    @errno_boundary
+    async def rmdir(
+        self, parent_inode: pyfuse3.InodeT, name: bytes, ctx: pyfuse3.RequestContext
+    ) -> None:
+        self._writable()
+        await self._run(self._rmdir, self._entry_id(parent_inode), _text(name))
+
+    @errno_boundary
+    async def rename(  # noqa: PLR0917 - pyfuse3's signature
+        self,
+        parent_inode_old: pyfuse3.InodeT,
+        name_old: bytes,
+        parent_inode_new: pyfuse3.InodeT,
+        name_new: bytes,
+        flags: int,
+        ctx: pyfuse3.RequestContext,
+    ) -> None:
+        self._writable()
+        await self._run(
+            self._rename,
+            self._entry_id(parent_inode_old),
+            _text(name_old),
+            self._entry_id(parent_inode_new),
+            _text(name_new),
+            flags,
+        )
+
+    @errno_boundary
+    async def link(
+        self,
+        inode: pyfuse3.InodeT,
+        new_parent_inode: pyfuse3.InodeT,
+        new_name: bytes,
+        ctx: pyfuse3.RequestContext,
+    ) -> pyfuse3.EntryAttributes:
+        # A file has one LFN; a second name for it is an alias (a symbolic link).
+        raise pyfuse3.FUSEError(errno.EPERM)
+
+    @errno_boundary
+    async def setattr(
+        self,
+        inode: pyfuse3.InodeT,
+        attr: pyfuse3.EntryAttributes,
+        fields: pyfuse3.SetattrFields,
+        fh: pyfuse3.FileHandleT | None,
+        ctx: pyfuse3.RequestContext,
+    ) -> pyfuse3.EntryAttributes:
+        self._writable()
+        return await self._run(self._setattr, self._entry_id(inode), attr, fields)
+
+    # -- reading -----------------------------------------------------------------
+
+    def _open_file(self, entry_id: EntryId) -> OpenFile:
+        """Open a file's best replica; a file only on tape is staged and raises EAGAIN."""
+        entry = self._grid.stat_id(entry_id)
+        try:
+            reader = self._grid.open_id(entry_id)
+        except NoReplicaAvailable:
+            lfn = self._grid.lfn_id(entry_id)
+            if _NEARLINE not in {str(place) for place in self._grid.locality(lfn).values()}:
+                raise
+            self._stage(entry_id, lfn)
+            raise GridError(f"{lfn} is on tape, being staged", lfn, errno=errno.EAGAIN) from None
+        with self._stages_lock:
+            self._stages.pop(entry_id, None)
+        return OpenFile(entry, reader, self._cache)
+
+    def _stage(self, entry_id: EntryId, lfn: str) -> None:
+        """Request a stage of ``lfn``, unless one is under way: one recall however many opens."""
+        with self._stages_lock:
+            request = self._stages.get(entry_id)
+            if request is not None and request.state == _QUEUED:
+                return
+            request = self._grid.bring_online(lfn, self._settings.stage_pin)
+            if request is not None:
+                log.info("%s is on tape: staging it (request %d)", lfn, request.id)
+                self._stages[entry_id] = request
+
+    @errno_boundary
+    async def open(
+        self, inode: pyfuse3.InodeT, flags: int, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.FileInfo:
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND):
+            self._writable()
+            raise GridError("writing files is not supported yet", errno=errno.EOPNOTSUPP)
+        entry_id = self._entry_id(inode)
+        opened = await self._open_waiting_for_stage(entry_id)
+        handle = next(self._handles)
+        self._open[handle] = opened
+        log.debug("open inode %d as handle %d from %s", inode, handle, opened)
+        # A file's bytes change only with its size and mtime, and the kernel drops
+        # cached pages when those change (libfuse asks for auto_inval_data), so
+        # pages cached by an earlier open stay valid.
+        return pyfuse3.FileInfo(fh=pyfuse3.FileHandleT(handle), keep_cache=True)
+
+    async def _open_waiting_for_stage(self, entry_id: EntryId) -> OpenFile:
+        """Open a file; one on tape is staged, and waited for up to the stage timeout.
+
+        With ``stage_eagain`` the open fails with EAGAIN at once instead, and
+        the stage goes on (progress in ``user.status``). The wait polls in the
+        loop, so a long recall holds no worker thread.
+        """
+        try:
+            return await self._run(self._open_file, entry_id)
+        except GridError as exc:
+            if exc.errno != errno.EAGAIN or self._settings.stage_eagain:
+                raise
+        with trio.move_on_after(self._settings.stage_timeout):
+            while (request := self._stages.get(entry_id)) is not None and request.state == _QUEUED:
+                await trio.sleep(_STAGE_POLL_S)
+        if request is not None and request.state not in (_QUEUED, _DONE):
+            with self._stages_lock:
+                self._stages.pop(entry_id, None)
+            raise GridError(f"staging failed ({request.state}): {request.error}")
+        return await self._run(self._open_file, entry_id)  # EAGAIN again if not staged yet
+
+    @errno_boundary
+    async def read(self, fh: pyfuse3.FileHandleT, off: int, size: int) -> bytes:
+        opened = self._open[fh]
+        data = opened.read_now(off, size)
+        if data is not None:
+            return data  # type: ignore[return-value] - any buffer will do for pyfuse3
+        return await self._run(opened.read, off, size)
+
+    @errno_boundary
+    async def release(self, fh: pyfuse3.FileHandleT) -> None:
+        opened = self._open.pop(fh)
+        await self._run(opened.close)
+
+    # -- extended attributes -------------------------------------------------------
+
+    def _serving(self, inode: int) -> OpenFile | None:
+        entry_id = self._entry_id(inode)
+        return next((f for f in self._open.values() if f.entry.id == entry_id), None)
+
+    @errno_boundary
+    async def getxattr(
+        self, inode: pyfuse3.InodeT, name: bytes, ctx: pyfuse3.RequestContext
+    ) -> bytes:
+        if name.startswith(_KERNEL_NAMESPACES):
+            raise pyfuse3.FUSEError(errno.ENODATA)
+        if name == REPLICA_XATTR:
+            opened = self._serving(inode)
+            if opened is None:
+                raise pyfuse3.FUSEError(errno.ENODATA)  # shown while the file is open
+            return opened.reader.turl.encode("utf-8")
+        raise pyfuse3.FUSEError(errno.ENODATA)
+
+    @errno_boundary
+    async def listxattr(
+        self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext
+    ) -> Sequence[bytes]:
+        return [REPLICA_XATTR] if self._serving(inode) is not None else []
+
+    @errno_boundary
+    async def setxattr(
+        self, inode: pyfuse3.InodeT, name: bytes, value: bytes, ctx: pyfuse3.RequestContext
+    ) -> None:
+        self._writable()
+        if name.startswith(_KERNEL_NAMESPACES):
+            raise pyfuse3.FUSEError(errno.ENOTSUP)
+        if name == REPLICA_XATTR:
+            raise pyfuse3.FUSEError(errno.EPERM)
+        raise pyfuse3.FUSEError(errno.ENOTSUP)
+
+    @errno_boundary
+    async def removexattr(
+        self, inode: pyfuse3.InodeT, name: bytes, ctx: pyfuse3.RequestContext
+    ) -> None:
+        self._writable()
+        if name == REPLICA_XATTR:
+            raise pyfuse3.FUSEError(errno.EPERM)
+        raise pyfuse3.FUSEError(errno.ENODATA)
+
+
+def _text(name: bytes) -> str:
+    """A name or link target from the kernel as an LFN part; LFNs are UTF-8."""
+    try:
+        return name.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidArgument(f"not UTF-8: {name!r}") from None
