@@ -35,6 +35,19 @@ S = TypeVar("S", bound=Counted)
 
 # Answers the kernel asks for all the time; not worth more than a debug line.
 _ROUTINE = {errno.ENOENT, errno.ENOTDIR, errno.EEXIST, errno.ENODATA, errno.EROFS}
+# Refusals of what a caller asked (permissions, bad arguments, a stage under way):
+# the caller hears of them; the log says why, without alarm.
+_REFUSALS = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.EINVAL,
+    errno.ENOTEMPTY,
+    errno.EISDIR,
+    errno.ENOTSUP,
+    errno.EAGAIN,
+    errno.ENAMETOOLONG,
+    errno.ELOOP,
+}
 
 
 def errno_boundary(
@@ -52,7 +65,13 @@ def errno_boundary(
             raise
         except OSError as exc:
             code = exc.errno or errno.EIO
-            level = logging.DEBUG if code in _ROUTINE else logging.WARNING
+            level = (
+                logging.DEBUG
+                if code in _ROUTINE
+                else logging.INFO
+                if code in _REFUSALS
+                else logging.WARNING
+            )
             log.log(level, "%s: %s", handler.__name__, exc)
             raise pyfuse3.FUSEError(code) from None
         except Exception:
