@@ -23,7 +23,7 @@ from gridfs.catalog.engine import database_errors, open_catalog_engine
 from gridfs.catalog.guids import new_guid, parse_guid
 from gridfs.catalog.identity import Identity
 from gridfs.catalog.lfn import MAX_LFN_BYTES, join_lfn, split_lfn
-from gridfs.catalog.models import AclModel, EntryModel, ReplicaModel
+from gridfs.catalog.models import AclModel, EntryModel, PropertyModel, ReplicaModel
 from gridfs.catalog.permissions import (
     EXECUTE,
     READ,
@@ -479,12 +479,15 @@ class Catalog:
         guid: str | None = None,
         mode: int = 0o664,
         space_token: str | None = None,
+        status: FileStatus = FileStatus.READY,
     ) -> Stat:
         """Register file ``lfn`` and its ``(se, surl)`` replicas in one transaction.
 
         A new GUID is made unless ``guid`` is given; the replicas occupy
-        ``space_token`` of their SE, if given. Raises :class:`AlreadyExists`
-        if the LFN, the GUID or one of the SURLs is registered already.
+        ``space_token`` of their SE, if given. A file opened for writing is
+        registered with ``status`` WRITING and no replica until its first
+        :meth:`commit_version`. Raises :class:`AlreadyExists` if the LFN, the
+        GUID or one of the SURLs is registered already.
         """
         if size < 0:
             raise InvalidArgument(f"negative size for {lfn}", lfn)
@@ -501,7 +504,7 @@ class Catalog:
                 size=size,
                 checksum_type=checksum_type if checksum is not None else None,
                 checksum=checksum,
-                status=FileStatus.READY.value,
+                status=status.value,
             )
             for se, surl in replicas:
                 session.add(_new_replica(entry.id, se, surl, space_token=space_token))
@@ -706,6 +709,97 @@ class Catalog:
                 entry.checksum_type, entry.checksum = checksum_type, checksum
             entry.mtime_ns = entry.ctime_ns = time.time_ns()
             return _to_stat(entry)
+
+    @_retried
+    def commit_version(
+        self,
+        entry_id: EntryId,
+        *,
+        size: int,
+        checksum: str,
+        checksum_type: str,
+        se: str,
+        surl: str,
+        space_token: str | None = None,
+    ) -> tuple[Stat, list[Replica]]:
+        """Make the stored copy ``surl`` the new content of file ``entry_id``.
+
+        In one transaction: the size and checksum change, ``surl`` on ``se``
+        becomes the only available replica, and every other replica becomes
+        STALE, so that no reader is handed old bytes for the new checksum.
+        The GUID stays. Returns the new entry and the stale replicas, whose
+        stored copies are the caller's to delete (then :meth:`remove_replica`).
+        Needs write permission on the file.
+        """
+        if size < 0:
+            raise InvalidArgument(f"negative size for entry {entry_id}", str(entry_id))
+        _check_checksum(checksum_type, checksum, surl)
+        try:
+            with self._session(write=True) as session:
+                entry = _by_id(session, entry_id)
+                lfn = self._lfn_checked(session, entry)
+                _require_file(entry, lfn)
+                self._require(session, entry, WRITE, lfn)
+                stale = []
+                for row in session.scalars(
+                    select(ReplicaModel).where(ReplicaModel.entry_id == entry.id)
+                ):
+                    row.status = ReplicaStatus.STALE.value
+                    stale.append(_to_replica(row, entry.guid or ""))
+                session.add(_new_replica(entry.id, se, surl, space_token=space_token))
+                entry.size = size
+                entry.checksum_type, entry.checksum = checksum_type, checksum
+                entry.status = FileStatus.READY.value
+                entry.mtime_ns = entry.ctime_ns = time.time_ns()
+                session.flush()
+                return _to_stat(entry), stale
+        except IntegrityError as exc:
+            raise AlreadyExists(f"replica is registered already: {surl}", surl) from exc
+
+    def access(self, lfn: str, mode: int) -> bool:
+        """Whether ``lfn`` exists (``os.F_OK``) and allows ``mode`` (``os.R_OK|W_OK|X_OK``).
+
+        As :func:`os.access`: links are followed, a missing entry or an
+        ancestor without search permission gives False, not an error.
+        """
+        want = mode & (READ | WRITE | EXECUTE)
+        try:
+            with self._session() as session:
+                entry = self._resolve(session, lfn, follow_last=True)
+                return self._allowed(entry, _acl(session, entry), want) if want else True
+        except (NotFound, PermissionDenied, NotADirectory, SymlinkLoop):
+            return False
+
+    def properties(self, lfn_or_id: str | EntryId) -> dict[str, str]:
+        """The grid properties of an entry (such as ``default_se``); needs read permission."""
+        with self._session() as session:
+            entry = self._entry(session, lfn_or_id, follow=True)
+            self._require(session, entry, READ, _name_of(session, entry, lfn_or_id))
+            rows = session.scalars(select(PropertyModel).where(PropertyModel.entry_id == entry.id))
+            return {row.name: row.value for row in rows}
+
+    @_retried
+    def set_property(self, lfn_or_id: str | EntryId, name: str, value: str | None) -> None:
+        """Set (or with ``None`` remove) a grid property; needs write permission.
+
+        Removing a property that is not set raises :class:`NotFound`.
+        """
+        if not name or len(name) > 255:
+            raise InvalidArgument(f"invalid property name {name!r}", name)
+        with self._session(write=True) as session:
+            entry = self._entry(session, lfn_or_id, follow=True)
+            self._require(session, entry, WRITE, _name_of(session, entry, lfn_or_id))
+            row = session.get(PropertyModel, (entry.id, name))
+            if value is None:
+                if row is None:
+                    where = _name_of(session, entry, lfn_or_id)
+                    raise NotFound(f"no property {name} on {where}", name)
+                session.delete(row)
+            elif row is None:
+                session.add(PropertyModel(entry_id=entry.id, name=name, value=value))
+            else:
+                row.value = value
+            entry.ctime_ns = time.time_ns()
 
     @_retried
     def set_comment(self, lfn: str, comment: str | None) -> None:
@@ -1048,6 +1142,11 @@ def _lfn(session: Session, entry: EntryModel) -> str:
             raise GridError(f"catalog corrupt: entry {entry.id} is in a directory loop")
         entry = _by_id(session, entry.parent_id)
     return join_lfn(parts[::-1])
+
+
+def _name_of(session: Session, entry: EntryModel, lfn_or_id: str | EntryId) -> str:
+    """The LFN to name ``entry`` by in messages, when it was asked for by id."""
+    return lfn_or_id if isinstance(lfn_or_id, str) else _lfn(session, entry)
 
 
 def _is_within(session: Session, node: EntryModel, ancestor: EntryModel) -> bool:

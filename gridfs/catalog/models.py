@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AclModel", "Base", "EntryModel", "ReplicaModel"]
+__all__ = ["AclModel", "Base", "EntryModel", "PropertyModel", "ReplicaModel"]
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants 64 bits.
 _Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -123,3 +123,15 @@ class AclModel(Base):
     tag: Mapped[str] = mapped_column(String(16))
     qualifier: Mapped[str] = mapped_column(String(255))
     perms: Mapped[int] = mapped_column(Integer)
+
+
+class PropertyModel(Base):
+    """A named grid property of an entry, e.g. the default SE of a directory."""
+
+    __tablename__ = "entry_properties"
+
+    entry_id: Mapped[int] = mapped_column(
+        _Id, ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

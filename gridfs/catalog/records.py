@@ -24,6 +24,7 @@ class FileStatus(StrEnum):
     """An entry's status, stored in the database: a file's, or a link's kind."""
 
     READY = "ready"
+    WRITING = "writing"  # created by an open for writing; no content stored yet
     ALIAS = "alias"  # a link made by lcg-aa: it follows its file
 
 
@@ -34,6 +35,7 @@ class ReplicaStatus(StrEnum):
     BEING_WRITTEN = "being-written"
     UNAVAILABLE = "unavailable"
     LOST = "lost"
+    STALE = "stale"  # holds an older version of the file: never read, to be deleted
 
 
 _TYPE_BITS = {

@@ -1,4 +1,4 @@
-"""The binary file object that :func:`gridfs.open` returns."""
+"""The binary file objects that :func:`gridfs.open` returns."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import io
 import os
 
 from gridfs.catalog import Replica
+from gridfs.errors import GridError
 from gridfs.gfal.failover import FailoverReader
+from gridfs.gfal.writer import StagedFile
 
-__all__ = ["GridRawReader"]
+__all__ = ["GridRawFile", "GridRawReader"]
 
 
 class GridRawReader(io.RawIOBase):
@@ -68,3 +70,97 @@ class GridRawReader(io.RawIOBase):
                 self._reader.close()
             finally:
                 super().close()
+
+
+class GridRawFile(io.RawIOBase):
+    """Raw, seekable reads and writes of an LFN open for writing.
+
+    Wrapped in :class:`io.BufferedWriter` or :class:`io.BufferedRandom` by
+    :func:`gridfs.open`. Writes go to a local staging file; ``close()``
+    stores and registers the content (:meth:`StagedFile.commit`) and raises
+    if that fails, keeping the staged content in a local file that the error
+    names, so nothing written is lost.
+    """
+
+    def __init__(self, staged: StagedFile, mode: str, *, readable: bool, append: bool) -> None:
+        super().__init__()
+        self.name = staged.lfn
+        self.mode = mode
+        self._staged = staged
+        self._readable = readable
+        self._append = append
+        self._position = staged.size if append else 0
+
+    @property
+    def staged(self) -> StagedFile:
+        """The staging file behind this file object."""
+        return self._staged
+
+    def readable(self) -> bool:
+        return self._readable
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        self._checkClosed()  # type: ignore[attr-defined]
+        if not self._readable:
+            raise io.UnsupportedOperation("not readable")
+        with memoryview(buffer) as view:
+            data = self._staged.pread(len(view), self._position)
+            view[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        self._checkClosed()  # type: ignore[attr-defined]
+        if self._append:  # O_APPEND: every write goes to the end
+            self._position = self._staged.size
+        count = self._staged.pwrite(data, self._position)
+        self._position += count
+        return count
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self._checkClosed()  # type: ignore[attr-defined]
+        if whence == os.SEEK_SET:
+            position = offset
+        elif whence == os.SEEK_CUR:
+            position = self._position + offset
+        elif whence == os.SEEK_END:
+            position = self._staged.size + offset
+        else:
+            raise ValueError(f"invalid whence ({whence})")
+        if position < 0:
+            raise ValueError(f"negative seek position {position}")
+        self._position = position
+        return position
+
+    def tell(self) -> int:
+        self._checkClosed()  # type: ignore[attr-defined]
+        return self._position
+
+    def truncate(self, size: int | None = None) -> int:
+        self._checkClosed()  # type: ignore[attr-defined]
+        size = self._position if size is None else size
+        self._staged.truncate(size)
+        return size
+
+    def flush(self) -> None:
+        # Nothing to push: the staged bytes are stored by close(), once.
+        self._checkClosed()  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            self._staged.commit()
+        except GridError as exc:
+            kept = self._staged.close(keep=True)
+            super().close()
+            exc.add_note(f"the content written is kept in {kept}")
+            raise
+        self._staged.close()
+        super().close()

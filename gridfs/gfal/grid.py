@@ -14,10 +14,14 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO, TypeVar
 
 from gridfs.catalog import (
+    ROOT_ID,
     AclEntry,
     Catalog,
     EntryId,
+    FileStatus,
+    Identity,
     Replica,
+    ReplicaStatus,
     Stat,
     join_lfn,
     new_guid,
@@ -36,14 +40,17 @@ from gridfs.errors import (
     NoSpace,
     NotADirectory,
     NotFound,
+    PermissionDenied,
     ReadOnly,
     StorageUnavailable,
     UnknownSE,
     from_os_error,
 )
+from gridfs.gfal import xattrs
 from gridfs.gfal.failover import FailoverReader
-from gridfs.gfal.fileobj import GridRawReader
+from gridfs.gfal.fileobj import GridRawFile, GridRawReader
 from gridfs.gfal.policy import Candidate, rank_replicas
+from gridfs.gfal.writer import DEFAULT_SE_PROPERTY, StagedFile
 from gridfs.storage import (
     DEFAULT_CHECKSUM,
     Adler32,
@@ -104,6 +111,8 @@ class Grid:
         backend_options: BackendOptions | None = None,
         health: CircuitBreaker | None = None,
         rng: random.Random | None = None,
+        stager: Stager | None = None,
+        staging_dir: str | None = None,
     ) -> None:
         self.catalog = catalog
         self.ses = ses
@@ -113,7 +122,8 @@ class Grid:
         self.protocols = tuple(protocols)
         self.backend_options = backend_options or BackendOptions()
         self.health = health or CircuitBreaker()
-        self.stager = Stager()
+        self.stager = stager or Stager()
+        self.staging_dir = staging_dir  # files being written; None: the system's temp dir
         self._rng = rng or random.Random()
 
     @classmethod
@@ -128,6 +138,22 @@ class Grid:
             default_se=config.default_se,
             protocols=config.protocols,
             backend_options=config.backend_options,
+        )
+
+    def as_identity(self, identity: Identity) -> Grid:
+        """This grid acting as ``identity``: same catalog connections, SEs, health and staging."""
+        return Grid(
+            self.catalog.as_identity(identity),
+            self.ses,
+            local_site=self.local_site,
+            local_region=self.local_region,
+            default_se=self.default_se,
+            protocols=self.protocols,
+            backend_options=self.backend_options,
+            health=self.health,
+            rng=self._rng,
+            stager=self.stager,
+            staging_dir=self.staging_dir,
         )
 
     def close(self) -> None:
@@ -177,6 +203,10 @@ class Grid:
     def rmdir(self, lfn: str) -> None:
         """Remove the empty directory ``lfn``."""
         self.catalog.rmdir(lfn)
+
+    def access(self, lfn: str, mode: int) -> bool:
+        """Whether ``lfn`` exists and allows ``mode`` (``os.F_OK``, ``R_OK``...): os.access."""
+        return self.catalog.access(lfn, mode)
 
     def unlink(self, lfn: str) -> None:
         """Remove file or link ``lfn``; a file's stored replicas are deleted first.
@@ -257,6 +287,41 @@ class Grid:
     def set_comment(self, lfn: str, comment: str | None) -> None:
         """Set, or with ``None`` delete, the comment of ``lfn``."""
         self.catalog.set_comment(lfn, comment)
+
+    # -- extended attributes (see gridfs.gfal.xattrs) -----------------------
+
+    def getxattr(self, lfn: str, name: str) -> bytes:
+        """The value of extended attribute ``name`` of ``lfn`` (as :func:`os.getxattr`)."""
+        return xattrs.get(self, self.stat(lfn), lfn, name)
+
+    def setxattr(self, lfn: str, name: str, value: bytes, flags: int = 0) -> None:
+        """Set extended attribute ``name`` of ``lfn`` (as :func:`os.setxattr`)."""
+        xattrs.set_(self, self.stat(lfn), lfn, name, value, flags=flags)
+
+    def listxattr(self, lfn: str) -> list[str]:
+        """The extended attribute names of ``lfn`` (as :func:`os.listxattr`)."""
+        return xattrs.listing(self, self.stat(lfn))
+
+    def removexattr(self, lfn: str, name: str) -> None:
+        """Remove extended attribute ``name`` of ``lfn`` (as :func:`os.removexattr`)."""
+        xattrs.remove(self, self.stat(lfn), lfn, name)
+
+    def getxattr_id(self, entry_id: EntryId, name: str) -> bytes:
+        """:meth:`getxattr` of the entry with id ``entry_id``."""
+        return xattrs.get(self, self.stat_id(entry_id), self.lfn_id(entry_id), name)
+
+    def setxattr_id(self, entry_id: EntryId, name: str, value: bytes, flags: int = 0) -> None:
+        """:meth:`setxattr` of the entry with id ``entry_id``."""
+        lfn = self.lfn_id(entry_id)
+        xattrs.set_(self, self.stat_id(entry_id), lfn, name, value, flags=flags)
+
+    def listxattr_id(self, entry_id: EntryId) -> list[str]:
+        """:meth:`listxattr` of the entry with id ``entry_id``."""
+        return xattrs.listing(self, self.stat_id(entry_id))
+
+    def removexattr_id(self, entry_id: EntryId, name: str) -> None:
+        """:meth:`removexattr` of the entry with id ``entry_id``."""
+        xattrs.remove(self, self.stat_id(entry_id), self.lfn_id(entry_id), name)
 
     # -- GUIDs, aliases and replica registration (lcg-lg/la/aa/ra/rf/uf) ----
 
@@ -354,23 +419,128 @@ class Grid:
 
     # -- reading -----------------------------------------------------------
 
-    def open(self, lfn: str, mode: str = "rb", buffering: int = -1) -> BinaryIO:
-        """Open ``lfn`` for binary reading from its best replica.
+    def open(
+        self,
+        lfn: str,
+        mode: str = "rb",
+        buffering: int = -1,
+        *,
+        protocols: Sequence[str] | None = None,
+        se: str | None = None,
+    ) -> BinaryIO:
+        """Open ``lfn`` as a binary file, with the modes of :func:`open`.
 
-        The result is a buffered binary file (``read``, ``readinto``, ``seek``,
-        ``tell``, ``close``, context manager). ``buffering=0`` gives the raw,
-        unbuffered reader. Only ``"rb"`` is supported in this version.
+        ``"rb"`` reads the best replica (``protocols`` overrides the
+        configured preference for this call), failing over to the next one
+        in the middle of a read. ``"wb"``, ``"xb"``, ``"ab"`` and the ``+``
+        modes write through a local staging file; ``close()`` stores the
+        content (on ``se``, else on the SE of the file's primary replica or
+        the default) and registers it, as a new file or as the new version
+        of the existing one (see :mod:`gridfs.gfal.writer`). ``buffering=0``
+        gives the raw file object.
         """
-        if mode not in ("rb", "br"):
-            raise ReadOnly(f"cannot open {lfn} with mode {mode!r}: only 'rb' is supported", lfn)
-        entry = self.stat(lfn)
-        raw = GridRawReader(lfn, self._open_replica(entry, lfn))
+        flags = set(mode)
+        kinds = flags & set("rwxa")
+        if len(mode) != len(flags) or not flags <= set("rwxab+") or len(kinds) != 1:
+            raise InvalidArgument(f"invalid mode {mode!r}", lfn)
+        if "b" not in flags:
+            raise InvalidArgument(
+                f"mode {mode!r}: grid files are binary; open with 'b' and wrap the file "
+                "in io.TextIOWrapper for text",
+                lfn,
+            )
+        size = buffering if buffering > 1 else io.DEFAULT_BUFFER_SIZE * 16
+        if flags == {"r", "b"}:
+            entry = self.stat(lfn)
+            reader = GridRawReader(lfn, self._open_replica(entry, lfn, protocols))
+            if buffering == 0:
+                return reader  # type: ignore[return-value]
+            return io.BufferedReader(reader, buffer_size=size)  # type: ignore[return-value]
+        kind = kinds.pop()
+        staged = self.open_staged(
+            lfn,
+            create=kind != "r",
+            exclusive=kind == "x",
+            truncate=kind == "w",
+            se=se,
+        )
+        raw = GridRawFile(staged, mode, readable="+" in flags, append=kind == "a")
         if buffering == 0:
             return raw  # type: ignore[return-value]
-        size = buffering if buffering > 1 else io.DEFAULT_BUFFER_SIZE * 16
-        return io.BufferedReader(raw, buffer_size=size)  # type: ignore[return-value]
+        wrapper = io.BufferedRandom if "+" in flags else io.BufferedWriter
+        return wrapper(raw, buffer_size=size)  # type: ignore[return-value]
 
-    def _open_replica(self, entry: Stat, lfn: str) -> FailoverReader:
+    def open_staged(
+        self,
+        lfn: str,
+        *,
+        create: bool = False,
+        exclusive: bool = False,
+        truncate: bool = False,
+        se: str | None = None,
+        mode: int = 0o644,
+    ) -> StagedFile:
+        """Open ``lfn`` for writing through a local staging file (see :class:`StagedFile`).
+
+        A missing file is registered at once, empty and WRITING, when
+        ``create`` (with ``mode``); ``exclusive`` fails if it exists (O_EXCL);
+        ``truncate`` starts from empty content (O_TRUNC). Write permission is
+        checked here, before anything is fetched or staged.
+        """
+        if se is not None:
+            self._writable_se(se)
+        try:
+            entry = self.stat(lfn)
+        except NotFound:
+            if not create:
+                raise
+            entry = self.catalog.add_file(lfn, size=0, mode=mode, status=FileStatus.WRITING)
+            return StagedFile(self, entry, lfn, created=True, truncate=True, se=se)
+        if exclusive:
+            raise AlreadyExists(f"LFN exists: {lfn}", lfn)
+        return self._staged_existing(entry, lfn, truncate=truncate, se=se)
+
+    def open_staged_id(self, entry_id: EntryId, *, truncate: bool = False) -> StagedFile:
+        """Open the existing file ``entry_id`` for writing (see :meth:`open_staged`)."""
+        entry = self.catalog.stat_id(entry_id)
+        return self._staged_existing(entry, self.catalog.lfn_of(entry_id), truncate=truncate)
+
+    def create_staged_id(
+        self, parent_id: EntryId, name: str, *, mode: int = 0o644, exclusive: bool = True
+    ) -> StagedFile:
+        """Create file ``name`` in directory ``parent_id`` and open it for writing."""
+        lfn = join_lfn((*split_lfn(self.catalog.lfn_of(parent_id)), name))
+        return self.open_staged(lfn, create=True, exclusive=exclusive, truncate=True, mode=mode)
+
+    def _staged_existing(
+        self, entry: Stat, lfn: str, *, truncate: bool, se: str | None = None
+    ) -> StagedFile:
+        if entry.is_dir():
+            raise IsADirectory(f"is a directory: {lfn}", lfn)
+        if not entry.is_file():
+            raise InvalidArgument(f"not a file: {lfn}", lfn)
+        if not self.catalog.access(lfn, os.W_OK):
+            raise PermissionDenied(f"permission denied: {lfn}", lfn)
+        return StagedFile(self, entry, lfn, created=False, truncate=truncate, se=se)
+
+    def default_se_for(self, directory_id: EntryId) -> str | None:
+        """The SE for new files in a directory: the nearest ``default_se`` property above it.
+
+        Set with the ``user.grid.default_se`` attribute of a directory; without
+        one on the directory or any ancestor, the configured default SE.
+        """
+        entry_id: EntryId | None = directory_id
+        while entry_id is not None:
+            with contextlib.suppress(PermissionDenied):
+                chosen = self.catalog.properties(entry_id).get(DEFAULT_SE_PROPERTY)
+                if chosen is not None:
+                    return chosen
+            entry_id = self.catalog.stat_id(entry_id).parent_id if entry_id != ROOT_ID else None
+        return self.default_se
+
+    def _open_replica(
+        self, entry: Stat, lfn: str, protocols: Sequence[str] | None = None
+    ) -> FailoverReader:
         """Open ``lfn`` for reading from its ranked replicas, failing over as needed.
 
         The reader goes on from the next replica, at the same offset, when the
@@ -379,6 +549,11 @@ class Grid:
         """
         if entry.is_dir():
             raise IsADirectory(f"is a directory: {lfn}", lfn)
+        if entry.status is FileStatus.WRITING:
+            raise GridError(
+                f"{lfn} is being written: its content is not stored yet", lfn, errno=errno.EBUSY
+            )
+        protocols = tuple(protocols or self.protocols)
         replicas = self.catalog.replicas(entry.id)
         candidates = rank_replicas(
             replicas,
@@ -387,10 +562,11 @@ class Grid:
             self._rng,
             unhealthy=self.health.unhealthy(),
             local_region=self.local_region,
+            protocols=protocols,
         )
         ranked = {candidate.replica for candidate in candidates}
         failures = [
-            f"{replica.surl} (SE {replica.se} is not configured or not readable)"
+            _why_not_candidate(replica, self.ses, protocols)
             for replica in replicas
             if replica not in ranked
         ]
@@ -399,7 +575,7 @@ class Grid:
             surl = candidate.replica.surl
             if self.stager.locality(candidate.se, surl) is Locality.NEARLINE:
                 raise GridError("NEARLINE: bring it online first", surl, errno=errno.EAGAIN)
-            turl = resolve_turl(surl, candidate.se, self.protocols)
+            turl = resolve_turl(surl, candidate.se, protocols)
             reader = self.backend(turl).open_reader(turl)
             self.health.record_success(candidate.se.name)
             if reader.size != entry.size:
@@ -560,15 +736,17 @@ class Grid:
         expected_checksum: Callable[[], str],
         expected_size: int | None,
         register: Callable[[str, WriteResult], T],
+        name: str | None = None,
     ) -> tuple[T, str]:
         """Store ``chunks`` as a new replica on ``se``, verify it, then ``register`` it.
 
         The SE's checksum of what it stored, and the one computed while sending,
         must both equal ``expected_checksum()`` (asked once the bytes are sent).
-        Returns what ``register(surl, written)`` returns, and the SURL. On any
-        failure, registration included, the stored copy is deleted.
+        The copy is named ``name`` (default ``file-<guid>``) in the SE's area
+        of the day. Returns what ``register(surl, written)`` returns, and the
+        SURL. On any failure, registration included, the stored copy is deleted.
         """
-        surl = make_surl(se, f"generated/{_today()}/file-{guid}")
+        surl = make_surl(se, f"generated/{_today()}/{name or f'file-{guid}'}")
         turl = resolve_turl(surl, se, self.protocols)
         backend = self.backend(turl)
         try:
@@ -654,7 +832,19 @@ class Grid:
         """The LFN of an entry."""
         return self.catalog.lfn_of(entry_id)
 
-    def open_id(self, entry_id: EntryId) -> FailoverReader:
+    def open_id(self, entry_id: EntryId, protocols: Sequence[str] | None = None) -> FailoverReader:
         """Open the best working replica of a file; the caller closes the reader."""
         entry = self.catalog.stat_id(entry_id)
-        return self._open_replica(entry, self.catalog.lfn_of(entry_id))
+        return self._open_replica(entry, self.catalog.lfn_of(entry_id), protocols)
+
+
+def _why_not_candidate(replica: Replica, ses: SERegistry, protocols: Sequence[str]) -> str:
+    """Why a replica is not worth trying, for the error that lists what was tried."""
+    if replica.status is not ReplicaStatus.AVAILABLE:
+        return f"{replica.surl} ({replica.status.value})"
+    if replica.se not in ses:
+        return f"{replica.surl} (SE {replica.se} is not configured)"
+    se = ses.get(replica.se)
+    if not se.readable:
+        return f"{replica.surl} (SE {replica.se} is not readable)"
+    return f"{replica.surl} (SE {replica.se} offers none of {', '.join(protocols)})"

@@ -28,29 +28,32 @@ def rank_replicas(
     *,
     unhealthy: frozenset[str] = frozenset(),
     local_region: str | None = None,
+    protocols: Sequence[str] | None = None,
 ) -> list[Candidate]:
     """The replicas to try, best first.
 
-    Only available replicas on configured, readable SEs are candidates.
-    Healthy SEs come before those in ``unhealthy`` (whose circuit breaker is
-    open); then online SEs before nearline (tape) ones; then SEs of
-    ``local_site``, then of ``local_region``, then the rest; among equals the
-    order is random (drawn from ``rng``), which spreads readers over the SEs.
+    Only available replicas on configured, readable SEs are candidates, and,
+    given ``protocols`` (most preferred first), only on SEs that offer one of
+    them. Healthy SEs come before those in ``unhealthy`` (whose circuit
+    breaker is open); then online SEs before nearline (tape) ones; then SEs
+    of ``local_site``, then of ``local_region``, then the rest; then SEs that
+    offer a more preferred protocol; among equals the order is random (drawn
+    from ``rng``), which spreads readers over the SEs.
     """
     keyed = []
     for replica in replicas:
         if replica.status is not ReplicaStatus.AVAILABLE or replica.se not in ses:
             continue
         se = ses.get(replica.se)
-        if se.readable:
-            near = (
-                0
-                if se.site == local_site
-                else 1
-                if local_region and se.region == local_region
-                else 2
-            )
-            key = (se.name in unhealthy, se.nearline, near, rng.random())
-            keyed.append((key, Candidate(replica, se)))
+        if not se.readable:
+            continue
+        offered = [i for i, name in enumerate(protocols or ()) if name in se.protocols]
+        if protocols is not None and not offered:
+            continue
+        in_region = local_region is not None and se.region == local_region
+        near = 0 if se.site == local_site else 1 if in_region else 2
+        preference = offered[0] if offered else 0
+        key = (se.name in unhealthy, se.nearline, near, preference, rng.random())
+        keyed.append((key, Candidate(replica, se)))
     keyed.sort(key=lambda pair: pair[0])
     return [candidate for _, candidate in keyed]

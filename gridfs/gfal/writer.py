@@ -1,0 +1,266 @@
+"""Writing grid files: a local staging file, stored and registered as a new version on commit.
+
+The rules (README, "Writing files"):
+
+- A new file is registered at open, empty and in status WRITING, so that it
+  has an entry (an inode) while it is written; its first commit stores it and
+  makes it READY. If that first commit fails, or the file is closed without
+  one, it is unregistered again: nothing stays registered, nothing stored.
+- An existing file opened without truncation is fetched into the staging
+  file when it is first read or written (read-modify-write); with truncation
+  it starts empty. Each commit of changed content stores the whole file as a
+  new version of the same LFN: the same GUID, a new size and checksum, one
+  new replica on the SE of the file's primary replica (else the directory's
+  default SE, else the configured one). In the same transaction every older
+  replica becomes STALE, so no reader is handed old bytes for the new
+  checksum; their stored copies are then deleted and unregistered.
+- Concurrent writers of one file: the last commit wins, as with local files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import secrets
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
+
+from gridfs.catalog import ROOT_ID, FileStatus, Replica, ReplicaStatus, Stat
+from gridfs.errors import GridError, NotFound, from_os_error
+from gridfs.storage import Adler32, StorageElement, WriteResult
+
+if TYPE_CHECKING:
+    from gridfs.gfal.grid import Grid
+
+__all__ = ["DEFAULT_SE_PROPERTY", "StagedFile"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SE_PROPERTY = "default_se"  # directory property: the SE of new files below it
+_CHUNK = 1 << 20
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class StagedFile:
+    """A grid file open for writing through a local staging file.
+
+    Thread-safe: reads and writes at offsets may run in parallel (they are
+    ``pread``/``pwrite`` on the staging file); :meth:`commit` and
+    :meth:`close` serialise with them. Made by :meth:`Grid.open_staged`.
+    """
+
+    def __init__(
+        self,
+        grid: Grid,
+        entry: Stat,
+        lfn: str,
+        *,
+        created: bool,
+        truncate: bool,
+        se: str | None,
+    ) -> None:
+        self._grid = grid
+        self.entry = entry
+        self.lfn = lfn
+        self._se_name = se
+        self._created = created  # registered by this open and not yet committed
+        self._lock = threading.RLock()
+        # Fetched on first use: an open that only truncates or appends blind
+        # (``>``, ``cp``) never downloads the old content.
+        self._unloaded = not (created or truncate) and entry.status is FileStatus.READY
+        self._dirty = created or truncate
+        fd, self.path = tempfile.mkstemp(prefix="gridfs-", suffix=".staging", dir=grid.staging_dir)
+        self._fd: int | None = fd
+
+    # -- content -----------------------------------------------------------
+
+    @property
+    def dirty(self) -> bool:
+        """True when the staged content differs from the last committed version."""
+        return self._dirty
+
+    @property
+    def size(self) -> int:
+        """The size of the content as staged."""
+        with self._lock:
+            if self._unloaded:
+                return self.entry.size
+            return os.fstat(self._checked_fd()).st_size
+
+    def pread(self, size: int, offset: int) -> bytes:
+        """Up to ``size`` bytes of the staged content at ``offset``."""
+        self._load()
+        return self._io(os.pread, self._checked_fd(), size, offset)
+
+    def pwrite(self, data: bytes | memoryview, offset: int) -> int:
+        """Write ``data`` at ``offset``; returns the count written."""
+        self._load()
+        count = self._io(os.pwrite, self._checked_fd(), data, offset)
+        self._dirty = True
+        return count
+
+    def truncate(self, size: int) -> None:
+        """Cut or extend (with zeros) the staged content to ``size`` bytes."""
+        with self._lock:
+            if size == 0:
+                self._unloaded = False  # nothing of the old content survives
+            self._load()
+            self._io(os.ftruncate, self._checked_fd(), size)
+            self._dirty = True
+
+    def _load(self) -> None:
+        """Fetch the committed content into the staging file, once."""
+        if not self._unloaded:
+            return
+        with self._lock:
+            if not self._unloaded:
+                return
+            fd = self._checked_fd()
+            with self._grid.open_id(self.entry.id) as reader:
+                offset = 0
+                while chunk := reader.pread(offset, _CHUNK):
+                    offset += self._io(os.pwrite, fd, chunk, offset)
+            self._unloaded = False
+
+    def _io(self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return call(*args, **kwargs)
+        except OSError as exc:  # the staging disk's failure: ENOSPC, EIO...
+            raise from_os_error(exc, self.path) from exc
+
+    def _checked_fd(self) -> int:
+        if self._fd is None:
+            raise GridError(f"{self.lfn} is closed for writing", self.lfn, errno=errno.EBADF)
+        return self._fd
+
+    # -- commit and close --------------------------------------------------
+
+    def commit(self) -> Stat:
+        """Store the staged content and register it as the file's new version.
+
+        Nothing happens when the content is unchanged. On success the older
+        replicas' copies are deleted (a copy that cannot be deleted stays
+        registered as STALE, never read, and is retried at the next commit
+        or unlink). On failure nothing new stays stored; a file created by
+        this open is unregistered, and the error is raised.
+        """
+        with self._lock:
+            if not self._dirty:
+                return self.entry
+            fd = self._checked_fd()
+            try:
+                entry, stale = self._store(fd)
+            except BaseException:
+                if self._created:
+                    self._unregister()
+                raise
+            self.entry, self._dirty, self._created = entry, False, False
+        self._delete_stale(stale)
+        log.info("stored %s: %d bytes, adler32 %s", self.lfn, entry.size, entry.checksum)
+        return entry
+
+    def _store(self, fd: int) -> tuple[Stat, list[Replica]]:
+        grid = self._grid
+        se = self._target_se()
+        guid = self.entry.guid
+        assert guid is not None
+        size = os.fstat(fd).st_size
+        digest = Adler32()
+
+        def chunks() -> Iterator[bytes]:
+            offset = 0
+            while chunk := self._io(os.pread, fd, _CHUNK, offset):
+                offset += len(chunk)
+                digest.update(chunk)
+                yield chunk
+
+        def register(surl: str, written: WriteResult) -> tuple[Stat, list[Replica]]:
+            return grid.catalog.commit_version(
+                self.entry.id,
+                size=written.size,
+                checksum=written.checksum,
+                checksum_type=written.checksum_type,
+                se=se.name,
+                surl=surl,
+            )
+
+        # A fresh name per version: the old copies stay readable until the switch.
+        name = f"file-{guid}" if self._created else f"file-{guid}-{secrets.token_hex(4)}"
+        result, _ = grid._store_verified(
+            se,
+            guid,
+            chunks(),
+            name=name,
+            expected_checksum=digest.hexdigest,
+            expected_size=size,
+            register=register,
+        )
+        return result
+
+    def _target_se(self) -> StorageElement:
+        """The primary replica's SE if it takes writes, else the default for the directory."""
+        grid = self._grid
+        if self._se_name is not None:
+            return grid._writable_se(self._se_name)
+        if not self._created:
+            for replica in grid.catalog.replicas(self.entry.id):
+                if (
+                    replica.status is ReplicaStatus.AVAILABLE
+                    and replica.se in grid.ses
+                    and grid.ses.get(replica.se).writable
+                ):
+                    return grid.ses.get(replica.se)
+        return grid._writable_se(grid.default_se_for(self.entry.parent_id or ROOT_ID))
+
+    def _delete_stale(self, stale: list[Replica]) -> None:
+        for replica in stale:
+            try:
+                self._grid._delete_stored(replica)
+                self._grid.catalog.remove_replica(replica.guid, replica.surl)
+            except GridError as exc:
+                log.warning(
+                    "old copy %s of %s stays registered as stale: %s", replica.surl, self.lfn, exc
+                )
+
+    def _unregister(self) -> None:
+        """Remove the WRITING entry this open created (its content was never stored)."""
+        try:
+            lfn = self._grid.catalog.lfn_of(self.entry.id)
+            self._grid.catalog.unlink(lfn)
+        except NotFound:
+            pass  # unlinked by someone else meanwhile
+        except GridError as exc:
+            log.warning("could not unregister the unfinished %s: %s", self.lfn, exc)
+        self._created = False
+
+    def close(self, *, keep: bool = False) -> str | None:
+        """Drop the staging file; uncommitted changes are lost unless ``keep``.
+
+        A file created by this open and never committed is unregistered. With
+        ``keep``, the staging file stays on disk and its path is returned, so
+        that content whose upload failed is not lost.
+        """
+        with self._lock:
+            if self._fd is None:
+                return None
+            os.close(self._fd)
+            self._fd = None
+            if self._created:
+                self._unregister()
+            if keep:
+                return self.path
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            return None
+
+    def __enter__(self) -> StagedFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,368 @@
+"""Writing grid files: open's write modes, versions, and the same calls on a local dir."""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import shutil
+import subprocess
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gridfs.catalog import Catalog, FileStatus, ReplicaStatus
+from gridfs.config import Config, load_config
+from gridfs.errors import GridError, NoReplicaAvailable, NoSpace, NotFound, PermissionDenied
+from gridfs.gfal import Grid
+from gridfs.storage import SERegistry
+from tests.conftest import ALICE, BOB, make_vo, stored_files
+
+TRAILERS = "/grid/gilda/trailers"
+
+
+@pytest.fixture
+def wgrid(config: Config, catalog_url: str) -> Iterator[Grid]:
+    """The three-site test grid, on SQLite and on PostgreSQL."""
+    grid = Grid(
+        Catalog.from_url(catalog_url, ALICE),
+        SERegistry(config.ses),
+        local_site=config.local_site,
+        default_se=config.default_se,
+    )
+    make_vo(grid)
+    grid.makedirs(TRAILERS)
+    yield grid
+    grid.close()
+
+
+def replica_ses(grid: Grid, lfn: str) -> list[tuple[str, ReplicaStatus]]:
+    return sorted((r.se, r.status) for r in grid.catalog.replicas(lfn))
+
+
+# -- the same sequence of calls on os and on the grid -------------------------
+
+
+def adler32_of(data: bytes) -> str:
+    return f"{zlib.adler32(data):08x}"
+
+
+def _sequence(opener: Callable[..., Any], exists: Callable[[str], bool], name: str) -> list[Any]:
+    """Open modes as cp, >, >> and editors use them; what each step leaves or raises."""
+    seen: list[Any] = []
+
+    def content() -> bytes:
+        with opener(name, "rb") as stream:
+            return stream.read()
+
+    def attempt(step: Callable[[], Any]) -> None:
+        try:
+            seen.append(step())
+        except OSError as exc:
+            seen.append(type(exc).__mro__[1].__name__ if exc.errno is None else exc.errno)
+
+    def write(mode: str, data: bytes, *, seek: int | None = None) -> bytes:
+        with opener(name, mode) as stream:
+            if seek is not None:
+                stream.seek(seek)
+            stream.write(data)
+        return content()
+
+    def read_plus(mode: str) -> tuple[bytes, int]:
+        with opener(name, mode) as stream:
+            head = stream.read(5)
+            stream.seek(0, os.SEEK_END)
+            end = stream.tell()
+            stream.write(b"!")
+        return head, end
+
+    def truncated() -> bytes:
+        with opener(name, "r+b") as stream:
+            stream.seek(3)
+            stream.truncate()
+        return content()
+
+    attempt(lambda: opener(name, "rb"))  # missing
+    attempt(lambda: opener(name, "r+b"))  # missing: r+ does not create
+    attempt(lambda: write("wb", b"hello world"))
+    attempt(lambda: exists(name))
+    attempt(lambda: write("xb", b"again"))  # exists: O_EXCL fails
+    attempt(lambda: write("ab", b", and more"))  # >>
+    attempt(lambda: write("r+b", b"HELLO", seek=0))  # in the middle, rest kept
+    attempt(lambda: write("ab", b"?", seek=0))  # append ignores the position
+    attempt(lambda: read_plus("r+b"))
+    attempt(lambda: read_plus("a+b"))
+    attempt(lambda: write("wb", b"short"))  # > replaces
+    attempt(truncated)
+    attempt(lambda: write("w+b", b""))  # truncate to nothing
+    attempt(lambda: write("r+b", b"xy", seek=4))  # a hole filled with zeros
+    return seen
+
+
+def test_open_modes_behave_as_on_a_local_directory(wgrid: Grid, tmp_path: Path) -> None:
+    local = tmp_path / "os"
+    local.mkdir()
+
+    def local_open(name: str, mode: str) -> io.IOBase:
+        return open(local / name, mode)
+
+    expected = _sequence(local_open, lambda name: (local / name).exists(), "f")
+    got = _sequence(
+        lambda name, mode: wgrid.open(f"{TRAILERS}/{name}", mode),
+        lambda name: wgrid.access(f"{TRAILERS}/{name}", os.F_OK),
+        "f",
+    )
+    assert got == expected
+    entry = wgrid.stat(f"{TRAILERS}/f")
+    assert entry.size == (local / "f").stat().st_size
+    assert entry.checksum == adler32_of((local / "f").read_bytes())
+
+
+def test_access_answers_as_os_access(wgrid: Grid) -> None:
+    lfn = f"{TRAILERS}/private"
+    with wgrid.open(lfn, "wb") as stream:
+        stream.write(b"x")
+    wgrid.chmod(lfn, 0o600)
+    bob = wgrid.as_identity(BOB)
+    assert wgrid.access(lfn, os.R_OK | os.W_OK)
+    assert not wgrid.access(lfn, os.X_OK)
+    assert bob.access(lfn, os.F_OK)
+    assert not bob.access(lfn, os.R_OK)
+    assert not wgrid.access(f"{TRAILERS}/missing", os.F_OK)
+    assert not wgrid.access(f"{lfn}/below-a-file", os.F_OK)
+    wgrid.chmod(TRAILERS, 0o700)
+    assert not bob.access(lfn, os.F_OK)  # no search permission on the way
+
+
+# -- versions ------------------------------------------------------------------
+
+
+def test_a_new_version_keeps_the_guid_and_leaves_no_old_bytes(
+    wgrid: Grid, make_file, tmp_path: Path
+) -> None:
+    lfn = f"{TRAILERS}/v"
+    first = wgrid.cr(make_file("v", 300_000), lfn, "infn-se")
+    wgrid.rep(lfn, "ral-se")
+    old_files = set(stored_files(tmp_path))
+    assert len(old_files) == 2
+    with wgrid.open(lfn, "ab") as stream:
+        stream.write(b"tail")
+    entry = wgrid.stat(lfn)
+    assert entry.guid == first.guid
+    assert entry.size == 300_004
+    data = make_file("v", 300_000).read_bytes() + b"tail"
+    assert entry.checksum == adler32_of(data)
+    # The new version went to the SE of the primary replica; the old copies are gone.
+    assert replica_ses(wgrid, lfn) == [("infn-se", ReplicaStatus.AVAILABLE)]
+    (now,) = stored_files(tmp_path)
+    assert now not in old_files
+    assert now.read_bytes() == data
+    with wgrid.open(lfn) as stream:
+        assert stream.read() == data
+    wgrid.rep(lfn, "cern-se")  # the new checksum verifies a new replica
+    assert len(stored_files(tmp_path)) == 2
+
+
+def test_opening_for_update_without_writing_changes_nothing(wgrid: Grid, make_file) -> None:
+    lfn = f"{TRAILERS}/same"
+    before = wgrid.cr(make_file("same", 1000), lfn)
+    surls = wgrid.lr(lfn)
+    with wgrid.open(lfn, "r+b") as stream:
+        assert len(stream.read()) == 1000
+    after = wgrid.stat(lfn)
+    assert (after.guid, after.checksum, after.mtime_ns) == (
+        before.guid,
+        before.checksum,
+        before.mtime_ns,
+    )
+    assert wgrid.lr(lfn) == surls
+
+
+@pytest.mark.expect_warnings
+def test_an_old_copy_that_cannot_be_deleted_stays_stale_and_is_never_read(
+    config: Config, make_file, tmp_path: Path
+) -> None:
+    lfn = f"{TRAILERS}/s"
+    with Grid.from_config(config) as grid:
+        make_vo(grid)
+        grid.makedirs(TRAILERS)
+        grid.cr(make_file("s", 5000), lfn)
+        grid.rep(lfn, "ral-se")
+        ral = replica_ses(grid, lfn)
+    # ral-se drops out of the configuration: its copy cannot be deleted now.
+    ses = [se for se in config.ses if se.name != "ral-se"]
+    grid = Grid(Catalog.from_url(config.catalog_url, config.identity), SERegistry(ses))
+    grid.default_se = "cern-se"
+    with grid.open(lfn, "wb") as stream:
+        stream.write(b"new content")
+    assert replica_ses(grid, lfn) == [
+        ("cern-se", ReplicaStatus.AVAILABLE),
+        ("ral-se", ReplicaStatus.STALE),
+    ]
+    assert ral != replica_ses(grid, lfn)
+    # Back in the configuration, the stale copy is still never read...
+    full = Grid(Catalog.from_url(config.catalog_url, config.identity), SERegistry(config.ses))
+    for _ in range(20):
+        with full.open(lfn) as stream:
+            assert stream.read() == b"new content"
+    # ...and the next version cleans it up.
+    full.default_se = "cern-se"
+    with full.open(lfn, "ab") as stream:
+        stream.write(b"!")
+    assert replica_ses(full, lfn) == [("cern-se", ReplicaStatus.AVAILABLE)]
+    assert len(stored_files(tmp_path)) == 1
+    grid.close()
+    full.close()
+
+
+# -- files being written, failures -------------------------------------------
+
+
+def test_a_file_being_written_is_visible_but_not_readable(wgrid: Grid) -> None:
+    lfn = f"{TRAILERS}/pending"
+    staged = wgrid.open_staged(lfn, create=True)
+    entry = wgrid.stat(lfn)
+    assert entry.status is FileStatus.WRITING
+    assert entry.size == 0
+    with pytest.raises(GridError) as caught:
+        wgrid.open(lfn)
+    assert caught.value.errno == errno.EBUSY
+    staged.pwrite(b"abc", 0)
+    staged.close()  # never committed: unregistered again
+    with pytest.raises(NotFound):
+        wgrid.stat(lfn)
+
+
+def test_directory_default_se_chooses_where_new_files_go(wgrid: Grid, tmp_path: Path) -> None:
+    wgrid.makedirs(f"{TRAILERS}/ral/deep")
+    wgrid.catalog.set_property(f"{TRAILERS}/ral", "default_se", "ral-se")
+    with wgrid.open(f"{TRAILERS}/ral/deep/x", "wb") as stream:
+        stream.write(b"x")
+    with wgrid.open(f"{TRAILERS}/y", "wb") as stream:
+        stream.write(b"y")
+    assert replica_ses(wgrid, f"{TRAILERS}/ral/deep/x") == [("ral-se", ReplicaStatus.AVAILABLE)]
+    assert replica_ses(wgrid, f"{TRAILERS}/y") == [("cern-se", ReplicaStatus.AVAILABLE)]
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("mount"), reason="needs root to mount a tmpfs"
+)
+def test_a_failed_upload_registers_nothing_and_keeps_the_data(tmp_path: Path) -> None:
+    small = tmp_path / "small-se"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)], check=True)
+    try:
+        config_file = tmp_path / "full.toml"
+        config_file.write_text(f'[catalog]\nurl = "sqlite:///c.db"\n[se.small]\nroot = "{small}"\n')
+        with Grid.from_config(load_config(config_file)) as grid:
+            make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
+            stream = grid.open("/grid/big", "wb", se="small")
+            stream.write(os.urandom(200_000))
+            with pytest.raises(NoSpace) as caught:
+                stream.close()
+            assert grid.listdir("/grid") == []
+            assert [p for p in small.rglob("*") if p.is_file()] == []
+            (note,) = caught.value.__notes__
+            kept = Path(note.rsplit(" ", 1)[-1])
+            assert kept.stat().st_size == 200_000
+            kept.unlink()
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+
+
+def test_write_permission_is_checked_at_open(wgrid: Grid) -> None:
+    lfn = f"{TRAILERS}/alices"
+    with wgrid.open(lfn, "wb") as stream:
+        stream.write(b"a")
+    bob = wgrid.as_identity(BOB)
+    with pytest.raises(PermissionDenied):
+        bob.open(lfn, "ab")
+    with pytest.raises(PermissionDenied):
+        bob.open(f"{TRAILERS}/bobs", "wb")
+    assert wgrid.listdir(TRAILERS) == ["alices"]
+
+
+def test_per_call_protocol_preference(wgrid: Grid) -> None:
+    lfn = f"{TRAILERS}/p"
+    with wgrid.open(lfn, "wb") as stream:
+        stream.write(b"p")
+    with wgrid.open(lfn, protocols=["root", "file"]) as stream:
+        assert stream.read() == b"p"
+    with pytest.raises(NoReplicaAvailable, match="offers none of root"):
+        wgrid.open(lfn, protocols=["root"])
+
+
+# -- extended attributes -------------------------------------------------------
+
+
+def test_grid_attributes_in_the_style_of_gfal2(wgrid: Grid, make_file) -> None:
+    lfn = f"{TRAILERS}/x"
+    entry = wgrid.cr(make_file("x", 1234), lfn)
+    assert sorted(wgrid.listxattr(lfn)) == [
+        "user.checksum",
+        "user.chksumtype",
+        "user.guid",
+        "user.replicas",
+        "user.status",
+    ]
+    assert wgrid.getxattr(lfn, "user.guid") == entry.guid.encode()
+    assert wgrid.getxattr(lfn, "user.checksum") == entry.checksum.encode()
+    assert wgrid.getxattr(lfn, "user.chksumtype") == b"adler32"
+    assert wgrid.getxattr(lfn, "user.status") == b"ONLINE"
+    (surl,) = wgrid.lr(lfn)
+    assert wgrid.getxattr(lfn, "user.replicas") == surl.encode()
+    # -SURL unregisters, +SURL registers again (the stored copy stays in between).
+    wgrid.setxattr(lfn, "user.replicas", f"-{surl}".encode())
+    assert wgrid.getxattr(lfn, "user.replicas") == b""
+    wgrid.setxattr(lfn, "user.replicas", f"+{surl}".encode())
+    assert wgrid.lr(lfn) == [surl]
+    wgrid.setxattr(lfn, "user.comment", b"trailer, 2001")
+    assert wgrid.getxattr(lfn, "user.comment") == b"trailer, 2001"
+    with pytest.raises(GridError) as caught:
+        wgrid.setxattr(lfn, "user.comment", b"again", os.XATTR_CREATE)
+    assert caught.value.errno == errno.EEXIST
+    wgrid.removexattr(lfn, "user.comment")
+    assert "user.comment" not in wgrid.listxattr(lfn)
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (lambda g, f: g.getxattr(f, "user.nothing"), errno.ENODATA),
+        (lambda g, f: g.getxattr(f, "security.selinux"), errno.ENOTSUP),
+        (lambda g, f: g.setxattr(f, "user.guid", b"x"), errno.EPERM),
+        (lambda g, f: g.setxattr(f, "user.replicas", b"srm://x"), errno.EINVAL),
+        (lambda g, f: g.setxattr(f, "user.replicas", b"+srm://nowhere/x"), errno.EINVAL),
+        (lambda g, f: g.setxattr(f, "user.status", b"NEARLINE"), errno.EINVAL),
+        (lambda g, f: g.setxattr(f, "user.comment", b"\xff"), errno.EINVAL),
+        (lambda g, f: g.setxattr(f, "user.comment", b"x", os.XATTR_REPLACE), errno.ENODATA),
+        (lambda g, f: g.removexattr(f, "user.guid"), errno.EPERM),
+        (lambda g, f: g.removexattr(f, "user.comment"), errno.ENODATA),
+        (lambda g, f: g.getxattr(TRAILERS, "user.guid"), errno.ENODATA),
+        (lambda g, f: g.setxattr(TRAILERS, "user.grid.default_se", b"no-se"), errno.EINVAL),
+        (lambda g, f: g.getxattr(f"{TRAILERS}/missing", "user.guid"), errno.ENOENT),
+    ],
+)
+def test_attribute_errors_carry_the_errno_linux_uses(wgrid: Grid, call, expected: int) -> None:
+    lfn = f"{TRAILERS}/e"
+    with wgrid.open(lfn, "wb") as stream:
+        stream.write(b"e")
+    with pytest.raises(GridError) as caught:
+        call(wgrid, lfn)
+    assert caught.value.errno == expected
+
+
+def test_default_se_attribute_of_a_directory(wgrid: Grid) -> None:
+    assert wgrid.listxattr(TRAILERS) == []
+    wgrid.setxattr(TRAILERS, "user.grid.default_se", b"infn-se")
+    assert wgrid.getxattr(TRAILERS, "user.grid.default_se") == b"infn-se"
+    with wgrid.open(f"{TRAILERS}/n", "wb") as stream:
+        stream.write(b"n")
+    assert replica_ses(wgrid, f"{TRAILERS}/n") == [("infn-se", ReplicaStatus.AVAILABLE)]
+    with pytest.raises(PermissionDenied):
+        wgrid.as_identity(BOB).setxattr(TRAILERS, "user.grid.default_se", b"ral-se")
+    wgrid.removexattr(TRAILERS, "user.grid.default_se")
+    assert wgrid.listxattr(TRAILERS) == []
