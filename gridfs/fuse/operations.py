@@ -11,6 +11,11 @@ page cache holds) are given in the loop itself, without a thread hop.
 Listings carry each entry's attributes (READDIRPLUS), valid for the
 configured entry and attribute timeouts, so ``ls -l`` does not look each
 entry up again.
+
+Each request acts as its caller: the local uid and gid the kernel gives map
+to a grid identity (:class:`IdMapper`), and the catalog checks that
+identity's permissions (ACLs included) through a :class:`Grid` acting as it,
+one per identity, kept for the life of the mount.
 """
 
 from __future__ import annotations
@@ -29,13 +34,14 @@ from typing import TYPE_CHECKING, TypeVar
 import pyfuse3
 import trio
 
-from gridfs.catalog import EntryId, Stat
+from gridfs.catalog import EntryId, Identity, Stat
 from gridfs.config import MountSettings
 from gridfs.errors import GridError, InvalidArgument, NoReplicaAvailable, NotFound, ReadOnly
 from gridfs.fuse.blockcache import BlockCache
 from gridfs.fuse.errno_boundary import errno_boundary
 from gridfs.fuse.ids import IdMapper
 from gridfs.fuse.reading import OpenFile
+from gridfs.fuse.writing import WriteFile
 from gridfs.gfal import Grid
 
 if TYPE_CHECKING:
@@ -92,9 +98,12 @@ class GridOperations(pyfuse3.Operations):
             fallback_uid=settings.fallback_uid,
             fallback_gid=settings.fallback_gid,
         )
+        self._grids: dict[Identity, Grid] = {grid.catalog.identity: grid}
+        self._grids_lock = threading.Lock()
         self._cache = cache
         self._limiter = trio.CapacityLimiter(threads)
-        self._open: dict[int, OpenFile] = {}
+        self._open: dict[int, OpenFile | WriteFile] = {}
+        self._dirs: dict[int, tuple[EntryId, Grid]] = {}
         self._handles = itertools.count(1)
         self._stages: dict[EntryId, StageRequest] = {}  # files on tape being staged
         self._stages_lock = threading.Lock()
@@ -103,6 +112,27 @@ class GridOperations(pyfuse3.Operations):
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
         return await trio.to_thread.run_sync(functools.partial(fn, *args), limiter=self._limiter)
+
+    async def _as(self, ctx: pyfuse3.RequestContext, fn: Callable[..., T], *args: object) -> T:
+        """``fn(grid, *args)`` in a worker thread, with the grid acting as the caller."""
+        uid, gid = ctx.uid, ctx.gid
+        return await self._run(lambda: fn(self._grid_for(uid, gid), *args))
+
+    def _grid_for(self, uid: int, gid: int) -> Grid:
+        """The grid acting as local caller ``uid``/``gid`` (see :mod:`gridfs.fuse.ids`)."""
+        identity = self._ids.caller(uid, gid)
+        with self._grids_lock:
+            grid = self._grids.get(identity)
+            if grid is None:
+                log.info(
+                    "uid %d gid %d acts as grid user %s %s",
+                    uid,
+                    gid,
+                    identity.user,
+                    identity.groups,
+                )
+                grid = self._grids[identity] = self._grid.as_identity(identity)
+            return grid
 
     def _entry_id(self, inode: int) -> EntryId:
         return self._root_id if inode == pyfuse3.ROOT_INODE else EntryId(inode)
@@ -115,7 +145,7 @@ class GridOperations(pyfuse3.Operations):
             raise ReadOnly("the mount is read-only")
 
     def close(self) -> None:
-        """Close the replicas of files still open when the mount ends; log the requests."""
+        """Close the files still open when the mount ends; log the requests served."""
         served = ", ".join(f"{name} {count}" for name, count in sorted(self.requests.items()))
         log.info("requests served: %s", served or "none")
         while self._open:
@@ -154,28 +184,36 @@ class GridOperations(pyfuse3.Operations):
             target = posixpath.relpath(target, self._grid.lfn_id(entry.parent_id))
         return target.encode("utf-8")
 
-    def _child(self, parent_id: EntryId, name: str) -> str:
+    @staticmethod
+    def _child(grid: Grid, parent_id: EntryId, name: str) -> str:
         """The LFN of ``name`` in directory ``parent_id``."""
-        return f"{self._grid.lfn_id(parent_id).rstrip('/')}/{name}"
+        return f"{grid.lfn_id(parent_id).rstrip('/')}/{name}"
+
+    def _invalidate(self, inode: int) -> None:
+        """Make the kernel ask again for attributes the mount itself just changed."""
+        try:
+            pyfuse3.invalidate_inode(pyfuse3.InodeT(inode), attr_only=True)
+        except OSError as exc:  # ENOENT: the kernel holds no such inode any more
+            log.debug("invalidating inode %d: %s", inode, exc)
 
     # -- looking ---------------------------------------------------------------
 
-    def _lookup(self, parent_id: EntryId, name: str) -> pyfuse3.EntryAttributes:
-        return self._attributes(self._grid.lookup(parent_id, name))
+    def _lookup(self, grid: Grid, parent_id: EntryId, name: str) -> pyfuse3.EntryAttributes:
+        return self._attributes(grid.lookup(parent_id, name))
 
-    def _getattr(self, entry_id: EntryId) -> pyfuse3.EntryAttributes:
-        return self._attributes(self._grid.stat_id(entry_id))
+    def _getattr(self, grid: Grid, entry_id: EntryId) -> pyfuse3.EntryAttributes:
+        return self._attributes(grid.stat_id(entry_id))
 
-    def _readlink(self, entry_id: EntryId) -> bytes:
-        entry = self._grid.stat_id(entry_id)
+    def _readlink(self, grid: Grid, entry_id: EntryId) -> bytes:
+        entry = grid.stat_id(entry_id)
         if not entry.is_symlink():
             raise InvalidArgument("not a symbolic link")
         return self._link_target(entry)
 
     def _list_page(
-        self, directory_id: EntryId, after: int
+        self, grid: Grid, directory_id: EntryId, after: int
     ) -> list[tuple[bytes, pyfuse3.EntryAttributes, int]]:
-        page = self._grid.list_page_id(directory_id, after, _READDIR_PAGE)
+        page = grid.list_page_id(directory_id, after, _READDIR_PAGE)
         return [(e.name.encode("utf-8"), self._attributes(e), e.id) for e in page]
 
     @errno_boundary
@@ -186,33 +224,36 @@ class GridOperations(pyfuse3.Operations):
             text = name.decode("utf-8")
         except UnicodeDecodeError:
             raise pyfuse3.FUSEError(errno.ENOENT) from None  # LFNs are UTF-8
-        return await self._run(self._lookup, self._entry_id(parent_inode), text)
+        return await self._as(ctx, self._lookup, self._entry_id(parent_inode), text)
 
     @errno_boundary
     async def getattr(
         self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.EntryAttributes:
-        return await self._run(self._getattr, self._entry_id(inode))
+        return await self._as(ctx, self._getattr, self._entry_id(inode))
 
     @errno_boundary
     async def readlink(self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext) -> bytes:
-        return await self._run(self._readlink, self._entry_id(inode))
+        return await self._as(ctx, self._readlink, self._entry_id(inode))
 
     @errno_boundary
     async def opendir(
         self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.FileHandleT:
-        return pyfuse3.FileHandleT(inode)
+        grid = await self._run(self._grid_for, ctx.uid, ctx.gid)
+        handle = next(self._handles)
+        self._dirs[handle] = (self._entry_id(inode), grid)
+        return pyfuse3.FileHandleT(handle)
 
     @errno_boundary
     async def readdir(
         self, fh: pyfuse3.FileHandleT, start_id: int, token: pyfuse3.ReaddirToken
     ) -> None:
         # start_id is the id of the last entry the kernel took: a stable resume key.
-        directory = self._entry_id(fh)
+        directory, grid = self._dirs[fh]
         after = start_id
         while True:
-            page = await self._run(self._list_page, directory, after)
+            page = await self._run(self._list_page, grid, directory, after)
             for name, attributes, entry_id in page:
                 if not pyfuse3.readdir_reply(token, name, attributes, entry_id):
                     return
@@ -222,7 +263,7 @@ class GridOperations(pyfuse3.Operations):
 
     @errno_boundary
     async def releasedir(self, fh: pyfuse3.FileHandleT) -> None:
-        return None
+        del self._dirs[fh]
 
     @errno_boundary
     async def statfs(self, ctx: pyfuse3.RequestContext) -> pyfuse3.StatvfsData:
@@ -234,37 +275,45 @@ class GridOperations(pyfuse3.Operations):
 
     # -- changing the namespace --------------------------------------------------
 
-    def _mkdir(self, parent_id: EntryId, name: str, mode: int) -> pyfuse3.EntryAttributes:
-        return self._attributes(self._grid.mkdir(self._child(parent_id, name), mode))
+    def _mkdir(
+        self, grid: Grid, parent_id: EntryId, name: str, mode: int
+    ) -> pyfuse3.EntryAttributes:
+        return self._attributes(grid.mkdir(self._child(grid, parent_id, name), mode))
 
-    def _symlink(self, parent_id: EntryId, name: str, target: str) -> pyfuse3.EntryAttributes:
-        return self._attributes(self._grid.symlink(target, self._child(parent_id, name)))
+    def _symlink(
+        self, grid: Grid, parent_id: EntryId, name: str, target: str
+    ) -> pyfuse3.EntryAttributes:
+        return self._attributes(grid.symlink(target, self._child(grid, parent_id, name)))
 
-    def _unlink(self, parent_id: EntryId, name: str) -> None:
-        self._grid.unlink(self._child(parent_id, name))
+    def _unlink(self, grid: Grid, parent_id: EntryId, name: str) -> None:
+        grid.unlink(self._child(grid, parent_id, name))
 
-    def _rmdir(self, parent_id: EntryId, name: str) -> None:
-        self._grid.rmdir(self._child(parent_id, name))
+    def _rmdir(self, grid: Grid, parent_id: EntryId, name: str) -> None:
+        grid.rmdir(self._child(grid, parent_id, name))
 
-    def _rename(
-        self, old_id: EntryId, old_name: str, new_id: EntryId, new_name: str, flags: int
-    ) -> None:
-        source, destination = self._child(old_id, old_name), self._child(new_id, new_name)
+    def _rename(self, grid: Grid, names: tuple[EntryId, str, EntryId, str], flags: int) -> None:
+        old_id, old_name, new_id, new_name = names
+        source = self._child(grid, old_id, old_name)
+        destination = self._child(grid, new_id, new_name)
         if flags & pyfuse3.RENAME_EXCHANGE:
             raise InvalidArgument("exchanging two entries (RENAME_EXCHANGE) is not supported")
         if flags & pyfuse3.RENAME_NOREPLACE:
             try:
-                self._grid.lstat(destination)
+                grid.lstat(destination)
             except NotFound:
                 pass
             else:
                 raise GridError(f"{destination} exists", destination, errno=errno.EEXIST)
-        self._grid.rename(source, destination)
+        grid.rename(source, destination)
 
     def _setattr(
-        self, entry_id: EntryId, attr: pyfuse3.EntryAttributes, fields: pyfuse3.SetattrFields
+        self,
+        grid: Grid,
+        entry_id: EntryId,
+        attr: pyfuse3.EntryAttributes,
+        fields: pyfuse3.SetattrFields,
+        opened: OpenFile | WriteFile | None,
     ) -> pyfuse3.EntryAttributes:
-        grid = self._grid
         entry = grid.stat_id(entry_id)
         if entry.is_symlink():
             # The catalog changes a link's target for these; a link keeps the
@@ -272,10 +321,8 @@ class GridOperations(pyfuse3.Operations):
             # `cp -a` and `rsync -a`, so the request succeeds without effect.
             return self._attributes(entry)
         lfn = grid.lfn_id(entry_id)
-        if fields.update_size and attr.st_size != entry.size:
-            raise GridError(
-                "changing a file's size is not supported yet", lfn, errno=errno.EOPNOTSUPP
-            )
+        if fields.update_size:
+            entry = self._truncate(grid, entry_id, attr.st_size, opened)
         if fields.update_mode:
             entry = grid.chmod(lfn, attr.st_mode & 0o7777)
         if fields.update_uid or fields.update_gid:
@@ -288,7 +335,21 @@ class GridOperations(pyfuse3.Operations):
                 attr.st_atime_ns if fields.update_atime else entry.atime_ns,
                 attr.st_mtime_ns if fields.update_mtime else entry.mtime_ns,
             )
-        return self._attributes(entry)
+        attributes = self._attributes(entry)
+        if isinstance(opened, WriteFile):
+            attributes.st_size = opened.staged.size  # written, not yet stored
+        return attributes
+
+    def _truncate(
+        self, grid: Grid, entry_id: EntryId, size: int, opened: OpenFile | WriteFile | None
+    ) -> Stat:
+        """Set a file's size: in its open staging file, or stored at once (truncate(2))."""
+        if isinstance(opened, WriteFile):
+            opened.truncate(size)
+            return grid.stat_id(entry_id)
+        with grid.open_staged_id(entry_id, truncate=size == 0) as staged:
+            staged.truncate(size)
+            return staged.commit()
 
     @errno_boundary
     async def mkdir(
@@ -296,7 +357,8 @@ class GridOperations(pyfuse3.Operations):
     ) -> pyfuse3.EntryAttributes:
         self._writable()
         permissions = mode & ~ctx.umask & 0o7777
-        return await self._run(self._mkdir, self._entry_id(parent_inode), _text(name), permissions)
+        parent = self._entry_id(parent_inode)
+        return await self._as(ctx, self._mkdir, parent, _text(name), permissions)
 
     @errno_boundary
     async def symlink(
@@ -308,21 +370,21 @@ class GridOperations(pyfuse3.Operations):
     ) -> pyfuse3.EntryAttributes:
         self._writable()
         parent = self._entry_id(parent_inode)
-        return await self._run(self._symlink, parent, _text(name), _text(target))
+        return await self._as(ctx, self._symlink, parent, _text(name), _text(target))
 
     @errno_boundary
     async def unlink(
         self, parent_inode: pyfuse3.InodeT, name: bytes, ctx: pyfuse3.RequestContext
     ) -> None:
         self._writable()
-        await self._run(self._unlink, self._entry_id(parent_inode), _text(name))
+        await self._as(ctx, self._unlink, self._entry_id(parent_inode), _text(name))
 
     @errno_boundary
     async def rmdir(
         self, parent_inode: pyfuse3.InodeT, name: bytes, ctx: pyfuse3.RequestContext
     ) -> None:
         self._writable()
-        await self._run(self._rmdir, self._entry_id(parent_inode), _text(name))
+        await self._as(ctx, self._rmdir, self._entry_id(parent_inode), _text(name))
 
     @errno_boundary
     async def rename(  # noqa: PLR0917 - pyfuse3's signature
@@ -335,14 +397,13 @@ class GridOperations(pyfuse3.Operations):
         ctx: pyfuse3.RequestContext,
     ) -> None:
         self._writable()
-        await self._run(
-            self._rename,
+        names = (
             self._entry_id(parent_inode_old),
             _text(name_old),
             self._entry_id(parent_inode_new),
             _text(name_new),
-            flags,
         )
+        await self._as(ctx, self._rename, names, flags)
 
     @errno_boundary
     async def link(
@@ -365,54 +426,40 @@ class GridOperations(pyfuse3.Operations):
         ctx: pyfuse3.RequestContext,
     ) -> pyfuse3.EntryAttributes:
         self._writable()
-        return await self._run(self._setattr, self._entry_id(inode), attr, fields)
+        opened = self._open.get(fh) if fh is not None else None
+        return await self._as(ctx, self._setattr, self._entry_id(inode), attr, fields, opened)
 
-    # -- reading -----------------------------------------------------------------
+    # -- opening, reading, writing ---------------------------------------------
 
-    def _open_file(self, entry_id: EntryId) -> OpenFile:
+    def _open_file(self, grid: Grid, entry_id: EntryId) -> OpenFile:
         """Open a file's best replica; a file only on tape is staged and raises EAGAIN."""
-        entry = self._grid.stat_id(entry_id)
+        entry = grid.stat_id(entry_id)
         try:
-            reader = self._grid.open_id(entry_id)
+            reader = grid.open_id(entry_id)
         except NoReplicaAvailable:
-            lfn = self._grid.lfn_id(entry_id)
-            if _NEARLINE not in {str(place) for place in self._grid.locality(lfn).values()}:
+            lfn = grid.lfn_id(entry_id)
+            if _NEARLINE not in {str(place) for place in grid.locality(lfn).values()}:
                 raise
-            self._stage(entry_id, lfn)
+            self._stage(grid, entry_id, lfn)
             raise GridError(f"{lfn} is on tape, being staged", lfn, errno=errno.EAGAIN) from None
         with self._stages_lock:
             self._stages.pop(entry_id, None)
         return OpenFile(entry, reader, self._cache)
 
-    def _stage(self, entry_id: EntryId, lfn: str) -> None:
+    def _stage(self, grid: Grid, entry_id: EntryId, lfn: str) -> None:
         """Request a stage of ``lfn``, unless one is under way: one recall however many opens."""
         with self._stages_lock:
             request = self._stages.get(entry_id)
             if request is not None and request.state == _QUEUED:
                 return
-            request = self._grid.bring_online(lfn, self._settings.stage_pin)
+            request = grid.bring_online(lfn, self._settings.stage_pin)
             if request is not None:
                 log.info("%s is on tape: staging it (request %d)", lfn, request.id)
                 self._stages[entry_id] = request
 
-    @errno_boundary
-    async def open(
-        self, inode: pyfuse3.InodeT, flags: int, ctx: pyfuse3.RequestContext
-    ) -> pyfuse3.FileInfo:
-        if flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND):
-            self._writable()
-            raise GridError("writing files is not supported yet", errno=errno.EOPNOTSUPP)
-        entry_id = self._entry_id(inode)
-        opened = await self._open_waiting_for_stage(entry_id)
-        handle = next(self._handles)
-        self._open[handle] = opened
-        log.debug("open inode %d as handle %d from %s", inode, handle, opened)
-        # A file's bytes change only with its size and mtime, and the kernel drops
-        # cached pages when those change (libfuse asks for auto_inval_data), so
-        # pages cached by an earlier open stay valid.
-        return pyfuse3.FileInfo(fh=pyfuse3.FileHandleT(handle), keep_cache=True)
-
-    async def _open_waiting_for_stage(self, entry_id: EntryId) -> OpenFile:
+    async def _open_waiting_for_stage(
+        self, ctx: pyfuse3.RequestContext, entry_id: EntryId
+    ) -> OpenFile:
         """Open a file; one on tape is staged, and waited for up to the stage timeout.
 
         With ``stage_eagain`` the open fails with EAGAIN at once instead, and
@@ -420,7 +467,7 @@ class GridOperations(pyfuse3.Operations):
         loop, so a long recall holds no worker thread.
         """
         try:
-            return await self._run(self._open_file, entry_id)
+            return await self._as(ctx, self._open_file, entry_id)
         except GridError as exc:
             if exc.errno != errno.EAGAIN or self._settings.stage_eagain:
                 raise
@@ -431,7 +478,66 @@ class GridOperations(pyfuse3.Operations):
             with self._stages_lock:
                 self._stages.pop(entry_id, None)
             raise GridError(f"staging failed ({request.state}): {request.error}")
-        return await self._run(self._open_file, entry_id)  # EAGAIN again if not staged yet
+        return await self._as(ctx, self._open_file, entry_id)  # EAGAIN if not staged yet
+
+    def _open_for_writing(self, grid: Grid, entry_id: EntryId, flags: int) -> WriteFile:
+        staged = grid.open_staged_id(entry_id, truncate=bool(flags & os.O_TRUNC))
+        return WriteFile(staged, append=bool(flags & os.O_APPEND))
+
+    def _create(
+        self, grid: Grid, parent_id: EntryId, name: str, mode: int, flags: int
+    ) -> tuple[WriteFile, pyfuse3.EntryAttributes]:
+        staged = grid.open_staged(
+            self._child(grid, parent_id, name),
+            create=True,
+            exclusive=bool(flags & os.O_EXCL),
+            truncate=bool(flags & os.O_TRUNC),
+            mode=mode,
+        )
+        opened = WriteFile(staged, append=bool(flags & os.O_APPEND))
+        attributes = self._attributes(staged.entry)
+        attributes.st_size = staged.size
+        return opened, attributes
+
+    def _register(self, opened: OpenFile | WriteFile) -> pyfuse3.FileInfo:
+        handle = next(self._handles)
+        self._open[handle] = opened
+        log.debug("open inode %d as handle %d: %s", opened.entry.id, handle, opened)
+        # A file's bytes change only with its size and mtime, and the kernel drops
+        # cached pages when those change (libfuse asks for auto_inval_data), so
+        # pages cached by an earlier open stay valid; writes through the mount
+        # pass through the kernel's cache and keep it right.
+        return pyfuse3.FileInfo(fh=pyfuse3.FileHandleT(handle), keep_cache=True)
+
+    @errno_boundary
+    async def open(
+        self, inode: pyfuse3.InodeT, flags: int, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.FileInfo:
+        entry_id = self._entry_id(inode)
+        opened: OpenFile | WriteFile
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND):
+            self._writable()
+            opened = await self._as(ctx, self._open_for_writing, entry_id, flags)
+        else:
+            opened = await self._open_waiting_for_stage(ctx, entry_id)
+        return self._register(opened)
+
+    @errno_boundary
+    async def create(
+        self,
+        parent_inode: pyfuse3.InodeT,
+        name: bytes,
+        mode: int,
+        flags: int,
+        ctx: pyfuse3.RequestContext,
+    ) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
+        self._writable()
+        parent = self._entry_id(parent_inode)
+        permissions = mode & ~ctx.umask & 0o7777
+        opened, attributes = await self._as(
+            ctx, self._create, parent, _text(name), permissions, flags
+        )
+        return self._register(opened), attributes
 
     @errno_boundary
     async def read(self, fh: pyfuse3.FileHandleT, off: int, size: int) -> bytes:
@@ -442,6 +548,33 @@ class GridOperations(pyfuse3.Operations):
         return await self._run(opened.read, off, size)
 
     @errno_boundary
+    async def write(self, fh: pyfuse3.FileHandleT, off: int, buf: bytes) -> int:
+        opened = self._open[fh]
+        if not isinstance(opened, WriteFile):
+            raise pyfuse3.FUSEError(errno.EBADF)
+        return await self._run(opened.write, off, buf)
+
+    def _commit(self, opened: WriteFile) -> None:
+        """Store and register a file's changes; any failure is EIO for close(2)."""
+        try:
+            entry = opened.commit()
+        except GridError as exc:
+            log.warning("storing %s failed: %s", opened, exc)
+            raise GridError(f"storing {opened.staged.lfn} failed: {exc}", errno=errno.EIO) from exc
+        if entry is not None:
+            self._invalidate(self._inode(entry.id))
+
+    @errno_boundary
+    async def flush(self, fh: pyfuse3.FileHandleT) -> None:
+        opened = self._open[fh]
+        if isinstance(opened, WriteFile):
+            await self._run(self._commit, opened)
+
+    @errno_boundary
+    async def fsync(self, fh: pyfuse3.FileHandleT, datasync: bool) -> None:
+        await self.flush(fh)
+
+    @errno_boundary
     async def release(self, fh: pyfuse3.FileHandleT) -> None:
         opened = self._open.pop(fh)
         await self._run(opened.close)
@@ -450,7 +583,10 @@ class GridOperations(pyfuse3.Operations):
 
     def _serving(self, inode: int) -> OpenFile | None:
         entry_id = self._entry_id(inode)
-        return next((f for f in self._open.values() if f.entry.id == entry_id), None)
+        return next(
+            (f for f in self._open.values() if isinstance(f, OpenFile) and f.entry.id == entry_id),
+            None,
+        )
 
     @errno_boundary
     async def getxattr(
@@ -463,13 +599,16 @@ class GridOperations(pyfuse3.Operations):
             if opened is None:
                 raise pyfuse3.FUSEError(errno.ENODATA)  # shown while the file is open
             return opened.reader.turl.encode("utf-8")
-        raise pyfuse3.FUSEError(errno.ENODATA)
+        text = _xattr_name(name)
+        return await self._as(ctx, lambda grid: grid.getxattr_id(self._entry_id(inode), text))
 
     @errno_boundary
     async def listxattr(
         self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext
     ) -> Sequence[bytes]:
-        return [REPLICA_XATTR] if self._serving(inode) is not None else []
+        names = await self._as(ctx, lambda grid: grid.listxattr_id(self._entry_id(inode)))
+        listed = [name.encode("utf-8") for name in names]
+        return [*listed, REPLICA_XATTR] if self._serving(inode) is not None else listed
 
     @errno_boundary
     async def setxattr(
@@ -480,16 +619,22 @@ class GridOperations(pyfuse3.Operations):
             raise pyfuse3.FUSEError(errno.ENOTSUP)
         if name == REPLICA_XATTR:
             raise pyfuse3.FUSEError(errno.EPERM)
-        raise pyfuse3.FUSEError(errno.ENOTSUP)
+        text = _xattr_name(name)
+        entry_id = self._entry_id(inode)
+        await self._as(ctx, lambda grid: grid.setxattr_id(entry_id, text, value))
 
     @errno_boundary
     async def removexattr(
         self, inode: pyfuse3.InodeT, name: bytes, ctx: pyfuse3.RequestContext
     ) -> None:
         self._writable()
+        if name.startswith(_KERNEL_NAMESPACES):
+            raise pyfuse3.FUSEError(errno.ENODATA)
         if name == REPLICA_XATTR:
             raise pyfuse3.FUSEError(errno.EPERM)
-        raise pyfuse3.FUSEError(errno.ENODATA)
+        text = _xattr_name(name)
+        entry_id = self._entry_id(inode)
+        await self._as(ctx, lambda grid: grid.removexattr_id(entry_id, text))
 
 
 def _text(name: bytes) -> str:
@@ -498,3 +643,10 @@ def _text(name: bytes) -> str:
         return name.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidArgument(f"not UTF-8: {name!r}") from None
+
+
+def _xattr_name(name: bytes) -> str:
+    try:
+        return name.decode("utf-8")
+    except UnicodeDecodeError:
+        raise GridError(f"no attribute {name!r}", errno=errno.ENODATA) from None
