@@ -26,6 +26,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from gridfs.errors import GridError
+
 __all__ = ["BlockCache", "CacheStatistics"]
 
 log = logging.getLogger(__name__)
@@ -181,7 +183,7 @@ class BlockCache:
         try:
             data = fetch(start, length)
             if len(data) != length:
-                raise OSError(f"short read of block {index}: {len(data)} of {length} bytes")
+                raise GridError(f"short read of block {index}: {len(data)} of {length} bytes")
         except BaseException as exc:
             log.debug("fetching block %s failed: %s", name, exc)
             self._settle(name, future, None, exc)
