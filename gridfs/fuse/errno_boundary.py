@@ -45,6 +45,8 @@ _REFUSALS = {
     errno.EISDIR,
     errno.ENOTSUP,
     errno.EAGAIN,
+    errno.EBUSY,
+    errno.EBADF,
     errno.ENAMETOOLONG,
     errno.ELOOP,
 }
