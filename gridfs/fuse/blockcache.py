@@ -122,6 +122,48 @@ class BlockCache:
             parts.append(self._block(key, index, file_size, fetch, lo=lo, hi=hi))
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
+    def read_cached(self, key: str, offset: int, size: int, file_size: int) -> bytes | None:
+        """The bytes if every block is cached and in the page cache, else ``None``.
+
+        Never fetches and never waits for a disk (``RWF_NOWAIT``): fit to be
+        called in the trio loop itself, sparing cached reads a thread hop.
+        """
+        end = min(offset + size, file_size)
+        if offset >= end:
+            return b""
+        first, last = offset // self.block_size, (end - 1) // self.block_size
+        names = [_name(key, index) for index in range(first, last + 1)]
+        with self._lock:
+            if not all(name in self._index for name in names):
+                return None
+            for name in names:
+                self._index.move_to_end(name)
+        buffer = bytearray(end - offset)
+        view = memoryview(buffer)
+        done = 0
+        for index, name in zip(range(first, last + 1), names, strict=True):
+            start = max(offset, index * self.block_size)
+            stop = min(end, (index + 1) * self.block_size)
+            try:
+                fd = os.open(self.directory / name, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:  # evicted meanwhile: the worker thread's read sees to it
+                return None
+            try:
+                count = os.preadv(
+                    fd, [view[done : done + stop - start]], start - index * self.block_size,
+                    os.RWF_NOWAIT,
+                )  # fmt: skip
+            except OSError:  # EAGAIN: not in the page cache; EOPNOTSUPP: no such reads here
+                return None
+            finally:
+                os.close(fd)
+            if count != stop - start:
+                return None
+            done += count
+        with self._lock:
+            self._hits += len(names)
+        return bytes(buffer) if len(names) > 1 else buffer  # type: ignore[return-value]
+
     def prefetch(self, key: str, indices: Iterable[int], file_size: int, fetch: Fetch) -> None:
         """Start fetching the blocks ``indices`` of file ``key`` in the background."""
         for index in indices:
@@ -164,7 +206,8 @@ class BlockCache:
                 try:
                     with (self.directory / name).open("rb", buffering=0) as stream:
                         return os.pread(stream.fileno(), hi - lo, lo)
-                except FileNotFoundError:  # evicted between the index and the open
+                except FileNotFoundError:  # evicted meanwhile, or deleted by hand
+                    self._forget(name)
                     continue
             assert fetching is not None
             try:
@@ -207,6 +250,12 @@ class BlockCache:
             self._index[name] = len(data)
             self._total += len(data)
             self._evict()
+
+    def _forget(self, name: str) -> None:
+        with self._lock:
+            size = self._index.pop(name, None)
+            if size is not None:
+                self._total -= size
 
     def _settle(
         self, name: str, future: Future[bytes], data: bytes | None, error: BaseException | None

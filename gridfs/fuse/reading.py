@@ -6,7 +6,8 @@
   disk or an NFS server: a cached read costs no thread hop at all. Only a read
   that would wait goes to a worker thread.
 - A replica on a remote protocol (``root://``, ``davs://``) is read through the
-  mount's on-disk :class:`BlockCache`, with sequential readahead.
+  mount's on-disk :class:`BlockCache`, with sequential readahead; blocks it holds
+  are read in the loop too, with ``RWF_NOWAIT``, when the page cache has them.
 
 Either way the worker-thread path goes through the gfal layer's
 :class:`FailoverReader`, so a replica that fails mid-read is replaced by the
@@ -71,8 +72,13 @@ class OpenFile:
         else:
             self._cache = cache
 
-    def read_now(self, offset: int, size: int) -> bytes | memoryview | None:
+    def read_now(self, offset: int, size: int) -> bytes | bytearray | None:
         """The bytes if the page cache has them all, else ``None``; never waits for I/O."""
+        if self._cache is not None:
+            data = self._cache.read_cached(self._key, offset, size, self.size)
+            if data is not None:
+                self._read_ahead(offset, size)
+            return data
         if not (self._direct and self._nowait):
             return None
         buffer = bytearray(min(size, max(self.size - offset, 0)))
@@ -99,17 +105,19 @@ class OpenFile:
         if self._cache is None:
             return self.reader.pread(offset, size)
         data = self._cache.read(self._key, offset, size, self.size, self.reader.pread)
+        self._read_ahead(offset, size)
+        return data
+
+    def _read_ahead(self, offset: int, size: int) -> None:
+        """After a sequential read, keep the window of blocks ahead of it being fetched."""
+        if self._cache is None:
+            return
         block_size = self._cache.block_size
         first, last = offset // block_size, (offset + max(size, 1) - 1) // block_size
-        if first <= self._next_block <= last + 1:  # sequential: keep the window ahead full
-            self._cache.prefetch(
-                self._key,
-                range(last + 1, last + 1 + _READAHEAD_BLOCKS),
-                self.size,
-                self.reader.pread,
-            )
+        if first <= self._next_block <= last + 1:
+            ahead = range(last + 1, last + 1 + _READAHEAD_BLOCKS)
+            self._cache.prefetch(self._key, ahead, self.size, self.reader.pread)
         self._next_block = last + 1
-        return data
 
     def close(self) -> None:
         """Close the replica (and the direct file, if any); no read may be under way."""

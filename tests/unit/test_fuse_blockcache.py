@@ -172,3 +172,35 @@ def test_a_short_fetch_is_an_error(tmp_path: Path, data: bytes, source: Source) 
             cache.read("k", 10 * BLOCK, 10, len(data) + 5 * BLOCK, source)  # it is shorter
     finally:
         cache.close()
+
+
+def test_a_block_deleted_by_hand_is_fetched_again(
+    tmp_path: Path, data: bytes, source: Source
+) -> None:
+    cache = cache_in(tmp_path)
+    try:
+        cache.read("k", 0, 10, len(data), source)
+        (tmp_path / "cache" / "k-0").unlink()
+        assert cache.read("k", 0, 10, len(data), source) == data[:10]
+        assert source.fetches == [(0, BLOCK), (0, BLOCK)]
+        assert cache.statistics().bytes == BLOCK
+    finally:
+        cache.close()
+
+
+def test_cached_reads_never_fetch(tmp_path: Path, data: bytes, source: Source) -> None:
+    with source.path.open("rb") as stream:
+        try:
+            os.preadv(stream.fileno(), [bytearray(1)], 0, os.RWF_NOWAIT)
+        except OSError as exc:
+            pytest.skip(f"no non-blocking reads on {tmp_path}: {exc.strerror}")
+    cache = cache_in(tmp_path)
+    try:
+        assert cache.read_cached("k", 0, 10, len(data)) is None  # nothing there yet
+        cache.read("k", 0, 3 * BLOCK, len(data), source)
+        fetched = len(source.fetches)
+        assert cache.read_cached("k", 100, 2 * BLOCK, len(data)) == data[100 : 100 + 2 * BLOCK]
+        assert cache.read_cached("k", 2 * BLOCK, 2 * BLOCK, len(data)) is None  # block 3 missing
+        assert len(source.fetches) == fetched
+    finally:
+        cache.close()
