@@ -20,6 +20,7 @@ one per identity, kept for the life of the mount.
 
 from __future__ import annotations
 
+import copy
 import errno
 import functools
 import itertools
@@ -40,6 +41,7 @@ from gridfs.errors import GridError, InvalidArgument, NoReplicaAvailable, NotFou
 from gridfs.fuse.blockcache import BlockCache
 from gridfs.fuse.errno_boundary import errno_boundary
 from gridfs.fuse.ids import IdMapper
+from gridfs.fuse.listings import ListingCache
 from gridfs.fuse.reading import OpenFile
 from gridfs.fuse.writing import WriteFile
 from gridfs.gfal import Grid
@@ -52,6 +54,7 @@ __all__ = ["GridOperations"]
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_Listed = tuple[bytes, pyfuse3.EntryAttributes, int]  # name, attributes, entry id
 
 _BLOCK_SIZE = 128 * 1024
 _READDIR_PAGE = 256
@@ -104,6 +107,8 @@ class GridOperations(pyfuse3.Operations):
         self._cache = cache
         self._limiter = trio.CapacityLimiter(threads)
         self._open: dict[int, OpenFile | WriteFile] = {}
+        self._writers: dict[EntryId, WriteFile] = {}  # files open for writing, by entry
+        self._listings: ListingCache[list[_Listed]] = ListingCache(settings.entry_timeout)
         self._dirs: dict[int, tuple[EntryId, Grid]] = {}
         self._handles = itertools.count(1)
         self._stages: dict[EntryId, StageRequest] = {}  # files on tape being staged
@@ -203,7 +208,9 @@ class GridOperations(pyfuse3.Operations):
         return self._attributes(grid.lookup(parent_id, name))
 
     def _getattr(self, grid: Grid, entry_id: EntryId) -> pyfuse3.EntryAttributes:
-        return self._attributes(grid.stat_id(entry_id))
+        attributes = self._attributes(grid.stat_id(entry_id))
+        writer = self._writers.get(entry_id)
+        return attributes if writer is None else self._as_written(attributes, writer)
 
     def _readlink(self, grid: Grid, entry_id: EntryId) -> bytes:
         entry = grid.stat_id(entry_id)
@@ -211,11 +218,27 @@ class GridOperations(pyfuse3.Operations):
             raise InvalidArgument("not a symbolic link")
         return self._link_target(entry)
 
-    def _list_page(
-        self, grid: Grid, directory_id: EntryId, after: int
-    ) -> list[tuple[bytes, pyfuse3.EntryAttributes, int]]:
-        page = grid.list_page_id(directory_id, after, _READDIR_PAGE)
-        return [(e.name.encode("utf-8"), self._attributes(e), e.id) for e in page]
+    def _list_page(self, grid: Grid, directory_id: EntryId, after: int) -> list[_Listed]:
+        identity = grid.catalog.identity
+        listed = self._listings.get(identity, directory_id, after)
+        if listed is None:
+            page = grid.list_page_id(directory_id, after, _READDIR_PAGE)
+            listed = [(e.name.encode("utf-8"), self._attributes(e), e.id) for e in page]
+            self._listings.put(identity, directory_id, after, listed, len(listed))
+        return listed
+
+    @staticmethod
+    def _as_written(
+        attributes: pyfuse3.EntryAttributes, writer: WriteFile
+    ) -> pyfuse3.EntryAttributes:
+        """A file open for writing shows the size written so far, as a local file does."""
+        attributes = copy.copy(attributes)
+        attributes.st_size = writer.size
+        return attributes
+
+    def _changed(self, *directories: EntryId | None) -> None:
+        """The mount changed these directories: their listings must be read again."""
+        self._listings.invalidate(*directories)
 
     @errno_boundary
     async def lookup(
@@ -255,7 +278,9 @@ class GridOperations(pyfuse3.Operations):
         after = start_id
         while True:
             page = await self._run(self._list_page, grid, directory, after)
-            for name, attributes, entry_id in page:
+            for name, listed, entry_id in page:
+                writer = self._writers.get(EntryId(entry_id))
+                attributes = listed if writer is None else self._as_written(listed, writer)
                 if not pyfuse3.readdir_reply(token, name, attributes, entry_id):
                     return
             if len(page) < _READDIR_PAGE:
@@ -279,18 +304,26 @@ class GridOperations(pyfuse3.Operations):
     def _mkdir(
         self, grid: Grid, parent_id: EntryId, name: str, mode: int
     ) -> pyfuse3.EntryAttributes:
-        return self._attributes(grid.mkdir(self._child(grid, parent_id, name), mode))
+        entry = grid.mkdir(self._child(grid, parent_id, name), mode)
+        self._changed(parent_id)
+        return self._attributes(entry)
 
     def _symlink(
         self, grid: Grid, parent_id: EntryId, name: str, target: str
     ) -> pyfuse3.EntryAttributes:
-        return self._attributes(grid.symlink(target, self._child(grid, parent_id, name)))
+        entry = grid.symlink(target, self._child(grid, parent_id, name))
+        self._changed(parent_id)
+        return self._attributes(entry)
 
     def _unlink(self, grid: Grid, parent_id: EntryId, name: str) -> None:
-        grid.unlink(self._child(grid, parent_id, name))
+        try:
+            grid.unlink(self._child(grid, parent_id, name))
+        finally:  # also when it failed halfway: some replicas may be gone
+            self._changed(parent_id)
 
     def _rmdir(self, grid: Grid, parent_id: EntryId, name: str) -> None:
         grid.rmdir(self._child(grid, parent_id, name))
+        self._changed(parent_id)
 
     def _rename(self, grid: Grid, names: tuple[EntryId, str, EntryId, str], flags: int) -> None:
         old_id, old_name, new_id, new_name = names
@@ -306,6 +339,7 @@ class GridOperations(pyfuse3.Operations):
             else:
                 raise GridError(f"{destination} exists", destination, errno=errno.EEXIST)
         grid.rename(source, destination)
+        self._changed(old_id, new_id)
 
     def _setattr(
         self,
@@ -336,9 +370,10 @@ class GridOperations(pyfuse3.Operations):
                 attr.st_atime_ns if fields.update_atime else entry.atime_ns,
                 attr.st_mtime_ns if fields.update_mtime else entry.mtime_ns,
             )
+        self._changed(entry.parent_id)
         attributes = self._attributes(entry)
         if isinstance(opened, WriteFile):
-            attributes.st_size = opened.staged.size  # written, not yet stored
+            attributes.st_size = opened.size  # written, not yet stored
         return attributes
 
     def _truncate(
@@ -496,13 +531,16 @@ class GridOperations(pyfuse3.Operations):
             mode=mode,
         )
         opened = WriteFile(staged, append=bool(flags & os.O_APPEND))
+        self._changed(parent_id)
         attributes = self._attributes(staged.entry)
-        attributes.st_size = staged.size
+        attributes.st_size = opened.size
         return opened, attributes
 
     def _register(self, opened: OpenFile | WriteFile) -> pyfuse3.FileInfo:
         handle = next(self._handles)
         self._open[handle] = opened
+        if isinstance(opened, WriteFile):
+            self._writers[opened.entry.id] = opened
         log.debug("open inode %d as handle %d: %s", opened.entry.id, handle, opened)
         # A file's bytes change only with its size and mtime, and the kernel drops
         # cached pages when those change (libfuse asks for auto_inval_data), so
@@ -563,6 +601,7 @@ class GridOperations(pyfuse3.Operations):
             log.warning("storing %s failed: %s", opened, exc)
             raise GridError(f"storing {opened.staged.lfn} failed: {exc}", errno=errno.EIO) from exc
         if entry is not None:
+            self._changed(entry.parent_id)
             self._invalidate(self._inode(entry.id))
 
     @errno_boundary
@@ -578,6 +617,9 @@ class GridOperations(pyfuse3.Operations):
     @errno_boundary
     async def release(self, fh: pyfuse3.FileHandleT) -> None:
         opened = self._open.pop(fh)
+        if isinstance(opened, WriteFile) and self._writers.get(opened.entry.id) is opened:
+            del self._writers[opened.entry.id]
+            self._changed(opened.entry.parent_id)  # a new file never stored is gone
         await self._run(opened.close)
 
     # -- extended attributes -------------------------------------------------------

@@ -25,6 +25,9 @@ class WriteFile:
     def __init__(self, staged: StagedFile, *, append: bool = False) -> None:
         self.staged = staged
         self.append = append
+        # The size as written, kept here: the staged file's own answer waits
+        # while a commit uploads, and the mount asks it for listings.
+        self.size = staged.size
 
     @property
     def entry(self) -> Stat:
@@ -41,11 +44,15 @@ class WriteFile:
 
     def write(self, offset: int, data: bytes) -> int:
         """Write at ``offset``; in append mode (O_APPEND) always at the end, as POSIX says."""
-        return self.staged.pwrite(data, self.staged.size if self.append else offset)
+        at = self.staged.size if self.append else offset
+        count = self.staged.pwrite(data, at)
+        self.size = max(self.size, at + count)
+        return count
 
     def truncate(self, size: int) -> None:
         """Cut or extend the content to ``size`` bytes (stored at the next flush)."""
         self.staged.truncate(size)
+        self.size = size
 
     def commit(self) -> Stat | None:
         """Store and register changed content; ``None`` if there was nothing to store."""

@@ -157,6 +157,10 @@ def test_a_new_file_shows_while_written_and_goes_if_never_stored(
         stream.flush()
         assert grid.stat("/grid/gilda/open.dat").status is FileStatus.WRITING
         assert "open.dat" in os.listdir(mountpoint / "gilda")
+        listing = run("ls", "-l", mountpoint / "gilda").splitlines()
+        (line,) = [line for line in listing if line.endswith(" open.dat")]
+        assert line.split()[4] == "7"  # the size written so far, as for a local file
+        assert os.stat(path).st_size == 7
     finally:
         stream.close()
     assert grid.stat("/grid/gilda/open.dat").status is FileStatus.READY
