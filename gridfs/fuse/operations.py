@@ -30,7 +30,7 @@ import posixpath
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import pyfuse3
 import trio
@@ -43,11 +43,9 @@ from gridfs.fuse.errno_boundary import errno_boundary
 from gridfs.fuse.ids import IdMapper
 from gridfs.fuse.listings import ListingCache
 from gridfs.fuse.reading import OpenFile
+from gridfs.fuse.tape import Stages, is_staging
 from gridfs.fuse.writing import WriteFile
 from gridfs.gfal import Grid
-
-if TYPE_CHECKING:
-    from gridfs.storage import StageRequest
 
 __all__ = ["GridOperations"]
 
@@ -58,9 +56,6 @@ _Listed = tuple[bytes, pyfuse3.EntryAttributes, int]  # name, attributes, entry 
 
 _BLOCK_SIZE = 128 * 1024
 _READDIR_PAGE = 256
-_STAGE_POLL_S = 0.1
-# Stage request states and locality, as the storage layer spells them.
-_QUEUED, _DONE, _NEARLINE = "QUEUED", "DONE", "NEARLINE"
 
 # Attribute namespaces that are the kernel's business (SELinux labels, POSIX
 # ACLs, trusted.*): gridfs keeps none, and says so (ENOTSUP) in the loop, at
@@ -111,8 +106,7 @@ class GridOperations(pyfuse3.Operations):
         self._listings: ListingCache[list[_Listed]] = ListingCache(settings.entry_timeout)
         self._dirs: dict[int, tuple[EntryId, Grid]] = {}
         self._handles = itertools.count(1)
-        self._stages: dict[EntryId, StageRequest] = {}  # files on tape being staged
-        self._stages_lock = threading.Lock()
+        self._stages = Stages(settings.stage_pin)
 
     # -- plumbing ------------------------------------------------------------
 
@@ -383,6 +377,9 @@ class GridOperations(pyfuse3.Operations):
         if isinstance(opened, WriteFile):
             opened.truncate(size)
             return grid.stat_id(entry_id)
+        entry = grid.stat_id(entry_id)
+        if entry.size == size:  # nothing to store: no new version
+            return entry
         with grid.open_staged_id(entry_id, truncate=size == 0) as staged:
             staged.truncate(size)
             return staged.commit()
@@ -472,48 +469,21 @@ class GridOperations(pyfuse3.Operations):
         entry = grid.stat_id(entry_id)
         try:
             reader = grid.open_id(entry_id)
-        except NoReplicaAvailable:
-            lfn = grid.lfn_id(entry_id)
-            if _NEARLINE not in {str(place) for place in grid.locality(lfn).values()}:
-                raise
-            self._stage(grid, entry_id, lfn)
-            raise GridError(f"{lfn} is on tape, being staged", lfn, errno=errno.EAGAIN) from None
-        with self._stages_lock:
-            self._stages.pop(entry_id, None)
+        except NoReplicaAvailable as exc:
+            self._stages.after_failed_open(grid, entry_id, exc)
+        self._stages.opened(entry_id)
         return OpenFile(entry, reader, self._cache)
-
-    def _stage(self, grid: Grid, entry_id: EntryId, lfn: str) -> None:
-        """Request a stage of ``lfn``, unless one is under way: one recall however many opens."""
-        with self._stages_lock:
-            request = self._stages.get(entry_id)
-            if request is not None and request.state == _QUEUED:
-                return
-            request = grid.bring_online(lfn, self._settings.stage_pin)
-            if request is not None:
-                log.info("%s is on tape: staging it (request %d)", lfn, request.id)
-                self._stages[entry_id] = request
 
     async def _open_waiting_for_stage(
         self, ctx: pyfuse3.RequestContext, entry_id: EntryId
     ) -> OpenFile:
-        """Open a file; one on tape is staged, and waited for up to the stage timeout.
-
-        With ``stage_eagain`` the open fails with EAGAIN at once instead, and
-        the stage goes on (progress in ``user.status``). The wait polls in the
-        loop, so a long recall holds no worker thread.
-        """
+        """Open a file; one on tape is staged (see :mod:`gridfs.fuse.tape`)."""
         try:
             return await self._as(ctx, self._open_file, entry_id)
         except GridError as exc:
-            if exc.errno != errno.EAGAIN or self._settings.stage_eagain:
+            if not is_staging(exc) or self._settings.stage_eagain:
                 raise
-        with trio.move_on_after(self._settings.stage_timeout):
-            while (request := self._stages.get(entry_id)) is not None and request.state == _QUEUED:
-                await trio.sleep(_STAGE_POLL_S)
-        if request is not None and request.state not in (_QUEUED, _DONE):
-            with self._stages_lock:
-                self._stages.pop(entry_id, None)
-            raise GridError(f"staging failed ({request.state}): {request.error}")
+        await self._stages.wait(entry_id, self._settings.stage_timeout)
         return await self._as(ctx, self._open_file, entry_id)  # EAGAIN if not staged yet
 
     def _open_for_writing(self, grid: Grid, entry_id: EntryId, flags: int) -> WriteFile:
