@@ -50,6 +50,7 @@ file's directory, so a grid can live in one movable folder::
     attr_timeout = 10       # seconds the kernel keeps attributes and names
     entry_timeout = 10      #   (the mount's own changes are seen at once)
     cache_dir = "cache"     # blocks of remote replicas (default ~/.cache/gridfs/blocks)
+    staging_dir = "staging" # files being written (default: $TMPDIR); room for the largest
     cache_size = "10G"      # its size limit (bytes, or with K, M, G, T); LRU eviction
     read_only = false
     stage_timeout = 300     # seconds an open of a file on tape waits for its stage
@@ -107,6 +108,7 @@ _ALLOWED: dict[str, set[str]] = {
         "attr_timeout",
         "entry_timeout",
         "cache_dir",
+        "staging_dir",
         "cache_size",
         "read_only",
         "stage_timeout",
@@ -150,6 +152,7 @@ class MountSettings:
     attr_timeout: float = 10.0
     entry_timeout: float = 10.0
     cache_dir: Path = field(default_factory=default_cache_dir)
+    staging_dir: Path | None = None  # None: the system's temporary directory
     cache_size: int = 10 << 30
     read_only: bool = False
     stage_timeout: float = 300.0
@@ -355,6 +358,7 @@ def _parse_mount(table: Mapping[str, Any], base: Path, fail: Any) -> MountSettin
         "fallback_uid": lambda key, value: _local_id(f"[mount] {key}", value, fail),
         "fallback_gid": lambda key, value: _local_id(f"[mount] {key}", value, fail),
         "cache_dir": directory,
+        "staging_dir": directory,
         "cache_size": lambda key, value: _size(f"[mount] {key}", value, fail),
         "users": id_table,
         "groups": id_table,
@@ -395,6 +399,7 @@ _OPTION_KEYS = {
     "fallback_uid": int,
     "fallback_gid": int,
     "cache_dir": str,
+    "staging_dir": str,
     "cache_size": str,
 }
 
@@ -405,7 +410,7 @@ def apply_mount_options(
     """``settings`` with mount options applied: ``ro``, ``stage_eagain`` and ``key=value``.
 
     The keys are those of the ``[mount]`` table (``cache_size=2G``,
-    ``attr_timeout=30``...); a relative ``cache_dir`` is relative to the
+    ``attr_timeout=30``...); a relative ``cache_dir`` or ``staging_dir`` is relative to the
     working directory. Raises :class:`ConfigError` naming a bad option.
     """
 

@@ -185,6 +185,13 @@ def _serve(
     with contextlib.ExitStack() as stack:
         grid = Grid.from_config(config)
         stack.callback(grid.close)
+        if settings.staging_dir is not None:
+            try:
+                settings.staging_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                where = settings.staging_dir
+                raise ConfigError(f"cannot use staging directory {where}: {exc}") from exc
+            grid.staging_dir = str(settings.staging_dir)
         signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         stack.callback(signal.pthread_sigmask, signal.SIG_UNBLOCK, _STOP_SIGNALS)
         root_id = _root_id(grid, config.mount_root)

@@ -238,3 +238,16 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_files_are_staged_in_the_staging_dir(config_path: Path, populated, tmp_path: Path) -> None:
+    grid, _ = populated
+    staging = tmp_path / "staging"
+    options = ("-o", f"staging_dir={staging}")
+    with mounted(config_path, tmp_path / "mnt", tmp_path / "mount.log", *options) as target:
+        with (target / "gilda" / "staged.dat").open("wb", buffering=0) as stream:
+            stream.write(b"x" * 1000)
+            (staged,) = staging.iterdir()  # the staging file, while it is written
+            assert staged.stat().st_size == 1000
+        assert list(staging.iterdir()) == []  # dropped once stored
+    assert grid.stat("/grid/gilda/staged.dat").size == 1000

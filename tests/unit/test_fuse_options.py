@@ -19,6 +19,7 @@ def test_the_mount_table(tmp_path: Path) -> None:
     path.write_text(
         "[mount]\nroot = '/grid/vo'\nattr_timeout = 30\nentry_timeout = 0.5\n"
         "cache_dir = 'blocks'\ncache_size = '2G'\nread_only = true\nstage_timeout = 60\n"
+        "staging_dir = '/var/tmp/gridfs'\n"
         "stage_eagain = true\nfallback_uid = 99\nfallback_gid = 98\n"
         "[mount.users]\n'/DC=org/CN=Bob' = 1002\n[mount.groups]\natlas = 2001\n"
     )
@@ -29,6 +30,7 @@ def test_the_mount_table(tmp_path: Path) -> None:
         entry_timeout=0.5,
         cache_dir=tmp_path / "blocks",
         cache_size=2 << 30,
+        staging_dir=Path("/var/tmp/gridfs"),
         read_only=True,
         stage_timeout=60.0,
         stage_eagain=True,
