@@ -7,6 +7,7 @@ import hashlib
 import os
 import random
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -249,5 +250,10 @@ def test_files_are_staged_in_the_staging_dir(config_path: Path, populated, tmp_p
             stream.write(b"x" * 1000)
             (staged,) = staging.iterdir()  # the staging file, while it is written
             assert staged.stat().st_size == 1000
-        assert list(staging.iterdir()) == []  # dropped once stored
+        # Stored when close() returned; dropped at RELEASE, which the kernel sends after.
+        assert grid.stat("/grid/gilda/staged.dat").size == 1000
+        deadline = time.monotonic() + 10
+        while list(staging.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert list(staging.iterdir()) == []
     assert grid.stat("/grid/gilda/staged.dat").size == 1000
