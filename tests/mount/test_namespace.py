@@ -115,6 +115,13 @@ def test_the_mounts_own_changes_show_at_once_with_long_timeouts(
         os.rmdir(trailers / "new")
         with pytest.raises(FileNotFoundError):
             os.stat(trailers / "new")
+        # Listings too (the mount keeps them for entry_timeout): written, then removed.
+        (trailers / "fresh.dat").write_bytes(b"12345")
+        assert listed_sizes(trailers)["fresh.dat"] == "5"
+        (trailers / "fresh.dat").write_bytes(b"1234567")
+        assert listed_sizes(trailers)["fresh.dat"] == "7"
+        os.unlink(trailers / "fresh.dat")
+        assert "fresh.dat" not in os.listdir(trailers)
 
 
 def test_ownership_maps_through_the_tables_and_falls_back(
@@ -196,6 +203,12 @@ def test_ls_l_of_2000_entries_uses_the_listings_attributes(
     # label and ACL, hears "not supported" and asks no other file.
     assert served.get("lookup", 0) + served.get("getattr", 0) < 50, served
     assert served["getxattr"] <= 4, served
+
+
+def listed_sizes(directory: Path) -> dict[str, str]:
+    """Name -> size as ``ls -l`` shows them."""
+    lines = run("ls", "-l", directory).splitlines()[1:]
+    return {line.split()[-1]: line.split()[4] for line in lines}
 
 
 def _requests_served(log: str) -> dict[str, int]:
