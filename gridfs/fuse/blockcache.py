@@ -125,8 +125,10 @@ class BlockCache:
     def read_cached(self, key: str, offset: int, size: int, file_size: int) -> bytes | None:
         """The bytes if every block is cached and in the page cache, else ``None``.
 
-        Never fetches and never waits for a disk (``RWF_NOWAIT``): fit to be
-        called in the trio loop itself, sparing cached reads a thread hop.
+        Never fetches, and reads with ``RWF_NOWAIT``, which never waits for the
+        disk: fit to be called in the trio loop itself, sparing cached reads a
+        thread hop. (Opening a block file whose inode the kernel has dropped
+        can still read the disk briefly; such a block was read long ago.)
         """
         end = min(offset + size, file_size)
         if offset >= end:
