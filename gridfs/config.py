@@ -50,8 +50,8 @@ file's directory, so a grid can live in one movable folder::
     attr_timeout = 10       # seconds the kernel keeps attributes and names
     entry_timeout = 10      #   (the mount's own changes are seen at once)
     cache_dir = "cache"     # blocks of remote replicas (default ~/.cache/gridfs/blocks)
-    staging_dir = "staging" # files being written (default: $TMPDIR); room for the largest
     cache_size = "10G"      # its size limit (bytes, or with K, M, G, T); LRU eviction
+    staging_dir = "staging" # files being written (default: $TMPDIR); room for the largest
     read_only = false
     stage_timeout = 300     # seconds an open of a file on tape waits for its stage
     stage_eagain = false    # true: such an open fails with EAGAIN at once, the stage goes on
@@ -92,6 +92,7 @@ __all__ = [
     "add_se_to_config",
     "apply_mount_options",
     "config_path",
+    "default_cache_dir",
     "default_data_dir",
     "load_config",
     "remove_se_from_config",
