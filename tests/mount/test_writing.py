@@ -91,6 +91,9 @@ def test_cp_rsync_tar_and_diff(mountpoint: Path, populated, tmp_path: Path) -> N
     for name, data in files.items():
         entry = grid.stat(f"/grid/gilda/by-rsync/{name}")
         assert (entry.size, entry.checksum) == (len(data), adler32(data))
+    run("sed", "-i", "s/grid/GRID/", gilda / "by-cp" / "sub" / "b.txt")  # new file, renamed
+    assert (gilda / "by-cp" / "sub" / "b.txt").read_bytes() == b"hello GRID\n"
+    (gilda / "by-cp" / "sub" / "b.txt").write_bytes(files["sub/b.txt"])
     run("mv", gilda / "by-cp", gilda / "moved")
     run("diff", "-r", source, gilda / "moved")
     run("rm", "-r", gilda / "moved", gilda / "by-rsync", gilda / "by-tar")
