@@ -23,6 +23,7 @@ bench: system-deps $(STAMP)
 	$(BIN)/python benchmarks/catalog.py
 	$(BIN)/python benchmarks/storage.py
 	$(BIN)/python benchmarks/replicate.py
+	$(BIN)/python benchmarks/mount.py
 
 system-deps:
 	./scripts/install-system-deps

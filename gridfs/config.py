@@ -47,13 +47,31 @@ file's directory, so a grid can live in one movable folder::
 
     [mount]
     root = "/grid"          # the LFN shown at the mountpoint
+    attr_timeout = 10       # seconds the kernel keeps attributes and names
+    entry_timeout = 10      #   (the mount's own changes are seen at once)
+    cache_dir = "cache"     # blocks of remote replicas (default ~/.cache/gridfs/blocks)
+    cache_size = "10G"      # its size limit (bytes, or with K, M, G, T); LRU eviction
+    staging_dir = "staging" # files being written (default: $TMPDIR); room for the largest
+    read_only = false
+    stage_timeout = 300     # seconds an open of a file on tape waits for its stage
+    stage_eagain = false    # true: such an open fails with EAGAIN at once, the stage goes on
+    stage_pin = 3600        # seconds a staged copy stays pinned on disk
+    fallback_uid = 65534    # grid users and groups known neither here nor locally
+    fallback_gid = 65534
+
+    [mount.users]           # grid user = local uid (both ways; default: same-name accounts)
+    "/DC=org/CN=Bob" = 1002
+
+    [mount.groups]          # grid group = local gid
+    atlas = 2001
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -70,8 +88,11 @@ from gridfs.storage.se import StorageElement
 
 __all__ = [
     "Config",
+    "MountSettings",
     "add_se_to_config",
+    "apply_mount_options",
     "config_path",
+    "default_cache_dir",
     "default_data_dir",
     "load_config",
     "remove_se_from_config",
@@ -83,7 +104,22 @@ _ALLOWED: dict[str, set[str]] = {
     "identity": {"user", "groups", "superuser"},
     "site": {"name", "region"},
     "storage": {"default_se", "protocols", "timeout", "ca_file"},
-    "mount": {"root"},
+    "mount": {
+        "root",
+        "attr_timeout",
+        "entry_timeout",
+        "cache_dir",
+        "staging_dir",
+        "cache_size",
+        "read_only",
+        "stage_timeout",
+        "stage_eagain",
+        "stage_pin",
+        "fallback_uid",
+        "fallback_gid",
+        "users",
+        "groups",
+    },
     "se": set(),  # tables by SE name, checked on their own
 }
 _SE_KEYS = {
@@ -100,6 +136,35 @@ _SE_KEYS = {
 }
 
 
+_NOBODY = 65534
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def default_cache_dir() -> Path:
+    """Where the mount keeps blocks of remote replicas unless told otherwise."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "gridfs" / "blocks"
+
+
+@dataclass(frozen=True)
+class MountSettings:
+    """The ``[mount]`` table, less the root: how the mount serves the kernel."""
+
+    attr_timeout: float = 10.0
+    entry_timeout: float = 10.0
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    staging_dir: Path | None = None  # None: the system's temporary directory
+    cache_size: int = 10 << 30
+    read_only: bool = False
+    stage_timeout: float = 300.0
+    stage_eagain: bool = False
+    stage_pin: float = 3600.0
+    fallback_uid: int = _NOBODY
+    fallback_gid: int = _NOBODY
+    users: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    groups: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything gridfs reads from the configuration file, validated."""
@@ -113,6 +178,7 @@ class Config:
     protocols: tuple[str, ...] = ("file",)
     backend_options: BackendOptions = field(default_factory=BackendOptions)
     mount_root: str = "/grid"
+    mount: MountSettings = field(default_factory=MountSettings)
     path: Path | None = None
 
 
@@ -233,11 +299,13 @@ def _parse(data: Mapping[str, Any], path: Path) -> Config:
     if default_se is not None and default_se not in {se.name for se in ses}:
         raise fail(f"[storage] default_se {default_se!r} is not one of the [se.*] tables")
 
-    mount_root = string("[mount] root", table("mount").get("root", "/grid"))
+    mount_table = table("mount")
+    mount_root = string("[mount] root", mount_table.get("root", "/grid"))
     try:
         split_lfn(mount_root)
     except InvalidLFN as exc:
         raise fail(f"[mount] root: {exc}") from exc
+    mount = _parse_mount(mount_table, base, fail)
 
     return Config(
         catalog_url=url,
@@ -249,8 +317,124 @@ def _parse(data: Mapping[str, Any], path: Path) -> Config:
         protocols=protocols,
         backend_options=options,
         mount_root=mount_root.rstrip("/") or "/",
+        mount=mount,
         path=path,
     )
+
+
+def _parse_mount(table: Mapping[str, Any], base: Path, fail: Any) -> MountSettings:
+    """The ``[mount]`` settings other than the root, checked."""
+
+    def seconds(key: str, value: Any) -> float:
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise fail(f"[mount] {key} must be a number of seconds")
+        return float(value)
+
+    def flag(key: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise fail(f"[mount] {key} must be true or false")
+        return value
+
+    def directory(key: str, value: Any) -> Path:
+        if not isinstance(value, str) or not value:
+            raise fail(f"[mount] {key} must be a directory path")
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else base / path
+
+    def id_table(key: str, value: Any) -> Mapping[str, int]:
+        if not isinstance(value, Mapping):
+            raise fail(f"[mount.{key}] must be a table of grid name = local id")
+        ids = {name: _local_id(f"[mount.{key}] {name}", v, fail) for name, v in value.items()}
+        if len(set(ids.values())) != len(ids):
+            raise fail(f"[mount.{key}] maps two grid names to one local id")
+        return MappingProxyType(ids)
+
+    readers: dict[str, Callable[[str, Any], Any]] = {
+        "attr_timeout": seconds,
+        "entry_timeout": seconds,
+        "stage_timeout": seconds,
+        "stage_pin": seconds,
+        "read_only": flag,
+        "stage_eagain": flag,
+        "fallback_uid": lambda key, value: _local_id(f"[mount] {key}", value, fail),
+        "fallback_gid": lambda key, value: _local_id(f"[mount] {key}", value, fail),
+        "cache_dir": directory,
+        "staging_dir": directory,
+        "cache_size": lambda key, value: _size(f"[mount] {key}", value, fail),
+        "users": id_table,
+        "groups": id_table,
+    }
+    return MountSettings(
+        **{key: read(key, table[key]) for key, read in readers.items() if key in table}
+    )
+
+
+def _local_id(where: str, value: Any, fail: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << 32:
+        raise fail(f"{where} must be a local uid or gid (a number)")
+    return value
+
+
+def _size(where: str, value: Any, fail: Any) -> int:
+    """A byte count: a number, or a string with a K, M, G or T suffix (powers of 1024)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        text = value.strip().upper().removesuffix("B").removesuffix("I")
+        number, unit = (text[:-1], text[-1]) if text[-1:] in _SIZE_UNITS else (text, "")
+        try:
+            count = float(number) * _SIZE_UNITS[unit]
+        except ValueError:
+            count = 0
+        if count >= 1:
+            return int(count)
+    raise fail(f"{where} must be a size in bytes, or with a K, M, G or T suffix (e.g. 10G)")
+
+
+# Settings a mount option (-o key=value) may override; "ro" and "stage_eagain" take no value.
+_OPTION_KEYS = {
+    "attr_timeout": float,
+    "entry_timeout": float,
+    "stage_timeout": float,
+    "stage_pin": float,
+    "fallback_uid": int,
+    "fallback_gid": int,
+    "cache_dir": str,
+    "staging_dir": str,
+    "cache_size": str,
+}
+
+
+def apply_mount_options(
+    settings: MountSettings, options: Mapping[str, str | None]
+) -> MountSettings:
+    """``settings`` with mount options applied: ``ro``, ``stage_eagain`` and ``key=value``.
+
+    The keys are those of the ``[mount]`` table (``cache_size=2G``,
+    ``attr_timeout=30``...); a relative ``cache_dir`` or ``staging_dir`` is relative to the
+    working directory. Raises :class:`ConfigError` naming a bad option.
+    """
+
+    def fail(message: str) -> ConfigError:
+        return ConfigError(f"bad mount option: {message}")
+
+    table: dict[str, Any] = {}
+    for key, value in options.items():
+        if key in ("ro", "stage_eagain"):
+            if value is not None:
+                raise fail(f"{key} takes no value")
+            table["read_only" if key == "ro" else key] = True
+        elif key in _OPTION_KEYS:
+            if not value:
+                raise fail(f"{key} needs a value ({key}=...)")
+            try:
+                table[key] = _OPTION_KEYS[key](value)
+            except ValueError:
+                raise fail(f"{key}={value} is not a number") from None
+        else:
+            raise fail(f"{key} is unknown")
+    parsed = _parse_mount(table, Path.cwd(), fail)
+    return dataclasses.replace(settings, **{key: getattr(parsed, key) for key in table})
 
 
 def _parse_storage(

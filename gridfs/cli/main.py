@@ -761,6 +761,14 @@ def cat(state: _State, lfns: tuple[str, ...]) -> None:
 @click.argument("mountpoint", type=click.Path(path_type=Path))
 @click.option("-f", "--foreground", is_flag=True, help="Stay in the foreground, log to stderr.")
 @click.option(
+    "-o",
+    "options",
+    multiple=True,
+    metavar="OPTIONS",
+    help="Mount options, comma-separated: ro, allow_other, cache_dir=DIR, cache_size=10G, "
+    "attr_timeout=S, entry_timeout=S, stage_timeout=S, stage_eagain, nosuid, nodev...",
+)
+@click.option(
     "--log",
     "log_file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -777,23 +785,25 @@ def mount_(
     ctx: click.Context,
     mountpoint: Path,
     foreground: bool,
+    options: tuple[str, ...],
     log_file: Path | None,
     allow_other: bool,
     debug: bool,
 ) -> None:
     """Mount the grid's namespace (the [mount] root, /grid) at MOUNTPOINT."""
-    from gridfs.fuse import mount  # noqa: PLC0415 - pyfuse3 is needed only here
+    from gridfs.fuse import mount, parse_options  # noqa: PLC0415 - pyfuse3 is needed only here
 
     state: _State = ctx.obj
     if debug:
         logging.getLogger().setLevel(logging.DEBUG)
+    chosen = parse_options([*options, "allow_other"] if allow_other else options)
     pid = mount(
         state.config,
         mountpoint,
         foreground=foreground,
         debug=debug or ctx.meta["debug"],
         log_file=log_file,
-        allow_other=allow_other,
+        options=chosen,
     )
     if pid is not None:
         click.echo(f"mounted {state.config.mount_root} at {mountpoint} (daemon pid {pid})")

@@ -9,13 +9,14 @@ failed, whose reason it reports), read through a pipe.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NoReturn
 
@@ -24,8 +25,17 @@ import trio
 
 from gridfs.catalog import EntryId
 from gridfs.config import Config
-from gridfs.errors import AlreadyExists, GridError, InvalidArgument, NotADirectory, NotFound
+from gridfs.errors import (
+    AlreadyExists,
+    ConfigError,
+    GridError,
+    InvalidArgument,
+    NotADirectory,
+    NotFound,
+)
+from gridfs.fuse.blockcache import BlockCache
 from gridfs.fuse.operations import GridOperations
+from gridfs.fuse.options import split_options
 from gridfs.gfal import Grid
 
 __all__ = ["default_log_file", "mount", "unmount"]
@@ -50,15 +60,20 @@ def mount(
     foreground: bool = False,
     debug: bool = False,
     log_file: Path | None = None,
-    allow_other: bool = False,
+    options: Mapping[str, str | None] | None = None,
 ) -> int | None:
     """Mount ``config.mount_root`` of the grid at ``mountpoint``.
 
-    In the foreground, serve until unmounted or signalled (SIGINT, SIGTERM,
-    SIGHUP) and return ``None``. Otherwise fork a daemon and return its pid once
-    the filesystem is mounted. Raises a :class:`GridError` if the mountpoint
-    or configuration is unusable or the mount fails.
+    ``options`` are mount options (see :mod:`gridfs.fuse.options`): ``ro``,
+    ``allow_other``, ``cache_dir=...`` and the other ``[mount]`` keys, which
+    override the configuration. In the foreground, serve until unmounted or
+    signalled (SIGINT, SIGTERM, SIGHUP) and return ``None``. Otherwise fork a
+    daemon and return its pid once the filesystem is mounted. Raises a
+    :class:`GridError` if the mountpoint, an option or the configuration is
+    unusable or the mount fails.
     """
+    settings, fuse_options = split_options(config.mount, options or {})
+    config = dataclasses.replace(config, mount=settings)
     target = Path(os.path.realpath(mountpoint))
     if not target.exists():
         raise NotFound(f"mountpoint does not exist: {target}", str(target))
@@ -69,15 +84,12 @@ def mount(
     # Open the catalog once here, so that its errors reach the caller.
     with Grid.from_config(config) as grid:
         _root_id(grid, config.mount_root)
-    options = set(pyfuse3.default_options) | {"fsname=gridfs", "subtype=gridfs", "ro"}
-    if allow_other:
-        options.add("allow_other")
     if foreground:
-        _serve(config, target, options, on_ready=None)
+        _serve(config, target, fuse_options, on_ready=None)
         return None
     # The daemon works from /, so its log path must not be relative.
     log_path = (log_file or default_log_file()).absolute()
-    return _daemonize(config, target, options, log_path, debug)
+    return _daemonize(config, target, fuse_options, log_path, debug)
 
 
 def unmount(mountpoint: str | os.PathLike[str]) -> None:
@@ -169,27 +181,51 @@ def _serve(
     The stop signals are blocked from before the mount until trio listens for
     them, so that an early SIGTERM still unmounts cleanly.
     """
-    grid = Grid.from_config(config)
-    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-    try:
+    settings = config.mount
+    with contextlib.ExitStack() as stack:
+        grid = Grid.from_config(config)
+        stack.callback(grid.close)
+        if settings.staging_dir is not None:
+            try:
+                settings.staging_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                where = settings.staging_dir
+                raise ConfigError(f"cannot use staging directory {where}: {exc}") from exc
+            grid.staging_dir = str(settings.staging_dir)
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        stack.callback(signal.pthread_sigmask, signal.SIG_UNBLOCK, _STOP_SIGNALS)
         root_id = _root_id(grid, config.mount_root)
-        operations = GridOperations(grid, root_id, config.mount_root)
+        cache = None
+        if any(protocol != "file" for protocol in config.protocols):  # remote reads to cache
+            try:
+                cache = BlockCache(settings.cache_dir, settings.cache_size)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot use cache directory {settings.cache_dir}: {exc}"
+                ) from exc
+            stack.callback(cache.close)
+        operations = GridOperations(
+            grid, root_id, config.mount_root, settings=settings, cache=cache
+        )
+        stack.callback(operations.close)
         try:
-            pyfuse3.init(operations, str(target), options)
+            pyfuse3.init(operations, str(target), sorted(options))
         except RuntimeError as exc:
             raise GridError(f"cannot mount {target}: {exc}", str(target)) from exc
         try:
-            log.info("mounted %s of %s at %s", config.mount_root, config.catalog_url, target)
+            log.info(
+                "mounted %s of %s at %s (%s)",
+                config.mount_root,
+                config.catalog_url,
+                target,
+                ",".join(sorted(options)),
+            )
             if on_ready is not None:
                 on_ready()
             trio.run(_main_loop, target)
         finally:
             pyfuse3.close(unmount=True)
-            operations.close()
         log.info("unmounted %s", target)
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-        grid.close()
 
 
 def _raise_readahead(target: Path) -> None:

@@ -1,39 +1,70 @@
-"""The pyfuse3 request handlers: the LFN tree under one root, read-only.
+"""The pyfuse3 request handlers: the LFN tree under one root.
 
 Inode numbers are catalog entry ids (stable across renames, never reused),
 except that the mount's root entry is shown as ``pyfuse3.ROOT_INODE``. Every
 catalog or storage call, and every user or group lookup, runs in a worker
 thread through one capacity limiter, so the trio loop never waits on the
-database, a storage element or a name service.
+database, a storage element or a name service. Answers that need none of
+them (the kernel's own xattr namespaces, reads of a local replica that the
+page cache holds) are given in the loop itself, without a thread hop.
+
+Listings carry each entry's attributes (READDIRPLUS), valid for the
+configured entry and attribute timeouts, so ``ls -l`` does not look each
+entry up again.
+
+Each request acts as its caller: the local uid and gid the kernel gives map
+to a grid identity (:class:`IdMapper`), and the catalog checks that
+identity's permissions (ACLs included) through a :class:`Grid` acting as it,
+one per identity, kept for the life of the mount.
 """
 
 from __future__ import annotations
 
+import copy
 import errno
 import functools
 import itertools
 import logging
 import os
 import posixpath
-from collections.abc import Callable
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import pyfuse3
 import trio
 
-from gridfs.catalog import EntryId, Stat
+from gridfs.catalog import EntryId, Identity, Stat
+from gridfs.config import MountSettings
+from gridfs.errors import GridError, InvalidArgument, NoReplicaAvailable, NotFound, ReadOnly
+from gridfs.fuse.blockcache import BlockCache
 from gridfs.fuse.errno_boundary import errno_boundary
 from gridfs.fuse.ids import IdMapper
-from gridfs.gfal import FailoverReader, Grid
+from gridfs.fuse.listings import ListingCache
+from gridfs.fuse.reading import OpenFile
+from gridfs.fuse.tape import Stages, is_staging
+from gridfs.fuse.writing import WriteFile
+from gridfs.gfal import Grid
 
 __all__ = ["GridOperations"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_Listed = tuple[bytes, pyfuse3.EntryAttributes, int]  # name, attributes, entry id
 
 _BLOCK_SIZE = 128 * 1024
 _READDIR_PAGE = 256
+
+# Attribute namespaces that are the kernel's business (SELinux labels, POSIX
+# ACLs, trusted.*): gridfs keeps none, and says so (ENOTSUP) in the loop, at
+# once, never asking the catalog. `ls -l` asks for a label and an ACL of every
+# file; the kernel caches no answer, but ls remembers "not supported" for the
+# rest of the filesystem, so 10,000 files cost two requests, not 20,000.
+_KERNEL_NAMESPACES = (b"security.", b"system.", b"trusted.")
+# The replica serving an open file, answered by the mount (it knows its open files).
+REPLICA_XATTR = b"user.replica"
 
 
 class GridOperations(pyfuse3.Operations):
@@ -48,21 +79,60 @@ class GridOperations(pyfuse3.Operations):
         root_id: EntryId,
         root_lfn: str,
         *,
+        settings: MountSettings | None = None,
+        cache: BlockCache | None = None,
         threads: int = 8,
-        attr_timeout: float = 1.0,
     ) -> None:
         super().__init__()
+        self.requests: Counter[str] = Counter()  # by handler, counted by errno_boundary
+        settings = settings or MountSettings()
         self._grid = grid
         self._root_id = root_id
         self._root_lfn = root_lfn
-        self._ids = IdMapper(grid.catalog.identity)
+        self._settings = settings
+        self._ids = IdMapper(
+            grid.catalog.identity,
+            users=settings.users,
+            groups=settings.groups,
+            fallback_uid=settings.fallback_uid,
+            fallback_gid=settings.fallback_gid,
+        )
+        self._grids: dict[Identity, Grid] = {grid.catalog.identity: grid}
+        self._grids_lock = threading.Lock()
+        self._cache = cache
         self._limiter = trio.CapacityLimiter(threads)
-        self._timeout = attr_timeout
-        self._open: dict[int, FailoverReader] = {}
+        self._open: dict[int, OpenFile | WriteFile] = {}
+        self._writers: dict[EntryId, WriteFile] = {}  # files open for writing, by entry
+        self._listings: ListingCache[list[_Listed]] = ListingCache(settings.entry_timeout)
+        self._dirs: dict[int, tuple[EntryId, Grid]] = {}
         self._handles = itertools.count(1)
+        self._stages = Stages(settings.stage_pin)
+
+    # -- plumbing ------------------------------------------------------------
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
         return await trio.to_thread.run_sync(functools.partial(fn, *args), limiter=self._limiter)
+
+    async def _as(self, ctx: pyfuse3.RequestContext, fn: Callable[..., T], *args: object) -> T:
+        """``fn(grid, *args)`` in a worker thread, with the grid acting as the caller."""
+        uid, gid = ctx.uid, ctx.gid
+        return await self._run(lambda: fn(self._grid_for(uid, gid), *args))
+
+    def _grid_for(self, uid: int, gid: int) -> Grid:
+        """The grid acting as local caller ``uid``/``gid`` (see :mod:`gridfs.fuse.ids`)."""
+        identity = self._ids.caller(uid, gid)
+        with self._grids_lock:
+            grid = self._grids.get(identity)
+            if grid is None:
+                log.info(
+                    "uid %d gid %d acts as grid user %s %s",
+                    uid,
+                    gid,
+                    identity.user,
+                    identity.groups,
+                )
+                grid = self._grids[identity] = self._grid.as_identity(identity)
+            return grid
 
     def _entry_id(self, inode: int) -> EntryId:
         return self._root_id if inode == pyfuse3.ROOT_INODE else EntryId(inode)
@@ -70,8 +140,14 @@ class GridOperations(pyfuse3.Operations):
     def _inode(self, entry_id: int) -> pyfuse3.InodeT:
         return pyfuse3.ROOT_INODE if entry_id == self._root_id else pyfuse3.InodeT(entry_id)
 
+    def _writable(self) -> None:
+        if self._settings.read_only:
+            raise ReadOnly("the mount is read-only")
+
     def close(self) -> None:
-        """Close the replicas of files still open when the mount ends."""
+        """Close the files still open when the mount ends; log the requests served."""
+        served = ", ".join(f"{name} {count}" for name, count in sorted(self.requests.items()))
+        log.info("requests served: %s", served or "none")
         while self._open:
             _, opened = self._open.popitem()
             opened.close()
@@ -81,8 +157,8 @@ class GridOperations(pyfuse3.Operations):
         attrs = pyfuse3.EntryAttributes()
         attrs.st_ino = self._inode(entry.id)
         attrs.generation = 0
-        attrs.entry_timeout = self._timeout
-        attrs.attr_timeout = self._timeout
+        attrs.entry_timeout = self._settings.entry_timeout
+        attrs.attr_timeout = self._settings.attr_timeout
         attrs.st_mode = pyfuse3.ModeT(entry.st_mode)
         attrs.st_nlink = 2 if entry.is_dir() else 1
         attrs.st_uid = self._ids.uid(entry.owner)
@@ -108,23 +184,55 @@ class GridOperations(pyfuse3.Operations):
             target = posixpath.relpath(target, self._grid.lfn_id(entry.parent_id))
         return target.encode("utf-8")
 
-    def _lookup(self, parent_id: EntryId, name: str) -> pyfuse3.EntryAttributes:
-        return self._attributes(self._grid.lookup(parent_id, name))
+    @staticmethod
+    def _child(grid: Grid, parent_id: EntryId, name: str) -> str:
+        """The LFN of ``name`` in directory ``parent_id``."""
+        return f"{grid.lfn_id(parent_id).rstrip('/')}/{name}"
 
-    def _getattr(self, entry_id: EntryId) -> pyfuse3.EntryAttributes:
-        return self._attributes(self._grid.stat_id(entry_id))
+    def _invalidate(self, inode: int) -> None:
+        """Make the kernel ask again for attributes the mount itself just changed."""
+        try:
+            pyfuse3.invalidate_inode(pyfuse3.InodeT(inode), attr_only=True)
+        except OSError as exc:  # ENOENT: the kernel holds no such inode any more
+            log.debug("invalidating inode %d: %s", inode, exc)
 
-    def _readlink(self, entry_id: EntryId) -> bytes:
-        entry = self._grid.stat_id(entry_id)
+    # -- looking ---------------------------------------------------------------
+
+    def _lookup(self, grid: Grid, parent_id: EntryId, name: str) -> pyfuse3.EntryAttributes:
+        return self._attributes(grid.lookup(parent_id, name))
+
+    def _getattr(self, grid: Grid, entry_id: EntryId) -> pyfuse3.EntryAttributes:
+        attributes = self._attributes(grid.stat_id(entry_id))
+        writer = self._writers.get(entry_id)
+        return attributes if writer is None else self._as_written(attributes, writer)
+
+    def _readlink(self, grid: Grid, entry_id: EntryId) -> bytes:
+        entry = grid.stat_id(entry_id)
         if not entry.is_symlink():
-            raise pyfuse3.FUSEError(errno.EINVAL)
+            raise InvalidArgument("not a symbolic link")
         return self._link_target(entry)
 
-    def _list_page(
-        self, directory_id: EntryId, after: int
-    ) -> list[tuple[bytes, pyfuse3.EntryAttributes, int]]:
-        page = self._grid.list_page_id(directory_id, after, _READDIR_PAGE)
-        return [(e.name.encode("utf-8"), self._attributes(e), e.id) for e in page]
+    def _list_page(self, grid: Grid, directory_id: EntryId, after: int) -> list[_Listed]:
+        identity = grid.catalog.identity
+        listed = self._listings.get(identity, directory_id, after)
+        if listed is None:
+            page = grid.list_page_id(directory_id, after, _READDIR_PAGE)
+            listed = [(e.name.encode("utf-8"), self._attributes(e), e.id) for e in page]
+            self._listings.put(identity, directory_id, after, listed, len(listed))
+        return listed
+
+    @staticmethod
+    def _as_written(
+        attributes: pyfuse3.EntryAttributes, writer: WriteFile
+    ) -> pyfuse3.EntryAttributes:
+        """A file open for writing shows the size written so far, as a local file does."""
+        attributes = copy.copy(attributes)
+        attributes.st_size = writer.size
+        return attributes
+
+    def _changed(self, *directories: EntryId | None) -> None:
+        """The mount changed these directories: their listings must be read again."""
+        self._listings.invalidate(*directories)
 
     @errno_boundary
     async def lookup(
@@ -134,34 +242,39 @@ class GridOperations(pyfuse3.Operations):
             text = name.decode("utf-8")
         except UnicodeDecodeError:
             raise pyfuse3.FUSEError(errno.ENOENT) from None  # LFNs are UTF-8
-        return await self._run(self._lookup, self._entry_id(parent_inode), text)
+        return await self._as(ctx, self._lookup, self._entry_id(parent_inode), text)
 
     @errno_boundary
     async def getattr(
         self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.EntryAttributes:
-        return await self._run(self._getattr, self._entry_id(inode))
+        return await self._as(ctx, self._getattr, self._entry_id(inode))
 
     @errno_boundary
     async def readlink(self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext) -> bytes:
-        return await self._run(self._readlink, self._entry_id(inode))
+        return await self._as(ctx, self._readlink, self._entry_id(inode))
 
     @errno_boundary
     async def opendir(
         self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.FileHandleT:
-        return pyfuse3.FileHandleT(inode)
+        grid = await self._run(self._grid_for, ctx.uid, ctx.gid)
+        handle = next(self._handles)
+        self._dirs[handle] = (self._entry_id(inode), grid)
+        return pyfuse3.FileHandleT(handle)
 
     @errno_boundary
     async def readdir(
         self, fh: pyfuse3.FileHandleT, start_id: int, token: pyfuse3.ReaddirToken
     ) -> None:
         # start_id is the id of the last entry the kernel took: a stable resume key.
-        directory = self._entry_id(fh)
+        directory, grid = self._dirs[fh]
         after = start_id
         while True:
-            page = await self._run(self._list_page, directory, after)
-            for name, attributes, entry_id in page:
+            page = await self._run(self._list_page, grid, directory, after)
+            for name, listed, entry_id in page:
+                writer = self._writers.get(EntryId(entry_id))
+                attributes = listed if writer is None else self._as_written(listed, writer)
                 if not pyfuse3.readdir_reply(token, name, attributes, entry_id):
                     return
             if len(page) < _READDIR_PAGE:
@@ -170,31 +283,7 @@ class GridOperations(pyfuse3.Operations):
 
     @errno_boundary
     async def releasedir(self, fh: pyfuse3.FileHandleT) -> None:
-        return None
-
-    @errno_boundary
-    async def open(
-        self, inode: pyfuse3.InodeT, flags: int, ctx: pyfuse3.RequestContext
-    ) -> pyfuse3.FileInfo:
-        if flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND):
-            raise pyfuse3.FUSEError(errno.EROFS)
-        opened = await self._run(self._grid.open_id, self._entry_id(inode))
-        handle = next(self._handles)
-        self._open[handle] = opened
-        log.debug("open inode %d as handle %d from %s", inode, handle, opened.turl)
-        # A file's bytes change only with its size and mtime, and the kernel drops
-        # cached pages when those change (libfuse asks for auto_inval_data), so
-        # pages cached by an earlier open stay valid.
-        return pyfuse3.FileInfo(fh=pyfuse3.FileHandleT(handle), keep_cache=True)
-
-    @errno_boundary
-    async def read(self, fh: pyfuse3.FileHandleT, off: int, size: int) -> bytes:
-        return await self._run(self._open[fh].pread, off, size)
-
-    @errno_boundary
-    async def release(self, fh: pyfuse3.FileHandleT) -> None:
-        opened = self._open.pop(fh)
-        await self._run(opened.close)
+        del self._dirs[fh]
 
     @errno_boundary
     async def statfs(self, ctx: pyfuse3.RequestContext) -> pyfuse3.StatvfsData:
@@ -203,3 +292,374 @@ class GridOperations(pyfuse3.Operations):
         data.f_frsize = _BLOCK_SIZE
         data.f_namemax = 255
         return data
+
+    # -- changing the namespace --------------------------------------------------
+
+    def _mkdir(
+        self, grid: Grid, parent_id: EntryId, name: str, mode: int
+    ) -> pyfuse3.EntryAttributes:
+        entry = grid.mkdir(self._child(grid, parent_id, name), mode)
+        self._changed(parent_id)
+        return self._attributes(entry)
+
+    def _symlink(
+        self, grid: Grid, parent_id: EntryId, name: str, target: str
+    ) -> pyfuse3.EntryAttributes:
+        entry = grid.symlink(target, self._child(grid, parent_id, name))
+        self._changed(parent_id)
+        return self._attributes(entry)
+
+    def _unlink(self, grid: Grid, parent_id: EntryId, name: str) -> None:
+        try:
+            grid.unlink(self._child(grid, parent_id, name))
+        finally:  # also when it failed halfway: some replicas may be gone
+            self._changed(parent_id)
+
+    def _rmdir(self, grid: Grid, parent_id: EntryId, name: str) -> None:
+        grid.rmdir(self._child(grid, parent_id, name))
+        self._changed(parent_id)
+
+    def _rename(self, grid: Grid, names: tuple[EntryId, str, EntryId, str], flags: int) -> None:
+        old_id, old_name, new_id, new_name = names
+        source = self._child(grid, old_id, old_name)
+        destination = self._child(grid, new_id, new_name)
+        if flags & pyfuse3.RENAME_EXCHANGE:
+            raise InvalidArgument("exchanging two entries (RENAME_EXCHANGE) is not supported")
+        if flags & pyfuse3.RENAME_NOREPLACE:
+            try:
+                grid.lstat(destination)
+            except NotFound:
+                pass
+            else:
+                raise GridError(f"{destination} exists", destination, errno=errno.EEXIST)
+        grid.rename(source, destination)
+        self._changed(old_id, new_id)
+
+    def _setattr(
+        self,
+        grid: Grid,
+        entry_id: EntryId,
+        attr: pyfuse3.EntryAttributes,
+        fields: pyfuse3.SetattrFields,
+        opened: OpenFile | WriteFile | None,
+    ) -> pyfuse3.EntryAttributes:
+        entry = grid.stat_id(entry_id)
+        if entry.is_symlink():
+            # The catalog changes a link's target for these; a link keeps the
+            # owner and times it was made with, and saying so would break
+            # `cp -a` and `rsync -a`, so the request succeeds without effect.
+            return self._attributes(entry)
+        lfn = grid.lfn_id(entry_id)
+        if fields.update_size:
+            entry = self._truncate(grid, entry_id, attr.st_size, opened)
+        if fields.update_mode:
+            entry = grid.chmod(lfn, attr.st_mode & 0o7777)
+        if fields.update_uid or fields.update_gid:
+            owner = self._ids.owner(attr.st_uid) if fields.update_uid else None
+            group = self._ids.group(attr.st_gid) if fields.update_gid else None
+            entry = grid.chown(lfn, owner, group)
+        if fields.update_atime or fields.update_mtime:
+            entry = grid.utime(
+                lfn,
+                attr.st_atime_ns if fields.update_atime else entry.atime_ns,
+                attr.st_mtime_ns if fields.update_mtime else entry.mtime_ns,
+            )
+        self._changed(entry.parent_id)
+        attributes = self._attributes(entry)
+        if isinstance(opened, WriteFile):
+            attributes.st_size = opened.size  # written, not yet stored
+        return attributes
+
+    def _truncate(
+        self, grid: Grid, entry_id: EntryId, size: int, opened: OpenFile | WriteFile | None
+    ) -> Stat:
+        """Set a file's size: in its open staging file, or stored at once (truncate(2))."""
+        if isinstance(opened, WriteFile):
+            opened.truncate(size)
+            return grid.stat_id(entry_id)
+        entry = grid.stat_id(entry_id)
+        if entry.size == size:  # nothing to store: no new version
+            return entry
+        with grid.open_staged_id(entry_id, truncate=size == 0) as staged:
+            staged.truncate(size)
+            return staged.commit()
+
+    @errno_boundary
+    async def mkdir(
+        self, parent_inode: pyfuse3.InodeT, name: bytes, mode: int, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        self._writable()
+        permissions = mode & ~ctx.umask & 0o7777
+        parent = self._entry_id(parent_inode)
+        return await self._as(ctx, self._mkdir, parent, _text(name), permissions)
+
+    @errno_boundary
+    async def symlink(
+        self,
+        parent_inode: pyfuse3.InodeT,
+        name: bytes,
+        target: bytes,
+        ctx: pyfuse3.RequestContext,
+    ) -> pyfuse3.EntryAttributes:
+        self._writable()
+        parent = self._entry_id(parent_inode)
+        return await self._as(ctx, self._symlink, parent, _text(name), _text(target))
+
+    @errno_boundary
+    async def unlink(
+        self, parent_inode: pyfuse3.InodeT, name: bytes, ctx: pyfuse3.RequestContext
+    ) -> None:
+        self._writable()
+        await self._as(ctx, self._unlink, self._entry_id(parent_inode), _text(name))
+
+    @errno_boundary
+    async def rmdir(
+        self, parent_inode: pyfuse3.InodeT, name: bytes, ctx: pyfuse3.RequestContext
+    ) -> None:
+        self._writable()
+        await self._as(ctx, self._rmdir, self._entry_id(parent_inode), _text(name))
+
+    @errno_boundary
+    async def rename(  # noqa: PLR0917 - pyfuse3's signature
+        self,
+        parent_inode_old: pyfuse3.InodeT,
+        name_old: bytes,
+        parent_inode_new: pyfuse3.InodeT,
+        name_new: bytes,
+        flags: int,
+        ctx: pyfuse3.RequestContext,
+    ) -> None:
+        self._writable()
+        names = (
+            self._entry_id(parent_inode_old),
+            _text(name_old),
+            self._entry_id(parent_inode_new),
+            _text(name_new),
+        )
+        await self._as(ctx, self._rename, names, flags)
+
+    @errno_boundary
+    async def link(
+        self,
+        inode: pyfuse3.InodeT,
+        new_parent_inode: pyfuse3.InodeT,
+        new_name: bytes,
+        ctx: pyfuse3.RequestContext,
+    ) -> pyfuse3.EntryAttributes:
+        # A file has one LFN; a second name for it is an alias (a symbolic link).
+        raise pyfuse3.FUSEError(errno.EPERM)
+
+    @errno_boundary
+    async def setattr(
+        self,
+        inode: pyfuse3.InodeT,
+        attr: pyfuse3.EntryAttributes,
+        fields: pyfuse3.SetattrFields,
+        fh: pyfuse3.FileHandleT | None,
+        ctx: pyfuse3.RequestContext,
+    ) -> pyfuse3.EntryAttributes:
+        self._writable()
+        opened = self._open.get(fh) if fh is not None else None
+        return await self._as(ctx, self._setattr, self._entry_id(inode), attr, fields, opened)
+
+    # -- opening, reading, writing ---------------------------------------------
+
+    def _open_file(self, grid: Grid, entry_id: EntryId) -> OpenFile:
+        """Open a file's best replica; a file only on tape is staged and raises EAGAIN."""
+        entry = grid.stat_id(entry_id)
+        try:
+            reader = grid.open_id(entry_id)
+        except NoReplicaAvailable as exc:
+            self._stages.after_failed_open(grid, entry_id, exc)
+        self._stages.opened(entry_id)
+        return OpenFile(entry, reader, self._cache)
+
+    async def _open_waiting_for_stage(
+        self, ctx: pyfuse3.RequestContext, entry_id: EntryId
+    ) -> OpenFile:
+        """Open a file; one on tape is staged (see :mod:`gridfs.fuse.tape`)."""
+        try:
+            return await self._as(ctx, self._open_file, entry_id)
+        except GridError as exc:
+            if not is_staging(exc) or self._settings.stage_eagain:
+                raise
+        await self._stages.wait(entry_id, self._settings.stage_timeout)
+        return await self._as(ctx, self._open_file, entry_id)  # EAGAIN if not staged yet
+
+    def _open_for_writing(self, grid: Grid, entry_id: EntryId, flags: int) -> WriteFile:
+        staged = grid.open_staged_id(entry_id, truncate=bool(flags & os.O_TRUNC))
+        return WriteFile(staged, append=bool(flags & os.O_APPEND))
+
+    def _create(
+        self, grid: Grid, parent_id: EntryId, name: str, mode: int, flags: int
+    ) -> tuple[WriteFile, pyfuse3.EntryAttributes]:
+        staged = grid.open_staged(
+            self._child(grid, parent_id, name),
+            create=True,
+            exclusive=bool(flags & os.O_EXCL),
+            truncate=bool(flags & os.O_TRUNC),
+            mode=mode,
+        )
+        opened = WriteFile(staged, append=bool(flags & os.O_APPEND))
+        self._changed(parent_id)
+        attributes = self._attributes(staged.entry)
+        attributes.st_size = opened.size
+        return opened, attributes
+
+    def _register(self, opened: OpenFile | WriteFile) -> pyfuse3.FileInfo:
+        handle = next(self._handles)
+        self._open[handle] = opened
+        if isinstance(opened, WriteFile):
+            self._writers[opened.entry.id] = opened
+        log.debug("open inode %d as handle %d: %s", opened.entry.id, handle, opened)
+        # A file's bytes change only with its size and mtime, and the kernel drops
+        # cached pages when those change (libfuse asks for auto_inval_data), so
+        # pages cached by an earlier open stay valid; writes through the mount
+        # pass through the kernel's cache and keep it right.
+        return pyfuse3.FileInfo(fh=pyfuse3.FileHandleT(handle), keep_cache=True)
+
+    @errno_boundary
+    async def open(
+        self, inode: pyfuse3.InodeT, flags: int, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.FileInfo:
+        entry_id = self._entry_id(inode)
+        opened: OpenFile | WriteFile
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND):
+            self._writable()
+            opened = await self._as(ctx, self._open_for_writing, entry_id, flags)
+        else:
+            opened = await self._open_waiting_for_stage(ctx, entry_id)
+        return self._register(opened)
+
+    @errno_boundary
+    async def create(
+        self,
+        parent_inode: pyfuse3.InodeT,
+        name: bytes,
+        mode: int,
+        flags: int,
+        ctx: pyfuse3.RequestContext,
+    ) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
+        self._writable()
+        parent = self._entry_id(parent_inode)
+        permissions = mode & ~ctx.umask & 0o7777
+        opened, attributes = await self._as(
+            ctx, self._create, parent, _text(name), permissions, flags
+        )
+        return self._register(opened), attributes
+
+    @errno_boundary
+    async def read(self, fh: pyfuse3.FileHandleT, off: int, size: int) -> bytes:
+        opened = self._open[fh]
+        data = opened.read_now(off, size)
+        if data is not None:
+            return data  # type: ignore[return-value] - any buffer will do for pyfuse3
+        return await self._run(opened.read, off, size)
+
+    @errno_boundary
+    async def write(self, fh: pyfuse3.FileHandleT, off: int, buf: bytes) -> int:
+        opened = self._open[fh]
+        if not isinstance(opened, WriteFile):
+            raise pyfuse3.FUSEError(errno.EBADF)
+        return await self._run(opened.write, off, buf)
+
+    def _commit(self, opened: WriteFile) -> None:
+        """Store and register a file's changes; any failure is EIO for close(2)."""
+        try:
+            entry = opened.commit()
+        except GridError as exc:
+            log.warning("storing %s failed: %s", opened, exc)
+            raise GridError(f"storing {opened.staged.lfn} failed: {exc}", errno=errno.EIO) from exc
+        if entry is not None:
+            self._changed(entry.parent_id)
+            self._invalidate(self._inode(entry.id))
+
+    @errno_boundary
+    async def flush(self, fh: pyfuse3.FileHandleT) -> None:
+        opened = self._open[fh]
+        if isinstance(opened, WriteFile):
+            await self._run(self._commit, opened)
+
+    @errno_boundary
+    async def fsync(self, fh: pyfuse3.FileHandleT, datasync: bool) -> None:
+        await self.flush(fh)
+
+    @errno_boundary
+    async def release(self, fh: pyfuse3.FileHandleT) -> None:
+        opened = self._open.pop(fh)
+        if isinstance(opened, WriteFile) and self._writers.get(opened.entry.id) is opened:
+            del self._writers[opened.entry.id]
+            self._changed(opened.entry.parent_id)  # a new file never stored is gone
+        await self._run(opened.close)
+
+    # -- extended attributes -------------------------------------------------------
+
+    def _serving(self, inode: int) -> OpenFile | None:
+        entry_id = self._entry_id(inode)
+        return next(
+            (f for f in self._open.values() if isinstance(f, OpenFile) and f.entry.id == entry_id),
+            None,
+        )
+
+    @errno_boundary
+    async def getxattr(
+        self, inode: pyfuse3.InodeT, name: bytes, ctx: pyfuse3.RequestContext
+    ) -> bytes:
+        if name.startswith(_KERNEL_NAMESPACES):
+            raise pyfuse3.FUSEError(errno.ENOTSUP)
+        if name == REPLICA_XATTR:
+            opened = self._serving(inode)
+            if opened is None:
+                raise pyfuse3.FUSEError(errno.ENODATA)  # shown while the file is open
+            return opened.reader.turl.encode("utf-8")
+        text = _xattr_name(name)
+        return await self._as(ctx, lambda grid: grid.getxattr_id(self._entry_id(inode), text))
+
+    @errno_boundary
+    async def listxattr(
+        self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext
+    ) -> Sequence[bytes]:
+        names = await self._as(ctx, lambda grid: grid.listxattr_id(self._entry_id(inode)))
+        listed = [name.encode("utf-8") for name in names]
+        return [*listed, REPLICA_XATTR] if self._serving(inode) is not None else listed
+
+    @errno_boundary
+    async def setxattr(
+        self, inode: pyfuse3.InodeT, name: bytes, value: bytes, ctx: pyfuse3.RequestContext
+    ) -> None:
+        self._writable()
+        if name.startswith(_KERNEL_NAMESPACES):
+            raise pyfuse3.FUSEError(errno.ENOTSUP)
+        if name == REPLICA_XATTR:
+            raise pyfuse3.FUSEError(errno.EPERM)
+        text = _xattr_name(name)
+        entry_id = self._entry_id(inode)
+        await self._as(ctx, lambda grid: grid.setxattr_id(entry_id, text, value))
+
+    @errno_boundary
+    async def removexattr(
+        self, inode: pyfuse3.InodeT, name: bytes, ctx: pyfuse3.RequestContext
+    ) -> None:
+        self._writable()
+        if name.startswith(_KERNEL_NAMESPACES):
+            raise pyfuse3.FUSEError(errno.ENOTSUP)
+        if name == REPLICA_XATTR:
+            raise pyfuse3.FUSEError(errno.EPERM)
+        text = _xattr_name(name)
+        entry_id = self._entry_id(inode)
+        await self._as(ctx, lambda grid: grid.removexattr_id(entry_id, text))
+
+
+def _text(name: bytes) -> str:
+    """A name or link target from the kernel as an LFN part; LFNs are UTF-8."""
+    try:
+        return name.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidArgument(f"not UTF-8: {name!r}") from None
+
+
+def _xattr_name(name: bytes) -> str:
+    try:
+        return name.decode("utf-8")
+    except UnicodeDecodeError:
+        raise GridError(f"no attribute {name!r}", errno=errno.ENODATA) from None

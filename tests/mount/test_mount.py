@@ -5,101 +5,18 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from gridfs.config import load_config
-from gridfs.gfal import Grid
-from gridfs.storage import resolve_turl
-from gridfs.storage.file_backend import turl_to_path
-from tests.conftest import make_vo
+from tests.mount.conftest import TRAILERS, replica_file
+from tests.mount.mounting import GRIDFS, mounted, needs_fuse, start_mount, unmount
 
-GRIDFS = str(Path(sys.executable).with_name("gridfs"))
-FUSERMOUNT = shutil.which("fusermount3") or shutil.which("fusermount")
-
-pytestmark = [
-    pytest.mark.mount,
-    pytest.mark.skipif(
-        not os.path.exists("/dev/fuse") or FUSERMOUNT is None,
-        reason="needs /dev/fuse and fusermount3 (apt install fuse3)",
-    ),
-]
-
-TRAILERS = {"matrix.mpg": 1_291_875, "alien.mpg": 320_102, "amelie.mpg": 3_545_092, "empty": 0}
-
-
-def wait_for_mount(path: Path, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Poll until ``path`` is a mount point; fail at once if the process died."""
-    deadline = time.monotonic() + 30
-    while not os.path.ismount(path):
-        if process.poll() is not None:
-            pytest.fail(f"gridfs mount exited with {process.returncode}: {log.read_text()}")
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"no mount at {path} after 30 s: {log.read_text()}")
-        time.sleep(0.02)
-
-
-def start_mount(config_path: Path, target: Path, log: Path) -> subprocess.Popen[bytes]:
-    """``gridfs mount -f`` as a child we own, logging to ``log``; returns once mounted."""
-    target.mkdir()
-    with log.open("wb") as log_stream:
-        process = subprocess.Popen(
-            [GRIDFS, "--config", str(config_path), "mount", "-f", str(target)],
-            stdout=log_stream,
-            stderr=subprocess.STDOUT,
-        )
-    wait_for_mount(target, process, log)
-    return process
-
-
-def unmount(path: Path) -> None:
-    if os.path.ismount(path):
-        subprocess.run([FUSERMOUNT, "-u", str(path)], check=False)
-
-
-@pytest.fixture
-def populated(config_path: Path, make_file) -> Iterator[tuple[Grid, dict[str, bytes]]]:
-    """The trailers, each on two SEs, and an alias."""
-    with Grid.from_config(load_config(config_path)) as grid:
-        make_vo(grid)
-        grid.makedirs("/grid/gilda/trailers")
-        contents = {}
-        for index, (name, size) in enumerate(TRAILERS.items()):
-            source = make_file(name, size, seed=index)
-            contents[name] = source.read_bytes()
-            grid.cr(source, f"/grid/gilda/trailers/{name}", se="infn-se")
-            grid.rep(f"/grid/gilda/trailers/{name}", "ral-se")
-        grid.symlink("/grid/gilda/trailers/matrix.mpg", "/grid/gilda/neo.mpg")
-        yield grid, contents
-
-
-@pytest.fixture
-def mountpoint(config_path: Path, populated, tmp_path: Path) -> Iterator[Path]:
-    """The grid mounted in the foreground by a gridfs process we own."""
-    target = tmp_path / "mnt"
-    log = tmp_path / "mount.log"
-    process = start_mount(config_path, target, log)
-    try:
-        yield target
-    finally:
-        unmount(target)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            pytest.fail(f"gridfs mount did not exit after unmount: {log.read_text()}")
-    assert process.returncode == 0, log.read_text()
-    assert "Traceback" not in log.read_text()
+pytestmark = [pytest.mark.mount, needs_fuse]
 
 
 def test_the_tree_and_its_attributes(mountpoint: Path, populated) -> None:
@@ -188,27 +105,52 @@ def test_a_large_directory_lists_each_entry_once(mountpoint: Path, populated) ->
     assert set(listed) == names
 
 
-def test_the_mount_is_read_only_and_errors_are_errno(mountpoint: Path) -> None:
+def test_a_read_only_mount_refuses_every_change(
+    config_path: Path, populated, tmp_path: Path
+) -> None:
+    with mounted(config_path, tmp_path / "ro", tmp_path / "ro.log", "-o", "ro") as target:
+        trailers = target / "gilda" / "trailers"
+        for path, flags in (
+            (trailers / "new.mpg", os.O_WRONLY | os.O_CREAT),
+            (trailers / "matrix.mpg", os.O_RDWR),
+            (trailers / "matrix.mpg", os.O_WRONLY | os.O_TRUNC),
+        ):
+            with pytest.raises(OSError, match="Read-only file system") as info:
+                os.open(path, flags)
+            assert info.value.errno == errno.EROFS
+        for change in (
+            lambda: os.mkdir(trailers / "sub"),
+            lambda: os.unlink(trailers / "alien.mpg"),
+            lambda: os.rename(trailers / "alien.mpg", trailers / "b.mpg"),
+            lambda: os.chmod(trailers / "alien.mpg", 0o600),
+            lambda: os.symlink("alien.mpg", trailers / "link"),
+            lambda: os.setxattr(trailers / "alien.mpg", "user.comment", b"x"),
+        ):
+            with pytest.raises(OSError, match="Read-only file system"):
+                change()
+        assert (trailers / "alien.mpg").read_bytes() == populated[1]["alien.mpg"]
+        options = next(
+            line.split()[3]
+            for line in Path("/proc/mounts").read_text().splitlines()
+            if line.split()[1] == str(target)
+        )
+        assert options.split(",")[0] == "ro"
+
+
+def test_errors_are_errno(mountpoint: Path) -> None:
     trailers = mountpoint / "gilda" / "trailers"
-    for path, flags in (
-        (trailers / "new.mpg", os.O_WRONLY | os.O_CREAT),
-        (trailers / "matrix.mpg", os.O_RDWR),
-        (trailers / "matrix.mpg", os.O_WRONLY | os.O_TRUNC),
-    ):
-        with pytest.raises(OSError, match="Read-only file system") as info:
-            os.open(path, flags)
-        assert info.value.errno == errno.EROFS
-    with pytest.raises(OSError, match="Read-only file system"):
-        os.mkdir(trailers / "sub")
     with pytest.raises(FileNotFoundError):
         os.stat(trailers / "nope.mpg")
     with pytest.raises(FileNotFoundError):
         os.stat(mountpoint / b"\xff\xfe".decode("utf-8", "surrogateescape"))
-
-
-def replica_file(grid: Grid, lfn: str, se: str) -> Path:
-    (surl,) = [r.surl for r in grid.catalog.replicas(lfn) if r.se == se]
-    return Path(turl_to_path(resolve_turl(surl, grid.ses.get(se), ["file"])))
+    with pytest.raises(OSError, match="Invalid argument"):
+        os.mkdir(mountpoint / "gilda" / b"\xff".decode("utf-8", "surrogateescape"))
+    with pytest.raises(OSError, match="Directory not empty"):
+        os.rmdir(trailers)
+    with pytest.raises(NotADirectoryError):
+        os.listdir(trailers / "alien.mpg")
+    with pytest.raises(OSError, match="Operation not permitted"):
+        os.link(trailers / "alien.mpg", trailers / "hard.mpg")
 
 
 def test_open_falls_over_to_another_replica(mountpoint: Path, populated) -> None:

@@ -1,0 +1,285 @@
+"""Blocks of remote replicas kept on local disk: bounded, least recently used out first.
+
+The cache knows nothing of replicas or protocols: a read names a file by a
+key that changes whenever its content does (the mount uses the GUID, size and
+checksum) and brings a ``fetch(offset, size)`` callable for the blocks it
+lacks. Blocks are ``block_size`` bytes at aligned offsets (the last one of a
+file shorter), one file each under the cache directory, written under a
+temporary name and renamed, so a block file is always whole.
+
+Concurrency: every method may be called from any thread. One lock guards the
+index (name -> size, in least-recently-used order) and the table of blocks
+being fetched; a block is fetched once however many readers want it, the
+others wait for that fetch. Readahead fetches run on a small pool of their
+own threads. Reading and writing block files happens outside the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from gridfs.errors import GridError
+
+__all__ = ["BlockCache", "CacheStatistics"]
+
+log = logging.getLogger(__name__)
+
+Fetch = Callable[[int, int], bytes]
+
+_PARTIAL = ".partial-"
+
+
+@dataclass(frozen=True)
+class CacheStatistics:
+    """What the cache holds and how it has served reads."""
+
+    blocks: int
+    bytes: int
+    hits: int
+    misses: int
+    evictions: int
+    prefetched: int
+
+
+class BlockCache:
+    """A bounded on-disk cache of file blocks, shared by all open files of a mount."""
+
+    def __init__(
+        self,
+        directory: Path,
+        max_bytes: int,
+        *,
+        block_size: int = 1 << 20,
+        readahead_workers: int = 4,
+    ) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.block_size = block_size
+        self._lock = threading.Lock()
+        self._index: OrderedDict[str, int] = OrderedDict()
+        self._total = 0
+        self._fetching: dict[str, Future[bytes]] = {}
+        self._hits = self._misses = self._evictions = self._prefetched = 0
+        self._pool = ThreadPoolExecutor(readahead_workers, thread_name_prefix="readahead")
+        directory.mkdir(parents=True, exist_ok=True)
+        self._load()
+
+    def _load(self) -> None:
+        """Index the blocks a previous mount left, oldest first; drop partial ones."""
+        found = []
+        with os.scandir(self.directory) as entries:
+            for entry in entries:
+                if entry.name.startswith(_PARTIAL):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    info = entry.stat(follow_symlinks=False)
+                    found.append((info.st_mtime_ns, entry.name, info.st_size))
+        for _, name, size in sorted(found):
+            self._index[name] = size
+            self._total += size
+        with self._lock:
+            self._evict()
+
+    def statistics(self) -> CacheStatistics:
+        """Counts since the cache was opened, and what it holds now."""
+        with self._lock:
+            return CacheStatistics(
+                len(self._index),
+                self._total,
+                self._hits,
+                self._misses,
+                self._evictions,
+                self._prefetched,
+            )
+
+    def close(self) -> None:
+        """Stop readahead; blocks already stored stay for the next mount."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def read(self, key: str, offset: int, size: int, file_size: int, fetch: Fetch) -> bytes:
+        """Up to ``size`` bytes of file ``key`` from ``offset``; missing blocks are fetched.
+
+        Raises what ``fetch`` raises for a block that is neither cached nor fetchable.
+        """
+        end = min(offset + size, file_size)
+        if offset >= end:
+            return b""
+        first, last = offset // self.block_size, (end - 1) // self.block_size
+        parts = []
+        for index in range(first, last + 1):
+            block_start = index * self.block_size
+            lo = max(offset, block_start) - block_start
+            hi = min(end, block_start + self.block_size) - block_start
+            parts.append(self._block(key, index, file_size, fetch, lo=lo, hi=hi))
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def read_cached(self, key: str, offset: int, size: int, file_size: int) -> bytes | None:
+        """The bytes if every block is cached and in the page cache, else ``None``.
+
+        Never fetches, and reads with ``RWF_NOWAIT``, which never waits for the
+        disk: fit to be called in the trio loop itself, sparing cached reads a
+        thread hop. (Opening a block file whose inode the kernel has dropped
+        can still read the disk briefly; such a block was read long ago.)
+        """
+        end = min(offset + size, file_size)
+        if offset >= end:
+            return b""
+        first, last = offset // self.block_size, (end - 1) // self.block_size
+        names = [_name(key, index) for index in range(first, last + 1)]
+        with self._lock:
+            if not all(name in self._index for name in names):
+                return None
+            for name in names:
+                self._index.move_to_end(name)
+        buffer = bytearray(end - offset)
+        view = memoryview(buffer)
+        done = 0
+        for index, name in zip(range(first, last + 1), names, strict=True):
+            start = max(offset, index * self.block_size)
+            stop = min(end, (index + 1) * self.block_size)
+            try:
+                fd = os.open(self.directory / name, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:  # evicted meanwhile: the worker thread's read sees to it
+                return None
+            try:
+                count = os.preadv(
+                    fd, [view[done : done + stop - start]], start - index * self.block_size,
+                    os.RWF_NOWAIT,
+                )  # fmt: skip
+            except OSError:  # EAGAIN: not in the page cache; EOPNOTSUPP: no such reads here
+                return None
+            finally:
+                os.close(fd)
+            if count != stop - start:
+                return None
+            done += count
+        with self._lock:
+            self._hits += len(names)
+        return bytes(buffer) if len(names) > 1 else buffer  # type: ignore[return-value]
+
+    def prefetch(self, key: str, indices: Iterable[int], file_size: int, fetch: Fetch) -> None:
+        """Start fetching the blocks ``indices`` of file ``key`` in the background."""
+        for index in indices:
+            if index * self.block_size >= file_size:
+                return
+            name = _name(key, index)
+            with self._lock:
+                if name in self._index or name in self._fetching:
+                    continue
+                future: Future[bytes] = Future()
+                self._fetching[name] = future
+                self._prefetched += 1
+            try:
+                self._pool.submit(self._fill, name, index, file_size, fetch, future)
+            except RuntimeError:  # the pool is shut down: the mount is ending
+                self._settle(name, future, None, None)
+                return
+
+    def _block(
+        self, key: str, index: int, file_size: int, fetch: Fetch, *, lo: int, hi: int
+    ) -> bytes:
+        """Bytes ``lo:hi`` of one block, from its file, from a fetch under way, or fetched."""
+        name = _name(key, index)
+        waited = False
+        while True:
+            with self._lock:
+                cached = name in self._index
+                fetching = self._fetching.get(name)
+                if cached:
+                    self._index.move_to_end(name)
+                    self._hits += 1
+                elif fetching is None or waited:
+                    # Ours to fetch: nobody is, or the fetch we waited for failed
+                    # (a readahead whose file was closed meanwhile, say).
+                    self._misses += 1
+                    fetching = Future()
+                    self._fetching[name] = fetching
+                    break
+            if cached:
+                try:
+                    with (self.directory / name).open("rb", buffering=0) as stream:
+                        return os.pread(stream.fileno(), hi - lo, lo)
+                except FileNotFoundError:  # evicted meanwhile, or deleted by hand
+                    self._forget(name)
+                    continue
+            assert fetching is not None
+            try:
+                return fetching.result()[lo:hi]
+            except Exception:  # fetched again by this reader, which raises if it fails too
+                waited = True
+        self._fill(name, index, file_size, fetch, fetching)
+        return fetching.result()[lo:hi]
+
+    def _fill(
+        self, name: str, index: int, file_size: int, fetch: Fetch, future: Future[bytes]
+    ) -> None:
+        """Fetch one block, store it, and hand it to everyone waiting on ``future``."""
+        start = index * self.block_size
+        length = min(self.block_size, file_size - start)
+        try:
+            data = fetch(start, length)
+            if len(data) != length:
+                raise GridError(f"short read of block {index}: {len(data)} of {length} bytes")
+        except BaseException as exc:
+            log.debug("fetching block %s failed: %s", name, exc)
+            self._settle(name, future, None, exc)
+            return
+        self._store(name, data)
+        self._settle(name, future, data, None)
+
+    def _store(self, name: str, data: bytes) -> None:
+        partial = self.directory / f"{_PARTIAL}{name}-{threading.get_ident()}"
+        try:
+            with partial.open("wb") as stream:
+                stream.write(data)
+            partial.rename(self.directory / name)
+        except OSError as exc:
+            # A full or broken cache disk costs speed, never a read.
+            log.warning("cannot keep block %s in %s: %s", name, self.directory, exc)
+            with contextlib.suppress(OSError):
+                partial.unlink()
+            return
+        with self._lock:
+            self._index[name] = len(data)
+            self._total += len(data)
+            self._evict()
+
+    def _forget(self, name: str) -> None:
+        with self._lock:
+            size = self._index.pop(name, None)
+            if size is not None:
+                self._total -= size
+
+    def _settle(
+        self, name: str, future: Future[bytes], data: bytes | None, error: BaseException | None
+    ) -> None:
+        with self._lock:
+            self._fetching.pop(name, None)
+        if error is not None:
+            future.set_exception(error)
+        elif data is not None:
+            future.set_result(data)
+        else:
+            future.cancel()
+
+    def _evict(self) -> None:
+        """Drop least recently used blocks until the total fits; called with the lock held."""
+        while self._total > self.max_bytes and self._index:
+            name, size = self._index.popitem(last=False)
+            self._total -= size
+            self._evictions += 1
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.directory / name)
+
+
+def _name(key: str, index: int) -> str:
+    return f"{key}-{index}"

@@ -1,0 +1,68 @@
+"""Files open for writing in the mount: a gfal :class:`StagedFile` behind each open.
+
+Writes go to the local staging file; the content is stored on its SE and
+registered when the file is flushed. The kernel sends FLUSH with every
+close(2) and waits for it (RELEASE comes later and nobody waits), so the
+commit happens on flush, and on fsync: ``close()`` returns once the file is
+stored, verified and registered, and fails with EIO if it was not.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gridfs.catalog import Stat
+
+if TYPE_CHECKING:
+    from gridfs.gfal.writer import StagedFile
+
+__all__ = ["WriteFile"]
+
+
+class WriteFile:
+    """One open of a file for writing (``O_WRONLY`` or ``O_RDWR``). Call it in worker threads."""
+
+    def __init__(self, staged: StagedFile, *, append: bool = False) -> None:
+        self.staged = staged
+        self.append = append
+        # The size as written, kept here: the staged file's own answer waits
+        # while a commit uploads, and the mount asks it for listings.
+        self.size = staged.size
+
+    @property
+    def entry(self) -> Stat:
+        """The file's catalog entry as last committed (or as created)."""
+        return self.staged.entry
+
+    def read_now(self, offset: int, size: int) -> None:
+        """Reads of a file being written always go to a worker thread."""
+        return None
+
+    def read(self, offset: int, size: int) -> bytes:
+        """Up to ``size`` bytes of the content as written so far."""
+        return self.staged.pread(size, offset)
+
+    def write(self, offset: int, data: bytes) -> int:
+        """Write at ``offset``; in append mode (O_APPEND) always at the end, as POSIX says."""
+        at = self.staged.size if self.append else offset
+        count = self.staged.pwrite(data, at)
+        self.size = max(self.size, at + count)
+        return count
+
+    def truncate(self, size: int) -> None:
+        """Cut or extend the content to ``size`` bytes (stored at the next flush)."""
+        self.staged.truncate(size)
+        self.size = size
+
+    def commit(self) -> Stat | None:
+        """Store and register changed content; ``None`` if there was nothing to store."""
+        if not self.staged.dirty:
+            return None
+        return self.staged.commit()
+
+    def close(self) -> None:
+        """Drop the staging file (a new file never stored is unregistered)."""
+        self.staged.close()
+
+    def __str__(self) -> str:
+        return f"{self.staged.lfn} (staged in {self.staged.path})"

@@ -1,0 +1,89 @@
+"""A shared mount (allow_other): each local caller acts as its own grid identity."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gridfs.catalog import parse_acl
+from tests.mount.mounting import mounted, needs_fuse
+
+pytestmark = [
+    pytest.mark.mount,
+    needs_fuse,
+    pytest.mark.skipif(os.geteuid() != 0, reason="acting as another local user needs root"),
+]
+
+NOBODY = 65534
+
+
+def as_nobody(*command: str | Path) -> subprocess.CompletedProcess[str]:
+    """``command`` run as the local user nobody (uid and gid 65534, no other groups)."""
+    return subprocess.run(
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+        + [str(part) for part in command],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory other local users can reach (pytest's own temp dirs are private)."""
+    directory = Path(tempfile.mkdtemp(prefix="gridfs-shared-"))
+    directory.chmod(0o755)
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_another_local_user_gets_what_the_catalog_allows(
+    config_path: Path, populated, shared_dir: Path, tmp_path: Path
+) -> None:
+    grid, contents = populated
+    (shared_dir / "mnt").mkdir()
+    grid.chmod("/grid/gilda", 0o777)
+    # The mode bits let everyone read; the ACL takes reading away from nobody.
+    grid.setacl(
+        "/grid/gilda/trailers/amelie.mpg",
+        parse_acl("user::rw-,user:nobody:---,group::r--,mask::r--,other::r--"),
+    )
+    grid.mkdir("/grid/gilda/drop", 0o777)
+    grid.setacl(
+        "/grid/gilda/drop", parse_acl("user::rwx,user:nobody:r-x,group::rwx,mask::rwx,other::rwx")
+    )
+    with mounted(
+        config_path, shared_dir / "mnt", tmp_path / "mount.log", "-o", "allow_other"
+    ) as target:
+        trailers = target / "gilda" / "trailers"
+        assert os.stat(trailers / "amelie.mpg").st_mode & 0o777 == 0o644
+        denied = as_nobody("cat", trailers / "amelie.mpg")
+        assert denied.returncode != 0
+        assert "Permission denied" in denied.stderr
+        allowed = as_nobody("sha256sum", trailers / "alien.mpg")
+        assert allowed.returncode == 0, allowed.stderr
+        assert allowed.stdout.split()[0] == hashlib.sha256(contents["alien.mpg"]).hexdigest()
+        # The mounting user (alice in the grid) still reads it.
+        assert (trailers / "amelie.mpg").read_bytes() == contents["amelie.mpg"]
+
+        refused = as_nobody("mkdir", target / "gilda" / "drop" / "mine")
+        assert refused.returncode != 0
+        assert "Permission denied" in refused.stderr
+        made = as_nobody("mkdir", target / "gilda" / "mine")
+        assert made.returncode == 0, made.stderr
+        entry = grid.stat("/grid/gilda/mine")
+        assert (entry.owner, entry.group) == ("nobody", "nogroup")
+        assert os.stat(target / "gilda" / "mine").st_uid == NOBODY
+        written = as_nobody("sh", "-c", f"echo from nobody > {target / 'gilda' / 'mine' / 'n'}")
+        assert written.returncode == 0, written.stderr
+        assert grid.stat("/grid/gilda/mine/n").owner == "nobody"
+        assert (target / "gilda" / "mine" / "n").read_text() == "from nobody\n"

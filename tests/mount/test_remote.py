@@ -1,0 +1,133 @@
+"""Remote replicas through a real mount: the block cache, and an XRootD server that dies."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gridfs.config import load_config
+from gridfs.gfal import Grid
+from tests.conftest import make_vo
+from tests.mount.mounting import mounted, needs_fuse
+from tests.storage_servers import XRootDServer, find_xrootd, have_modules
+
+pytestmark = [pytest.mark.mount, needs_fuse]
+
+MIB = 1 << 20
+
+
+@pytest.fixture
+def xrootd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[XRootDServer]:
+    """A private XRootD server the test may kill; the mount's client gives up on it at once."""
+    if find_xrootd() is None or not have_modules("XRootD"):
+        pytest.skip("xrootd or its Python bindings are not installed")
+    monkeypatch.setenv("XRD_CONNECTIONRETRY", "1")  # read by the mount process's client
+    monkeypatch.setenv("XRD_STREAMERRORWINDOW", "0")
+    server = XRootDServer()
+    server.start(tmp_path / "xrootd")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def remote_grid(tmp_path: Path, xrootd: XRootDServer) -> Iterator[tuple[Grid, Path]]:
+    """SE "remote" (root://, at the local site) and SE "far" (file://, another site)."""
+    config = tmp_path / "grid.toml"
+    config.write_text(
+        '[catalog]\nurl = "sqlite:///c.db"\n[identity]\nuser = "alice"\ngroups = ["gilda"]\n'
+        '[site]\nname = "near"\n'
+        '[storage]\ndefault_se = "remote"\nprotocols = ["root", "file"]\ntimeout = 10\n'
+        '[se.remote]\nsite = "near"\nsurl_prefix = "srm://remote/grid"\n'
+        f'[se.remote.protocols]\nroot = "{xrootd.url}/se"\n'
+        '[se.far]\nsite = "far"\nroot = "far-se"\n'
+    )
+    with Grid.from_config(load_config(config)) as grid:
+        make_vo(grid)
+        yield grid, config
+
+
+def put(grid: Grid, make_file, lfn: str, size: int, *, seed: int, far: bool) -> bytes:
+    source = make_file(lfn.rsplit("/", 1)[1], size, seed=seed)
+    grid.cr(source, lfn)
+    if far:
+        grid.rep(lfn, "far")
+    return source.read_bytes()
+
+
+@pytest.mark.expect_warnings
+def test_remote_reads_go_through_the_block_cache(
+    remote_grid: tuple[Grid, Path], xrootd: XRootDServer, make_file, tmp_path: Path
+) -> None:
+    grid, config = remote_grid
+    data = put(grid, make_file, "/grid/gilda/remote.dat", 5 * MIB + 123, seed=1, far=False)
+    cache = tmp_path / "cache"
+    options = ("-o", f"cache_dir={cache},cache_size=64M")
+    with mounted(config, tmp_path / "mnt", tmp_path / "mount.log", *options) as target:
+        path = target / "gilda" / "remote.dat"
+        assert path.read_bytes() == data
+        blocks = sorted(cache.iterdir())
+        assert len(blocks) == 6  # five whole MiB blocks and the tail
+        assert sum(block.stat().st_size for block in blocks) == len(data)
+        with path.open("rb") as stream:
+            os.posix_fadvise(stream.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+            xrootd.kill()
+            # The server is gone, but the file's blocks are all on local disk.
+            try:
+                stream.seek(2 * MIB + 5)
+                assert stream.read(3 * MIB) == data[2 * MIB + 5 : 5 * MIB + 5]
+            finally:
+                xrootd.restart()
+    # The blocks outlive the mount, for the next one.
+    assert len(list(cache.iterdir())) == 6
+
+
+@pytest.mark.expect_warnings
+def test_an_se_down_on_open_is_skipped(
+    remote_grid: tuple[Grid, Path], xrootd: XRootDServer, make_file, tmp_path: Path
+) -> None:
+    grid, config = remote_grid
+    both = put(grid, make_file, "/grid/gilda/both.dat", 3 * MIB, seed=2, far=True)
+    put(grid, make_file, "/grid/gilda/only-remote.dat", MIB, seed=3, far=False)
+    cache = tmp_path / "cache"
+    with mounted(
+        config, tmp_path / "mnt", tmp_path / "mount.log", "-o", f"cache_dir={cache}"
+    ) as target:
+        xrootd.kill()
+        try:
+            assert (target / "gilda" / "both.dat").read_bytes() == both
+            with pytest.raises(OSError, match="Input/output error"):
+                (target / "gilda" / "only-remote.dat").read_bytes()
+        finally:
+            xrootd.restart()
+    log = (tmp_path / "mount.log").read_text()
+    assert "no replica of /grid/gilda/only-remote.dat could be read" in log
+
+
+@pytest.mark.expect_warnings
+def test_an_se_killed_mid_read_and_the_read_completes(
+    remote_grid: tuple[Grid, Path], xrootd: XRootDServer, make_file, tmp_path: Path
+) -> None:
+    grid, config = remote_grid
+    size = 48 * MIB
+    data = put(grid, make_file, "/grid/gilda/big.dat", size, seed=4, far=True)
+    cache = tmp_path / "cache"
+    with mounted(
+        config, tmp_path / "mnt", tmp_path / "mount.log", "-o", f"cache_dir={cache}"
+    ) as target:
+        with (target / "gilda" / "big.dat").open("rb", buffering=0) as stream:
+            head = stream.read(MIB)
+            assert os.getxattr(stream.name, "user.replica").startswith(b"root://")
+            xrootd.kill()
+            try:
+                rest = bytearray()
+                while chunk := stream.read(4 * MIB):
+                    rest += chunk
+            finally:
+                xrootd.restart()
+            assert os.getxattr(stream.name, "user.replica").startswith(b"file://")
+        assert head + bytes(rest) == data

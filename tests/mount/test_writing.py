@@ -1,0 +1,262 @@
+"""Writing through a real mount: files are stored and registered when they are closed."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import random
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from gridfs.catalog import FileStatus
+from gridfs.errors import NotFound
+from gridfs.storage import Adler32
+from tests.conftest import stored_files
+from tests.mount.mounting import mounted, needs_fuse
+
+pytestmark = [pytest.mark.mount, needs_fuse]
+
+
+def run(*command: str | Path, cwd: Path | None = None) -> str:
+    return subprocess.run(
+        [str(part) for part in command], capture_output=True, text=True, check=True, cwd=cwd
+    ).stdout
+
+
+def adler32(data: bytes) -> str:
+    digest = Adler32()
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def test_python_open_write_is_stored_and_registered_on_close(mountpoint: Path, populated) -> None:
+    grid, _ = populated
+    data = random.Random(5).randbytes(3_000_001)
+    path = mountpoint / "gilda" / "new.dat"
+    with path.open("wb") as stream:
+        stream.write(data)
+    # close() has returned: the file is stored, verified and registered.
+    entry = grid.stat("/grid/gilda/new.dat")
+    assert (entry.size, entry.checksum, entry.status) == (
+        len(data),
+        adler32(data),
+        FileStatus.READY,
+    )
+    (replica,) = grid.catalog.replicas("/grid/gilda/new.dat")
+    assert replica.se == "cern-se"  # [storage] default_se
+    assert os.stat(path).st_size == len(data)
+    assert path.read_bytes() == data
+    with grid.open("/grid/gilda/new.dat") as stream:
+        assert stream.read() == data
+    os.unlink(path)
+    with pytest.raises(NotFound):
+        grid.stat("/grid/gilda/new.dat")
+
+
+def test_cp_rsync_tar_and_diff(mountpoint: Path, populated, tmp_path: Path) -> None:
+    grid, _ = populated
+    source = tmp_path / "src"
+    (source / "sub" / "deeper").mkdir(parents=True)
+    files = {
+        "a.bin": random.Random(1).randbytes(200_000),
+        "sub/b.txt": b"hello grid\n",
+        "sub/deeper/c.bin": random.Random(2).randbytes(1_500_000),
+        "sub/empty": b"",
+    }
+    for name, data in files.items():
+        (source / name).write_bytes(data)
+    (source / "sub" / "link").symlink_to("b.txt")
+    gilda = mountpoint / "gilda"
+
+    run("cp", "-r", source, gilda / "by-cp")
+    run("diff", "-r", source, gilda / "by-cp")
+    run("rsync", "-a", f"{source}/", gilda / "by-rsync")
+    run("diff", "-r", source, gilda / "by-rsync")
+    assert os.readlink(gilda / "by-rsync" / "sub" / "link") == "b.txt"
+    assert os.stat(gilda / "by-rsync" / "a.bin").st_mtime == os.stat(source / "a.bin").st_mtime
+    archive = tmp_path / "src.tar"
+    run("tar", "-cf", archive, "-C", source, ".")
+    (gilda / "by-tar").mkdir()
+    run("tar", "-xf", archive, "-C", gilda / "by-tar")
+    run("diff", "-r", source, gilda / "by-tar")
+    run("tar", "-cf", tmp_path / "back.tar", "-C", gilda / "by-tar", ".")
+    out = tmp_path / "back"
+    out.mkdir()
+    run("tar", "-xf", tmp_path / "back.tar", "-C", out)
+    run("diff", "-r", source, out)
+    for name, data in files.items():
+        entry = grid.stat(f"/grid/gilda/by-rsync/{name}")
+        assert (entry.size, entry.checksum) == (len(data), adler32(data))
+    run("sed", "-i", "s/grid/GRID/", gilda / "by-cp" / "sub" / "b.txt")  # new file, renamed
+    assert (gilda / "by-cp" / "sub" / "b.txt").read_bytes() == b"hello GRID\n"
+    (gilda / "by-cp" / "sub" / "b.txt").write_bytes(files["sub/b.txt"])
+    run("mv", gilda / "by-cp", gilda / "moved")
+    run("diff", "-r", source, gilda / "moved")
+    run("rm", "-r", gilda / "moved", gilda / "by-rsync", gilda / "by-tar")
+    assert sorted(os.listdir(gilda)) == ["neo.mpg", "trailers"]
+
+
+def test_overwrite_append_exclusive_truncate(mountpoint: Path, populated) -> None:
+    grid, contents = populated
+    trailers = mountpoint / "gilda" / "trailers"
+    lfn = "/grid/gilda/trailers/alien.mpg"
+    guid = grid.lg(lfn)
+    old_surls = set(grid.lr(lfn))
+
+    (trailers / "alien.mpg").write_bytes(b"new content")  # open(O_TRUNC) on an existing file
+    entry = grid.stat(lfn)
+    assert (entry.guid, entry.size, entry.checksum) == (guid, 11, adler32(b"new content"))
+    assert not old_surls & set(grid.lr(lfn))  # a new version: the old replicas are gone
+    assert (trailers / "alien.mpg").read_bytes() == b"new content"
+
+    with (trailers / "alien.mpg").open("ab") as stream:  # O_APPEND
+        stream.write(b", appended")
+    assert (trailers / "alien.mpg").read_bytes() == b"new content, appended"
+    fd = os.open(trailers / "alien.mpg", os.O_WRONLY | os.O_APPEND)
+    try:
+        os.pwrite(fd, b"!", 0)  # Linux appends whatever the offset
+    finally:
+        os.close(fd)
+    assert grid.stat(lfn).size == len(b"new content, appended!")
+
+    with pytest.raises(FileExistsError):
+        os.open(trailers / "alien.mpg", os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    fd = os.open(trailers / "fresh.dat", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    os.write(fd, b"x" * 10)
+    os.close(fd)
+    assert grid.stat("/grid/gilda/trailers/fresh.dat").mode == 0o640 & ~_umask()
+
+    data = contents["amelie.mpg"]
+    run("dd", "if=/dev/zero", f"of={trailers / 'amelie.mpg'}", "bs=4096", "seek=10", "count=2",
+        "conv=notrunc")  # fmt: skip
+    expected = data[: 10 * 4096] + bytes(8192) + data[12 * 4096 :]
+    assert (trailers / "amelie.mpg").read_bytes() == expected
+    assert grid.stat("/grid/gilda/trailers/amelie.mpg").checksum == adler32(expected)
+
+    os.truncate(trailers / "amelie.mpg", 5000)  # by path: stored at once
+    assert grid.stat("/grid/gilda/trailers/amelie.mpg").size == 5000
+    assert (trailers / "amelie.mpg").read_bytes() == expected[:5000]
+    with (trailers / "matrix.mpg").open("r+b") as stream:  # read-modify-write, then ftruncate
+        assert stream.read(4) == contents["matrix.mpg"][:4]
+        stream.seek(0)
+        stream.write(b"ABCD")
+        stream.truncate(100)
+    assert (trailers / "matrix.mpg").read_bytes() == b"ABCD" + contents["matrix.mpg"][4:100]
+    run("sh", "-c", f"echo redirected > {trailers / 'matrix.mpg'}")
+    assert grid.stat("/grid/gilda/trailers/matrix.mpg").size == len("redirected\n")
+
+
+def test_a_new_file_shows_while_written_and_goes_if_never_stored(
+    mountpoint: Path, populated
+) -> None:
+    grid, _ = populated
+    path = mountpoint / "gilda" / "open.dat"
+    stream = path.open("wb")
+    try:
+        stream.write(b"partial")
+        stream.flush()
+        assert grid.stat("/grid/gilda/open.dat").status is FileStatus.WRITING
+        assert "open.dat" in os.listdir(mountpoint / "gilda")
+        listing = run("ls", "-l", mountpoint / "gilda").splitlines()
+        (line,) = [line for line in listing if line.endswith(" open.dat")]
+        assert line.split()[4] == "7"  # the size written so far, as for a local file
+        assert os.stat(path).st_size == 7
+    finally:
+        stream.close()
+    assert grid.stat("/grid/gilda/open.dat").status is FileStatus.READY
+    assert path.read_bytes() == b"partial"
+
+
+def test_user_xattrs_with_getfattr_and_setfattr(mountpoint: Path, populated) -> None:
+    grid, _ = populated
+    path = mountpoint / "gilda" / "trailers" / "matrix.mpg"
+    lfn = "/grid/gilda/trailers/matrix.mpg"
+    dump = run("getfattr", "-d", "-m", "-", "--absolute-names", path)
+    assert f'user.guid="{grid.lg(lfn)}"' in dump
+    assert 'user.status="ONLINE"' in dump
+    assert os.getxattr(path, "user.checksum").decode() == grid.stat(lfn).checksum
+    assert set(os.getxattr(path, "user.replicas").decode().splitlines()) == set(grid.lr(lfn))
+    run("setfattr", "-n", "user.comment", "-v", "the best trailer", path)
+    assert grid.stat(lfn).comment == "the best trailer"
+    assert os.getxattr(path, "user.comment") == b"the best trailer"
+    run("setfattr", "-x", "user.comment", path)
+    assert grid.stat(lfn).comment is None
+    with pytest.raises(OSError, match="Operation not permitted"):
+        os.setxattr(path, "user.guid", b"x")
+    with pytest.raises(OSError, match="No data available"):
+        os.getxattr(path, "user.comment")
+
+    directory = mountpoint / "gilda" / "to-ral"
+    directory.mkdir()
+    os.setxattr(directory, "user.grid.default_se", b"ral-se")
+    (directory / "f.dat").write_bytes(b"on ral")
+    (replica,) = grid.catalog.replicas("/grid/gilda/to-ral/f.dat")
+    assert replica.se == "ral-se"
+    with pytest.raises(OSError, match="Invalid argument"):
+        os.setxattr(directory, "user.grid.default_se", b"no-such-se")
+
+
+def test_concurrent_readers_of_one_file(mountpoint: Path, populated) -> None:
+    _, contents = populated
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    path = mountpoint / "gilda" / "trailers" / "amelie.mpg"
+    digest = hashlib.sha256(contents["amelie.mpg"]).hexdigest()
+
+    def read(_: int) -> str:
+        with path.open("rb", buffering=0) as stream:
+            return hashlib.sha256(stream.read()).hexdigest()
+
+    with ThreadPoolExecutor(6) as pool:
+        assert set(pool.map(read, range(24))) == {digest}
+
+
+def test_an_upload_failing_on_close_is_eio_and_leaves_nothing(
+    config_path: Path, populated, tmp_path: Path
+) -> None:
+    grid, _ = populated
+    # The default SE's root is a plain file: every upload to it fails.
+    se_root = config_path.parent / "se" / "cern-se"
+    se_root.parent.mkdir(parents=True, exist_ok=True)
+    se_root.write_bytes(b"not a directory")
+    before = stored_files(config_path.parent)
+    with mounted(config_path, tmp_path / "mnt", tmp_path / "mount.log") as target:
+        stream = (target / "gilda" / "doomed.dat").open("wb")
+        stream.write(b"never stored")
+        with pytest.raises(OSError, match="Input/output error") as failed:
+            stream.close()
+        assert failed.value.errno == errno.EIO
+        with pytest.raises(FileNotFoundError):
+            os.stat(target / "gilda" / "doomed.dat")
+    with pytest.raises(NotFound):
+        grid.stat("/grid/gilda/doomed.dat")
+    assert stored_files(config_path.parent) == before
+    assert "storing /grid/gilda/doomed.dat failed" in (tmp_path / "mount.log").read_text()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_files_are_staged_in_the_staging_dir(config_path: Path, populated, tmp_path: Path) -> None:
+    grid, _ = populated
+    staging = tmp_path / "staging"
+    options = ("-o", f"staging_dir={staging}")
+    with mounted(config_path, tmp_path / "mnt", tmp_path / "mount.log", *options) as target:
+        with (target / "gilda" / "staged.dat").open("wb", buffering=0) as stream:
+            stream.write(b"x" * 1000)
+            (staged,) = staging.iterdir()  # the staging file, while it is written
+            assert staged.stat().st_size == 1000
+        # Stored when close() returned; dropped at RELEASE, which the kernel sends after.
+        assert grid.stat("/grid/gilda/staged.dat").size == 1000
+        deadline = time.monotonic() + 10
+        while list(staging.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert list(staging.iterdir()) == []
+    assert grid.stat("/grid/gilda/staged.dat").size == 1000

@@ -1,0 +1,206 @@
+"""The mount's on-disk block cache, over a real local file standing for a remote replica."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pyfuse3")
+
+from gridfs.fuse.blockcache import BlockCache
+
+BLOCK = 1024
+
+
+class Source:
+    """A file read by offset, counting the fetches, optionally slow or failing."""
+
+    def __init__(self, path: Path, delay: float = 0.0) -> None:
+        self.path = path
+        self.delay = delay
+        self.fetches: list[tuple[int, int]] = []
+        self.fail: Exception | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, offset: int, size: int) -> bytes:
+        with self._lock:
+            self.fetches.append((offset, size))
+        if self.fail is not None:
+            raise self.fail
+        time.sleep(self.delay)
+        with self.path.open("rb") as stream:
+            return os.pread(stream.fileno(), size, offset)
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> bytes:
+    return random.Random(3).randbytes(10 * BLOCK + 100)
+
+
+@pytest.fixture
+def source(tmp_path: Path, data: bytes) -> Source:
+    path = tmp_path / "replica"
+    path.write_bytes(data)
+    return Source(path)
+
+
+def cache_in(tmp_path: Path, max_bytes: int = 100 * BLOCK) -> BlockCache:
+    return BlockCache(tmp_path / "cache", max_bytes, block_size=BLOCK, readahead_workers=2)
+
+
+def test_reads_across_blocks_fetch_each_block_once(
+    tmp_path: Path, data: bytes, source: Source
+) -> None:
+    cache = cache_in(tmp_path)
+    try:
+        size = len(data)
+        assert cache.read("k", 500, 2000, size, source) == data[500:2500]
+        assert sorted(source.fetches) == [(0, BLOCK), (BLOCK, BLOCK), (2 * BLOCK, BLOCK)]
+        assert cache.read("k", 0, size + 50, size, source) == data
+        assert cache.read("k", size - 10, 100, size, source) == data[-10:]  # the short tail
+        assert cache.read("k", size, 100, size, source) == b""
+        assert len(source.fetches) == 11  # every block once
+        stats = cache.statistics()
+        assert (stats.blocks, stats.bytes, stats.misses) == (11, size, 11)
+        assert stats.hits >= 3
+    finally:
+        cache.close()
+
+
+def test_blocks_outlive_the_cache_object_and_partial_ones_are_dropped(
+    tmp_path: Path, data: bytes, source: Source
+) -> None:
+    cache = cache_in(tmp_path)
+    cache.read("k", 0, 3 * BLOCK, len(data), source)
+    cache.close()
+    (tmp_path / "cache" / ".partial-k-7-123").write_bytes(b"half a block")
+    again = cache_in(tmp_path)
+    try:
+        source.fail = OSError("the server is gone")
+        assert again.read("k", 0, 3 * BLOCK, len(data), source) == data[: 3 * BLOCK]
+        assert not (tmp_path / "cache" / ".partial-k-7-123").exists()
+        assert again.statistics().blocks == 3
+    finally:
+        again.close()
+
+
+def test_least_recently_used_blocks_are_evicted_first(
+    tmp_path: Path, data: bytes, source: Source
+) -> None:
+    cache = cache_in(tmp_path, max_bytes=3 * BLOCK)
+    try:
+        size = len(data)
+        for index in (0, 1, 2):
+            cache.read("k", index * BLOCK, 10, size, source)
+        cache.read("k", 0, 10, size, source)  # block 0 is used again: block 1 is the oldest
+        cache.read("k", 5 * BLOCK, 10, size, source)
+        assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["k-0", "k-2", "k-5"]
+        stats = cache.statistics()
+        assert (stats.bytes, stats.evictions) == (3 * BLOCK, 1)
+        before = len(source.fetches)
+        cache.read("k", BLOCK, 10, size, source)
+        assert len(source.fetches) == before + 1  # evicted, so fetched again
+    finally:
+        cache.close()
+
+
+def test_concurrent_readers_of_one_block_share_one_fetch(
+    tmp_path: Path, data: bytes, source: Source
+) -> None:
+    source.delay = 0.2
+    cache = cache_in(tmp_path)
+    results: list[bytes] = []
+    try:
+
+        def reader(offset: int) -> Callable[[], None]:
+            return lambda: results.append(cache.read("k", offset, 100, len(data), source))
+
+        threads = [threading.Thread(target=reader(offset)) for offset in (0, 200, 400, 600)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert source.fetches == [(0, BLOCK)]
+        assert sorted(results) == sorted(data[o : o + 100] for o in (0, 200, 400, 600))
+    finally:
+        cache.close()
+
+
+def test_prefetch_fills_blocks_in_the_background(
+    tmp_path: Path, data: bytes, source: Source
+) -> None:
+    cache = cache_in(tmp_path)
+    try:
+        cache.prefetch("k", range(2, 20), len(data), source)  # stops at the end of the file
+        deadline = time.monotonic() + 10
+        while cache.statistics().blocks < 9 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert cache.statistics().blocks == 9
+        assert cache.statistics().prefetched == 9
+        fetched = len(source.fetches)
+        assert cache.read("k", 2 * BLOCK, 8 * BLOCK + 100, len(data), source) == data[2 * BLOCK :]
+        assert len(source.fetches) == fetched
+    finally:
+        cache.close()
+
+
+def test_a_failed_fetch_raises_and_caches_nothing(
+    tmp_path: Path, data: bytes, source: Source
+) -> None:
+    cache = cache_in(tmp_path)
+    try:
+        source.fail = ConnectionError("reset by peer")
+        with pytest.raises(ConnectionError):
+            cache.read("k", 0, 10, len(data), source)
+        assert cache.statistics().blocks == 0
+        source.fail = None
+        assert cache.read("k", 0, 10, len(data), source) == data[:10]
+    finally:
+        cache.close()
+
+
+def test_a_short_fetch_is_an_error(tmp_path: Path, data: bytes, source: Source) -> None:
+    cache = cache_in(tmp_path)
+    try:
+        with pytest.raises(OSError, match="short read"):
+            cache.read("k", 10 * BLOCK, 10, len(data) + 5 * BLOCK, source)  # it is shorter
+    finally:
+        cache.close()
+
+
+def test_a_block_deleted_by_hand_is_fetched_again(
+    tmp_path: Path, data: bytes, source: Source
+) -> None:
+    cache = cache_in(tmp_path)
+    try:
+        cache.read("k", 0, 10, len(data), source)
+        (tmp_path / "cache" / "k-0").unlink()
+        assert cache.read("k", 0, 10, len(data), source) == data[:10]
+        assert source.fetches == [(0, BLOCK), (0, BLOCK)]
+        assert cache.statistics().bytes == BLOCK
+    finally:
+        cache.close()
+
+
+def test_cached_reads_never_fetch(tmp_path: Path, data: bytes, source: Source) -> None:
+    with source.path.open("rb") as stream:
+        try:
+            os.preadv(stream.fileno(), [bytearray(1)], 0, os.RWF_NOWAIT)
+        except OSError as exc:
+            pytest.skip(f"no non-blocking reads on {tmp_path}: {exc.strerror}")
+    cache = cache_in(tmp_path)
+    try:
+        assert cache.read_cached("k", 0, 10, len(data)) is None  # nothing there yet
+        cache.read("k", 0, 3 * BLOCK, len(data), source)
+        fetched = len(source.fetches)
+        assert cache.read_cached("k", 100, 2 * BLOCK, len(data)) == data[100 : 100 + 2 * BLOCK]
+        assert cache.read_cached("k", 2 * BLOCK, 2 * BLOCK, len(data)) is None  # block 3 missing
+        assert len(source.fetches) == fetched
+    finally:
+        cache.close()

@@ -1,0 +1,69 @@
+"""Grid names as local ids and local callers as grid identities (gridfs.fuse.ids)."""
+
+from __future__ import annotations
+
+import grp
+import pwd
+
+import pytest
+
+pytest.importorskip("pyfuse3")
+
+from gridfs.catalog import Identity
+from gridfs.errors import InvalidArgument
+from gridfs.fuse.ids import NOBODY, IdMapper
+
+ALICE = Identity("/DC=org/CN=Alice", ("gilda", "atlas"))
+
+
+def mapper() -> IdMapper:
+    return IdMapper(
+        ALICE,
+        users={"/DC=org/CN=Bob": 12345},
+        groups={"atlas": 23456, "cms": 34567},
+        fallback_uid=60000,
+        fallback_gid=60001,
+        own_uid=1000,
+        own_gid=1000,
+    )
+
+
+def test_grid_names_show_as_local_ids() -> None:
+    ids = mapper()
+    assert ids.uid("/DC=org/CN=Alice") == 1000  # the mounting user
+    assert ids.gid("gilda") == 1000  # its primary group
+    assert ids.uid("/DC=org/CN=Bob") == 12345  # the table
+    assert ids.gid("atlas") == 23456
+    assert ids.uid("root") == pwd.getpwnam("root").pw_uid  # a local account of that name
+    assert ids.gid("root") == grp.getgrnam("root").gr_gid
+    assert ids.uid("/DC=org/CN=Carol") == 60000  # nobody knows: the fallback
+    assert ids.gid("no-such-group") == 60001
+
+
+def test_local_ids_back_to_grid_names() -> None:
+    ids = mapper()
+    assert ids.owner(1000) == "/DC=org/CN=Alice"
+    assert ids.owner(12345) == "/DC=org/CN=Bob"
+    assert ids.group(34567) == "cms"
+    assert ids.owner(0) == "root"
+    free = next(uid for uid in range(4242, 9999) if uid not in {p.pw_uid for p in pwd.getpwall()})
+    with pytest.raises(InvalidArgument, match=f"uid {free} stands for no grid user"):
+        ids.owner(free)
+
+
+def test_callers_act_as_grid_identities() -> None:
+    ids = mapper()
+    assert ids.caller(1000, 1000) is ALICE
+    bob = ids.caller(12345, 34567)
+    assert bob == Identity("/DC=org/CN=Bob", ("cms",))
+    root = ids.caller(0, 0)
+    assert (root.user, root.group, root.superuser) == ("root", "root", False)
+    unknown = max({p.pw_uid for p in pwd.getpwall()}) + 1000
+    assert ids.caller(unknown, 0) == NOBODY
+
+
+def test_a_table_entry_wins_over_a_local_account_of_the_same_name() -> None:
+    ids = IdMapper(ALICE, users={"root": 5000}, own_uid=1000, own_gid=1000)
+    assert ids.uid("root") == 5000
+    assert ids.user_name(5000) == "root"
+    assert ids.user_name(0) is None  # local root is not the grid's "root" here
