@@ -794,8 +794,8 @@ def mount_(
     from gridfs.fuse import mount, parse_options  # noqa: PLC0415 - pyfuse3 is needed only here
 
     state: _State = ctx.obj
-    if debug:
-        logging.getLogger().setLevel(logging.DEBUG)
+    # A mount is a server: in the foreground it logs to stderr what a daemon logs to its file.
+    logging.getLogger().setLevel(logging.DEBUG if debug or ctx.meta["debug"] else logging.INFO)
     chosen = parse_options([*options, "allow_other"] if allow_other else options)
     pid = mount(
         state.config,

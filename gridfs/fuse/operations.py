@@ -42,6 +42,7 @@ from gridfs.fuse.blockcache import BlockCache
 from gridfs.fuse.errno_boundary import errno_boundary
 from gridfs.fuse.ids import IdMapper
 from gridfs.fuse.listings import ListingCache
+from gridfs.fuse.queries import QUERY_DIR, QueryDirectories, VirtualEntry
 from gridfs.fuse.reading import OpenFile
 from gridfs.fuse.tape import Stages, is_staging
 from gridfs.fuse.writing import WriteFile
@@ -107,6 +108,7 @@ class GridOperations(pyfuse3.Operations):
         self._dirs: dict[int, tuple[EntryId, Grid]] = {}
         self._handles = itertools.count(1)
         self._stages = Stages(settings.stage_pin)
+        self._queries = QueryDirectories()
 
     # -- plumbing ------------------------------------------------------------
 
@@ -135,6 +137,9 @@ class GridOperations(pyfuse3.Operations):
             return grid
 
     def _entry_id(self, inode: int) -> EntryId:
+        """The catalog entry of ``inode``; the virtual query entries have none (EROFS)."""
+        if self._queries.is_virtual(inode):
+            raise self._queries.refuse("change it or open it for writing")
         return self._root_id if inode == pyfuse3.ROOT_INODE else EntryId(inode)
 
     def _inode(self, entry_id: int) -> pyfuse3.InodeT:
@@ -199,7 +204,40 @@ class GridOperations(pyfuse3.Operations):
     # -- looking ---------------------------------------------------------------
 
     def _lookup(self, grid: Grid, parent_id: EntryId, name: str) -> pyfuse3.EntryAttributes:
-        return self._attributes(grid.lookup(parent_id, name))
+        try:
+            return self._attributes(grid.lookup(parent_id, name))
+        except NotFound:
+            if name != QUERY_DIR:
+                raise
+        return self._virtual_attributes(self._queries.query_dir(grid, parent_id))
+
+    # -- the virtual query directories (gridfs.fuse.queries) ---------------------
+
+    def _virtual_attributes(self, entry: VirtualEntry) -> pyfuse3.EntryAttributes:
+        """A query directory or link: read-only, looked up afresh each time."""
+        attrs = copy.copy(self._attributes(entry.owner_entry))
+        attrs.st_ino = pyfuse3.InodeT(entry.inode)
+        attrs.st_mode = pyfuse3.ModeT(entry.st_mode)
+        attrs.st_nlink = 1 if entry.kind == "link" else 2
+        attrs.st_size = len(entry.target.encode("utf-8"))
+        attrs.st_blocks = 0
+        attrs.entry_timeout = attrs.attr_timeout = 0  # a search's answer may change
+        return attrs
+
+    def _child_attributes(self, child: Stat | VirtualEntry) -> pyfuse3.EntryAttributes:
+        if isinstance(child, VirtualEntry):
+            return self._virtual_attributes(child)
+        return self._attributes(child)
+
+    def _lookup_virtual(self, grid: Grid, inode: int, name: str) -> pyfuse3.EntryAttributes:
+        parent = self._queries.entry(inode)
+        return self._child_attributes(self._queries.lookup(grid, parent, name))
+
+    def _virtual_listing(
+        self, grid: Grid, inode: int
+    ) -> list[tuple[bytes, pyfuse3.EntryAttributes]]:
+        listed = self._queries.listing(grid, self._queries.entry(inode))
+        return [(name.encode("utf-8"), self._child_attributes(child)) for name, child in listed]
 
     def _getattr(self, grid: Grid, entry_id: EntryId) -> pyfuse3.EntryAttributes:
         attributes = self._attributes(grid.stat_id(entry_id))
@@ -242,16 +280,26 @@ class GridOperations(pyfuse3.Operations):
             text = name.decode("utf-8")
         except UnicodeDecodeError:
             raise pyfuse3.FUSEError(errno.ENOENT) from None  # LFNs are UTF-8
+        if self._queries.is_virtual(parent_inode):
+            return await self._as(ctx, self._lookup_virtual, parent_inode, text)
         return await self._as(ctx, self._lookup, self._entry_id(parent_inode), text)
 
     @errno_boundary
     async def getattr(
         self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.EntryAttributes:
+        if self._queries.is_virtual(inode):
+            entry = self._queries.entry(inode)
+            return await self._run(self._virtual_attributes, entry)
         return await self._as(ctx, self._getattr, self._entry_id(inode))
 
     @errno_boundary
     async def readlink(self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext) -> bytes:
+        if self._queries.is_virtual(inode):
+            entry = self._queries.entry(inode)
+            if entry.kind != "link":
+                raise InvalidArgument("not a symbolic link")
+            return entry.target.encode("utf-8")
         return await self._as(ctx, self._readlink, self._entry_id(inode))
 
     @errno_boundary
@@ -260,7 +308,8 @@ class GridOperations(pyfuse3.Operations):
     ) -> pyfuse3.FileHandleT:
         grid = await self._run(self._grid_for, ctx.uid, ctx.gid)
         handle = next(self._handles)
-        self._dirs[handle] = (self._entry_id(inode), grid)
+        virtual = self._queries.is_virtual(inode)
+        self._dirs[handle] = (EntryId(inode) if virtual else self._entry_id(inode), grid)
         return pyfuse3.FileHandleT(handle)
 
     @errno_boundary
@@ -269,6 +318,13 @@ class GridOperations(pyfuse3.Operations):
     ) -> None:
         # start_id is the id of the last entry the kernel took: a stable resume key.
         directory, grid = self._dirs[fh]
+        if self._queries.is_virtual(directory):
+            # A query's answer, whole (it is in memory); start_id is a position in it.
+            listed = await self._run(self._virtual_listing, grid, directory)
+            for position, (name, attributes) in enumerate(listed[start_id:], start_id + 1):
+                if not pyfuse3.readdir_reply(token, name, attributes, position):
+                    return
+            return
         after = start_id
         while True:
             page = await self._run(self._list_page, grid, directory, after)
@@ -612,6 +668,8 @@ class GridOperations(pyfuse3.Operations):
             if opened is None:
                 raise pyfuse3.FUSEError(errno.ENODATA)  # shown while the file is open
             return opened.reader.turl.encode("utf-8")
+        if self._queries.is_virtual(inode):
+            raise pyfuse3.FUSEError(errno.ENODATA)  # query entries have no attributes
         text = _xattr_name(name)
         return await self._as(ctx, lambda grid: grid.getxattr_id(self._entry_id(inode), text))
 
@@ -619,6 +677,8 @@ class GridOperations(pyfuse3.Operations):
     async def listxattr(
         self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext
     ) -> Sequence[bytes]:
+        if self._queries.is_virtual(inode):
+            return []
         names = await self._as(ctx, lambda grid: grid.listxattr_id(self._entry_id(inode)))
         listed = [name.encode("utf-8") for name in names]
         return [*listed, REPLICA_XATTR] if self._serving(inode) is not None else listed
