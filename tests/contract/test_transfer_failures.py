@@ -19,6 +19,7 @@ from gridfs.gfal import Grid
 from gridfs.gfal.copy import copy_in, copy_out
 from gridfs.gfal.dataset import Task, plan_copy_in, plan_replicate, run_tasks, walk_files
 from gridfs.gfal.delete import delete
+from gridfs.gfal.sweep import sweep
 from gridfs.storage import resolve_turl
 from tests.contract.test_failures import _remote_grid, server
 
@@ -130,6 +131,12 @@ def test_an_upload_cut_short_registers_nothing(
         process.restart()  # type: ignore[attr-defined]
         assert_consistent(grid, "remote", data_dir(process))
         copy_in(grid, make_file("small", 1000), "/grid/small")
+        assert_consistent(grid, "remote", data_dir(process))
+        # The dead server kept the partial upload, which the sweep of dark data removes.
+        assert sweep(grid, "remote", older_than_s=3600) == []  # too young to be judged
+        (dark,) = sweep(grid, "remote", older_than_s=0)
+        assert dark.partial
+        assert [p for p in data_dir(process).rglob("*") if p.is_file() and ".part-" in p.name] == []
         assert_consistent(grid, "remote", data_dir(process))
 
 
