@@ -269,6 +269,11 @@ def test_sum_gives_the_catalogs_checksum_or_recomputes_it(
     every = checksum(grid, f"{DIR}/f", "adler32", verify=Verify.ALL)
     assert [r.se for r in every.mismatches()] == ["ral-se"]
     assert {r.se for r in every.replicas} == {"cern-se", "ral-se"}
+    assert checksum(grid, f"{DIR}/f", verify=Verify.BEST).mismatches() == []  # cern-se: near
+    stored_path(grid, f"{DIR}/f", "cern-se").write_bytes(b"\1" * 300_000)
+    best = checksum(grid, f"{DIR}/f", verify=Verify.BEST)
+    assert [r.se for r in best.mismatches()] == ["cern-se"]
+    assert best.recomputed != best.value == adler
     with pytest.raises(InvalidArgument, match="unknown checksum type"):
         checksum(grid, f"{DIR}/f", "sha3")
 
