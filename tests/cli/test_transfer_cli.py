@@ -190,3 +190,17 @@ def test_shell_completion(home: Path, make_file) -> None:
     assert complete("cp", "/gr") == ["plain,/grid/"]
     assert complete("cp", "some/local") == ["file,some/local"]
     assert "plain,cp" in complete("c")
+
+
+def test_se_clean_deletes_copies_no_replica_names(home: Path, make_file) -> None:
+    cfg = ("--config", home / "config.toml")
+    run(*cfg, "cp", make_file("f", 1000), "/grid/gilda/f")
+    (surl,) = run(*cfg, "lr", "/grid/gilda/f").stdout.split()
+    run(*cfg, "uf", surl, "/grid/gilda/f")  # the copy stays, registered nowhere
+    assert run(*cfg, "se", "clean", "cern-se").stdout == ""  # younger than an hour
+    listed = run(*cfg, "se", "clean", "cern-se", "--older-than", "0", "-n").stdout
+    assert listed == f"would delete unregistered copy {surl} (1000 B)\n"
+    assert len(stored_files(home / "grid")) == 1
+    deleted = run(*cfg, "se", "clean", "cern-se", "--older-than", "0").stdout
+    assert deleted == f"deleted unregistered copy {surl} (1000 B)\n"
+    assert stored_files(home / "grid") == []
