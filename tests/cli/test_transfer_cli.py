@@ -53,7 +53,7 @@ def test_cp_between_grid_and_local_disk_and_within_the_grid(home: Path, make_fil
     assert len(guids) == 2
     run(*cfg, "mkdir", "/grid/gilda/into")
     run(*cfg, "cp", source, make_file("two.dat", 10), "/grid/gilda/into")  # into a directory
-    assert run(*cfg, "ls", "/grid/gilda/into").stdout.split() == ["run.dat", "two.dat"]
+    assert sorted(run(*cfg, "ls", "/grid/gilda/into").stdout.split()) == ["run.dat", "two.dat"]
     run(*cfg, "cp", "-p", "/grid/gilda/into/two.dat", out / "x" / "y" / "two.dat")
     run(*cfg, "cp", "-p", source, "/grid/gilda/new/dir/run.dat")
     run(*cfg, "cp", "/grid/gilda/into/two.dat", out)  # a local directory: into it
