@@ -30,6 +30,7 @@ from gridfs.config import (
 )
 from gridfs.errors import ConfigError, GridError, IsADirectory, NotFound
 from gridfs.gfal import Grid
+from gridfs.gfal.sweep import sweep
 from gridfs.storage import RequestState
 
 __all__ = ["main"]
@@ -249,6 +250,25 @@ def se_space(state: _State) -> None:
             used = state.grid.catalog.space_used(element.name, token)
             rows.append((element.name, token, str(quota), str(used), str(max(quota - used, 0))))
     _print_table(rows)
+
+
+@se.command("clean")
+@click.argument("name")
+@click.option(
+    "--older-than",
+    "older_than_s",
+    type=click.FloatRange(min=0),
+    default=3600,
+    show_default=True,
+    help="Only objects at least this old, in seconds (spares uploads in progress).",
+)
+@click.option("-n", "--dry-run", is_flag=True, help="List them, delete nothing.")
+@pass_state
+def se_clean(state: _State, name: str, older_than_s: float, dry_run: bool) -> None:
+    """Delete what no replica names on an SE: partial uploads and unregistered copies."""
+    for dark in sweep(state.grid, name, older_than_s=older_than_s, delete=not dry_run):
+        kind = "partial upload" if dark.partial else "unregistered copy"
+        click.echo(f"{'would delete' if dry_run else 'deleted'} {kind} {dark.surl} ({dark.size} B)")
 
 
 @se.command("rm")

@@ -427,9 +427,10 @@ def sum_(
 ) -> None:
     """Print the checksum of files, as gfal-sum does: "LFN CHECKSUM".
 
-    With --all-replicas, each replica's checksum follows on its own line, and
-    any that differs from the catalog's (or could not be read) fails the
-    command with exit status 1.
+    With --replica the checksum printed is the one recomputed from the best
+    replica; with --all-replicas each replica's follows on its own line. A
+    replica whose checksum differs from the catalog's (or, with
+    --all-replicas, could not be read) fails the command with exit status 1.
     """
     state: _State = ctx.obj
     verify = Verify.ALL if all_replicas else Verify.BEST if from_replica else Verify.NONE
@@ -438,10 +439,11 @@ def sum_(
     ]
     bad = False
     for report in reports:
-        mismatches = report.mismatches() if verify is Verify.ALL else []
+        mismatches = report.mismatches()
         bad = bad or bool(mismatches)
         if not as_json:
-            click.echo(f"{report.lfn} {report.value}")
+            shown = report.recomputed if verify is Verify.BEST else report.value
+            click.echo(f"{report.lfn} {shown}")
             for replica in report.replicas if verify is Verify.ALL else ():
                 mark = "" if replica not in mismatches else "  MISMATCH"
                 click.echo(f"  {replica.surl} {replica.value or replica.error}{mark}")
@@ -464,9 +466,7 @@ def sum_(
                     "checksum": report.value,
                     "catalog": report.catalog,
                     "replicas": [dataclasses.asdict(r) for r in report.replicas],
-                    "mismatches": [r.surl for r in report.mismatches()]
-                    if verify is Verify.ALL
-                    else [],
+                    "mismatches": [r.surl for r in report.mismatches()],
                 }
                 for report in reports
             ]

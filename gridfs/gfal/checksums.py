@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -46,18 +47,30 @@ class ChecksumReport:
     checksum_type: str
     catalog: str | None
     replicas: tuple[ReplicaChecksum, ...]
+    verify: Verify = Verify.NONE
+
+    @property
+    def recomputed(self) -> str | None:
+        """The first checksum recomputed from a replica, if any was."""
+        return next((r.value for r in self.replicas if r.value is not None), None)
 
     @property
     def value(self) -> str | None:
         """The file's checksum: the catalog's, else the first one recomputed."""
-        if self.catalog is not None:
-            return self.catalog
-        return next((r.value for r in self.replicas if r.value is not None), None)
+        return self.catalog if self.catalog is not None else self.recomputed
 
     def mismatches(self) -> list[ReplicaChecksum]:
-        """Replicas that could not be read or whose checksum differs from :attr:`value`."""
+        """Replicas whose checksum differs from :attr:`value`; with ``ALL``, also unreadable ones.
+
+        (With ``BEST``, a replica that could not be read was only the reason to try the next.)
+        """
         reference = self.value
-        return [r for r in self.replicas if r.value is None or r.value != reference]
+        return [
+            r
+            for r in self.replicas
+            if (r.value is None and self.verify is Verify.ALL)
+            or (r.value is not None and r.value != reference)
+        ]
 
 
 def checksum(
@@ -93,7 +106,7 @@ def checksum(
             replicas,
             grid.ses,
             grid.local_site,
-            grid._rng,
+            random.Random(),
             unhealthy=grid.health.unhealthy(),
             local_region=grid.local_region,
         )
@@ -105,7 +118,7 @@ def checksum(
         if not any(r.value is not None for r in results):
             tried = "; ".join(f"{r.surl} ({r.error})" for r in results) or "it has no replicas"
             raise GridError(f"no replica of {lfn} could be checksummed: {tried}", lfn)
-    return ChecksumReport(lfn, checksum_type, catalog, tuple(results))
+    return ChecksumReport(lfn, checksum_type, catalog, tuple(results), verify)
 
 
 def _replica_checksum(

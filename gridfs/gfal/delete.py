@@ -33,12 +33,13 @@ def delete(
     surl: str | None = None,
     all_replicas: bool = False,
 ) -> list[str]:
-    """Delete the replica of ``lfn`` on ``se``, or the replica ``surl``, or with
-    ``all_replicas`` every replica and the file; returns the SURLs deleted.
+    """Delete one replica of ``lfn``, or all of them and the file; returns the SURLs deleted.
 
-    Exactly one of ``se``, ``surl`` and ``all_replicas`` is given. ``lfn`` may
-    be an alias: the file it leads to is meant. Deleting the only replica
-    removes the file from the catalog (as lcg-del does).
+    The replica is the one on ``se`` or the one named ``surl``; with
+    ``all_replicas``, every replica and the file go. Exactly one of the three
+    is given. ``lfn`` may be an alias: the file it leads to is meant.
+    Deleting the only replica removes the file from the catalog (as lcg-del
+    does).
     """
     if sum((se is not None, surl is not None, all_replicas)) != 1:
         raise InvalidArgument("say which replica to delete: an SE, a SURL, or all of them", lfn)

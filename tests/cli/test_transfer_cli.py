@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import pty
+import struct
 import subprocess
+import termios
 import zlib
 from pathlib import Path
 
@@ -190,3 +195,48 @@ def test_shell_completion(home: Path, make_file) -> None:
     assert complete("cp", "/gr") == ["plain,/grid/"]
     assert complete("cp", "some/local") == ["file,some/local"]
     assert "plain,cp" in complete("c")
+
+
+def test_se_clean_deletes_copies_no_replica_names(home: Path, make_file) -> None:
+    cfg = ("--config", home / "config.toml")
+    run(*cfg, "cp", make_file("f", 1000), "/grid/gilda/f")
+    (surl,) = run(*cfg, "lr", "/grid/gilda/f").stdout.split()
+    run(*cfg, "uf", surl, "/grid/gilda/f")  # the copy stays, registered nowhere
+    assert run(*cfg, "se", "clean", "cern-se").stdout == ""  # younger than an hour
+    listed = run(*cfg, "se", "clean", "cern-se", "--older-than", "0", "-n").stdout
+    assert listed == f"would delete unregistered copy {surl} (1000 B)\n"
+    assert len(stored_files(home / "grid")) == 1
+    deleted = run(*cfg, "se", "clean", "cern-se", "--older-than", "0").stdout
+    assert deleted == f"deleted unregistered copy {surl} (1000 B)\n"
+    assert stored_files(home / "grid") == []
+
+
+def test_a_progress_bar_on_a_terminal_only(home: Path) -> None:
+    cfg = ("--config", str(home / "config.toml"))
+    source = make_tree(home / "dataset")
+
+    def stderr_on_a_terminal(*args: str) -> str:
+        leader, follower = pty.openpty()
+        # 24 rows of 80 columns: a terminal of no width gets no bar
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        try:
+            result = subprocess.run(
+                [GRIDFS, *cfg, *args], stderr=follower, capture_output=False, check=True
+            )
+            assert result.returncode == 0
+            os.close(follower)
+            follower = -1
+            chunks = []
+            with contextlib.suppress(OSError):  # EIO: the terminal's far end is closed
+                while chunk := os.read(leader, 65536):
+                    chunks.append(chunk)
+            return b"".join(chunks).decode()
+        finally:
+            os.close(leader)
+            if follower != -1:
+                os.close(follower)
+
+    shown = stderr_on_a_terminal("cp", "-r", "-j", "1", str(source), "/grid/gilda/ds")
+    assert "0/6 files:" in shown
+    assert "B/s" in shown
+    assert stderr_on_a_terminal("cp", "-r", "-q", str(source), "/grid/gilda/ds2") == ""

@@ -29,6 +29,7 @@ from gridfs.gfal.checksums import Verify, checksum
 from gridfs.gfal.copy import copy, copy_grid, copy_in, copy_out, resolve_destination
 from gridfs.gfal.delete import delete
 from gridfs.gfal.locations import Location, parse_location
+from gridfs.gfal.sweep import sweep
 from gridfs.storage import resolve_turl
 from gridfs.storage.file_backend import turl_to_path
 from tests.conftest import make_vo, stored_files, write_grid_config
@@ -268,5 +269,33 @@ def test_sum_gives_the_catalogs_checksum_or_recomputes_it(
     every = checksum(grid, f"{DIR}/f", "adler32", verify=Verify.ALL)
     assert [r.se for r in every.mismatches()] == ["ral-se"]
     assert {r.se for r in every.replicas} == {"cern-se", "ral-se"}
+    assert checksum(grid, f"{DIR}/f", verify=Verify.BEST).mismatches() == []  # cern-se: near
+    stored_path(grid, f"{DIR}/f", "cern-se").write_bytes(b"\1" * 300_000)
+    best = checksum(grid, f"{DIR}/f", verify=Verify.BEST)
+    assert [r.se for r in best.mismatches()] == ["cern-se"]
+    assert best.recomputed != best.value == adler
     with pytest.raises(InvalidArgument, match="unknown checksum type"):
         checksum(grid, f"{DIR}/f", "sha3")
+
+
+def test_sweep_deletes_what_no_replica_names(grid: Grid, make_file, tmp_path: Path) -> None:
+    grid.cr(make_file("kept", 1000), f"{DIR}/kept")
+    grid.cr(make_file("dropped", 2000), f"{DIR}/dropped")
+    (surl,) = grid.lr(f"{DIR}/dropped")
+    grid.uf(surl, f"{DIR}/dropped")  # unregistered, the copy stays: dark data
+    orphan = stored_path(grid, f"{DIR}/kept", "cern-se").with_name(".file-x.part-0001")
+    orphan.write_bytes(b"half")  # what a dying SE keeps of an upload
+    stranger = orphan.with_name("notes.txt")
+    stranger.write_bytes(b"not ours")
+    assert sweep(grid, "cern-se") == []  # everything is younger than an hour
+    found = sweep(grid, "cern-se", older_than_s=0, delete=False)
+    assert sorted((d.surl.rsplit("/", 1)[-1], d.size, d.partial) for d in found) == [
+        (".file-x.part-0001", 4, True),
+        (surl.rsplit("/", 1)[-1], 2000, False),
+    ]
+    assert len(stored_files(tmp_path)) == 4  # a dry run deletes nothing
+    assert len(sweep(grid, "cern-se", older_than_s=0)) == 2
+    assert sorted(p.name for p in stored_files(tmp_path)) == sorted(
+        [stored_path(grid, f"{DIR}/kept", "cern-se").name, "notes.txt"]
+    )
+    assert sweep(grid, "ral-se", older_than_s=0) == []  # nothing stored there at all
