@@ -13,19 +13,27 @@ from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from gridfs.catalog import Replica, Stat
+from gridfs.gfal.checksums import ChecksumReport, Verify, checksum
+from gridfs.gfal.copy import Copied, copy, resolve_destination
+from gridfs.gfal.delete import delete
 from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.fileobj import GridRawReader
 from gridfs.gfal.grid import Grid
+from gridfs.gfal.locations import parse_location
 from gridfs.gfal.policy import Candidate, rank_replicas
 
 __all__ = [
     "Candidate",
+    "ChecksumReport",
+    "Copied",
     "FailoverReader",
     "Grid",
     "GridRawReader",
+    "Verify",
     "access",
     "chmod",
     "chown",
+    "cp",
     "cr",
     "default_grid",
     "getxattr",
@@ -41,10 +49,12 @@ __all__ = [
     "removexattr",
     "rename",
     "rep",
+    "rm",
     "rmdir",
     "scandir",
     "setxattr",
     "stat",
+    "sum",
     "symlink",
     "unlink",
     "utime",
@@ -185,3 +195,37 @@ def rep(lfn: str, se: str) -> Replica:
 def lr(lfn: str) -> list[str]:
     """The SURLs of ``lfn``'s replicas (see :meth:`Grid.lr`)."""
     return default_grid().lr(lfn)
+
+
+def cp(
+    source: str,
+    destination: str,
+    se: str | None = None,
+    *,
+    overwrite: bool = False,
+    parents: bool = False,
+) -> Copied:
+    """Copy one file, verified end to end: grid to local, local to grid, or within the grid.
+
+    As gfal-copy: an LFN is ``lfn:/grid/...`` or a path under ``/grid``, anything
+    else a local path (see :func:`~gridfs.gfal.locations.parse_location`); a
+    destination that is a directory receives the file under its own name.
+    """
+    grid = default_grid()
+    origin = parse_location(source)
+    target = resolve_destination(grid, origin, parse_location(destination))
+    return copy(grid, origin, target, se, overwrite=overwrite, parents=parents)
+
+
+def rm(lfn: str, *, se: str | None = None, surl: str | None = None) -> list[str]:
+    """Delete one replica of ``lfn`` (on ``se``, or ``surl``), else every replica and the file.
+
+    As lcg-del; deleting the last replica removes the file. Returns the SURLs deleted.
+    """
+    all_replicas = se is None and surl is None
+    return delete(default_grid(), lfn, se=se, surl=surl, all_replicas=all_replicas)
+
+
+def sum(lfn: str, *, verify: Verify = Verify.NONE) -> ChecksumReport:
+    """The adler32 of ``lfn`` from the catalog, recomputed from replicas with ``verify``."""
+    return checksum(default_grid(), lfn, verify=verify)
