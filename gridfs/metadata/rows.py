@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 __all__ = ["Rows", "closing", "stream"]
 
 T = TypeVar("T")
-U = TypeVar("U")
 
 
 class Rows(Iterator[T], Generic[T]):
@@ -41,11 +40,6 @@ class Rows(Iterator[T], Generic[T]):
         except BaseException:
             self.close()
             raise
-
-    def map(self, convert: Callable[[T], U]) -> Rows[U]:
-        """The same query, each row converted by ``convert``; the new rows own the query now."""
-        rows, self._rows = self._rows, iter(())
-        return Rows((convert(row) for row in rows), self._stack.pop_all(), self._errors)
 
     def close(self) -> None:
         """End the query and give its connection back; safe to call more than once."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
@@ -30,7 +29,7 @@ def add(catalog: Catalog, lfn: str) -> None:
 
 
 @pytest.fixture
-def meta(catalog: Catalog) -> Iterator[Metadata]:
+def meta(catalog: Catalog) -> Metadata:
     """Alice's trailers, as in the AMGA example of the gLite slides."""
     catalog.mkdir(MOVIES, parents=True)
     metadata = Metadata(catalog, page_size=3)
@@ -62,7 +61,7 @@ def meta(catalog: Catalog) -> Iterator[Metadata]:
                 "Comedy": comedy,
             },
         )
-    yield metadata
+    return metadata
 
 
 def found(meta: Metadata, condition: str, directory: str = MOVIES, **options: bool) -> list[str]:
@@ -284,10 +283,14 @@ def test_rename_keeps_and_delete_removes_metadata(meta: Metadata, catalog: Catal
 
 
 def test_file_and_metadata_change_in_one_transaction(meta: Metadata, catalog: Catalog) -> None:
-    with pytest.raises(InvalidArgument), catalog.transaction():
-        add(catalog, f"{MOVIES}/new.mpg")
-        meta.setattr(f"{MOVIES}/new.mpg", {"Runtime": 90})
-        meta.setattr(f"{MOVIES}/new.mpg", {"Runtime": "ninety"})
+    def new_file_with_a_bad_value() -> None:
+        with catalog.transaction():
+            add(catalog, f"{MOVIES}/new.mpg")
+            meta.setattr(f"{MOVIES}/new.mpg", {"Runtime": 90})
+            meta.setattr(f"{MOVIES}/new.mpg", {"Runtime": "ninety"})
+
+    with pytest.raises(InvalidArgument):
+        new_file_with_a_bad_value()
     with pytest.raises(NotFound):
         catalog.stat(f"{MOVIES}/new.mpg")
     with catalog.transaction():
