@@ -22,6 +22,7 @@ bench: system-deps $(STAMP)
 	$(BIN)/python benchmarks/read_throughput.py
 	$(BIN)/python benchmarks/catalog.py
 	$(BIN)/python benchmarks/storage.py
+	$(BIN)/python benchmarks/bookkeeping.py
 
 system-deps:
 	./scripts/install-system-deps

@@ -282,6 +282,16 @@ def test_rename_keeps_and_delete_removes_metadata(meta: Metadata, catalog: Catal
     assert left == 0
 
 
+def test_values_move_with_their_entry_to_another_directory(
+    audio: Metadata, catalog: Catalog
+) -> None:
+    catalog.rename(f"{MOVIES}/madagascar.mpg", f"{AUDIO}/madagascar.mpg")
+    # The audio schema has Runtime (an int too) but no Title.
+    assert audio.getattr(f"{AUDIO}/madagascar.mpg") == {"Author": None, "Runtime": 86}
+    assert found(audio, "Runtime < 100", AUDIO) == ["madagascar.mpg", "matrix.mpg"]
+    assert found(audio, "Runtime < 100") == ["pinkpanther.mov"]
+
+
 def test_file_and_metadata_change_in_one_transaction(meta: Metadata, catalog: Catalog) -> None:
     def new_file_with_a_bad_value() -> None:
         with catalog.transaction():
