@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from typing import Any, Generic, TypeVar
@@ -57,7 +58,9 @@ class Rows(Iterator[T], Generic[T]):
         self.close()
 
     def __del__(self) -> None:
-        self.close()
+        # Abandoned unread: give the connection back. Nothing to report to at this point.
+        with contextlib.suppress(Exception):
+            self.close()
 
 
 def stream(

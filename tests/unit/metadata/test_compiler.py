@@ -123,3 +123,10 @@ def test_user_strings_only_ever_reach_sql_as_parameters(text: str) -> None:
             values = first if isinstance(first, list) else [first]
             if not shape.startswith("like"):
                 assert text in values
+
+
+def test_a_fraction_compared_with_an_int_is_not_rounded_on_postgresql() -> None:
+    # A parameter typed like the BIGINT column would be cast there: 2.5 would become 3.
+    where, bound, _ = compiled("n > 2.5", "postgresql")
+    assert where == "v0.int_value > %(param_1)s"
+    assert bound == {"param_1": 2.5}

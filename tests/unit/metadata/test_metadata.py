@@ -152,6 +152,9 @@ def test_list_entries_streams_every_entry(meta: Metadata, catalog: Catalog) -> N
     ("condition", "names"),
     [
         ("Runtime > 130", ["BatmanBegins.mpg", "matrix.mpg"]),
+        ("Runtime > 135.5", ["BatmanBegins.mpg", "matrix.mpg"]),
+        ("Runtime <= 116.9", ["madagascar.mpg", "pinkpanther.mov"]),
+        ("Rating >= 8", ["BatmanBegins.mpg", "alien.mpg", "amelie.mpg", "matrix.mpg"]),
         ("Runtime >= 136 and Rating > 8.5", ["matrix.mpg"]),
         ("Comedy = true and not Runtime < 90", ["amelie.mpg", "pinkpanther.mov"]),
         ("like(Title, 'The %')", ["matrix.mpg", "pinkpanther.mov"]),
