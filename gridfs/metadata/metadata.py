@@ -18,7 +18,7 @@ from gridfs.errors import AlreadyExists, InvalidArgument, NotADirectory, NotFoun
 from gridfs.metadata.access import CatalogAccess, retried
 from gridfs.metadata.compiler import FILE, Collection, QueryCompiler, attributes_of
 from gridfs.metadata.models import AttributeModel, SavedQueryModel, ValueModel
-from gridfs.metadata.parser import _KEYWORDS, parse_attribute, parse_condition, parse_select
+from gridfs.metadata.parser import KEYWORDS, parse_attribute, parse_condition, parse_select
 from gridfs.metadata.rows import Rows, closing, stream
 from gridfs.metadata.syntax import Attribute, Condition, QueryError, SelectQuery
 from gridfs.metadata.types import (
@@ -538,7 +538,7 @@ class Metadata:
             return (
                 join_lfn(split_lfn(target)) if entry.kind == EntryKind.DIRECTORY.value else target
             )
-        return self._access.lfn_of(EntryId(entry.id))
+        return self._access.lfn_of(session, entry)
 
     def _schema_of_parent(
         self,
@@ -639,7 +639,7 @@ def _check_name(name: str) -> None:
         raise InvalidArgument(
             f"invalid name {name!r}: a letter or _, then up to 63 letters, digits or _"
         )
-    if name.lower() in _KEYWORDS or name == FILE:
+    if name.lower() in KEYWORDS or name == FILE:
         raise InvalidArgument(f"invalid name {name!r}: it is a word of the query language")
 
 
