@@ -161,8 +161,12 @@ class Metadata:
             rows: list[dict[str, Any]] = []
             cleared: list[tuple[int, list[str]]] = []
             schemas: dict[int, dict[str, AttributeType]] = {}
+            done: set[int] = set()
             for target in targets:
                 entry = self._entry(session, target, WRITE)
+                if entry.id in done:  # named twice (or by a link): one row, or the upsert fails
+                    continue
+                done.add(entry.id)
                 schema = self._schema_of_parent(session, entry, schemas, target)
                 empty = []
                 for name, value in values.items():

@@ -116,7 +116,7 @@ def test_get_returns_python_values(meta: Metadata) -> None:
 
 def test_set_many_entries_and_clear(meta: Metadata) -> None:
     lfns = [f"{MOVIES}/alien.mpg", f"{MOVIES}/matrix.mpg"]
-    meta.setattr(lfns, {"Plot": "In space...", "Runtime": "100"})
+    meta.setattr([*lfns, lfns[0]], {"Plot": "In space...", "Runtime": "100"})
     for lfn in lfns:
         values = meta.getattr(lfn, ["Plot", "Runtime"])
         assert values == {"Plot": "In space...", "Runtime": 100}
