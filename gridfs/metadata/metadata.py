@@ -254,12 +254,10 @@ class Metadata:
     ) -> Iterator[tuple[str, dict[str, Value | None]]]:
         current: Any = None
         found: dict[str, Value | None] = {}
-        for row in result:
-            if current is not None and row.id != current.id:
-                if self._access.allowed(session, [current], READ)[0]:
-                    yield current.name, found
-                found = {}
+        for row in result:  # one row per (entry, value), in entry order
             if current is None or row.id != current.id:
+                if current is not None and self._access.allowed(session, [current], READ)[0]:
+                    yield current.name, found
                 current = row
                 found = dict.fromkeys(schema)
             if row.attribute is not None:
