@@ -891,5 +891,9 @@ def _os_message(exc: OSError) -> str:
     return f"{exc.filename}: {reason}" if exc.filename else reason
 
 
+from gridfs.cli.meta import meta  # noqa: E402 - its own module; registered here, after cli exists
+
+cli.add_command(meta)
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -21,12 +21,12 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gridfs.catalog import Catalog, EntryId, EntryKind, Identity, Stat
-from gridfs.catalog.catalog import _is_conflict, _to_stat
+from gridfs.catalog import Catalog, EntryKind, Identity, Stat
+from gridfs.catalog.catalog import _is_conflict, _lfn, _to_stat
 from gridfs.catalog.engine import database_errors
 from gridfs.catalog.models import AclModel, EntryModel
 from gridfs.catalog.permissions import AclEntry, AclTag, is_allowed
-from gridfs.errors import GridError, NotFound, PermissionDenied
+from gridfs.errors import GridError, NotFound
 
 __all__ = ["CatalogAccess", "retried"]
 
@@ -87,11 +87,6 @@ class CatalogAccess:
         """Raise :class:`PermissionDenied` unless the identity has ``want`` on ``entry``."""
         self.catalog._require(session, entry, want, lfn)
 
-    def require_owner_or(self, session: Session, entry: EntryModel, want: int, lfn: str) -> None:
-        """The owner passes; others need ``want``."""
-        if entry.owner != self.identity.user and not self.identity.superuser:
-            self.require(session, entry, want, lfn)
-
     def allowed(self, session: Session, rows: Sequence[Any], want: int) -> list[bool]:
         """Whether the identity has ``want`` on each row (entries or rows with their columns).
 
@@ -129,13 +124,10 @@ class CatalogAccess:
         """The :class:`Stat` of an entry model or of a row with all the entry's columns."""
         return _to_stat(row)
 
-    def lfn_of(self, entry_id: EntryId) -> str:
-        """The LFN of an entry."""
-        return self.catalog.lfn_of(entry_id)
-
-    def denied(self, lfn: str) -> PermissionDenied:
-        """The error for a denied access to ``lfn``."""
-        return PermissionDenied(f"permission denied: {lfn}", lfn)
+    @staticmethod
+    def lfn_of(session: Session, entry: EntryModel) -> str:
+        """The LFN of ``entry``, walking up to the root in ``session``."""
+        return _lfn(session, entry)
 
 
 def retried(method: Callable[P, T]) -> Callable[P, T]:

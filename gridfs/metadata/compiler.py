@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, and_, not_, or_, true
+from sqlalchemy import ColumnElement, Double, FromClause, and_, bindparam, not_, or_, true
 from sqlalchemy.sql.selectable import Alias
 
 from gridfs.catalog.models import EntryModel
@@ -258,9 +258,10 @@ class QueryCompiler:
             and isinstance(value, int | float)
             and not isinstance(value, bool)
         ):
-            if isinstance(value, int) and kind.base == "int":
-                return self._checked(kind, value, literal, against)
-            return float(value) if kind.base == "float" else value
+            if kind.base == "float" or isinstance(value, float):
+                # A typed parameter: PostgreSQL would cast 2.5 to the column's BIGINT, making 3.
+                return bindparam(None, float(value), type_=Double())
+            return self._checked(kind, value, literal, against)
         if family is Family.STRING and isinstance(value, str):
             return value
         if family is Family.BOOL and (isinstance(value, bool) or value in (0, 1)):

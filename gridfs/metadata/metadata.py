@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,7 +18,7 @@ from gridfs.errors import AlreadyExists, InvalidArgument, NotADirectory, NotFoun
 from gridfs.metadata.access import CatalogAccess, retried
 from gridfs.metadata.compiler import FILE, Collection, QueryCompiler, attributes_of
 from gridfs.metadata.models import AttributeModel, SavedQueryModel, ValueModel
-from gridfs.metadata.parser import _KEYWORDS, parse_attribute, parse_condition, parse_select
+from gridfs.metadata.parser import KEYWORDS, parse_attribute, parse_condition, parse_select
 from gridfs.metadata.rows import Rows, closing, stream
 from gridfs.metadata.syntax import Attribute, Condition, QueryError, SelectQuery
 from gridfs.metadata.types import (
@@ -40,6 +40,7 @@ _PERMISSION_COLUMNS = ("id", "owner", "group_name", "mode", "kind", "has_acl")
 _MAX_DIRECTORIES_PER_QUERY = 10_000  # parent ids per IN (...): under every dialect's limit
 
 Target = str | EntryId
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,18 @@ class Metadata:
         """The same metadata catalog acting as another identity."""
         return Metadata(self.catalog.as_identity(identity), page_size=self._page_size)
 
+    @retried
+    def atomically(self, call: Callable[[], T]) -> T:
+        """Run ``call`` (catalog and metadata calls) as one transaction, again after a conflict.
+
+        A lock or serialisation conflict rolls the transaction back and runs
+        ``call`` again from the start (up to 10 times, with jittered backoff),
+        so ``call`` must do nothing else that it cannot repeat. Inside a
+        transaction the caller holds open, ``call`` simply joins it.
+        """
+        with self.catalog.transaction():
+            return call()
+
     # -- schemas -----------------------------------------------------------------
 
     @retried
@@ -124,6 +137,12 @@ class Metadata:
             entry = self._directory(session, directory, READ | EXECUTE)
             return _schema(session, entry.id)
 
+    def entry_schema(self, entry: Target) -> dict[str, AttributeType]:
+        """The schema whose attributes ``entry`` holds: its directory's. Needs read permission."""
+        with self._access.session() as session:
+            row = self._entry(session, entry, READ)
+            return dict(self._schema_of_parent(session, row, {}, entry))
+
     # -- values ------------------------------------------------------------------
 
     @retried
@@ -142,8 +161,12 @@ class Metadata:
             rows: list[dict[str, Any]] = []
             cleared: list[tuple[int, list[str]]] = []
             schemas: dict[int, dict[str, AttributeType]] = {}
+            done: set[int] = set()
             for target in targets:
                 entry = self._entry(session, target, WRITE)
+                if entry.id in done:  # named twice (or by a link): one row, or the upsert fails
+                    continue
+                done.add(entry.id)
                 schema = self._schema_of_parent(session, entry, schemas, target)
                 empty = []
                 for name, value in values.items():
@@ -231,12 +254,10 @@ class Metadata:
     ) -> Iterator[tuple[str, dict[str, Value | None]]]:
         current: Any = None
         found: dict[str, Value | None] = {}
-        for row in result:
-            if current is not None and row.id != current.id:
-                if self._access.allowed(session, [current], READ)[0]:
-                    yield current.name, found
-                found = {}
+        for row in result:  # one row per (entry, value), in entry order
             if current is None or row.id != current.id:
+                if current is not None and self._access.allowed(session, [current], READ)[0]:
+                    yield current.name, found
                 current = row
                 found = dict.fromkeys(schema)
             if row.attribute is not None:
@@ -254,20 +275,23 @@ class Metadata:
         names keep the types of ``directory``'s schema). In no particular
         order. Needs read and search permission on each directory searched.
         """
-        return self._find(directory, condition, recursive=recursive).map(lambda pair: pair[0])
+        return self._find(directory, condition, recursive=recursive, stats=False)
 
     def find_ids(
         self, directory_id: EntryId, condition: str, *, recursive: bool = False
     ) -> Rows[Stat]:
         """As :meth:`find`, for a filesystem: the directory by id, the matches as :class:`Stat`."""
-        return self._find(directory_id, condition, recursive=recursive).map(lambda pair: pair[1])
+        return self._find(directory_id, condition, recursive=recursive, stats=True)
 
-    def _find(self, directory: Target, text: str, *, recursive: bool) -> Rows[tuple[str, Stat]]:
+    def _find(self, directory: Target, text: str, *, recursive: bool, stats: bool) -> Rows[Any]:
+        """The matches of ``text`` in ``directory``: :class:`Stat` records, or else LFNs."""
         condition = parse_condition(text)
         with self._access.session() as session:
             entry = self._directory(session, directory, READ | EXECUTE)
             lfn = self._lfn(session, directory, entry)
-            collections = self._collections(session, text, condition, None, {None: lfn})
+            collections = self._collections(
+                session, text, condition, None, {None: lfn}, known={lfn: entry}
+            )
             default = collections[None]
             tree = self._tree(session, entry, lfn) if recursive else {entry.id: lfn}
         compiler = QueryCompiler(text, collections, dialect=self._access.dialect)
@@ -277,7 +301,7 @@ class Metadata:
             raise QueryError("find searches one collection; use selectattr to join", text, 1)
         parents = list(tree)
 
-        def execute(session: Session) -> Iterator[tuple[str, Stat]]:
+        def execute(session: Session) -> Iterator[Any]:
             results = []
             for start in range(0, len(parents), _MAX_DIRECTORIES_PER_QUERY):
                 chunk = parents[start : start + _MAX_DIRECTORIES_PER_QUERY]
@@ -288,21 +312,29 @@ class Metadata:
                 )
                 statement = select(entries).select_from(compiler.from_clause()).where(scope, where)
                 results.append(self._execute(session, statement))
-            return self._readable_entries(session, results, tree)
+            return self._readable_entries(session, results, tree, stats=stats)
 
         return self._stream(execute)
 
     def _readable_entries(
-        self, session: Session, results: list[Iterator[Any]], tree: Mapping[int, str]
-    ) -> Iterator[tuple[str, Stat]]:
+        self,
+        session: Session,
+        results: list[Iterator[Any]],
+        tree: Mapping[int, str],
+        *,
+        stats: bool,
+    ) -> Iterator[Any]:
         for result in results:
             for page in _pages(result, self._page_size):
                 for row, allowed in zip(
                     page, self._access.allowed(session, page, READ), strict=True
                 ):
-                    if allowed:
-                        parent = tree[row.parent_id]
-                        yield f"{parent.rstrip('/')}/{row.name}", self._access.to_stat(row)
+                    if not allowed:
+                        continue
+                    if stats:
+                        yield self._access.to_stat(row)
+                    else:
+                        yield f"{tree[row.parent_id].rstrip('/')}/{row.name}"
 
     def selectattr(
         self, attributes: Sequence[str], condition: str | None = None
@@ -508,7 +540,7 @@ class Metadata:
             return (
                 join_lfn(split_lfn(target)) if entry.kind == EntryKind.DIRECTORY.value else target
             )
-        return self._access.lfn_of(EntryId(entry.id))
+        return self._access.lfn_of(session, entry)
 
     def _schema_of_parent(
         self,
@@ -530,8 +562,13 @@ class Metadata:
         condition: Condition | None,
         query: SelectQuery | None,
         named: Mapping[str | None, str],
+        *,
+        known: Mapping[str, EntryModel] | None = None,
     ) -> dict[str | None, Collection]:
-        """Each collection the query names, with its schema (read and search permission)."""
+        """Each collection the query names, with its schema (read and search permission).
+
+        ``known`` holds directories resolved and checked already, by path.
+        """
         refs: list[Attribute] = list(attributes_of(condition)) if condition is not None else []
         if query is not None:
             refs += list(query.attributes) + [key.attribute for key in query.order_by]
@@ -548,10 +585,12 @@ class Metadata:
         by_id: dict[int, Collection] = {}
         result: dict[str | None, Collection] = {}
         for key, (path, column) in paths.items():
-            try:
-                entry = self._directory(session, path, READ | EXECUTE)
-            except InvalidArgument as exc:
-                raise QueryError(str(exc), text, column) from exc
+            entry = (known or {}).get(path)
+            if entry is None:
+                try:
+                    entry = self._directory(session, path, READ | EXECUTE)
+                except InvalidArgument as exc:
+                    raise QueryError(str(exc), text, column) from exc
             if entry.id not in by_id:
                 by_id[entry.id] = Collection(path, entry.id, _schema(session, entry.id))
             result[key] = by_id[entry.id]
@@ -602,7 +641,7 @@ def _check_name(name: str) -> None:
         raise InvalidArgument(
             f"invalid name {name!r}: a letter or _, then up to 63 letters, digits or _"
         )
-    if name.lower() in _KEYWORDS or name == FILE:
+    if name.lower() in KEYWORDS or name == FILE:
         raise InvalidArgument(f"invalid name {name!r}: it is a word of the query language")
 
 

@@ -51,9 +51,9 @@ from gridfs.metadata.syntax import (
     SelectQuery,
 )
 
-__all__ = ["parse_attribute", "parse_condition", "parse_select"]
+__all__ = ["KEYWORDS", "parse_attribute", "parse_condition", "parse_select"]
 
-_KEYWORDS = frozenset(
+KEYWORDS = frozenset(
     [
         "and",
         "or",
@@ -114,7 +114,7 @@ def _tokens(query: str) -> list[_Token]:
         kind = match.lastgroup
         assert kind is not None
         text = match.group()
-        if kind == "name" and text.lower() in _KEYWORDS:
+        if kind == "name" and text.lower() in KEYWORDS:
             kind, text = "keyword", text.lower()
         if kind != "space":
             tokens.append(_Token(kind, text, position + 1))

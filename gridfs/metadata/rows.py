@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from typing import Any, Generic, TypeVar
@@ -11,7 +12,6 @@ from sqlalchemy.orm import Session
 __all__ = ["Rows", "closing", "stream"]
 
 T = TypeVar("T")
-U = TypeVar("U")
 
 
 class Rows(Iterator[T], Generic[T]):
@@ -42,11 +42,6 @@ class Rows(Iterator[T], Generic[T]):
             self.close()
             raise
 
-    def map(self, convert: Callable[[T], U]) -> Rows[U]:
-        """The same query, each row converted by ``convert``; the new rows own the query now."""
-        rows, self._rows = self._rows, iter(())
-        return Rows((convert(row) for row in rows), self._stack.pop_all(), self._errors)
-
     def close(self) -> None:
         """End the query and give its connection back; safe to call more than once."""
         try:
@@ -63,7 +58,9 @@ class Rows(Iterator[T], Generic[T]):
         self.close()
 
     def __del__(self) -> None:
-        self.close()
+        # Abandoned unread: give the connection back. Nothing to report to at this point.
+        with contextlib.suppress(Exception):
+            self.close()
 
 
 def stream(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
@@ -30,7 +29,7 @@ def add(catalog: Catalog, lfn: str) -> None:
 
 
 @pytest.fixture
-def meta(catalog: Catalog) -> Iterator[Metadata]:
+def meta(catalog: Catalog) -> Metadata:
     """Alice's trailers, as in the AMGA example of the gLite slides."""
     catalog.mkdir(MOVIES, parents=True)
     metadata = Metadata(catalog, page_size=3)
@@ -62,7 +61,7 @@ def meta(catalog: Catalog) -> Iterator[Metadata]:
                 "Comedy": comedy,
             },
         )
-    yield metadata
+    return metadata
 
 
 def found(meta: Metadata, condition: str, directory: str = MOVIES, **options: bool) -> list[str]:
@@ -117,7 +116,7 @@ def test_get_returns_python_values(meta: Metadata) -> None:
 
 def test_set_many_entries_and_clear(meta: Metadata) -> None:
     lfns = [f"{MOVIES}/alien.mpg", f"{MOVIES}/matrix.mpg"]
-    meta.setattr(lfns, {"Plot": "In space...", "Runtime": "100"})
+    meta.setattr([*lfns, lfns[0]], {"Plot": "In space...", "Runtime": "100"})
     for lfn in lfns:
         values = meta.getattr(lfn, ["Plot", "Runtime"])
         assert values == {"Plot": "In space...", "Runtime": 100}
@@ -153,6 +152,9 @@ def test_list_entries_streams_every_entry(meta: Metadata, catalog: Catalog) -> N
     ("condition", "names"),
     [
         ("Runtime > 130", ["BatmanBegins.mpg", "matrix.mpg"]),
+        ("Runtime > 135.5", ["BatmanBegins.mpg", "matrix.mpg"]),
+        ("Runtime <= 116.9", ["madagascar.mpg", "pinkpanther.mov"]),
+        ("Rating >= 8", ["BatmanBegins.mpg", "alien.mpg", "amelie.mpg", "matrix.mpg"]),
         ("Runtime >= 136 and Rating > 8.5", ["matrix.mpg"]),
         ("Comedy = true and not Runtime < 90", ["amelie.mpg", "pinkpanther.mov"]),
         ("like(Title, 'The %')", ["matrix.mpg", "pinkpanther.mov"]),
@@ -283,11 +285,25 @@ def test_rename_keeps_and_delete_removes_metadata(meta: Metadata, catalog: Catal
     assert left == 0
 
 
+def test_values_move_with_their_entry_to_another_directory(
+    audio: Metadata, catalog: Catalog
+) -> None:
+    catalog.rename(f"{MOVIES}/madagascar.mpg", f"{AUDIO}/madagascar.mpg")
+    # The audio schema has Runtime (an int too) but no Title.
+    assert audio.getattr(f"{AUDIO}/madagascar.mpg") == {"Author": None, "Runtime": 86}
+    assert found(audio, "Runtime < 100", AUDIO) == ["madagascar.mpg", "matrix.mpg"]
+    assert found(audio, "Runtime < 100") == ["pinkpanther.mov"]
+
+
 def test_file_and_metadata_change_in_one_transaction(meta: Metadata, catalog: Catalog) -> None:
-    with pytest.raises(InvalidArgument), catalog.transaction():
-        add(catalog, f"{MOVIES}/new.mpg")
-        meta.setattr(f"{MOVIES}/new.mpg", {"Runtime": 90})
-        meta.setattr(f"{MOVIES}/new.mpg", {"Runtime": "ninety"})
+    def new_file_with_a_bad_value() -> None:
+        with catalog.transaction():
+            add(catalog, f"{MOVIES}/new.mpg")
+            meta.setattr(f"{MOVIES}/new.mpg", {"Runtime": 90})
+            meta.setattr(f"{MOVIES}/new.mpg", {"Runtime": "ninety"})
+
+    with pytest.raises(InvalidArgument):
+        new_file_with_a_bad_value()
     with pytest.raises(NotFound):
         catalog.stat(f"{MOVIES}/new.mpg")
     with catalog.transaction():

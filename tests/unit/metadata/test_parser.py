@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import pytest
@@ -207,14 +208,14 @@ _ADVERSARIAL = st.sampled_from(
 )
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, database=None, deadline=None)  # no files left; a busy CI is slow
 @given(st.one_of(st.text(), st.lists(_ADVERSARIAL, max_size=20).map(" ".join)))
 def test_random_text_never_crashes_the_parser(text: str) -> None:
+    column = 1
     try:
         parse_condition(text)
     except QueryError as error:
-        assert 1 <= error.column <= len(text) + 1
-    try:
+        column = error.column
+    assert 1 <= column <= len(text) + 1
+    with contextlib.suppress(QueryError):
         parse_select("SELECT x FROM /a WHERE " + text)
-    except QueryError:
-        pass
