@@ -84,7 +84,30 @@ for original in sorted((demo / "originals").iterdir()):
         print(f"  {original.name:<18} sha256 ok, read from {f.replica.se}")
 PY
 
-say "5. Unmount"
+say "5. Write, tag and search through the mount"
+mounted=$demo/grid/gilda/trailers
+run setfattr -n user.schema.Genre -v 'varchar(32)' "$mounted"
+run setfattr -n user.schema.Runtime -v int "$mounted"
+for tags in "matrix.mpg Sci-Fi 136" "alien.mpg Sci-Fi 117" "amelie.mpg Comedy 122" \
+            "madagascar.mpg Comedy 86" "pinkpanther.mov Comedy 93"; do
+  read -r name genre runtime <<< "$tags"
+  setfattr -n user.Genre -v "$genre" "$mounted/$name"
+  setfattr -n user.Runtime -v "$runtime" "$mounted/$name"
+done
+run getfattr -d "$mounted/matrix.mpg"
+comedies='Genre = "Comedy" and Runtime > 90'
+run ls -l "$mounted/.query/$comedies"
+printf '$ sha256sum .query/%s/*\n' "$comedies"
+sha256sum "$mounted/.query/$comedies"/* | sed "s|$mounted/||"
+printf '$ echo ... > notes.txt   (stored on an SE and registered when closed)\n'
+echo "Trailers tagged with Genre and Runtime on $(date -u +%F)." > "$mounted/notes.txt"
+run "$gridfs" lr "$vo/notes.txt"
+printf '$ echo ... >> notes.txt  (a new version: same GUID, new checksum)\n'
+echo "Comedies over 90 minutes: $(ls "$mounted/.query/$comedies" | wc -l)." >> "$mounted/notes.txt"
+run cat "$mounted/notes.txt"
+run getfattr -n user.checksum "$mounted/notes.txt"
+
+say "6. Unmount"
 run "$gridfs" umount "$demo/grid"
 trap - EXIT
 
@@ -97,6 +120,9 @@ infn-se, ral-se). Registered $files files ($bytes bytes) under $vo, each
 copied to one SE and replicated to a second, every copy checked by adler32.
 Mounted the namespace at $demo/grid, listed it, and read every file through
 the mount (cat, sha256sum, Python open()) and through gridfs.open(): all
-sha256 sums match the originals. The mount is gone again; the grid stays in
-$demo (configuration: $GRIDFS_CONFIG).
+sha256 sums match the originals. Through the mount, gave the directory a
+metadata schema and five trailers their Genre and Runtime (setfattr), searched
+them in a query directory, and wrote and appended to notes.txt, which was
+stored, verified and registered on each close. The mount is gone again; the
+grid stays in $demo (configuration: $GRIDFS_CONFIG).
 MSG

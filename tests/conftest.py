@@ -10,6 +10,12 @@ from pathlib import Path
 
 import pytest
 
+# Before the XRootD client loads: its fork handler stops the client's threads
+# before every fork, and one of them may be waiting for the GIL that the forking
+# thread holds (the tests start servers while transfers run): a deadlock seen in
+# Popen. The children forked here exec at once and never use the client.
+os.environ.setdefault("XRD_RUNFORKHANDLER", "0")
+
 from gridfs.catalog import SUPERUSER, Catalog, Identity
 from gridfs.config import Config, load_config
 from gridfs.gfal import Grid

@@ -204,3 +204,35 @@ def test_a_new_version_that_cannot_be_stored_keeps_the_old_one(
             assert reader.read() == source.read_bytes()
         (surl,) = grid.lr("/grid/v")
         assert surl.endswith(f"file-{first.guid}")
+
+
+@pytest.mark.expect_warnings
+def test_a_read_fails_over_between_two_servers(tmp_path: Path, make_file) -> None:
+    """Replicas on an XRootD and a WebDAV server; the one being read dies mid-file."""
+    if find_xrootd() is None or not have_modules("XRootD", "wsgidav", "cheroot"):
+        pytest.skip("xrootd, its Python bindings or wsgidav are not installed")
+    tune_xrootd_client()
+    xrootd, dav = XRootDServer(), WebDAVServer()
+    xrootd.start(tmp_path / "xrootd")
+    dav.start(tmp_path / "dav")
+    try:
+        dav_base = "dav" + dav.url[dav.url.index("://") :] + "se"
+        webdav_se = (
+            '[se.webdav]\nsite = "far"\nsurl_prefix = "srm://webdav/grid"\n'
+            f'[se.webdav.protocols]\ndav = "{dav_base}"\n'
+        )
+        with _remote_grid(tmp_path, f"{xrootd.url}/se", also=webdav_se) as grid:
+            grid.protocols = ("root", "dav")
+            source = make_file("big", 6 << 20)
+            grid.cr(source, "/grid/big")  # on the near XRootD server
+            grid.rep("/grid/big", "webdav")
+            with grid.open("/grid/big", buffering=0) as stream:
+                assert stream.replica.se == "remote"
+                head = stream.read(1 << 20)
+                xrootd.kill()
+                rest = stream.read()  # no error: WebDAV goes on at 1 MiB
+                assert stream.replica.se == "webdav"
+            assert head + rest == source.read_bytes()
+    finally:
+        dav.stop()
+        xrootd.stop()
