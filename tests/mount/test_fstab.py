@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,10 @@ def test_mount_t_fuse_gridfs_and_an_fstab_line(
     assert second.split()[3].split(",")[0] == "ro"
     assert "nosuid" in second.split()[3].split(",")
     assert not os.path.ismount(target)
+    # Each daemon logs its end after umount(8) returns: give the second one a moment.
+    deadline = time.monotonic() + 10
+    while log.read_text().count("unmounted") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert log.read_text().count("unmounted") == 2
 
 
