@@ -75,6 +75,7 @@ class _Search:
     """One condition under one directory, as one identity sees it, and its last result."""
 
     directory_id: EntryId
+    identity: Identity  # whose search: results hold only what this identity may read
     condition: str
     recursive: bool
     depth: int  # directories between D and the result: .query/<c> is 2, .query/recursive/<c> 3
@@ -173,7 +174,7 @@ class QueryDirectories:
             search = self._searches.get(key)
             if search is None:
                 root = self._new(parent.directory_id, parent.owner_entry, "result")
-                search = _Search(parent.directory_id, condition, recursive, depth, root)
+                search = _Search(parent.directory_id, identity, condition, recursive, depth, root)
                 search.inodes[(), "result"] = root.inode
                 root.search = search
                 self._searches[key] = search
@@ -187,6 +188,9 @@ class QueryDirectories:
     def _current(self, grid: Grid, node: VirtualEntry) -> VirtualEntry:
         """``node`` as the latest result of its search has it (searched again if old)."""
         assert node.search is not None
+        if node.search.identity != grid.catalog.identity:
+            # Another user's result (the kernel's cache is shared): theirs to see only.
+            raise NotFound("a query result of another user: look its path up again")
         self._refresh(grid, node.search)
         return self.entry(node.inode)
 

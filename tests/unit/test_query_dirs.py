@@ -183,3 +183,13 @@ def test_results_keep_their_inodes_when_searched_again(
     with pytest.raises(GridError) as caught:
         queries.entry(old.inode)
     assert caught.value.errno == errno.ENOENT
+
+
+def test_a_result_is_only_its_searchers(movies: Grid) -> None:
+    queries = QueryDirectories()
+    query = queries.query_dir(movies, movies.stat(MOVIES).id)
+    alices = queries.lookup(movies, query, "Runtime > 130")
+    assert isinstance(alices, VirtualEntry)
+    with pytest.raises(GridError) as caught:  # bob holding alice's inode
+        queries.listing(movies.as_identity(BOB), alices)
+    assert caught.value.errno == errno.ENOENT
