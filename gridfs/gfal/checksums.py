@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gridfs.catalog import Replica, Stat
+from gridfs.catalog import Replica, ReplicaStatus, Stat
 from gridfs.errors import GridError, InvalidArgument, IsADirectory
 from gridfs.gfal.grid import Grid
 from gridfs.gfal.policy import rank_replicas
@@ -97,7 +97,8 @@ def checksum(
     catalog = entry.checksum if entry.checksum_type == checksum_type else None
     if catalog is None and verify is Verify.NONE:
         verify = Verify.BEST
-    replicas = grid.catalog.replicas(entry.id)
+    # Stale replicas hold an older version, on their way out: not this file's content.
+    replicas = [r for r in grid.catalog.replicas(entry.id) if r.status is not ReplicaStatus.STALE]
     results: list[ReplicaChecksum] = []
     if verify is Verify.ALL:
         results = [_replica_checksum(grid, entry, r, checksum_type) for r in replicas]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from gridfs.catalog import Stat
+from gridfs.catalog import ReplicaStatus, Stat
 from gridfs.errors import AlreadyExists, InvalidArgument, NotADirectory, from_os_error
 from gridfs.gfal.copy import copy_grid, copy_in, copy_out
 from gridfs.gfal.grid import Grid
@@ -236,7 +236,7 @@ def plan_replicate(
     skipped = 0
     held = grid.catalog.replicas_many([path for path, _ in files]) if files else {}
     for path, stat in files:
-        present = {replica.se for replica in held.get(path, [])}
+        present = {r.se for r in held.get(path, []) if r.status is not ReplicaStatus.STALE}
         for se in ses:
             if se in present:
                 skipped += 1
@@ -344,8 +344,11 @@ def plan_copy_grid(
     """Tasks copying the grid directory ``source`` to a new tree ``destination`` (new GUIDs)."""
     _require_grid_dir(grid, source)
     grid._writable_se(se)
+    if posixpath.commonpath([source, destination]) == posixpath.normpath(source):
+        raise InvalidArgument(f"cannot copy {source} into itself ({destination})", destination)
+    subdirectories = list(_grid_dirs(grid, source))  # walked before anything is made
     grid.makedirs(destination, exist_ok=True)
-    for sub in _grid_dirs(grid, source):
+    for sub in subdirectories:
         grid.makedirs(posixpath.join(destination, sub), exist_ok=True)
     return [
         Task(

@@ -14,6 +14,7 @@ no grid file.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from gridfs.catalog import Replica, ReplicaStatus
@@ -53,7 +54,12 @@ def delete(
         grid.unlink(primary)
         log.info("deleted %s and its %d replicas", primary, len(replicas))
         return [replica.surl for replica in replicas]
-    chosen = [r for r in replicas if r.surl == surl or (se is not None and r.se == se)]
+    # On an SE, the replica of the current content; a stale one only by its SURL.
+    chosen = [
+        r
+        for r in replicas
+        if r.surl == surl or (r.se == se and r.status is not ReplicaStatus.STALE)
+    ]
     if not chosen:
         where = f"on {se}" if se is not None else str(surl)
         raise NotFound(f"{lfn} has no replica {where}", surl or lfn)
@@ -68,6 +74,12 @@ def delete(
         return [replica.surl]
     _delete_one(grid, replica)
     log.info("deleted replica %s of %s", replica.surl, primary)
+    left = grid.catalog.replicas(entry.id)
+    if current and not any(r.status is ReplicaStatus.AVAILABLE for r in left):
+        # Deletes running at once each took another copy: the file goes, as with the last.
+        with contextlib.suppress(NotFound):
+            grid.unlink(primary)
+        log.info("no replica of %s is left: the file is removed too", primary)
     return [replica.surl]
 
 

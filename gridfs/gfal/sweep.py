@@ -26,6 +26,7 @@ __all__ = ["DarkObject", "sweep"]
 log = logging.getLogger(__name__)
 
 _AREA = "generated"
+_GUID_LENGTH = 36  # 8-4-4-4-12 hex digits and dashes
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,9 @@ def sweep(
             if not partial and not entry.name.startswith("file-"):
                 continue  # not a name gridfs gives: not ours to judge
             surl = make_surl(element, f"{_AREA}/{day}/{entry.name}")
-            if not partial and _registered(grid, surl, entry.name.removeprefix("file-")):
+            # file-GUID, or file-GUID-VERSION for a later version of the file
+            guid = entry.name.removeprefix("file-")[:_GUID_LENGTH]
+            if not partial and _registered(grid, surl, guid):
                 continue
             turl = f"{directory}/{entry.name}"
             try:

@@ -299,3 +299,15 @@ def test_sweep_deletes_what_no_replica_names(grid: Grid, make_file, tmp_path: Pa
         [stored_path(grid, f"{DIR}/kept", "cern-se").name, "notes.txt"]
     )
     assert sweep(grid, "ral-se", older_than_s=0) == []  # nothing stored there at all
+
+
+def test_sweep_keeps_later_versions_of_a_file(grid: Grid, make_file) -> None:
+    lfn = f"{DIR}/versioned"
+    grid.cr(make_file("versioned", 1000), lfn)
+    with grid.open(lfn, "r+b") as stream:  # the new version is stored as file-GUID-VERSION
+        stream.write(b"v2")
+    (surl,) = grid.lr(lfn)
+    assert surl.rsplit("/", 1)[-1].startswith(f"file-{grid.stat(lfn).guid}-")
+    assert sweep(grid, "cern-se", older_than_s=0) == []
+    with grid.open(lfn) as stream:
+        assert stream.read(2) == b"v2"

@@ -126,6 +126,11 @@ def test_a_grid_tree_copies_to_new_files(grid: Grid, tmp_path: Path) -> None:
     assert grid.stat(f"{DIR}/copy/empty").is_dir()
     with pytest.raises(NotADirectory):
         plan_copy_grid(grid, f"{DIR}/ds/run0/f000.dat", f"{DIR}/x")
+    before = sorted(walk_files(grid, f"{DIR}/ds"))
+    with pytest.raises(InvalidArgument, match="into itself"):
+        plan_copy_grid(grid, f"{DIR}/ds", f"{DIR}/ds/sub")
+    assert sorted(walk_files(grid, f"{DIR}/ds")) == before
+    assert not grid.access(f"{DIR}/ds/sub", os.F_OK)
 
 
 def test_one_failure_is_listed_and_the_rest_are_copied(grid: Grid, tmp_path: Path) -> None:

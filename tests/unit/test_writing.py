@@ -632,3 +632,37 @@ def test_symbolic_links_have_no_user_attributes(wgrid: Grid) -> None:
     assert caught.value.errno == errno.EPERM
     wgrid.setxattr(f"{TRAILERS}/link", "user.comment", b"via the link")  # follows, as os does
     assert wgrid.getxattr(lfn, "user.comment") == b"via the link"
+
+
+@pytest.mark.expect_warnings
+def test_transfers_leave_stale_replicas_out(config: Config, make_file) -> None:
+    from gridfs.gfal.checksums import Verify, checksum  # noqa: PLC0415
+    from gridfs.gfal.dataset import plan_replicate  # noqa: PLC0415
+    from gridfs.gfal.delete import delete  # noqa: PLC0415
+
+    lfn = f"{TRAILERS}/s"
+    with Grid.from_config(config) as grid:
+        make_vo(grid)
+        grid.makedirs(TRAILERS)
+        grid.cr(make_file("s", 5000), lfn)
+        grid.rep(lfn, "ral-se")
+    without_ral = [se for se in config.ses if se.name != "ral-se"]
+    with (
+        Grid(
+            Catalog.from_url(config.catalog_url, config.identity),
+            SERegistry(without_ral),
+            default_se="cern-se",
+        ) as grid,
+        grid.open(lfn, "wb") as stream,
+    ):
+        stream.write(b"new")  # the ral-se copy stays, stale
+    with Grid.from_config(config) as grid:
+        report = checksum(grid, lfn, verify=Verify.ALL)
+        assert [r.surl for r in report.replicas] == grid.lr(lfn)
+        assert report.mismatches() == []
+        tasks, skipped = plan_replicate(grid, lfn, ["ral-se"], space_token=None)
+        assert (len(tasks), skipped) == (1, 0)  # ral-se holds no replica of this content
+        grid.rep(lfn, "ral-se")
+        delete(grid, lfn, se="ral-se")  # the current replica there, not the stale one
+        assert [se for se, status in replica_ses(grid, lfn)] == ["cern-se", "ral-se"]
+        assert ReplicaStatus.STALE in dict(replica_ses(grid, lfn)).values()
