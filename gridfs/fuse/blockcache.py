@@ -70,6 +70,8 @@ class BlockCache:
         self._hits = self._misses = self._evictions = self._prefetched = 0
         self._pool = ThreadPoolExecutor(readahead_workers, thread_name_prefix="readahead")
         directory.mkdir(parents=True, exist_ok=True)
+        # Blocks of files the catalog may deny other local users: the mount's only.
+        directory.chmod(0o700)
         self._load()
 
     def _load(self) -> None:
@@ -239,7 +241,8 @@ class BlockCache:
     def _store(self, name: str, data: bytes) -> None:
         partial = self.directory / f"{_PARTIAL}{name}-{threading.get_ident()}"
         try:
-            with partial.open("wb") as stream:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            with os.fdopen(os.open(partial, flags, 0o600), "wb") as stream:
                 stream.write(data)
             partial.rename(self.directory / name)
         except OSError as exc:

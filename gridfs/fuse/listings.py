@@ -37,6 +37,13 @@ class ListingCache(Generic[P]):
         # (identity, directory id, after) -> (expiry, page, number of entries)
         self._pages: OrderedDict[tuple[Hashable, int, int], tuple[float, P, int]] = OrderedDict()
         self._entries = 0
+        # Changes the mount made, per directory: a page read before one is not kept.
+        self._changes: dict[int, int] = {}
+
+    def generation(self, directory: int) -> int:
+        """How many times the mount has changed ``directory``; read it before listing."""
+        with self._lock:
+            return self._changes.get(directory, 0)
 
     def get(self, identity: Hashable, directory: int, after: int) -> P | None:
         """The page listed after id ``after``, if it is still fresh."""
@@ -51,12 +58,20 @@ class ListingCache(Generic[P]):
             self._pages.move_to_end(key)
             return found[1]
 
-    def put(self, identity: Hashable, directory: int, after: int, page: P, size: int) -> None:
-        """Keep ``page`` (of ``size`` entries) for the time to live."""
+    def put(
+        self, identity: Hashable, directory: int, after: int, page: P, size: int, *, generation: int
+    ) -> None:
+        """Keep ``page`` (of ``size`` entries) for the time to live.
+
+        Unless the mount changed the directory since :meth:`generation` gave
+        ``generation``: the page may miss that change.
+        """
         if self.ttl <= 0:
             return
         key = (identity, directory, after)
         with self._lock:
+            if self._changes.get(directory, 0) != generation:
+                return
             if key in self._pages:
                 self._drop(key)
             self._pages[key] = (self._clock() + self.ttl, page, size)
@@ -68,6 +83,8 @@ class ListingCache(Generic[P]):
         """Forget every page of ``directories`` (the mount changed them)."""
         wanted = {d for d in directories if d is not None}
         with self._lock:
+            for directory in wanted:
+                self._changes[directory] = self._changes.get(directory, 0) + 1
             for key in [key for key in self._pages if key[1] in wanted]:
                 self._drop(key)
 

@@ -102,6 +102,8 @@ class GridOperations(pyfuse3.Operations):
         self._grids_lock = threading.Lock()
         self._cache = cache
         self._limiter = trio.CapacityLimiter(threads)
+        # Uploads on close take their own threads: slow ones must not stall ls and reads.
+        self._upload_limiter = trio.CapacityLimiter(threads)
         self._open: dict[int, OpenFile | WriteFile] = {}
         self._writers: dict[EntryId, WriteFile] = {}  # files open for writing, by entry
         self._listings: ListingCache[list[_Listed]] = ListingCache(settings.entry_timeout)
@@ -254,9 +256,12 @@ class GridOperations(pyfuse3.Operations):
         identity = grid.catalog.identity
         listed = self._listings.get(identity, directory_id, after)
         if listed is None:
+            generation = self._listings.generation(directory_id)
             page = grid.list_page_id(directory_id, after, _READDIR_PAGE)
             listed = [(e.name.encode("utf-8"), self._attributes(e), e.id) for e in page]
-            self._listings.put(identity, directory_id, after, listed, len(listed))
+            self._listings.put(
+                identity, directory_id, after, listed, len(listed), generation=generation
+            )
         return listed
 
     @staticmethod
@@ -634,7 +639,9 @@ class GridOperations(pyfuse3.Operations):
     async def flush(self, fh: pyfuse3.FileHandleT) -> None:
         opened = self._open[fh]
         if isinstance(opened, WriteFile):
-            await self._run(self._commit, opened)
+            await trio.to_thread.run_sync(
+                functools.partial(self._commit, opened), limiter=self._upload_limiter
+            )
 
     @errno_boundary
     async def fsync(self, fh: pyfuse3.FileHandleT, datasync: bool) -> None:
@@ -651,6 +658,8 @@ class GridOperations(pyfuse3.Operations):
     # -- extended attributes -------------------------------------------------------
 
     def _serving(self, inode: int) -> OpenFile | None:
+        if self._queries.is_virtual(inode):
+            return None  # a query directory or link: never open for reading
         entry_id = self._entry_id(inode)
         return next(
             (f for f in self._open.values() if isinstance(f, OpenFile) and f.entry.id == entry_id),

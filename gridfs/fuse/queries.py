@@ -225,10 +225,11 @@ class QueryDirectories:
                     child = self._node(search, previous, path, "result", placed.directories[path])
                     node.children[path[-1]] = child
                 node = child
-            if not match.is_dir():
+            if not (match.is_dir() or match.is_symlink()):
                 node.children[match.name] = match
             elif match.name not in node.children:
-                # Up out of the query tree, then down to the real directory.
+                # Up out of the query tree, then down to the real directory or link
+                # (a link's own target is relative to where it really is).
                 ups = search.depth + len(steps)
                 real = posixpath.join(*([".."] * ups), *steps, match.name)
                 path = (*steps, match.name)

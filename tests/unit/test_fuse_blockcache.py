@@ -204,3 +204,16 @@ def test_cached_reads_never_fetch(tmp_path: Path, data: bytes, source: Source) -
         assert len(source.fetches) == fetched
     finally:
         cache.close()
+
+
+def test_cached_blocks_are_the_mounts_alone(tmp_path: Path, data: bytes, source: Source) -> None:
+    (tmp_path / "cache").mkdir(mode=0o755)  # a shared place, as an fstab line may name
+    cache = cache_in(tmp_path)
+    try:
+        cache.read("k", 0, BLOCK, len(data), source)
+    finally:
+        cache.close()
+    assert (tmp_path / "cache").stat().st_mode & 0o777 == 0o700
+    blocks = [p for p in (tmp_path / "cache").iterdir() if p.is_file()]
+    assert blocks
+    assert {p.stat().st_mode & 0o777 for p in blocks} == {0o600}
