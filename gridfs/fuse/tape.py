@@ -58,10 +58,12 @@ class Stages:
         with self._lock:
             request = self._requests.get(entry_id)
             if request is None or request.state != _QUEUED:
-                request = grid.bring_online(lfn, self._pin)
-                if request is not None:
-                    log.info("%s is on tape: staging it (request %d)", lfn, request.id)
-                    self._requests[entry_id] = request
+                # Also when a copy counts as online: it could not be read just now.
+                request = grid.bring_online(lfn, self._pin, even_if_online=True)
+                if request is None:
+                    raise failure
+                log.info("%s is on tape: staging it (request %d)", lfn, request.id)
+                self._requests[entry_id] = request
         raise GridError(f"{lfn} is on tape, being staged", lfn, errno=errno.EAGAIN) from failure
 
     def opened(self, entry_id: EntryId) -> None:

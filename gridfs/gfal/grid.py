@@ -385,15 +385,18 @@ class Grid:
             for replica in self._usable_replicas(lfn)
         }
 
-    def bring_online(self, lfn: str, pin_lifetime_s: float = 3600.0) -> StageRequest | None:
+    def bring_online(
+        self, lfn: str, pin_lifetime_s: float = 3600.0, *, even_if_online: bool = False
+    ) -> StageRequest | None:
         """Stage ``lfn`` from tape for reading, pinned for ``pin_lifetime_s``.
 
-        Returns ``None`` when a replica is online already; else the request of
-        the best nearline replica, to ``wait()`` for (the recall runs in this
-        process).
+        Returns ``None`` when a replica is online already (unless
+        ``even_if_online``: the online copies could not be read); else the
+        request of the best nearline replica, to ``wait()`` for (the recall
+        runs in this process).
         """
         localities = self.locality(lfn)
-        if any(
+        if not even_if_online and any(
             place is not Locality.NEARLINE
             for place in localities.values()
             if place is not Locality.UNAVAILABLE

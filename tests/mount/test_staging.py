@@ -11,6 +11,8 @@ import pytest
 
 from gridfs.config import load_config
 from gridfs.gfal import Grid
+from gridfs.storage import resolve_turl
+from gridfs.storage.file_backend import turl_to_path
 from tests.mount.mounting import mounted, needs_fuse
 
 pytestmark = [pytest.mark.mount, needs_fuse]
@@ -72,3 +74,19 @@ def test_a_stage_that_times_out_is_eagain(on_tape: tuple[Path, bytes], tmp_path:
         pytest.raises(BlockingIOError),
     ):
         (target / "gilda" / "raw.dat").open("rb")
+
+
+@pytest.mark.expect_warnings
+def test_a_lost_disk_copy_is_read_from_tape(on_tape: tuple[Path, bytes], tmp_path: Path) -> None:
+    config, data = on_tape
+    with Grid.from_config(load_config(config)) as grid:
+        grid.bring_online("/grid/gilda/raw.dat").wait()  # type: ignore[union-attr]
+        grid.rep("/grid/gilda/raw.dat", "cern-se")
+        grid.release("/grid/gilda/raw.dat")
+        (surl,) = [
+            r.surl for r in grid.catalog.replicas("/grid/gilda/raw.dat") if r.se == "cern-se"
+        ]
+        Path(turl_to_path(resolve_turl(surl, grid.ses.get("cern-se"), ["file"]))).unlink()
+    with mounted(config, tmp_path / "mnt", tmp_path / "mount.log") as target:
+        # The disk copy counts as online but is gone: the tape copy is staged and read.
+        assert (target / "gilda" / "raw.dat").read_bytes() == data
