@@ -374,9 +374,9 @@ def rep(
 @click.option(
     "-a", "--all", "all_replicas", is_flag=True, help="Delete every replica, and the file."
 )
-@click.pass_obj
+@click.pass_context
 def del_(
-    state: _State,
+    ctx: click.Context,
     lfns: tuple[str, ...],
     se_name: str | None,
     surl: str | None,
@@ -389,15 +389,25 @@ def del_(
     """
     if sum((se_name is not None, surl is not None, all_replicas)) != 1:
         raise click.UsageError("give exactly one of -s SE, --surl SURL and -a")
-    for lfn in lfns:
-        for deleted in delete(
-            state.grid,
-            lfn.removeprefix("lfn:"),
-            se=se_name,
-            surl=surl,
-            all_replicas=all_replicas,
-        ):
-            log.info("deleted %s", deleted)
+    state: _State = ctx.obj
+    failed = False
+    for lfn in lfns:  # a bad argument is reported and the rest are deleted, as rm does
+        try:
+            deleted = delete(
+                state.grid,
+                lfn.removeprefix("lfn:"),
+                se=se_name,
+                surl=surl,
+                all_replicas=all_replicas,
+            )
+        except OSError as exc:
+            click.echo(f"gridfs: {exc}", err=True)
+            failed = True
+            continue
+        for surl_deleted in deleted:
+            log.info("deleted %s", surl_deleted)
+    if failed:
+        ctx.exit(1)
 
 
 @click.command("sum")
@@ -434,10 +444,16 @@ def sum_(
     """
     state: _State = ctx.obj
     verify = Verify.ALL if all_replicas else Verify.BEST if from_replica else Verify.NONE
-    reports = [
-        checksum(state.grid, lfn.removeprefix("lfn:"), checksum_type, verify=verify) for lfn in lfns
-    ]
+    reports = []
     bad = False
+    for lfn in lfns:  # a bad argument is reported and the rest are summed, as md5sum does
+        try:
+            reports.append(
+                checksum(state.grid, lfn.removeprefix("lfn:"), checksum_type, verify=verify)
+            )
+        except OSError as exc:
+            click.echo(f"gridfs: {exc}", err=True)
+            bad = True
     for report in reports:
         mismatches = report.mismatches()
         bad = bad or bool(mismatches)

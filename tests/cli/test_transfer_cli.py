@@ -148,6 +148,14 @@ def test_sum_and_del(home: Path, make_file) -> None:
     assert run(*cfg, "ls", "/grid/gilda").stdout == ""
     assert stored_files(home / "grid") == []
     fails(*cfg, "del", "-a", "/grid/gilda/f.dat", message="no such LFN")
+    # A bad argument is reported; the others are still done.
+    run(*cfg, "cp", source, "/grid/gilda/h.dat")
+    some = run(*cfg, "sum", "/grid/gilda/none", "/grid/gilda/h.dat", check=False)
+    assert (some.returncode, some.stdout) == (1, f"/grid/gilda/h.dat {adler}\n")
+    assert some.stderr.startswith("gridfs: no such LFN: /grid/gilda/none")
+    gone = run(*cfg, "del", "-a", "/grid/gilda/none", "/grid/gilda/h.dat", check=False)
+    assert gone.returncode == 1
+    assert run(*cfg, "ls", "/grid/gilda").stdout == ""
 
 
 def test_json_of_ls_stat_and_lr(home: Path, make_file) -> None:
