@@ -13,7 +13,38 @@ from gridfs.gfal.writer import StagedFile
 __all__ = ["GridRawFile", "GridRawReader"]
 
 
-class GridRawReader(io.RawIOBase):
+class _Positioned(io.RawIOBase):
+    """A raw file with a position of its own: seek and tell, as files have them."""
+
+    _position = 0
+
+    def _size(self) -> int:
+        raise NotImplementedError
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self._checkClosed()  # type: ignore[attr-defined]
+        if whence == os.SEEK_SET:
+            position = offset
+        elif whence == os.SEEK_CUR:
+            position = self._position + offset
+        elif whence == os.SEEK_END:
+            position = self._size() + offset
+        else:
+            raise ValueError(f"invalid whence ({whence})")
+        if position < 0:
+            raise ValueError(f"negative seek position {position}")
+        self._position = position
+        return position
+
+    def tell(self) -> int:
+        self._checkClosed()  # type: ignore[attr-defined]
+        return self._position
+
+
+class GridRawReader(_Positioned):
     """Raw, seekable reads of one replica of an LFN.
 
     Wrapped in :class:`io.BufferedReader` by :func:`gridfs.open`; ``replica``
@@ -35,9 +66,6 @@ class GridRawReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def seekable(self) -> bool:
-        return True
-
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         self._checkClosed()  # type: ignore[attr-defined]
         with memoryview(buffer) as view:
@@ -45,24 +73,8 @@ class GridRawReader(io.RawIOBase):
         self._position += count
         return count
 
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        self._checkClosed()  # type: ignore[attr-defined]
-        if whence == os.SEEK_SET:
-            position = offset
-        elif whence == os.SEEK_CUR:
-            position = self._position + offset
-        elif whence == os.SEEK_END:
-            position = self._reader.size + offset
-        else:
-            raise ValueError(f"invalid whence ({whence})")
-        if position < 0:
-            raise ValueError(f"negative seek position {position}")
-        self._position = position
-        return position
-
-    def tell(self) -> int:
-        self._checkClosed()  # type: ignore[attr-defined]
-        return self._position
+    def _size(self) -> int:
+        return self._reader.size
 
     def close(self) -> None:
         if not self.closed:
@@ -72,7 +84,7 @@ class GridRawReader(io.RawIOBase):
                 super().close()
 
 
-class GridRawFile(io.RawIOBase):
+class GridRawFile(_Positioned):
     """Raw, seekable reads and writes of an LFN open for writing.
 
     Wrapped in :class:`io.BufferedWriter` or :class:`io.BufferedRandom` by
@@ -104,9 +116,6 @@ class GridRawFile(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def seekable(self) -> bool:
-        return True
-
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         self._checkClosed()  # type: ignore[attr-defined]
         if not self._readable:
@@ -129,24 +138,8 @@ class GridRawFile(io.RawIOBase):
         self._position += count
         return count
 
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        self._checkClosed()  # type: ignore[attr-defined]
-        if whence == os.SEEK_SET:
-            position = offset
-        elif whence == os.SEEK_CUR:
-            position = self._position + offset
-        elif whence == os.SEEK_END:
-            position = self._staged.size + offset
-        else:
-            raise ValueError(f"invalid whence ({whence})")
-        if position < 0:
-            raise ValueError(f"negative seek position {position}")
-        self._position = position
-        return position
-
-    def tell(self) -> int:
-        self._checkClosed()  # type: ignore[attr-defined]
-        return self._position
+    def _size(self) -> int:
+        return self._staged.size
 
     def truncate(self, size: int | None = None) -> int:
         self._checkClosed()  # type: ignore[attr-defined]

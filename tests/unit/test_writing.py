@@ -27,6 +27,9 @@ from gridfs.errors import (
     PermissionDenied,
 )
 from gridfs.gfal import Grid
+from gridfs.gfal.checksums import Verify, checksum
+from gridfs.gfal.dataset import plan_replicate
+from gridfs.gfal.delete import delete
 from gridfs.storage import SERegistry
 from tests.conftest import ALICE, BOB, make_vo, stored_files
 
@@ -531,8 +534,8 @@ def test_a_copy_of_an_older_version_is_not_registered(wgrid: Grid, make_file) ->
     assert wgrid.lr(lfn) == [r.surl for r in wgrid.catalog.replicas(lfn)]
 
 
-@pytest.mark.expect_warnings
-def test_stale_replicas_are_not_replicas(config: Config, make_file, tmp_path: Path) -> None:
+def stale_on_ral(config: Config, make_file) -> str:
+    """A file written anew while ral-se was out of the configuration: its copy there is stale."""
     lfn = f"{TRAILERS}/s"
     with Grid.from_config(config) as grid:
         make_vo(grid)
@@ -549,6 +552,12 @@ def test_stale_replicas_are_not_replicas(config: Config, make_file, tmp_path: Pa
         grid.open(lfn, "wb") as stream,
     ):
         stream.write(b"new")
+    return lfn
+
+
+@pytest.mark.expect_warnings
+def test_stale_replicas_are_not_replicas(config: Config, make_file, tmp_path: Path) -> None:
+    lfn = stale_on_ral(config, make_file)
     with Grid.from_config(config) as grid:
         assert [se for se, _ in replica_ses(grid, lfn)] == ["cern-se", "ral-se"]
         (current,) = grid.lr(lfn)  # the stale one is not listed
@@ -636,26 +645,7 @@ def test_symbolic_links_have_no_user_attributes(wgrid: Grid) -> None:
 
 @pytest.mark.expect_warnings
 def test_transfers_leave_stale_replicas_out(config: Config, make_file) -> None:
-    from gridfs.gfal.checksums import Verify, checksum  # noqa: PLC0415
-    from gridfs.gfal.dataset import plan_replicate  # noqa: PLC0415
-    from gridfs.gfal.delete import delete  # noqa: PLC0415
-
-    lfn = f"{TRAILERS}/s"
-    with Grid.from_config(config) as grid:
-        make_vo(grid)
-        grid.makedirs(TRAILERS)
-        grid.cr(make_file("s", 5000), lfn)
-        grid.rep(lfn, "ral-se")
-    without_ral = [se for se in config.ses if se.name != "ral-se"]
-    with (
-        Grid(
-            Catalog.from_url(config.catalog_url, config.identity),
-            SERegistry(without_ral),
-            default_se="cern-se",
-        ) as grid,
-        grid.open(lfn, "wb") as stream,
-    ):
-        stream.write(b"new")  # the ral-se copy stays, stale
+    lfn = stale_on_ral(config, make_file)
     with Grid.from_config(config) as grid:
         report = checksum(grid, lfn, verify=Verify.ALL)
         assert [r.surl for r in report.replicas] == grid.lr(lfn)
