@@ -32,24 +32,22 @@ import itertools
 import multiprocessing
 import os
 import platform
-import queue
 import random
 import shutil
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import sqlalchemy
+from harness import available, catalog_database, collect
 from sqlalchemy import insert, select, text
 
 from gridfs.catalog import SUPERUSER, Catalog
@@ -57,7 +55,6 @@ from gridfs.catalog.models import EntryModel
 from gridfs.metadata import Metadata
 from gridfs.metadata.models import ValueModel
 
-REPO = Path(__file__).resolve().parent.parent
 BOOKKEEPING = "/belle/bookkeeping"
 BIG = "/belle/mc"
 SCHEMA = (
@@ -162,22 +159,6 @@ def client(plan: Plan, barrier: Barrier, results: Any) -> None:
             "shown": shown,
         }
     )
-
-
-def collect(processes: list[Any], results: Any) -> list[dict[str, Any]]:
-    """Every client's result; one that died without a result becomes an error entry."""
-    collected: list[dict[str, Any]] = []
-    while len(collected) < len(processes):
-        try:
-            collected.append(results.get(timeout=1))
-        except queue.Empty:
-            if not any(process.is_alive() for process in processes):
-                break
-    reported = {result["index"] for result in collected}
-    for index, process in enumerate(processes):
-        if index not in reported:
-            collected.append({"index": index, "error": f"exited {process.exitcode}, no result"})
-    return collected
 
 
 def bookkeeping_load(url: str, clients: int, rounds: int, baseline: dict[str, float]) -> list[str]:
@@ -371,45 +352,6 @@ def find_latency(catalog: Catalog, meta: Metadata, entries: int, finds: int) -> 
 # -- backends and output ---------------------------------------------------------
 
 
-def pgserver() -> ModuleType:
-    """tests/pgserver.py, imported from the repository root."""
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    import tests.pgserver  # noqa: PLC0415 - only PostgreSQL runs need it (and its pytest)
-
-    return tests.pgserver
-
-
-@contextlib.contextmanager
-def sqlite_backend(work: Path, _clients: int) -> Iterator[tuple[str, str]]:
-    database = work / "catalog.db"
-    yield f"sqlite:///{database}", f"SQLite {sqlite3.sqlite_version}, file {database} (WAL)"
-
-
-@contextlib.contextmanager
-def postgresql_backend(work: Path, clients: int) -> Iterator[tuple[str, str]]:
-    """A temporary server in ``work`` that takes ``clients`` connections and more."""
-    module = pgserver()
-
-    class Server(module.PostgresServer):  # type: ignore[name-defined,misc]
-        def _initdb(self) -> None:
-            super()._initdb()
-            with (self.data_dir / "postgresql.conf").open("a") as conf:
-                conf.write(f"max_connections = {clients + 50}\n")
-
-    server = Server()
-    try:
-        server.start(work / "postgres")
-        server.create_database("bookkeeping")
-        with server.connect() as connection:
-            row = connection.execute("SHOW server_version").fetchone()
-        version = row[0] if row else "?"
-        description = f"PostgreSQL {version}, temporary server on 127.0.0.1 (fsync off)"
-        yield server.url("bookkeeping"), description
-    finally:
-        server.stop()
-
-
 def run_backend(url: str, args: argparse.Namespace) -> list[str]:
     catalog = Catalog.from_url(url, SUPERUSER)
     meta = Metadata(catalog)
@@ -464,16 +406,12 @@ def main() -> int:
     args = parser.parse_args()
     if args.rounds < 1 or args.entries < 10_001 or args.finds < 1 or min(args.clients) < 1:
         parser.error("--rounds, --finds and --clients must be positive, --entries over 10000")
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    if "postgresql" in backends and pgserver().find_postgres_bin() is None:
-        print(f"\nskipping PostgreSQL: {pgserver().SKIP_REASON}")
-        backends.remove("postgresql")
-    opened = {"sqlite": sqlite_backend, "postgresql": postgresql_backend}
+    backends = available(["sqlite", "postgresql"] if args.backend == "both" else [args.backend])
     for backend in backends:
         work = Path(tempfile.mkdtemp(prefix=f"gridfs-bookkeeping-{backend}-"))
         started = time.perf_counter()
         try:
-            with opened[backend](work, max(args.clients)) as (url, description):
+            with catalog_database(backend, work, clients=max(args.clients)) as (url, description):
                 print(f"\n{description}", file=sys.stderr, flush=True)
                 lines = run_backend(url, args)
         finally:

@@ -27,29 +27,26 @@ import math
 import multiprocessing
 import os
 import platform
-import queue
 import random
 import resource
 import shutil
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import sqlalchemy
+from harness import available, catalog_database, collect
 
 from gridfs.catalog import SUPERUSER, Catalog, EntryId
 
-REPO = Path(__file__).resolve().parent.parent
 ROOT = "/bench"
 FILES_PER_DIR = 1000
 BATCH = 1000  # files per transaction while populating
@@ -343,22 +340,6 @@ def mixed_worker(plan: Plan, barrier: Barrier, results: Any) -> None:
     results.put(result)
 
 
-def collect(processes: list[Any], results: Any) -> list[dict[str, Any]]:
-    """Every worker's result; a worker that died without one becomes an error entry."""
-    collected: list[dict[str, Any]] = []
-    while len(collected) < len(processes):
-        try:
-            collected.append(results.get(timeout=1))
-        except queue.Empty:
-            if not any(process.is_alive() for process in processes):
-                break
-    reported = {result["index"] for result in collected}
-    for index, process in enumerate(processes):
-        if index not in reported:
-            collected.append({"index": index, "error": f"exited {process.exitcode}, no result"})
-    return collected
-
-
 def mixed_load(
     catalog: Catalog, url: str, entries: int, processes: int, seconds: float
 ) -> list[Row]:
@@ -434,37 +415,6 @@ def mixed_rows(collected: list[dict[str, Any]], processes: int) -> list[Row]:
 
 
 # -- backends and output ---------------------------------------------------------
-
-
-def pgserver() -> ModuleType:
-    """tests/pgserver.py, imported from the repository root."""
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    import tests.pgserver  # noqa: PLC0415 - only PostgreSQL runs need it (and its pytest)
-
-    return tests.pgserver
-
-
-@contextlib.contextmanager
-def sqlite_backend(work: Path) -> Iterator[tuple[str, str]]:
-    database = work / "catalog.db"
-    yield f"sqlite:///{database}", f"SQLite {sqlite3.sqlite_version}, file {database} (WAL)"
-
-
-@contextlib.contextmanager
-def postgresql_backend(work: Path) -> Iterator[tuple[str, str]]:
-    """A temporary server in ``work``, stopped on the way out whatever happens."""
-    server = pgserver().PostgresServer()
-    try:
-        server.start(work / "postgres")
-        server.create_database("catalog_bench")
-        with server.connect() as connection:
-            row = connection.execute("SHOW server_version").fetchone()
-        version = row[0] if row else "?"
-        description = f"PostgreSQL {version}, temporary server on 127.0.0.1 (fsync off)"
-        yield server.url("catalog_bench"), description
-    finally:
-        server.stop()
 
 
 def run_backend(url: str, args: argparse.Namespace) -> list[Row]:
@@ -549,16 +499,12 @@ def main() -> int:
     # A whole listing costs about as much as 1000 stats: fewer of them keep the run short.
     args.list = max(1, args.sample // 10)
 
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    if "postgresql" in backends and pgserver().find_postgres_bin() is None:
-        print(f"\nskipping PostgreSQL: {pgserver().SKIP_REASON}")
-        backends.remove("postgresql")
-    opened = {"sqlite": sqlite_backend, "postgresql": postgresql_backend}
+    backends = available(["sqlite", "postgresql"] if args.backend == "both" else [args.backend])
     for backend in backends:
         work = Path(tempfile.mkdtemp(prefix=f"gridfs-catalog-bench-{backend}-"))
         started = time.perf_counter()
         try:
-            with opened[backend](work) as (url, description):
+            with catalog_database(backend, work) as (url, description):
                 print(f"\n{description}", file=sys.stderr, flush=True)
                 rows = run_backend(url, args)
         finally:

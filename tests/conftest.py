@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
+import shutil
+import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -106,6 +110,14 @@ def grid(config: Config) -> Iterator[Grid]:
 
 
 @pytest.fixture
+def any_grid(config: Config, catalog_url: str) -> Iterator[Grid]:
+    """The grid of ``config`` with its catalog on SQLite or PostgreSQL, and the VO made."""
+    with Grid.from_config(dataclasses.replace(config, catalog_url=catalog_url)) as opened:
+        make_vo(opened)
+        yield opened
+
+
+@pytest.fixture
 def make_file(tmp_path: Path):
     """Writes ``size`` reproducible random bytes to a local file; returns its path."""
 
@@ -116,6 +128,22 @@ def make_file(tmp_path: Path):
         return path
 
     return make
+
+
+needs_tmpfs = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("mount"), reason="needs root to mount a tmpfs"
+)
+
+
+@contextmanager
+def small_disk(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (``1m``, ``64k``) mounted at ``path`` for the block: a disk to fill."""
+    path.mkdir(exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
 
 
 def stored_files(root: Path) -> list[Path]:

@@ -138,11 +138,10 @@ def _replica_checksum(
         else:
             digest = new_digest(checksum_type)
             with backend.open_reader(turl) as reader:
-                buffer = memoryview(bytearray(_CHUNK))
                 offset = 0
-                while count := reader.readinto(offset, buffer):
-                    digest.update(buffer[:count])
-                    offset += count
+                for chunk in reader.chunks(_CHUNK):
+                    digest.update(chunk)
+                    offset += len(chunk)
             if offset != entry.size:
                 raise GridError(f"{offset} bytes, the catalog says {entry.size}", replica.surl)
             value = digest.hexdigest()

@@ -16,7 +16,7 @@ import logging
 import os
 import posixpath
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -32,7 +32,7 @@ from gridfs.errors import (
 )
 from gridfs.gfal.grid import Grid
 from gridfs.gfal.locations import Location
-from gridfs.storage import DEFAULT_CHECKSUM, Adler32, RangeReader
+from gridfs.storage import DEFAULT_CHECKSUM, Adler32
 
 __all__ = ["Copied", "copy", "copy_grid", "copy_in", "copy_out", "resolve_destination"]
 
@@ -61,15 +61,6 @@ def _verifiable(entry: Stat, lfn: str) -> str:
             lfn,
         )
     return entry.checksum
-
-
-def _read_chunks(reader: RangeReader) -> Iterator[memoryview]:
-    """The reader's bytes in order, in one reused buffer (use each chunk before the next)."""
-    buffer = memoryview(bytearray(_CHUNK))
-    offset = 0
-    while count := reader.readinto(offset, buffer):
-        offset += count
-        yield buffer[:count]
 
 
 def _local_adler32(path: Path) -> str:
@@ -109,7 +100,7 @@ def copy_out(
         received = Adler32()
         size = 0
         with os.fdopen(fd, "wb", buffering=0) as out, grid._open_replica(entry, lfn) as source:
-            for chunk in _read_chunks(source):
+            for chunk in source.chunks(_CHUNK):
                 received.update(chunk)
                 size += len(chunk)
                 _write_all(out, chunk, target)
@@ -240,7 +231,7 @@ def copy_grid(
             created, _ = grid._store_verified(
                 target_se,
                 guid,
-                (bytes(chunk) for chunk in _read_chunks(reader)),
+                (bytes(chunk) for chunk in reader.chunks(_CHUNK)),
                 expected_checksum=lambda: expected,
                 expected_size=entry.size,
                 register=lambda surl, written: grid.catalog.add_file(

@@ -86,13 +86,6 @@ def _today() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
 
 
-def _chunks(reader: RangeReader) -> Iterator[bytes]:
-    offset = 0
-    while chunk := reader.pread(offset, _COPY_CHUNK):
-        offset += len(chunk)
-        yield chunk
-
-
 class Grid:
     """A file catalog and the storage elements it refers to, used together.
 
@@ -734,7 +727,7 @@ class Grid:
             replica, surl = self._store_verified(
                 target_se,
                 guid,
-                _chunks(source),
+                (bytes(chunk) for chunk in source.chunks(_COPY_CHUNK)),
                 expected_checksum=lambda: checksum,
                 expected_size=entry.size,
                 name=name,

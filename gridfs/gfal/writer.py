@@ -148,8 +148,11 @@ class StagedFile:
         fd = self._checked_fd()
         with self._grid.open_id(self.entry.id) as reader:
             offset = 0
-            while chunk := reader.pread(offset, _CHUNK):
-                offset += self._io(os.pwrite, fd, chunk, offset)
+            for chunk in reader.chunks(_CHUNK):
+                left = chunk
+                while left:  # pwrite may write less than asked
+                    count = self._io(os.pwrite, fd, left, offset)
+                    offset, left = offset + count, left[count:]
         self._unloaded = False
 
     def _io(self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:

@@ -13,19 +13,17 @@ import functools
 import logging
 import random
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gridfs.catalog import Catalog, EntryKind, Identity, Stat
-from gridfs.catalog.catalog import _is_conflict, _lfn, _to_stat
+from gridfs.catalog.catalog import _acls_of, _is_conflict, _lfn, _to_stat
 from gridfs.catalog.engine import database_errors
-from gridfs.catalog.models import AclModel, EntryModel
-from gridfs.catalog.permissions import AclEntry, AclTag, is_allowed
+from gridfs.catalog.models import EntryModel
+from gridfs.catalog.permissions import is_allowed
 from gridfs.errors import GridError, NotFound
 
 __all__ = ["CatalogAccess", "retried"]
@@ -36,7 +34,6 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _ATTEMPTS = 10
-_BULK_CHUNK = 5000
 
 
 class CatalogAccess:
@@ -93,7 +90,7 @@ class CatalogAccess:
         Rows need ``id``, ``owner``, ``group_name``, ``mode``, ``kind`` and
         ``has_acl``; ACLs are fetched only for the rows that have one.
         """
-        acls = self._acls(session, [row.id for row in rows if row.has_acl])
+        acls = _acls_of(session, [row for row in rows if row.has_acl])
         return [
             is_allowed(
                 self.identity,
@@ -106,18 +103,6 @@ class CatalogAccess:
             )
             for row in rows
         ]
-
-    def _acls(self, session: Session, ids: list[int]) -> dict[int, list[AclEntry]]:
-        result: dict[int, list[AclEntry]] = defaultdict(list)
-        for start in range(0, len(ids), _BULK_CHUNK):
-            rows = session.scalars(
-                select(AclModel).where(AclModel.entry_id.in_(ids[start : start + _BULK_CHUNK]))
-            )
-            for row in rows:
-                result[row.entry_id].append(
-                    AclEntry(row.is_default, AclTag(row.tag), row.qualifier, row.perms)
-                )
-        return result
 
     @staticmethod
     def to_stat(row: Any) -> Stat:

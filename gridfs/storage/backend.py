@@ -96,6 +96,17 @@ class RangeReader(ABC):
         del buffer[filled:]
         return bytes(buffer)
 
+    def chunks(self, size: int = 1 << 20) -> Iterator[memoryview]:
+        """The bytes in order, ``size`` at a time, in one reused buffer.
+
+        Use (or copy) each chunk before asking for the next: the buffer is refilled.
+        """
+        buffer = memoryview(bytearray(size))
+        offset = 0
+        while count := self.readinto(offset, buffer):
+            offset += count
+            yield buffer[:count]
+
     @abstractmethod
     def close(self) -> None:
         """Release the replica; idempotent."""

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import os
-import shutil
-import subprocess
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gridfs.catalog import ReplicaStatus
-from gridfs.config import load_config
 from gridfs.errors import (
     AlreadyExists,
     ChecksumMismatch,
@@ -32,18 +26,15 @@ from gridfs.gfal.locations import Location, parse_location
 from gridfs.gfal.sweep import sweep
 from gridfs.storage import resolve_turl
 from gridfs.storage.file_backend import turl_to_path
-from tests.conftest import make_vo, stored_files, write_grid_config
+from tests.conftest import needs_tmpfs, small_disk, stored_files
 
 DIR = "/grid/gilda"
 
 
 @pytest.fixture
-def grid(tmp_path: Path, catalog_url: str) -> Iterator[Grid]:
+def grid(any_grid: Grid) -> Grid:
     """Three file:// SEs in ``tmp_path``, the catalog on SQLite or PostgreSQL."""
-    config = load_config(write_grid_config(tmp_path))
-    with Grid.from_config(dataclasses.replace(config, catalog_url=catalog_url)) as opened:
-        make_vo(opened)
-        yield opened
+    return any_grid
 
 
 def stored_path(grid: Grid, lfn: str, se: str) -> Path:
@@ -116,24 +107,18 @@ def test_a_corrupt_replica_is_caught_and_leaves_nothing_local(
     assert leftovers(tmp_path) == []
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("mount"), reason="needs root to mount a tmpfs"
-)
+@needs_tmpfs
 def test_copy_out_to_a_full_disk_leaves_nothing(grid: Grid, make_file, tmp_path: Path) -> None:
     grid.cr(make_file("big", 3_000_000), f"{DIR}/big")
     grid.cr(make_file("small", 10_000), f"{DIR}/small")
     disk = tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], check=True)
-    try:
+    with small_disk(disk, "1m"):
         with pytest.raises(NoSpace) as info:
             copy_out(grid, f"{DIR}/big", disk / "big")
         assert info.value.errno == 28
         assert list(disk.iterdir()) == []
         copy_out(grid, f"{DIR}/small", disk / "small")
         assert [p.name for p in disk.iterdir()] == ["small"]
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
 
 
 def test_copy_in_with_overwrite_replaces_the_file_and_its_replicas(

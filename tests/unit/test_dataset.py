@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import os
-import shutil
-import subprocess
 import threading
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,17 +24,15 @@ from gridfs.gfal.dataset import (
 )
 from gridfs.storage import resolve_turl
 from gridfs.storage.file_backend import turl_to_path
-from tests.conftest import make_vo, stored_files, write_grid_config
+from tests.conftest import make_vo, needs_tmpfs, small_disk, stored_files
 
 DIR = "/grid/gilda"
 
 
 @pytest.fixture
-def grid(tmp_path: Path, catalog_url: str) -> Iterator[Grid]:
-    config = load_config(write_grid_config(tmp_path))
-    with Grid.from_config(dataclasses.replace(config, catalog_url=catalog_url)) as opened:
-        make_vo(opened)
-        yield opened
+def grid(any_grid: Grid) -> Grid:
+    """Three file:// SEs in ``tmp_path``, the catalog on SQLite or PostgreSQL."""
+    return any_grid
 
 
 def make_tree(root: Path, files: int = 12, size: int = 50_000) -> Path:
@@ -187,14 +181,10 @@ def test_a_bug_stops_the_run() -> None:
         run_tasks([], parallel=0)
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("mount"), reason="needs root to mount a tmpfs"
-)
+@needs_tmpfs
 def test_a_full_se_fails_some_files_and_leaves_nothing_half_done(tmp_path: Path) -> None:
     small = tmp_path / "small-se"
-    small.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], check=True)
-    try:
+    with small_disk(small, "1m"):
         config = tmp_path / "full.toml"
         config.write_text(f'[catalog]\nurl = "sqlite:///c.db"\n[se.small]\nroot = "{small}"\n')
         with Grid.from_config(load_config(config)) as grid:
@@ -215,5 +205,3 @@ def test_a_full_se_fails_some_files_and_leaves_nothing_half_done(tmp_path: Path)
             for lfn, entry in walk_files(grid, "/grid/ds"):
                 with grid.open(lfn) as stream:
                     assert f"{zlib.adler32(stream.read()):08x}" == entry.checksum
-    finally:
-        subprocess.run(["umount", str(small)], check=True)

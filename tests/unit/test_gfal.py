@@ -7,7 +7,6 @@ import io
 import os
 import random
 import shutil
-import subprocess
 import tarfile
 import zipfile
 from collections import Counter
@@ -33,7 +32,7 @@ from gridfs.errors import (
 )
 from gridfs.gfal import Grid
 from gridfs.storage.file_backend import turl_to_path
-from tests.conftest import BOB, make_vo, stored_files
+from tests.conftest import BOB, make_vo, needs_tmpfs, small_disk, stored_files
 
 TRAILERS = "/grid/gilda/trailers"
 
@@ -242,14 +241,10 @@ def test_read_only_se_refuses_writes(tmp_path: Path, make_file) -> None:
             grid.cr(make_file("g", 10), "/grid/g", se="tape")
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("mount"), reason="needs root to mount a tmpfs"
-)
+@needs_tmpfs
 def test_a_full_se_fails_cleanly(tmp_path: Path, make_file) -> None:
     small = tmp_path / "small-se"
-    small.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], check=True)
-    try:
+    with small_disk(small, "1m"):
         config_file = tmp_path / "full.toml"
         config_file.write_text(f'[catalog]\nurl = "sqlite:///c.db"\n[se.small]\nroot = "{small}"\n')
         with Grid.from_config(load_config(config_file)) as grid:
@@ -261,8 +256,6 @@ def test_a_full_se_fails_cleanly(tmp_path: Path, make_file) -> None:
             assert [p for p in small.rglob("*") if p.is_file()] == []
             grid.cr(make_file("fits", 100_000), "/grid/fits", se="small")
             assert grid.stat("/grid/fits").size == 100_000
-    finally:
-        subprocess.run(["umount", str(small)], check=True)
 
 
 def test_module_level_api_uses_the_configured_grid(

@@ -3,31 +3,23 @@
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
 
 import pytest
 
-from gridfs.catalog import Catalog, Stat
-from gridfs.config import Config
+from gridfs.catalog import Stat
 from gridfs.errors import GridError
 from gridfs.fuse import queries as queries_module
 from gridfs.fuse.queries import QueryDirectories, VirtualEntry
 from gridfs.gfal import Grid
-from gridfs.storage import SERegistry
-from tests.conftest import ALICE, BOB, make_vo
+from tests.conftest import BOB
 
 MOVIES = "/grid/gilda/movies"
 
 
 @pytest.fixture
-def movies(config: Config, catalog_url: str) -> Iterator[Grid]:
+def movies(any_grid: Grid) -> Grid:
     """Movies with a Runtime and a Genre, in a directory and a subdirectory, on both databases."""
-    grid = Grid(
-        Catalog.from_url(catalog_url, ALICE),
-        SERegistry(config.ses),
-        default_se=config.default_se,
-    )
-    make_vo(grid)
+    grid = any_grid
     for directory in (MOVIES, f"{MOVIES}/old", f"{MOVIES}/old/older"):
         grid.makedirs(directory)
         grid.setxattr(directory, "user.schema.Runtime", b"int")
@@ -47,8 +39,7 @@ def movies(config: Config, catalog_url: str) -> Iterator[Grid]:
     grid.setxattr(f"{MOVIES}/old", "user.Genre", b"Comedy")  # directories match too
     grid.mkdir(f"{MOVIES}/old/empty")
     grid.setxattr(f"{MOVIES}/old/empty", "user.Genre", b"Comedy")
-    yield grid
-    grid.close()
+    return grid
 
 
 def names(entries: list[tuple[str, Stat | VirtualEntry]]) -> list[str]:

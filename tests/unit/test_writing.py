@@ -6,11 +6,9 @@ import contextlib
 import errno
 import io
 import os
-import shutil
-import subprocess
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,24 +29,16 @@ from gridfs.gfal.checksums import Verify, checksum
 from gridfs.gfal.dataset import plan_replicate
 from gridfs.gfal.delete import delete
 from gridfs.storage import SERegistry
-from tests.conftest import ALICE, BOB, make_vo, stored_files
+from tests.conftest import BOB, make_vo, needs_tmpfs, small_disk, stored_files
 
 TRAILERS = "/grid/gilda/trailers"
 
 
 @pytest.fixture
-def wgrid(config: Config, catalog_url: str) -> Iterator[Grid]:
-    """The three-site test grid, on SQLite and on PostgreSQL."""
-    grid = Grid(
-        Catalog.from_url(catalog_url, ALICE),
-        SERegistry(config.ses),
-        local_site=config.local_site,
-        default_se=config.default_se,
-    )
-    make_vo(grid)
-    grid.makedirs(TRAILERS)
-    yield grid
-    grid.close()
+def wgrid(any_grid: Grid) -> Grid:
+    """The three-site test grid with its trailers directory, on SQLite and on PostgreSQL."""
+    any_grid.makedirs(TRAILERS)
+    return any_grid
 
 
 def replica_ses(grid: Grid, lfn: str) -> list[tuple[str, ReplicaStatus]]:
@@ -259,14 +249,10 @@ def test_directory_default_se_chooses_where_new_files_go(wgrid: Grid, tmp_path: 
     assert replica_ses(wgrid, f"{TRAILERS}/y") == [("cern-se", ReplicaStatus.AVAILABLE)]
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("mount"), reason="needs root to mount a tmpfs"
-)
+@needs_tmpfs
 def test_a_failed_upload_registers_nothing_and_keeps_the_data(tmp_path: Path) -> None:
     small = tmp_path / "small-se"
-    small.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)], check=True)
-    try:
+    with small_disk(small, "64k"):
         config_file = tmp_path / "full.toml"
         config_file.write_text(f'[catalog]\nurl = "sqlite:///c.db"\n[se.small]\nroot = "{small}"\n')
         with Grid.from_config(load_config(config_file)) as grid:
@@ -281,8 +267,6 @@ def test_a_failed_upload_registers_nothing_and_keeps_the_data(tmp_path: Path) ->
             kept = Path(note.rsplit(" ", 1)[-1])
             assert kept.stat().st_size == 200_000
             kept.unlink()
-    finally:
-        subprocess.run(["umount", str(small)], check=True)
 
 
 def test_write_permission_is_checked_at_open(wgrid: Grid) -> None:
@@ -580,15 +564,13 @@ def test_write_only_files_take_new_versions_but_not_appends(wgrid: Grid) -> None
             wgrid.open(lfn, mode)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a tmpfs")
+@needs_tmpfs
 def test_a_full_staging_disk_stores_nothing(wgrid: Grid, tmp_path: Path) -> None:
     lfn = f"{TRAILERS}/kept"
     with wgrid.open(lfn, "wb") as stream:
         stream.write(b"the good version")
     small = tmp_path / "staging"
-    small.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)], check=True)
-    try:
+    with small_disk(small, "64k"):
         wgrid.staging_dir = str(small)
         stream = wgrid.open(lfn, "wb")
         try:
@@ -602,8 +584,6 @@ def test_a_full_staging_disk_stores_nothing(wgrid: Grid, tmp_path: Path) -> None
         assert note.startswith("nothing was stored; what was written is kept in ")
         with wgrid.open(lfn) as reader:
             assert reader.read() == b"the good version"
-    finally:
-        subprocess.run(["umount", str(small)], check=True)
 
 
 def test_no_staging_file_no_entry(wgrid: Grid, tmp_path: Path) -> None:
