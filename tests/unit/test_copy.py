@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gridfs.catalog import ReplicaStatus
+from gridfs.catalog import Replica, ReplicaStatus
 from gridfs.errors import (
     AlreadyExists,
     ChecksumMismatch,
@@ -296,3 +296,26 @@ def test_sweep_keeps_later_versions_of_a_file(grid: Grid, make_file) -> None:
     assert sweep(grid, "cern-se", older_than_s=0) == []
     with grid.open(lfn) as stream:
         assert stream.read(2) == b"v2"
+
+
+def test_dels_at_once_that_take_every_copy_remove_the_file(
+    grid: Grid, make_file, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lfn = f"{DIR}/raced"
+    grid.cr(make_file("raced", 1000), lfn)
+    grid.rep(lfn, "ral-se")
+    (other,) = [r for r in grid.catalog.replicas(lfn) if r.se == "cern-se"]
+    real_delete_stored = grid._delete_stored
+
+    def while_another_del_runs(replica: Replica) -> None:
+        # The other del, which also saw two copies, takes cern-se meanwhile.
+        grid.catalog.set_replica_status(other.surl, ReplicaStatus.UNAVAILABLE)
+        real_delete_stored(other)
+        grid.catalog.remove_replica(other.guid, other.surl)
+        real_delete_stored(replica)
+
+    monkeypatch.setattr(grid, "_delete_stored", while_another_del_runs)
+    delete(grid, lfn, se="ral-se")
+    with pytest.raises(NotFound):
+        grid.stat(lfn)  # no file is left registered without a replica
+    assert stored_files(tmp_path) == []
