@@ -125,9 +125,9 @@ def init(state: _State, directory: Path, vo: str, site: str, se_name: str, force
     # The creator of a new catalog administers it: the VO directory is made
     # by the superuser and handed to the user, as an LFC manager would.
     identity = state.config.identity
-    admin = state.grid.catalog.as_identity(SUPERUSER)
-    admin.mkdir("/grid", 0o755, exist_ok=True)
-    admin.mkdir(f"/grid/{vo}", 0o775, exist_ok=True)
+    admin = state.grid.as_identity(SUPERUSER)
+    admin.makedirs("/grid", 0o755, exist_ok=True)
+    admin.makedirs(f"/grid/{vo}", 0o775, exist_ok=True)
     admin.chown(f"/grid/{vo}", identity.user, identity.group)
     click.echo(f"configuration: {path}")
     click.echo(f"catalog:       {state.config.catalog_url}")
@@ -247,7 +247,7 @@ def se_space(state: _State) -> None:
     rows = [("SE", "TOKEN", "QUOTA", "USED", "FREE")]
     for element in state.config.ses:
         for token, quota in sorted(element.space_tokens.items()):
-            used = state.grid.catalog.space_used(element.name, token)
+            used = state.grid.space_used(element.name, token)
             rows.append((element.name, token, str(quota), str(used), str(max(quota - used, 0))))
     _print_table(rows)
 
@@ -304,7 +304,7 @@ def se_status(state: _State) -> None:
 def _probe(grid: Grid, prefix: str) -> tuple[str, str]:
     """Whether the storage area at ``prefix`` answers (a directory or a missing one both do)."""
     try:
-        grid.backend(prefix).stat(prefix)
+        grid.storage_stat(prefix)
     except IsADirectory:
         return "up", ""
     except NotFound:
@@ -375,7 +375,7 @@ def bring_online(state: _State, lfn: str, pin_s: float, timeout_s: float) -> Non
         return
     outcome = request.wait(timeout_s)
     if outcome is RequestState.QUEUED:
-        state.grid.stager.abort(request)
+        state.grid.abort_stage(request)
         raise GridError(f"{lfn}: not staged within {timeout_s:.0f} s; request aborted", lfn)
     if outcome is not RequestState.DONE:
         raise GridError(f"{lfn}: staging {outcome.value.lower()}: {request.error}", lfn)
@@ -422,7 +422,7 @@ def release(state: _State, lfn: str) -> None:
 def lr(state: _State, lfn: str, as_json: bool) -> None:
     """List the replicas (SURLs) of a file."""
     if as_json:
-        echo_json([replica_record(r) for r in state.grid.catalog.replicas(lfn)])
+        echo_json([replica_record(r) for r in state.grid.replicas(lfn)])
         return
     for surl in state.grid.lr(lfn):
         click.echo(surl)
@@ -521,7 +521,7 @@ def stat_(state: _State, lfn: str, as_json: bool) -> None:
     if as_json:
         record = stat_record(entry, lfn)
         if entry.is_file():
-            record["replicas"] = [replica_record(r) for r in state.grid.catalog.replicas(lfn)]
+            record["replicas"] = [replica_record(r) for r in state.grid.replicas(lfn)]
         echo_json(record)
         return
     rows = [

@@ -12,16 +12,11 @@ from typing import Any
 
 import click
 
-from gridfs.metadata import Metadata, Value, format_value, parse_type
+from gridfs.metadata import Value, format_value, parse_type
 
 __all__ = ["meta"]
 
 NULL = "NULL"
-
-
-def _metadata(state: Any) -> Metadata:
-    """The metadata catalog of the command's grid (``state`` is the CLI's shared state)."""
-    return Metadata(state.grid.catalog)
 
 
 def _text(value: Value | None) -> str:
@@ -53,10 +48,7 @@ def addattr(state: Any, directory: str, pairs: tuple[str, ...]) -> None:
     """
     if len(pairs) % 2:
         raise click.UsageError("attributes come in pairs: NAME TYPE [NAME TYPE ...]")
-    metadata = _metadata(state)
-    with metadata.catalog.transaction():
-        for name, type_name in zip(pairs[::2], pairs[1::2], strict=True):
-            metadata.addattr(directory, name, type_name)
+    state.grid.addattrs(directory, dict(zip(pairs[::2], pairs[1::2], strict=True)))
 
 
 @meta.command("rmattr")
@@ -65,10 +57,7 @@ def addattr(state: Any, directory: str, pairs: tuple[str, ...]) -> None:
 @click.pass_obj
 def rmattr(state: Any, directory: str, names: tuple[str, ...]) -> None:
     """Remove attributes (and their values) from DIRECTORY's schema."""
-    metadata = _metadata(state)
-    with metadata.catalog.transaction():
-        for name in names:
-            metadata.removeattr(directory, name)
+    state.grid.removeattrs(directory, list(names))
 
 
 @meta.command("listattr")
@@ -76,7 +65,7 @@ def rmattr(state: Any, directory: str, names: tuple[str, ...]) -> None:
 @click.pass_obj
 def listattr(state: Any, directory: str) -> None:
     """Print DIRECTORY's schema: one NAME<TAB>TYPE line per attribute."""
-    for name, kind in _metadata(state).listattr(directory).items():
+    for name, kind in state.grid.listattr(directory).items():
         click.echo(f"{name}\t{kind}")
 
 
@@ -98,7 +87,7 @@ def set_(state: Any, items: tuple[str, ...]) -> None:
         if not equals:
             raise click.UsageError(f"not NAME=VALUE: {assignment!r}")
         values[name] = value
-    _metadata(state).setattr(lfns, values)
+    state.grid.setattr(lfns, values)
 
 
 @meta.command("get")
@@ -107,9 +96,9 @@ def set_(state: Any, items: tuple[str, ...]) -> None:
 @click.pass_obj
 def get(state: Any, lfn: str, names: tuple[str, ...]) -> None:
     """Print LFN's values (all, or NAMES): one NAME<TAB>VALUE line each."""
-    metadata = _metadata(state)
-    schema = metadata.entry_schema(lfn)
-    for name, value in metadata.getattr(lfn, list(names) or None).items():
+    grid = state.grid
+    schema = grid.entry_schema(lfn)
+    for name, value in grid.getattr(lfn, list(names) or None).items():
         shown = NULL if value is None else format_value(schema[name], value)
         click.echo(f"{name}\t{shown}")
 
@@ -120,7 +109,7 @@ def get(state: Any, lfn: str, names: tuple[str, ...]) -> None:
 @click.pass_obj
 def clear(state: Any, lfn: str, names: tuple[str, ...]) -> None:
     """Remove LFN's values (all, or NAMES)."""
-    _metadata(state).clearattr(lfn, list(names) or None)
+    state.grid.clearattr(lfn, list(names) or None)
 
 
 @meta.command("ls")
@@ -128,10 +117,10 @@ def clear(state: Any, lfn: str, names: tuple[str, ...]) -> None:
 @click.pass_obj
 def ls(state: Any, directory: str) -> None:
     """List DIRECTORY's entries with their values: a header line, then one row each."""
-    metadata = _metadata(state)
-    schema = metadata.listattr(directory)
+    grid = state.grid
+    schema = grid.listattr(directory)
     click.echo("\t".join(["FILE", *schema]))
-    with metadata.list_entries(directory) as rows:
+    with grid.list_entries(directory) as rows:
         for name, values in rows:
             click.echo("\t".join([name, *(_text(value) for value in values.values())]))
 
@@ -146,14 +135,14 @@ def find(
     state: Any, directory: str, condition: str | None, recursive: bool, saved: str | None
 ) -> None:
     """Print the LFNs of DIRECTORY's entries that match CONDITION (or a saved query)."""
-    metadata = _metadata(state)
+    grid = state.grid
     if (condition is None) == (saved is None):
         raise click.UsageError("give a CONDITION or --saved NAME")
     if saved is not None:
-        rows = metadata.run_saved_query(directory, saved)
+        rows = grid.run_saved_query(directory, saved)
     else:
         assert condition is not None
-        rows = metadata.find(directory, condition, recursive=recursive)
+        rows = grid.find(directory, condition, recursive=recursive)
     with rows:
         for lfn in rows:
             click.echo(lfn)
@@ -165,7 +154,7 @@ def find(
 @click.pass_obj
 def select(state: Any, attributes: tuple[str, ...], condition: str | None) -> None:
     """Print ATTRIBUTES (/dir:name...) of the entries that match --where (selectattr)."""
-    with _metadata(state).selectattr(list(attributes), condition) as rows:
+    with state.grid.selectattr(list(attributes), condition) as rows:
         _print_rows(rows)
 
 
@@ -174,7 +163,7 @@ def select(state: Any, attributes: tuple[str, ...], condition: str | None) -> No
 @click.pass_obj
 def query(state: Any, query: str) -> None:
     """Print the rows of QUERY: SELECT attrs [FROM dirs] [WHERE ...] [ORDER BY ...] [LIMIT n]."""
-    with _metadata(state).select_query(query) as rows:
+    with state.grid.select_query(query) as rows:
         _print_rows(rows)
 
 
@@ -196,16 +185,16 @@ def save(
     remove: bool,
 ) -> None:
     """Save CONDITION on DIRECTORY as query NAME (a dataset); run it with find --saved NAME."""
-    metadata = _metadata(state)
+    grid = state.grid
     if list_:
-        for saved in metadata.saved_queries(directory):
+        for saved in grid.saved_queries(directory):
             flag = " (recursive)" if saved.recursive else ""
             click.echo(f"{saved.name}\t{saved.condition}{flag}")
     elif remove:
         if name is None:
             raise click.UsageError("--remove needs the NAME of the query")
-        metadata.remove_query(directory, name)
+        grid.remove_query(directory, name)
     else:
         if name is None or condition is None:
             raise click.UsageError("give NAME and CONDITION (or --list, or --remove NAME)")
-        metadata.save_query(directory, name, condition, recursive=recursive)
+        grid.save_query(directory, name, condition, recursive=recursive)

@@ -209,10 +209,7 @@ def _prepare(state: _State, timeout: float | None, verbose: bool) -> Grid:
     if verbose:
         logging.getLogger("gridfs").setLevel(logging.INFO)
         logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
-    grid = state.grid
-    if timeout is not None:
-        grid.backend_options = dataclasses.replace(grid.backend_options, timeout_s=timeout)
-    return grid
+    return state.grid if timeout is None else state.grid.with_options(timeout_s=timeout)
 
 
 @click.command("cp")

@@ -191,7 +191,7 @@ def _serve(
             except OSError as exc:
                 where = settings.staging_dir
                 raise ConfigError(f"cannot use staging directory {where}: {exc}") from exc
-            grid.staging_dir = str(settings.staging_dir)
+            grid = grid.with_options(staging_dir=str(settings.staging_dir))
         signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         stack.callback(signal.pthread_sigmask, signal.SIG_UNBLOCK, _STOP_SIGNALS)
         root_id = _root_id(grid, config.mount_root)

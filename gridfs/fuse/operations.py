@@ -92,13 +92,13 @@ class GridOperations(pyfuse3.Operations):
         self._root_lfn = root_lfn
         self._settings = settings
         self._ids = IdMapper(
-            grid.catalog.identity,
+            grid.identity,
             users=settings.users,
             groups=settings.groups,
             fallback_uid=settings.fallback_uid,
             fallback_gid=settings.fallback_gid,
         )
-        self._grids: dict[Identity, Grid] = {grid.catalog.identity: grid}
+        self._grids: dict[Identity, Grid] = {grid.identity: grid}
         self._grids_lock = threading.Lock()
         self._cache = cache
         self._limiter = trio.CapacityLimiter(threads)

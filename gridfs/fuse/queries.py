@@ -150,7 +150,7 @@ class QueryDirectories:
     def listing(self, grid: Grid, directory: VirtualEntry) -> list[tuple[str, Child]]:
         """The children of a virtual directory: saved queries (not run yet), or the matches."""
         if directory.kind == "query":
-            saved = grid.metadata.saved_queries(directory.directory_id)
+            saved = grid.saved_queries(directory.directory_id)
             return [(query.name, self._named(grid, directory, query.name).root) for query in saved]
         if directory.kind == "recursive":
             return []  # any condition is a child; none is listed
@@ -164,11 +164,11 @@ class QueryDirectories:
         depth = 3 if recursive else 2
         condition = name
         if not recursive and _SAVED_NAME.match(name):
-            saved = {q.name: q for q in grid.metadata.saved_queries(parent.directory_id)}
+            saved = {q.name: q for q in grid.saved_queries(parent.directory_id)}
             if name not in saved:
                 raise NotFound(f"no query {name} is saved on this directory")
             condition, recursive = saved[name].condition, saved[name].recursive
-        identity: Identity = grid.catalog.identity
+        identity: Identity = grid.identity
         key = (parent.directory_id, identity, depth, recursive, condition)
         with self._lock:
             search = self._searches.get(key)
@@ -188,7 +188,7 @@ class QueryDirectories:
     def _current(self, grid: Grid, node: VirtualEntry) -> VirtualEntry:
         """``node`` as the latest result of its search has it (searched again if old)."""
         assert node.search is not None
-        if node.search.identity != grid.catalog.identity:
+        if node.search.identity != grid.identity:
             # Another user's result (the kernel's cache is shared): theirs to see only.
             raise NotFound("a query result of another user: look its path up again")
         self._refresh(grid, node.search)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import errno
 import functools
@@ -51,6 +52,7 @@ from gridfs.errors import (
 from gridfs.gfal import xattrs
 from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.fileobj import GridRawFile, GridRawReader
+from gridfs.gfal.metadata_calls import MetadataCalls
 from gridfs.gfal.policy import Candidate, rank_replicas
 from gridfs.gfal.writer import DEFAULT_SE_PROPERTY, StagedFile
 from gridfs.metadata import Metadata
@@ -60,6 +62,7 @@ from gridfs.storage import (
     BackendOptions,
     CircuitBreaker,
     Locality,
+    ObjectStat,
     RangeReader,
     SERegistry,
     Stager,
@@ -86,7 +89,7 @@ def _today() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
 
 
-class Grid:
+class Grid(MetadataCalls):
     """A file catalog and the storage elements it refers to, used together.
 
     The calls take LFNs and follow :mod:`os` in names, return values and
@@ -157,15 +160,31 @@ class Grid:
         """The metadata catalog (AMGA-style schemas and values) over this grid's catalog."""
         return Metadata(self.catalog)
 
-    def find(self, lfn: str, condition: str, *, recursive: bool = False) -> Iterator[str]:
-        """The LFNs of the entries of directory ``lfn`` matching metadata ``condition``."""
-        return self.metadata.find(lfn, condition, recursive=recursive)
+    @property
+    def identity(self) -> Identity:
+        """Who this grid's calls run as."""
+        return self.catalog.identity
 
-    def find_id(
-        self, directory_id: EntryId, condition: str, *, recursive: bool = False
-    ) -> Iterator[Stat]:
-        """:meth:`find` for a filesystem: the directory by id, the matching entries."""
-        return self.metadata.find_ids(directory_id, condition, recursive=recursive)
+    def with_options(
+        self, *, timeout_s: float | None = None, staging_dir: str | None = None
+    ) -> Grid:
+        """This grid with other storage timeouts or another staging directory for writes."""
+        options = self.backend_options
+        if timeout_s is not None:
+            options = dataclasses.replace(options, timeout_s=timeout_s)
+        return Grid(
+            self.catalog,
+            self.ses,
+            local_site=self.local_site,
+            local_region=self.local_region,
+            default_se=self.default_se,
+            protocols=self.protocols,
+            backend_options=options,
+            health=self.health,
+            rng=self._rng,
+            stager=self.stager,
+            staging_dir=staging_dir if staging_dir is not None else self.staging_dir,
+        )
 
     def close(self) -> None:
         """Release the catalog's connections."""
@@ -425,6 +444,14 @@ class Grid:
                 result[replica.surl] = resolve_turl(replica.surl, se, wanted)
         return result
 
+    def abort_stage(self, request: StageRequest) -> None:
+        """Give up a bring-online request that has not finished."""
+        self.stager.abort(request)
+
+    def storage_stat(self, url: str) -> ObjectStat:
+        """What the storage at ``url`` (a TURL or an SE's protocol prefix) says is there."""
+        return self.backend(url).stat(url)
+
     def release(self, lfn: str) -> None:
         """Unpin the staged copies of ``lfn`` on nearline SEs (they may be evicted)."""
         for replica in self._usable_replicas(lfn):
@@ -616,6 +643,14 @@ class Grid:
     def lr(self, lfn: str) -> list[str]:
         """List the SURLs of ``lfn``'s replicas (lcg-lr); stale ones, on their way out, not."""
         return [replica.surl for replica in self._usable_replicas(lfn)]
+
+    def replicas(self, lfn: str) -> list[Replica]:
+        """Every registered replica of ``lfn``, stale ones included, with its status."""
+        return self.catalog.replicas(lfn)
+
+    def space_used(self, se: str, space_token: str) -> int:
+        """The bytes that registered replicas take in space token ``space_token`` of ``se``."""
+        return self.catalog.space_used(se, space_token)
 
     def _usable_replicas(self, lfn_or_id: str | EntryId) -> list[Replica]:
         """The replicas that hold the file's current content (all but the STALE ones)."""

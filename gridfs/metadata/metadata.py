@@ -118,6 +118,20 @@ class Metadata:
         return kind
 
     @retried
+    def addattrs(self, directory: Target, attributes: Mapping[str, str]) -> None:
+        """Add several attributes (name -> type name) to ``directory``'s schema, all or none."""
+        with self.catalog.transaction():
+            for name, type_name in attributes.items():
+                self.addattr(directory, name, type_name)
+
+    @retried
+    def removeattrs(self, directory: Target, names: Sequence[str]) -> None:
+        """Remove several attributes (and their values) from ``directory``'s schema, all or none."""
+        with self.catalog.transaction():
+            for name in names:
+                self.removeattr(directory, name)
+
+    @retried
     def removeattr(self, directory: Target, name: str) -> None:
         """Remove attribute ``name`` from the schema of ``directory``, and its values."""
         with self._access.session(write=True) as session:
