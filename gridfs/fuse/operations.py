@@ -46,7 +46,7 @@ from gridfs.fuse.queries import QUERY_DIR, QueryDirectories, VirtualEntry
 from gridfs.fuse.reading import OpenFile
 from gridfs.fuse.tape import Stages, is_staging
 from gridfs.fuse.writing import WriteFile
-from gridfs.gfal import Grid
+from gridfs.gfal import Grid, Nodes
 
 __all__ = ["GridOperations"]
 
@@ -98,7 +98,8 @@ class GridOperations(pyfuse3.Operations):
             fallback_uid=settings.fallback_uid,
             fallback_gid=settings.fallback_gid,
         )
-        self._grids: dict[Identity, Grid] = {grid.identity: grid}
+        self._root_nodes = Nodes(grid)
+        self._grids: dict[Identity, Nodes] = {grid.identity: self._root_nodes}
         self._grids_lock = threading.Lock()
         self._cache = cache
         self._limiter = trio.CapacityLimiter(threads)
@@ -107,7 +108,7 @@ class GridOperations(pyfuse3.Operations):
         self._open: dict[int, OpenFile | WriteFile] = {}
         self._writers: dict[EntryId, WriteFile] = {}  # files open for writing, by entry
         self._listings: ListingCache[list[_Listed]] = ListingCache(settings.entry_timeout)
-        self._dirs: dict[int, tuple[EntryId, Grid]] = {}
+        self._dirs: dict[int, tuple[EntryId, Nodes]] = {}
         self._handles = itertools.count(1)
         self._stages = Stages(settings.stage_pin)
         self._queries = QueryDirectories()
@@ -118,16 +119,16 @@ class GridOperations(pyfuse3.Operations):
         return await trio.to_thread.run_sync(functools.partial(fn, *args), limiter=self._limiter)
 
     async def _as(self, ctx: pyfuse3.RequestContext, fn: Callable[..., T], *args: object) -> T:
-        """``fn(grid, *args)`` in a worker thread, with the grid acting as the caller."""
+        """``fn(nodes, *args)`` in a worker thread, with the grid's nodes acting as the caller."""
         uid, gid = ctx.uid, ctx.gid
         return await self._run(lambda: fn(self._grid_for(uid, gid), *args))
 
-    def _grid_for(self, uid: int, gid: int) -> Grid:
+    def _grid_for(self, uid: int, gid: int) -> Nodes:
         """The grid acting as local caller ``uid``/``gid`` (see :mod:`gridfs.fuse.ids`)."""
         identity = self._ids.caller(uid, gid)
         with self._grids_lock:
-            grid = self._grids.get(identity)
-            if grid is None:
+            nodes = self._grids.get(identity)
+            if nodes is None:
                 log.info(
                     "uid %d gid %d acts as grid user %s %s",
                     uid,
@@ -135,8 +136,9 @@ class GridOperations(pyfuse3.Operations):
                     identity.user,
                     identity.groups,
                 )
-                grid = self._grids[identity] = self._grid.as_identity(identity)
-            return grid
+                nodes = Nodes(self._grid.as_identity(identity))
+                self._grids[identity] = nodes
+            return nodes
 
     def _entry_id(self, inode: int) -> EntryId:
         """The catalog entry of ``inode``; the virtual query entries have none (EROFS)."""
@@ -188,13 +190,13 @@ class GridOperations(pyfuse3.Operations):
         target = entry.target or ""
         inside = target == self._root_lfn or target.startswith(self._root_lfn.rstrip("/") + "/")
         if inside and entry.parent_id is not None:
-            target = posixpath.relpath(target, self._grid.lfn_id(entry.parent_id))
+            target = posixpath.relpath(target, self._root_nodes.lfn(entry.parent_id))
         return target.encode("utf-8")
 
     @staticmethod
-    def _child(grid: Grid, parent_id: EntryId, name: str) -> str:
+    def _child(nodes: Nodes, parent_id: EntryId, name: str) -> str:
         """The LFN of ``name`` in directory ``parent_id``."""
-        return f"{grid.lfn_id(parent_id).rstrip('/')}/{name}"
+        return f"{nodes.lfn(parent_id).rstrip('/')}/{name}"
 
     def _invalidate(self, inode: int) -> None:
         """Make the kernel ask again for attributes the mount itself just changed."""
@@ -205,13 +207,13 @@ class GridOperations(pyfuse3.Operations):
 
     # -- looking ---------------------------------------------------------------
 
-    def _lookup(self, grid: Grid, parent_id: EntryId, name: str) -> pyfuse3.EntryAttributes:
+    def _lookup(self, nodes: Nodes, parent_id: EntryId, name: str) -> pyfuse3.EntryAttributes:
         try:
-            return self._attributes(grid.lookup(parent_id, name))
+            return self._attributes(nodes.lookup(parent_id, name))
         except NotFound:
             if name != QUERY_DIR:
                 raise
-        return self._virtual_attributes(self._queries.query_dir(grid, parent_id))
+        return self._virtual_attributes(self._queries.query_dir(nodes, parent_id))
 
     # -- the virtual query directories (gridfs.fuse.queries) ---------------------
 
@@ -231,33 +233,33 @@ class GridOperations(pyfuse3.Operations):
             return self._virtual_attributes(child)
         return self._attributes(child)
 
-    def _lookup_virtual(self, grid: Grid, inode: int, name: str) -> pyfuse3.EntryAttributes:
+    def _lookup_virtual(self, nodes: Nodes, inode: int, name: str) -> pyfuse3.EntryAttributes:
         parent = self._queries.entry(inode)
-        return self._child_attributes(self._queries.lookup(grid, parent, name))
+        return self._child_attributes(self._queries.lookup(nodes, parent, name))
 
     def _virtual_listing(
-        self, grid: Grid, inode: int
+        self, nodes: Nodes, inode: int
     ) -> list[tuple[bytes, pyfuse3.EntryAttributes]]:
-        listed = self._queries.listing(grid, self._queries.entry(inode))
+        listed = self._queries.listing(nodes, self._queries.entry(inode))
         return [(name.encode("utf-8"), self._child_attributes(child)) for name, child in listed]
 
-    def _getattr(self, grid: Grid, entry_id: EntryId) -> pyfuse3.EntryAttributes:
-        attributes = self._attributes(grid.stat_id(entry_id))
+    def _getattr(self, nodes: Nodes, entry_id: EntryId) -> pyfuse3.EntryAttributes:
+        attributes = self._attributes(nodes.stat(entry_id))
         writer = self._writers.get(entry_id)
         return attributes if writer is None else self._as_written(attributes, writer)
 
-    def _readlink(self, grid: Grid, entry_id: EntryId) -> bytes:
-        entry = grid.stat_id(entry_id)
+    def _readlink(self, nodes: Nodes, entry_id: EntryId) -> bytes:
+        entry = nodes.stat(entry_id)
         if not entry.is_symlink():
             raise InvalidArgument("not a symbolic link")
         return self._link_target(entry)
 
-    def _list_page(self, grid: Grid, directory_id: EntryId, after: int) -> list[_Listed]:
-        identity = grid.catalog.identity
+    def _list_page(self, nodes: Nodes, directory_id: EntryId, after: int) -> list[_Listed]:
+        identity = nodes.identity
         listed = self._listings.get(identity, directory_id, after)
         if listed is None:
             generation = self._listings.generation(directory_id)
-            page = grid.list_page_id(directory_id, after, _READDIR_PAGE)
+            page = nodes.list_page(directory_id, after, _READDIR_PAGE)
             listed = [(e.name.encode("utf-8"), self._attributes(e), e.id) for e in page]
             self._listings.put(
                 identity, directory_id, after, listed, len(listed), generation=generation
@@ -311,10 +313,10 @@ class GridOperations(pyfuse3.Operations):
     async def opendir(
         self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.FileHandleT:
-        grid = await self._run(self._grid_for, ctx.uid, ctx.gid)
+        nodes = await self._run(self._grid_for, ctx.uid, ctx.gid)
         handle = next(self._handles)
         virtual = self._queries.is_virtual(inode)
-        self._dirs[handle] = (EntryId(inode) if virtual else self._entry_id(inode), grid)
+        self._dirs[handle] = (EntryId(inode) if virtual else self._entry_id(inode), nodes)
         return pyfuse3.FileHandleT(handle)
 
     @errno_boundary
@@ -322,17 +324,17 @@ class GridOperations(pyfuse3.Operations):
         self, fh: pyfuse3.FileHandleT, start_id: int, token: pyfuse3.ReaddirToken
     ) -> None:
         # start_id is the id of the last entry the kernel took: a stable resume key.
-        directory, grid = self._dirs[fh]
+        directory, nodes = self._dirs[fh]
         if self._queries.is_virtual(directory):
             # A query's answer, whole (it is in memory); start_id is a position in it.
-            listed = await self._run(self._virtual_listing, grid, directory)
+            listed = await self._run(self._virtual_listing, nodes, directory)
             for position, (name, attributes) in enumerate(listed[start_id:], start_id + 1):
                 if not pyfuse3.readdir_reply(token, name, attributes, position):
                     return
             return
         after = start_id
         while True:
-            page = await self._run(self._list_page, grid, directory, after)
+            page = await self._run(self._list_page, nodes, directory, after)
             for name, listed, entry_id in page:
                 writer = self._writers.get(EntryId(entry_id))
                 attributes = listed if writer is None else self._as_written(listed, writer)
@@ -357,70 +359,70 @@ class GridOperations(pyfuse3.Operations):
     # -- changing the namespace --------------------------------------------------
 
     def _mkdir(
-        self, grid: Grid, parent_id: EntryId, name: str, mode: int
+        self, nodes: Nodes, parent_id: EntryId, name: str, mode: int
     ) -> pyfuse3.EntryAttributes:
-        entry = grid.mkdir(self._child(grid, parent_id, name), mode)
+        entry = nodes.grid.mkdir(self._child(nodes, parent_id, name), mode)
         self._changed(parent_id)
         return self._attributes(entry)
 
     def _symlink(
-        self, grid: Grid, parent_id: EntryId, name: str, target: str
+        self, nodes: Nodes, parent_id: EntryId, name: str, target: str
     ) -> pyfuse3.EntryAttributes:
-        entry = grid.symlink(target, self._child(grid, parent_id, name))
+        entry = nodes.grid.symlink(target, self._child(nodes, parent_id, name))
         self._changed(parent_id)
         return self._attributes(entry)
 
-    def _unlink(self, grid: Grid, parent_id: EntryId, name: str) -> None:
+    def _unlink(self, nodes: Nodes, parent_id: EntryId, name: str) -> None:
         try:
-            grid.unlink(self._child(grid, parent_id, name))
+            nodes.grid.unlink(self._child(nodes, parent_id, name))
         finally:  # also when it failed halfway: some replicas may be gone
             self._changed(parent_id)
 
-    def _rmdir(self, grid: Grid, parent_id: EntryId, name: str) -> None:
-        grid.rmdir(self._child(grid, parent_id, name))
+    def _rmdir(self, nodes: Nodes, parent_id: EntryId, name: str) -> None:
+        nodes.grid.rmdir(self._child(nodes, parent_id, name))
         self._changed(parent_id)
 
-    def _rename(self, grid: Grid, names: tuple[EntryId, str, EntryId, str], flags: int) -> None:
+    def _rename(self, nodes: Nodes, names: tuple[EntryId, str, EntryId, str], flags: int) -> None:
         old_id, old_name, new_id, new_name = names
-        source = self._child(grid, old_id, old_name)
-        destination = self._child(grid, new_id, new_name)
+        source = self._child(nodes, old_id, old_name)
+        destination = self._child(nodes, new_id, new_name)
         if flags & pyfuse3.RENAME_EXCHANGE:
             raise InvalidArgument("exchanging two entries (RENAME_EXCHANGE) is not supported")
         if flags & pyfuse3.RENAME_NOREPLACE:
             try:
-                grid.lstat(destination)
+                nodes.grid.lstat(destination)
             except NotFound:
                 pass
             else:
                 raise GridError(f"{destination} exists", destination, errno=errno.EEXIST)
-        grid.rename(source, destination)
+        nodes.grid.rename(source, destination)
         self._changed(old_id, new_id)
 
     def _setattr(
         self,
-        grid: Grid,
+        nodes: Nodes,
         entry_id: EntryId,
         attr: pyfuse3.EntryAttributes,
         fields: pyfuse3.SetattrFields,
         opened: OpenFile | WriteFile | None,
     ) -> pyfuse3.EntryAttributes:
-        entry = grid.stat_id(entry_id)
+        entry = nodes.stat(entry_id)
         if entry.is_symlink():
             # The catalog changes a link's target for these; a link keeps the
             # owner and times it was made with, and saying so would break
             # `cp -a` and `rsync -a`, so the request succeeds without effect.
             return self._attributes(entry)
-        lfn = grid.lfn_id(entry_id)
+        lfn = nodes.lfn(entry_id)
         if fields.update_size:
-            entry = self._truncate(grid, entry_id, attr.st_size, opened)
+            entry = self._truncate(nodes, entry_id, attr.st_size, opened)
         if fields.update_mode:
-            entry = grid.chmod(lfn, attr.st_mode & 0o7777)
+            entry = nodes.grid.chmod(lfn, attr.st_mode & 0o7777)
         if fields.update_uid or fields.update_gid:
             owner = self._ids.owner(attr.st_uid) if fields.update_uid else None
             group = self._ids.group(attr.st_gid) if fields.update_gid else None
-            entry = grid.chown(lfn, owner, group)
+            entry = nodes.grid.chown(lfn, owner, group)
         if fields.update_atime or fields.update_mtime:
-            entry = grid.utime(
+            entry = nodes.grid.utime(
                 lfn,
                 attr.st_atime_ns if fields.update_atime else entry.atime_ns,
                 attr.st_mtime_ns if fields.update_mtime else entry.mtime_ns,
@@ -432,16 +434,16 @@ class GridOperations(pyfuse3.Operations):
         return attributes
 
     def _truncate(
-        self, grid: Grid, entry_id: EntryId, size: int, opened: OpenFile | WriteFile | None
+        self, nodes: Nodes, entry_id: EntryId, size: int, opened: OpenFile | WriteFile | None
     ) -> Stat:
         """Set a file's size: in its open staging file, or stored at once (truncate(2))."""
         if isinstance(opened, WriteFile):
             opened.truncate(size)
-            return grid.stat_id(entry_id)
-        entry = grid.stat_id(entry_id)
+            return nodes.stat(entry_id)
+        entry = nodes.stat(entry_id)
         if entry.size == size:  # nothing to store: no new version
             return entry
-        with grid.open_staged_id(entry_id, truncate=size == 0) as staged:
+        with nodes.open_staged(entry_id, truncate=size == 0) as staged:
             staged.truncate(size)
             return staged.commit()
 
@@ -525,13 +527,12 @@ class GridOperations(pyfuse3.Operations):
 
     # -- opening, reading, writing ---------------------------------------------
 
-    def _open_file(self, grid: Grid, entry_id: EntryId) -> OpenFile:
+    def _open_file(self, nodes: Nodes, entry_id: EntryId) -> OpenFile:
         """Open a file's best replica; a file only on tape is staged and raises EAGAIN."""
-        entry = grid.stat_id(entry_id)
         try:
-            reader = grid.open_id(entry_id)
+            entry, reader = nodes.open(entry_id)
         except NoReplicaAvailable as exc:
-            self._stages.after_failed_open(grid, entry_id, exc)
+            self._stages.after_failed_open(nodes, entry_id, exc)
         self._stages.opened(entry_id)
         return OpenFile(entry, reader, self._cache)
 
@@ -547,15 +548,15 @@ class GridOperations(pyfuse3.Operations):
         await self._stages.wait(entry_id, self._settings.stage_timeout)
         return await self._as(ctx, self._open_file, entry_id)  # EAGAIN if not staged yet
 
-    def _open_for_writing(self, grid: Grid, entry_id: EntryId, flags: int) -> WriteFile:
-        staged = grid.open_staged_id(entry_id, truncate=bool(flags & os.O_TRUNC))
+    def _open_for_writing(self, nodes: Nodes, entry_id: EntryId, flags: int) -> WriteFile:
+        staged = nodes.open_staged(entry_id, truncate=bool(flags & os.O_TRUNC))
         return WriteFile(staged, append=bool(flags & os.O_APPEND))
 
     def _create(
-        self, grid: Grid, parent_id: EntryId, name: str, mode: int, flags: int
+        self, nodes: Nodes, parent_id: EntryId, name: str, mode: int, flags: int
     ) -> tuple[WriteFile, pyfuse3.EntryAttributes]:
-        staged = grid.open_staged(
-            self._child(grid, parent_id, name),
+        staged = nodes.grid.open_staged(
+            self._child(nodes, parent_id, name),
             create=True,
             exclusive=bool(flags & os.O_EXCL),
             truncate=bool(flags & os.O_TRUNC),
@@ -680,7 +681,7 @@ class GridOperations(pyfuse3.Operations):
         if self._queries.is_virtual(inode):
             raise pyfuse3.FUSEError(errno.ENODATA)  # query entries have no attributes
         text = _xattr_name(name)
-        return await self._as(ctx, lambda grid: grid.getxattr_id(self._entry_id(inode), text))
+        return await self._as(ctx, lambda nodes: nodes.getxattr(self._entry_id(inode), text))
 
     @errno_boundary
     async def listxattr(
@@ -688,7 +689,7 @@ class GridOperations(pyfuse3.Operations):
     ) -> Sequence[bytes]:
         if self._queries.is_virtual(inode):
             return []
-        names = await self._as(ctx, lambda grid: grid.listxattr_id(self._entry_id(inode)))
+        names = await self._as(ctx, lambda nodes: nodes.listxattr(self._entry_id(inode)))
         listed = [name.encode("utf-8") for name in names]
         return [*listed, REPLICA_XATTR] if self._serving(inode) is not None else listed
 
@@ -703,7 +704,7 @@ class GridOperations(pyfuse3.Operations):
             raise pyfuse3.FUSEError(errno.EPERM)
         text = _xattr_name(name)
         entry_id = self._entry_id(inode)
-        await self._as(ctx, lambda grid: grid.setxattr_id(entry_id, text, value))
+        await self._as(ctx, lambda nodes: nodes.setxattr(entry_id, text, value))
 
     @errno_boundary
     async def removexattr(
@@ -716,7 +717,7 @@ class GridOperations(pyfuse3.Operations):
             raise pyfuse3.FUSEError(errno.EPERM)
         text = _xattr_name(name)
         entry_id = self._entry_id(inode)
-        await self._as(ctx, lambda grid: grid.removexattr_id(entry_id, text))
+        await self._as(ctx, lambda nodes: nodes.removexattr(entry_id, text))
 
 
 def _text(name: bytes) -> str:

@@ -18,7 +18,7 @@ import trio
 
 from gridfs.catalog import EntryId
 from gridfs.errors import GridError, NoReplicaAvailable
-from gridfs.gfal import Grid
+from gridfs.gfal import Locality, Nodes, RequestState
 
 if TYPE_CHECKING:
     from gridfs.storage import StageRequest
@@ -28,8 +28,6 @@ __all__ = ["Stages", "is_staging"]
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.1
-# Stage request states and locality, as the storage layer spells them.
-_QUEUED, _DONE, _NEARLINE = "QUEUED", "DONE", "NEARLINE"
 
 
 def is_staging(error: BaseException) -> bool:
@@ -46,20 +44,20 @@ class Stages:
         self._lock = threading.Lock()
 
     def after_failed_open(
-        self, grid: Grid, entry_id: EntryId, failure: NoReplicaAvailable
+        self, nodes: Nodes, entry_id: EntryId, failure: NoReplicaAvailable
     ) -> NoReturn:
         """An open found no readable replica: stage the file if it is on tape, raising EAGAIN.
 
         Re-raises ``failure`` when the file is not on tape. Call it in a worker thread.
         """
-        lfn = grid.lfn_id(entry_id)
-        if _NEARLINE not in {str(place) for place in grid.locality(lfn).values()}:
+        lfn = nodes.lfn(entry_id)
+        if Locality.NEARLINE not in nodes.grid.locality(lfn).values():
             raise failure
         with self._lock:
             request = self._requests.get(entry_id)
-            if request is None or request.state != _QUEUED:
+            if request is None or request.state is not RequestState.QUEUED:
                 # Also when a copy counts as online: it could not be read just now.
-                request = grid.bring_online(lfn, self._pin, even_if_online=True)
+                request = nodes.grid.bring_online(lfn, self._pin, even_if_online=True)
                 if request is None:
                     raise failure
                 log.info("%s is on tape: staging it (request %d)", lfn, request.id)
@@ -75,9 +73,9 @@ class Stages:
         """Wait up to ``timeout_s`` for the file's stage; raises if the stage failed."""
         request = self._requests.get(entry_id)
         with trio.move_on_after(timeout_s):
-            while request is not None and request.state == _QUEUED:
+            while request is not None and request.state is RequestState.QUEUED:
                 await trio.sleep(_POLL_S)
                 request = self._requests.get(entry_id)
-        if request is not None and request.state not in (_QUEUED, _DONE):
+        if request is not None and request.state not in (RequestState.QUEUED, RequestState.DONE):
             self.opened(entry_id)
             raise GridError(f"staging failed ({request.state}): {request.error}")

@@ -31,13 +31,13 @@ class FailoverReader(RangeReader):
 
     def __init__(
         self,
-        lfn: str,
+        name: object,
         candidates: Sequence[Candidate],
         failures: list[str],
         open_candidate: OpenCandidate,
         on_failure: Callable[[Candidate, GridError], None],
     ) -> None:
-        self._lfn = lfn
+        self._lfn = name  # asked for its text only when a message is made
         self._pending = list(candidates)
         self._failures = failures
         self._open_candidate = open_candidate
@@ -64,7 +64,8 @@ class FailoverReader(RangeReader):
             log.debug("%s: reading replica %s", self._lfn, turl)
             return reader, candidate, turl
         tried = "; ".join(self._failures) if self._failures else "it has no replicas"
-        raise NoReplicaAvailable(f"no replica of {self._lfn} could be read: {tried}", self._lfn)
+        name = str(self._lfn)
+        raise NoReplicaAvailable(f"no replica of {name} could be read: {tried}", name)
 
     def _fail(self, candidate: Candidate, error: GridError) -> None:
         self._on_failure(candidate, error)

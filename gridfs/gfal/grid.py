@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import datetime
-import errno
-import functools
 import io
 import logging
 import os
-import random
 import secrets
 import stat as _stat
-from collections.abc import Callable, Iterator, Sequence
-from typing import BinaryIO, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import BinaryIO
 
 from gridfs.catalog import (
-    ROOT_ID,
     AclEntry,
     Catalog,
     EntryId,
-    FileStatus,
     Identity,
     Replica,
-    ReplicaStatus,
     Stat,
     join_lfn,
     new_guid,
@@ -34,103 +26,69 @@ from gridfs.catalog import (
 from gridfs.config import Config, load_config
 from gridfs.errors import (
     AlreadyExists,
-    ChecksumMismatch,
-    ConfigError,
     GridError,
     InvalidArgument,
     IsADirectory,
     NoReplicaAvailable,
-    NoSpace,
     NotADirectory,
     NotFound,
-    PermissionDenied,
-    ReadOnly,
-    StorageUnavailable,
-    UnknownSE,
     from_os_error,
 )
 from gridfs.gfal import xattrs
 from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.fileobj import GridRawFile, GridRawReader
 from gridfs.gfal.metadata_calls import MetadataCalls
-from gridfs.gfal.policy import Candidate, rank_replicas
-from gridfs.gfal.writer import DEFAULT_SE_PROPERTY, StagedFile
+from gridfs.gfal.placement import default_se_for
+from gridfs.gfal.replicas import ReplicaAccess, current
+from gridfs.gfal.writer import StagedFile, WriteTarget, open_existing
 from gridfs.metadata import Metadata
 from gridfs.storage import (
     DEFAULT_CHECKSUM,
     Adler32,
-    BackendOptions,
-    CircuitBreaker,
     Locality,
     ObjectStat,
-    RangeReader,
     SERegistry,
-    Stager,
     StageRequest,
-    StorageBackend,
-    StorageElement,
     WriteResult,
-    backend_for,
-    make_surl,
-    resolve_turl,
 )
 
 __all__ = ["Grid"]
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 _COPY_CHUNK = 1 << 20
 
 
-def _today() -> str:
-    """The date part of generated SURLs, as lcg-cr makes them."""
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
-
-
 class Grid(MetadataCalls):
-    """A file catalog and the storage elements it refers to, used together.
+    """A file catalog, its metadata and the storage elements it refers to, used together.
 
     The calls take LFNs and follow :mod:`os` in names, return values and
     errors (all :class:`OSError` subclasses from :mod:`gridfs.errors`).
-    Thread-safe. The ``*_id`` calls take catalog entry ids, for filesystems
-    that keep ids as inode numbers.
+    Thread-safe, and not changed once built: :meth:`as_identity` and
+    :meth:`with_options` give other grids. Filesystems that address entries
+    by id use :class:`gridfs.gfal.nodes.Nodes` over a grid.
     """
 
     def __init__(
         self,
         catalog: Catalog,
-        ses: SERegistry,
+        storage: ReplicaAccess,
         *,
-        local_site: str | None = None,
-        local_region: str | None = None,
-        default_se: str | None = None,
-        protocols: Sequence[str] = ("file",),
-        backend_options: BackendOptions | None = None,
-        health: CircuitBreaker | None = None,
-        rng: random.Random | None = None,
-        stager: Stager | None = None,
+        metadata: Metadata | None = None,
         staging_dir: str | None = None,
     ) -> None:
-        self.catalog = catalog
-        self.ses = ses
-        self.local_site = local_site
-        self.local_region = local_region
-        self.default_se = default_se
-        self.protocols = tuple(protocols)
-        self.backend_options = backend_options or BackendOptions()
-        self.health = health or CircuitBreaker()
-        self.stager = stager or Stager()
-        self.staging_dir = staging_dir  # files being written; None: the system's temp dir
-        self._rng = rng or random.Random()
+        self._catalog = catalog
+        self._metadata = metadata if metadata is not None else Metadata(catalog)
+        self._storage = storage
+        self._staging_dir = staging_dir  # files being written; None: the system's temp dir
 
     @classmethod
     def from_config(cls, config: Config | None = None) -> Grid:
         """The grid that ``config`` (default: :func:`load_config`) describes."""
         config = config or load_config()
-        return cls(
-            Catalog.from_url(config.catalog_url, config.identity),
+        catalog = Catalog.from_url(config.catalog_url, config.identity)
+        storage = ReplicaAccess(
             SERegistry(config.ses),
             local_site=config.local_site,
             local_region=config.local_region,
@@ -138,57 +96,61 @@ class Grid(MetadataCalls):
             protocols=config.protocols,
             backend_options=config.backend_options,
         )
+        return cls(catalog, storage)
 
     def as_identity(self, identity: Identity) -> Grid:
-        """This grid acting as ``identity``: same catalog connections, SEs, health and staging."""
+        """This grid acting as ``identity``: same connections, SEs, health and staging."""
         return Grid(
-            self.catalog.as_identity(identity),
-            self.ses,
-            local_site=self.local_site,
-            local_region=self.local_region,
-            default_se=self.default_se,
-            protocols=self.protocols,
-            backend_options=self.backend_options,
-            health=self.health,
-            rng=self._rng,
-            stager=self.stager,
-            staging_dir=self.staging_dir,
+            self._catalog.as_identity(identity),
+            self._storage,
+            metadata=self._metadata.as_identity(identity),
+            staging_dir=self._staging_dir,
         )
-
-    @functools.cached_property
-    def metadata(self) -> Metadata:
-        """The metadata catalog (AMGA-style schemas and values) over this grid's catalog."""
-        return Metadata(self.catalog)
-
-    @property
-    def identity(self) -> Identity:
-        """Who this grid's calls run as."""
-        return self.catalog.identity
 
     def with_options(
         self, *, timeout_s: float | None = None, staging_dir: str | None = None
     ) -> Grid:
         """This grid with other storage timeouts or another staging directory for writes."""
-        options = self.backend_options
+        storage = self._storage
         if timeout_s is not None:
-            options = dataclasses.replace(options, timeout_s=timeout_s)
+            options = dataclasses.replace(storage.backend_options, timeout_s=timeout_s)
+            storage = storage.with_options(options)
         return Grid(
-            self.catalog,
-            self.ses,
-            local_site=self.local_site,
-            local_region=self.local_region,
-            default_se=self.default_se,
-            protocols=self.protocols,
-            backend_options=options,
-            health=self.health,
-            rng=self._rng,
-            stager=self.stager,
-            staging_dir=staging_dir if staging_dir is not None else self.staging_dir,
+            self._catalog,
+            storage,
+            metadata=self._metadata,
+            staging_dir=staging_dir if staging_dir is not None else self._staging_dir,
         )
 
+    @property
+    def catalog(self) -> Catalog:
+        """The file catalog (for the gfal layer's own modules; others use the calls here)."""
+        return self._catalog
+
+    @property
+    def metadata(self) -> Metadata:
+        """The metadata catalog (for the gfal layer's own modules)."""
+        return self._metadata
+
+    @property
+    def storage(self) -> ReplicaAccess:
+        """The SEs and the ways to their replicas (for the gfal layer's own modules)."""
+        return self._storage
+
+    @property
+    def ses(self) -> SERegistry:
+        """The configured storage elements."""
+        return self._storage.ses
+
+    @property
+    def identity(self) -> Identity:
+        """Who this grid's calls run as."""
+        return self._catalog.identity
+
     def close(self) -> None:
-        """Release the catalog's connections."""
-        self.catalog.close()
+        """Release the catalog's connections and the storage backends'."""
+        self._storage.close()
+        self._catalog.close()
 
     def __enter__(self) -> Grid:
         return self
@@ -200,43 +162,43 @@ class Grid(MetadataCalls):
 
     def stat(self, lfn: str) -> Stat:
         """The entry at ``lfn``, following symbolic links."""
-        return self.catalog.stat(lfn)
+        return self._catalog.stat(lfn)
 
     def lstat(self, lfn: str) -> Stat:
         """The entry at ``lfn``; a symbolic link is not followed."""
-        return self.catalog.stat(lfn, follow_symlinks=False)
+        return self._catalog.stat(lfn, follow_symlinks=False)
 
     def listdir(self, lfn: str) -> list[str]:
         """The names in directory ``lfn`` (in no particular order)."""
-        return [entry.name for entry in self.catalog.iterdir(lfn)]
+        return [entry.name for entry in self._catalog.iterdir(lfn)]
 
     def scandir(self, lfn: str) -> Iterator[Stat]:
         """The entries of directory ``lfn``, streamed a page at a time."""
-        return self.catalog.iterdir(lfn)
+        return self._catalog.iterdir(lfn)
 
     def mkdir(self, lfn: str, mode: int = 0o775) -> Stat:
         """Create directory ``lfn``; its parent must exist."""
-        return self.catalog.mkdir(lfn, mode)
+        return self._catalog.mkdir(lfn, mode)
 
     def makedirs(self, lfn: str, mode: int = 0o775, exist_ok: bool = False) -> Stat:
         """Create directory ``lfn`` and any missing ancestors."""
-        return self.catalog.mkdir(lfn, mode, parents=True, exist_ok=exist_ok)
+        return self._catalog.mkdir(lfn, mode, parents=True, exist_ok=exist_ok)
 
     def symlink(self, target: str, lfn: str) -> Stat:
         """Create ``lfn`` as a symbolic link to ``target``."""
-        return self.catalog.symlink(target, lfn)
+        return self._catalog.symlink(target, lfn)
 
     def readlink(self, lfn: str) -> str:
         """The target of symbolic link ``lfn``."""
-        return self.catalog.readlink(lfn)
+        return self._catalog.readlink(lfn)
 
     def rmdir(self, lfn: str) -> None:
         """Remove the empty directory ``lfn``."""
-        self.catalog.rmdir(lfn)
+        self._catalog.rmdir(lfn)
 
     def access(self, lfn: str, mode: int) -> bool:
         """Whether ``lfn`` exists and allows ``mode`` (``os.F_OK``, ``R_OK``...): os.access."""
-        return self.catalog.access(lfn, mode)
+        return self._catalog.access(lfn, mode)
 
     def unlink(self, lfn: str) -> None:
         """Remove file or link ``lfn``; a file's stored replicas are deleted first.
@@ -250,45 +212,28 @@ class Grid(MetadataCalls):
         deleted: list[str] = []
         if self.lstat(lfn).is_file():
             try:
-                for replica in self.catalog.replicas_for_removal(lfn):
-                    self._delete_stored(replica)
+                for replica in self._catalog.replicas_for_removal(lfn):
+                    self._storage.delete_stored(replica)
                     deleted.append(replica.surl)
             except BaseException:
                 if deleted:
-                    self.catalog.drop_replicas(lfn, deleted)
+                    self._catalog.drop_replicas(lfn, deleted)
                 raise
-        for late in self.catalog.unlink(lfn):  # registered while we were deleting
+        for late in self._catalog.unlink(lfn):  # registered while we were deleting
             if late.surl not in deleted:
                 try:
-                    self._delete_stored(late)
+                    self._storage.delete_stored(late)
                 except GridError as exc:
                     log.warning("%s stays stored but unregistered: %s", late.surl, exc)
-
-    def _delete_stored(self, replica: Replica) -> None:
-        """Delete a replica's stored copy; one already gone is fine."""
-        if replica.se not in self.ses:
-            raise UnknownSE(
-                f"cannot delete {replica.surl}: its SE {replica.se} is not configured",
-                replica.surl,
-            )
-        se = self.ses.get(replica.se)
-        if se.nearline:
-            self.stager.purge(se, replica.surl)  # the tape copy, its pin and any disk copy
-            return
-        turl = resolve_turl(replica.surl, se, self.protocols)
-        try:
-            self.backend(turl).delete(turl)
-        except NotFound:
-            log.info("replica %s was already gone from its SE", replica.surl)
 
     def rename(self, source: str, destination: str) -> None:
         """Move ``source`` to ``destination`` (see :meth:`Catalog.rename`).
 
         A replaced file's stored replicas are deleted after the rename.
         """
-        for replica in self.catalog.rename(source, destination):
+        for replica in self._catalog.rename(source, destination):
             try:
-                self._delete_stored(replica)
+                self._storage.delete_stored(replica)
             except GridError as exc:
                 log.warning(
                     "could not delete %s of the replaced %s: %s", replica.surl, destination, exc
@@ -296,81 +241,64 @@ class Grid(MetadataCalls):
 
     def chmod(self, lfn: str, mode: int) -> Stat:
         """Change the mode bits of ``lfn``."""
-        return self.catalog.chmod(lfn, mode)
+        return self._catalog.chmod(lfn, mode)
 
     def chown(self, lfn: str, owner: str | None = None, group: str | None = None) -> Stat:
         """Change the owner and/or group of ``lfn``."""
-        return self.catalog.chown(lfn, owner, group)
+        return self._catalog.chown(lfn, owner, group)
 
     def utime(self, lfn: str, atime_ns: int | None = None, mtime_ns: int | None = None) -> Stat:
         """Set the access and modification times of ``lfn`` (both ``None``: now)."""
-        return self.catalog.utime(lfn, atime_ns, mtime_ns)
+        return self._catalog.utime(lfn, atime_ns, mtime_ns)
 
     def getacl(self, lfn: str) -> list[AclEntry]:
         """The ACL of ``lfn``."""
-        return self.catalog.getacl(lfn)
+        return self._catalog.getacl(lfn)
 
     def setacl(self, lfn: str, entries: Sequence[AclEntry]) -> list[AclEntry]:
         """Replace the ACL of ``lfn``; returns the ACL as stored."""
-        return self.catalog.setacl(lfn, entries)
+        return self._catalog.setacl(lfn, entries)
 
     def set_comment(self, lfn: str, comment: str | None) -> None:
         """Set, or with ``None`` delete, the comment of ``lfn``."""
-        self.catalog.set_comment(lfn, comment)
+        self._catalog.set_comment(lfn, comment)
 
     # -- extended attributes (see gridfs.gfal.xattrs) -----------------------
 
     def getxattr(self, lfn: str, name: str) -> bytes:
         """The value of extended attribute ``name`` of ``lfn`` (as :func:`os.getxattr`)."""
-        return xattrs.get(self, self.stat(lfn), lfn, name)
+        return xattrs.get(xattrs.Target(self, self.stat(lfn), lfn), name)
 
     def setxattr(self, lfn: str, name: str, value: bytes, flags: int = 0) -> None:
         """Set extended attribute ``name`` of ``lfn`` (as :func:`os.setxattr`)."""
-        xattrs.set_(self, self.stat(lfn), lfn, name, value, flags=flags)
+        xattrs.set_value(xattrs.Target(self, self.stat(lfn), lfn), name, value, flags=flags)
 
     def listxattr(self, lfn: str) -> list[str]:
         """The extended attribute names of ``lfn`` (as :func:`os.listxattr`)."""
-        return xattrs.listing(self, self.stat(lfn))
+        return xattrs.listing(xattrs.Target(self, self.stat(lfn), lfn))
 
     def removexattr(self, lfn: str, name: str) -> None:
         """Remove extended attribute ``name`` of ``lfn`` (as :func:`os.removexattr`)."""
-        xattrs.remove(self, self.stat(lfn), lfn, name)
-
-    def getxattr_id(self, entry_id: EntryId, name: str) -> bytes:
-        """:meth:`getxattr` of the entry with id ``entry_id``."""
-        return xattrs.get(self, self.stat_id(entry_id), self.lfn_id(entry_id), name)
-
-    def setxattr_id(self, entry_id: EntryId, name: str, value: bytes, flags: int = 0) -> None:
-        """:meth:`setxattr` of the entry with id ``entry_id``."""
-        lfn = self.lfn_id(entry_id)
-        xattrs.set_(self, self.stat_id(entry_id), lfn, name, value, flags=flags)
-
-    def listxattr_id(self, entry_id: EntryId) -> list[str]:
-        """:meth:`listxattr` of the entry with id ``entry_id``."""
-        return xattrs.listing(self, self.stat_id(entry_id))
-
-    def removexattr_id(self, entry_id: EntryId, name: str) -> None:
-        """:meth:`removexattr` of the entry with id ``entry_id``."""
-        xattrs.remove(self, self.stat_id(entry_id), self.lfn_id(entry_id), name)
+        xattrs.remove(xattrs.Target(self, self.stat(lfn), lfn), name)
 
     # -- GUIDs, aliases and replica registration (lcg-lg/la/aa/ra/rf/uf) ----
 
     def lg(self, lfn: str) -> str:
         """The GUID of ``lfn``."""
-        return self.catalog.guid_of(lfn)
+        return self._catalog.guid_of(lfn)
 
     def la(self, lfn_or_guid: str) -> list[str]:
         """The LFNs (primary first, then aliases) of a file given by LFN or GUID."""
         guid = lfn_or_guid if not lfn_or_guid.startswith("/") else self.lg(lfn_or_guid)
-        return self.catalog.lfns_of(guid)
+        return self._catalog.lfns_of(guid)
 
     def aa(self, lfn: str, alias: str) -> Stat:
         """Register ``alias`` for the file ``lfn``."""
-        return self.catalog.add_alias(lfn, alias)
+        return self._catalog.add_alias(lfn, alias)
 
     def ra(self, alias: str) -> None:
         """Unregister the alias ``alias``."""
-        self.catalog.remove_alias(alias)
+        self._catalog.remove_alias(alias)
 
     def rf(self, surl: str, lfn: str, se: str) -> Replica:
         """Register the existing copy ``surl`` on SE ``se`` as a replica of ``lfn``.
@@ -378,24 +306,19 @@ class Grid(MetadataCalls):
         The copy is not read: registering what is not stored is the caller's risk,
         as with lcg-rf.
         """
-        if not self.ses.get(se).owns(surl):
+        if not self._storage.ses.get(se).owns(surl):
             raise InvalidArgument(f"{surl} is not in the storage area of {se}", surl)
-        return self.catalog.add_replica(self.lg(lfn), se, surl)
+        return self._catalog.add_replica(self.lg(lfn), se, surl)
 
     def uf(self, surl: str, lfn: str) -> Replica:
         """Unregister replica ``surl`` of ``lfn`` (the stored copy stays, as with lcg-uf)."""
-        return self.catalog.remove_replica(self.lg(lfn), surl)
+        return self._catalog.remove_replica(self.lg(lfn), surl)
 
     # -- tape: locality, bring-online, release ------------------------------
 
     def locality(self, lfn: str) -> dict[str, Locality]:
         """Where each current replica of ``lfn`` is (ONLINE, NEARLINE...); never stages."""
-        return {
-            replica.surl: self.stager.locality(self.ses.get(replica.se), replica.surl)
-            if replica.se in self.ses
-            else Locality.UNAVAILABLE
-            for replica in self._usable_replicas(lfn)
-        }
+        return {r.surl: self._storage.locality(r) for r in self._current_replicas(lfn)}
 
     def bring_online(
         self, lfn: str, pin_lifetime_s: float = 3600.0, *, even_if_online: bool = False
@@ -407,56 +330,38 @@ class Grid(MetadataCalls):
         request of the best nearline replica, to ``wait()`` for (the recall
         runs in this process).
         """
-        localities = self.locality(lfn)
+        replicas = self._current_replicas(lfn)
+        localities = {r.surl: self._storage.locality(r) for r in replicas}
         if not even_if_online and any(
             place is not Locality.NEARLINE
             for place in localities.values()
             if place is not Locality.UNAVAILABLE
         ):
             return None
-        nearline = [
-            replica
-            for replica in self._usable_replicas(lfn)
-            if localities[replica.surl] is Locality.NEARLINE
-        ]
-        if not nearline:
+        nearline = [r for r in replicas if localities[r.surl] is Locality.NEARLINE]
+        request = self._storage.bring_online(nearline, pin_lifetime_s)
+        if request is None:
             raise NoReplicaAvailable(f"no replica of {lfn} is on tape or disk", lfn)
-        ranked = rank_replicas(
-            nearline, self.ses, self.local_site, self._rng, local_region=self.local_region
-        )
-        best = ranked[0]
-        return self.stager.bring_online(best.se, (best.replica.surl,), pin_lifetime_s)
+        return request
 
     def turls(self, lfn: str, protocols: Sequence[str] | None = None) -> dict[str, str]:
         """The TURLs of ``lfn``'s readable replicas for ``protocols`` (lcg-gt, prepare-to-get).
 
         Replicas on tape that are not staged have none yet: bring them online first.
         """
-        wanted = tuple(protocols or self.protocols)
-        result = {}
-        for replica in self._usable_replicas(lfn):
-            if replica.se not in self.ses:
-                continue
-            se = self.ses.get(replica.se)
-            if self.stager.locality(se, replica.surl) is Locality.NEARLINE:
-                continue
-            with contextlib.suppress(InvalidArgument):  # the SE speaks none of them
-                result[replica.surl] = resolve_turl(replica.surl, se, wanted)
-        return result
+        return self._storage.turls(self._current_replicas(lfn), protocols)
 
     def abort_stage(self, request: StageRequest) -> None:
         """Give up a bring-online request that has not finished."""
-        self.stager.abort(request)
+        self._storage.abort(request)
 
     def storage_stat(self, url: str) -> ObjectStat:
         """What the storage at ``url`` (a TURL or an SE's protocol prefix) says is there."""
-        return self.backend(url).stat(url)
+        return self._storage.backend(url).stat(url)
 
     def release(self, lfn: str) -> None:
         """Unpin the staged copies of ``lfn`` on nearline SEs (they may be evicted)."""
-        for replica in self._usable_replicas(lfn):
-            if replica.se in self.ses and self.ses.get(replica.se).nearline:
-                self.stager.release(self.ses.get(replica.se), replica.surl)
+        self._storage.release(self._current_replicas(lfn))
 
     # -- reading -----------------------------------------------------------
 
@@ -492,8 +397,7 @@ class Grid(MetadataCalls):
             )
         size = buffering if buffering > 1 else io.DEFAULT_BUFFER_SIZE * 16
         if flags == {"r", "b"}:
-            entry = self.stat(lfn)
-            reader = GridRawReader(lfn, self._open_replica(entry, lfn, protocols))
+            reader = GridRawReader(lfn, self.open_reader(lfn, protocols))
             if buffering == 0:
                 return reader  # type: ignore[return-value]
             return io.BufferedReader(reader, buffer_size=size)  # type: ignore[return-value]
@@ -533,128 +437,50 @@ class Grid(MetadataCalls):
         A file another open is creating (WRITING) can only be truncated.
         """
         if se is not None:
-            self._writable_se(se)
+            self._storage.writable_se(se)
         try:
             entry = self.stat(lfn)
         except NotFound:
             if not create:
                 raise
-            return StagedFile.create(self, lfn, mode=mode, se=se)
+            return StagedFile.create(self.write_target, lfn, mode=mode, se=se)
         if exclusive:
             raise AlreadyExists(f"LFN exists: {lfn}", lfn)
-        return self._staged_existing(entry, lfn, truncate=truncate, read=read, se=se)
+        return open_existing(self.write_target, entry, lfn, truncate=truncate, read=read, se=se)
 
-    def open_staged_id(
-        self, entry_id: EntryId, *, truncate: bool = False, read: bool = False
-    ) -> StagedFile:
-        """Open the existing file ``entry_id`` for writing (see :meth:`open_staged`)."""
-        entry = self.catalog.stat_id(entry_id)
-        lfn = self.catalog.lfn_of(entry_id)
-        return self._staged_existing(entry, lfn, truncate=truncate, read=read)
-
-    def create_staged_id(
-        self, parent_id: EntryId, name: str, *, mode: int = 0o644, exclusive: bool = True
-    ) -> StagedFile:
-        """Create file ``name`` in directory ``parent_id`` and open it for writing."""
-        lfn = join_lfn((*split_lfn(self.catalog.lfn_of(parent_id)), name))
-        return self.open_staged(lfn, create=True, exclusive=exclusive, truncate=True, mode=mode)
-
-    def _staged_existing(
-        self, entry: Stat, lfn: str, *, truncate: bool, read: bool, se: str | None = None
-    ) -> StagedFile:
-        if entry.is_dir():
-            raise IsADirectory(f"is a directory: {lfn}", lfn)
-        if not entry.is_file():
-            raise InvalidArgument(f"not a file: {lfn}", lfn)
-        # Without truncation the old content is fetched: that is a read.
-        want = os.W_OK | (os.R_OK if read or not truncate else 0)
-        if not self.catalog.access(lfn, want):
-            raise PermissionDenied(f"permission denied: {lfn}", lfn)
-        return StagedFile.existing(self, entry, lfn, truncate=truncate, se=se)
+    @property
+    def write_target(self) -> WriteTarget:
+        """Where files this grid opens for writing are staged, stored and registered."""
+        return WriteTarget(self._catalog, self._storage, self._staging_dir)
 
     def default_se_for(self, directory_id: EntryId) -> str | None:
-        """The SE for new files in a directory: the nearest ``default_se`` property above it.
+        """The SE for new files in a directory: the nearest ``default_se`` above, or the default."""
+        return default_se_for(self._catalog, directory_id, self._storage.default_se)
 
-        Set with the ``user.grid.default_se`` attribute of a directory; without
-        one on the directory or any ancestor, the configured default SE.
+    def open_reader(self, lfn: str, protocols: Sequence[str] | None = None) -> FailoverReader:
+        """The best working replica of file ``lfn``, failing over; the caller closes it.
+
+        ``protocols`` overrides the configured preference for this call.
         """
-        entry_id: EntryId | None = directory_id
-        while entry_id is not None:
-            with contextlib.suppress(PermissionDenied):
-                chosen = self.catalog.properties(entry_id).get(DEFAULT_SE_PROPERTY)
-                if chosen is not None:
-                    return chosen
-            entry_id = self.catalog.stat_id(entry_id).parent_id if entry_id != ROOT_ID else None
-        return self.default_se
-
-    def _open_replica(
-        self, entry: Stat, lfn: str, protocols: Sequence[str] | None = None
-    ) -> FailoverReader:
-        """Open ``lfn`` for reading from its ranked replicas, failing over as needed.
-
-        The reader goes on from the next replica, at the same offset, when the
-        current one fails on open or in the middle of a read; the error, when
-        every replica has failed, lists each one tried and why.
-        """
-        if entry.is_dir():
-            raise IsADirectory(f"is a directory: {lfn}", lfn)
-        if entry.status is FileStatus.WRITING:
-            raise GridError(
-                f"{lfn} is being written: its content is not stored yet", lfn, errno=errno.EBUSY
-            )
-        protocols = tuple(protocols or self.protocols)
-        replicas = self.catalog.replicas(entry.id)
-        candidates = rank_replicas(
-            replicas,
-            self.ses,
-            self.local_site,
-            self._rng,
-            unhealthy=self.health.unhealthy(),
-            local_region=self.local_region,
-            protocols=protocols,
-        )
-        ranked = {candidate.replica for candidate in candidates}
-        failures = [
-            _why_not_candidate(replica, self.ses, protocols)
-            for replica in replicas
-            if replica not in ranked
-        ]
-
-        def open_candidate(candidate: Candidate) -> tuple[RangeReader, str]:
-            surl = candidate.replica.surl
-            if self.stager.locality(candidate.se, surl) is Locality.NEARLINE:
-                raise GridError("NEARLINE: bring it online first", surl, errno=errno.EAGAIN)
-            turl = resolve_turl(surl, candidate.se, protocols)
-            reader = self.backend(turl).open_reader(turl)
-            self.health.record_success(candidate.se.name)
-            if reader.size != entry.size:
-                reader.close()
-                raise GridError(f"size {reader.size}, catalog says {entry.size}", surl)
-            return reader, turl
-
-        def on_failure(candidate: Candidate, error: GridError) -> None:
-            if isinstance(error, StorageUnavailable):
-                self.health.record_failure(candidate.se.name)
-
-        return FailoverReader(lfn, candidates, failures, open_candidate, on_failure)
+        entry, replicas = self._catalog.stat_replicas(lfn)
+        return self._storage.open_best(entry, replicas, lfn, protocols)
 
     # -- lcg-utils ---------------------------------------------------------
 
     def lr(self, lfn: str) -> list[str]:
         """List the SURLs of ``lfn``'s replicas (lcg-lr); stale ones, on their way out, not."""
-        return [replica.surl for replica in self._usable_replicas(lfn)]
+        return [replica.surl for replica in self._current_replicas(lfn)]
 
     def replicas(self, lfn: str) -> list[Replica]:
         """Every registered replica of ``lfn``, stale ones included, with its status."""
-        return self.catalog.replicas(lfn)
+        return self._catalog.replicas(lfn)
 
     def space_used(self, se: str, space_token: str) -> int:
         """The bytes that registered replicas take in space token ``space_token`` of ``se``."""
-        return self.catalog.space_used(se, space_token)
+        return self._catalog.space_used(se, space_token)
 
-    def _usable_replicas(self, lfn_or_id: str | EntryId) -> list[Replica]:
-        """The replicas that hold the file's current content (all but the STALE ones)."""
-        return [r for r in self.catalog.replicas(lfn_or_id) if r.status is not ReplicaStatus.STALE]
+    def _current_replicas(self, lfn: str) -> list[Replica]:
+        return current(self._catalog.replicas(lfn))
 
     def cr(
         self,
@@ -676,10 +502,11 @@ class Grid(MetadataCalls):
         registered, in one transaction (put-done). On any failure the stored
         copy is deleted: nothing stays stored or registered.
         """
+        storage = self._storage
         parts = split_lfn(lfn)
         guid = parse_guid(guid) if guid is not None else new_guid()
-        self._check_free(lfn, parts)
-        target_se = self._writable_se(se or self.default_se_for(self.stat(parent_of(parts)).id))
+        self.check_free(lfn)
+        target_se = storage.writable_se(se or self.default_se_for(self.stat(parent_of(parts)).id))
         name = os.fspath(source)
         try:
             # Checked before opening: opening a FIFO would block.
@@ -695,7 +522,7 @@ class Grid(MetadataCalls):
             raise from_os_error(exc, name) from exc
         with source_file:
             source_stat = os.fstat(source_file.fileno())
-            self._reserve(target_se, space_token, source_stat.st_size)
+            storage.reserve(target_se, space_token, source_stat.st_size, self._catalog.space_used)
             source_digest = Adler32()
 
             def chunks() -> Iterator[bytes]:
@@ -710,7 +537,7 @@ class Grid(MetadataCalls):
                     yield chunk
 
             def register(surl: str, written: WriteResult) -> Stat:
-                return self.catalog.add_file(
+                return self._catalog.add_file(
                     lfn,
                     size=written.size,
                     checksum=written.checksum,
@@ -721,9 +548,10 @@ class Grid(MetadataCalls):
                     space_token=space_token,
                 )
 
-            entry, surl = self._store_verified(
+            surl = storage.new_surl(target_se, guid)
+            entry = storage.store_verified(
                 target_se,
-                guid,
+                surl,
                 chunks(),
                 expected_checksum=source_digest.hexdigest,
                 expected_size=None,
@@ -738,187 +566,52 @@ class Grid(MetadataCalls):
         The new copy's checksum must match the catalog's before it is
         registered; on any failure it is deleted.
         """
-        entry = self.stat(lfn)
-        target_se = self._writable_se(se)
+        storage = self._storage
+        entry, replicas = self._catalog.stat_replicas(lfn)
+        target_se = storage.writable_se(se)
         if entry.checksum_type != DEFAULT_CHECKSUM:
             raise InvalidArgument(
                 f"cannot verify a copy of {lfn}: the catalog has its {entry.checksum_type} "
                 f"checksum, copies are checked with {DEFAULT_CHECKSUM}",
                 lfn,
             )
-        replicas = self.catalog.replicas(entry.id)
-        if any(r.se == target_se.name and r.status is not ReplicaStatus.STALE for r in replicas):
+        if any(r.se == target_se.name for r in current(replicas)):
             raise AlreadyExists(f"{lfn} has a replica on {target_se.name} already", lfn)
-        # A stale copy of an older version there may still hold the usual name.
-        name = f"file-{entry.guid}"
-        if make_surl(target_se, f"generated/{_today()}/{name}") in {r.surl for r in replicas}:
-            name += f"-{secrets.token_hex(4)}"
-        self._reserve(target_se, space_token, entry.size)
         guid, checksum = entry.guid, entry.checksum
         assert guid is not None
         assert checksum is not None
-        source = self._open_replica(entry, lfn)
-        with source:
-            replica, surl = self._store_verified(
+        # A stale copy of an older version there may still hold the usual name.
+        surl = storage.new_surl(target_se, guid)
+        if surl in {r.surl for r in replicas}:
+            surl = storage.new_surl(target_se, guid, version=secrets.token_hex(4))
+        storage.reserve(target_se, space_token, entry.size, self._catalog.space_used)
+        with storage.open_best(entry, replicas, lfn) as source:
+            replica = storage.store_verified(
                 target_se,
-                guid,
+                surl,
                 (bytes(chunk) for chunk in source.chunks(_COPY_CHUNK)),
                 expected_checksum=lambda: checksum,
                 expected_size=entry.size,
-                name=name,
-                register=lambda surl, _: self.catalog.add_replica(
+                register=lambda surl, _: self._catalog.add_replica(
                     guid, target_se.name, surl, space_token=space_token, checksum=checksum
                 ),
             )
         log.info("replicated %s to %s as %s", lfn, target_se.name, surl)
         return replica
 
-    def _reserve(self, se: StorageElement, space_token: str | None, size: int) -> None:
-        """Check a space token's quota before any byte is written (prepare-to-put).
-
-        Two uploads racing for the last bytes of a token may both pass; the
-        quota is a bound on what is registered, checked again by no server.
-        """
-        if space_token is None:
-            return
-        quota = se.space_tokens.get(space_token)
-        if quota is None:
-            known = ", ".join(sorted(se.space_tokens)) or "none"
-            raise InvalidArgument(
-                f"storage element {se.name} has no space token {space_token!r} (it has: {known})",
-                space_token,
-            )
-        used = self.catalog.space_used(se.name, space_token)
-        if used + size > quota:
-            raise NoSpace(
-                f"space token {space_token} on {se.name} is full: {used} of {quota} bytes "
-                f"used, {size} more asked",
-                space_token,
-            )
-
-    def _store_verified(
-        self,
-        se: StorageElement,
-        guid: str,
-        chunks: Iterator[bytes],
-        *,
-        expected_checksum: Callable[[], str],
-        expected_size: int | None,
-        register: Callable[[str, WriteResult], T],
-        name: str | None = None,
-    ) -> tuple[T, str]:
-        """Store ``chunks`` as a new replica on ``se``, verify it, then ``register`` it.
-
-        The SE's checksum of what it stored, and the one computed while sending,
-        must both equal ``expected_checksum()`` (asked once the bytes are sent).
-        The copy is named ``name`` (default ``file-<guid>``) in the SE's area
-        of the day. Returns what ``register(surl, written)`` returns, and the
-        SURL. On any failure, registration included, the stored copy is deleted.
-        """
-        surl = make_surl(se, f"generated/{_today()}/{name or f'file-{guid}'}")
-        turl = resolve_turl(surl, se, self.protocols)
-        backend = self.backend(turl)
-        try:
-            written = backend.write(turl, chunks)
-        except StorageUnavailable:
-            self.health.record_failure(se.name)
-            raise
-        self.health.record_success(se.name)
-        registered = False
-        try:
-            expected = expected_checksum()
-            stored = backend.checksum(turl, written.checksum_type)
-            if expected_size is not None and written.size != expected_size:
-                raise ChecksumMismatch(
-                    f"copy to {surl} has {written.size} bytes, not {expected_size}", surl
-                )
-            if written.checksum != expected or stored != expected:
-                raise ChecksumMismatch(
-                    f"copy to {surl} is corrupt: expected adler32 {expected}, "
-                    f"sent {written.checksum}, stored {stored}",
-                    surl,
-                )
-            if se.nearline:
-                self.stager.migrate(se, surl)
-            result = register(surl, written)
-            registered = True
-            return result, surl
-        except BaseException:
-            if not registered:
-                try:
-                    if se.nearline:
-                        self.stager.purge(se, surl)
-                    else:
-                        backend.delete(turl)
-                except GridError as exc:
-                    log.warning("could not delete the unregistered copy %s: %s", turl, exc)
-            raise
-
-    def backend(self, turl: str) -> StorageBackend:
-        """The protocol backend for ``turl``, with this grid's options."""
-        return backend_for(turl, self.backend_options)
-
-    def _writable_se(self, name: str | None) -> StorageElement:
-        name = name or self.default_se
-        if name is None:
-            raise ConfigError("no storage element given and no default_se configured")
-        se = self.ses.get(name)
-        if not se.writable:
-            raise ReadOnly(f"storage element {name} is not writable", name)
-        return se
-
-    def _check_free(self, lfn: str, parts: tuple[str, ...]) -> None:
-        """Fail before copying anything if ``lfn`` cannot be registered."""
+    def check_free(self, lfn: str) -> None:
+        """Fail before copying anything if ``lfn`` cannot be registered: taken, or no directory."""
         try:
             self.lstat(lfn)
         except NotFound:
             pass
         else:
             raise AlreadyExists(f"LFN exists: {lfn}", lfn)
-        parent = parent_of(parts)
+        parent = parent_of(split_lfn(lfn))
         if not self.stat(parent).is_dir():
             raise NotADirectory(f"not a directory: {parent}", parent)
-
-    # -- by entry id, for filesystems --------------------------------------
-
-    def stat_id(self, entry_id: EntryId) -> Stat:
-        """The entry with id ``entry_id``."""
-        return self.catalog.stat_id(entry_id)
-
-    def lookup(self, parent_id: EntryId, name: str) -> Stat:
-        """The child ``name`` of directory ``parent_id``."""
-        return self.catalog.lookup(parent_id, name)
-
-    def list_page_id(self, entry_id: EntryId, after: int, limit: int) -> list[Stat]:
-        """Up to ``limit`` entries of a directory in id order, resuming after id ``after``."""
-        return self.catalog.list_page(entry_id, after=after, limit=limit)
-
-    def readlink_id(self, entry_id: EntryId) -> str:
-        """The target of a symbolic link."""
-        return self.catalog.readlink(entry_id)
-
-    def lfn_id(self, entry_id: EntryId) -> str:
-        """The LFN of an entry."""
-        return self.catalog.lfn_of(entry_id)
-
-    def open_id(self, entry_id: EntryId, protocols: Sequence[str] | None = None) -> FailoverReader:
-        """Open the best working replica of a file; the caller closes the reader."""
-        entry = self.catalog.stat_id(entry_id)
-        return self._open_replica(entry, self.catalog.lfn_of(entry_id), protocols)
 
 
 def parent_of(parts: tuple[str, ...]) -> str:
     """The LFN of the directory holding the LFN of ``parts``."""
     return join_lfn(parts[:-1])
-
-
-def _why_not_candidate(replica: Replica, ses: SERegistry, protocols: Sequence[str]) -> str:
-    """Why a replica is not worth trying, for the error that lists what was tried."""
-    if replica.status is not ReplicaStatus.AVAILABLE:
-        return f"{replica.surl} ({replica.status.value})"
-    if replica.se not in ses:
-        return f"{replica.surl} (SE {replica.se} is not configured)"
-    se = ses.get(replica.se)
-    if not se.readable:
-        return f"{replica.surl} (SE {replica.se} is not readable)"
-    return f"{replica.surl} (SE {replica.se} offers none of {', '.join(protocols)})"

@@ -27,21 +27,37 @@ import secrets
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
-from gridfs.catalog import ROOT_ID, FileStatus, Replica, ReplicaStatus, Stat
-from gridfs.errors import GridError, NotFound, from_os_error
+from gridfs.catalog import ROOT_ID, Catalog, FileStatus, Replica, ReplicaStatus, Stat
+from gridfs.errors import (
+    GridError,
+    InvalidArgument,
+    IsADirectory,
+    NotFound,
+    PermissionDenied,
+    from_os_error,
+)
+from gridfs.gfal.placement import default_se_for
+from gridfs.gfal.replicas import ReplicaAccess
 from gridfs.storage import Adler32, StorageElement, WriteResult
 
-if TYPE_CHECKING:
-    from gridfs.gfal.grid import Grid
-
-__all__ = ["DEFAULT_SE_PROPERTY", "StagedFile"]
+__all__ = ["StagedFile", "WriteTarget", "open_existing"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SE_PROPERTY = "default_se"  # directory property: the SE of new files below it
 _CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class WriteTarget:
+    """What a file open for writing stores into: the catalog, the SEs, the staging directory."""
+
+    catalog: Catalog
+    storage: ReplicaAccess
+    staging_dir: str | None = None  # None: the system's temporary directory
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -57,7 +73,7 @@ class StagedFile:
 
     def __init__(
         self,
-        grid: Grid,
+        target: WriteTarget,
         entry: Stat,
         lfn: str,
         *,
@@ -66,7 +82,7 @@ class StagedFile:
         se: str | None,
         staging: tuple[int, str],
     ) -> None:
-        self._grid = grid
+        self._target = target
         self.entry = entry
         self.lfn = lfn
         self._se_name = se
@@ -80,28 +96,27 @@ class StagedFile:
         self._fd, self.path = staging
 
     @classmethod
-    def create(cls, grid: Grid, lfn: str, *, mode: int, se: str | None) -> StagedFile:
+    def create(cls, target: WriteTarget, lfn: str, *, mode: int, se: str | None) -> StagedFile:
         """Register ``lfn`` as a new, empty file being written, with its staging file."""
-        staging = _staging_file(grid)
+        staging = _staging_file(target.staging_dir)
         try:
-            entry = grid.catalog.add_file(lfn, size=0, mode=mode, status=FileStatus.WRITING)
+            entry = target.catalog.add_file(lfn, size=0, mode=mode, status=FileStatus.WRITING)
         except BaseException:
             _drop(staging)
             raise
-        return cls(grid, entry, lfn, created=True, truncate=True, se=se, staging=staging)
+        return cls(target, entry, lfn, created=True, truncate=True, se=se, staging=staging)
 
     @classmethod
     def existing(
-        cls, grid: Grid, entry: Stat, lfn: str, *, truncate: bool, se: str | None
+        cls, target: WriteTarget, entry: Stat, lfn: str, *, truncate: bool, se: str | None
     ) -> StagedFile:
         """Open the existing file ``entry`` (at ``lfn``) for a new version."""
         if entry.status is FileStatus.WRITING and not truncate:
             raise GridError(
                 f"{lfn} is being written: its content is not stored yet", lfn, errno=errno.EBUSY
             )
-        return cls(
-            grid, entry, lfn, created=False, truncate=truncate, se=se, staging=_staging_file(grid)
-        )
+        staging = _staging_file(target.staging_dir)
+        return cls(target, entry, lfn, created=False, truncate=truncate, se=se, staging=staging)
 
     # -- content -----------------------------------------------------------
 
@@ -146,7 +161,8 @@ class StagedFile:
         if not self._unloaded:
             return
         fd = self._checked_fd()
-        with self._grid.open_id(self.entry.id) as reader:
+        replicas = self._target.catalog.replicas(self.entry.id)
+        with self._target.storage.open_best(self.entry, replicas, self.lfn) as reader:
             offset = 0
             for chunk in reader.chunks(_CHUNK):
                 left = chunk
@@ -193,7 +209,7 @@ class StagedFile:
         return entry
 
     def _store(self, fd: int) -> tuple[Stat, list[Replica]]:
-        grid = self._grid
+        catalog, storage = self._target.catalog, self._target.storage
         se = self._target_se()
         guid = self.entry.guid
         assert guid is not None
@@ -208,7 +224,7 @@ class StagedFile:
                 yield chunk
 
         def register(surl: str, written: WriteResult) -> tuple[Stat, list[Replica]]:
-            return grid.catalog.commit_version(
+            return catalog.commit_version(
                 self.entry.id,
                 size=written.size,
                 checksum=written.checksum,
@@ -218,38 +234,37 @@ class StagedFile:
             )
 
         # A fresh name per version: the old copies stay readable until the switch.
-        name = f"file-{guid}" if self._created else f"file-{guid}-{secrets.token_hex(4)}"
-        result, _ = grid._store_verified(
+        version = None if self._created else secrets.token_hex(4)
+        return storage.store_verified(
             se,
-            guid,
+            storage.new_surl(se, guid, version=version),
             chunks(),
-            name=name,
             expected_checksum=digest.hexdigest,
             expected_size=size,
             register=register,
         )
-        return result
 
     def _target_se(self) -> StorageElement:
         """The primary replica's SE if it takes writes, else the default for the directory."""
-        grid = self._grid
+        catalog, storage = self._target.catalog, self._target.storage
         if self._se_name is not None:
-            return grid._writable_se(self._se_name)
+            return storage.writable_se(self._se_name)
         if not self._created:
-            for replica in grid.catalog.replicas(self.entry.id, for_update=True):
+            for replica in catalog.replicas(self.entry.id, for_update=True):
                 if (
                     replica.status is ReplicaStatus.AVAILABLE
-                    and replica.se in grid.ses
-                    and grid.ses.get(replica.se).writable
+                    and replica.se in storage.ses
+                    and storage.ses.get(replica.se).writable
                 ):
-                    return grid.ses.get(replica.se)
-        return grid._writable_se(grid.default_se_for(self.entry.parent_id or ROOT_ID))
+                    return storage.ses.get(replica.se)
+        directory = self.entry.parent_id or ROOT_ID
+        return storage.writable_se(default_se_for(catalog, directory, storage.default_se))
 
     def _delete_stale(self, stale: list[Replica]) -> None:
         for replica in stale:
             try:
-                self._grid._delete_stored(replica)
-                self._grid.catalog.remove_replica(replica.guid, replica.surl)
+                self._target.storage.delete_stored(replica)
+                self._target.catalog.remove_replica(replica.guid, replica.surl)
             except GridError as exc:
                 log.warning(
                     "old copy %s of %s stays registered as stale: %s", replica.surl, self.lfn, exc
@@ -257,7 +272,7 @@ class StagedFile:
 
     def _unregister(self) -> None:
         """Remove the WRITING entry this open created (its content was never stored)."""
-        catalog = self._grid.catalog
+        catalog = self._target.catalog
         try:
             with catalog.transaction():
                 lfn = catalog.lfn_of(self.entry.id)
@@ -298,12 +313,36 @@ class StagedFile:
         self.close()
 
 
-def _staging_file(grid: Grid) -> tuple[int, str]:
-    """A new local staging file: its descriptor and path."""
+def open_existing(
+    target: WriteTarget,
+    entry: Stat,
+    lfn: str,
+    *,
+    truncate: bool,
+    read: bool,
+    se: str | None = None,
+) -> StagedFile:
+    """Open the existing file ``entry`` (at ``lfn``) for writing, checking permissions first.
+
+    Write permission, and read too when ``read`` (O_RDWR) or when the old
+    content is kept (fetched, so a read).
+    """
+    if entry.is_dir():
+        raise IsADirectory(f"is a directory: {lfn}", lfn)
+    if not entry.is_file():
+        raise InvalidArgument(f"not a file: {lfn}", lfn)
+    want = os.W_OK | (os.R_OK if read or not truncate else 0)
+    if not target.catalog.access(lfn, want):
+        raise PermissionDenied(f"permission denied: {lfn}", lfn)
+    return StagedFile.existing(target, entry, lfn, truncate=truncate, se=se)
+
+
+def _staging_file(directory: str | None) -> tuple[int, str]:
+    """A new local staging file in ``directory``: its descriptor and path."""
     try:
-        return tempfile.mkstemp(prefix="gridfs-", suffix=".staging", dir=grid.staging_dir)
+        return tempfile.mkstemp(prefix="gridfs-", suffix=".staging", dir=directory)
     except OSError as exc:
-        raise from_os_error(exc, grid.staging_dir or tempfile.gettempdir()) from exc
+        raise from_os_error(exc, directory or tempfile.gettempdir()) from exc
 
 
 def _drop(staging: tuple[int, str]) -> None:

@@ -12,9 +12,10 @@
 | ``user.schema.<attr>`` | directories | type of metadata attribute <attr> | adds; removable |
 | ``user.<attr>`` | entries | metadata value, typed by the dir's schema | yes; removable |
 
-Reading ``user.status`` never stages. A name that is not set raises
-ENODATA, a read-only one EPERM on write, other namespaces ENOTSUP, as
-Linux filesystems answer. A metadata attribute named like one of the grid
+The grid attributes are the rows of :data:`GRID_ATTRIBUTES`: a new one is
+one row. Reading ``user.status`` never stages. A name that is not set raises
+ENODATA, a read-only one EPERM on write, other namespaces ENOTSUP, as Linux
+filesystems answer. A metadata attribute named like one of the grid
 attributes above is hidden by it (use :mod:`gridfs.metadata` for it).
 """
 
@@ -23,18 +24,36 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
 
-from gridfs.catalog import Stat
-from gridfs.errors import AlreadyExists, GridError, InvalidArgument, NotPermitted, UnknownSE
-from gridfs.gfal.writer import DEFAULT_SE_PROPERTY
-from gridfs.metadata import AttributeType, format_value, parse_type
-from gridfs.storage import Locality
+from gridfs.catalog import Catalog, Replica, Stat
+from gridfs.errors import (
+    AlreadyExists,
+    GridError,
+    InvalidArgument,
+    NotPermitted,
+    UnknownAttribute,
+    UnknownSE,
+)
+from gridfs.gfal.placement import DEFAULT_SE_PROPERTY
+from gridfs.metadata import Metadata, format_value, parse_type
+from gridfs.storage import Locality, SERegistry, StageRequest
 
-if TYPE_CHECKING:
-    from gridfs.gfal.grid import Grid
-
-__all__ = ["GUID", "REPLICAS", "STATUS", "get", "listing", "remove", "set_"]
+__all__ = [
+    "GRID_ATTRIBUTES",
+    "GUID",
+    "REPLICAS",
+    "STATUS",
+    "Applies",
+    "XattrHost",
+    "XattrSpec",
+    "get",
+    "listing",
+    "remove",
+    "set_value",
+]
 
 GUID = "user.guid"
 REPLICAS = "user.replicas"
@@ -47,76 +66,81 @@ DEFAULT_SE = "user.grid.default_se"
 SCHEMA_PREFIX = "user.schema."
 _USER = "user."
 
-_FILE_ONLY = (GUID, REPLICAS, STATUS, CHECKSUM, CHECKSUM_TYPE)
-_READ_ONLY = (GUID, CHECKSUM, CHECKSUM_TYPE)
-_GRID = (*_FILE_ONLY, COMMENT, DEFAULT_SE)
+
+class XattrHost(Protocol):
+    """What the attributes need of a grid (:class:`~gridfs.gfal.Grid` is one)."""
+
+    @property
+    def catalog(self) -> Catalog: ...
+    @property
+    def metadata(self) -> Metadata: ...
+    @property
+    def ses(self) -> SERegistry: ...
+    def lr(self, lfn: str) -> list[str]: ...
+    def locality(self, lfn: str) -> dict[str, Locality]: ...
+    def bring_online(self, lfn: str) -> StageRequest | None: ...
+    def set_comment(self, lfn: str, comment: str | None) -> None: ...
+    def rf(self, surl: str, lfn: str, se: str) -> Replica: ...
+    def uf(self, surl: str, lfn: str) -> Replica: ...
 
 
-def _missing(name: str, lfn: str) -> GridError:
-    return GridError(f"{lfn} has no attribute {name}", lfn, errno=errno.ENODATA)
+@dataclass(frozen=True)
+class Target:
+    """The entry whose attributes are asked for, and the grid it is on.
+
+    ``lfn`` is anything whose ``str`` is the entry's LFN: it is computed only
+    when a message or an LFN-addressed call needs it.
+    """
+
+    host: XattrHost
+    entry: Stat
+    lfn: object
+
+    @property
+    def path(self) -> str:
+        """The entry's LFN."""
+        return str(self.lfn)
 
 
-def _check_namespace(name: str, lfn: str) -> None:
-    if not name.startswith(_USER):
-        raise GridError(
-            f"attribute {name} of {lfn}: only user.* attributes are kept", lfn, errno=errno.ENOTSUP
-        )
+class Applies(Enum):
+    """Which entries a grid attribute belongs to."""
+
+    FILES = "files"
+    DIRECTORIES = "directories"
+    ALL = "all"
+
+    def fits(self, entry: Stat) -> bool:
+        """Whether ``entry`` has attributes of this kind."""
+        if self is Applies.FILES:
+            return entry.is_file()
+        return entry.is_dir() if self is Applies.DIRECTORIES else True
 
 
-def _check_changeable(entry: Stat, lfn: str) -> None:
-    """user.* attributes are for files and directories; Linux refuses them on links."""
-    if entry.is_symlink():
-        raise NotPermitted(f"{lfn} is a symbolic link: it has no user.* attributes", lfn)
+@dataclass(frozen=True)
+class XattrSpec:
+    """One grid attribute: its name, the entries it is on, and how to get, set and remove it.
+
+    ``listed`` says whether ``listxattr`` names it (default: when it has a
+    value); a missing ``set``/``remove`` makes it read-only/not removable.
+    """
+
+    name: str
+    applies: Applies
+    get: Callable[[Target], str | None]
+    set: Callable[[Target, str], None] | None = None
+    remove: Callable[[Target], None] | None = None
+    listed: Callable[[Target], bool] | None = None
+
+    def lists(self, target: Target) -> bool:
+        """Whether ``target`` shows this attribute in its listing."""
+        if not self.applies.fits(target.entry):
+            return False
+        return self.listed(target) if self.listed is not None else self.get(target) is not None
 
 
-def get(grid: Grid, entry: Stat, lfn: str, name: str) -> bytes:
-    """The value of attribute ``name`` of ``entry`` (at ``lfn``)."""
-    _check_namespace(name, lfn)
-    if entry.is_symlink():
-        raise _missing(name, lfn)
-    readers: dict[str, Callable[[], str | None]] = {
-        GUID: lambda: entry.guid,
-        REPLICAS: lambda: "\n".join(grid.lr(lfn)),
-        STATUS: lambda: status(grid, lfn),
-        CHECKSUM: lambda: entry.checksum,
-        CHECKSUM_TYPE: lambda: entry.checksum_type,
-        COMMENT: lambda: entry.comment,
-        DEFAULT_SE: lambda: (
-            grid.catalog.properties(entry.id).get(DEFAULT_SE_PROPERTY) if entry.is_dir() else None
-        ),
-    }
-    reader = readers.get(name)
-    if reader is None:
-        return _metadata_value(grid, entry, lfn, name).encode()
-    value = None if name in _FILE_ONLY and not entry.is_file() else reader()
-    if value is None:
-        raise _missing(name, lfn)
-    return value.encode()
-
-
-def _schema(grid: Grid, entry: Stat) -> dict[str, AttributeType]:
-    """The metadata schema of the directory holding ``entry`` (none for the root)."""
-    return {} if entry.parent_id is None else grid.metadata.listattr(entry.parent_id)
-
-
-def _metadata_value(grid: Grid, entry: Stat, lfn: str, name: str) -> str:
-    if name.startswith(SCHEMA_PREFIX):
-        schema = grid.metadata.listattr(entry.id) if entry.is_dir() else {}
-        kind = schema.get(name.removeprefix(SCHEMA_PREFIX))
-        if kind is None:
-            raise _missing(name, lfn)
-        return str(kind)
-    attribute = name.removeprefix(_USER)
-    kind = _schema(grid, entry).get(attribute)
-    value = grid.metadata.getattr(entry.id, [attribute])[attribute] if kind else None
-    if kind is None or value is None:
-        raise _missing(name, lfn)
-    return format_value(kind, value)
-
-
-def status(grid: Grid, lfn: str) -> str:
+def status(host: XattrHost, lfn: str) -> str:
     """Where the file's replicas are, as SRM says it; never stages."""
-    places = set(grid.locality(lfn).values()) - {Locality.UNAVAILABLE}
+    places = set(host.locality(lfn).values()) - {Locality.UNAVAILABLE}
     online = bool(places & {Locality.ONLINE, Locality.ONLINE_AND_NEARLINE})
     nearline = bool(places & {Locality.NEARLINE, Locality.ONLINE_AND_NEARLINE})
     if online and nearline:
@@ -126,80 +150,205 @@ def status(grid: Grid, lfn: str) -> str:
     return Locality.NEARLINE.value if nearline else Locality.UNAVAILABLE.value
 
 
-def listing(grid: Grid, entry: Stat) -> list[str]:
-    """The attribute names ``entry`` has (a symbolic link has none, as on Linux)."""
-    names = [GUID, REPLICAS, STATUS] if entry.is_file() else []
-    if entry.is_file() and entry.checksum is not None:  # none while being written
-        names += [CHECKSUM, CHECKSUM_TYPE]
-    if entry.comment is not None:
-        names.append(COMMENT)
-    if entry.is_dir() and DEFAULT_SE_PROPERTY in grid.catalog.properties(entry.id):
-        names.append(DEFAULT_SE)
+def _stage(target: Target, text: str) -> None:
+    if text.strip() != Locality.ONLINE.value:
+        raise InvalidArgument(
+            f"{STATUS} of {target.path}: only ONLINE can be asked for (a stage)", target.path
+        )
+    target.host.bring_online(target.path)
+
+
+def _change_replicas(target: Target, text: str) -> None:
+    """``+SURL`` registers a stored copy as a replica (lcg-rf), ``-SURL`` unregisters (lcg-uf)."""
+    lfn = target.path
+    sign, surl = text[:1], text[1:].strip()
+    if sign not in ("+", "-") or not surl:
+        raise InvalidArgument(f"{REPLICAS} of {lfn}: write +SURL or -SURL, not {text!r}", lfn)
+    if sign == "-":
+        target.host.uf(surl, lfn)
+        return
+    owners = [se.name for se in target.host.ses if se.owns(surl)]
+    if not owners:
+        raise UnknownSE(f"{surl} is on no configured storage element", surl)
+    target.host.rf(surl, lfn, owners[0])
+
+
+def _default_se(target: Target) -> str | None:
+    return target.host.catalog.properties(target.entry.id).get(DEFAULT_SE_PROPERTY)
+
+
+def _set_default_se(target: Target, text: str) -> None:
+    if text not in target.host.ses:
+        raise UnknownSE(
+            f"{DEFAULT_SE} of {target.path}: no storage element {text!r} is configured", text
+        )
+    target.host.catalog.set_property(target.entry.id, DEFAULT_SE_PROPERTY, text)
+
+
+GRID_ATTRIBUTES: tuple[XattrSpec, ...] = (
+    XattrSpec(GUID, Applies.FILES, lambda t: t.entry.guid, listed=lambda t: True),
+    XattrSpec(
+        REPLICAS,
+        Applies.FILES,
+        lambda t: "\n".join(t.host.lr(t.path)),
+        set=_change_replicas,
+        listed=lambda t: True,
+    ),
+    XattrSpec(
+        STATUS, Applies.FILES, lambda t: status(t.host, t.path), set=_stage, listed=lambda t: True
+    ),
+    # Listed once there is a checksum: none while the first version is written.
+    XattrSpec(CHECKSUM, Applies.FILES, lambda t: t.entry.checksum),
+    XattrSpec(
+        CHECKSUM_TYPE,
+        Applies.FILES,
+        lambda t: t.entry.checksum_type,
+        listed=lambda t: t.entry.checksum is not None,
+    ),
+    XattrSpec(
+        COMMENT,
+        Applies.ALL,
+        lambda t: t.entry.comment,
+        set=lambda t, text: t.host.set_comment(t.path, text),
+        remove=lambda t: t.host.set_comment(t.path, None),
+    ),
+    XattrSpec(
+        DEFAULT_SE,
+        Applies.DIRECTORIES,
+        _default_se,
+        set=_set_default_se,
+        remove=lambda t: t.host.catalog.set_property(t.entry.id, DEFAULT_SE_PROPERTY, None),
+    ),
+)
+
+_BY_NAME = {spec.name: spec for spec in GRID_ATTRIBUTES}
+
+
+def _missing(name: str, target: Target) -> GridError:
+    return GridError(f"{target.path} has no attribute {name}", target.path, errno=errno.ENODATA)
+
+
+def _check_namespace(name: str, target: Target) -> None:
+    if not name.startswith(_USER):
+        raise GridError(
+            f"attribute {name} of {target.path}: only user.* attributes are kept",
+            target.path,
+            errno=errno.ENOTSUP,
+        )
+
+
+def _check_changeable(target: Target) -> None:
+    """user.* attributes are for files and directories; Linux refuses them on links."""
+    if target.entry.is_symlink():
+        raise NotPermitted(
+            f"{target.path} is a symbolic link: it has no user.* attributes", target.path
+        )
+
+
+def get(target: Target, name: str) -> bytes:
+    """The value of attribute ``name`` of the target entry."""
+    _check_namespace(name, target)
+    if target.entry.is_symlink():
+        raise _missing(name, target)
+    spec = _BY_NAME.get(name)
+    if spec is None:
+        return _metadata_value(target, name).encode()
+    value = spec.get(target) if spec.applies.fits(target.entry) else None
+    if value is None:
+        raise _missing(name, target)
+    return value.encode()
+
+
+def _metadata_value(target: Target, name: str) -> str:
+    entry, metadata = target.entry, target.host.metadata
+    if name.startswith(SCHEMA_PREFIX):
+        schema = metadata.listattr(entry.id) if entry.is_dir() else {}
+        kind = schema.get(name.removeprefix(SCHEMA_PREFIX))
+        if kind is None:
+            raise _missing(name, target)
+        return str(kind)
+    if entry.parent_id is None:
+        raise _missing(name, target)  # the root is in no collection
+    attribute = name.removeprefix(_USER)
+    try:
+        schema = metadata.entry_schema(entry.id)
+        value = metadata.getattr(entry.id, [attribute])[attribute]
+    except UnknownAttribute:
+        raise _missing(name, target) from None
+    if value is None:
+        raise _missing(name, target)
+    return format_value(schema[attribute], value)
+
+
+def listing(target: Target) -> list[str]:
+    """The attribute names the target has (a symbolic link has none, as on Linux)."""
+    entry, metadata = target.entry, target.host.metadata
+    if entry.is_symlink():
+        return []
+    names = [spec.name for spec in GRID_ATTRIBUTES if spec.lists(target)]
     if entry.is_dir():
-        names += [SCHEMA_PREFIX + attribute for attribute in grid.metadata.listattr(entry.id)]
-    if _schema(grid, entry):
-        values = grid.metadata.getattr(entry.id)
+        names += [SCHEMA_PREFIX + attribute for attribute in metadata.listattr(entry.id)]
+    if entry.parent_id is not None:
+        values = metadata.getattr(entry.id)
         names += [
             _USER + attribute
             for attribute, value in values.items()
-            if value is not None and _USER + attribute not in _GRID
+            if value is not None and _USER + attribute not in _BY_NAME
         ]
     return names
 
 
-def set_(grid: Grid, entry: Stat, lfn: str, name: str, value: bytes, *, flags: int = 0) -> None:
+def set_value(target: Target, name: str, value: bytes, *, flags: int = 0) -> None:
     """Set attribute ``name``; ``flags`` as :func:`os.setxattr` (XATTR_CREATE/REPLACE)."""
-    _check_namespace(name, lfn)
-    _check_changeable(entry, lfn)
-    text = _text(value, name, lfn)
+    _check_namespace(name, target)
+    _check_changeable(target)
+    text = _text(value, name, target)
     if flags & (os.XATTR_CREATE | os.XATTR_REPLACE):
-        exists = name in listing(grid, entry)
+        exists = name in listing(target)
         if flags & os.XATTR_CREATE and exists:
-            raise GridError(f"{lfn} has attribute {name} already", lfn, errno=errno.EEXIST)
+            raise GridError(
+                f"{target.path} has attribute {name} already", target.path, errno=errno.EEXIST
+            )
         if flags & os.XATTR_REPLACE and not exists:
-            raise _missing(name, lfn)
-    if name in _READ_ONLY:
-        raise NotPermitted(f"attribute {name} of {lfn} is read-only", lfn)
-    if name in _FILE_ONLY and not entry.is_file():
-        raise _missing(name, lfn)
-    if name in _GRID:
-        _set_grid(grid, entry, lfn, name, text)
+            raise _missing(name, target)
+    spec = _BY_NAME.get(name)
+    if spec is not None:
+        _set_grid(spec, target, text)
     elif name.startswith(SCHEMA_PREFIX):
-        _add_to_schema(grid, entry, lfn, name.removeprefix(SCHEMA_PREFIX), text)
+        _add_to_schema(target, name.removeprefix(SCHEMA_PREFIX), text)
     else:
         attribute = name.removeprefix(_USER)
-        if attribute not in _schema(grid, entry):
+        try:
+            target.host.metadata.setattr(target.entry.id, {attribute: text})
+        except UnknownAttribute:
             raise InvalidArgument(
-                f"{lfn}: {attribute!r} is not in the metadata schema of its directory "
+                f"{target.path}: {attribute!r} is not in the metadata schema of its directory "
                 f"(add it there with {SCHEMA_PREFIX}{attribute})",
-                lfn,
-            )
-        grid.metadata.setattr(entry.id, {attribute: text})
+                target.path,
+            ) from None
 
 
-def _set_grid(grid: Grid, entry: Stat, lfn: str, name: str, text: str) -> None:
-    """Set one of the writable grid attributes."""
-    if name == REPLICAS:
-        _change_replicas(grid, lfn, text)
-    elif name == STATUS:
-        if text.strip() != Locality.ONLINE.value:
-            raise InvalidArgument(f"{name} of {lfn}: only ONLINE can be asked for (a stage)", lfn)
-        grid.bring_online(lfn)
-    elif name == COMMENT:
-        grid.set_comment(lfn, text)
-    else:  # DEFAULT_SE
-        if not entry.is_dir():
-            raise GridError(f"{name} is for directories, not {lfn}", lfn, errno=errno.ENOTSUP)
-        if text not in grid.ses:
-            raise UnknownSE(f"{name} of {lfn}: no storage element {text!r} is configured", text)
-        grid.catalog.set_property(entry.id, DEFAULT_SE_PROPERTY, text)
+def _set_grid(spec: XattrSpec, target: Target, text: str) -> None:
+    """Set one of the grid attributes, if it is writable and belongs to the target."""
+    if spec.set is None:
+        raise NotPermitted(f"attribute {spec.name} of {target.path} is read-only", target.path)
+    if not spec.applies.fits(target.entry):
+        if spec.applies is Applies.FILES:
+            raise _missing(spec.name, target)
+        raise GridError(
+            f"{spec.name} is for {spec.applies.value}, not {target.path}",
+            target.path,
+            errno=errno.ENOTSUP,
+        )
+    spec.set(target, text)
 
 
-def _add_to_schema(grid: Grid, entry: Stat, lfn: str, attribute: str, type_name: str) -> None:
+def _add_to_schema(target: Target, attribute: str, type_name: str) -> None:
+    entry, lfn = target.entry, target.path
     if not entry.is_dir():
         raise GridError(f"a schema is kept on directories, not {lfn}", lfn, errno=errno.ENOTSUP)
     kind = parse_type(type_name)
-    present = grid.metadata.listattr(entry.id).get(attribute)
+    present = target.host.metadata.listattr(entry.id).get(attribute)
     if present == kind:
         return  # what is there already: setfattr twice is not an error
     if present is not None:
@@ -207,43 +356,30 @@ def _add_to_schema(grid: Grid, entry: Stat, lfn: str, attribute: str, type_name:
             f"{lfn}: attribute {attribute} is {present} already; remove it to change its type",
             lfn,
         )
-    grid.metadata.addattr(entry.id, attribute, type_name)
+    target.host.metadata.addattrs(entry.id, {attribute: type_name})
 
 
-def remove(grid: Grid, entry: Stat, lfn: str, name: str) -> None:
+def remove(target: Target, name: str) -> None:
     """Remove attribute ``name``: a comment, default SE, schema attribute or metadata value."""
-    _check_namespace(name, lfn)
-    _check_changeable(entry, lfn)
-    if name not in listing(grid, entry):
-        raise _missing(name, lfn)
-    if name == COMMENT:
-        grid.set_comment(lfn, None)
-    elif name == DEFAULT_SE:
-        grid.catalog.set_property(entry.id, DEFAULT_SE_PROPERTY, None)
-    elif name in _GRID:
-        raise NotPermitted(f"attribute {name} of {lfn} cannot be removed", lfn)
+    _check_namespace(name, target)
+    _check_changeable(target)
+    if name not in listing(target):
+        raise _missing(name, target)
+    spec = _BY_NAME.get(name)
+    if spec is not None:
+        if spec.remove is None:
+            raise NotPermitted(f"attribute {name} of {target.path} cannot be removed", target.path)
+        spec.remove(target)
     elif name.startswith(SCHEMA_PREFIX):
-        grid.metadata.removeattr(entry.id, name.removeprefix(SCHEMA_PREFIX))
+        target.host.metadata.removeattrs(target.entry.id, [name.removeprefix(SCHEMA_PREFIX)])
     else:
-        grid.metadata.clearattr(entry.id, [name.removeprefix(_USER)])
+        target.host.metadata.clearattr(target.entry.id, [name.removeprefix(_USER)])
 
 
-def _text(value: bytes, name: str, lfn: str) -> str:
+def _text(value: bytes, name: str, target: Target) -> str:
     try:
         return value.decode()
     except UnicodeDecodeError:
-        raise InvalidArgument(f"{name} of {lfn}: the value is not UTF-8 text", lfn) from None
-
-
-def _change_replicas(grid: Grid, lfn: str, text: str) -> None:
-    """``+SURL`` registers a stored copy as a replica (lcg-rf), ``-SURL`` unregisters (lcg-uf)."""
-    sign, surl = text[:1], text[1:].strip()
-    if sign not in ("+", "-") or not surl:
-        raise InvalidArgument(f"{REPLICAS} of {lfn}: write +SURL or -SURL, not {text!r}", lfn)
-    if sign == "-":
-        grid.uf(surl, lfn)
-        return
-    owners = [se.name for se in grid.ses if se.owns(surl)]
-    if not owners:
-        raise UnknownSE(f"{surl} is on no configured storage element", surl)
-    grid.rf(surl, lfn, owners[0])
+        raise InvalidArgument(
+            f"{name} of {target.path}: the value is not UTF-8 text", target.path
+        ) from None

@@ -1,0 +1,108 @@
+"""A grid addressed by catalog entry id, for filesystems that keep ids as inode numbers.
+
+:class:`Nodes` holds the ``*_id`` twins of the :class:`~gridfs.gfal.Grid`
+calls that the mount needs. They take the entry (or its id) at once and
+compute an LFN only where a message or an LFN-addressed call needs one,
+so that the hot paths (open, stat, setxattr) cost one catalog request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gridfs.catalog import EntryId, Identity, Stat
+from gridfs.gfal import xattrs
+from gridfs.gfal.failover import FailoverReader
+from gridfs.gfal.grid import Grid
+from gridfs.gfal.writer import StagedFile, open_existing
+from gridfs.metadata import FoundEntry, Rows
+
+__all__ = ["LazyLFN", "Nodes"]
+
+
+class LazyLFN:
+    """The LFN of an entry, looked up the first time its text is asked for (messages)."""
+
+    def __init__(self, grid: Grid, entry_id: EntryId) -> None:
+        self._grid = grid
+        self._entry_id = entry_id
+        self._lfn: str | None = None
+
+    def __str__(self) -> str:
+        if self._lfn is None:
+            self._lfn = self._grid.catalog.lfn_of(self._entry_id)
+        return self._lfn
+
+
+class Nodes:
+    """The calls of a grid by entry id; thread-safe, as the grid is."""
+
+    def __init__(self, grid: Grid) -> None:
+        self.grid = grid
+
+    @property
+    def identity(self) -> Identity:
+        """Who the calls run as."""
+        return self.grid.identity
+
+    def stat(self, entry_id: EntryId) -> Stat:
+        """The entry with id ``entry_id``."""
+        return self.grid.catalog.stat_id(entry_id)
+
+    def lookup(self, parent_id: EntryId, name: str) -> Stat:
+        """The child ``name`` of directory ``parent_id``."""
+        return self.grid.catalog.lookup(parent_id, name)
+
+    def list_page(self, directory_id: EntryId, after: int, limit: int) -> list[Stat]:
+        """Up to ``limit`` entries of a directory in id order, resuming after id ``after``."""
+        return self.grid.catalog.list_page(directory_id, after=after, limit=limit)
+
+    def lfn(self, entry_id: EntryId) -> str:
+        """The LFN of an entry."""
+        return self.grid.catalog.lfn_of(entry_id)
+
+    def open(
+        self, entry_id: EntryId, protocols: Sequence[str] | None = None
+    ) -> tuple[Stat, FailoverReader]:
+        """The file and a reader of its best working replica (the caller closes it).
+
+        One catalog request: the entry and its replicas together.
+        """
+        entry, replicas = self.grid.catalog.stat_replicas(entry_id)
+        name = LazyLFN(self.grid, entry_id)
+        return entry, self.grid.storage.open_best(entry, replicas, name, protocols)
+
+    def open_staged(
+        self, entry_id: EntryId, *, truncate: bool = False, read: bool = False
+    ) -> StagedFile:
+        """Open the existing file ``entry_id`` for writing (see :meth:`Grid.open_staged`)."""
+        entry = self.stat(entry_id)
+        lfn = self.lfn(entry_id)
+        return open_existing(self.grid.write_target, entry, lfn, truncate=truncate, read=read)
+
+    def find(
+        self, directory_id: EntryId, condition: str, *, recursive: bool = False
+    ) -> Rows[FoundEntry]:
+        """The entries below directory ``directory_id`` matching metadata ``condition``."""
+        return self.grid.metadata.find_ids(directory_id, condition, recursive=recursive)
+
+    # -- extended attributes ----------------------------------------------------
+
+    def _target(self, entry_id: EntryId) -> xattrs.Target:
+        return xattrs.Target(self.grid, self.stat(entry_id), LazyLFN(self.grid, entry_id))
+
+    def getxattr(self, entry_id: EntryId, name: str) -> bytes:
+        """:meth:`Grid.getxattr` of the entry ``entry_id``."""
+        return xattrs.get(self._target(entry_id), name)
+
+    def setxattr(self, entry_id: EntryId, name: str, value: bytes, flags: int = 0) -> None:
+        """:meth:`Grid.setxattr` of the entry ``entry_id``."""
+        xattrs.set_value(self._target(entry_id), name, value, flags=flags)
+
+    def listxattr(self, entry_id: EntryId) -> list[str]:
+        """:meth:`Grid.listxattr` of the entry ``entry_id``."""
+        return xattrs.listing(self._target(entry_id))
+
+    def removexattr(self, entry_id: EntryId, name: str) -> None:
+        """:meth:`Grid.removexattr` of the entry ``entry_id``."""
+        xattrs.remove(self._target(entry_id), name)
