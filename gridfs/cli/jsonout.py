@@ -6,7 +6,7 @@ import json
 
 import click
 
-from gridfs.catalog import Replica, Stat
+from gridfs.gfal import Replica, Stat
 
 __all__ = ["echo_json", "replica_record", "stat_record"]
 

@@ -1,4 +1,4 @@
-"""``gridfs meta``: AMGA-style metadata from the shell (a thin adapter over gridfs.metadata).
+"""``gridfs meta``: AMGA-style metadata from the shell (a thin adapter over the gfal calls).
 
 Values are printed in their exact text form (the one ``user.<attr>`` extended
 attributes show), rows as tab-separated columns, a missing value as ``NULL``.
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
 
 import click
 
-from gridfs.metadata import Value, format_value, parse_type
+from gridfs.cli.state import State, pass_state
+from gridfs.gfal import Value, format_value, parse_type
 
-__all__ = ["meta"]
+__all__ = ["COMMANDS"]
 
 NULL = "NULL"
 
@@ -40,8 +40,8 @@ def meta() -> None:
 @meta.command("addattr")
 @click.argument("directory")
 @click.argument("pairs", nargs=-1, required=True)
-@click.pass_obj
-def addattr(state: Any, directory: str, pairs: tuple[str, ...]) -> None:
+@pass_state
+def addattr(state: State, directory: str, pairs: tuple[str, ...]) -> None:
     """Add attributes to DIRECTORY's schema: NAME TYPE [NAME TYPE ...].
 
     Types: int, float, varchar(N) (N <= 512), text, timestamp, bool.
@@ -54,16 +54,16 @@ def addattr(state: Any, directory: str, pairs: tuple[str, ...]) -> None:
 @meta.command("rmattr")
 @click.argument("directory")
 @click.argument("names", nargs=-1, required=True)
-@click.pass_obj
-def rmattr(state: Any, directory: str, names: tuple[str, ...]) -> None:
+@pass_state
+def rmattr(state: State, directory: str, names: tuple[str, ...]) -> None:
     """Remove attributes (and their values) from DIRECTORY's schema."""
     state.grid.removeattrs(directory, list(names))
 
 
 @meta.command("listattr")
 @click.argument("directory")
-@click.pass_obj
-def listattr(state: Any, directory: str) -> None:
+@pass_state
+def listattr(state: State, directory: str) -> None:
     """Print DIRECTORY's schema: one NAME<TAB>TYPE line per attribute."""
     for name, kind in state.grid.listattr(directory).items():
         click.echo(f"{name}\t{kind}")
@@ -71,8 +71,8 @@ def listattr(state: Any, directory: str) -> None:
 
 @meta.command("set")
 @click.argument("items", nargs=-1, required=True)
-@click.pass_obj
-def set_(state: Any, items: tuple[str, ...]) -> None:
+@pass_state
+def set_(state: State, items: tuple[str, ...]) -> None:
     """Set values: LFN... NAME=VALUE... (every LFN gets every value, in one transaction).
 
     Arguments that start with / are LFNs; the others are assignments.
@@ -93,8 +93,8 @@ def set_(state: Any, items: tuple[str, ...]) -> None:
 @meta.command("get")
 @click.argument("lfn")
 @click.argument("names", nargs=-1)
-@click.pass_obj
-def get(state: Any, lfn: str, names: tuple[str, ...]) -> None:
+@pass_state
+def get(state: State, lfn: str, names: tuple[str, ...]) -> None:
     """Print LFN's values (all, or NAMES): one NAME<TAB>VALUE line each."""
     grid = state.grid
     schema = grid.entry_schema(lfn)
@@ -106,16 +106,16 @@ def get(state: Any, lfn: str, names: tuple[str, ...]) -> None:
 @meta.command("clear")
 @click.argument("lfn")
 @click.argument("names", nargs=-1)
-@click.pass_obj
-def clear(state: Any, lfn: str, names: tuple[str, ...]) -> None:
+@pass_state
+def clear(state: State, lfn: str, names: tuple[str, ...]) -> None:
     """Remove LFN's values (all, or NAMES)."""
     state.grid.clearattr(lfn, list(names) or None)
 
 
 @meta.command("ls")
 @click.argument("directory")
-@click.pass_obj
-def ls(state: Any, directory: str) -> None:
+@pass_state
+def ls(state: State, directory: str) -> None:
     """List DIRECTORY's entries with their values: a header line, then one row each."""
     grid = state.grid
     schema = grid.listattr(directory)
@@ -130,9 +130,9 @@ def ls(state: Any, directory: str) -> None:
 @click.argument("condition", required=False)
 @click.option("-r", "--recursive", is_flag=True, help="Search subdirectories too.")
 @click.option("--saved", metavar="NAME", help="Run the query saved on DIRECTORY as NAME.")
-@click.pass_obj
+@pass_state
 def find(
-    state: Any, directory: str, condition: str | None, recursive: bool, saved: str | None
+    state: State, directory: str, condition: str | None, recursive: bool, saved: str | None
 ) -> None:
     """Print the LFNs of DIRECTORY's entries that match CONDITION (or a saved query)."""
     grid = state.grid
@@ -151,8 +151,8 @@ def find(
 @meta.command("select")
 @click.argument("attributes", nargs=-1, required=True)
 @click.option("-w", "--where", "condition", metavar="CONDITION", help="Rows that match this.")
-@click.pass_obj
-def select(state: Any, attributes: tuple[str, ...], condition: str | None) -> None:
+@pass_state
+def select(state: State, attributes: tuple[str, ...], condition: str | None) -> None:
     """Print ATTRIBUTES (/dir:name...) of the entries that match --where (selectattr)."""
     with state.grid.selectattr(list(attributes), condition) as rows:
         _print_rows(rows)
@@ -160,8 +160,8 @@ def select(state: Any, attributes: tuple[str, ...], condition: str | None) -> No
 
 @meta.command("query")
 @click.argument("query")
-@click.pass_obj
-def query(state: Any, query: str) -> None:
+@pass_state
+def query(state: State, query: str) -> None:
     """Print the rows of QUERY: SELECT attrs [FROM dirs] [WHERE ...] [ORDER BY ...] [LIMIT n]."""
     with state.grid.select_query(query) as rows:
         _print_rows(rows)
@@ -174,9 +174,9 @@ def query(state: Any, query: str) -> None:
 @click.option("-r", "--recursive", is_flag=True, help="The query searches subdirectories too.")
 @click.option("--list", "list_", is_flag=True, help="List DIRECTORY's saved queries.")
 @click.option("--remove", is_flag=True, help="Delete saved query NAME.")
-@click.pass_obj
+@pass_state
 def save(
-    state: Any,
+    state: State,
     directory: str,
     name: str | None,
     condition: str | None,
@@ -198,3 +198,6 @@ def save(
         if name is None or condition is None:
             raise click.UsageError("give NAME and CONDITION (or --list, or --remove NAME)")
         grid.save_query(directory, name, condition, recursive=recursive)
+
+
+COMMANDS: list[click.Command] = [meta]

@@ -4,27 +4,28 @@
 ``-v``), ``rep`` and ``del`` follow lcg-rep and lcg-del. Copies of several
 files run in parallel (``-j``) with a progress bar on a terminal, a summary
 at the end and exit status 1 if any file failed, each failure listed.
-The commands are registered on the ``gridfs`` group by :mod:`gridfs.cli.main`.
+The commands are registered on the ``gridfs`` group by :mod:`gridfs.cli.app`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import posixpath
 import sys
 import threading
-from typing import TYPE_CHECKING
 
 import click
-from click.shell_completion import CompletionItem, get_completion_class
+from click.shell_completion import get_completion_class
 from tqdm import tqdm
 
+from gridfs.cli.complete import complete_lfn
 from gridfs.cli.jsonout import echo_json
-from gridfs.config import load_config
+from gridfs.cli.state import State
 from gridfs.errors import InvalidArgument, IsADirectory, NotADirectory, NotFound
-from gridfs.gfal import Grid
+from gridfs.gfal import CHECKSUM_TYPES, DEFAULT_CHECKSUM, Grid
 from gridfs.gfal.checksums import Verify, checksum
 from gridfs.gfal.copy import copy, resolve_destination
 from gridfs.gfal.dataset import (
@@ -40,42 +41,10 @@ from gridfs.gfal.dataset import (
 )
 from gridfs.gfal.delete import delete
 from gridfs.gfal.locations import Location, parse_location
-from gridfs.storage import DEFAULT_CHECKSUM
-from gridfs.storage.checksum import CHECKSUM_TYPES
 
-if TYPE_CHECKING:
-    from gridfs.cli.main import _State
-
-__all__ = ["TRANSFER_COMMANDS", "complete_lfn"]
+__all__ = ["COMMANDS"]
 
 log = logging.getLogger("gridfs.cli")
-
-
-def complete_lfn(
-    ctx: click.Context, param: click.Parameter, incomplete: str
-) -> list[CompletionItem]:
-    """Complete LFNs (under the mount root, or after ``lfn:``); local paths are the shell's."""
-    prefix = incomplete.removeprefix("lfn:")
-    lead = incomplete[: len(incomplete) - len(prefix)]
-    try:
-        config = load_config(ctx.find_root().params.get("config_file"))
-    except (OSError, ValueError):
-        return [CompletionItem(incomplete, type="file")]
-    root = config.mount_root
-    if not lead and not (prefix.startswith(root + "/") or (prefix and root.startswith(prefix))):
-        return [CompletionItem(incomplete, type="file")]
-    if root.startswith(prefix) and prefix != root + "/":
-        return [CompletionItem(f"{lead}{root}/")]
-    directory, _, partial = prefix.rpartition("/")
-    try:
-        with Grid.from_config(config) as grid:
-            return [
-                CompletionItem(f"{lead}{directory}/{entry.name}" + ("/" if entry.is_dir() else ""))
-                for entry in grid.scandir(directory or "/")
-                if entry.name.startswith(partial)
-            ]
-    except (OSError, ValueError):
-        return []
 
 
 class _Bar:
@@ -205,7 +174,7 @@ def _transfer_options(function: click.decorators.FC) -> click.decorators.FC:
     return function
 
 
-def _prepare(state: _State, timeout: float | None, verbose: bool) -> Grid:
+def _prepare(state: State, timeout: float | None, verbose: bool) -> Grid:
     if verbose:
         logging.getLogger("gridfs").setLevel(logging.INFO)
         logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
@@ -252,7 +221,7 @@ def cp(
     (/grid); file:///path or any other path is local. With several SOURCES
     the DESTINATION must be a directory.
     """
-    state: _State = ctx.obj
+    state: State = ctx.obj
     if checksum_type.lower() != DEFAULT_CHECKSUM:
         raise click.BadParameter(
             f"copies are verified with {DEFAULT_CHECKSUM}, the checksum the catalog and the SEs "
@@ -283,7 +252,9 @@ def cp(
                 source.path,
                 target.path,
                 _size(grid, source),
-                lambda source=source, target=target: copy(
+                # partial binds this iteration's source and target (a closure would see the last)
+                functools.partial(
+                    copy,
                     grid,
                     source,
                     target,
@@ -350,7 +321,7 @@ def rep(
     One file to one SE prints the new SURL; otherwise a summary is printed.
     A file that has a replica on an SE already is skipped for that SE.
     """
-    state: _State = ctx.obj
+    state: State = ctx.obj
     grid = _prepare(state, timeout, verbose)
     lfn = lfn.removeprefix("lfn:")
     if grid.stat(lfn).is_dir() and not recursive:
@@ -386,7 +357,7 @@ def del_(
     """
     if sum((se_name is not None, surl is not None, all_replicas)) != 1:
         raise click.UsageError("give exactly one of -s SE, --surl SURL and -a")
-    state: _State = ctx.obj
+    state: State = ctx.obj
     failed = False
     for lfn in lfns:  # a bad argument is reported and the rest are deleted, as rm does
         try:
@@ -439,7 +410,7 @@ def sum_(
     replica whose checksum differs from the catalog's (or, with
     --all-replicas, could not be read) fails the command with exit status 1.
     """
-    state: _State = ctx.obj
+    state: State = ctx.obj
     verify = Verify.ALL if all_replicas else Verify.BEST if from_replica else Verify.NONE
     reports = []
     bad = False
@@ -498,4 +469,4 @@ def completion(ctx: click.Context, shell: str) -> None:
     click.echo(completer(ctx.find_root().command, {}, "gridfs", "_GRIDFS_COMPLETE").source())
 
 
-TRANSFER_COMMANDS = (cp, rep, del_, sum_, completion)
+COMMANDS: list[click.Command] = [cp, rep, del_, sum_, completion]

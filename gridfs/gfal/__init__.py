@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
-from gridfs.catalog import Replica, Stat
+from gridfs.catalog import SUPERUSER, Replica, Stat, format_acl, parse_acl
 from gridfs.gfal.checksums import ChecksumReport, Verify, checksum
 from gridfs.gfal.copy import Copied, copy, resolve_destination
 from gridfs.gfal.delete import delete
@@ -21,14 +21,24 @@ from gridfs.gfal.fileobj import GridRawReader
 from gridfs.gfal.grid import Grid
 from gridfs.gfal.locations import parse_location
 from gridfs.gfal.policy import Candidate, rank_replicas
+from gridfs.metadata import Value, format_value, parse_type
+from gridfs.storage import DEFAULT_CHECKSUM, RequestState
+from gridfs.storage.checksum import CHECKSUM_TYPES
 
 __all__ = [
+    "CHECKSUM_TYPES",
+    "DEFAULT_CHECKSUM",
+    "SUPERUSER",
     "Candidate",
     "ChecksumReport",
     "Copied",
     "FailoverReader",
     "Grid",
     "GridRawReader",
+    "Replica",
+    "RequestState",
+    "Stat",
+    "Value",
     "Verify",
     "access",
     "chmod",
@@ -36,6 +46,8 @@ __all__ = [
     "cp",
     "cr",
     "default_grid",
+    "format_acl",
+    "format_value",
     "getxattr",
     "listdir",
     "listxattr",
@@ -44,6 +56,8 @@ __all__ = [
     "makedirs",
     "mkdir",
     "open",
+    "parse_acl",
+    "parse_type",
     "rank_replicas",
     "readlink",
     "removexattr",

@@ -17,7 +17,7 @@ def test_all_names_exist() -> None:
 def test_the_core_imports_without_pyfuse3() -> None:
     code = (
         "import sys; sys.modules['pyfuse3'] = None; sys.modules['trio'] = None\n"
-        "import gridfs, gridfs.cli.main, gridfs.catalog, gridfs.storage, gridfs.gfal\n"
+        "import gridfs, gridfs.cli.app, gridfs.catalog, gridfs.storage, gridfs.gfal\n"
         "assert 'pyfuse3' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
