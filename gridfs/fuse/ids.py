@@ -27,8 +27,8 @@ import pwd
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from gridfs.catalog import Identity
 from gridfs.errors import InvalidArgument
+from gridfs.gfal import Identity
 
 __all__ = ["NOBODY", "IdMapper"]
 

@@ -23,7 +23,6 @@ from typing import NoReturn
 import pyfuse3
 import trio
 
-from gridfs.catalog import EntryId
 from gridfs.config import Config
 from gridfs.errors import (
     AlreadyExists,
@@ -36,7 +35,7 @@ from gridfs.errors import (
 from gridfs.fuse.blockcache import BlockCache
 from gridfs.fuse.operations import GridOperations
 from gridfs.fuse.options import split_options
-from gridfs.gfal import Grid
+from gridfs.gfal import EntryId, Grid
 
 __all__ = ["default_log_file", "mount", "unmount"]
 

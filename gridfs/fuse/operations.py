@@ -35,7 +35,6 @@ from typing import TypeVar
 import pyfuse3
 import trio
 
-from gridfs.catalog import EntryId, Identity, Stat
 from gridfs.config import MountSettings
 from gridfs.errors import GridError, InvalidArgument, NoReplicaAvailable, NotFound, ReadOnly
 from gridfs.fuse.blockcache import BlockCache
@@ -46,7 +45,7 @@ from gridfs.fuse.queries import QUERY_DIR, QueryDirectories, VirtualEntry
 from gridfs.fuse.reading import OpenFile
 from gridfs.fuse.tape import Stages, is_staging
 from gridfs.fuse.writing import WriteFile
-from gridfs.gfal import Grid, Nodes
+from gridfs.gfal import EntryId, Grid, Identity, Nodes, Stat
 
 __all__ = ["GridOperations"]
 

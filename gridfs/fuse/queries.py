@@ -31,9 +31,8 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from gridfs.catalog import EntryId, Identity, Stat
 from gridfs.errors import GridError, NotFound, ReadOnly
-from gridfs.gfal import Grid
+from gridfs.gfal import EntryId, FoundEntry, Identity, Nodes, Stat
 
 __all__ = ["QUERY_DIR", "RECURSIVE", "VIRTUAL_BASE", "QueryDirectories", "VirtualEntry"]
 
@@ -115,9 +114,9 @@ class QueryDirectories:
 
     # -- lookups and listings --------------------------------------------------
 
-    def query_dir(self, grid: Grid, directory_id: EntryId) -> VirtualEntry:
+    def query_dir(self, nodes: Nodes, directory_id: EntryId) -> VirtualEntry:
         """``D/.query`` for the real directory ``directory_id``."""
-        directory = grid.stat_id(directory_id)
+        directory = nodes.stat(directory_id)
         if not directory.is_dir():
             raise NotFound(f"{QUERY_DIR} is only under directories")
         with self._lock:
@@ -128,7 +127,7 @@ class QueryDirectories:
             found.owner_entry = directory
             return found
 
-    def lookup(self, grid: Grid, parent: VirtualEntry, name: str) -> Child:
+    def lookup(self, nodes: Nodes, parent: VirtualEntry, name: str) -> Child:
         """The child ``name`` of a virtual directory, searching if it names a query."""
         if parent.kind == "query" and name == RECURSIVE:
             with self._lock:
@@ -138,37 +137,37 @@ class QueryDirectories:
                     parent.children[RECURSIVE] = child
             return child
         if parent.kind in ("query", "recursive"):
-            search = self._named(grid, parent, name)
-            self._refresh(grid, search)
+            search = self._named(nodes, parent, name)
+            self._refresh(nodes, search)
             return search.root
-        directory = self._current(grid, parent)
+        directory = self._current(nodes, parent)
         child = directory.children.get(name)
         if child is None:
             raise NotFound(f"no {name} among the matches")
         return child
 
-    def listing(self, grid: Grid, directory: VirtualEntry) -> list[tuple[str, Child]]:
+    def listing(self, nodes: Nodes, directory: VirtualEntry) -> list[tuple[str, Child]]:
         """The children of a virtual directory: saved queries (not run yet), or the matches."""
         if directory.kind == "query":
-            saved = grid.saved_queries(directory.directory_id)
-            return [(query.name, self._named(grid, directory, query.name).root) for query in saved]
+            saved = nodes.grid.saved_queries(directory.directory_id)
+            return [(query.name, self._named(nodes, directory, query.name).root) for query in saved]
         if directory.kind == "recursive":
             return []  # any condition is a child; none is listed
-        return sorted(self._current(grid, directory).children.items())
+        return sorted(self._current(nodes, directory).children.items())
 
     # -- searching -------------------------------------------------------------
 
-    def _named(self, grid: Grid, parent: VirtualEntry, name: str) -> _Search:
+    def _named(self, nodes: Nodes, parent: VirtualEntry, name: str) -> _Search:
         """The search ``name`` stands for under ``parent`` (.query or .query/recursive)."""
         recursive = parent.kind == "recursive"
         depth = 3 if recursive else 2
         condition = name
         if not recursive and _SAVED_NAME.match(name):
-            saved = {q.name: q for q in grid.saved_queries(parent.directory_id)}
+            saved = {q.name: q for q in nodes.grid.saved_queries(parent.directory_id)}
             if name not in saved:
                 raise NotFound(f"no query {name} is saved on this directory")
             condition, recursive = saved[name].condition, saved[name].recursive
-        identity: Identity = grid.identity
+        identity: Identity = nodes.identity
         key = (parent.directory_id, identity, depth, recursive, condition)
         with self._lock:
             search = self._searches.get(key)
@@ -185,24 +184,22 @@ class QueryDirectories:
             self._searches.move_to_end(key)
             return search
 
-    def _current(self, grid: Grid, node: VirtualEntry) -> VirtualEntry:
+    def _current(self, nodes: Nodes, node: VirtualEntry) -> VirtualEntry:
         """``node`` as the latest result of its search has it (searched again if old)."""
         assert node.search is not None
-        if node.search.identity != grid.identity:
+        if node.search.identity != nodes.identity:
             # Another user's result (the kernel's cache is shared): theirs to see only.
             raise NotFound("a query result of another user: look its path up again")
-        self._refresh(grid, node.search)
+        self._refresh(nodes, node.search)
         return self.entry(node.inode)
 
-    def _refresh(self, grid: Grid, search: _Search) -> None:
+    def _refresh(self, nodes: Nodes, search: _Search) -> None:
         """Search again if the last result is older than :data:`RESULT_TTL_S`."""
         if time.monotonic() - search.made < RESULT_TTL_S:
             return
         try:
-            matches = grid.find_id(
-                search.directory_id, search.condition, recursive=search.recursive
-            )
-            placed = _placed(grid, search.directory_id, matches)
+            matches = nodes.find(search.directory_id, search.condition, recursive=search.recursive)
+            placed = _placed(matches)
         except GridError as exc:
             log.info("query %r under directory %d: %s", search.condition, search.directory_id, exc)
             raise
@@ -274,30 +271,20 @@ class QueryDirectories:
         return entry
 
 
-def _placed(grid: Grid, top: EntryId, matches: Iterable[Stat]) -> _Placed:
-    """Each match with the names from ``top`` down to its directory, and those directories.
+def _placed(matches: Iterable[FoundEntry]) -> _Placed:
+    """Each match with the names from the searched directory down to its own, and those.
 
-    The catalog is asked once per directory on the way, before any lock is taken.
+    The search hands each match with the directories on its way: nothing more
+    is asked of the catalog, and no lock is taken.
     """
-    paths: dict[EntryId, Path] = {top: ()}
     directories: dict[Path, Stat] = {}
     placed = []
-    for match in matches:
-        if match.parent_id is None:
-            continue
-        chain: list[Stat] = []
-        current: EntryId | None = match.parent_id
-        while current is not None and current not in paths:
-            entry = grid.stat_id(current)
-            chain.append(entry)
-            current = entry.parent_id
-        if current is None:
-            continue  # not below the directory searched (cannot happen; be safe)
-        for entry in reversed(chain):
-            assert entry.parent_id is not None
-            paths[entry.id] = (*paths[entry.parent_id], entry.name)
-            directories[paths[entry.id]] = entry
-        placed.append((paths[match.parent_id], match))
+    for found in matches:
+        path: Path = ()
+        for directory in found.directories:
+            path = (*path, directory.name)
+            directories.setdefault(path, directory)
+        placed.append((path, found.entry))
     return _Placed(placed, directories)
 
 

@@ -23,9 +23,8 @@ import os
 import urllib.parse
 import urllib.request
 
-from gridfs.catalog import Stat
 from gridfs.fuse.blockcache import BlockCache
-from gridfs.gfal import FailoverReader
+from gridfs.gfal import FailoverReader, Stat
 
 __all__ = ["OpenFile", "cache_key"]
 

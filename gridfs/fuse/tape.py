@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING, NoReturn
 
 import trio
 
-from gridfs.catalog import EntryId
 from gridfs.errors import GridError, NoReplicaAvailable
-from gridfs.gfal import Locality, Nodes, RequestState
+from gridfs.gfal import EntryId, Locality, Nodes, RequestState
 
 if TYPE_CHECKING:
-    from gridfs.storage import StageRequest
+    from gridfs.gfal import StageRequest
 
 __all__ = ["Stages", "is_staging"]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gridfs.catalog import Stat
+from gridfs.gfal import Stat
 
 if TYPE_CHECKING:
-    from gridfs.gfal.writer import StagedFile
+    from gridfs.gfal import StagedFile
 
 __all__ = ["WriteFile"]
 

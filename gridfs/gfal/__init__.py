@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
-from gridfs.catalog import SUPERUSER, Replica, Stat, format_acl, parse_acl
+from gridfs.catalog import SUPERUSER, EntryId, Identity, Replica, Stat, format_acl, parse_acl
 from gridfs.gfal.checksums import ChecksumReport, Verify, checksum
 from gridfs.gfal.copy import Copied, copy, resolve_destination
 from gridfs.gfal.delete import delete
@@ -20,9 +20,12 @@ from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.fileobj import GridRawReader
 from gridfs.gfal.grid import Grid
 from gridfs.gfal.locations import parse_location
+from gridfs.gfal.nodes import Nodes
 from gridfs.gfal.policy import Candidate, rank_replicas
-from gridfs.metadata import Value, format_value, parse_type
-from gridfs.storage import DEFAULT_CHECKSUM, RequestState
+from gridfs.gfal.replicas import ReplicaAccess
+from gridfs.gfal.writer import StagedFile
+from gridfs.metadata import FoundEntry, Value, format_value, parse_type
+from gridfs.storage import DEFAULT_CHECKSUM, Locality, RequestState, StageRequest
 from gridfs.storage.checksum import CHECKSUM_TYPES
 
 __all__ = [
@@ -32,11 +35,19 @@ __all__ = [
     "Candidate",
     "ChecksumReport",
     "Copied",
+    "EntryId",
     "FailoverReader",
+    "FoundEntry",
     "Grid",
     "GridRawReader",
+    "Identity",
+    "Locality",
+    "Nodes",
     "Replica",
+    "ReplicaAccess",
     "RequestState",
+    "StageRequest",
+    "StagedFile",
     "Stat",
     "Value",
     "Verify",

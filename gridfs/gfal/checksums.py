@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gridfs.catalog import Replica, ReplicaStatus, Stat
+from gridfs.catalog import Replica, Stat
 from gridfs.errors import GridError, InvalidArgument, IsADirectory
 from gridfs.gfal.grid import Grid
-from gridfs.gfal.policy import rank_replicas
-from gridfs.storage import DEFAULT_CHECKSUM, Locality, resolve_turl
+from gridfs.gfal.replicas import current_replicas
+from gridfs.storage import DEFAULT_CHECKSUM
 from gridfs.storage.checksum import CHECKSUM_TYPES, new_digest
 
 __all__ = ["ChecksumReport", "ReplicaChecksum", "Verify", "checksum"]
@@ -91,27 +90,19 @@ def checksum(
             f"unknown checksum type {checksum_type!r} (known: {', '.join(CHECKSUM_TYPES)})",
             checksum_type,
         )
-    entry = grid.stat(lfn)
+    entry, replicas = grid.catalog.stat_replicas(lfn)
     if not entry.is_file():
         raise IsADirectory(f"not a file: {lfn}", lfn)
     catalog = entry.checksum if entry.checksum_type == checksum_type else None
     if catalog is None and verify is Verify.NONE:
         verify = Verify.BEST
     # Stale replicas hold an older version, on their way out: not this file's content.
-    replicas = [r for r in grid.catalog.replicas(entry.id) if r.status is not ReplicaStatus.STALE]
+    replicas = current_replicas(replicas)
     results: list[ReplicaChecksum] = []
     if verify is Verify.ALL:
         results = [_replica_checksum(grid, entry, r, checksum_type) for r in replicas]
     elif verify is Verify.BEST:
-        ranked = rank_replicas(
-            replicas,
-            grid.ses,
-            grid.local_site,
-            random.Random(),
-            unhealthy=grid.health.unhealthy(),
-            local_region=grid.local_region,
-        )
-        for candidate in ranked:
+        for candidate in grid.storage.rank(replicas):
             result = _replica_checksum(grid, entry, candidate.replica, checksum_type)
             results.append(result)
             if result.value is not None:
@@ -128,11 +119,7 @@ def _replica_checksum(
     try:
         if replica.se not in grid.ses:
             raise InvalidArgument(f"its SE {replica.se} is not configured", replica.surl)
-        se = grid.ses.get(replica.se)
-        if grid.stager.locality(se, replica.surl) is Locality.NEARLINE:
-            raise GridError("NEARLINE: bring it online first", replica.surl)
-        turl = resolve_turl(replica.surl, se, grid.protocols)
-        backend = grid.backend(turl)
+        turl, backend = grid.storage.reach(replica.surl, grid.ses.get(replica.se))
         if checksum_type == DEFAULT_CHECKSUM:
             value = backend.checksum(turl, checksum_type)
         else:

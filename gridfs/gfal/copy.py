@@ -84,7 +84,7 @@ def copy_out(
     any byte moves, and again at the rename, which never clobbers). The read
     fails over between replicas as :meth:`Grid.open` does.
     """
-    entry = grid.stat(lfn)
+    entry, replicas = grid.catalog.stat_replicas(lfn)
     expected = _verifiable(entry, lfn)
     target = Path(path)
     if target.is_dir():
@@ -99,7 +99,8 @@ def copy_out(
     try:
         received = Adler32()
         size = 0
-        with os.fdopen(fd, "wb", buffering=0) as out, grid._open_replica(entry, lfn) as source:
+        source = grid.storage.open_best(entry, replicas, lfn)
+        with os.fdopen(fd, "wb", buffering=0) as out, source:
             for chunk in source.chunks(_CHUNK):
                 received.update(chunk)
                 size += len(chunk)
@@ -218,19 +219,19 @@ def copy_grid(
     default SE), checked against the catalog's adler32 of ``source``, and
     registered; on any failure the stored copy is deleted.
     """
-    entry = grid.stat(source)
+    entry, replicas = grid.catalog.stat_replicas(source)
     expected = _verifiable(entry, source)
-    target_se = grid._writable_se(se)
+    storage = grid.storage
+    target_se = storage.writable_se(se)
 
     def create(lfn: str) -> Stat:
-        parts = split_lfn(lfn)
-        grid._check_free(lfn, parts)
-        grid._reserve(target_se, space_token, entry.size)
+        grid.check_free(lfn)
+        storage.reserve(target_se, space_token, entry.size, grid.space_used)
         guid = new_guid()
-        with grid._open_replica(entry, source) as reader:
-            created, _ = grid._store_verified(
+        with storage.open_best(entry, replicas, source) as reader:
+            created = storage.store_verified(
                 target_se,
-                guid,
+                storage.new_surl(target_se, guid),
                 (bytes(chunk) for chunk in reader.chunks(_CHUNK)),
                 expected_checksum=lambda: expected,
                 expected_size=entry.size,

@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from gridfs.catalog import ReplicaStatus, Stat
+from gridfs.catalog import Stat
 from gridfs.errors import AlreadyExists, InvalidArgument, NotADirectory, from_os_error
 from gridfs.gfal.copy import copy_grid, copy_in, copy_out
 from gridfs.gfal.grid import Grid
+from gridfs.gfal.replicas import current_replicas
 from gridfs.storage import is_transient
 
 __all__ = [
@@ -229,14 +230,14 @@ def plan_replicate(
     file has a replica on that SE already.
     """
     for name in ses:
-        grid._writable_se(name)  # an unknown or read-only SE fails the plan, not each task
+        grid.storage.writable_se(name)  # an unknown or read-only SE fails the plan, not each task
     entry = grid.stat(lfn)
     files = [(lfn, entry)] if entry.is_file() else list(walk_files(grid, lfn))
     tasks = []
     skipped = 0
     held = grid.catalog.replicas_many([path for path, _ in files]) if files else {}
     for path, stat in files:
-        present = {r.se for r in held.get(path, []) if r.status is not ReplicaStatus.STALE}
+        present = {r.se for r in current_replicas(held.get(path, []))}
         for se in ses:
             if se in present:
                 skipped += 1
@@ -269,7 +270,7 @@ def plan_copy_in(
     root = Path(directory)
     if not root.is_dir():
         raise NotADirectory(f"not a directory: {root}", str(root))
-    grid._writable_se(se)
+    grid.storage.writable_se(se)
     grid.makedirs(lfn, exist_ok=True)
     tasks = []
     for current, dirnames, filenames in os.walk(root, onerror=_raise_walk_error):
@@ -343,7 +344,7 @@ def plan_copy_grid(
 ) -> list[Task]:
     """Tasks copying the grid directory ``source`` to a new tree ``destination`` (new GUIDs)."""
     _require_grid_dir(grid, source)
-    grid._writable_se(se)
+    grid.storage.writable_se(se)
     if posixpath.commonpath([source, destination]) == posixpath.normpath(source):
         raise InvalidArgument(f"cannot copy {source} into itself ({destination})", destination)
     subdirectories = list(_grid_dirs(grid, source))  # walked before anything is made

@@ -20,6 +20,7 @@ import logging
 from gridfs.catalog import Replica, ReplicaStatus
 from gridfs.errors import GridError, InvalidArgument, IsADirectory, NotFound
 from gridfs.gfal.grid import Grid
+from gridfs.gfal.replicas import current_replicas
 
 __all__ = ["delete"]
 
@@ -55,10 +56,8 @@ def delete(
         log.info("deleted %s and its %d replicas", primary, len(replicas))
         return [replica.surl for replica in replicas]
     # On an SE, the replica of the current content; a stale one only by its SURL.
-    chosen = [
-        r
-        for r in replicas
-        if r.surl == surl or (r.se == se and r.status is not ReplicaStatus.STALE)
+    chosen = [r for r in replicas if r.surl == surl] or [
+        r for r in current_replicas(replicas) if r.se == se
     ]
     if not chosen:
         where = f"on {se}" if se is not None else str(surl)
@@ -84,18 +83,13 @@ def delete(
 
 
 def _delete_one(grid: Grid, replica: Replica) -> None:
-    grid.catalog.set_replica_status(replica.surl, ReplicaStatus.UNAVAILABLE)
+    before = grid.catalog.begin_replica_deletion(replica.surl)
     try:
-        grid._delete_stored(replica)
+        grid.storage.delete_stored(replica)
     except BaseException:
         try:
             # Back as it was, unless a new version made it STALE meanwhile.
-            grid.catalog.set_replica_status(
-                replica.surl,
-                replica.status,
-                pin_expiry_ns=replica.pin_expiry_ns,
-                expected=ReplicaStatus.UNAVAILABLE,
-            )
+            grid.catalog.undo_replica_deletion(before)
         except GridError as exc:
             log.warning("replica %s stays marked unavailable: %s", replica.surl, exc)
         raise

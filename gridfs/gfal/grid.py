@@ -39,7 +39,7 @@ from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.fileobj import GridRawFile, GridRawReader
 from gridfs.gfal.metadata_calls import MetadataCalls
 from gridfs.gfal.placement import default_se_for
-from gridfs.gfal.replicas import ReplicaAccess, current
+from gridfs.gfal.replicas import ReplicaAccess, current_replicas
 from gridfs.gfal.writer import StagedFile, WriteTarget, open_existing
 from gridfs.metadata import Metadata
 from gridfs.storage import (
@@ -480,7 +480,7 @@ class Grid(MetadataCalls):
         return self._catalog.space_used(se, space_token)
 
     def _current_replicas(self, lfn: str) -> list[Replica]:
-        return current(self._catalog.replicas(lfn))
+        return current_replicas(self._catalog.replicas(lfn))
 
     def cr(
         self,
@@ -575,7 +575,7 @@ class Grid(MetadataCalls):
                 f"checksum, copies are checked with {DEFAULT_CHECKSUM}",
                 lfn,
             )
-        if any(r.se == target_se.name for r in current(replicas)):
+        if any(r.se == target_se.name for r in current_replicas(replicas)):
             raise AlreadyExists(f"{lfn} has a replica on {target_se.name} already", lfn)
         guid, checksum = entry.guid, entry.checksum
         assert guid is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from gridfs.catalog import EntryId, Stat
+from gridfs.catalog import EntryId
 from gridfs.metadata import AttributeType, Rows, SavedQuery, Value
 
 if TYPE_CHECKING:
@@ -61,12 +61,6 @@ class MetadataCalls:
     def find(self, directory: str, condition: str, *, recursive: bool = False) -> Rows[str]:
         """The LFNs of the entries of ``directory`` matching metadata ``condition``."""
         return self.metadata.find(directory, condition, recursive=recursive)
-
-    def find_id(
-        self, directory_id: EntryId, condition: str, *, recursive: bool = False
-    ) -> Rows[Stat]:
-        """:meth:`find` for a filesystem: the directory by id, the matching entries."""
-        return self.metadata.find_ids(directory_id, condition, recursive=recursive)
 
     def selectattr(
         self, attributes: Sequence[str], condition: str | None = None

@@ -46,14 +46,14 @@ from gridfs.storage import (
     resolve_turl,
 )
 
-__all__ = ["ReplicaAccess", "current"]
+__all__ = ["ReplicaAccess", "current_replicas"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-def current(replicas: Iterable[Replica]) -> list[Replica]:
+def current_replicas(replicas: Iterable[Replica]) -> list[Replica]:
     """The replicas that hold the file's current content: all but the STALE ones."""
     return [r for r in replicas if r.status is not ReplicaStatus.STALE]
 

@@ -51,8 +51,8 @@ def sweep(
     element = grid.ses.get(se)
     if element.nearline:
         raise InvalidArgument(f"{se} is a tape SE: its copies are the stager's", se)
-    area = resolve_turl(make_surl(element, _AREA), element, grid.protocols)
-    backend = grid.backend(area)
+    area = resolve_turl(make_surl(element, _AREA), element, grid.storage.protocols)
+    backend = grid.storage.backend(area)
     try:
         days = [entry.name for entry in backend.list(area) if entry.is_dir]
     except NotFound:
