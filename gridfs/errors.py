@@ -7,6 +7,7 @@ errors from :mod:`os`. Each class also derives from the matching builtin, so
 
     GridError (OSError, EIO)
     ├── NotFound (FileNotFoundError, ENOENT)
+    │   └── UnknownAttribute
     ├── AlreadyExists (FileExistsError, EEXIST)
     ├── NotADirectory (NotADirectoryError, ENOTDIR)
     ├── IsADirectory (IsADirectoryError, EISDIR)
@@ -47,6 +48,7 @@ __all__ = [
     "ReadOnly",
     "StorageUnavailable",
     "SymlinkLoop",
+    "UnknownAttribute",
     "UnknownSE",
     "from_os_error",
 ]
@@ -83,6 +85,10 @@ class NotFound(GridError, FileNotFoundError):
     """No such LFN, GUID, replica or local file."""
 
     default_errno = _errno.ENOENT
+
+
+class UnknownAttribute(NotFound):
+    """A metadata attribute that the schema of the directory concerned does not have."""
 
 
 class AlreadyExists(GridError, FileExistsError):

@@ -84,18 +84,13 @@ def delete(
 
 
 def _delete_one(grid: Grid, replica: Replica) -> None:
-    grid.catalog.set_replica_status(replica.surl, ReplicaStatus.UNAVAILABLE)
+    before = grid.catalog.begin_replica_deletion(replica.surl)
     try:
         grid._delete_stored(replica)
     except BaseException:
         try:
             # Back as it was, unless a new version made it STALE meanwhile.
-            grid.catalog.set_replica_status(
-                replica.surl,
-                replica.status,
-                pin_expiry_ns=replica.pin_expiry_ns,
-                expected=ReplicaStatus.UNAVAILABLE,
-            )
+            grid.catalog.undo_replica_deletion(before)
         except GridError as exc:
             log.warning("replica %s stays marked unavailable: %s", replica.surl, exc)
         raise

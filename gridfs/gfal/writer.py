@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from gridfs.catalog import ROOT_ID, FileStatus, Replica, ReplicaStatus, Stat
-from gridfs.errors import GridError, NotFound, from_os_error
+from gridfs.errors import GridError, from_os_error
 from gridfs.storage import Adler32, StorageElement, WriteResult
 
 if TYPE_CHECKING:
@@ -236,7 +236,7 @@ class StagedFile:
         if self._se_name is not None:
             return grid._writable_se(self._se_name)
         if not self._created:
-            for replica in grid.catalog.replicas(self.entry.id, for_update=True):
+            for replica in grid.catalog.replicas_to_replace(self.entry.id):
                 if (
                     replica.status is ReplicaStatus.AVAILABLE
                     and replica.se in grid.ses
@@ -257,17 +257,9 @@ class StagedFile:
 
     def _unregister(self) -> None:
         """Remove the WRITING entry this open created (its content was never stored)."""
-        catalog = self._grid.catalog
         try:
-            with catalog.transaction():
-                lfn = catalog.lfn_of(self.entry.id)
-                # Only if the name still leads to this entry (nothing was renamed
-                # onto it) and no other writer has stored content in it meanwhile.
-                now = catalog.stat(lfn, follow_symlinks=False)
-                if now.id == self.entry.id and now.status is FileStatus.WRITING:
-                    catalog.unlink(lfn)
-        except NotFound:
-            pass  # unlinked by someone else meanwhile
+            # Only if no other writer has stored content in it meanwhile.
+            self._grid.catalog.abandon_writing(self.entry.id)
         except GridError as exc:
             log.warning("could not unregister the unfinished %s: %s", self.lfn, exc)
         self._created = False
