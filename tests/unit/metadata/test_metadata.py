@@ -197,9 +197,10 @@ def test_find_recursive_and_by_id(meta: Metadata, catalog: Catalog) -> None:
         f"{MOVIES}/classics/metropolis.mpg",
     ]
     directory = catalog.stat(MOVIES).id
-    stats = list(meta.find_ids(directory, "Runtime > 137", recursive=True))
-    assert sorted(stat.name for stat in stats) == ["BatmanBegins.mpg", "metropolis.mpg"]
-    assert all(stat.kind is EntryKind.FILE for stat in stats)
+    found_ids = list(meta.find_ids(directory, "Runtime > 137", recursive=True))
+    placed = sorted(([d.name for d in f.directories], f.entry.name) for f in found_ids)
+    assert placed == [([], "BatmanBegins.mpg"), (["classics"], "metropolis.mpg")]
+    assert all(f.entry.kind is EntryKind.FILE for f in found_ids)
 
 
 @pytest.fixture
@@ -278,7 +279,7 @@ def test_rename_keeps_and_delete_removes_metadata(meta: Metadata, catalog: Catal
     assert found(meta, "Runtime = 117") == ["alien-1979.mpg"]
     entry_id = catalog.stat(f"{MOVIES}/alien-1979.mpg").id
     catalog.unlink(f"{MOVIES}/alien-1979.mpg")
-    with catalog._engine.connect() as connection:
+    with catalog.store.engine.connect() as connection:
         left = connection.scalar(
             select(func.count()).select_from(ValueModel).where(ValueModel.entry_id == entry_id)
         )
@@ -322,7 +323,7 @@ def test_results_stream_and_close_early(meta: Metadata, catalog: Catalog) -> Non
         next(rows)
     with pytest.raises(StopIteration):
         next(rows)
-    pool = catalog._engine.pool
+    pool = catalog.store.engine.pool
     assert pool.checkedout() == 0
 
 
@@ -368,7 +369,7 @@ def test_adversarial_conditions_never_reach_the_database(meta: Metadata, catalog
     for condition in ["Title = 'x'; DROP TABLE entries", "Title = 1 /* */", "Runtime = 1 --"]:
         with pytest.raises(QuerySyntaxError):
             meta.find(MOVIES, condition)
-    with catalog._engine.connect() as connection:
+    with catalog.store.engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(EntryModel)) > 7
         assert connection.scalar(select(func.count()).select_from(ValueModel)) == 35
 
