@@ -7,7 +7,7 @@ behind it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from gridfs.catalog import EntryId, Stat
@@ -64,9 +64,11 @@ class MetadataCalls:
 
     def find_id(
         self, directory_id: EntryId, condition: str, *, recursive: bool = False
-    ) -> Rows[Stat]:
+    ) -> Iterator[Stat]:
         """:meth:`find` for a filesystem: the directory by id, the matching entries."""
-        return self.metadata.find_ids(directory_id, condition, recursive=recursive)
+        # Until the mount places matches by FoundEntry.directories (no stat per ancestor).
+        found = self.metadata.find_ids(directory_id, condition, recursive=recursive)
+        return (match.entry for match in found)
 
     def selectattr(
         self, attributes: Sequence[str], condition: str | None = None
