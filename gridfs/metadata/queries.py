@@ -168,7 +168,7 @@ class Queries:
                     ref.column,
                 )
         where = parse_condition(condition) if condition else None
-        named = {ref.collection for ref in refs}
+        named = {ref.collection for ref in refs if ref.collection is not None}
         # As in a SELECT with one directory in FROM: bare names in the condition are its own.
         collections = tuple(named) if len(named) == 1 else ()
         return self._select(SelectQuery(refs, collections, where), condition or "")
@@ -185,7 +185,7 @@ class Queries:
     def _select(self, query: SelectQuery, text: str) -> Rows[tuple[Value | None, ...]]:
         default = query.collections[0] if len(query.collections) == 1 else None
         with self._on.store.session() as session:
-            named = {path: path for path in query.collections}
+            named: dict[str | None, str] = {path: path for path in query.collections}
             if default is not None:
                 named[None] = default
             collections = self._collections(session, text, query.where, query, named)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 import threading
@@ -15,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, func, select
 
-from gridfs.catalog import SUPERUSER, Catalog, EntryKind, FileStatus, ReplicaStatus
+from gridfs.catalog import SUPERUSER, Catalog, CatalogAPI, EntryKind, FileStatus, ReplicaStatus
 from gridfs.catalog.engine import SCHEMA_REVISION, alembic_config, create_catalog_engine
 from gridfs.catalog.models import Base, EntryModel
 from gridfs.errors import (
@@ -30,6 +31,7 @@ from gridfs.errors import (
     PermissionDenied,
     SymlinkLoop,
 )
+from gridfs.metadata import Metadata, MetadataAPI
 from gridfs.metadata import models as _metadata_models  # noqa: F401 - its tables are on Base too
 from tests.conftest import ALICE, BOB, open_catalog
 
@@ -575,3 +577,39 @@ def test_replica_deletion_needs_write_permission(catalog: Catalog) -> None:
     assert catalog.replicas("/grid/a")[0].status is ReplicaStatus.UNAVAILABLE
     with pytest.raises(NotFound):
         catalog.begin_replica_deletion("srm://nowhere/x")
+
+
+# -- the seam
+
+
+def _parameters(function: object) -> inspect.Signature:
+    """The signature without the return type (an implementation returns itself, not the API)."""
+    return inspect.signature(function).replace(return_annotation=inspect.Parameter.empty)
+
+
+def _members(protocol: type) -> list[str]:
+    return [
+        name
+        for name, value in vars(protocol).items()
+        if not name.startswith("_") and (callable(value) or isinstance(value, property))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("protocol", "implementation"), [(CatalogAPI, Catalog), (MetadataAPI, Metadata)]
+)
+def test_the_sql_implementation_has_the_protocols_signatures(
+    protocol: type, implementation: type
+) -> None:
+    for name in _members(protocol):
+        declared = getattr(protocol, name)
+        offered = getattr(implementation, name)
+        if isinstance(declared, property):
+            assert isinstance(offered, property), name
+            continue
+        assert _parameters(offered) == _parameters(declared), name
+
+
+def test_transaction_is_not_part_of_the_seam() -> None:
+    assert hasattr(Catalog, "transaction")
+    assert not hasattr(CatalogAPI, "transaction")
