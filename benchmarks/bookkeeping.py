@@ -126,11 +126,7 @@ def client(plan: Plan, barrier: Barrier, results: Any) -> None:
             return True
 
         def insert_entry(lfn: str, values: dict[str, object]) -> None:
-            def insert() -> None:
-                catalog.add_file(lfn, size=len(str(values)))
-                meta.setattr(lfn, values)
-
-            meta.atomically(insert)
+            meta.add_entry(lfn, values, size=len(str(values)))
 
         catalog.stat(BOOKKEEPING)  # connected before the start, as a running client is
         barrier.wait(timeout=BARRIER_TIMEOUT)
@@ -234,7 +230,7 @@ def populate(catalog: Catalog, meta: Metadata, entries: int) -> float:
     meta.addattr(BIG, "tag", "varchar(32)")
     directory = catalog.stat(BIG).id
     now = time.time_ns()
-    engine = catalog._engine
+    engine = catalog.store.engine
     with engine.begin() as connection:
         first = connection.scalar(select(sqlalchemy.func.max(EntryModel.id))) + 1
         for start in range(0, entries, BULK):
@@ -367,7 +363,7 @@ def run_backend(url: str, args: argparse.Namespace) -> list[str]:
             f"{'max ms':>9} {'ops/s':>7} {'p50 x':>8} {'AMGA/us':>9}",
         ]
         baseline: dict[str, float] = {}
-        catalog._engine.dispose()  # no connection of ours crosses into the clients
+        catalog.store.engine.dispose()  # no connection of ours crosses into the clients
         for clients in args.clients:
             print(f"  {clients} clients", file=sys.stderr, flush=True)
             lines.extend(bookkeeping_load(url, clients, args.rounds, baseline))

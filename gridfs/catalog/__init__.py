@@ -3,6 +3,7 @@
 Knows nothing of storage or FUSE.
 """
 
+from gridfs.catalog.api import CatalogAPI
 from gridfs.catalog.catalog import ROOT_ID, Catalog
 from gridfs.catalog.engine import create_catalog_engine, upgrade_schema
 from gridfs.catalog.guids import new_guid, parse_guid
@@ -17,6 +18,7 @@ from gridfs.catalog.records import (
     ReplicaStatus,
     Stat,
 )
+from gridfs.catalog.store import CatalogStore, retry_on_conflict
 
 __all__ = [
     "ROOT_ID",
@@ -24,6 +26,8 @@ __all__ = [
     "AclEntry",
     "AclTag",
     "Catalog",
+    "CatalogAPI",
+    "CatalogStore",
     "EntryId",
     "EntryKind",
     "FileStatus",
@@ -37,6 +41,7 @@ __all__ = [
     "new_guid",
     "parse_acl",
     "parse_guid",
+    "retry_on_conflict",
     "split_lfn",
     "upgrade_schema",
 ]

@@ -250,7 +250,7 @@ class StagedFile:
         if self._se_name is not None:
             return storage.writable_se(self._se_name)
         if not self._created:
-            for replica in catalog.replicas(self.entry.id, for_update=True):
+            for replica in catalog.replicas_to_replace(self.entry.id):
                 if (
                     replica.status is ReplicaStatus.AVAILABLE
                     and replica.se in storage.ses
@@ -272,17 +272,9 @@ class StagedFile:
 
     def _unregister(self) -> None:
         """Remove the WRITING entry this open created (its content was never stored)."""
-        catalog = self._target.catalog
         try:
-            with catalog.transaction():
-                lfn = catalog.lfn_of(self.entry.id)
-                # Only if the name still leads to this entry (nothing was renamed
-                # onto it) and no other writer has stored content in it meanwhile.
-                now = catalog.stat(lfn, follow_symlinks=False)
-                if now.id == self.entry.id and now.status is FileStatus.WRITING:
-                    catalog.unlink(lfn)
-        except NotFound:
-            pass  # unlinked by someone else meanwhile
+            # Only if no other writer has stored content in it meanwhile.
+            self._target.catalog.abandon_writing(self.entry.id)
         except GridError as exc:
             log.warning("could not unregister the unfinished %s: %s", self.lfn, exc)
         self._created = False

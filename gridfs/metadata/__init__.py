@@ -10,15 +10,19 @@ of storage or FUSE. Start with :class:`Metadata`::
         ...
 """
 
-from gridfs.metadata.metadata import Metadata, SavedQuery
+from gridfs.metadata.api import MetadataAPI
+from gridfs.metadata.metadata import Metadata
 from gridfs.metadata.parser import parse_attribute, parse_condition, parse_select
+from gridfs.metadata.queries import FoundEntry, SavedQuery
 from gridfs.metadata.rows import Rows
 from gridfs.metadata.syntax import QueryError, QuerySyntaxError
 from gridfs.metadata.types import AttributeType, Value, format_value, parse_type, parse_value
 
 __all__ = [
     "AttributeType",
+    "FoundEntry",
     "Metadata",
+    "MetadataAPI",
     "QueryError",
     "QuerySyntaxError",
     "Rows",

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Double, FromClause, and_, bindparam, not_, or_, true
-from sqlalchemy.sql.selectable import Alias
+from sqlalchemy.sql.selectable import NamedFromClause
 
 from gridfs.catalog.models import EntryModel
 from gridfs.errors import InvalidArgument
@@ -106,8 +106,8 @@ class QueryCompiler:
         self.query = query
         self._collections = collections
         self._glob = dialect == "sqlite"
-        self._entries: dict[int, Alias] = {}
-        self._values: dict[tuple[int, str], Alias] = {}
+        self._entries: dict[int, NamedFromClause] = {}
+        self._values: dict[tuple[int, str], NamedFromClause] = {}
         self._required: set[tuple[int, str]] = set()
 
     # -- sources -----------------------------------------------------------------
@@ -119,7 +119,7 @@ class QueryCompiler:
             raise self._error(f"no collection for {ref}", ref.column)
         return found
 
-    def entries(self, collection: Collection) -> Alias:
+    def entries(self, collection: Collection) -> NamedFromClause:
         """The alias of ``entries`` standing for the entries of ``collection``."""
         alias = self._entries.get(collection.directory_id)
         if alias is None:
@@ -164,7 +164,7 @@ class QueryCompiler:
             raise InvalidArgument("a query needs at least one collection", self.query)
         return clause
 
-    def used_entries(self) -> list[tuple[int, Alias]]:
+    def used_entries(self) -> list[tuple[int, NamedFromClause]]:
         """(directory id, entries alias) of every collection used, in order of use."""
         return list(self._entries.items())
 

@@ -153,15 +153,15 @@ class _Parser:
     def _expect(self, kind: str, text: str, expected: str | None = None) -> _Token:
         token = self._accept(kind, text)
         if token is None:
-            raise self._error(expected or repr(text.upper() if kind == "keyword" else text))
+            raise self.error(expected or repr(text.upper() if kind == "keyword" else text))
         return token
 
-    def _error(self, expected: str) -> QuerySyntaxError:
+    def error(self, expected: str) -> QuerySyntaxError:
         return QuerySyntaxError(self.query, self.token.column, expected, self.token.describe())
 
     def end(self) -> None:
         if self.token.kind != "end":
-            raise self._error("the end of the query")
+            raise self.error("the end of the query")
 
     # -- grammar ---------------------------------------------------------------
 
@@ -186,7 +186,7 @@ class _Parser:
         if self._accept("keyword", "limit"):
             token = self.token
             if token.kind != "number" or not token.text.isdigit():
-                raise self._error("a whole number")
+                raise self.error("a whole number")
             limit = int(self._advance().text)
         self.end()
         return SelectQuery(tuple(attributes), tuple(collections), where, tuple(order), limit)
@@ -201,7 +201,7 @@ class _Parser:
     def path(self) -> str:
         token = self._accept("path")
         if token is None:
-            raise self._error("a collection path such as /grid/vo/mc")
+            raise self.error("a collection path such as /grid/vo/mc")
         return token.text
 
     def attribute(self) -> Attribute:
@@ -214,9 +214,9 @@ class _Parser:
             self._expect("op", ":", "':' and an attribute name after the collection")
             name = self._accept("name")
             if name is None:
-                raise self._error("an attribute name")
+                raise self.error("an attribute name")
             return Attribute(name.text, token.text, token.column)
-        raise self._error("an attribute")
+        raise self.error("an attribute")
 
     def condition(self) -> Condition:
         self.depth += 1
@@ -285,7 +285,7 @@ class _Parser:
             self._expect("keyword", "and")
             return Between(left, low, self.operand(), negated, column)
         expected = "LIKE, IN or BETWEEN" if negated else "a comparison, LIKE, IN, BETWEEN or IS"
-        raise self._error(expected)
+        raise self.error(expected)
 
     def operand(self) -> Operand:
         token = self.token
@@ -293,13 +293,13 @@ class _Parser:
             return self.attribute()
         starts_value = token.kind in ("string", "number") or token.text in ("-", "true", "false")
         if not starts_value and not self._at("keyword", "timestamp"):
-            raise self._error("an attribute or a value")
+            raise self.error("an attribute or a value")
         return self.literal()
 
     def string(self) -> Literal:
         token = self._accept("string")
         if token is None:
-            raise self._error("a quoted string")
+            raise self.error("a quoted string")
         quote = token.text[0]
         return Literal(token.text[1:-1].replace(quote * 2, quote), token.column)
 
@@ -323,17 +323,17 @@ class _Parser:
         sign = self._accept("op", "-")
         number = self._accept("number")
         if number is None:
-            raise self._error("a value (number, quoted string, TRUE, FALSE or TIMESTAMP '...')")
-        text = ("-" if sign else "") + number.text
+            raise self.error("a value (number, quoted string, TRUE, FALSE or TIMESTAMP '...')")
+        digits = ("-" if sign else "") + number.text
         is_int = number.text.isdigit()
-        return Literal(int(text) if is_int else float(text), (sign or number).column)
+        return Literal(int(digits) if is_int else float(digits), (sign or number).column)
 
 
 def parse_condition(query: str) -> Condition:
     """The syntax tree of condition ``query``; :class:`QuerySyntaxError` says where it fails."""
     parser = _Parser(query)
     if parser.token.kind == "end":
-        raise parser._error("a condition")
+        raise parser.error("a condition")
     condition = parser.condition()
     parser.end()
     return condition

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
-from typing import Any, Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
 __all__ = ["Rows", "closing", "stream"]
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 class Rows(Iterator[T], Generic[T]):
@@ -83,7 +84,19 @@ def stream(
     return Rows(rows, stack, errors)
 
 
-def closing(result: Iterable[T] | Any) -> Iterator[T]:
+class ClosableResult(Protocol[T_co]):
+    """A database result: iterable, and closed by its reader."""
+
+    def __iter__(self) -> Iterator[T_co]:
+        """The rows."""
+        ...
+
+    def close(self) -> None:
+        """Release the cursor."""
+        ...
+
+
+def closing(result: ClosableResult[T]) -> Iterator[T]:
     """The rows of a database result, which is closed when they end or are abandoned."""
     try:
         yield from result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 import threading
@@ -13,9 +14,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, event, func, select
 
-from gridfs.catalog import SUPERUSER, Catalog, EntryKind, ReplicaStatus
+from gridfs.catalog import SUPERUSER, Catalog, CatalogAPI, EntryKind, FileStatus, ReplicaStatus
 from gridfs.catalog.engine import SCHEMA_REVISION, alembic_config, create_catalog_engine
 from gridfs.catalog.models import Base, EntryModel
 from gridfs.errors import (
@@ -26,10 +27,13 @@ from gridfs.errors import (
     IsADirectory,
     NotADirectory,
     NotFound,
+    NotPermitted,
+    PermissionDenied,
     SymlinkLoop,
 )
+from gridfs.metadata import Metadata, MetadataAPI
 from gridfs.metadata import models as _metadata_models  # noqa: F401 - its tables are on Base too
-from tests.conftest import ALICE, open_catalog
+from tests.conftest import ALICE, BOB, open_catalog
 
 
 def add(catalog: Catalog, lfn: str, *, size: int = 10, replicas=()) -> str:
@@ -42,7 +46,7 @@ def test_schema_revision_is_the_newest_migration() -> None:
 
 
 def test_migrations_create_exactly_the_models(catalog: Catalog) -> None:
-    with catalog._engine.connect() as connection:
+    with catalog.store.engine.connect() as connection:
         context = MigrationContext.configure(connection)
         assert compare_metadata(context, Base.metadata) == []
         assert context.get_current_revision() is not None
@@ -59,9 +63,9 @@ def test_reopening_keeps_data_and_schema(catalog_url: str) -> None:
 
 
 def test_sqlite_runs_in_wal_mode(catalog: Catalog) -> None:
-    if catalog._engine.dialect.name != "sqlite":
+    if catalog.store.engine.dialect.name != "sqlite":
         pytest.skip("a SQLite setting")
-    with catalog._engine.connect() as connection:
+    with catalog.store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
@@ -116,7 +120,7 @@ def test_add_file_registers_file_and_replicas_together(catalog: Catalog) -> None
         ("se2", "srm://se2/grid/a", ReplicaStatus.AVAILABLE),
     ]
     assert all(r.guid == entry.guid for r in replicas)
-    assert catalog.stat_guid(entry.guid or "").id == entry.id
+    assert catalog.lfns_of(entry.guid or "") == ["/grid/a.mpg"]
     assert catalog.lfn_of(entry.id) == "/grid/a.mpg"
 
 
@@ -128,7 +132,7 @@ def test_a_failed_registration_leaves_nothing(catalog: Catalog) -> None:
         add(catalog, "/grid/b", replicas=[("se1", "srm://se1/y"), ("se1", "srm://se1/x")])
     with pytest.raises(NotFound):
         catalog.stat("/grid/b")
-    with catalog._session() as session:
+    with catalog.store.session() as session:
         assert session.scalar(select(func.count()).select_from(EntryModel)) == 3
 
 
@@ -247,7 +251,7 @@ def test_listing_a_large_directory_uses_bounded_memory(catalog_url: str) -> None
         }
         for index in range(20_000)
     ]
-    with catalog._session(write=True) as session:
+    with catalog.store.session(write=True) as session:
         session.execute(EntryModel.__table__.insert(), rows)
     tracemalloc.start()
     count = sum(1 for _ in catalog.iterdir("/grid"))
@@ -338,7 +342,7 @@ def test_many_processes_may_create_a_catalog_at_once(catalog_url: str) -> None:
 def test_ids_are_never_reused(catalog: Catalog) -> None:
     catalog.mkdir("/grid")
     last = catalog.add_file("/grid/a", size=1, checksum="00000001")
-    with catalog._session(write=True) as session:
+    with catalog.store.session(write=True) as session:
         session.delete(session.get(EntryModel, last.id))
     assert catalog.add_file("/grid/b", size=1, checksum="00000001").id > last.id
 
@@ -417,8 +421,195 @@ def test_upgrading_a_catalog_with_data_keeps_it(catalog_url: str) -> None:
     catalog = Catalog.from_url(catalog_url, SUPERUSER)  # upgrades to the newest revision
     assert [r.surl for r in catalog.replicas("/grid/f")] == ["srm://se1/f"]
     assert catalog.stat("/grid/f").has_acl is False
-    with catalog._engine.connect() as connection:
+    with catalog.store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     catalog.unlink("/grid/f")
     assert catalog.add_file("/grid/g", size=1).id > file_id  # ids still never reused
     catalog.close()
+
+
+# -- named operations: each one transaction, so a remote catalog can serve it in one request
+
+
+def test_stat_replicas_is_the_entry_and_all_its_replicas(catalog: Catalog) -> None:
+    catalog.mkdir("/grid")
+    add(catalog, "/grid/a", replicas=[("se1", "srm://se1/a")])
+    entry = catalog.stat("/grid/a")
+    catalog.commit_version(
+        entry.id, size=3, checksum="00000003", checksum_type="adler32", se="se2", surl="srm://se2/a"
+    )
+    catalog.symlink("/grid/a", "/grid/link")
+    for name in ("/grid/a", "/grid/link", entry.id):
+        stat, replicas = catalog.stat_replicas(name)
+        assert (stat.id, stat.size) == (entry.id, 3)
+        assert [(r.surl, r.status) for r in replicas] == [
+            ("srm://se1/a", ReplicaStatus.STALE),
+            ("srm://se2/a", ReplicaStatus.AVAILABLE),
+        ]
+    directory, none = catalog.stat_replicas("/grid")
+    assert (directory.kind, none) == (EntryKind.DIRECTORY, [])
+
+
+def test_stat_replicas_needs_read_permission_and_names_the_lfn(catalog: Catalog) -> None:
+    catalog.mkdir("/grid", 0o755)
+    entry = catalog.add_file("/grid/secret", size=1, mode=0o600)
+    bob = catalog.as_identity(BOB)
+    for name in ("/grid/secret", entry.id):
+        with pytest.raises(PermissionDenied) as denied:
+            bob.stat_replicas(name)
+        assert denied.value.filename == "/grid/secret"  # by id too: named on the error path
+
+
+def test_replicas_by_id_do_not_walk_to_the_root(catalog: Catalog) -> None:
+    """The name for an error message is made only for an error: depth costs no query."""
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    counts = []
+    for depth in (1, 8):
+        lfn = "/" + "/".join(f"d{depth}-{level}" for level in range(depth)) + "/f"
+        catalog.mkdir(lfn.rsplit("/", 1)[0], parents=True)
+        entry = catalog.add_file(lfn, size=1)
+        event.listen(catalog.store.engine, "before_cursor_execute", count)
+        try:
+            statements.clear()
+            catalog.replicas(entry.id)
+            catalog.stat_replicas(entry.id)
+            counts.append(len(statements))
+        finally:
+            event.remove(catalog.store.engine, "before_cursor_execute", count)
+    assert counts[0] == counts[1]
+
+
+def test_replicas_to_replace_needs_write_permission_not_read(catalog: Catalog) -> None:
+    catalog.mkdir("/grid", 0o755)
+    add(catalog, "/grid/a", replicas=[("se1", "srm://se1/a")])
+    entry = catalog.stat("/grid/a")
+    catalog.chmod("/grid/a", 0o602)  # others may write, not read
+    bob = catalog.as_identity(BOB)
+    with pytest.raises(PermissionDenied):
+        bob.replicas(entry.id)
+    assert [r.surl for r in bob.replicas_to_replace(entry.id)] == ["srm://se1/a"]
+    catalog.chmod("/grid/a", 0o604)
+    with pytest.raises(PermissionDenied):
+        bob.replicas_to_replace(entry.id)
+    with pytest.raises(IsADirectory):
+        catalog.replicas_to_replace(catalog.stat("/grid").id)
+
+
+def test_abandon_writing_removes_only_a_file_still_being_written(catalog: Catalog) -> None:
+    catalog.mkdir("/grid")
+    writing = catalog.add_file("/grid/w", size=0, status=FileStatus.WRITING)
+    catalog.add_alias("/grid/w", "/grid/w-alias")
+    assert catalog.abandon_writing(writing.id) is True
+    for gone in ("/grid/w", "/grid/w-alias"):
+        with pytest.raises(NotFound):
+            catalog.stat(gone, follow_symlinks=False)
+    assert catalog.abandon_writing(writing.id) is False  # gone already
+    ready = catalog.add_file("/grid/r", size=1)
+    assert catalog.abandon_writing(ready.id) is False
+    assert catalog.stat("/grid/r").id == ready.id
+
+
+def test_abandon_writing_after_another_writer_committed_removes_nothing(catalog: Catalog) -> None:
+    catalog.mkdir("/grid")
+    writing = catalog.add_file("/grid/w", size=0, status=FileStatus.WRITING)
+    catalog.commit_version(
+        writing.id, size=2, checksum="00000002", checksum_type="adler32", se="se", surl="srm://s/w"
+    )
+    assert catalog.abandon_writing(writing.id) is False
+    stat, replicas = catalog.stat_replicas("/grid/w")
+    assert (stat.status, [r.surl for r in replicas]) == (FileStatus.READY, ["srm://s/w"])
+
+
+def test_abandon_writing_checks_the_unlink_permissions(catalog: Catalog) -> None:
+    catalog.mkdir("/grid", 0o777)
+    bob = catalog.as_identity(BOB)
+    mine = bob.add_file("/grid/bobs", size=0, status=FileStatus.WRITING)
+    catalog.chmod("/grid", 0o755)
+    with pytest.raises(PermissionDenied):
+        bob.abandon_writing(mine.id)
+    catalog.chmod("/grid", 0o1777)
+    alices = catalog.add_file("/grid/alices", size=0, status=FileStatus.WRITING)
+    with pytest.raises(NotPermitted):
+        bob.abandon_writing(alices.id)  # sticky: not bob's to remove
+    assert catalog.stat("/grid/bobs").id == mine.id
+    assert catalog.stat("/grid/alices").id == alices.id
+
+
+def test_replica_deletion_begins_and_is_undone(catalog: Catalog) -> None:
+    catalog.mkdir("/grid")
+    guid = add(catalog, "/grid/a")
+    catalog.add_replica(guid, "se1", "srm://se1/a", ReplicaStatus.AVAILABLE, pin_expiry_ns=7)
+    before = catalog.begin_replica_deletion("srm://se1/a")
+    assert (before.status, before.pin_expiry_ns) == (ReplicaStatus.AVAILABLE, 7)
+    [now] = catalog.replicas("/grid/a")
+    assert (now.status, now.pin_expiry_ns) == (ReplicaStatus.UNAVAILABLE, None)
+    catalog.undo_replica_deletion(before)
+    [back] = catalog.replicas("/grid/a")
+    assert (back.status, back.pin_expiry_ns) == (ReplicaStatus.AVAILABLE, 7)
+
+
+def test_undoing_a_deletion_leaves_a_replica_a_new_version_made_stale(catalog: Catalog) -> None:
+    catalog.mkdir("/grid")
+    add(catalog, "/grid/a", replicas=[("se1", "srm://se1/a")])
+    before = catalog.begin_replica_deletion("srm://se1/a")
+    entry = catalog.stat("/grid/a")
+    catalog.commit_version(
+        entry.id, size=1, checksum="00000001", checksum_type="adler32", se="se2", surl="srm://s2/a"
+    )
+    with pytest.raises(InvalidArgument, match="is stale, not unavailable: left as it is"):
+        catalog.undo_replica_deletion(before)
+    assert catalog.replicas("/grid/a")[0].status is ReplicaStatus.STALE
+
+
+def test_replica_deletion_needs_write_permission(catalog: Catalog) -> None:
+    catalog.mkdir("/grid", 0o755)
+    add(catalog, "/grid/a", replicas=[("se1", "srm://se1/a")])
+    before = catalog.begin_replica_deletion("srm://se1/a")
+    bob = catalog.as_identity(BOB)
+    with pytest.raises(PermissionDenied):
+        bob.begin_replica_deletion("srm://se1/a")
+    with pytest.raises(PermissionDenied):
+        bob.undo_replica_deletion(before)
+    assert catalog.replicas("/grid/a")[0].status is ReplicaStatus.UNAVAILABLE
+    with pytest.raises(NotFound):
+        catalog.begin_replica_deletion("srm://nowhere/x")
+
+
+# -- the seam
+
+
+def _parameters(function: object) -> inspect.Signature:
+    """The signature without the return type (an implementation returns itself, not the API)."""
+    return inspect.signature(function).replace(return_annotation=inspect.Parameter.empty)
+
+
+def _members(protocol: type) -> list[str]:
+    return [
+        name
+        for name, value in vars(protocol).items()
+        if not name.startswith("_") and (callable(value) or isinstance(value, property))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("protocol", "implementation"), [(CatalogAPI, Catalog), (MetadataAPI, Metadata)]
+)
+def test_the_sql_implementation_has_the_protocols_signatures(
+    protocol: type, implementation: type
+) -> None:
+    for name in _members(protocol):
+        declared = getattr(protocol, name)
+        offered = getattr(implementation, name)
+        if isinstance(declared, property):
+            assert isinstance(offered, property), name
+            continue
+        assert _parameters(offered) == _parameters(declared), name
+
+
+def test_transaction_is_not_part_of_the_seam() -> None:
+    assert hasattr(Catalog, "transaction")
+    assert not hasattr(CatalogAPI, "transaction")

@@ -154,16 +154,25 @@ def test_chmod_chown_utime(trailers: Catalog, catalog_url: str) -> None:
 
 def test_sizes_checksums_and_comments(trailers: Catalog) -> None:
     add(trailers, "/grid/gilda/trailers/a")
-    entry = trailers.set_size(
-        "/grid/gilda/trailers/a",
-        4096,
+    entry, _ = trailers.commit_version(
+        trailers.stat("/grid/gilda/trailers/a").id,
+        size=4096,
         checksum_type="md5",
         checksum="0123456789abcdef0123456789abcdef",
+        se="se1",
+        surl="srm://se1/a-v2",
     )
     assert (entry.size, entry.checksum_type) == (4096, "md5")
     for bad in (("md5", "xyz"), ("sha1", "00"), ("adler32", "ABCDEF01")):
         with pytest.raises(InvalidArgument):
-            trailers.set_size("/grid/gilda/trailers/a", 1, checksum_type=bad[0], checksum=bad[1])
+            trailers.commit_version(
+                entry.id,
+                size=1,
+                checksum_type=bad[0],
+                checksum=bad[1],
+                se="se1",
+                surl="srm://se1/a-v3",
+            )
     trailers.set_comment("/grid/gilda/trailers/a", "director's cut")
     assert trailers.stat("/grid/gilda/trailers/a").comment == "director's cut"
     trailers.set_comment("/grid/gilda/trailers/a", None)

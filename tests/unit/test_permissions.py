@@ -131,7 +131,14 @@ def test_read_and_write_permissions(shared) -> None:
     with pytest.raises(PermissionDenied):
         carol.unlink("/grid/gilda/secret")
     with pytest.raises(PermissionDenied):
-        carol.set_size("/grid/gilda/secret", 5)
+        carol.commit_version(
+            carol.stat("/grid/gilda/secret").id,
+            size=5,
+            checksum="00000005",
+            checksum_type="adler32",
+            se="se",
+            surl="srm://se/v2",
+        )
     with pytest.raises(PermissionDenied):
         carol.add_replica(alice.guid_of("/grid/gilda/secret"), "se", "srm://se/x")
     alice.chmod("/grid/gilda/secret", 0o600)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 
 import pytest
 from sqlalchemy import func, select
@@ -15,6 +16,7 @@ from gridfs.errors import (
     NotADirectory,
     NotFound,
     PermissionDenied,
+    UnknownAttribute,
 )
 from gridfs.metadata import Metadata, QueryError, QuerySyntaxError, parse_type
 from gridfs.metadata.models import ValueModel
@@ -197,9 +199,10 @@ def test_find_recursive_and_by_id(meta: Metadata, catalog: Catalog) -> None:
         f"{MOVIES}/classics/metropolis.mpg",
     ]
     directory = catalog.stat(MOVIES).id
-    stats = list(meta.find_ids(directory, "Runtime > 137", recursive=True))
-    assert sorted(stat.name for stat in stats) == ["BatmanBegins.mpg", "metropolis.mpg"]
-    assert all(stat.kind is EntryKind.FILE for stat in stats)
+    found_ids = list(meta.find_ids(directory, "Runtime > 137", recursive=True))
+    placed = sorted(([d.name for d in f.directories], f.entry.name) for f in found_ids)
+    assert placed == [([], "BatmanBegins.mpg"), (["classics"], "metropolis.mpg")]
+    assert all(f.entry.kind is EntryKind.FILE for f in found_ids)
 
 
 @pytest.fixture
@@ -278,7 +281,7 @@ def test_rename_keeps_and_delete_removes_metadata(meta: Metadata, catalog: Catal
     assert found(meta, "Runtime = 117") == ["alien-1979.mpg"]
     entry_id = catalog.stat(f"{MOVIES}/alien-1979.mpg").id
     catalog.unlink(f"{MOVIES}/alien-1979.mpg")
-    with catalog._engine.connect() as connection:
+    with catalog.store.engine.connect() as connection:
         left = connection.scalar(
             select(func.count()).select_from(ValueModel).where(ValueModel.entry_id == entry_id)
         )
@@ -322,7 +325,7 @@ def test_results_stream_and_close_early(meta: Metadata, catalog: Catalog) -> Non
         next(rows)
     with pytest.raises(StopIteration):
         next(rows)
-    pool = catalog._engine.pool
+    pool = catalog.store.engine.pool
     assert pool.checkedout() == 0
 
 
@@ -368,7 +371,7 @@ def test_adversarial_conditions_never_reach_the_database(meta: Metadata, catalog
     for condition in ["Title = 'x'; DROP TABLE entries", "Title = 1 /* */", "Runtime = 1 --"]:
         with pytest.raises(QuerySyntaxError):
             meta.find(MOVIES, condition)
-    with catalog._engine.connect() as connection:
+    with catalog.store.engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(EntryModel)) > 7
         assert connection.scalar(select(func.count()).select_from(ValueModel)) == 35
 
@@ -394,3 +397,91 @@ def test_values_text_form_for_extended_attributes(meta: Metadata) -> None:
         name: value for name, value in values.items() if value is not None
     }
     assert str(parse_type("VARCHAR(64)")) == str(schema["Title"])
+
+
+# -- named operations: each one transaction, so a remote catalog can serve it in one request
+
+
+def test_addattrs_adds_all_or_none(meta: Metadata) -> None:
+    with pytest.raises(AlreadyExists):
+        meta.addattrs(MOVIES, {"Director": "varchar(32)", "Runtime": "int"})
+    with pytest.raises(InvalidArgument):
+        meta.addattrs(MOVIES, {"Director": "varchar(32)", "Budget": "money"})
+    assert "Director" not in meta.listattr(MOVIES)
+    meta.addattrs(MOVIES, {"Director": "varchar(32)", "Budget": "float"})
+    assert list(meta.listattr(MOVIES))[-2:] == ["Director", "Budget"]
+
+
+def test_removeattrs_removes_all_or_none(meta: Metadata) -> None:
+    with pytest.raises(UnknownAttribute):
+        meta.removeattrs(MOVIES, ["Runtime", "Director"])
+    assert meta.getattr(f"{MOVIES}/alien.mpg", ["Runtime"]) == {"Runtime": 117}
+    meta.removeattrs(MOVIES, ["Runtime", "Rating"])
+    assert "Runtime" not in meta.listattr(MOVIES)
+    meta.addattr(MOVIES, "Runtime", "int")
+    assert meta.getattr(f"{MOVIES}/alien.mpg", ["Runtime"]) == {"Runtime": None}  # values gone
+
+
+def test_schema_changes_need_write_permission(meta: Metadata) -> None:
+    bob = meta.as_identity(BOB)
+    with pytest.raises(PermissionDenied):
+        bob.addattrs(MOVIES, {"Director": "varchar(32)"})
+    with pytest.raises(PermissionDenied):
+        bob.removeattrs(MOVIES, ["Runtime"])
+    assert "Runtime" in meta.listattr(MOVIES)
+
+
+def test_an_unknown_attribute_is_its_own_error(meta: Metadata) -> None:
+    lfn = f"{MOVIES}/alien.mpg"
+    for call in (
+        lambda: meta.getattr(lfn, ["Director"]),
+        lambda: meta.setattr(lfn, {"Director": "Scott"}),
+        lambda: meta.clearattr(lfn, ["Director"]),
+        lambda: meta.removeattr(MOVIES, "Director"),
+    ):
+        with pytest.raises(UnknownAttribute) as unknown:
+            call()
+        assert isinstance(unknown.value, NotFound)
+        assert unknown.value.errno == errno.ENOENT
+
+
+def test_add_entry_registers_a_file_and_its_values_at_once(
+    meta: Metadata, catalog: Catalog
+) -> None:
+    lfn = f"{MOVIES}/up.mpg"
+    entry = meta.add_entry(lfn, {"Title": "Up", "Runtime": 96}, size=5)
+    assert (entry.size, entry.mode, catalog.stat(lfn).id) == (5, 0o644, entry.id)
+    assert meta.getattr(lfn, ["Title", "Runtime"]) == {"Title": "Up", "Runtime": 96}
+    with pytest.raises(AlreadyExists):
+        meta.add_entry(lfn, {})
+
+
+def test_add_entry_leaves_nothing_when_a_value_is_refused(meta: Metadata, catalog: Catalog) -> None:
+    for values in ({"Runtime": "ninety"}, {"Director": "Docter"}):
+        with pytest.raises((InvalidArgument, UnknownAttribute)):
+            meta.add_entry(f"{MOVIES}/up.mpg", values)
+        with pytest.raises(NotFound):
+            catalog.stat(f"{MOVIES}/up.mpg")
+    with pytest.raises(PermissionDenied):
+        meta.as_identity(BOB).add_entry(f"{MOVIES}/bobs.mpg", {"Runtime": 1})
+
+
+def test_find_ids_places_each_match_below_the_directory_searched(
+    meta: Metadata, catalog: Catalog
+) -> None:
+    deep = f"{MOVIES}/a/b"
+    catalog.mkdir(deep, parents=True)
+    meta.addattr(deep, "Runtime", "int")
+    add(catalog, f"{deep}/short.mpg")
+    meta.setattr(f"{deep}/short.mpg", {"Runtime": 5})
+    top = catalog.stat(MOVIES).id
+    [match] = list(meta.find_ids(top, "Runtime < 10", recursive=True))
+    assert [d.name for d in match.directories] == ["a", "b"]
+    assert [d.id for d in match.directories] == [
+        catalog.stat(f"{MOVIES}/a").id,
+        catalog.stat(deep).id,
+    ]
+    assert match.directories[0].parent_id == top
+    assert match.entry.name == "short.mpg"
+    direct = list(meta.find_ids(top, "Runtime = 117"))
+    assert [(f.directories, f.entry.name) for f in direct] == [((), "alien.mpg")]

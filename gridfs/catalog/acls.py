@@ -1,0 +1,139 @@
+"""Access control lists, the access(2) test, and the grid properties of entries."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from gridfs.catalog.models import AclModel, EntryModel, PropertyModel
+from gridfs.catalog.permissions import (
+    EXECUTE,
+    READ,
+    WRITE,
+    AclEntry,
+    AclTag,
+    with_mask,
+)
+from gridfs.catalog.records import EntryId, EntryKind
+from gridfs.catalog.store import CatalogStore, name_text, retry_on_conflict
+from gridfs.errors import InvalidArgument, NotADirectory, NotFound, PermissionDenied, SymlinkLoop
+
+__all__ = ["AclCalls", "store_acl"]
+
+
+class AclCalls:
+    """The ACL and property part of :class:`~gridfs.catalog.Catalog`."""
+
+    store: CatalogStore
+
+    def getacl(self, lfn: str) -> list[AclEntry]:
+        """The whole ACL of ``lfn``: owner, group and other from the mode, plus extended entries."""
+        with self.store.session() as session:
+            entry = self.store.resolve(session, lfn)
+            extended = self.store.acl_of(session, entry)
+            access = {e.tag for e in extended if not e.default}
+            entries = [
+                AclEntry(False, AclTag.USER_OBJ, "", (entry.mode >> 6) & 7),
+                AclEntry(False, AclTag.OTHER, "", entry.mode & 7),
+                *extended,
+            ]
+            if AclTag.GROUP_OBJ not in access:
+                entries.append(AclEntry(False, AclTag.GROUP_OBJ, "", (entry.mode >> 3) & 7))
+            return sorted(entries)
+
+    @retry_on_conflict
+    def setacl(self, lfn: str, entries: Sequence[AclEntry]) -> list[AclEntry]:
+        """Replace the ACL of ``lfn`` (access entries, and default ones on a directory).
+
+        The owner, group and other entries set the mode bits; with named
+        entries a mask is kept (computed if not given). Owner or superuser.
+        """
+        access = [e for e in entries if not e.default]
+        default = [e for e in entries if e.default]
+        access = with_mask(access, default=False)
+        if default:
+            default = with_mask(default, default=True)
+        with self.store.session(write=True) as session:
+            entry = self.store.resolve(session, lfn)
+            self.store.require_owner(entry, lfn)
+            if default and entry.kind != EntryKind.DIRECTORY:
+                raise InvalidArgument(f"only a directory has a default ACL ({lfn})", lfn)
+            by_tag = {e.tag: e.perms for e in access if e.tag not in (AclTag.USER, AclTag.GROUP)}
+            group_bits = by_tag.get(AclTag.MASK, by_tag[AclTag.GROUP_OBJ])
+            entry.mode = (entry.mode & 0o7000) | (
+                by_tag[AclTag.USER_OBJ] << 6 | group_bits << 3 | by_tag[AclTag.OTHER]
+            )
+            extended = len(access) > 3
+            stored = [
+                e for e in access if extended and e.tag not in (AclTag.USER_OBJ, AclTag.OTHER)
+            ]
+            store_acl(session, entry, stored + default)
+            entry.ctime_ns = time.time_ns()
+        return self.getacl(lfn)
+
+    def access(self, lfn: str, mode: int) -> bool:
+        """Whether ``lfn`` exists (``os.F_OK``) and allows ``mode`` (``os.R_OK|W_OK|X_OK``).
+
+        As :func:`os.access`: links are followed, a missing entry or an
+        ancestor without search permission gives False, not an error.
+        """
+        want = mode & (READ | WRITE | EXECUTE)
+        try:
+            with self.store.session() as session:
+                entry = self.store.resolve(session, lfn)
+                if not want:
+                    return True
+                return self.store.allows(entry, self.store.acl_of(session, entry), want)
+        except (NotFound, PermissionDenied, NotADirectory, SymlinkLoop):
+            return False
+
+    def properties(self, lfn_or_id: str | EntryId) -> dict[str, str]:
+        """The grid properties of an entry (such as ``default_se``); needs read permission."""
+        with self.store.session() as session:
+            entry = self.store.entry(session, lfn_or_id, follow=True)
+            self.store.require(session, entry, READ, self.store.name_of(session, entry, lfn_or_id))
+            rows = session.scalars(select(PropertyModel).where(PropertyModel.entry_id == entry.id))
+            return {row.name: row.value for row in rows}
+
+    @retry_on_conflict
+    def set_property(self, lfn_or_id: str | EntryId, name: str, value: str | None) -> None:
+        """Set (or with ``None`` remove) a grid property; needs write permission.
+
+        Removing a property that is not set raises :class:`NotFound`.
+        """
+        if not name or len(name) > 255:
+            raise InvalidArgument(f"invalid property name {name!r}", name)
+        with self.store.session(write=True) as session:
+            entry = self.store.entry(session, lfn_or_id, follow=True)
+            where = self.store.name_of(session, entry, lfn_or_id)
+            self.store.require(session, entry, WRITE, where)
+            row = session.get(PropertyModel, (entry.id, name))
+            if value is None:
+                if row is None:
+                    raise NotFound(f"no property {name} on {name_text(where)}", name)
+                session.delete(row)
+            elif row is None:
+                session.add(PropertyModel(entry_id=entry.id, name=name, value=value))
+            else:
+                row.value = value
+            entry.ctime_ns = time.time_ns()
+
+
+def store_acl(session: Session, entry: EntryModel, entries: Sequence[AclEntry]) -> None:
+    """Replace the stored extended ACL entries of ``entry`` with ``entries``."""
+    session.execute(delete(AclModel).where(AclModel.entry_id == entry.id))
+    for acl_entry in entries:
+        session.add(
+            AclModel(
+                entry_id=entry.id,
+                is_default=acl_entry.default,
+                tag=acl_entry.tag.value,
+                qualifier=acl_entry.qualifier,
+                perms=acl_entry.perms,
+            )
+        )
+    entry.has_acl = bool(entries)
+    session.flush()

@@ -1,0 +1,398 @@
+"""Replicas: where the copies of a file are, new versions, and replica status changes."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gridfs.catalog.lfn import join_lfn, split_lfn
+from gridfs.catalog.models import EntryModel, ReplicaModel
+from gridfs.catalog.permissions import EXECUTE, READ, WRITE
+from gridfs.catalog.records import EntryId, EntryKind, FileStatus, Replica, ReplicaStatus, Stat
+from gridfs.catalog.store import BULK_CHUNK, ROOT_ID, CatalogStore, retry_on_conflict
+from gridfs.errors import AlreadyExists, ChecksumMismatch, GridError, InvalidArgument, NotFound
+
+__all__ = ["ReplicaCalls", "check_checksum", "new_replica", "replicas_of", "to_replica"]
+
+_CHECKSUM_LENGTHS = {"adler32": 8, "md5": 32}
+
+
+class ReplicaCalls:
+    """The replica part of :class:`~gridfs.catalog.Catalog`: each call one transaction."""
+
+    store: CatalogStore
+
+    def replicas(self, lfn_or_id: str | EntryId) -> list[Replica]:
+        """The replicas of a file, oldest first, stale ones included; needs read permission."""
+        with self.store.session() as session:
+            entry = self.store.entry(session, lfn_or_id, follow=True)
+            name = self.store.name_of(session, entry, lfn_or_id)
+            self.store.require_file(entry, name)
+            self.store.require(session, entry, READ, name)
+            return replicas_of(session, entry)
+
+    def stat_replicas(self, lfn_or_id: str | EntryId) -> tuple[Stat, list[Replica]]:
+        """The entry (links followed for an LFN), checked for reading, and its replicas.
+
+        One transaction: what an open needs. The replicas are oldest first,
+        stale ones included; an entry that is not a file has none.
+        """
+        with self.store.session() as session:
+            entry = self.store.entry(session, lfn_or_id, follow=True)
+            self.store.require(session, entry, READ, self.store.name_of(session, entry, lfn_or_id))
+            found = replicas_of(session, entry) if entry.kind == EntryKind.FILE else []
+            return self.store.to_stat(entry), found
+
+    def replicas_to_replace(self, entry_id: EntryId) -> list[Replica]:
+        """The replicas of file ``entry_id`` as its writer sees them: needs write permission.
+
+        A writer that may not read still learns where the file's new version goes.
+        """
+        with self.store.session() as session:
+            entry = self.store.by_id(session, entry_id)
+            name = self.store.name_of(session, entry, entry_id)
+            self.store.require_file(entry, name)
+            self.store.require(session, entry, WRITE, name)
+            return replicas_of(session, entry)
+
+    def replicas_many(self, lfns: Sequence[str]) -> dict[str, list[Replica]]:
+        """The replicas of many files at once: a few queries, whatever their number.
+
+        Directories are resolved a level at a time (one query per directory
+        on the way, for all LFNs in it together), then the replicas in bulk. LFNs that
+        do not exist, or that the identity may not read, are left out of the
+        result; links on the way are followed one by one.
+        """
+        result: dict[str, list[Replica]] = {}
+        with self.store.session() as session:
+            entries = self._resolve_many(session, lfns)
+            files = [e for e in entries.items() if e[1].kind == EntryKind.FILE]
+            allowed = self.store.allowed(session, [entry for _, entry in files], READ)
+            readable = {lfn: entry for (lfn, entry), ok in zip(files, allowed, strict=True) if ok}
+            by_entry: dict[int, list[Replica]] = defaultdict(list)
+            ids = sorted({entry.id for entry in readable.values()})
+            guids = {entry.id: entry.guid or "" for entry in readable.values()}
+            for start in range(0, len(ids), BULK_CHUNK):
+                rows = session.scalars(
+                    select(ReplicaModel)
+                    .where(ReplicaModel.entry_id.in_(ids[start : start + BULK_CHUNK]))
+                    .order_by(ReplicaModel.id)
+                )
+                for row in rows:
+                    by_entry[row.entry_id].append(to_replica(row, guids[row.entry_id]))
+            for lfn, entry in readable.items():
+                result[lfn] = by_entry.get(entry.id, [])
+        return result
+
+    def _resolve_many(self, session: Session, lfns: Sequence[str]) -> dict[str, EntryModel]:
+        """Entries of many LFNs, a directory level at a time; missing or denied ones left out."""
+        known: dict[tuple[str, ...], EntryModel] = {(): self.store.by_id(session, ROOT_ID)}
+        split = {lfn: split_lfn(lfn) for lfn in lfns}
+        depth = max((len(parts) for parts in split.values()), default=0)
+        for level in range(1, depth + 1):
+            wanted: dict[tuple[int, str], list[tuple[str, ...]]] = defaultdict(list)
+            for parts in split.values():
+                prefix = parts[:level]
+                parent = known.get(parts[: level - 1])
+                if (
+                    len(parts) >= level
+                    and prefix not in known
+                    and parent is not None
+                    and parent.kind == EntryKind.DIRECTORY
+                ):
+                    wanted[(parent.id, prefix[-1])].append(prefix)
+            parents = list(
+                {known[prefix[:-1]] for prefixes in wanted.values() for prefix in prefixes}
+            )
+            allowed = self.store.allowed(session, parents, EXECUTE)
+            searchable = {p.id for p, ok in zip(parents, allowed, strict=True) if ok}
+            by_parent: dict[int, list[str]] = defaultdict(list)
+            for parent_id, name in wanted:
+                if parent_id in searchable:
+                    by_parent[parent_id].append(name)
+            # One query per directory: (parent_id, name) row-value lists defeat
+            # SQLite's index, "parent_id = ? AND name IN (...)" does not.
+            for parent_id, names in by_parent.items():
+                for start in range(0, len(names), BULK_CHUNK):
+                    rows = session.scalars(
+                        select(EntryModel).where(
+                            EntryModel.parent_id == parent_id,
+                            EntryModel.name.in_(names[start : start + BULK_CHUNK]),
+                        )
+                    )
+                    for row in rows:
+                        for prefix in wanted[(parent_id, row.name)]:
+                            known[prefix] = row
+            for prefix, entry in list(known.items()):
+                if len(prefix) == level and entry.kind == EntryKind.SYMLINK:
+                    # Rare: a link on the way; resolve it on its own.
+                    try:
+                        known[prefix] = self.store.resolve(session, join_lfn(prefix))
+                    except GridError:
+                        del known[prefix]
+        return {lfn: known[parts] for lfn, parts in split.items() if parts in known}
+
+    def surls_of(self, guid: str) -> list[str]:
+        """The SURLs of the replicas of a GUID."""
+        with self.store.session() as session:
+            entry = self.store.by_guid(session, guid)
+            self.store.lfn_checked(session, entry)
+            self.store.require(session, entry, READ, guid)
+            return [replica.surl for replica in replicas_of(session, entry)]
+
+    def space_used(self, se: str, space_token: str) -> int:
+        """Bytes that the replicas in ``space_token`` of SE ``se`` occupy (an SE's accounting)."""
+        with self.store.session() as session:
+            used = session.scalar(
+                select(func.coalesce(func.sum(EntryModel.size), 0))
+                .select_from(ReplicaModel)
+                .join(EntryModel, EntryModel.id == ReplicaModel.entry_id)
+                .where(ReplicaModel.se == se, ReplicaModel.space_token == space_token)
+            )
+            return int(used or 0)
+
+    def replicas_for_removal(self, lfn: str) -> list[Replica]:
+        """The replicas of file ``lfn``, if the identity may remove it (else the error).
+
+        Removal needs write and search permission on the directory (and the
+        sticky-bit rule), not on the file, as unlink(2).
+        """
+        with self.store.session() as session:
+            entry = self._removable_file(session, lfn)
+            return replicas_of(session, entry)
+
+    @retry_on_conflict
+    def drop_replicas(self, lfn: str, surls: Sequence[str]) -> None:
+        """Unregister replicas of file ``lfn`` whose copies are gone, under removal permission."""
+        with self.store.session(write=True) as session:
+            entry = self._removable_file(session, lfn)
+            session.execute(
+                delete(ReplicaModel).where(
+                    ReplicaModel.entry_id == entry.id, ReplicaModel.surl.in_(list(surls))
+                )
+            )
+
+    def _removable_file(self, session: Session, lfn: str) -> EntryModel:
+        """The file ``lfn`` (not following it), checked as :meth:`unlink` checks."""
+        _, entry = self.store.removable(session, lfn)
+        self.store.require_file(entry, lfn)
+        return entry
+
+    @retry_on_conflict
+    def commit_version(
+        self,
+        entry_id: EntryId,
+        *,
+        size: int,
+        checksum: str,
+        checksum_type: str,
+        se: str,
+        surl: str,
+        space_token: str | None = None,
+    ) -> tuple[Stat, list[Replica]]:
+        """Make the stored copy ``surl`` the new content of file ``entry_id``.
+
+        In one transaction: the size and checksum change, ``surl`` on ``se``
+        becomes the only available replica, and every other replica becomes
+        STALE, so that no reader is handed old bytes for the new checksum.
+        The GUID stays. Returns the new entry and the stale replicas, whose
+        stored copies are the caller's to delete (then :meth:`remove_replica`).
+        Needs write permission on the file.
+        """
+        if size < 0:
+            raise InvalidArgument(f"negative size for entry {entry_id}", str(entry_id))
+        check_checksum(checksum_type, checksum, surl)
+        try:
+            with self.store.session(write=True) as session:
+                entry = self.store.by_id(session, entry_id)
+                lfn = self.store.lfn_checked(session, entry)
+                self.store.require_file(entry, lfn)
+                self.store.require(session, entry, WRITE, lfn)
+                stale = []
+                for row in session.scalars(
+                    select(ReplicaModel).where(ReplicaModel.entry_id == entry.id)
+                ):
+                    row.status = ReplicaStatus.STALE.value
+                    stale.append(to_replica(row, entry.guid or ""))
+                session.add(new_replica(entry.id, se, surl, space_token=space_token))
+                entry.size = size
+                entry.checksum_type, entry.checksum = checksum_type, checksum
+                entry.status = FileStatus.READY.value
+                entry.mtime_ns = entry.ctime_ns = time.time_ns()
+                session.flush()
+                return self.store.to_stat(entry), stale
+        except IntegrityError as exc:
+            raise AlreadyExists(f"replica is registered already: {surl}", surl) from exc
+
+    @retry_on_conflict
+    def add_replica(
+        self,
+        guid: str,
+        se: str,
+        surl: str,
+        status: ReplicaStatus = ReplicaStatus.AVAILABLE,
+        *,
+        pin_expiry_ns: int | None = None,
+        space_token: str | None = None,
+        checksum: str | None = None,
+    ) -> Replica:
+        """Register one more replica of the file with GUID ``guid``; needs write permission.
+
+        With ``checksum``, only if the file still has that checksum: a copy of
+        an older version must not join the replicas of a newer one
+        (:class:`ChecksumMismatch` otherwise).
+        """
+        try:
+            with self.store.session(write=True) as session:
+                entry = self.store.by_guid(session, guid)
+                lfn = self.store.lfn_checked(session, entry)
+                self.store.require(session, entry, WRITE, lfn)
+                if checksum is not None and entry.checksum != checksum:
+                    raise ChecksumMismatch(
+                        f"{lfn} changed while it was copied: the copy {surl} holds an older "
+                        "version",
+                        lfn,
+                    )
+                row = new_replica(
+                    entry.id, se, surl, status, pin_expiry_ns=pin_expiry_ns, space_token=space_token
+                )
+                session.add(row)
+                session.flush()
+                return to_replica(row, guid)
+        except IntegrityError as exc:
+            raise AlreadyExists(f"replica is registered already: {surl}", surl) from exc
+
+    @retry_on_conflict
+    def remove_replica(self, guid: str, surl: str) -> Replica:
+        """Unregister one replica of a GUID (the stored copy stays: the caller's to delete)."""
+        with self.store.session(write=True) as session:
+            entry = self.store.by_guid(session, guid)
+            lfn = self.store.lfn_checked(session, entry)
+            self.store.require(session, entry, WRITE, lfn)
+            row = session.scalar(
+                select(ReplicaModel).where(
+                    ReplicaModel.entry_id == entry.id, ReplicaModel.surl == surl
+                )
+            )
+            if row is None:
+                raise NotFound(f"{lfn} has no replica {surl}", surl)
+            replica = to_replica(row, guid)
+            session.delete(row)
+            return replica
+
+    @retry_on_conflict
+    def set_replica_status(
+        self, surl: str, status: ReplicaStatus, *, pin_expiry_ns: int | None = None
+    ) -> Replica:
+        """Change a replica's status (and pin expiry); needs write permission on its file."""
+        with self.store.session(write=True) as session:
+            row, guid = self._writable_replica(session, surl)
+            row.status = status.value
+            row.pin_expiry_ns = pin_expiry_ns
+            return to_replica(row, guid)
+
+    @retry_on_conflict
+    def begin_replica_deletion(self, surl: str) -> Replica:
+        """Mark replica ``surl`` UNAVAILABLE while its copy is deleted; returns it as it was.
+
+        Readers are no longer sent to it. Needs write permission on its file.
+        Hand the result to :meth:`undo_replica_deletion` if the deletion fails.
+        """
+        with self.store.session(write=True) as session:
+            row, guid = self._writable_replica(session, surl)
+            before = to_replica(row, guid)
+            row.status = ReplicaStatus.UNAVAILABLE.value
+            row.pin_expiry_ns = None
+            return before
+
+    @retry_on_conflict
+    def undo_replica_deletion(self, replica: Replica) -> None:
+        """Put back the status and pin expiry of ``replica`` after a failed deletion.
+
+        Only while it is still UNAVAILABLE: a replica a new version has made
+        STALE meanwhile stays so (:class:`InvalidArgument`, no change).
+        """
+        with self.store.session(write=True) as session:
+            row, _ = self._writable_replica(session, replica.surl)
+            if row.status != ReplicaStatus.UNAVAILABLE.value:
+                raise InvalidArgument(
+                    f"replica {replica.surl} is {row.status}, not "
+                    f"{ReplicaStatus.UNAVAILABLE.value}: left as it is",
+                    replica.surl,
+                )
+            row.status = replica.status.value
+            row.pin_expiry_ns = replica.pin_expiry_ns
+
+    def _writable_replica(self, session: Session, surl: str) -> tuple[ReplicaModel, str]:
+        """The replica row of ``surl`` and its file's GUID, checked for write permission."""
+        row = session.scalar(select(ReplicaModel).where(ReplicaModel.surl == surl))
+        if row is None:
+            raise NotFound(f"no replica {surl}", surl)
+        entry = self.store.by_id(session, row.entry_id)
+        lfn = self.store.lfn_checked(session, entry)
+        self.store.require(session, entry, WRITE, lfn)
+        return row, entry.guid or ""
+
+
+def replicas_of(session: Session, entry: EntryModel) -> list[Replica]:
+    """The replicas of file ``entry``, oldest first."""
+    rows = session.scalars(
+        select(ReplicaModel).where(ReplicaModel.entry_id == entry.id).order_by(ReplicaModel.id)
+    )
+    return [to_replica(row, entry.guid or "") for row in rows]
+
+
+def check_checksum(checksum_type: str, checksum: str | None, lfn: str) -> None:
+    """Raise :class:`InvalidArgument` unless ``checksum`` is a valid ``checksum_type`` digest."""
+    if checksum is None:
+        return
+    length = _CHECKSUM_LENGTHS.get(checksum_type)
+    if length is None:
+        raise InvalidArgument(f"unknown checksum type {checksum_type!r} (adler32 or md5)", lfn)
+    if len(checksum) != length or any(c not in "0123456789abcdef" for c in checksum):
+        raise InvalidArgument(
+            f"invalid {checksum_type} checksum {checksum!r}: {length} lowercase hex digits", lfn
+        )
+
+
+def new_replica(
+    entry_id: int,
+    se: str,
+    surl: str,
+    status: ReplicaStatus = ReplicaStatus.AVAILABLE,
+    *,
+    pin_expiry_ns: int | None = None,
+    space_token: str | None = None,
+) -> ReplicaModel:
+    """A new replica row of entry ``entry_id``, made now."""
+    now = time.time_ns()
+    return ReplicaModel(
+        entry_id=entry_id,
+        se=se,
+        surl=surl,
+        status=status.value,
+        ctime_ns=now,
+        atime_ns=now,
+        pin_expiry_ns=pin_expiry_ns,
+        space_token=space_token,
+    )
+
+
+def to_replica(row: ReplicaModel, guid: str) -> Replica:
+    """The :class:`Replica` record of a replica row of the file with GUID ``guid``."""
+    return Replica(
+        entry_id=EntryId(row.entry_id),
+        guid=guid,
+        se=row.se,
+        surl=row.surl,
+        status=ReplicaStatus(row.status),
+        ctime_ns=row.ctime_ns,
+        atime_ns=row.atime_ns,
+        pin_expiry_ns=row.pin_expiry_ns,
+        space_token=row.space_token,
+    )

@@ -1,0 +1,449 @@
+"""The shared store under the catalog and the metadata catalog.
+
+One :class:`CatalogStore` holds what both stand on: the engine, the identity
+the calls run as, the session scope and the transaction in progress, the
+resolution of LFNs and ids to entries, the permission checks, and the one
+conflict-retry decorator :func:`retry_on_conflict`. The metadata tables live
+in the catalog's database, so a metadata call joins a transaction the catalog
+holds open, and a file and its metadata change together.
+
+Names for error messages are passed as a :data:`Name`: a string, or a
+callable that computes it (say, a walk to the root) only when an error needs it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import posixpath
+import random
+import stat as _stat
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from gridfs.catalog import engine as engines
+from gridfs.catalog.guids import parse_guid
+from gridfs.catalog.identity import Identity
+from gridfs.catalog.lfn import join_lfn, split_lfn
+from gridfs.catalog.models import AclModel, EntryModel
+from gridfs.catalog.permissions import EXECUTE, WRITE, AclEntry, AclTag, is_allowed
+from gridfs.catalog.records import EntryId, EntryKind, FileStatus, Stat
+from gridfs.errors import (
+    AlreadyExists,
+    GridError,
+    InvalidArgument,
+    IsADirectory,
+    NotADirectory,
+    NotFound,
+    NotPermitted,
+    PermissionDenied,
+    SymlinkLoop,
+)
+
+__all__ = [
+    "BULK_CHUNK",
+    "ROOT_ID",
+    "CatalogStore",
+    "Name",
+    "is_conflict",
+    "name_text",
+    "retry_on_conflict",
+]
+
+log = logging.getLogger(__name__)
+
+ROOT_ID = EntryId(1)  # the first row the first migration writes
+BULK_CHUNK = 5000  # ids or names per IN (...): under every dialect's parameter limit
+_MAX_SYMLINK_HOPS = 40  # Linux's limit
+_MAX_DEPTH = 4096  # far beyond any real tree: a walk that goes further is a loop
+_CONFLICT_ATTEMPTS = 10
+
+Name = str | Callable[[], str]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def name_text(name: Name) -> str:
+    """The text of a :data:`Name`, computed now if it is deferred."""
+    return name if isinstance(name, str) else name()
+
+
+def is_conflict(error: BaseException | None) -> bool:
+    """A failure that running the transaction again can cure: a lock or serialisation clash."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if getattr(error.orig, "sqlstate", None) in ("40001", "40P01"):  # PostgreSQL
+        return True
+    return isinstance(error, OperationalError) and (
+        "locked" in str(error.orig) or "busy" in str(error.orig)  # SQLite
+    )
+
+
+class OnStore(Protocol):
+    """Anything whose methods run on a :class:`CatalogStore` (the catalog, the metadata)."""
+
+    @property
+    def store(self) -> CatalogStore:
+        """The store the calls run on."""
+        ...
+
+
+S = TypeVar("S", bound=OnStore)
+
+
+def retry_on_conflict(method: Callable[Concatenate[S, P], T]) -> Callable[Concatenate[S, P], T]:
+    """Run a write again, with jittered backoff, when the database reports a conflict.
+
+    Not inside :meth:`CatalogStore.transaction`: that block is the caller's to
+    repeat. A unique constraint that a concurrent change took first raises
+    :class:`AlreadyExists`.
+    """
+
+    @functools.wraps(method)
+    def wrapper(owner: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        store = owner.store
+        # SQLite has waited its busy timeout already before reporting a lock.
+        attempts = 3 if store.sqlite else _CONFLICT_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            try:
+                return method(owner, *args, **kwargs)
+            except IntegrityError as exc:
+                raise AlreadyExists(
+                    f"{method.__name__}: a conflicting change won: {exc.orig}"
+                ) from exc
+            except GridError as exc:
+                last = attempt == attempts or store.in_transaction()
+                if last or not is_conflict(exc.__cause__):
+                    raise
+                log.info("retrying %s after a conflict: %s", method.__name__, exc)
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+class CatalogStore:
+    """The catalog database as one identity sees it: sessions, resolution, permissions.
+
+    Thread-safe. Helpers take the session as their first argument; a session
+    comes from :meth:`session`, which joins the :meth:`transaction` in
+    progress in the calling thread or task, if any.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        identity: Identity,
+        *,
+        open_session: ContextVar[Session | None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.identity = identity
+        self.dialect = engine.dialect.name
+        self.sqlite = self.dialect == "sqlite"
+        # The session of a transaction() in progress, per thread or task; shared
+        # with the as_identity() views, which must join it rather than wait for it.
+        self._open = open_session or ContextVar(f"catalog-{id(self)}", default=None)
+
+    def as_identity(self, identity: Identity) -> CatalogStore:
+        """The same store (sharing connections and the open transaction) as another identity."""
+        return CatalogStore(self.engine, identity, open_session=self._open)
+
+    def close(self) -> None:
+        """Close the database connections."""
+        self.engine.dispose()
+
+    # -- sessions ----------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the calls inside the block as one transaction.
+
+        Committed when the block ends, rolled back if it raises. Nested blocks
+        join the outer one. The transaction belongs to the calling thread.
+        """
+        if self._open.get() is not None:
+            yield
+            return
+        with self._new_session(write=True) as session:
+            token = self._open.set(session)
+            try:
+                yield
+            finally:
+                self._open.reset(token)
+
+    def in_transaction(self) -> bool:
+        """True inside a :meth:`transaction` block."""
+        return self._open.get() is not None
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """The open transaction's session, or a new one committed at the end of the block."""
+        session = self._open.get()
+        if session is not None:
+            with self.database_errors():
+                yield session
+                session.flush()
+            return
+        with self._new_session(write=write) as session:
+            yield session
+
+    @contextmanager
+    def _new_session(self, *, write: bool) -> Iterator[Session]:
+        with self.database_errors(), self.engine.connect() as connection:
+            if write:
+                connection.execution_options(gridfs_write=True)
+            transaction = connection.begin()
+            with Session(bind=connection) as session:
+                try:
+                    yield session
+                    session.flush()
+                except BaseException:
+                    if transaction.is_active:  # a failed flush has rolled it back already
+                        transaction.rollback()
+                    raise
+                transaction.commit()
+
+    def database_errors(self) -> AbstractContextManager[None]:
+        """Turns database errors raised inside the block into gridfs errors."""
+        return engines.database_errors(self.engine)
+
+    # -- lookups -----------------------------------------------------------
+
+    def by_id(self, session: Session, entry_id: int, want: int = 0) -> EntryModel:
+        """The entry with id ``entry_id`` (as a filesystem's inode: no path check).
+
+        With ``want``, that permission is checked on the entry itself.
+        """
+        entry = session.get(EntryModel, entry_id)
+        if entry is None:
+            raise NotFound(f"no catalog entry has id {entry_id}", str(entry_id))
+        if want:
+            self.require(session, entry, want, entry.name or "/")
+        return entry
+
+    @staticmethod
+    def by_guid(session: Session, guid: str) -> EntryModel:
+        """The file whose GUID is ``guid`` (no path check)."""
+        entry = session.scalar(select(EntryModel).where(EntryModel.guid == parse_guid(guid)))
+        if entry is None:
+            raise NotFound(f"no file has GUID {guid}", guid)
+        return entry
+
+    @staticmethod
+    def child_or_none(session: Session, parent: EntryModel, name: str) -> EntryModel | None:
+        """The child ``name`` of ``parent``, if there is one (no permission check)."""
+        return session.scalar(
+            select(EntryModel).where(EntryModel.parent_id == parent.id, EntryModel.name == name)
+        )
+
+    def child(self, session: Session, parent: EntryModel, name: str, lfn: str) -> EntryModel:
+        """The child ``name`` of directory ``parent``, which must be searchable."""
+        if parent.kind != EntryKind.DIRECTORY:
+            raise NotADirectory(f"not a directory: {lfn}", lfn)
+        self.require(session, parent, EXECUTE, lfn)
+        child = self.child_or_none(session, parent, name)
+        if child is None:
+            raise NotFound(f"no such LFN: {lfn}", lfn)
+        return child
+
+    def resolve(
+        self, session: Session, lfn: str, *, follow_last: bool = True, want: int = 0
+    ) -> EntryModel:
+        """Walk ``lfn`` from the root, checking search permission and following links.
+
+        With ``want``, that permission is checked on the entry reached too.
+        """
+        pending = list(split_lfn(lfn))
+        walked: list[str] = []
+        node = self.by_id(session, ROOT_ID)
+        hops = 0
+        while pending:
+            name = pending.pop(0)
+            child = self.child(session, node, name, lfn)
+            if child.kind == EntryKind.SYMLINK and (pending or follow_last):
+                hops += 1
+                if hops > _MAX_SYMLINK_HOPS:
+                    raise SymlinkLoop(f"too many levels of symbolic links: {lfn}", lfn)
+                assert child.target is not None
+                # Targets resolve lexically, relative ones against the link's directory.
+                target = posixpath.normpath(posixpath.join(join_lfn(walked), child.target))
+                # normpath keeps a leading "//" (POSIX leaves its meaning open); we do not.
+                pending = [*split_lfn("/" + target.lstrip("/")), *pending]
+                walked = []
+                node = self.by_id(session, ROOT_ID)
+                continue
+            walked.append(name)
+            node = child
+        if want:
+            self.require(session, node, want, lfn)
+        return node
+
+    def resolve_parent(self, session: Session, parts: tuple[str, ...], lfn: str) -> EntryModel:
+        """The directory that holds (or would hold) the entry whose LFN splits into ``parts``."""
+        if not parts:
+            raise AlreadyExists("the root directory exists", lfn)
+        parent = self.resolve(session, join_lfn(parts[:-1]))
+        if parent.kind != EntryKind.DIRECTORY:
+            raise NotADirectory(f"not a directory: {join_lfn(parts[:-1])}", lfn)
+        return parent
+
+    def entry(self, session: Session, lfn_or_id: str | EntryId, *, follow: bool) -> EntryModel:
+        """The entry named by LFN (``follow``: links followed) or by id."""
+        if isinstance(lfn_or_id, int):
+            return self.by_id(session, lfn_or_id)
+        return self.resolve(session, lfn_or_id, follow_last=follow)
+
+    def name_of(self, session: Session, entry: EntryModel, lfn_or_id: str | EntryId) -> Name:
+        """How to name ``entry`` in messages: as asked for, or (by id) its LFN when needed."""
+        if isinstance(lfn_or_id, str):
+            return lfn_or_id
+        return lambda: self.lfn_of(session, entry)
+
+    def lfn_of(self, session: Session, entry: EntryModel) -> str:
+        """The LFN of ``entry``, walking up to the root."""
+        parts: list[str] = []
+        while entry.parent_id is not None:
+            parts.append(entry.name)
+            if len(parts) > _MAX_DEPTH:
+                raise GridError(f"catalog corrupt: entry {entry.id} is in a directory loop")
+            entry = self.by_id(session, entry.parent_id)
+        return join_lfn(parts[::-1])
+
+    def lfn_checked(self, session: Session, entry: EntryModel) -> str:
+        """The LFN of ``entry``, checking search permission on each ancestor (one walk)."""
+        ancestors: list[EntryModel] = []
+        parts: list[str] = []
+        node = entry
+        while node.parent_id is not None:
+            parts.append(node.name)
+            if len(parts) > _MAX_DEPTH:
+                raise GridError(f"catalog corrupt: entry {entry.id} is in a directory loop")
+            node = self.by_id(session, node.parent_id)
+            ancestors.append(node)
+        lfn = join_lfn(parts[::-1])
+        for directory in ancestors:
+            self.require(session, directory, EXECUTE, lfn)
+        return lfn
+
+    # -- permissions -------------------------------------------------------
+
+    def allows(self, entry: Any, acl: Sequence[AclEntry], want: int) -> bool:
+        """Whether the identity has ``want`` on ``entry``, whose extended ACL is ``acl``."""
+        return is_allowed(
+            self.identity,
+            owner=entry.owner,
+            group=entry.group_name,
+            mode=entry.mode,
+            acl=acl,
+            want=want,
+            is_directory=entry.kind == EntryKind.DIRECTORY.value,
+        )
+
+    def allowed(self, session: Session, rows: Sequence[Any], want: int) -> list[bool]:
+        """Whether the identity has ``want`` on each row (entries or rows with their columns).
+
+        Rows need ``id``, ``owner``, ``group_name``, ``mode``, ``kind`` and
+        ``has_acl``; ACLs are fetched, in bulk, only for the rows that have one.
+        """
+        acls = self.acls_of(session, [row for row in rows if row.has_acl])
+        return [self.allows(row, acls.get(row.id, []), want) for row in rows]
+
+    def require(self, session: Session, entry: EntryModel, want: int, name: Name) -> None:
+        """Raise :class:`PermissionDenied` unless the identity has ``want`` on ``entry``."""
+        if not self.allows(entry, self.acl_of(session, entry), want):
+            lfn = name_text(name)
+            raise PermissionDenied(f"permission denied: {lfn}", lfn)
+
+    def require_owner(self, entry: EntryModel, lfn: str) -> None:
+        """Raise :class:`NotPermitted` unless the identity owns ``entry`` or is the superuser."""
+        if not self.identity.superuser and entry.owner != self.identity.user:
+            raise NotPermitted(f"not the owner of {lfn}", lfn)
+
+    def sticky_check(self, parent: EntryModel, entry: EntryModel, lfn: str) -> None:
+        """In a sticky directory only the entry's or directory's owner may remove it."""
+        if not parent.mode & _stat.S_ISVTX or self.identity.superuser:
+            return
+        if self.identity.user not in (entry.owner, parent.owner):
+            raise NotPermitted(f"sticky directory: only the owner may remove {lfn}", lfn)
+
+    def removable(self, session: Session, lfn: str) -> tuple[EntryModel, EntryModel]:
+        """The parent and the entry of ``lfn`` (not following it), checked for removal.
+
+        Removal needs write and search permission on the directory (and the
+        sticky-bit rule), not on the entry, as unlink(2).
+        """
+        parts = split_lfn(lfn)
+        if not parts:
+            raise NotPermitted("the root directory cannot be removed or moved", lfn)
+        parent = self.resolve_parent(session, parts, lfn)
+        self.require(session, parent, WRITE | EXECUTE, lfn)
+        entry = self.child(session, parent, parts[-1], lfn)
+        self.sticky_check(parent, entry, lfn)
+        return parent, entry
+
+    @staticmethod
+    def require_file(entry: EntryModel, name: Name) -> None:
+        """Raise unless ``entry`` is a regular file (:class:`IsADirectory` for a directory)."""
+        if entry.kind == EntryKind.DIRECTORY:
+            lfn = name_text(name)
+            raise IsADirectory(f"is a directory: {lfn}", lfn)
+        if entry.kind != EntryKind.FILE:
+            lfn = name_text(name)
+            raise InvalidArgument(f"not a file: {lfn}", lfn)
+
+    def acl_of(self, session: Session, entry: EntryModel) -> list[AclEntry]:
+        """The extended ACL entries of ``entry`` (none unless it has an ACL)."""
+        if not entry.has_acl:
+            return []
+        return self.acls_of(session, [entry]).get(entry.id, [])
+
+    @staticmethod
+    def acls_of(session: Session, entries: Sequence[Any]) -> dict[int, list[AclEntry]]:
+        """The extended ACL entries of many entries, by entry id, in a few queries."""
+        result: dict[int, list[AclEntry]] = defaultdict(list)
+        ids = [entry.id for entry in entries]
+        for start in range(0, len(ids), BULK_CHUNK):
+            rows = session.scalars(
+                select(AclModel).where(AclModel.entry_id.in_(ids[start : start + BULK_CHUNK]))
+            )
+            for row in rows:
+                result[row.entry_id].append(
+                    AclEntry(row.is_default, AclTag(row.tag), row.qualifier, row.perms)
+                )
+        return result
+
+    # -- records -----------------------------------------------------------
+
+    @staticmethod
+    def to_stat(entry: Any) -> Stat:
+        """The :class:`Stat` of an entry model or of a row with all the entry's columns."""
+        return Stat(
+            id=EntryId(entry.id),
+            parent_id=EntryId(entry.parent_id) if entry.parent_id is not None else None,
+            name=entry.name,
+            kind=EntryKind(entry.kind),
+            mode=entry.mode,
+            owner=entry.owner,
+            group=entry.group_name,
+            size=entry.size,
+            atime_ns=entry.atime_ns,
+            mtime_ns=entry.mtime_ns,
+            ctime_ns=entry.ctime_ns,
+            guid=entry.guid,
+            checksum_type=entry.checksum_type,
+            checksum=entry.checksum,
+            status=FileStatus(entry.status) if entry.status is not None else None,
+            target=entry.target,
+            comment=entry.comment,
+            has_acl=entry.has_acl,
+        )
