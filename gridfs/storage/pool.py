@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import threading
+import weakref
 from urllib.parse import urlsplit
 
 from gridfs.errors import InvalidArgument
@@ -36,7 +37,7 @@ def _family(url: str) -> str:
     return known[0]
 
 
-def _make(url: str, options: BackendOptions) -> StorageBackend:
+def _make(url: str, options: BackendOptions) -> RetryingBackend:
     """A new backend for ``url``'s scheme, its idempotent calls retried."""
     target = _family(url)
     scheme = urlsplit(url).scheme
@@ -55,8 +56,14 @@ def _make(url: str, options: BackendOptions) -> StorageBackend:
 
 
 def backend_for(turl: str, options: BackendOptions | None = None) -> StorageBackend:
-    """A new backend for ``turl``'s scheme; the caller owns it and closes it."""
-    return _make(turl, options or BackendOptions())
+    """A new backend for ``turl``'s scheme, not shared: the caller closes it.
+
+    One that is dropped unclosed (with the readers it opened) is closed when
+    it is collected, so that its connections are not left to the collector.
+    """
+    backend = _make(turl, options or BackendOptions())
+    weakref.finalize(backend, backend.inner.close)
+    return backend
 
 
 class BackendPool:

@@ -27,16 +27,17 @@ class _RetryingReader(RangeReader):
     """Reads tried again after transient failures, on a freshly opened replica.
 
     A broken handle is replaced, not closed, while other threads may still be
-    reading from it; every handle is closed with the reader.
+    reading from it; every handle is closed with the reader. The reader keeps
+    its backend alive, and reopens through it only while it is open.
     """
 
-    def __init__(self, backend: StorageBackend, turl: str, policy: RetryPolicy) -> None:
+    def __init__(self, backend: RetryingBackend, turl: str, policy: RetryPolicy) -> None:
         self._backend = backend
         self._turl = turl
         self._policy = policy
         self._lock = threading.Lock()
         self._closed = False
-        self._current = policy.call(lambda: backend.open_reader(turl), f"open {turl}")
+        self._current = policy.call(lambda: backend.reopen(turl), f"open {turl}")
         self._retired: list[RangeReader] = []
         self.size = self._current.size
         self.local_path = self._current.local_path  # one TURL, one file: fresh handles share it
@@ -50,7 +51,7 @@ class _RetryingReader(RangeReader):
             try:
                 return handle.readinto(offset, buffer)
             except StorageUnavailable:
-                fresh = self._backend.open_reader(self._turl)  # outside the lock: network
+                fresh = self._backend.reopen(self._turl)  # outside the lock: network
                 with self._lock:
                     if self._closed:
                         self._retired.append(fresh)
@@ -105,7 +106,12 @@ class RetryingBackend(StorageBackend):
         return self._retried(lambda inner: inner.stat(turl), f"stat {turl}")
 
     def open_reader(self, turl: str) -> RangeReader:
-        return _RetryingReader(self._open(), turl, self._policy)
+        self._open()
+        return _RetryingReader(self, turl, self._policy)
+
+    def reopen(self, turl: str) -> RangeReader:
+        """One try at opening ``turl`` on ``inner``: a handle for a reader that retries."""
+        return self._open().open_reader(turl)
 
     def write(self, turl: str, chunks: Iterable[bytes]) -> WriteResult:
         return self._open().write(turl, chunks)
