@@ -83,7 +83,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gridfs.storage.backend import BackendOptions, StorageBackend, backend_for
+from gridfs.storage import BackendOptions, BackendPool, StorageBackend
 
 if TYPE_CHECKING:
     from tests.storage_servers import WebDAVServer, XRootDServer
@@ -127,10 +127,14 @@ class Target:
     # Run once, untimed, while the object is stored; each answers with a line of the report.
     checks: dict[str, Callable[[], str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    pool: BackendPool = field(init=False)  # whoever builds the target closes it
+
+    def __post_init__(self) -> None:
+        self.pool = BackendPool(self.options)
 
     @property
     def backend(self) -> StorageBackend:
-        return backend_for(self.turl, self.options)
+        return self.pool.backend(self.turl)
 
 
 @dataclass
@@ -192,16 +196,19 @@ def gridfs_download(backend: StorageBackend, turl: str, out: Path, chunk: int) -
 
 def child_download(turl: str, out: str, chunk: int) -> int:
     """The hidden ``--child-download``: one timed gridfs download, as JSON on stdout."""
-    backend = backend_for(turl, BackendOptions())
-    started = time.perf_counter()
-    size = gridfs_download(backend, turl, Path(out), chunk)
-    print(json.dumps({"seconds": time.perf_counter() - started, "size": size}))
+    with BackendPool() as pool:
+        backend = pool.backend(turl)
+        started = time.perf_counter()
+        size = gridfs_download(backend, turl, Path(out), chunk)
+        seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "size": size}))
     return 0
 
 
 def child_upload(turl: str, source: str) -> int:
     """The hidden ``--child-upload``: one gridfs upload (for the request check)."""
-    backend_for(turl, BackendOptions()).write(turl, file_chunks(Path(source)))
+    with BackendPool() as pool:
+        pool.backend(turl).write(turl, file_chunks(Path(source)))
     return 0
 
 
@@ -272,7 +279,8 @@ def root_target(server: XRootDServer, source: Path, out: Path) -> Target:
         def check() -> str:
             kinds = xrootd_requests(command, env, port)
             if std_turl in command:
-                backend_for(std_turl).delete(std_turl)
+                with BackendPool() as pool:
+                    pool.backend(std_turl).delete(std_turl)
             return kinds
 
         return check
@@ -552,6 +560,7 @@ def main() -> int:
                     stack.callback(webdav.stop)
                     webdav.start(work / protocol, tls=protocol == "davs")
                     target = dav_target(webdav, source, out)
+                stack.callback(target.pool.close)
                 series = measure(
                     target,
                     source=source,

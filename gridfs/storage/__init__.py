@@ -5,28 +5,44 @@ Knows nothing of the catalog: it is handed SURLs and TURLs.
 
 from gridfs.storage.backend import (
     BackendOptions,
+    Capability,
     ListEntry,
     ObjectStat,
     RangeReader,
     StorageBackend,
     WriteResult,
-    backend_for,
 )
 from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32
 from gridfs.storage.health import CircuitBreaker, RetryPolicy, is_transient
+from gridfs.storage.naming import (
+    GENERATED_AREA,
+    ReplicaName,
+    generated_surl,
+    is_generated_name,
+    is_partial_upload,
+    new_version_tag,
+    parse_replica_name,
+    partial_upload_name,
+    replica_surl,
+)
+from gridfs.storage.pool import BackendPool, backend_for
 from gridfs.storage.resolve import make_surl, resolve_turl
 from gridfs.storage.se import SERegistry, StorageElement
 from gridfs.storage.staging import Locality, RequestState, Stager, StageRequest
 
 __all__ = [
     "DEFAULT_CHECKSUM",
+    "GENERATED_AREA",
     "Adler32",
     "BackendOptions",
+    "BackendPool",
+    "Capability",
     "CircuitBreaker",
     "ListEntry",
     "Locality",
     "ObjectStat",
     "RangeReader",
+    "ReplicaName",
     "RequestState",
     "RetryPolicy",
     "SERegistry",
@@ -36,7 +52,14 @@ __all__ = [
     "StorageElement",
     "WriteResult",
     "backend_for",
+    "generated_surl",
+    "is_generated_name",
+    "is_partial_upload",
     "is_transient",
     "make_surl",
+    "new_version_tag",
+    "parse_replica_name",
+    "partial_upload_name",
+    "replica_surl",
     "resolve_turl",
 ]

@@ -1,32 +1,38 @@
-"""The protocol backend interface and the registry of backends by URL scheme.
+"""The protocol backend interface: what every backend offers and may declare.
 
 A backend speaks one access protocol and knows nothing of the catalog: it is
 handed TURLs. Each backend maps its own client errors to :mod:`gridfs.errors`
-in one place.
+in one place. Backends are made and owned by a :class:`~gridfs.storage.pool.BackendPool`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit
-
-from gridfs.errors import InvalidArgument, StorageUnavailable
-from gridfs.storage.health import RetryPolicy
+from enum import StrEnum
+from typing import Self
 
 __all__ = [
     "BackendOptions",
+    "Capability",
     "ListEntry",
     "ObjectStat",
     "RangeReader",
     "StorageBackend",
     "WriteResult",
-    "backend_for",
 ]
+
+
+class Capability(StrEnum):
+    """What a backend can do beyond the required core; callers test these, not scheme names."""
+
+    LOCAL_PATH = "local-path"
+    """Its readers give the replica's local file (:attr:`RangeReader.local_path`)."""
+    SERVER_CHECKSUM = "server-checksum"
+    """``checksum()`` is always computed by the storage, never by reading the object back."""
+    STAGING = "staging"
+    """It can bring tape copies online itself; reserved for a tape-capable protocol."""
 
 
 @dataclass(frozen=True)
@@ -74,9 +80,13 @@ class RangeReader(ABC):
     Reads may run in several threads at once (a filesystem serves concurrent
     reads of one open file). The caller closes it, after the last read has
     returned; reads after ``close()`` raise :class:`ValueError`.
+
+    ``local_path`` is the replica's file on this machine when the backend has
+    :attr:`Capability.LOCAL_PATH` (it may then be read directly), else None.
     """
 
     size: int
+    local_path: str | None = None
 
     @abstractmethod
     def readinto(self, offset: int, buffer: memoryview) -> int:
@@ -122,11 +132,25 @@ class StorageBackend(ABC):
     """One access protocol. Implementations are thread-safe.
 
     They are built with :class:`BackendOptions` and map their client library's
-    errors to :mod:`gridfs.errors` in one place each.
+    errors to :mod:`gridfs.errors` in one place each. ``capabilities`` says
+    what the backend offers beyond the required calls. Whoever builds a
+    backend closes it, after the readers it opened are closed.
     """
+
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, options: BackendOptions) -> None:
         self.options = options
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the backend's connections; idempotent."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @abstractmethod
     def stat(self, turl: str) -> ObjectStat:
@@ -159,130 +183,3 @@ class StorageBackend(ABC):
     @abstractmethod
     def list(self, turl: str) -> Iterator[ListEntry]:
         """The entries of directory ``turl``; :class:`NotFound` if it is absent."""
-
-
-# Schemes map to "module:class, install hint", imported on first use so that a
-# protocol's client library is needed only by those who use it.
-_KNOWN_BACKENDS: dict[str, tuple[str, str]] = {
-    "file": ("gridfs.storage.file_backend:FileBackend", ""),
-    "root": ("gridfs.storage.root_backend:XRootDBackend", "pip install 'gridfs[xrootd]'"),
-    "davs": ("gridfs.storage.http_backend:WebDAVBackend", "pip install 'gridfs[webdav]'"),
-    "dav": ("gridfs.storage.http_backend:WebDAVBackend", "pip install 'gridfs[webdav]'"),
-    "https": ("gridfs.storage.http_backend:WebDAVBackend", "pip install 'gridfs[webdav]'"),
-    "http": ("gridfs.storage.http_backend:WebDAVBackend", "pip install 'gridfs[webdav]'"),
-}
-_instances: dict[tuple[str, BackendOptions], StorageBackend] = {}
-_lock = threading.Lock()
-
-
-def backend_for(turl: str, options: BackendOptions | None = None) -> StorageBackend:
-    """The backend that speaks ``turl``'s scheme (one shared instance per scheme and options)."""
-    scheme = urlsplit(turl).scheme
-    options = options or BackendOptions()
-    with _lock:
-        backend = _instances.get((scheme, options))
-        if backend is None:
-            known = _KNOWN_BACKENDS.get(scheme)
-            if known is None:
-                names = ", ".join(sorted(_KNOWN_BACKENDS))
-                raise InvalidArgument(f"no backend for {scheme}:// (known: {names})", turl)
-            target, hint = known
-            module_name, class_name = target.split(":")
-            try:
-                module = importlib.import_module(module_name)
-            except ImportError as exc:
-                if (exc.name or "").startswith("gridfs"):
-                    raise  # our own bug, not a missing client library
-                raise InvalidArgument(
-                    f"{scheme}:// needs {exc.name}, which is not installed ({hint})", turl
-                ) from exc
-            backend = _Retrying(getattr(module, class_name)(options))
-            _instances[(scheme, options)] = backend
-    return backend
-
-
-class _RetryingReader(RangeReader):
-    """Reads tried again after transient failures, on a freshly opened replica.
-
-    A broken handle is replaced, not closed, while other threads may still be
-    reading from it; every handle is closed with the reader.
-    """
-
-    def __init__(self, backend: StorageBackend, turl: str, policy: RetryPolicy) -> None:
-        self._backend = backend
-        self._turl = turl
-        self._policy = policy
-        self._lock = threading.Lock()
-        self._closed = False
-        self._current = policy.call(lambda: backend.open_reader(turl), f"open {turl}")
-        self._retired: list[RangeReader] = []
-        self.size = self._current.size
-
-    def readinto(self, offset: int, buffer: memoryview) -> int:
-        def attempt() -> int:
-            with self._lock:
-                if self._closed:
-                    raise ValueError("read from a closed replica")
-                handle = self._current
-            try:
-                return handle.readinto(offset, buffer)
-            except StorageUnavailable:
-                fresh = self._backend.open_reader(self._turl)  # outside the lock: network
-                with self._lock:
-                    if self._closed:
-                        self._retired.append(fresh)
-                    elif self._current is handle:
-                        self._retired.append(handle)
-                        self._current = fresh
-                    else:  # another thread replaced it already
-                        self._retired.append(fresh)
-                raise
-
-        return self._policy.call(attempt, f"read {self._turl}")
-
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            handles = [self._current, *self._retired]
-            self._retired = []
-        for handle in handles:
-            with contextlib.suppress(Exception):
-                handle.close()
-
-
-class _Retrying(StorageBackend):
-    """The one place where storage calls are retried: idempotent ones, transient failures.
-
-    Writes are not retried here (a stream cannot be replayed); the caller
-    decides whether to copy again.
-    """
-
-    def __init__(self, inner: StorageBackend) -> None:
-        super().__init__(inner.options)
-        self.inner = inner
-        self._policy = RetryPolicy(attempts=inner.options.attempts)
-
-    def stat(self, turl: str) -> ObjectStat:
-        return self._policy.call(lambda: self.inner.stat(turl), f"stat {turl}")
-
-    def open_reader(self, turl: str) -> RangeReader:
-        return _RetryingReader(self.inner, turl, self._policy)
-
-    def write(self, turl: str, chunks: Iterable[bytes]) -> WriteResult:
-        return self.inner.write(turl, chunks)
-
-    def delete(self, turl: str) -> None:
-        self.inner.delete(turl)
-
-    def checksum(self, turl: str, checksum_type: str = "adler32") -> str:
-        return self._policy.call(
-            lambda: self.inner.checksum(turl, checksum_type), f"checksum {turl}"
-        )
-
-    def mkdir(self, turl: str) -> None:
-        self._policy.call(lambda: self.inner.mkdir(turl), f"mkdir {turl}")
-
-    def list(self, turl: str) -> Iterator[ListEntry]:
-        return self._policy.call(lambda: self.inner.list(turl), f"list {turl}")

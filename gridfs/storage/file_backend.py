@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import secrets
 import stat
 from collections.abc import Iterable, Iterator
 from urllib.parse import unquote, urlsplit
 
 from gridfs.errors import GridError, InvalidArgument, IsADirectory, from_os_error
 from gridfs.storage.backend import (
+    Capability,
     ListEntry,
     ObjectStat,
     RangeReader,
@@ -19,6 +19,7 @@ from gridfs.storage.backend import (
     WriteResult,
 )
 from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32
+from gridfs.storage.naming import partial_upload_name
 
 __all__ = ["FileBackend", "turl_to_path"]
 
@@ -56,10 +57,11 @@ def turl_to_path(turl: str) -> str:
 
 
 class _FileReader(RangeReader):
-    def __init__(self, turl: str, fd: int) -> None:
+    def __init__(self, turl: str, path: str, fd: int) -> None:
         self._turl = turl
         self._fd: int | None = fd
         self.size = os.fstat(fd).st_size
+        self.local_path = path
 
     def readinto(self, offset: int, buffer: memoryview) -> int:
         if self._fd is None:
@@ -74,7 +76,16 @@ class _FileReader(RangeReader):
 
 
 class FileBackend(StorageBackend):
-    """Objects are plain files; a write lands under a temporary name first."""
+    """Objects are plain files; a write lands under a temporary name first.
+
+    Readers give the replica's path; checksums are computed by reading the
+    file here, and nothing is held open between calls.
+    """
+
+    capabilities = frozenset({Capability.LOCAL_PATH})
+
+    def close(self) -> None:
+        pass  # nothing is held between calls
 
     def stat(self, turl: str) -> ObjectStat:
         with _mapped_errors(turl):
@@ -89,7 +100,7 @@ class FileBackend(StorageBackend):
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             with _mapped_errors(turl):
-                return _FileReader(turl, fd)
+                return _FileReader(turl, path, fd)
         except BaseException:
             os.close(fd)
             raise
@@ -97,7 +108,7 @@ class FileBackend(StorageBackend):
     def write(self, turl: str, chunks: Iterable[bytes]) -> WriteResult:
         path = turl_to_path(turl)
         directory, name = os.path.split(path)
-        partial = os.path.join(directory, f".{name}.part-{secrets.token_hex(4)}")
+        partial = os.path.join(directory, partial_upload_name(name))
         with _mapped_errors(turl):
             os.makedirs(directory, exist_ok=True)
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)

@@ -6,7 +6,6 @@ import contextlib
 import email.utils
 import errno
 import logging
-import secrets
 import ssl
 import time
 from collections.abc import Iterable, Iterator
@@ -34,6 +33,7 @@ from gridfs.storage.backend import (
     WriteResult,
 )
 from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32
+from gridfs.storage.naming import partial_upload_name
 
 __all__ = ["WebDAVBackend"]
 
@@ -123,7 +123,7 @@ class _WebDAVReader(RangeReader):
         self.size = size
 
     def readinto(self, offset: int, buffer: memoryview) -> int:
-        if self._closed:
+        if self._closed or self._backend.client.is_closed:
             raise ValueError("read from a closed replica")
         if offset >= self.size or not len(buffer):
             return 0
@@ -161,7 +161,9 @@ class WebDAVBackend(StorageBackend):
 
     Reads are HTTP range requests; the checksum comes from the server when it
     answers ``Want-Digest: adler32`` (RFC 3230), else it is computed while
-    reading the object back.
+    reading the object back: so it does not claim
+    ``Capability.SERVER_CHECKSUM``, which not every server can honour.
+    :meth:`close` closes its connection pool.
     """
 
     def __init__(self, options: BackendOptions) -> None:
@@ -175,6 +177,9 @@ class WebDAVBackend(StorageBackend):
             follow_redirects=True,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
         )
+
+    def close(self) -> None:
+        self.client.close()
 
     def _request(self, method: str, turl: str, doing: str, **kwargs: object) -> httpx.Response:
         with _mapped_errors(turl, doing):
@@ -208,9 +213,7 @@ class WebDAVBackend(StorageBackend):
         url = _wire(turl)
         parts = urlsplit(url)
         directory, name = parts.path.rsplit("/", 1)
-        partial = urlunsplit(
-            parts._replace(path=f"{directory}/.{name}.part-{secrets.token_hex(4)}")
-        )
+        partial = urlunsplit(parts._replace(path=f"{directory}/{partial_upload_name(name)}"))
         self._make_collections(turl, directory)
         digest = Adler32()
         size = 0

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import errno
 import logging
-import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
-from XRootD import client
+from XRootD.client.file import File
+from XRootD.client.filesystem import FileSystem
 from XRootD.client.flags import DirListFlags, MkDirFlags, OpenFlags, QueryCode, StatInfoFlags
 
 from gridfs.errors import (
@@ -24,6 +25,7 @@ from gridfs.errors import (
 )
 from gridfs.storage.backend import (
     BackendOptions,
+    Capability,
     ListEntry,
     ObjectStat,
     RangeReader,
@@ -31,10 +33,63 @@ from gridfs.storage.backend import (
     WriteResult,
 )
 from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32
+from gridfs.storage.naming import partial_upload_name
 
 __all__ = ["XRootDBackend"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+# The bindings carry no annotations: these state the part of their surface used
+# here, as the XRootD documentation gives it. Each call answers (status, response),
+# the response None when the status is an error, or when the call has nothing to say.
+class _Status(Protocol):
+    ok: bool
+    code: int
+    errno: int
+    message: str
+
+
+_Reply = tuple[_Status, T | None]
+
+
+class _StatInfo(Protocol):
+    size: int
+    modtime: int
+    flags: int
+
+
+class _DirEntry(Protocol):
+    name: str
+    statinfo: _StatInfo
+
+
+class _File(Protocol):
+    def open(self, url: str, flags: int = 0, mode: int = 0, timeout: int = 0) -> _Reply[None]: ...
+    def stat(self, force: bool = False, timeout: int = 0) -> _Reply[_StatInfo]: ...
+    def read(self, offset: int = 0, size: int = 0, timeout: int = 0) -> _Reply[bytes]: ...
+    def write(
+        self, buffer: bytes, offset: int = 0, size: int = 0, timeout: int = 0
+    ) -> _Reply[None]: ...
+    def close(self, timeout: int = 0) -> _Reply[None]: ...
+    def is_open(self) -> bool: ...
+
+
+class _FileSystem(Protocol):
+    def stat(self, path: str, timeout: int = 0) -> _Reply[_StatInfo]: ...
+    def rm(self, path: str, timeout: int = 0) -> _Reply[None]: ...
+    def mv(self, source: str, dest: str, timeout: int = 0) -> _Reply[None]: ...
+    def mkdir(self, path: str, flags: int = 0, mode: int = 0, timeout: int = 0) -> _Reply[None]: ...
+    def dirlist(
+        self, path: str, flags: int = 0, timeout: int = 0
+    ) -> _Reply[Iterable[_DirEntry]]: ...
+    def query(self, querycode: int, arg: str, timeout: int = 0) -> _Reply[bytes]: ...
+
+
+_new_file = cast(Callable[[], _File], File)
+_new_filesystem = cast(Callable[[str], _FileSystem], FileSystem)
 
 # XRootD server error numbers (XProtocol.hh) that have an honest errno.
 _SERVER_ERRORS: dict[int, type[GridError]] = {
@@ -65,7 +120,7 @@ _CONNECTION_ERRNO = {
 }
 
 
-def _error(status: client.responses.XRootDStatus, turl: str, doing: str) -> GridError:
+def _error(status: _Status, turl: str, doing: str) -> GridError:
     """The one place where an XRootD status becomes a gridfs error."""
     message = f"{turl}: {doing}: {status.message.strip()}"
     if status.code == _ERR_ERROR_RESPONSE:
@@ -78,10 +133,19 @@ def _error(status: client.responses.XRootDStatus, turl: str, doing: str) -> Grid
     return GridError(message, turl)
 
 
-def _check(result: tuple[client.responses.XRootDStatus, object], turl: str, doing: str) -> object:
-    status, response = result
+def _check(result: _Reply[object], turl: str, doing: str) -> None:
+    """Raise the gridfs error of a failed call."""
+    status, _ = result
     if not status.ok:
         raise _error(status, turl, doing)
+
+
+def _answer(result: _Reply[T], turl: str, doing: str) -> T:
+    """The response of a call that answers, or the gridfs error of a failed one."""
+    _check(result, turl, doing)
+    response = result[1]
+    if response is None:
+        raise GridError(f"{turl}: {doing}: the server gave no answer", turl)
     return response
 
 
@@ -94,9 +158,9 @@ def _split(turl: str) -> tuple[str, str]:
 
 
 class _XRootDReader(RangeReader):
-    def __init__(self, turl: str, handle: client.File, size: int, timeout: int) -> None:
+    def __init__(self, turl: str, handle: _File, size: int, timeout: int) -> None:
         self._turl = turl
-        self._handle: client.File | None = handle
+        self._handle: _File | None = handle
         self._timeout = timeout
         self.size = size
 
@@ -104,8 +168,7 @@ class _XRootDReader(RangeReader):
         handle = self._handle
         if handle is None:
             raise ValueError("read from a closed replica")
-        data = _check(handle.read(offset, len(buffer), timeout=self._timeout), self._turl, "read")
-        assert isinstance(data, bytes)
+        data = _answer(handle.read(offset, len(buffer), timeout=self._timeout), self._turl, "read")
         buffer[: len(data)] = data
         return len(data)
 
@@ -116,33 +179,42 @@ class _XRootDReader(RangeReader):
 
 
 class XRootDBackend(StorageBackend):
-    """Objects on an XRootD server; uploads land under a temporary name, then move."""
+    """Objects on an XRootD server; uploads land under a temporary name, then move.
+
+    The server computes checksums. No connection is held here: XrdCl keeps
+    its own, per server, for the whole process.
+    """
+
+    capabilities = frozenset({Capability.SERVER_CHECKSUM})
 
     def __init__(self, options: BackendOptions) -> None:
         super().__init__(options)
         self._timeout = max(1, round(options.timeout_s))
 
-    def _fs(self, turl: str) -> tuple[client.FileSystem, str]:
+    def close(self) -> None:
+        pass  # XrdCl's connections are the process's, not this backend's
+
+    def _fs(self, turl: str) -> tuple[_FileSystem, str]:
         server, path = _split(turl)
-        return client.FileSystem(server), path
+        return _new_filesystem(server), path
 
     def stat(self, turl: str) -> ObjectStat:
         fs, path = self._fs(turl)
-        info = _check(fs.stat(path, timeout=self._timeout), turl, "stat")
-        if info.flags & StatInfoFlags.IS_DIR:  # type: ignore[attr-defined]
+        info = _answer(fs.stat(path, timeout=self._timeout), turl, "stat")
+        if info.flags & StatInfoFlags.IS_DIR:
             raise IsADirectory(f"{turl} is a directory", turl)
-        return ObjectStat(size=info.size, mtime_ns=info.modtime * 10**9)  # type: ignore[attr-defined]
+        return ObjectStat(size=info.size, mtime_ns=info.modtime * 10**9)
 
     def open_reader(self, turl: str) -> RangeReader:
         _split(turl)
-        handle = client.File()
+        handle = _new_file()
         _check(handle.open(turl, OpenFlags.READ, timeout=self._timeout), turl, "open")
         try:
-            info = _check(handle.stat(timeout=self._timeout), turl, "stat")
+            info = _answer(handle.stat(timeout=self._timeout), turl, "stat")
         except BaseException:
             handle.close(timeout=self._timeout)
             raise
-        return _XRootDReader(turl, handle, info.size, self._timeout)  # type: ignore[attr-defined]
+        return _XRootDReader(turl, handle, info.size, self._timeout)
 
     def write(self, turl: str, chunks: Iterable[bytes]) -> WriteResult:
         fs, path = self._fs(turl)
@@ -150,9 +222,9 @@ class XRootDBackend(StorageBackend):
         if status.ok:
             raise AlreadyExists(f"{turl} exists already", turl)
         directory, name = path.rsplit("/", 1)
-        partial_path = f"{directory}/.{name}.part-{secrets.token_hex(4)}"
+        partial_path = f"{directory}/{partial_upload_name(name)}"
         partial = turl[: len(turl) - len(path)] + partial_path
-        handle = client.File()
+        handle = _new_file()
         _check(
             handle.open(partial, OpenFlags.NEW | OpenFlags.MAKEPATH, timeout=self._timeout),
             turl,
@@ -187,7 +259,7 @@ class XRootDBackend(StorageBackend):
 
     def list(self, turl: str) -> Iterator[ListEntry]:
         fs, path = self._fs(turl)
-        listing = _check(fs.dirlist(path, DirListFlags.STAT, timeout=self._timeout), turl, "list")
+        listing = _answer(fs.dirlist(path, DirListFlags.STAT, timeout=self._timeout), turl, "list")
         return iter(
             [
                 ListEntry(
@@ -195,7 +267,7 @@ class XRootDBackend(StorageBackend):
                     entry.statinfo.size,
                     bool(entry.statinfo.flags & StatInfoFlags.IS_DIR),
                 )
-                for entry in listing  # type: ignore[attr-defined]
+                for entry in listing
             ]
         )
 
@@ -203,8 +275,7 @@ class XRootDBackend(StorageBackend):
         if checksum_type != DEFAULT_CHECKSUM:
             raise InvalidArgument(f"checksum type {checksum_type} is not supported here", turl)
         fs, path = self._fs(turl)
-        reply = _check(fs.query(QueryCode.CHECKSUM, path, timeout=self._timeout), turl, "checksum")
-        assert isinstance(reply, bytes)
+        reply = _answer(fs.query(QueryCode.CHECKSUM, path, timeout=self._timeout), turl, "checksum")
         algorithm, _, value = reply.rstrip(b"\0").decode().partition(" ")
         if algorithm != DEFAULT_CHECKSUM or not value:
             raise GridError(f"{turl}: the server answered {reply!r} for an adler32 checksum", turl)

@@ -5,6 +5,7 @@ file:// (a directory), root:// (an xrootd daemon), WebDAV over http and https (W
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -13,10 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+from XRootD.client.file import File
 
 from gridfs.errors import AlreadyExists, NotFound, StorageUnavailable
-from gridfs.storage import BackendOptions, StorageBackend, backend_for
+from gridfs.storage import BackendOptions, BackendPool, Capability, StorageBackend
+from gridfs.storage.file_backend import FileBackend
 from tests.processes import free_port
 from tests.storage_servers import WebDAVServer, XRootDServer
 
@@ -27,6 +31,7 @@ DOWN = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ETIMEDOUT, errno.EREMOTEIO
 class Store:
     """A backend, a fresh area on its server (as a TURL prefix), and that area on disk."""
 
+    scheme: str
     backend: StorageBackend
     base: str
     disk: Path
@@ -45,17 +50,21 @@ class Store:
 @pytest.fixture(params=["file", "root", "dav", "davs"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     area = f"area-{secrets.token_hex(4)}"
-    if request.param == "file":
-        yield Store(backend_for("file:///"), (tmp_path / area).as_uri(), tmp_path / area)
-    elif request.param == "root":
+    scheme = request.param
+    if scheme == "file":
+        base, disk, options = (tmp_path / area).as_uri(), tmp_path / area, BackendOptions()
+    elif scheme == "root":
         server: XRootDServer = request.getfixturevalue("xrootd_server")
-        yield Store(backend_for(server.url), f"{server.url}/{area}", server.data_dir / area)
+        base, disk, options = f"{server.url}/{area}", server.data_dir / area, BackendOptions()
     else:
-        name = "webdav_server" if request.param == "dav" else "webdavs_server"
-        dav: WebDAVServer = request.getfixturevalue(name)
+        dav: WebDAVServer = request.getfixturevalue(
+            "webdav_server" if scheme == "dav" else "webdavs_server"
+        )
         options = BackendOptions(ca_file=str(dav.ca_file) if dav.ca_file else None)
-        base = request.param + dav.url[dav.url.index("://") :].rstrip("/") + f"/{area}"
-        yield Store(backend_for(base, options), base, dav.data_dir / area)
+        base = scheme + dav.url[dav.url.index("://") :].rstrip("/") + f"/{area}"
+        disk = dav.data_dir / area
+    with BackendPool(options) as pool:
+        yield Store(scheme, pool.backend(base), base, disk)
 
 
 def chunked(data: bytes, size: int = 256 * 1024) -> Iterator[bytes]:
@@ -130,21 +139,24 @@ def test_missing_objects_are_enoent(store: Store) -> None:
 def test_a_server_that_is_down_is_not_enoent(scheme: str) -> None:
     separator = "//" if scheme == "root" else "/"
     turl = f"{scheme}://127.0.0.1:{free_port()}{separator}data/x"
-    backend = backend_for(turl, BackendOptions(timeout_s=5))
-    for call in (backend.stat, backend.open_reader, backend.checksum):
-        with pytest.raises(StorageUnavailable) as info:
-            call(turl)
-        assert info.value.errno in DOWN
-        assert isinstance(info.value, ConnectionError)
-    with pytest.raises(StorageUnavailable):
-        backend.write(turl, [b"data"])
+    with BackendPool(BackendOptions(timeout_s=5)) as pool:
+        backend = pool.backend(turl)
+        for call in (backend.stat, backend.open_reader, backend.checksum):
+            with pytest.raises(StorageUnavailable) as info:
+                call(turl)
+            assert info.value.errno in DOWN
+            assert isinstance(info.value, ConnectionError)
+        with pytest.raises(StorageUnavailable):
+            backend.write(turl, [b"data"])
 
 
 def test_a_tls_certificate_that_does_not_verify(webdavs_server: WebDAVServer) -> None:
     turl = "davs" + webdavs_server.url[webdavs_server.url.index("://") :] + "anything"
-    backend = backend_for(turl, BackendOptions(timeout_s=5))  # the system CAs only
-    with pytest.raises(StorageUnavailable, match="certificate does not verify") as info:
-        backend.stat(turl)
+    with (
+        BackendPool(BackendOptions(timeout_s=5)) as pool,  # the system CAs only
+        pytest.raises(StorageUnavailable, match="certificate does not verify") as info,
+    ):
+        pool.backend(turl).stat(turl)
     assert info.value.errno == errno.EPROTO
 
 
@@ -158,3 +170,67 @@ def test_mkdir_and_list(store: Store) -> None:
     assert list(store.backend.list(store.turl("d/e"))) == []
     with pytest.raises(NotFound):
         store.backend.list(store.turl("nowhere"))
+
+
+def _sockets() -> int:
+    """How many sockets this process holds open."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # the fd that listed the directory
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+    return count
+
+
+def test_close_releases_the_connections_and_is_idempotent(store: Store) -> None:
+    before = _sockets()
+    store.backend.write(store.turl("x"), [b"data"])
+    with store.backend.open_reader(store.turl("x")) as reader:
+        assert reader.pread(0, 4) == b"data"
+    if store.scheme.startswith("dav"):
+        assert _sockets() > before  # a kept-alive connection, which close() must end
+    store.backend.close()
+    store.backend.close()
+    if store.scheme != "root":  # XrdCl keeps its connections for the whole process
+        assert _sockets() == before
+    with pytest.raises(ValueError, match="closed"):
+        store.backend.stat(store.turl("x"))
+
+
+def test_a_reader_gives_the_local_path_only_for_local_replicas(store: Store) -> None:
+    turl = store.turl("generated/2026-11-22/file-a")
+    store.backend.write(turl, [b"local bytes"])
+    with store.backend.open_reader(turl) as reader:
+        if Capability.LOCAL_PATH in store.backend.capabilities:
+            assert reader.local_path is not None
+            assert Path(reader.local_path).read_bytes() == b"local bytes"
+        else:
+            assert reader.local_path is None
+
+
+EXPECTED_CAPABILITIES = {
+    "file": {Capability.LOCAL_PATH},
+    "root": {Capability.SERVER_CHECKSUM},
+    "dav": set(),
+    "davs": set(),
+}
+
+
+def _refuse(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the object was read through the client")
+
+
+def test_each_backend_declares_what_it_can_do(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert store.backend.capabilities == EXPECTED_CAPABILITIES[store.scheme]
+    turl = store.turl("summed")
+    written = store.backend.write(turl, [os.urandom(100_000)])
+    # Break every way each client reads an object's bytes: only a server checksum survives.
+    monkeypatch.setattr(FileBackend, "open_reader", _refuse)
+    monkeypatch.setattr(File, "open", _refuse)
+    monkeypatch.setattr(httpx.Client, "stream", _refuse)
+    if Capability.SERVER_CHECKSUM in store.backend.capabilities:
+        assert store.backend.checksum(turl) == written.checksum
+    else:
+        with pytest.raises(AssertionError, match="read through the client"):
+            store.backend.checksum(turl)

@@ -21,8 +21,8 @@ from gridfs.storage import (
     SERegistry,
     StorageElement,
 )
-from gridfs.storage.backend import _Retrying
 from gridfs.storage.file_backend import FileBackend
+from gridfs.storage.retrying import RetryingBackend
 from tests.conftest import make_vo
 from tests.processes import free_port
 
@@ -163,7 +163,7 @@ def test_a_read_broken_off_reopens_the_replica_and_goes_on(tmp_path: Path) -> No
     path = tmp_path / "data"
     path.write_bytes(b"0123456789" * 1000)
     flaky = _FlakyBackend(failures=2)
-    reader = _Retrying(flaky).open_reader(path.as_uri())
+    reader = RetryingBackend(flaky).open_reader(path.as_uri())
     assert reader.pread(5, 10) == b"5678901234"
     assert len(flaky.opened) == 3  # two broken handles replaced
     reader.close()
