@@ -195,7 +195,7 @@ def _serve(
         stack.callback(signal.pthread_sigmask, signal.SIG_UNBLOCK, _STOP_SIGNALS)
         root_id = _root_id(grid, config.mount_root)
         cache = None
-        if any(protocol != "file" for protocol in config.protocols):  # remote reads to cache
+        if grid.reads_remotely():  # replicas without a local path are read through a cache
             try:
                 cache = BlockCache(settings.cache_dir, settings.cache_size)
             except OSError as exc:

@@ -20,8 +20,6 @@ import errno
 import hashlib
 import logging
 import os
-import urllib.parse
-import urllib.request
 
 from gridfs.fuse.blockcache import BlockCache
 from gridfs.gfal import FailoverReader, Stat
@@ -39,13 +37,6 @@ def cache_key(entry: Stat) -> str:
     return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
-def _local_path(turl: str) -> str | None:
-    parsed = urllib.parse.urlsplit(turl)
-    if parsed.scheme != "file":
-        return None
-    return urllib.request.url2pathname(parsed.path)
-
-
 class OpenFile:
     """One open of a file for reading: its replica reader and how reads are served."""
 
@@ -61,7 +52,7 @@ class OpenFile:
         self._cache: BlockCache | None = None
         self._key = cache_key(entry)
         self._next_block = 0  # a read from the start counts as sequential
-        path = _local_path(reader.turl)
+        path = reader.local_path
         if path is not None:
             try:
                 self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)

@@ -49,6 +49,11 @@ class FailoverReader(RangeReader):
         self.size = self._reader.size
 
     @property
+    def local_path(self) -> str | None:  # type: ignore[override]  # follows the current replica
+        """The current replica's file on this machine, if it is one."""
+        return self._reader.local_path
+
+    @property
     def replica(self) -> Replica:
         """The replica serving reads now."""
         return self._candidate.replica

@@ -6,7 +6,6 @@ import dataclasses
 import io
 import logging
 import os
-import secrets
 import stat as _stat
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
@@ -14,6 +13,7 @@ from typing import BinaryIO
 from gridfs.catalog import (
     AclEntry,
     Catalog,
+    CatalogAPI,
     EntryId,
     Identity,
     Replica,
@@ -40,8 +40,9 @@ from gridfs.gfal.fileobj import GridRawFile, GridRawReader
 from gridfs.gfal.metadata_calls import MetadataCalls
 from gridfs.gfal.placement import default_se_for
 from gridfs.gfal.replicas import ReplicaAccess, current_replicas
+from gridfs.gfal.services import open_catalog
 from gridfs.gfal.writer import StagedFile, WriteTarget, open_existing
-from gridfs.metadata import Metadata
+from gridfs.metadata import Metadata, MetadataAPI
 from gridfs.storage import (
     DEFAULT_CHECKSUM,
     Adler32,
@@ -72,14 +73,18 @@ class Grid(MetadataCalls):
 
     def __init__(
         self,
-        catalog: Catalog,
+        catalog: CatalogAPI,
         storage: ReplicaAccess,
         *,
-        metadata: Metadata | None = None,
+        metadata: MetadataAPI | None = None,
         staging_dir: str | None = None,
     ) -> None:
         self._catalog = catalog
-        self._metadata = metadata if metadata is not None else Metadata(catalog)
+        if metadata is None:
+            if not isinstance(catalog, Catalog):
+                raise TypeError("a catalog other than the SQL one comes with its metadata")
+            metadata = Metadata(catalog)
+        self._metadata = metadata
         self._storage = storage
         self._staging_dir = staging_dir  # files being written; None: the system's temp dir
 
@@ -87,7 +92,7 @@ class Grid(MetadataCalls):
     def from_config(cls, config: Config | None = None) -> Grid:
         """The grid that ``config`` (default: :func:`load_config`) describes."""
         config = config or load_config()
-        catalog = Catalog.from_url(config.catalog_url, config.identity)
+        catalog, metadata = open_catalog(config.catalog_url, config.identity)
         storage = ReplicaAccess(
             SERegistry(config.ses),
             local_site=config.local_site,
@@ -96,7 +101,7 @@ class Grid(MetadataCalls):
             protocols=config.protocols,
             backend_options=config.backend_options,
         )
-        return cls(catalog, storage)
+        return cls(catalog, storage, metadata=metadata)
 
     def as_identity(self, identity: Identity) -> Grid:
         """This grid acting as ``identity``: same connections, SEs, health and staging."""
@@ -123,12 +128,12 @@ class Grid(MetadataCalls):
         )
 
     @property
-    def catalog(self) -> Catalog:
+    def catalog(self) -> CatalogAPI:
         """The file catalog (for the gfal layer's own modules; others use the calls here)."""
         return self._catalog
 
     @property
-    def metadata(self) -> Metadata:
+    def metadata(self) -> MetadataAPI:
         """The metadata catalog (for the gfal layer's own modules)."""
         return self._metadata
 
@@ -359,6 +364,10 @@ class Grid(MetadataCalls):
         """What the storage at ``url`` (a TURL or an SE's protocol prefix) says is there."""
         return self._storage.backend(url).stat(url)
 
+    def reads_remotely(self) -> bool:
+        """Whether some SE is read through a protocol without a local path (worth a cache)."""
+        return self._storage.reads_remotely()
+
     def release(self, lfn: str) -> None:
         """Unpin the staged copies of ``lfn`` on nearline SEs (they may be evicted)."""
         self._storage.release(self._current_replicas(lfn))
@@ -583,7 +592,7 @@ class Grid(MetadataCalls):
         # A stale copy of an older version there may still hold the usual name.
         surl = storage.new_surl(target_se, guid)
         if surl in {r.surl for r in replicas}:
-            surl = storage.new_surl(target_se, guid, version=secrets.token_hex(4))
+            surl = storage.new_surl(target_se, guid, new_version=True)
         storage.reserve(target_se, space_token, entry.size, self._catalog.space_used)
         with storage.open_best(entry, replicas, lfn) as source:
             replica = storage.store_verified(

@@ -14,7 +14,7 @@ from gridfs.catalog import EntryId
 from gridfs.metadata import AttributeType, Rows, SavedQuery, Value
 
 if TYPE_CHECKING:
-    from gridfs.metadata import Metadata
+    from gridfs.metadata import MetadataAPI
 
 __all__ = ["MetadataCalls"]
 
@@ -24,7 +24,8 @@ Target = str | EntryId
 class MetadataCalls:
     """Metadata verbs on LFNs (or entry ids), each one request to the metadata catalog."""
 
-    metadata: Metadata
+    @property
+    def metadata(self) -> MetadataAPI: ...
 
     def addattrs(self, directory: Target, attributes: Mapping[str, str]) -> None:
         """Add attributes (name -> type name) to the schema of ``directory``, all or none."""

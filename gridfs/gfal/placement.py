@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from gridfs.catalog import ROOT_ID, Catalog, EntryId
+from gridfs.catalog import ROOT_ID, CatalogAPI, EntryId
 from gridfs.errors import PermissionDenied
 
 __all__ = ["DEFAULT_SE_PROPERTY", "default_se_for"]
@@ -12,7 +12,7 @@ __all__ = ["DEFAULT_SE_PROPERTY", "default_se_for"]
 DEFAULT_SE_PROPERTY = "default_se"  # directory property: the SE of new files below it
 
 
-def default_se_for(catalog: Catalog, directory_id: EntryId, fallback: str | None) -> str | None:
+def default_se_for(catalog: CatalogAPI, directory_id: EntryId, fallback: str | None) -> str | None:
     """The SE for new files in a directory: the nearest ``default_se`` property above it.
 
     Set with the ``user.grid.default_se`` attribute of a directory; without

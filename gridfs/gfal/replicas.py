@@ -8,7 +8,6 @@ callable where a stored copy is to be registered.
 
 from __future__ import annotations
 
-import datetime
 import errno
 import logging
 import random
@@ -32,6 +31,8 @@ from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.policy import Candidate, rank_replicas
 from gridfs.storage import (
     BackendOptions,
+    BackendPool,
+    Capability,
     CircuitBreaker,
     Locality,
     RangeReader,
@@ -41,8 +42,8 @@ from gridfs.storage import (
     StorageBackend,
     StorageElement,
     WriteResult,
-    backend_for,
-    make_surl,
+    new_version_tag,
+    replica_surl,
     resolve_turl,
 )
 
@@ -62,8 +63,9 @@ class ReplicaAccess:
     """The storage elements of a grid and the ways to their replicas; thread-safe.
 
     Holds the SE registry, the protocol preference, the site, the circuit
-    breakers, the tape stager and the protocol backends. Built once per grid;
-    grids acting as other identities share it.
+    breakers, the tape stager and the protocol backends. Built once per grid,
+    it owns its backends (closed by :meth:`close`); grids acting as other
+    identities share it.
     """
 
     def __init__(
@@ -88,6 +90,7 @@ class ReplicaAccess:
         self.health = health or CircuitBreaker()
         self.stager = stager or Stager()
         self._rng = rng or random.Random()
+        self._pool = BackendPool(self.backend_options)
 
     def with_options(self, backend_options: BackendOptions) -> ReplicaAccess:
         """The same SEs, health and stager, with backends of other options."""
@@ -105,10 +108,20 @@ class ReplicaAccess:
 
     def close(self) -> None:
         """Release the protocol backends' connections."""
+        self._pool.close()
 
     def backend(self, url: str) -> StorageBackend:
         """The protocol backend for ``url`` (a TURL or an SE's protocol prefix)."""
-        return backend_for(url, self.backend_options)
+        return self._pool.backend(url)
+
+    def reads_remotely(self) -> bool:
+        """Whether some SE is read through a protocol without a local path (worth a cache)."""
+        return any(
+            Capability.LOCAL_PATH not in self.backend(prefix).capabilities
+            for se in self.ses
+            for protocol, prefix in se.protocols.items()
+            if protocol in self.protocols
+        )
 
     # -- choosing -------------------------------------------------------------
 
@@ -362,8 +375,6 @@ class ReplicaAccess:
         except NotFound:
             log.info("replica %s was already gone from its SE", replica.surl)
 
-    def new_surl(self, se: StorageElement, guid: str, *, version: str | None = None) -> str:
-        """The SURL of a new replica of ``guid`` on ``se`` (``version``: of a later version)."""
-        day = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")  # as lcg-cr names them
-        name = f"file-{guid}" if version is None else f"file-{guid}-{version}"
-        return make_surl(se, f"generated/{day}/{name}")
+    def new_surl(self, se: StorageElement, guid: str, *, new_version: bool = False) -> str:
+        """The SURL of a new replica of ``guid`` on ``se``; a tagged name for a later version."""
+        return replica_surl(se, guid, version=new_version_tag() if new_version else None)

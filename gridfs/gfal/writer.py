@@ -23,19 +23,17 @@ import contextlib
 import errno
 import logging
 import os
-import secrets
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from gridfs.catalog import ROOT_ID, Catalog, FileStatus, Replica, ReplicaStatus, Stat
+from gridfs.catalog import ROOT_ID, CatalogAPI, FileStatus, Replica, ReplicaStatus, Stat
 from gridfs.errors import (
     GridError,
     InvalidArgument,
     IsADirectory,
-    NotFound,
     PermissionDenied,
     from_os_error,
 )
@@ -54,7 +52,7 @@ _CHUNK = 1 << 20
 class WriteTarget:
     """What a file open for writing stores into: the catalog, the SEs, the staging directory."""
 
-    catalog: Catalog
+    catalog: CatalogAPI
     storage: ReplicaAccess
     staging_dir: str | None = None  # None: the system's temporary directory
 
@@ -234,10 +232,9 @@ class StagedFile:
             )
 
         # A fresh name per version: the old copies stay readable until the switch.
-        version = None if self._created else secrets.token_hex(4)
         return storage.store_verified(
             se,
-            storage.new_surl(se, guid, version=version),
+            storage.new_surl(se, guid, new_version=not self._created),
             chunks(),
             expected_checksum=digest.hexdigest,
             expected_size=size,

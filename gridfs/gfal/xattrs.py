@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from gridfs.catalog import Catalog, Replica, Stat
+from gridfs.catalog import CatalogAPI, Replica, Stat
 from gridfs.errors import (
     AlreadyExists,
     GridError,
@@ -38,7 +38,7 @@ from gridfs.errors import (
     UnknownSE,
 )
 from gridfs.gfal.placement import DEFAULT_SE_PROPERTY
-from gridfs.metadata import Metadata, format_value, parse_type
+from gridfs.metadata import MetadataAPI, format_value, parse_type
 from gridfs.storage import Locality, SERegistry, StageRequest
 
 __all__ = [
@@ -71,9 +71,9 @@ class XattrHost(Protocol):
     """What the attributes need of a grid (:class:`~gridfs.gfal.Grid` is one)."""
 
     @property
-    def catalog(self) -> Catalog: ...
+    def catalog(self) -> CatalogAPI: ...
     @property
-    def metadata(self) -> Metadata: ...
+    def metadata(self) -> MetadataAPI: ...
     @property
     def ses(self) -> SERegistry: ...
     def lr(self, lfn: str) -> list[str]: ...

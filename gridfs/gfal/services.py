@@ -1,0 +1,36 @@
+"""The catalog and metadata services that a catalog URL names, picked by its scheme.
+
+``sqlite://`` and ``postgresql[+driver]://`` open the SQL catalog itself;
+a new kind of catalog (the HTTPS client of ``gridfs serve``) is one more
+entry in :data:`OPENERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gridfs.catalog import Catalog, CatalogAPI, Identity
+from gridfs.errors import ConfigError
+from gridfs.metadata import Metadata, MetadataAPI
+
+__all__ = ["OPENERS", "open_catalog"]
+
+Opener = Callable[[str, Identity], tuple[CatalogAPI, MetadataAPI]]
+
+
+def _open_sql(url: str, identity: Identity) -> tuple[CatalogAPI, MetadataAPI]:
+    catalog = Catalog.from_url(url, identity)
+    return catalog, Metadata(catalog)
+
+
+OPENERS: dict[str, Opener] = {"sqlite": _open_sql, "postgresql": _open_sql}
+
+
+def open_catalog(url: str, identity: Identity) -> tuple[CatalogAPI, MetadataAPI]:
+    """The catalog at ``url`` and its metadata, acting as ``identity``."""
+    scheme = url.partition(":")[0].partition("+")[0].lower()
+    opener = OPENERS.get(scheme)
+    if opener is None:
+        known = ", ".join(sorted(OPENERS))
+        raise ConfigError(f"catalog URL {url!r}: no catalog speaks {scheme!r} (known: {known})")
+    return opener(url, identity)
