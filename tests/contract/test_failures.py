@@ -51,16 +51,19 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
 
 
 @contextlib.contextmanager
-def _remote_grid(tmp_path: Path, base: str, also: str = "") -> Iterator[Grid]:
+def _remote_grid(
+    tmp_path: Path, base: str, also: str = "", protocols: str = ""
+) -> Iterator[Grid]:
     """A grid whose default SE, "remote" at the local site "near", is reached at ``base``.
 
     ``also`` adds configuration (more SEs); file:// stays a protocol the grid speaks.
     """
     scheme = base.split(":", 1)[0]
+    protocols = protocols or f'"{scheme}", "file"'
     config = tmp_path / "grid.toml"
     config.write_text(
         '[catalog]\nurl = "sqlite:///c.db"\n[site]\nname = "near"\n'
-        f'[storage]\ndefault_se = "remote"\nprotocols = ["{scheme}", "file"]\ntimeout = 10\n'
+        f'[storage]\ndefault_se = "remote"\nprotocols = [{protocols}]\ntimeout = 10\n'
         '[se.remote]\nsite = "near"\nsurl_prefix = "srm://remote/grid"\n'
         f'[se.remote.protocols]\n{scheme} = "{base}"\n{also}'
     )
@@ -221,8 +224,9 @@ def test_a_read_fails_over_between_two_servers(tmp_path: Path, make_file) -> Non
             '[se.webdav]\nsite = "far"\nsurl_prefix = "srm://webdav/grid"\n'
             f'[se.webdav.protocols]\ndav = "{dav_base}"\n'
         )
-        with _remote_grid(tmp_path, f"{xrootd.url}/se", also=webdav_se) as grid:
-            grid.protocols = ("root", "dav")
+        with _remote_grid(
+            tmp_path, f"{xrootd.url}/se", also=webdav_se, protocols='"root", "dav"'
+        ) as grid:
             source = make_file("big", 6 << 20)
             grid.cr(source, "/grid/big")  # on the near XRootD server
             grid.rep("/grid/big", "webdav")

@@ -189,8 +189,8 @@ def test_deleting_from_a_dead_server_changes_nothing(
         assert replicas == {"local": ReplicaStatus.AVAILABLE, "remote": ReplicaStatus.AVAILABLE}
         process.restart()  # type: ignore[attr-defined]
         (surl,) = [r.surl for r in grid.catalog.replicas("/grid/f") if r.se == "remote"]
-        turl = resolve_turl(surl, grid.ses.get("remote"), grid.protocols)
-        grid.backend(turl).stat(turl)  # still stored
-        grid.health.record_success("remote")
+        turl = resolve_turl(surl, grid.ses.get("remote"), grid.storage.protocols)
+        grid.storage_stat(turl)  # still stored
+        grid.storage.health.record_success("remote")
         assert delete(grid, "/grid/f", se="remote") == [surl]
         assert_consistent(grid, "remote", data_dir(process))

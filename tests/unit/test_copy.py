@@ -305,7 +305,7 @@ def test_dels_at_once_that_take_every_copy_remove_the_file(
     grid.cr(make_file("raced", 1000), lfn)
     grid.rep(lfn, "ral-se")
     (other,) = [r for r in grid.catalog.replicas(lfn) if r.se == "cern-se"]
-    real_delete_stored = grid._delete_stored
+    real_delete_stored = grid.storage.delete_stored
 
     def while_another_del_runs(replica: Replica) -> None:
         # The other del, which also saw two copies, takes cern-se meanwhile.
@@ -314,7 +314,7 @@ def test_dels_at_once_that_take_every_copy_remove_the_file(
         grid.catalog.remove_replica(other.guid, other.surl)
         real_delete_stored(replica)
 
-    monkeypatch.setattr(grid, "_delete_stored", while_another_del_runs)
+    monkeypatch.setattr(grid.storage, "delete_stored", while_another_del_runs)
     delete(grid, lfn, se="ral-se")
     with pytest.raises(NotFound):
         grid.stat(lfn)  # no file is left registered without a replica

@@ -30,7 +30,7 @@ from gridfs.errors import (
     ReadOnly,
     UnknownSE,
 )
-from gridfs.gfal import Grid
+from gridfs.gfal import Grid, ReplicaAccess
 from gridfs.storage.file_backend import turl_to_path
 from tests.conftest import BOB, make_vo, needs_tmpfs, small_disk, stored_files
 
@@ -118,7 +118,12 @@ def test_rep_adds_a_verified_replica_and_reads_prefer_the_local_site(config, mak
         make_vo(grid)
         grid.makedirs(TRAILERS)
         grid.cr(source, f"{TRAILERS}/amelie.mpg", se="infn-se")
-        grid.local_site = "ral"
+        storage = grid.storage
+        grid = Grid(
+            grid.catalog,
+            ReplicaAccess(storage.ses, local_site="ral", protocols=storage.protocols),
+            metadata=grid.metadata,
+        )
         with grid.open(f"{TRAILERS}/amelie.mpg", buffering=0) as stream:
             assert stream.replica.se == "infn-se"
         replica = grid.rep(f"{TRAILERS}/amelie.mpg", "ral-se")
@@ -140,7 +145,12 @@ def test_rep_adds_a_verified_replica_and_reads_prefer_the_local_site(config, mak
 def test_reads_spread_over_equal_replicas(grid: Grid, make_file) -> None:
     grid.cr(make_file("a", 1000), f"{TRAILERS}/a", se="infn-se")
     grid.rep(f"{TRAILERS}/a", "ral-se")
-    grid._rng = random.Random(7)
+    storage = grid.storage
+    grid = Grid(
+        grid.catalog,
+        ReplicaAccess(storage.ses, rng=random.Random(7), protocols=storage.protocols),
+        metadata=grid.metadata,
+    )
     seen = Counter()
     for _ in range(40):
         with grid.open(f"{TRAILERS}/a", buffering=0) as stream:
@@ -288,7 +298,7 @@ def test_unlink_checks_permission_before_deleting_copies(
 ) -> None:
     grid.cr(make_file("keep", 100), f"{TRAILERS}/keep")
     grid.chmod(TRAILERS, 0o755)  # others may look, not remove
-    bob = Grid(grid.catalog.as_identity(BOB), grid.ses, protocols=grid.protocols)
+    bob = grid.as_identity(BOB)
     with pytest.raises(PermissionDenied):
         bob.unlink(f"{TRAILERS}/keep")
     assert len(stored_files(tmp_path)) == 1

@@ -122,7 +122,7 @@ def test_reads_stop_trying_a_dead_se(
                 assert len(stream.read()) == 1000
         tries = [r for r in caplog.records if "replica srm://near/grid/f failed" in r.getMessage()]
         assert len(tries) == 3  # then the breaker opened and the far replica came first
-        assert not grid.health.healthy("near-se")
+        assert not grid.storage.health.healthy("near-se")
         assert any("skipped for" in r.getMessage() for r in caplog.records)
         assert logging.WARNING in {r.levelno for r in tries}
 

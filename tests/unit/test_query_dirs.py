@@ -10,7 +10,7 @@ from gridfs.catalog import Stat
 from gridfs.errors import GridError
 from gridfs.fuse import queries as queries_module
 from gridfs.fuse.queries import QueryDirectories, VirtualEntry
-from gridfs.gfal import Grid
+from gridfs.gfal import Grid, Nodes
 from tests.conftest import BOB
 
 MOVIES = "/grid/gilda/movies"
@@ -49,12 +49,12 @@ def names(entries: list[tuple[str, Stat | VirtualEntry]]) -> list[str]:
 def test_a_condition_lists_the_matching_entries_as_themselves(movies: Grid) -> None:
     queries = QueryDirectories()
     directory = movies.stat(MOVIES)
-    query = queries.query_dir(movies, directory.id)
-    result = queries.lookup(movies, query, 'Genre = "Comedy" and Runtime > 100')
+    query = queries.query_dir(Nodes(movies), directory.id)
+    result = queries.lookup(Nodes(movies), query, 'Genre = "Comedy" and Runtime > 100')
     assert isinstance(result, VirtualEntry)
-    assert names(queries.listing(movies, result)) == ["amelie.mpg"]
-    comedies = queries.lookup(movies, query, "Genre = 'Comedy'")
-    listed = dict(queries.listing(movies, comedies))
+    assert names(queries.listing(Nodes(movies), result)) == ["amelie.mpg"]
+    comedies = queries.lookup(Nodes(movies), query, "Genre = 'Comedy'")
+    listed = dict(queries.listing(Nodes(movies), comedies))
     assert sorted(listed) == ["amelie.mpg", "old", "short.mpg"]
     amelie = listed["amelie.mpg"]
     assert isinstance(amelie, Stat)
@@ -63,54 +63,54 @@ def test_a_condition_lists_the_matching_entries_as_themselves(movies: Grid) -> N
     assert isinstance(old, VirtualEntry)
     assert old.kind == "link"
     assert old.target == "../../old"  # from .query/<condition>/ back to the real directory
-    assert queries.lookup(movies, comedies, "short.mpg") == listed["short.mpg"]
+    assert queries.lookup(Nodes(movies), comedies, "short.mpg") == listed["short.mpg"]
 
 
 def test_the_recursive_form_keeps_the_tree(movies: Grid) -> None:
     queries = QueryDirectories()
-    query = queries.query_dir(movies, movies.stat(MOVIES).id)
-    recursive = queries.lookup(movies, query, "recursive")
+    query = queries.query_dir(Nodes(movies), movies.stat(MOVIES).id)
+    recursive = queries.lookup(Nodes(movies), query, "recursive")
     assert isinstance(recursive, VirtualEntry)
-    result = queries.lookup(movies, recursive, "Runtime < 100")
+    result = queries.lookup(Nodes(movies), recursive, "Runtime < 100")
     assert isinstance(result, VirtualEntry)
-    top = dict(queries.listing(movies, result))
+    top = dict(queries.listing(Nodes(movies), result))
     assert sorted(top) == ["old", "short.mpg"]
     old = top["old"]
     assert isinstance(old, VirtualEntry)
     assert old.kind == "result"
-    below = dict(queries.listing(movies, old))
+    below = dict(queries.listing(Nodes(movies), old))
     assert sorted(below) == ["chaplin.mpg", "older"]
     older = below["older"]
     assert isinstance(older, VirtualEntry)
-    assert names(queries.listing(movies, older)) == ["lumiere.mpg"]
+    assert names(queries.listing(Nodes(movies), older)) == ["lumiere.mpg"]
     # A matching directory links back to the real one; one with matches below
     # is the tree of those matches.
-    comedies = queries.lookup(movies, recursive, "Genre = 'Comedy'")
+    comedies = queries.lookup(Nodes(movies), recursive, "Genre = 'Comedy'")
     assert isinstance(comedies, VirtualEntry)
-    old = dict(queries.listing(movies, comedies))["old"]
+    old = dict(queries.listing(Nodes(movies), comedies))["old"]
     assert isinstance(old, VirtualEntry)
     assert old.kind == "result"
-    link = dict(queries.listing(movies, old))["empty"]
+    link = dict(queries.listing(Nodes(movies), old))["empty"]
     assert isinstance(link, VirtualEntry)
     assert link.kind == "link"
     assert link.target == "../../../../old/empty"
 
 
 def test_saved_queries_appear_by_name(movies: Grid) -> None:
-    movies.metadata.save_query(MOVIES, "scifi", "Genre = 'Sci-Fi'", recursive=True)
-    movies.metadata.save_query(MOVIES, "long", "Runtime > 130")
+    movies.save_query(MOVIES, "scifi", "Genre = 'Sci-Fi'", recursive=True)
+    movies.save_query(MOVIES, "long", "Runtime > 130")
     queries = QueryDirectories()
-    query = queries.query_dir(movies, movies.stat(MOVIES).id)
-    listed = dict(queries.listing(movies, query))
+    query = queries.query_dir(Nodes(movies), movies.stat(MOVIES).id)
+    listed = dict(queries.listing(Nodes(movies), query))
     assert sorted(listed) == ["long", "scifi"]
     long = listed["long"]
     assert isinstance(long, VirtualEntry)
-    assert names(queries.listing(movies, long)) == ["matrix.mpg"]
-    scifi = queries.lookup(movies, query, "scifi")
+    assert names(queries.listing(Nodes(movies), long)) == ["matrix.mpg"]
+    scifi = queries.lookup(Nodes(movies), query, "scifi")
     assert isinstance(scifi, VirtualEntry)
-    assert sorted(names(queries.listing(movies, scifi))) == ["matrix.mpg", "old"]
+    assert sorted(names(queries.listing(Nodes(movies), scifi))) == ["matrix.mpg", "old"]
     with pytest.raises(GridError) as caught:
-        queries.lookup(movies, query, "unsaved")
+        queries.lookup(Nodes(movies), query, "unsaved")
     assert caught.value.errno == errno.ENOENT
 
 
@@ -120,9 +120,9 @@ def test_saved_queries_appear_by_name(movies: Grid) -> None:
 )
 def test_a_malformed_condition_is_einval_and_harms_nothing(movies: Grid, condition: str) -> None:
     queries = QueryDirectories()
-    query = queries.query_dir(movies, movies.stat(MOVIES).id)
+    query = queries.query_dir(Nodes(movies), movies.stat(MOVIES).id)
     with pytest.raises(GridError) as caught:
-        queries.lookup(movies, query, condition)
+        queries.lookup(Nodes(movies), query, condition)
     assert caught.value.errno == errno.EINVAL
     assert len(movies.listdir(MOVIES)) == 4
 
@@ -132,23 +132,23 @@ def test_searches_run_as_the_caller(movies: Grid) -> None:
     bob = movies.as_identity(BOB)
     queries = QueryDirectories()  # one mount, two users, the same path at once
     for grid, expected in ((movies, ["matrix.mpg"]), (bob, [])):
-        query = queries.query_dir(grid, grid.stat(MOVIES).id)
-        result = queries.lookup(grid, query, "Runtime > 130")
+        query = queries.query_dir(Nodes(grid), grid.stat(MOVIES).id)
+        result = queries.lookup(Nodes(grid), query, "Runtime > 130")
         assert isinstance(result, VirtualEntry)
-        assert names(queries.listing(grid, result)) == expected
+        assert names(queries.listing(Nodes(grid), result)) == expected
     assert queries.is_virtual(result.inode)
     assert not queries.is_virtual(movies.stat(MOVIES).id)
 
 
 def test_a_saved_recursive_query_links_from_its_own_depth(movies: Grid) -> None:
-    movies.metadata.save_query(MOVIES, "comedy", "Genre = 'Comedy'", recursive=True)
+    movies.save_query(MOVIES, "comedy", "Genre = 'Comedy'", recursive=True)
     queries = QueryDirectories()
-    query = queries.query_dir(movies, movies.stat(MOVIES).id)
-    saved = queries.lookup(movies, query, "comedy")  # D/.query/comedy: depth 2
+    query = queries.query_dir(Nodes(movies), movies.stat(MOVIES).id)
+    saved = queries.lookup(Nodes(movies), query, "comedy")  # D/.query/comedy: depth 2
     assert isinstance(saved, VirtualEntry)
-    old = queries.lookup(movies, saved, "old")
+    old = queries.lookup(Nodes(movies), saved, "old")
     assert isinstance(old, VirtualEntry)
-    link = queries.lookup(movies, old, "empty")
+    link = queries.lookup(Nodes(movies), old, "empty")
     assert isinstance(link, VirtualEntry)
     assert link.target == "../../../old/empty"  # D/.query/comedy/old/empty -> D/old/empty
 
@@ -158,19 +158,19 @@ def test_results_keep_their_inodes_when_searched_again(
 ) -> None:
     monkeypatch.setattr(queries_module, "RESULT_TTL_S", 0.0)  # every look searches again
     queries = QueryDirectories()
-    query = queries.query_dir(movies, movies.stat(MOVIES).id)
-    recursive = queries.lookup(movies, query, "recursive")
+    query = queries.query_dir(Nodes(movies), movies.stat(MOVIES).id)
+    recursive = queries.lookup(Nodes(movies), query, "recursive")
     assert isinstance(recursive, VirtualEntry)
-    first = queries.lookup(movies, recursive, "Runtime < 100")
-    old = queries.lookup(movies, first, "old")
-    again = queries.lookup(movies, recursive, "Runtime < 100")
+    first = queries.lookup(Nodes(movies), recursive, "Runtime < 100")
+    old = queries.lookup(Nodes(movies), first, "old")
+    again = queries.lookup(Nodes(movies), recursive, "Runtime < 100")
     assert again.inode == first.inode
-    assert queries.lookup(movies, again, "old").inode == old.inode
+    assert queries.lookup(Nodes(movies), again, "old").inode == old.inode
     assert queries.entry(old.inode).kind == "result"
     # A directory without matches any more is gone, and so is its inode.
     movies.setxattr(f"{MOVIES}/old/chaplin.mpg", "user.Runtime", b"200")
     movies.setxattr(f"{MOVIES}/old/older/lumiere.mpg", "user.Runtime", b"200")
-    assert names(queries.listing(movies, again)) == ["short.mpg"]
+    assert names(queries.listing(Nodes(movies), again)) == ["short.mpg"]
     with pytest.raises(GridError) as caught:
         queries.entry(old.inode)
     assert caught.value.errno == errno.ENOENT
@@ -178,9 +178,9 @@ def test_results_keep_their_inodes_when_searched_again(
 
 def test_a_result_is_only_its_searchers(movies: Grid) -> None:
     queries = QueryDirectories()
-    query = queries.query_dir(movies, movies.stat(MOVIES).id)
-    alices = queries.lookup(movies, query, "Runtime > 130")
+    query = queries.query_dir(Nodes(movies), movies.stat(MOVIES).id)
+    alices = queries.lookup(Nodes(movies), query, "Runtime > 130")
     assert isinstance(alices, VirtualEntry)
     with pytest.raises(GridError) as caught:  # bob holding alice's inode
-        queries.listing(movies.as_identity(BOB), alices)
+        queries.listing(Nodes(movies.as_identity(BOB)), alices)
     assert caught.value.errno == errno.ENOENT

@@ -54,7 +54,7 @@ def test_a_file_written_to_tape_is_migrated_and_can_be_recalled(tape_grid: Grid,
     assert time.monotonic() - started >= DELAY
     assert tape_grid.locality("/grid/run1.raw") == {surl: Locality.ONLINE_AND_NEARLINE}
     se = tape_grid.ses.get("cern-tape")
-    expiry = tape_grid.stager.pinned_until(se, surl)
+    expiry = tape_grid.storage.stager.pinned_until(se, surl)
     assert expiry is not None
     assert expiry > time.time() + 500
     with tape_grid.open("/grid/run1.raw") as stream:
@@ -67,7 +67,7 @@ def test_an_aborted_request_stages_nothing(tape_grid: Grid, make_file) -> None:
     tape_grid.release("/grid/run2.raw")
     request = tape_grid.bring_online("/grid/run2.raw")
     assert request is not None
-    tape_grid.stager.abort(request)
+    tape_grid.abort_stage(request)
     assert request.wait(30) is RequestState.ABORTED
     assert set(tape_grid.locality("/grid/run2.raw").values()) == {Locality.NEARLINE}
 

@@ -24,7 +24,7 @@ from gridfs.errors import (
     NotFound,
     PermissionDenied,
 )
-from gridfs.gfal import Grid
+from gridfs.gfal import Grid, Nodes, ReplicaAccess
 from gridfs.gfal.checksums import Verify, checksum
 from gridfs.gfal.dataset import plan_replicate
 from gridfs.gfal.delete import delete
@@ -196,8 +196,10 @@ def test_an_old_copy_that_cannot_be_deleted_stays_stale_and_is_never_read(
         ral = replica_ses(grid, lfn)
     # ral-se drops out of the configuration: its copy cannot be deleted now.
     ses = [se for se in config.ses if se.name != "ral-se"]
-    grid = Grid(Catalog.from_url(config.catalog_url, config.identity), SERegistry(ses))
-    grid.default_se = "cern-se"
+    grid = Grid(
+        Catalog.from_url(config.catalog_url, config.identity),
+        ReplicaAccess(SERegistry(ses), default_se="cern-se"),
+    )
     with grid.open(lfn, "wb") as stream:
         stream.write(b"new content")
     assert replica_ses(grid, lfn) == [
@@ -206,12 +208,14 @@ def test_an_old_copy_that_cannot_be_deleted_stays_stale_and_is_never_read(
     ]
     assert ral != replica_ses(grid, lfn)
     # Back in the configuration, the stale copy is still never read...
-    full = Grid(Catalog.from_url(config.catalog_url, config.identity), SERegistry(config.ses))
+    full = Grid(
+        Catalog.from_url(config.catalog_url, config.identity),
+        ReplicaAccess(SERegistry(config.ses), default_se="cern-se"),
+    )
     for _ in range(20):
         with full.open(lfn) as stream:
             assert stream.read() == b"new content"
     # ...and the next version cleans it up.
-    full.default_se = "cern-se"
     with full.open(lfn, "ab") as stream:
         stream.write(b"!")
     assert replica_ses(full, lfn) == [("cern-se", ReplicaStatus.AVAILABLE)]
@@ -530,8 +534,7 @@ def stale_on_ral(config: Config, make_file) -> str:
     with (
         Grid(
             Catalog.from_url(config.catalog_url, config.identity),
-            SERegistry(without_ral),
-            default_se="cern-se",
+            ReplicaAccess(SERegistry(without_ral), default_se="cern-se"),
         ) as grid,
         grid.open(lfn, "wb") as stream,
     ):
@@ -571,8 +574,7 @@ def test_a_full_staging_disk_stores_nothing(wgrid: Grid, tmp_path: Path) -> None
         stream.write(b"the good version")
     small = tmp_path / "staging"
     with small_disk(small, "64k"):
-        wgrid.staging_dir = str(small)
-        stream = wgrid.open(lfn, "wb")
+        stream = wgrid.with_options(staging_dir=str(small)).open(lfn, "wb")
         try:
             stream.write(b"x" * 40_000)  # buffered
             with pytest.raises(NoSpace) as caught:
@@ -587,9 +589,8 @@ def test_a_full_staging_disk_stores_nothing(wgrid: Grid, tmp_path: Path) -> None
 
 
 def test_no_staging_file_no_entry(wgrid: Grid, tmp_path: Path) -> None:
-    wgrid.staging_dir = str(tmp_path / "missing")
     with pytest.raises(NotFound):
-        wgrid.open(f"{TRAILERS}/n", "wb")
+        wgrid.with_options(staging_dir=str(tmp_path / "missing")).open(f"{TRAILERS}/n", "wb")
     assert wgrid.listdir(TRAILERS) == []
 
 
@@ -612,12 +613,13 @@ def test_symbolic_links_have_no_user_attributes(wgrid: Grid) -> None:
     with wgrid.open(lfn, "wb") as stream:
         stream.write(b"t")
     link = wgrid.symlink(lfn, f"{TRAILERS}/link")
-    assert wgrid.listxattr_id(link.id) == []
+    nodes = Nodes(wgrid)
+    assert nodes.listxattr(link.id) == []
     with pytest.raises(GridError) as caught:
-        wgrid.getxattr_id(link.id, "user.guid")
+        nodes.getxattr(link.id, "user.guid")
     assert caught.value.errno == errno.ENODATA
     with pytest.raises(GridError) as caught:
-        wgrid.setxattr_id(link.id, "user.comment", b"x")
+        nodes.setxattr(link.id, "user.comment", b"x")
     assert caught.value.errno == errno.EPERM
     wgrid.setxattr(f"{TRAILERS}/link", "user.comment", b"via the link")  # follows, as os does
     assert wgrid.getxattr(lfn, "user.comment") == b"via the link"
