@@ -19,14 +19,11 @@ from dataclasses import dataclass
 
 from gridfs.errors import InvalidArgument, NotFound, PermissionDenied
 from gridfs.gfal.grid import Grid
-from gridfs.storage import make_surl, resolve_turl
+from gridfs.storage import generated_surl, is_partial_upload, parse_replica_name, resolve_turl
 
 __all__ = ["DarkObject", "sweep"]
 
 log = logging.getLogger(__name__)
-
-_AREA = "generated"
-_GUID_LENGTH = 36  # 8-4-4-4-12 hex digits and dashes
 
 
 @dataclass(frozen=True)
@@ -51,7 +48,7 @@ def sweep(
     element = grid.ses.get(se)
     if element.nearline:
         raise InvalidArgument(f"{se} is a tape SE: its copies are the stager's", se)
-    area = resolve_turl(make_surl(element, _AREA), element, grid.storage.protocols)
+    area = resolve_turl(generated_surl(element), element, grid.storage.protocols)
     backend = grid.storage.backend(area)
     try:
         days = [entry.name for entry in backend.list(area) if entry.is_dir]
@@ -64,13 +61,12 @@ def sweep(
         for entry in backend.list(directory):
             if entry.is_dir:
                 continue
-            partial = entry.name.startswith(".file-") and ".part-" in entry.name
-            if not partial and not entry.name.startswith("file-"):
+            partial = is_partial_upload(entry.name)
+            name = parse_replica_name(entry.name)
+            if not partial and name is None:
                 continue  # not a name gridfs gives: not ours to judge
-            surl = make_surl(element, f"{_AREA}/{day}/{entry.name}")
-            # file-GUID, or file-GUID-VERSION for a later version of the file
-            guid = entry.name.removeprefix("file-")[:_GUID_LENGTH]
-            if not partial and _registered(grid, surl, guid):
+            surl = generated_surl(element, day, entry.name)
+            if name is not None and _registered(grid, surl, name.guid):
                 continue
             turl = f"{directory}/{entry.name}"
             try:

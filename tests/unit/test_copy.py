@@ -268,14 +268,14 @@ def test_sweep_deletes_what_no_replica_names(grid: Grid, make_file, tmp_path: Pa
     grid.cr(make_file("dropped", 2000), f"{DIR}/dropped")
     (surl,) = grid.lr(f"{DIR}/dropped")
     grid.uf(surl, f"{DIR}/dropped")  # unregistered, the copy stays: dark data
-    orphan = stored_path(grid, f"{DIR}/kept", "cern-se").with_name(".file-x.part-0001")
+    orphan = stored_path(grid, f"{DIR}/kept", "cern-se").with_name(".file-x.part-00000001")
     orphan.write_bytes(b"half")  # what a dying SE keeps of an upload
     stranger = orphan.with_name("notes.txt")
     stranger.write_bytes(b"not ours")
     assert sweep(grid, "cern-se") == []  # everything is younger than an hour
     found = sweep(grid, "cern-se", older_than_s=0, delete=False)
     assert sorted((d.surl.rsplit("/", 1)[-1], d.size, d.partial) for d in found) == [
-        (".file-x.part-0001", 4, True),
+        (".file-x.part-00000001", 4, True),
         (surl.rsplit("/", 1)[-1], 2000, False),
     ]
     assert len(stored_files(tmp_path)) == 4  # a dry run deletes nothing
