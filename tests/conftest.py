@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import random
 import shutil
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,10 +22,12 @@ import pytest
 # Popen. The children forked here exec at once and never use the client.
 os.environ.setdefault("XRD_RUNFORKHANDLER", "0")
 
-from gridfs.catalog import SUPERUSER, Catalog, Identity
+from gridfs.catalog import SUPERUSER, Catalog, CatalogAPI, Identity
 from gridfs.config import Config, load_config
 from gridfs.gfal import Grid
+from gridfs.metadata import MetadataAPI
 from tests.pgserver import postgres_server, postgres_url
+from tests.recording import record_file, recording
 from tests.storage_servers import webdav_server, webdavs_server, xrootd_server
 
 # Fixtures, found by pytest through this module: one server of each kind per session.
@@ -101,20 +105,42 @@ def make_vo(grid: Grid, vo: str = "/grid/gilda", user: str = "alice", group: str
     admin.chown(vo, user, group)
 
 
+RECORDED: Counter[str] = Counter()  # calls through the seam, when the tests are run so
+
+
+def through_the_seam(opened: Grid) -> Grid:
+    """``opened``, or with :data:`RECORD_ENV` set, the same grid on recording catalogs."""
+    if record_file() is None:
+        return opened
+    return Grid(
+        recording(CatalogAPI, opened.catalog, RECORDED),
+        opened.storage,
+        metadata=recording(MetadataAPI, opened.metadata, RECORDED),
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = record_file()
+    if path is not None:
+        Path(path).write_text(json.dumps(RECORDED))
+
+
 @pytest.fixture
 def grid(config: Config) -> Iterator[Grid]:
     with Grid.from_config(config) as opened:
-        make_vo(opened)
-        opened.makedirs("/grid/gilda/trailers")
-        yield opened
+        seen = through_the_seam(opened)
+        make_vo(seen)
+        seen.makedirs("/grid/gilda/trailers")
+        yield seen
 
 
 @pytest.fixture
 def any_grid(config: Config, catalog_url: str) -> Iterator[Grid]:
     """The grid of ``config`` with its catalog on SQLite or PostgreSQL, and the VO made."""
     with Grid.from_config(dataclasses.replace(config, catalog_url=catalog_url)) as opened:
-        make_vo(opened)
-        yield opened
+        seen = through_the_seam(opened)
+        make_vo(seen)
+        yield seen
 
 
 @pytest.fixture

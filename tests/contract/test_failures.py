@@ -51,9 +51,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
 
 
 @contextlib.contextmanager
-def _remote_grid(
-    tmp_path: Path, base: str, also: str = "", protocols: str = ""
-) -> Iterator[Grid]:
+def _remote_grid(tmp_path: Path, base: str, also: str = "", protocols: str = "") -> Iterator[Grid]:
     """A grid whose default SE, "remote" at the local site "near", is reached at ``base``.
 
     ``also`` adds configuration (more SEs); file:// stays a protocol the grid speaks.

@@ -114,15 +114,15 @@ def test_open_works_where_python_takes_a_file(grid: Grid, tmp_path: Path) -> Non
 def test_rep_adds_a_verified_replica_and_reads_prefer_the_local_site(config, make_file) -> None:
     source = make_file("amelie.mpg", 300_000)
     # This client sits at RAL: it reads the RAL copy once there is one.
-    with Grid.from_config(config) as grid:
-        make_vo(grid)
-        grid.makedirs(TRAILERS)
-        grid.cr(source, f"{TRAILERS}/amelie.mpg", se="infn-se")
-        storage = grid.storage
+    with Grid.from_config(config) as at_cern:
+        make_vo(at_cern)
+        at_cern.makedirs(TRAILERS)
+        at_cern.cr(source, f"{TRAILERS}/amelie.mpg", se="infn-se")
+        storage = at_cern.storage
         grid = Grid(
-            grid.catalog,
+            at_cern.catalog,
             ReplicaAccess(storage.ses, local_site="ral", protocols=storage.protocols),
-            metadata=grid.metadata,
+            metadata=at_cern.metadata,
         )
         with grid.open(f"{TRAILERS}/amelie.mpg", buffering=0) as stream:
             assert stream.replica.se == "infn-se"
