@@ -515,6 +515,8 @@ def _parse_tape(
 
 
 def _absolute_sqlite_url(url: str, base: Path, fail: Any) -> str:
+    if "://" in url and not url.startswith("sqlite"):
+        return url  # a server's URL: which catalog speaks its scheme is gfal's to say
     try:
         parsed = make_url(url)
     except Exception as exc:

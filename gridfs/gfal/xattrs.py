@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from gridfs.catalog import CatalogAPI, Replica, Stat
+from gridfs.catalog import CatalogAPI, EntryId, Replica, Stat
 from gridfs.errors import (
     AlreadyExists,
     GridError,
@@ -302,7 +302,7 @@ def set_value(target: Target, name: str, value: bytes, *, flags: int = 0) -> Non
     """Set attribute ``name``; ``flags`` as :func:`os.setxattr` (XATTR_CREATE/REPLACE)."""
     _check_namespace(name, target)
     _check_changeable(target)
-    text = _text(value, name, target)
+    text = _text(value, name, target.lfn)
     if flags & (os.XATTR_CREATE | os.XATTR_REPLACE):
         exists = name in listing(target)
         if flags & os.XATTR_CREATE and exists:
@@ -317,15 +317,36 @@ def set_value(target: Target, name: str, value: bytes, *, flags: int = 0) -> Non
     elif name.startswith(SCHEMA_PREFIX):
         _add_to_schema(target, name.removeprefix(SCHEMA_PREFIX), text)
     else:
-        attribute = name.removeprefix(_USER)
-        try:
-            target.host.metadata.setattr(target.entry.id, {attribute: text})
-        except UnknownAttribute:
-            raise InvalidArgument(
-                f"{target.path}: {attribute!r} is not in the metadata schema of its directory "
-                f"(add it there with {SCHEMA_PREFIX}{attribute})",
-                target.path,
-            ) from None
+        _set_metadata(target.host, target.entry.id, target.lfn, name, text)
+
+
+def is_metadata_value(name: str) -> bool:
+    """Whether ``name`` is a metadata value's attribute (``user.<attr>``, not a grid one)."""
+    return name.startswith(_USER) and name not in _BY_NAME and not name.startswith(SCHEMA_PREFIX)
+
+
+def set_metadata_value(
+    host: XattrHost, entry_id: EntryId, lfn: object, name: str, value: bytes
+) -> None:
+    """Set the metadata value ``name`` (see :func:`is_metadata_value`) of entry ``entry_id``.
+
+    One request to the metadata catalog, which checks the permission, the
+    schema and the type, and refuses a link (it has no values of its own).
+    """
+    text = _text(value, name, lfn)
+    _set_metadata(host, entry_id, lfn, name, text)
+
+
+def _set_metadata(host: XattrHost, entry_id: EntryId, lfn: object, name: str, text: str) -> None:
+    attribute = name.removeprefix(_USER)
+    try:
+        host.metadata.setattr(entry_id, {attribute: text})
+    except UnknownAttribute:
+        raise InvalidArgument(
+            f"{lfn}: {attribute!r} is not in the metadata schema of its directory "
+            f"(add it there with {SCHEMA_PREFIX}{attribute})",
+            str(lfn),
+        ) from None
 
 
 def _set_grid(spec: XattrSpec, target: Target, text: str) -> None:
@@ -376,10 +397,8 @@ def remove(target: Target, name: str) -> None:
         target.host.metadata.clearattr(target.entry.id, [name.removeprefix(_USER)])
 
 
-def _text(value: bytes, name: str, target: Target) -> str:
+def _text(value: bytes, name: str, lfn: object) -> str:
     try:
         return value.decode()
     except UnicodeDecodeError:
-        raise InvalidArgument(
-            f"{name} of {target.path}: the value is not UTF-8 text", target.path
-        ) from None
+        raise InvalidArgument(f"{name} of {lfn}: the value is not UTF-8 text", str(lfn)) from None

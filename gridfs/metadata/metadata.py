@@ -9,11 +9,11 @@ from sqlalchemy import and_, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from gridfs.catalog import Catalog, EntryId, Identity, Stat
+from gridfs.catalog import Catalog, EntryId, EntryKind, Identity, Stat
 from gridfs.catalog.models import EntryModel
 from gridfs.catalog.permissions import EXECUTE, READ, WRITE
 from gridfs.catalog.store import retry_on_conflict
-from gridfs.errors import AlreadyExists, UnknownAttribute
+from gridfs.errors import AlreadyExists, NotPermitted, UnknownAttribute
 from gridfs.metadata.api import MetadataAPI
 from gridfs.metadata.lookups import Lookups, Target, check_name, kind_of, schema_of
 from gridfs.metadata.models import AttributeModel, ValueModel
@@ -162,6 +162,10 @@ class Metadata:
             done: set[int] = set()
             for target in targets:
                 entry = self._on.entry(session, target, WRITE)
+                if entry.kind == EntryKind.SYMLINK.value:  # by id: as Linux, no user.* on links
+                    raise NotPermitted(
+                        f"{target} is a symbolic link: it has no values", str(target)
+                    )
                 if entry.id in done:  # named twice (or by a link): one row, or the upsert fails
                     continue
                 done.add(entry.id)

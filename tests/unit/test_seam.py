@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from gridfs.catalog import Catalog, CatalogAPI
+from gridfs.errors import InvalidArgument
+from gridfs.gfal import Grid, Nodes
 from gridfs.metadata import MetadataAPI
 from tests.recording import RECORD_ENV, members, recording
 
@@ -49,3 +52,32 @@ def test_the_gfal_tests_pass_through_recording_catalogs(tmp_path: Path) -> None:
     assert calls["MetadataAPI.setattr"] > 0
     used = {name.split(".", 1)[1] for name in calls}
     assert used <= set(members(CatalogAPI)) | set(members(MetadataAPI))
+
+
+def test_the_mounts_hot_paths_are_one_request(
+    any_grid: Grid, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gridfs")  # as the mount logs; debug lines name files
+    any_grid.makedirs("/grid/gilda/deep/down/here")
+    any_grid.setxattr("/grid/gilda/deep/down/here", "user.schema.run", b"int")
+    lfn = "/grid/gilda/deep/down/here/hot"
+    with any_grid.open(lfn, "wb") as stream:
+        stream.write(b"hot")
+    calls: Counter[str] = Counter()
+    seen = Grid(
+        recording(CatalogAPI, any_grid.catalog, calls),
+        any_grid.storage,
+        metadata=recording(MetadataAPI, any_grid.metadata, calls),
+    )
+    nodes = Nodes(seen)
+    entry_id = any_grid.stat(lfn).id
+    _, reader = nodes.open(entry_id)
+    with reader:
+        assert reader.pread(0, 3) == b"hot"
+    assert calls == Counter({"CatalogAPI.stat_replicas": 1})  # no LFN walk for messages
+    calls.clear()
+    nodes.setxattr(entry_id, "user.run", b"5")
+    assert calls == Counter({"MetadataAPI.setattr": 1})
+    assert any_grid.getxattr(lfn, "user.run") == b"5"
+    with pytest.raises(InvalidArgument, match="not in the metadata schema"):
+        nodes.setxattr(entry_id, "user.nothing", b"5")
