@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from gridfs.catalog import Catalog, CatalogAPI
-from gridfs.errors import InvalidArgument
+from gridfs.catalog import Catalog, CatalogAPI, Identity
+from gridfs.errors import ConfigError, InvalidArgument
 from gridfs.gfal import Grid, Nodes
+from gridfs.gfal.services import open_catalog
 from gridfs.metadata import MetadataAPI
 from tests.recording import RECORD_ENV, members, recording
 
@@ -81,3 +82,14 @@ def test_the_mounts_hot_paths_are_one_request(
     assert any_grid.getxattr(lfn, "user.run") == b"5"
     with pytest.raises(InvalidArgument, match="not in the metadata schema"):
         nodes.setxattr(entry_id, "user.nothing", b"5")
+
+
+def test_the_catalog_url_scheme_picks_the_implementation(catalog_url: str) -> None:
+    catalog, metadata = open_catalog(catalog_url, Identity("alice", ("gilda",)))
+    try:
+        assert isinstance(catalog, Catalog)
+        assert metadata.identity == catalog.identity
+    finally:
+        catalog.close()
+    with pytest.raises(ConfigError, match="no catalog speaks 'gopher'"):
+        open_catalog("gopher://catalog.example/grid", Identity("alice", ("gilda",)))
