@@ -17,6 +17,7 @@ test: system-deps $(STAMP) lint
 lint: $(STAMP)
 	$(BIN)/ruff check gridfs tests benchmarks
 	$(BIN)/ruff format --check gridfs tests benchmarks
+	$(BIN)/mypy
 
 bench: system-deps $(STAMP)
 	$(BIN)/python benchmarks/read_throughput.py

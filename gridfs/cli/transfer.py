@@ -16,6 +16,7 @@ import os
 import posixpath
 import sys
 import threading
+from typing import Never
 
 import click
 from click.shell_completion import get_completion_class
@@ -51,7 +52,7 @@ class _Bar:
     """A tqdm progress bar on stderr: bytes of files done, and the file count."""
 
     def __init__(self) -> None:
-        self._bar: tqdm[None] | None = None
+        self._bar: tqdm[Never] | None = None
         self._lock = threading.Lock()
         self._files = 0
         self._done = 0

@@ -12,8 +12,8 @@ import errno
 import functools
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from typing import Concatenate, ParamSpec, Protocol, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import pyfuse3
 
@@ -53,13 +53,13 @@ _REFUSALS = {
 
 
 def errno_boundary(
-    handler: Callable[Concatenate[S, P], Awaitable[T]],
-) -> Callable[Concatenate[S, P], Awaitable[T]]:
+    handler: Callable[Concatenate[S, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, T]]:
     """Wrap a pyfuse3 request handler so that it raises only ``FUSEError``."""
     name = handler.__name__
 
     @functools.wraps(handler)
-    async def wrapper(self: S, *args: P.args, **kwargs: P.kwargs) -> T:
+    async def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
         self.requests[name] += 1
         try:
             return await handler(self, *args, **kwargs)

@@ -208,7 +208,7 @@ def _serve(
         )
         stack.callback(operations.close)
         try:
-            pyfuse3.init(operations, str(target), sorted(options))
+            pyfuse3.init(operations, str(target), set(options))
         except RuntimeError as exc:
             raise GridError(f"cannot mount {target}: {exc}", str(target)) from exc
         try:

@@ -30,7 +30,7 @@ import posixpath
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import pyfuse3
 import trio
@@ -334,9 +334,9 @@ class GridOperations(pyfuse3.Operations):
         after = start_id
         while True:
             page = await self._run(self._list_page, nodes, directory, after)
-            for name, listed, entry_id in page:
+            for name, catalogued, entry_id in page:
                 writer = self._writers.get(EntryId(entry_id))
-                attributes = listed if writer is None else self._as_written(listed, writer)
+                attributes = catalogued if writer is None else self._as_written(catalogued, writer)
                 if not pyfuse3.readdir_reply(token, name, attributes, entry_id):
                     return
             if len(page) < _READDIR_PAGE:
@@ -614,7 +614,7 @@ class GridOperations(pyfuse3.Operations):
         opened = self._open[fh]
         data = opened.read_now(off, size)
         if data is not None:
-            return data  # type: ignore[return-value] - any buffer will do for pyfuse3
+            return cast(bytes, data)  # pyfuse3 takes any buffer; a copy would cost a pass
         return await self._run(opened.read, off, size)
 
     @errno_boundary

@@ -14,6 +14,7 @@ interrupted task leaves nothing stored or registered.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import os
 import posixpath
@@ -247,7 +248,7 @@ def plan_replicate(
                     path,
                     se,
                     stat.size,
-                    lambda path=path, se=se: grid.rep(path, se, space_token=space_token),
+                    functools.partial(grid.rep, path, se, space_token=space_token),
                 )
             )
     return tasks, skipped
@@ -289,8 +290,14 @@ def plan_copy_in(
                     str(local),
                     target,
                     local.stat().st_size,
-                    lambda local=local, target=target: copy_in(
-                        grid, local, target, se, overwrite=overwrite, space_token=space_token
+                    functools.partial(
+                        copy_in,
+                        grid,
+                        local,
+                        target,
+                        se,
+                        overwrite=overwrite,
+                        space_token=space_token,
                     ),
                 )
             )
@@ -327,7 +334,7 @@ def plan_copy_out(
                 path,
                 str(local),
                 stat.size,
-                lambda path=path, local=local: copy_out(grid, path, local, overwrite=overwrite),
+                functools.partial(copy_out, grid, path, local, overwrite=overwrite),
             )
         )
     return tasks
@@ -356,8 +363,8 @@ def plan_copy_grid(
             path,
             target,
             stat.size,
-            lambda path=path, target=target: copy_grid(
-                grid, path, target, se, overwrite=overwrite, space_token=space_token
+            functools.partial(
+                copy_grid, grid, path, target, se, overwrite=overwrite, space_token=space_token
             ),
         )
         for path, stat in walk_files(grid, source)

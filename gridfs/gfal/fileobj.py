@@ -25,7 +25,7 @@ class _Positioned(io.RawIOBase):
         return True
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        self._checkClosed()  # type: ignore[attr-defined]
+        self._checkClosed()
         if whence == os.SEEK_SET:
             position = offset
         elif whence == os.SEEK_CUR:
@@ -40,7 +40,7 @@ class _Positioned(io.RawIOBase):
         return position
 
     def tell(self) -> int:
-        self._checkClosed()  # type: ignore[attr-defined]
+        self._checkClosed()
         return self._position
 
 
@@ -67,7 +67,7 @@ class GridRawReader(_Positioned):
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        self._checkClosed()  # type: ignore[attr-defined]
+        self._checkClosed()
         with memoryview(buffer) as view:
             count = self._reader.readinto(self._position, view.cast("B"))
         self._position += count
@@ -117,7 +117,7 @@ class GridRawFile(_Positioned):
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        self._checkClosed()  # type: ignore[attr-defined]
+        self._checkClosed()
         if not self._readable:
             raise io.UnsupportedOperation("not readable")
         with memoryview(buffer) as view:
@@ -127,7 +127,7 @@ class GridRawFile(_Positioned):
         return len(data)
 
     def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
-        self._checkClosed()  # type: ignore[attr-defined]
+        self._checkClosed()
         try:
             if self._append:  # O_APPEND: every write goes to the end
                 self._position = self._staged.size
@@ -142,7 +142,7 @@ class GridRawFile(_Positioned):
         return self._staged.size
 
     def truncate(self, size: int | None = None) -> int:
-        self._checkClosed()  # type: ignore[attr-defined]
+        self._checkClosed()
         size = self._position if size is None else size
         try:
             self._staged.truncate(size)
@@ -153,7 +153,7 @@ class GridRawFile(_Positioned):
 
     def flush(self) -> None:
         # Nothing to push: the staged bytes are stored by close(), once.
-        self._checkClosed()  # type: ignore[attr-defined]
+        self._checkClosed()
 
     def close(self) -> None:
         if self.closed:

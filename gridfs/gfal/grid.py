@@ -409,7 +409,7 @@ class Grid(MetadataCalls):
             reader = GridRawReader(lfn, self.open_reader(lfn, protocols))
             if buffering == 0:
                 return reader  # type: ignore[return-value]
-            return io.BufferedReader(reader, buffer_size=size)  # type: ignore[return-value]
+            return io.BufferedReader(reader, buffer_size=size)
         kind = kinds.pop()
         staged = self.open_staged(
             lfn,
@@ -423,7 +423,7 @@ class Grid(MetadataCalls):
         if buffering == 0:
             return raw  # type: ignore[return-value]
         wrapper = io.BufferedRandom if "+" in flags else io.BufferedWriter
-        return wrapper(raw, buffer_size=size)  # type: ignore[return-value]
+        return wrapper(raw, buffer_size=size)  # type: ignore[type-var]
 
     def open_staged(
         self,

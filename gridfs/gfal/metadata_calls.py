@@ -7,6 +7,7 @@ behind it.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -21,11 +22,13 @@ __all__ = ["MetadataCalls"]
 Target = str | EntryId
 
 
-class MetadataCalls:
+class MetadataCalls(abc.ABC):
     """Metadata verbs on LFNs (or entry ids), each one request to the metadata catalog."""
 
     @property
-    def metadata(self) -> MetadataAPI: ...
+    @abc.abstractmethod
+    def metadata(self) -> MetadataAPI:
+        """The metadata catalog these calls go to."""
 
     def addattrs(self, directory: Target, attributes: Mapping[str, str]) -> None:
         """Add attributes (name -> type name) to the schema of ``directory``, all or none."""

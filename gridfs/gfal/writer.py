@@ -137,7 +137,7 @@ class StagedFile:
             self._load()
             return self._io(os.pread, self._checked_fd(), size, offset)
 
-    def pwrite(self, data: bytes | memoryview, offset: int) -> int:
+    def pwrite(self, data: bytes | bytearray | memoryview, offset: int) -> int:
         """Write ``data`` at ``offset``; returns the count written."""
         with self._lock:
             self._load()

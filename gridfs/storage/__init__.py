@@ -25,7 +25,7 @@ from gridfs.storage.naming import (
     partial_upload_name,
     replica_surl,
 )
-from gridfs.storage.pool import BackendPool, backend_for
+from gridfs.storage.pool import BackendPool
 from gridfs.storage.resolve import make_surl, resolve_turl
 from gridfs.storage.se import SERegistry, StorageElement
 from gridfs.storage.staging import Locality, RequestState, Stager, StageRequest
@@ -51,7 +51,6 @@ __all__ = [
     "StorageBackend",
     "StorageElement",
     "WriteResult",
-    "backend_for",
     "generated_surl",
     "is_generated_name",
     "is_partial_upload",

@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import importlib
 import threading
-import weakref
 from urllib.parse import urlsplit
 
 from gridfs.errors import InvalidArgument
 from gridfs.storage.backend import BackendOptions, StorageBackend
 from gridfs.storage.retrying import RetryingBackend
 
-__all__ = ["BackendPool", "backend_for"]
+__all__ = ["BackendPool"]
 
 # Schemes map to "module:class, install hint", imported on first use so that a
 # protocol's client library is needed only by those who use it. Schemes naming
@@ -53,17 +52,6 @@ def _make(url: str, options: BackendOptions) -> RetryingBackend:
         ) from exc
     backend_class: type[StorageBackend] = getattr(module, class_name)
     return RetryingBackend(backend_class(options))
-
-
-def backend_for(turl: str, options: BackendOptions | None = None) -> StorageBackend:
-    """A new backend for ``turl``'s scheme, not shared: the caller closes it.
-
-    One that is dropped unclosed (with the readers it opened) is closed when
-    it is collected, so that its connections are not left to the collector.
-    """
-    backend = _make(turl, options or BackendOptions())
-    weakref.finalize(backend, backend.inner.close)
-    return backend
 
 
 class BackendPool:

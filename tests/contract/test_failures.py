@@ -13,7 +13,7 @@ import pytest
 from gridfs.config import load_config
 from gridfs.errors import ChecksumMismatch, NotFound, StorageUnavailable
 from gridfs.gfal import Grid
-from gridfs.storage import backend_for
+from gridfs.storage import BackendPool
 from tests.conftest import make_vo
 from tests.storage_servers import (
     WebDAVServer,
@@ -73,7 +73,6 @@ def _remote_grid(tmp_path: Path, base: str, also: str = "", protocols: str = "")
 @pytest.mark.expect_warnings
 def test_a_server_dying_mid_upload_fails_the_write(server: tuple[str, object]) -> None:
     base, process = server
-    backend = backend_for(base)
     turl = f"{base}/upload"
 
     def chunks() -> Iterator[bytes]:
@@ -82,30 +81,33 @@ def test_a_server_dying_mid_upload_fails_the_write(server: tuple[str, object]) -
         for _ in range(8):
             yield os.urandom(1 << 20)
 
-    with pytest.raises(StorageUnavailable) as info:
-        backend.write(turl, chunks())
-    assert info.value.errno in DOWN
-    process.restart()  # type: ignore[attr-defined]
-    with pytest.raises(NotFound):
-        backend.stat(turl)  # never under its final name: nothing can register it
+    with BackendPool() as pool:
+        backend = pool.backend(base)
+        with pytest.raises(StorageUnavailable) as info:
+            backend.write(turl, chunks())
+        assert info.value.errno in DOWN
+        process.restart()  # type: ignore[attr-defined]
+        with pytest.raises(NotFound):
+            backend.stat(turl)  # never under its final name: nothing can register it
 
 
 def test_a_server_dying_mid_read_fails_the_read(server: tuple[str, object]) -> None:
     base, process = server
-    backend = backend_for(base)
     turl = f"{base}/object"
     data = os.urandom(4 << 20)
-    backend.write(turl, [data])
-    reader = backend.open_reader(turl)
-    try:
-        assert reader.pread(0, 1 << 20) == data[: 1 << 20]
-        process.kill()  # type: ignore[attr-defined]
-        with pytest.raises(StorageUnavailable) as info:
-            reader.pread(1 << 20, 1 << 20)
-        assert info.value.errno in DOWN
-    finally:
-        reader.close()
-        process.restart()  # type: ignore[attr-defined]
+    with BackendPool() as pool:
+        backend = pool.backend(base)
+        backend.write(turl, [data])
+        reader = backend.open_reader(turl)
+        try:
+            assert reader.pread(0, 1 << 20) == data[: 1 << 20]
+            process.kill()  # type: ignore[attr-defined]
+            with pytest.raises(StorageUnavailable) as info:
+                reader.pread(1 << 20, 1 << 20)
+            assert info.value.errno in DOWN
+        finally:
+            reader.close()
+            process.restart()  # type: ignore[attr-defined]
 
 
 @pytest.mark.expect_warnings

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -20,12 +18,10 @@ from gridfs.storage import (
     RangeReader,
     StorageBackend,
     WriteResult,
-    backend_for,
 )
 from gridfs.storage import pool as pool_module
 from gridfs.storage.http_backend import WebDAVBackend
 from gridfs.storage.retrying import RetryingBackend
-from tests.storage_servers import WebDAVServer
 
 
 class Recorded(StorageBackend):
@@ -154,22 +150,3 @@ def test_unknown_schemes_and_missing_clients(monkeypatch: pytest.MonkeyPatch) ->
         )
         with pytest.raises(InvalidArgument, match=r"needs no_such_client_lib.*pip install x"):
             pool.backend("s3://bucket/x")
-
-
-def test_backend_for_makes_a_new_backend_each_time_closed_once_dropped(tmp_path: Path) -> None:
-    first = backend_for("davs://host/a")
-    assert backend_for("davs://host/a") is not first
-    client = inner(first)
-    assert isinstance(client, WebDAVBackend)
-    del first
-    assert client.client.is_closed
-
-
-def test_a_dropped_backend_stays_open_while_its_reader_lives(webdav_server: WebDAVServer) -> None:
-    turl = "dav" + webdav_server.url[webdav_server.url.index("://") :].rstrip("/") + "/kept"
-    with BackendPool() as pool:
-        pool.backend(turl).write(turl, [b"data"])
-    reader = backend_for(turl).open_reader(turl)
-    gc.collect()
-    with reader:
-        assert reader.pread(0, 4) == b"data"
