@@ -204,7 +204,7 @@ def _serve(
                 ) from exc
             stack.callback(cache.close)
         operations = GridOperations(
-            grid, root_id, config.mount_root, settings=settings, cache=cache
+            grid, root_id, config.mount_root, settings=settings, cache=cache, mountpoint=str(target)
         )
         stack.callback(operations.close)
         try:
