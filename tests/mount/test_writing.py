@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -17,7 +18,7 @@ from gridfs.catalog import FileStatus
 from gridfs.errors import NotFound
 from gridfs.storage import Adler32
 from tests.conftest import needs_tmpfs, small_disk, stored_files
-from tests.mount.mounting import mounted, needs_fuse
+from tests.mount.mounting import FUSERMOUNT, mounted, needs_fuse, start_mount
 
 pytestmark = [pytest.mark.mount, needs_fuse]
 
@@ -387,3 +388,35 @@ def test_a_file_being_written_shows_its_size_to_other_processes(
                 assert line.split()[4] == "3000"
                 assert grid.stat(f"/grid/gilda/{name}").size != 3000  # not stored yet
             assert grid.stat(f"/grid/gilda/{name}").size == 3000
+
+
+def test_the_next_mount_clears_what_a_killed_daemon_left(
+    config_path: Path, populated, tmp_path: Path
+) -> None:
+    grid, _ = populated
+    staging = tmp_path / "staging"
+    options = ("-o", f"staging_dir={staging}")
+    target, log = tmp_path / "mnt", tmp_path / "mount.log"
+    process = start_mount(config_path, target, log, *options)
+    stream = (target / "gilda" / "crash.dat").open("wb", buffering=0)
+    try:
+        stream.write(b"x" * 1000)
+        (left,) = staging.iterdir()
+        assert left.name.startswith(f"gridfs-{process.pid}-")  # whose it is
+        # A live writer in this process, staged in the same directory, is not a leftover.
+        alive = grid.with_options(staging_dir=str(staging)).open("/grid/gilda/alive.dat", "wb")
+        alive.write(b"alive")
+        alive.flush()
+    finally:
+        process.kill()  # mid-write, by its PID
+        process.wait()
+        with contextlib.suppress(OSError):  # the mount is gone
+            stream.close()
+        subprocess.run([FUSERMOUNT, "-u", str(target)], check=False)
+    assert len(list(staging.iterdir())) == 2
+    with mounted(config_path, target, log, *options):
+        assert [p.name.startswith(f"gridfs-{os.getpid()}-") for p in staging.iterdir()] == [True]
+    assert f"removed {left}: its writer has ended" in log.read_text()
+    alive.close()
+    assert grid.stat("/grid/gilda/alive.dat").size == 5
+    assert list(staging.iterdir()) == []
