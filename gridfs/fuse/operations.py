@@ -649,21 +649,23 @@ class GridOperations(pyfuse3.Operations):
             functools.partial(self._commit, opened), limiter=self._upload_limiter
         )
 
-    def _held_elsewhere(self, opened: WriteFile) -> bool:
+    def _other_writers(self, opened: WriteFile) -> int:
+        """The other opens for writing of the same file on this mount (in the trio thread)."""
+        return sum(
+            isinstance(f, WriteFile) and f is not opened and f.entry.id == opened.entry.id
+            for f in self._open.values()
+        )
+
+    def _held_elsewhere(self, opened: WriteFile, others: int) -> bool:
         """Whether other descriptors still write to this open, so that its FLUSH must not commit.
 
         See :mod:`gridfs.fuse.holders`. Descriptors of the file beyond one
-        for each other open of it on this mount (a separate writer) belong
-        to this open; the last of them to close commits.
+        for each of the ``others`` opens of it on this mount (separate
+        writers) belong to this open; the last of them to close commits.
         """
         if self._mountpoint is None or not opened.pending:
             return False
-        entry_id = opened.entry.id
-        others = sum(
-            isinstance(f, WriteFile) and f is not opened and f.entry.id == entry_id
-            for f in self._open.values()
-        )
-        holders = writers_holding(self._mountpoint, self._inode(entry_id))
+        holders = writers_holding(self._mountpoint, self._inode(opened.entry.id))
         if holders > others:
             log.debug(
                 "%s: %d descriptors still write to it; stored at the last close", opened, holders
@@ -674,8 +676,10 @@ class GridOperations(pyfuse3.Operations):
     @errno_boundary
     async def flush(self, fh: pyfuse3.FileHandleT) -> None:
         opened = self._open[fh]
-        if isinstance(opened, WriteFile) and not await self._run(self._held_elsewhere, opened):
-            await self._upload(opened)
+        if isinstance(opened, WriteFile):
+            others = self._other_writers(opened)
+            if not await self._run(self._held_elsewhere, opened, others):
+                await self._upload(opened)
 
     @errno_boundary
     async def fsync(self, fh: pyfuse3.FileHandleT, datasync: bool) -> None:

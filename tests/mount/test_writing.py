@@ -343,6 +343,16 @@ def test_a_redirection_shared_by_processes_stores_one_version(
     run("bash", "-c", f"echo hello > {mountpoint / 'gilda' / 'f'}")  # the shell's own close
     assert versions_stored(log, "/grid/gilda/f") == 2
     assert (mountpoint / "gilda" / "f").read_bytes() == b"hello\n"
+    # Two opens of one file are two writers: each close stores its own version.
+    first = os.open(mountpoint / "gilda" / "f", os.O_WRONLY | os.O_TRUNC)
+    second = os.open(mountpoint / "gilda" / "f", os.O_WRONLY | os.O_TRUNC)
+    os.write(first, b"one")
+    os.close(first)
+    assert grid.stat("/grid/gilda/f").size == 3
+    os.write(second, b"second")
+    os.close(second)
+    assert (mountpoint / "gilda" / "f").read_bytes() == b"second"
+    assert versions_stored(log, "/grid/gilda/f") == 4
 
 
 @needs_tmpfs
