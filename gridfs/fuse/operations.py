@@ -20,6 +20,7 @@ one per identity, kept for the life of the mount.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import errno
 import functools
@@ -39,6 +40,7 @@ from gridfs.config import MountSettings
 from gridfs.errors import GridError, InvalidArgument, NoReplicaAvailable, NotFound, ReadOnly
 from gridfs.fuse.blockcache import BlockCache
 from gridfs.fuse.errno_boundary import errno_boundary
+from gridfs.fuse.holders import writers_holding
 from gridfs.fuse.ids import IdMapper
 from gridfs.fuse.listings import ListingCache
 from gridfs.fuse.queries import QUERY_DIR, QueryDirectories, VirtualEntry
@@ -82,6 +84,7 @@ class GridOperations(pyfuse3.Operations):
         settings: MountSettings | None = None,
         cache: BlockCache | None = None,
         threads: int = 8,
+        mountpoint: str | None = None,
     ) -> None:
         super().__init__()
         self.requests: Counter[str] = Counter()  # by handler, counted by errno_boundary
@@ -89,6 +92,7 @@ class GridOperations(pyfuse3.Operations):
         self._grid = grid
         self._root_id = root_id
         self._root_lfn = root_lfn
+        self._mountpoint = mountpoint  # None: not mounted, no holders to look for
         self._settings = settings
         self._ids = IdMapper(
             grid.identity,
@@ -208,11 +212,12 @@ class GridOperations(pyfuse3.Operations):
 
     def _lookup(self, nodes: Nodes, parent_id: EntryId, name: str) -> pyfuse3.EntryAttributes:
         try:
-            return self._attributes(nodes.lookup(parent_id, name))
+            entry = nodes.lookup(parent_id, name)
         except NotFound:
             if name != QUERY_DIR:
                 raise
-        return self._virtual_attributes(self._queries.query_dir(nodes, parent_id))
+            return self._virtual_attributes(self._queries.query_dir(nodes, parent_id))
+        return self._shown(entry)
 
     # -- the virtual query directories (gridfs.fuse.queries) ---------------------
 
@@ -243,8 +248,12 @@ class GridOperations(pyfuse3.Operations):
         return [(name.encode("utf-8"), self._child_attributes(child)) for name, child in listed]
 
     def _getattr(self, nodes: Nodes, entry_id: EntryId) -> pyfuse3.EntryAttributes:
-        attributes = self._attributes(nodes.stat(entry_id))
-        writer = self._writers.get(entry_id)
+        return self._shown(nodes.stat(entry_id))
+
+    def _shown(self, entry: Stat) -> pyfuse3.EntryAttributes:
+        """An entry's attributes; a file open for writing with the size written so far."""
+        writer = self._writers.get(entry.id)
+        attributes = self._attributes(entry)
         return attributes if writer is None else self._as_written(attributes, writer)
 
     def _readlink(self, nodes: Nodes, entry_id: EntryId) -> bytes:
@@ -427,7 +436,7 @@ class GridOperations(pyfuse3.Operations):
                 attr.st_mtime_ns if fields.update_mtime else entry.mtime_ns,
             )
         self._changed(entry.parent_id)
-        attributes = self._attributes(entry)
+        attributes = self._shown(entry)  # chmod of a file being written keeps its size
         if isinstance(opened, WriteFile):
             attributes.st_size = opened.size  # written, not yet stored
         return attributes
@@ -635,21 +644,58 @@ class GridOperations(pyfuse3.Operations):
             self._changed(entry.parent_id)
             self._invalidate(self._inode(entry.id))
 
+    async def _upload(self, opened: WriteFile) -> None:
+        await trio.to_thread.run_sync(
+            functools.partial(self._commit, opened), limiter=self._upload_limiter
+        )
+
+    def _other_writers(self, opened: WriteFile) -> int:
+        """The other opens for writing of the same file on this mount (in the trio thread)."""
+        return sum(
+            isinstance(f, WriteFile) and f is not opened and f.entry.id == opened.entry.id
+            for f in self._open.values()
+        )
+
+    def _held_elsewhere(self, opened: WriteFile, others: int) -> bool:
+        """Whether other descriptors still write to this open, so that its FLUSH must not commit.
+
+        See :mod:`gridfs.fuse.holders`. Descriptors of the file beyond one
+        for each of the ``others`` opens of it on this mount (separate
+        writers) belong to this open; the last of them to close commits.
+        """
+        if self._mountpoint is None or not opened.pending:
+            return False
+        holders = writers_holding(self._mountpoint, self._inode(opened.entry.id))
+        if holders > others:
+            log.debug(
+                "%s: %d descriptors still write to it; stored at the last close", opened, holders
+            )
+            return True
+        return False
+
     @errno_boundary
     async def flush(self, fh: pyfuse3.FileHandleT) -> None:
         opened = self._open[fh]
         if isinstance(opened, WriteFile):
-            await trio.to_thread.run_sync(
-                functools.partial(self._commit, opened), limiter=self._upload_limiter
-            )
+            others = self._other_writers(opened)
+            if not await self._run(self._held_elsewhere, opened, others):
+                await self._upload(opened)
 
     @errno_boundary
     async def fsync(self, fh: pyfuse3.FileHandleT, datasync: bool) -> None:
-        await self.flush(fh)
+        opened = self._open[fh]
+        if isinstance(opened, WriteFile):
+            await self._upload(opened)
 
     @errno_boundary
     async def release(self, fh: pyfuse3.FileHandleT) -> None:
-        opened = self._open.pop(fh)
+        opened = self._open[fh]
+        if isinstance(opened, WriteFile) and opened.untried:
+            # No FLUSH tried to store it (the last one saw a holder that closed
+            # unseen): stored now, though no close(2) waits; a failure is logged.
+            with contextlib.suppress(GridError):
+                await self._upload(opened)
+        del self._open[fh]
         if isinstance(opened, WriteFile) and self._writers.get(opened.entry.id) is opened:
             del self._writers[opened.entry.id]
             self._changed(opened.entry.parent_id)  # a new file never stored is gone

@@ -23,7 +23,7 @@ from gridfs.gfal.locations import parse_location
 from gridfs.gfal.nodes import Nodes
 from gridfs.gfal.policy import Candidate, rank_replicas
 from gridfs.gfal.replicas import ReplicaAccess
-from gridfs.gfal.writer import StagedFile
+from gridfs.gfal.writer import StagedFile, clear_staging_leftovers
 from gridfs.metadata import FoundEntry, Value, format_value, parse_type
 from gridfs.storage import DEFAULT_CHECKSUM, Locality, RequestState, StageRequest
 from gridfs.storage.checksum import CHECKSUM_TYPES
@@ -54,6 +54,7 @@ __all__ = [
     "access",
     "chmod",
     "chown",
+    "clear_staging_leftovers",
     "cp",
     "cr",
     "default_grid",

@@ -6,7 +6,6 @@ import io
 import os
 
 from gridfs.catalog import Replica
-from gridfs.errors import GridError
 from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.writer import StagedFile
 
@@ -103,7 +102,6 @@ class GridRawFile(_Positioned):
         self._readable = readable
         self._append = append
         self._position = staged.size if append else 0
-        self._failed: GridError | None = None  # a write that failed: nothing is stored then
 
     @property
     def staged(self) -> StagedFile:
@@ -128,13 +126,9 @@ class GridRawFile(_Positioned):
 
     def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
         self._checkClosed()
-        try:
-            if self._append:  # O_APPEND: every write goes to the end
-                self._position = self._staged.size
-            count = self._staged.pwrite(data, self._position)
-        except GridError as exc:
-            self._failed = exc
-            raise
+        if self._append:  # O_APPEND: every write goes to the end
+            self._position = self._staged.size
+        count = self._staged.pwrite(data, self._position)
         self._position += count
         return count
 
@@ -144,11 +138,7 @@ class GridRawFile(_Positioned):
     def truncate(self, size: int | None = None) -> int:
         self._checkClosed()
         size = self._position if size is None else size
-        try:
-            self._staged.truncate(size)
-        except GridError as exc:
-            self._failed = exc
-            raise
+        self._staged.truncate(size)
         return size
 
     def flush(self) -> None:
@@ -158,12 +148,13 @@ class GridRawFile(_Positioned):
     def close(self) -> None:
         if self.closed:
             return
-        if self._failed is not None:
+        failed = self._staged.failed  # a write failed (the staged file remembers it)
+        if failed is not None:
             kept = self._staged.close(keep=True)
             super().close()
             # The error of the failed write (which the caller has seen, or is
             # seeing from the flush inside BufferedWriter.close) names the copy.
-            self._failed.add_note(f"nothing was stored; what was written is kept in {kept}")
+            failed.add_note(f"nothing was stored; what was written is kept in {kept}")
             return
         try:
             self._staged.commit()
