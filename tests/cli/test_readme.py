@@ -250,7 +250,7 @@ def test_the_parser_reads_directives_and_refuses_misplaced_ones() -> None:
     text = (
         "intro\n<!-- readme-test: setup\necho hi > a\n-->\n\n```sh\ncat a\n```\n"
         "<!-- readme-test: skip (needs sudo) -->\n```console\n$ sudo true\nout\n```\n"
-        "```toml\nx = 1\n```\n"
+        "```text\nnot run\n```\n"
     )
     setup, skipped = parse(text)
     assert (setup.line, setup.setup, setup.body) == (6, [(3, "echo hi > a")], [(7, "cat a")])
@@ -266,7 +266,7 @@ def test_the_parser_reads_directives_and_refuses_misplaced_ones() -> None:
         "<!-- readme-test: skip -->\n```sh\ntrue\n```\n",
         "<!-- readme-test: skpi (x) -->\n```sh\ntrue\n```\n",
         "<!-- readme-test: skip (x) -->\ntext\n```sh\ntrue\n```\n",
-        "<!-- readme-test: skip (x) -->\n```toml\nx = 1\n```\n",
+        "<!-- readme-test: skip (x) -->\n```text\nx = 1\n```\n",
         "```sh\ntrue\n",
         "<!-- readme-test: setup\ntrue\n",
     ):
