@@ -19,8 +19,8 @@ import sys
 import click
 
 from gridfs.cli import meta, mount, namespace, replicas, se, tape, transfer
+from gridfs.cli.output import error_message
 from gridfs.cli.state import State
-from gridfs.errors import GridError
 
 __all__ = ["FAMILIES", "cli", "main"]
 
@@ -90,8 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         if debug:
             raise
-        message = str(exc) if isinstance(exc, GridError) else _os_message(exc)
-        click.echo(f"gridfs: {message}", err=True)
+        click.echo(f"gridfs: {error_message(exc)}", err=True)
         return 1
     except ImportError as exc:
         if exc.name not in ("pyfuse3", "trio"):
@@ -99,8 +98,3 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"gridfs: mounting needs {exc.name}: pip install 'gridfs[fuse]'", err=True)
         return 1
     return result if isinstance(result, int) else 0
-
-
-def _os_message(exc: OSError) -> str:
-    reason = exc.strerror or str(exc)
-    return f"{exc.filename}: {reason}" if exc.filename else reason
