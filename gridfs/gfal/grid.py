@@ -513,7 +513,7 @@ class Grid(MetadataCalls):
         """
         storage = self._storage
         parts = split_lfn(lfn)
-        guid = parse_guid(guid) if guid is not None else new_guid()
+        guid = self._free_guid(guid) if guid is not None else new_guid()
         self.check_free(lfn)
         target_se = storage.writable_se(se or self.default_se_for(self.stat(parent_of(parts)).id))
         name = os.fspath(source)
@@ -619,6 +619,17 @@ class Grid(MetadataCalls):
         parent = parent_of(split_lfn(lfn))
         if not self.stat(parent).is_dir():
             raise NotADirectory(f"not a directory: {parent}", parent)
+
+    def _free_guid(self, guid: str) -> str:
+        """``guid`` in canonical form, checked to be nobody's yet (before a byte is copied)."""
+        guid = parse_guid(guid)
+        try:
+            owner = self._catalog.lfns_of(guid)[0]
+        except NotFound:
+            return guid
+        except PermissionError:  # taken by a file the caller may not see
+            owner = "another file"
+        raise AlreadyExists(f"GUID {guid} is taken (by {owner})", guid)
 
 
 def parent_of(parts: tuple[str, ...]) -> str:
