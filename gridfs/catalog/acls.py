@@ -17,7 +17,7 @@ from gridfs.catalog.permissions import (
     AclTag,
     with_mask,
 )
-from gridfs.catalog.records import EntryId, EntryKind
+from gridfs.catalog.records import EntryId, EntryKind, Stat
 from gridfs.catalog.store import CatalogStore, name_text, retry_on_conflict
 from gridfs.errors import InvalidArgument, NotADirectory, NotFound, PermissionDenied, SymlinkLoop
 
@@ -89,6 +89,21 @@ class AclCalls:
                 return self.store.allows(entry, self.store.acl_of(session, entry), want)
         except (NotFound, PermissionDenied, NotADirectory, SymlinkLoop):
             return False
+
+    def stat_walked(self, entry_id: EntryId, mode: int = 0) -> Stat:
+        """The entry ``entry_id``, checked as a path walk that reaches it would be.
+
+        Search permission on every ancestor, then ``mode`` (``os.R_OK|W_OK|X_OK``)
+        on the entry itself; :class:`PermissionDenied` otherwise. For callers
+        that address entries by inode (the mount): the names on the way may be
+        known to them from another identity's walk, so the walk is checked here.
+        """
+        with self.store.session() as session:
+            entry = self.store.by_id(session, entry_id)
+            lfn = self.store.lfn_checked(session, entry)
+            if want := mode & (READ | WRITE | EXECUTE):
+                self.store.require(session, entry, want, lfn)
+            return self.store.to_stat(entry)
 
     def properties(self, lfn_or_id: str | EntryId) -> dict[str, str]:
         """The grid properties of an entry (such as ``default_se``); needs read permission."""

@@ -49,7 +49,7 @@ class CatalogAPI(Protocol):
         ...
 
     def lookup(self, parent_id: EntryId, name: str) -> Stat:
-        """The child ``name`` of directory ``parent_id``."""
+        """The child ``name`` of directory ``parent_id``, the way to it searchable."""
         ...
 
     def lfn_of(self, entry_id: EntryId) -> str:
@@ -78,6 +78,10 @@ class CatalogAPI(Protocol):
 
     def access(self, lfn: str, mode: int) -> bool:
         """Whether ``lfn`` exists and allows ``mode``, as :func:`os.access`."""
+        ...
+
+    def stat_walked(self, entry_id: EntryId, mode: int = 0) -> Stat:
+        """The entry ``entry_id``, its ancestors searchable and ``mode`` allowed on it."""
         ...
 
     def getacl(self, lfn: str) -> list[AclEntry]:

@@ -148,6 +148,28 @@ def test_read_and_write_permissions(shared) -> None:
         bob.iterdir("/grid/gilda")
 
 
+def test_calls_by_id_check_the_walk_to_the_entry(shared) -> None:
+    alice, bob, carol = shared
+    alice.mkdir("/grid/gilda/deep/er", 0o755, parents=True)
+    alice.add_file("/grid/gilda/deep/er/open", size=1, mode=0o644)
+    deep, inner = alice.stat("/grid/gilda/deep"), alice.stat("/grid/gilda/deep/er")
+    target = alice.stat("/grid/gilda/deep/er/open").id
+    assert carol.stat_walked(target, READ).size == 1
+    assert carol.lookup(inner.id, "open").id == target
+    with pytest.raises(PermissionDenied):
+        carol.stat_walked(target, WRITE)
+    # Bob may search neither /grid/gilda (rwxr-x---) nor, so, anything below it.
+    for call in (
+        lambda: bob.stat_walked(target),
+        lambda: bob.stat_replicas(target),
+        lambda: bob.lookup(inner.id, "open"),
+        lambda: bob.lookup(deep.id, "er"),
+    ):
+        with pytest.raises(PermissionDenied, match="/grid/gilda/deep"):
+            call()
+    assert bob.stat_id(target).size == 1  # the plain inode call checks nothing
+
+
 def test_ownership_rules(shared) -> None:
     alice, bob, carol = shared
     with pytest.raises(NotPermitted) as info:
