@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from gridfs.catalog.identity import Identity
-from gridfs.catalog.permissions import AclEntry
+from gridfs.catalog.permissions import AclEdit, AclEntry
 from gridfs.catalog.records import EntryId, FileStatus, Replica, ReplicaStatus, Stat
 
 __all__ = ["CatalogAPI"]
@@ -153,6 +153,10 @@ class CatalogAPI(Protocol):
 
     def setacl(self, lfn: str, entries: Sequence[AclEntry]) -> list[AclEntry]:
         """Replace the ACL of ``lfn``."""
+        ...
+
+    def edit_acl(self, lfn: str, edit: AclEdit) -> list[AclEntry]:
+        """Change the ACL of ``lfn`` as setfacl's ``-b``, ``-k``, ``-x`` and ``-m`` do."""
         ...
 
     def set_property(self, lfn_or_id: str | EntryId, name: str, value: str | None) -> None:
