@@ -130,3 +130,32 @@ def test_the_mount_decides_as_the_catalog_named_entries_and_mask_included(
         assert shut.read_bytes().startswith(b"readable")
         assert "Permission denied" in as_nobody("cat", shut).stderr
         assert "Permission denied" in as_nobody("ls", shut.parent).stderr
+
+
+def test_named_entries_name_grid_users_and_groups_as_the_tables_map_callers(
+    config_path: Path, populated, shared_dir: Path, tmp_path: Path
+) -> None:
+    grid, _ = populated
+    (shared_dir / "mnt").mkdir()
+    # Local uid and gid 65534 stand for grid user dave and group physics here.
+    text = config_path.read_text()
+    config_path.write_text(text + "[mount.users]\ndave = 65534\n[mount.groups]\nphysics = 65534\n")
+    grid.chmod("/grid/gilda", 0o750)
+    grid.setacl("/grid/gilda", parse_acl("u::rwx,g::r-x,o::---,u:dave:--x"))
+    grid.mkdir("/grid/gilda/team", 0o700)
+    grid.setacl("/grid/gilda/team", parse_acl("u::rwx,g::---,o::---,g:physics:rwx"))
+    with grid.open("/grid/gilda/team/notes", "wb") as stream:
+        stream.write(b"physics only\n")
+    grid.setacl("/grid/gilda/team/notes", parse_acl("u::rw-,g::---,o::---,u:nobody:rw-"))
+    with mounted(
+        config_path, shared_dir / "mnt", tmp_path / "mount.log", "-o", "allow_other"
+    ) as target:
+        team = target / "gilda" / "team"
+        listed = as_nobody("ls", team)
+        assert (listed.returncode, listed.stdout) == (0, "notes\n"), listed.stderr
+        # The caller is dave (group physics), not the grid user nobody: no entry for it.
+        assert "Permission denied" in as_nobody("cat", team / "notes").stderr
+        made = as_nobody("mkdir", team / "by-dave")
+        assert made.returncode == 0, made.stderr
+        entry = grid.stat("/grid/gilda/team/by-dave")
+        assert (entry.owner, entry.group) == ("dave", "physics")
