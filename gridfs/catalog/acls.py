@@ -125,9 +125,10 @@ class AclCalls:
         """
         with self.store.session() as session:
             entry = self.store.by_id(session, entry_id)
-            lfn = self.store.lfn_checked(session, entry)
+            name = self.store.name_of(session, entry, entry_id)
+            self.store.require_reachable(session, entry, name)
             if want := mode & (READ | WRITE | EXECUTE):
-                self.store.require(session, entry, want, lfn)
+                self.store.require(session, entry, want, name)
             return self.store.to_stat(entry)
 
     def properties(self, lfn_or_id: str | EntryId) -> dict[str, str]:

@@ -102,8 +102,10 @@ class Catalog(NamespaceCalls, ReplicaCalls, AclCalls):
         """
         with self.store.session() as session:
             parent = self.store.by_id(session, parent_id)
-            lfn = f"{self.store.lfn_checked(session, parent).rstrip('/')}/{name}"
-            return self.store.to_stat(self.store.child(session, parent, name, lfn))
+            self.store.require_reachable(
+                session, parent, self.store.name_of(session, parent, parent_id)
+            )
+            return self.store.to_stat(self.store.child(session, parent, name, name))
 
     def lfn_of(self, entry_id: EntryId) -> str:
         """The LFN of an entry, found by walking up to the root."""

@@ -45,10 +45,9 @@ class ReplicaCalls:
         """
         with self.store.session() as session:
             entry = self.store.entry(session, lfn_or_id, follow=True)
-            if isinstance(lfn_or_id, str):
-                name = lfn_or_id
-            else:
-                name = self.store.lfn_checked(session, entry)
+            name = self.store.name_of(session, entry, lfn_or_id)
+            if not isinstance(lfn_or_id, str):
+                self.store.require_reachable(session, entry, name)
             self.store.require(session, entry, READ, name)
             found = replicas_of(session, entry) if entry.kind == EntryKind.FILE else []
             return self.store.to_stat(entry), found
