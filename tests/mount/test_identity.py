@@ -159,3 +159,26 @@ def test_named_entries_name_grid_users_and_groups_as_the_tables_map_callers(
         assert made.returncode == 0, made.stderr
         entry = grid.stat("/grid/gilda/team/by-dave")
         assert (entry.owner, entry.group) == ("dave", "physics")
+
+
+def test_owner_rules_and_the_sticky_bit_are_the_catalogs(
+    config_path: Path, populated, shared_dir: Path, tmp_path: Path
+) -> None:
+    grid, _ = populated
+    (shared_dir / "mnt").mkdir()
+    grid.chmod("/grid/gilda", 0o1777)  # everyone may create; only owners remove
+    with grid.open("/grid/gilda/alices", "wb") as stream:
+        stream.write(b"alice's\n")
+    grid.chmod("/grid/gilda/alices", 0o666)
+    with mounted(
+        config_path, shared_dir / "mnt", tmp_path / "mount.log", "-o", "allow_other"
+    ) as target:
+        alices = target / "gilda" / "alices"
+        assert "Operation not permitted" in as_nobody("chmod", "600", alices).stderr
+        assert "Operation not permitted" in as_nobody("rm", "-f", alices).stderr
+        assert "Operation not permitted" in as_nobody("mv", alices, target / "gilda" / "x").stderr
+        assert grid.stat("/grid/gilda/alices").mode & 0o777 == 0o666
+        mine = as_nobody(
+            "sh", "-c", f"echo n > {target / 'gilda' / 'n'} && rm {target / 'gilda' / 'n'}"
+        )
+        assert mine.returncode == 0, mine.stderr
