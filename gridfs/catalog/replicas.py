@@ -40,11 +40,15 @@ class ReplicaCalls:
         """The entry (links followed for an LFN), checked for reading, and its replicas.
 
         One transaction: what an open needs. The replicas are oldest first,
-        stale ones included; an entry that is not a file has none.
+        stale ones included; an entry that is not a file has none. By id, the
+        search permission of each ancestor is checked too, as for an LFN.
         """
         with self.store.session() as session:
             entry = self.store.entry(session, lfn_or_id, follow=True)
-            self.store.require(session, entry, READ, self.store.name_of(session, entry, lfn_or_id))
+            name = self.store.name_of(session, entry, lfn_or_id)
+            if not isinstance(lfn_or_id, str):
+                self.store.require_reachable(session, entry, name)
+            self.store.require(session, entry, READ, name)
             found = replicas_of(session, entry) if entry.kind == EntryKind.FILE else []
             return self.store.to_stat(entry), found
 

@@ -20,7 +20,7 @@ from gridfs.cli.output import Failures, each_argument, local_time, long_line
 from gridfs.cli.state import State, pass_state
 from gridfs.config import config_path, write_config
 from gridfs.errors import NotADirectory
-from gridfs.gfal import SUPERUSER, Grid, format_acl, parse_acl
+from gridfs.gfal import SUPERUSER, AclEdit, Grid, format_acl, parse_acl, parse_acl_keys
 
 __all__ = ["COMMANDS"]
 
@@ -318,22 +318,43 @@ def getacl(state: State, lfn: str) -> None:
 
 
 @click.command()
-@click.option("-m", "modify", is_flag=True, help="Add or change the given entries only.")
-@click.argument("acl")
-@click.argument("lfn")
+@click.option("-m", "modify", metavar="ACL", help="Add or change these entries; masks follow.")
+@click.option("-x", "remove", metavar="ACL", help="Remove these entries (user:bob,d:group:atlas).")
+@click.option("-b", "strip", is_flag=True, help="Remove every extended entry, defaults too.")
+@click.option("-k", "drop_default", is_flag=True, help="Remove the default ACL.")
+@click.argument("arguments", nargs=-1, required=True, metavar="[ACL] LFN...")
 @pass_state
-def setacl(state: State, modify: bool, acl: str, lfn: str) -> None:
-    """Set the ACL of an entry: "user::rwx,user:bob:r-x,group::r-x,other::---".
+def setacl(
+    state: State,
+    modify: str | None,
+    remove: str | None,
+    strip: bool,
+    drop_default: bool,
+    arguments: tuple[str, ...],
+) -> None:
+    """Set the ACL of entries, as setfacl does: "user::rwx,user:bob:r-x,group::r-x,other::---".
 
-    Without -m the given entries replace the whole ACL (default: entries
-    included); with -m they are merged into it.
+    Without options ACL replaces the whole ACL (default: entries included);
+    -b, -k, -x and -m change it, in that order, and recompute the masks as
+    setfacl does (unless -m gives one). Entries may be short: u:bob:rx,
+    g:atlas:5, d:u:bob:rw (a default ACL gets its base entries from the
+    access ACL).
     """
-    entries = parse_acl(acl)
-    if modify:
-        given = {(e.default, e.tag, e.qualifier) for e in entries}
-        kept = [e for e in state.grid.getacl(lfn) if (e.default, e.tag, e.qualifier) not in given]
-        entries = kept + entries
-    state.grid.setacl(lfn, entries)
+    if modify is None and remove is None and not strip and not drop_default:
+        if len(arguments) < 2:
+            raise click.UsageError("give an ACL and an LFN, or -m/-x/-b/-k")
+        entries = parse_acl(arguments[0])
+        for lfn in arguments[1:]:
+            state.grid.setacl(lfn, entries)
+        return
+    edit = AclEdit(
+        modify=tuple(parse_acl(modify or "")),
+        remove=tuple(parse_acl_keys(remove or "")),
+        strip=strip,
+        drop_default=drop_default,
+    )
+    for lfn in arguments:
+        state.grid.edit_acl(lfn, edit)
 
 
 @click.command()

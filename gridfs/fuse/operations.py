@@ -309,6 +309,15 @@ class GridOperations(pyfuse3.Operations):
         return await self._as(ctx, self._getattr, self._entry_id(inode))
 
     @errno_boundary
+    async def access(
+        self, inode: pyfuse3.InodeT, mode: pyfuse3.ModeT, ctx: pyfuse3.RequestContext
+    ) -> bool:
+        # access(2) and chdir(2) ask here: the kernel leaves every check to the catalog.
+        if self._queries.is_virtual(inode):
+            return not mode & os.W_OK  # a query's answer: read-only, searchable
+        return await self._as(ctx, lambda nodes: nodes.access(self._entry_id(inode), mode))
+
+    @errno_boundary
     async def readlink(self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext) -> bytes:
         if self._queries.is_virtual(inode):
             entry = self._queries.entry(inode)
@@ -322,9 +331,12 @@ class GridOperations(pyfuse3.Operations):
         self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.FileHandleT:
         nodes = await self._run(self._grid_for, ctx.uid, ctx.gid)
-        handle = next(self._handles)
         virtual = self._queries.is_virtual(inode)
-        self._dirs[handle] = (EntryId(inode) if virtual else self._entry_id(inode), nodes)
+        directory = EntryId(inode) if virtual else self._entry_id(inode)
+        if not virtual:  # as open(2) of a directory: the walk to it, and read permission
+            await self._run(nodes.stat, directory, os.R_OK)
+        handle = next(self._handles)
+        self._dirs[handle] = (directory, nodes)
         return pyfuse3.FileHandleT(handle)
 
     @errno_boundary

@@ -12,7 +12,17 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
-from gridfs.catalog import SUPERUSER, EntryId, Identity, Replica, Stat, format_acl, parse_acl
+from gridfs.catalog import (
+    SUPERUSER,
+    AclEdit,
+    EntryId,
+    Identity,
+    Replica,
+    Stat,
+    format_acl,
+    parse_acl,
+    parse_acl_keys,
+)
 from gridfs.gfal.checksums import ChecksumReport, Verify, checksum
 from gridfs.gfal.copy import Copied, copy, resolve_destination
 from gridfs.gfal.delete import delete
@@ -32,6 +42,7 @@ __all__ = [
     "CHECKSUM_TYPES",
     "DEFAULT_CHECKSUM",
     "SUPERUSER",
+    "AclEdit",
     "Candidate",
     "ChecksumReport",
     "Copied",
@@ -69,6 +80,7 @@ __all__ = [
     "mkdir",
     "open",
     "parse_acl",
+    "parse_acl_keys",
     "parse_type",
     "rank_replicas",
     "readlink",

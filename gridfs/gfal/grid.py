@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from gridfs.catalog import (
+    AclEdit,
     AclEntry,
     Catalog,
     CatalogAPI,
@@ -263,6 +264,10 @@ class Grid(MetadataCalls):
     def setacl(self, lfn: str, entries: Sequence[AclEntry]) -> list[AclEntry]:
         """Replace the ACL of ``lfn``; returns the ACL as stored."""
         return self._catalog.setacl(lfn, entries)
+
+    def edit_acl(self, lfn: str, edit: AclEdit) -> list[AclEntry]:
+        """Change the ACL of ``lfn`` as setfacl ``-b/-k/-x/-m``; returns the ACL as stored."""
+        return self._catalog.edit_acl(lfn, edit)
 
     def set_comment(self, lfn: str, comment: str | None) -> None:
         """Set, or with ``None`` delete, the comment of ``lfn``."""
