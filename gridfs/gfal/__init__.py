@@ -22,6 +22,7 @@ from gridfs.gfal.grid import Grid
 from gridfs.gfal.locations import parse_location
 from gridfs.gfal.nodes import Nodes
 from gridfs.gfal.policy import Candidate, rank_replicas
+from gridfs.gfal.readcheck import Corrupt, ReadCheck
 from gridfs.gfal.replicas import ReplicaAccess
 from gridfs.gfal.writer import StagedFile
 from gridfs.metadata import FoundEntry, Value, format_value, parse_type
@@ -35,6 +36,7 @@ __all__ = [
     "Candidate",
     "ChecksumReport",
     "Copied",
+    "Corrupt",
     "EntryId",
     "FailoverReader",
     "FoundEntry",
@@ -43,6 +45,7 @@ __all__ = [
     "Identity",
     "Locality",
     "Nodes",
+    "ReadCheck",
     "Replica",
     "ReplicaAccess",
     "RequestState",
