@@ -192,7 +192,7 @@ def stat_(state: State, lfn: str, as_json: bool) -> None:
             ("GUID", str(entry.guid)),
             ("checksum", f"{entry.checksum_type}:{entry.checksum}"),
             ("status", str(entry.status)),
-            ("replicas", str(len(state.grid.lr(lfn)))),
+            ("replicas", _replica_count(state.grid, lfn)),
         ]
     if entry.is_symlink():
         rows.append(("target", str(entry.target)))
@@ -200,6 +200,13 @@ def stat_(state: State, lfn: str, as_json: bool) -> None:
         rows.append(("comment", entry.comment))
     for key, value in rows:
         click.echo(f"{key + ':':<10} {value}")
+
+
+def _replica_count(grid: Grid, lfn: str) -> str:
+    """How many replicas hold the file's content, and which were found bad."""
+    bad = [r.surl for r in grid.replicas(lfn) if r.status == "bad"]
+    count = str(len(grid.lr(lfn)))
+    return f"{count} (and {len(bad)} bad: {', '.join(bad)})" if bad else count
 
 
 @click.command()

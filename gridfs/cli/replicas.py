@@ -37,11 +37,18 @@ def cr(
 @click.command()
 @click.argument("lfn", shell_complete=complete_lfn)
 @click.option("--json", "as_json", is_flag=True, help="Print the replicas as JSON.")
+@click.option(
+    "-l", "long", is_flag=True, help="Every replica with its status and SE (bad, stale too)."
+)
 @pass_state
-def lr(state: State, lfn: str, as_json: bool) -> None:
-    """List the replicas (SURLs) of a file."""
+def lr(state: State, lfn: str, as_json: bool, long: bool) -> None:
+    """List the replicas (SURLs) of a file that hold its content (-l: all, with status)."""
     if as_json:
         echo_json([replica_record(r) for r in state.grid.replicas(lfn)])
+        return
+    if long:
+        for replica in state.grid.replicas(lfn):
+            click.echo(f"{replica.status.value:<13} {replica.se:<15} {replica.surl}")
         return
     for surl in state.grid.lr(lfn):
         click.echo(surl)
