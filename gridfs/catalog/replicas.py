@@ -323,7 +323,7 @@ class ReplicaCalls:
                 raise NotFound(f"{lfn} has no replica {surl}", surl)
             if row.status == ReplicaStatus.AVAILABLE.value:
                 row.status = ReplicaStatus.BAD.value
-                log.warning(
+                log.info(
                     "replica %s of %s marked bad by %s: %s",
                     surl,
                     lfn,

@@ -135,7 +135,7 @@ def _receive(source: FailoverReader, check: ReadCheck, out: BinaryIO, target: Pa
                 _write_all(out, chunk, target)
                 size += len(chunk)
         except Corrupt as exc:
-            log.warning("%s; reading the file again from the next replica", exc)
+            log.info("%s; reading the file again from the next replica", exc)
             try:
                 out.seek(0)
                 out.truncate()

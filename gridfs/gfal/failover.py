@@ -147,7 +147,7 @@ class FailoverReader(RangeReader):
         if replica is None:
             raise ValueError(f"{surl} is no replica this reader reads")
         with self._lock:
-            log.warning("%s: replica %s is corrupt: %s", self._lfn, surl, error)
+            log.warning("%s: %s; it is read no more", self._lfn, error)
             self._pending = [c for c in self._pending if c.replica.surl != surl]
             current = not self._closed and self._exhausted is None
             if current and self._candidate.replica.surl == surl:
