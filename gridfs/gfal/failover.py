@@ -147,7 +147,6 @@ class FailoverReader(RangeReader):
         if replica is None:
             raise ValueError(f"{surl} is no replica this reader reads")
         with self._lock:
-            log.warning("%s: %s; it is read no more", self._lfn, error)
             self._pending = [c for c in self._pending if c.replica.surl != surl]
             current = not self._closed and self._exhausted is None
             if current and self._candidate.replica.surl == surl:
@@ -157,6 +156,10 @@ class FailoverReader(RangeReader):
                     self._reader, self._candidate, self.turl = self._next()
                 except NoReplicaAvailable as exc:
                     self._exhausted = exc
+            if self._exhausted is None:
+                log.warning("%s: %s; going on from %s", self._lfn, error, self.turl)
+            else:  # the error the reader meets says it all
+                log.info("%s: %s; no replica is left", self._lfn, error)
         if self._on_corrupt is not None:
             try:
                 self._on_corrupt(replica, str(error))
