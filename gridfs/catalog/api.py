@@ -242,6 +242,10 @@ class CatalogAPI(Protocol):
         """Change a replica's status and pin expiry."""
         ...
 
+    def mark_replica_bad(self, entry_id: EntryId, surl: str, reason: str) -> Replica:
+        """Mark an available replica BAD (its bytes are wrong); any reader may."""
+        ...
+
     def begin_replica_deletion(self, surl: str) -> Replica:
         """Mark a replica UNAVAILABLE; returns it as it was."""
         ...

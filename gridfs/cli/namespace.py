@@ -207,7 +207,7 @@ def _show_stat(grid: Grid, lfn: str) -> None:
             # A file being written has no checksum until its first version is stored.
             ("checksum", f"{entry.checksum_type}:{entry.checksum}" if entry.checksum else "none"),
             ("status", str(entry.status)),
-            ("replicas", str(len(grid.lr(lfn)))),
+            ("replicas", _replica_count(grid, lfn)),
         ]
     if entry.is_symlink():
         rows.append(("target", str(entry.target)))
@@ -215,6 +215,13 @@ def _show_stat(grid: Grid, lfn: str) -> None:
         rows.append(("comment", entry.comment))
     for key, value in rows:
         click.echo(f"{key + ':':<10} {value}")
+
+
+def _replica_count(grid: Grid, lfn: str) -> str:
+    """How many replicas hold the file's content, and which were found bad."""
+    bad = [r.surl for r in grid.replicas(lfn) if r.status == "bad"]
+    count = str(len(grid.lr(lfn)))
+    return f"{count} (and {len(bad)} bad: {', '.join(bad)})" if bad else count
 
 
 @click.command()

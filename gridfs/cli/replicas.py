@@ -58,12 +58,17 @@ def _echo(name: str, value: str, *, several: bool) -> None:
 @click.command()
 @click.argument("files", nargs=-1, required=True, shell_complete=complete_lfn)
 @click.option("--json", "as_json", is_flag=True, help="Print the replicas as JSON.")
+@click.option(
+    "-l", "long", is_flag=True, help="Every replica with its status and SE (bad, stale too)."
+)
 @pass_state
-def lr(state: State, files: tuple[str, ...], as_json: bool) -> None:
+def lr(state: State, files: tuple[str, ...], as_json: bool, long: bool) -> None:
     """List the replicas (SURLs) of files, each an LFN, lfn:LFN or guid:GUID.
 
-    With several files each line is "FILE SURL"; with --json, one array of the
-    replicas of all of them, each with its LFN.
+    Only replicas that hold the content are listed; -l lists every one, bad
+    and stale too, with its status and SE. With several files each line starts
+    with the file; with --json, one array of the replicas of all of them, each
+    with its LFN.
     """
     grid = state.grid
     records: list[dict[str, object]] = []
@@ -72,6 +77,11 @@ def lr(state: State, files: tuple[str, ...], as_json: bool) -> None:
         lfn = _lfn(grid, name)
         if as_json:
             records.extend({"lfn": lfn} | replica_record(r) for r in grid.replicas(lfn))
+            return
+        if long:
+            for replica in grid.replicas(lfn):
+                line = f"{replica.status.value:<13} {replica.se:<15} {replica.surl}"
+                _echo(name, line, several=len(files) > 1)
             return
         for surl in grid.lr(lfn):
             _echo(name, surl, several=len(files) > 1)

@@ -47,7 +47,7 @@ from gridfs.fuse.queries import QUERY_DIR, QueryDirectories, VirtualEntry
 from gridfs.fuse.reading import OpenFile
 from gridfs.fuse.tape import Stages, is_staging
 from gridfs.fuse.writing import WriteFile
-from gridfs.gfal import EntryId, Grid, Identity, Nodes, Stat
+from gridfs.gfal import Corrupt, EntryId, Grid, Identity, Nodes, Stat
 
 __all__ = ["GridOperations"]
 
@@ -110,6 +110,7 @@ class GridOperations(pyfuse3.Operations):
         self._upload_limiter = trio.CapacityLimiter(threads)
         self._open: dict[int, OpenFile | WriteFile] = {}
         self._writers: dict[EntryId, WriteFile] = {}  # files open for writing, by entry
+        self._corrupt_pages: set[EntryId] = set()  # files whose cached pages came from a bad copy
         self._listings: ListingCache[list[_Listed]] = ListingCache(settings.entry_timeout)
         self._dirs: dict[int, tuple[EntryId, Nodes]] = {}
         self._handles = itertools.count(1)
@@ -598,7 +599,10 @@ class GridOperations(pyfuse3.Operations):
         # cached pages when those change (libfuse asks for auto_inval_data), so
         # pages cached by an earlier open stay valid; writes through the mount
         # pass through the kernel's cache and keep it right.
-        return pyfuse3.FileInfo(fh=pyfuse3.FileHandleT(handle), keep_cache=True)
+        # ...except after a read found a file's bytes wrong: its next open drops them.
+        keep_cache = opened.entry.id not in self._corrupt_pages
+        self._corrupt_pages.discard(opened.entry.id)
+        return pyfuse3.FileInfo(fh=pyfuse3.FileHandleT(handle), keep_cache=keep_cache)
 
     @errno_boundary
     async def open(
@@ -636,7 +640,11 @@ class GridOperations(pyfuse3.Operations):
         data = opened.read_now(off, size)
         if data is not None:
             return cast(bytes, data)  # pyfuse3 takes any buffer; a copy would cost a pass
-        return await self._run(opened.read, off, size)
+        try:
+            return await self._run(opened.read, off, size)
+        except Corrupt:
+            self._corrupt_pages.add(opened.entry.id)
+            raise
 
     @errno_boundary
     async def write(self, fh: pyfuse3.FileHandleT, off: int, buf: bytes) -> int:

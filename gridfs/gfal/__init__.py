@@ -32,6 +32,7 @@ from gridfs.gfal.grid import Grid
 from gridfs.gfal.locations import parse_location
 from gridfs.gfal.nodes import Nodes
 from gridfs.gfal.policy import Candidate, rank_replicas
+from gridfs.gfal.readcheck import Corrupt, ReadCheck
 from gridfs.gfal.replicas import ReplicaAccess
 from gridfs.gfal.writer import StagedFile, clear_staging_leftovers
 from gridfs.metadata import FoundEntry, Value, format_value, parse_type
@@ -46,6 +47,7 @@ __all__ = [
     "Candidate",
     "ChecksumReport",
     "Copied",
+    "Corrupt",
     "EntryId",
     "FailoverReader",
     "FoundEntry",
@@ -54,6 +56,7 @@ __all__ = [
     "Identity",
     "Locality",
     "Nodes",
+    "ReadCheck",
     "Replica",
     "ReplicaAccess",
     "RequestState",

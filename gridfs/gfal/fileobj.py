@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 import os
 
-from gridfs.catalog import Replica
+from gridfs.catalog import Replica, Stat
 from gridfs.gfal.failover import FailoverReader
+from gridfs.gfal.readcheck import Corrupt, ReadCheck
 from gridfs.gfal.writer import StagedFile
 
 __all__ = ["GridRawFile", "GridRawReader"]
@@ -48,13 +49,19 @@ class GridRawReader(_Positioned):
 
     Wrapped in :class:`io.BufferedReader` by :func:`gridfs.open`; ``replica``
     tells which copy serves the reads. Closing it closes the replica.
+
+    A file read whole and in order is checked against the catalog's adler32
+    (``entry``, when given): if the bytes are wrong, the read that reaches the
+    end raises :class:`Corrupt` (EIO) instead of returning, the replica is
+    marked bad, and reads go on from the next one (seek to 0 to read again).
     """
 
-    def __init__(self, lfn: str, reader: FailoverReader) -> None:
+    def __init__(self, lfn: str, reader: FailoverReader, entry: Stat | None = None) -> None:
         super().__init__()
         self.name = lfn
         self.mode = "rb"
         self._reader = reader
+        self._check = ReadCheck(entry, lfn) if entry is not None else None
         self._position = 0
 
     @property
@@ -67,8 +74,15 @@ class GridRawReader(_Positioned):
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         self._checkClosed()
-        with memoryview(buffer) as view:
-            count = self._reader.readinto(self._position, view.cast("B"))
+        with memoryview(buffer) as view, view.cast("B") as target:
+            count, surl = self._reader.readinto_from(self._position, target)
+            if self._check is not None:
+                try:
+                    self._check.update(self._position, target[:count], surl)
+                except Corrupt as exc:
+                    if exc.source is not None:
+                        self._reader.reject(exc.source, exc)
+                    raise
         self._position += count
         return count
 

@@ -411,7 +411,11 @@ class Grid(MetadataCalls):
             )
         size = buffering if buffering > 1 else io.DEFAULT_BUFFER_SIZE * 16
         if flags == {"r", "b"}:
-            reader = GridRawReader(lfn, self.open_reader(lfn, protocols))
+            entry, replicas = self._catalog.stat_replicas(lfn)
+            opened = self._storage.open_best(
+                entry, replicas, lfn, protocols, on_corrupt=self.mark_bad
+            )
+            reader = GridRawReader(lfn, opened, entry)
             if buffering == 0:
                 return reader  # type: ignore[return-value]
             return io.BufferedReader(reader, buffer_size=size)
@@ -477,7 +481,11 @@ class Grid(MetadataCalls):
         ``protocols`` overrides the configured preference for this call.
         """
         entry, replicas = self._catalog.stat_replicas(lfn)
-        return self._storage.open_best(entry, replicas, lfn, protocols)
+        return self._storage.open_best(entry, replicas, lfn, protocols, on_corrupt=self.mark_bad)
+
+    def mark_bad(self, replica: Replica, reason: str) -> Replica:
+        """Mark ``replica`` BAD: a read found its bytes wrong (``reason``); reads avoid it."""
+        return self._catalog.mark_replica_bad(replica.entry_id, replica.surl, reason)
 
     # -- lcg-utils ---------------------------------------------------------
 

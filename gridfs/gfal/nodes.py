@@ -82,7 +82,9 @@ class Nodes:
         """
         entry, replicas = self.grid.catalog.stat_replicas(entry_id)
         name = LazyLFN(self.grid, entry_id)
-        return entry, self.grid.storage.open_best(entry, replicas, name, protocols)
+        return entry, self.grid.storage.open_best(
+            entry, replicas, name, protocols, on_corrupt=self.grid.mark_bad
+        )
 
     def open_staged(
         self, entry_id: EntryId, *, truncate: bool = False, read: bool = False
