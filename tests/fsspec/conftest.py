@@ -1,0 +1,70 @@
+"""A grid:// filesystem on the embedded catalog, over a file:// SE or an XRootD SE."""
+
+from __future__ import annotations
+
+import itertools
+import posixpath
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gridfs.config import load_config
+from gridfs.fsspec import GridFileSystem
+from gridfs.gfal import Grid
+from tests.conftest import make_vo
+from tests.storage_servers import XRootDServer
+
+VO = "/grid/gilda"
+
+
+def grid_config(directory: Path, xrootd: XRootDServer | None = None) -> Path:
+    """Alice's embedded grid, its one SE a directory or an area of the XRootD server."""
+    lines = [
+        '[catalog]\nurl = "sqlite:///catalog.db"',
+        '[identity]\nuser = "alice"\ngroups = ["gilda"]',
+        '[storage]\ndefault_se = "se-a"',
+        '[se.se-a]\nsurl_prefix = "srm://se-a.example/grid"',
+    ]
+    if xrootd is None:
+        lines.append('root = "se/se-a"')
+    else:
+        lines += ['[se.se-a.protocols]', f'root = "{xrootd.url}/{directory.name}"']
+        lines[2] += '\nprotocols = ["root"]'
+    path = directory / "grid.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module", params=["file-se", "xrootd-se"])
+def grid_fs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GridFileSystem]:
+    """grid:// over the embedded catalog, on a file:// SE and on an XRootD SE.
+
+    One grid per module and SE: each test works in a directory of its own.
+    """
+    server = request.getfixturevalue("xrootd_server") if request.param == "xrootd-se" else None
+    directory = tmp_path_factory.mktemp(request.param)
+    with Grid.from_config(load_config(grid_config(directory, server))) as grid:
+        make_vo(grid, VO)
+        yield GridFileSystem(grid=grid, skip_instance_cache=True)
+
+
+@pytest.fixture
+def file_fs(tmp_path: Path) -> Iterator[GridFileSystem]:
+    """grid:// on a file:// SE only, for what does not depend on the SE."""
+    with Grid.from_config(load_config(grid_config(tmp_path))) as grid:
+        make_vo(grid, VO)
+        yield GridFileSystem(grid=grid, skip_instance_cache=True)
+
+
+_dirs = itertools.count()
+
+
+@pytest.fixture
+def home(grid_fs: GridFileSystem) -> str:
+    """A new, empty directory of the test's own in the VO."""
+    path = posixpath.join(VO, f"t{next(_dirs)}")
+    grid_fs.makedirs(path)
+    return path
