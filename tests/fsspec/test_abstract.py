@@ -5,8 +5,8 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable
 
-import fsspec.tests.abstract as abstract
 import pytest
+from fsspec.tests import abstract
 
 from gridfs.fsspec import GridFileSystem
 
