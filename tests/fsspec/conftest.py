@@ -51,14 +51,6 @@ def grid_fs(
         yield GridFileSystem(grid=grid, skip_instance_cache=True)
 
 
-@pytest.fixture
-def file_fs(tmp_path: Path) -> Iterator[GridFileSystem]:
-    """grid:// on a file:// SE only, for what does not depend on the SE."""
-    with Grid.from_config(load_config(grid_config(tmp_path))) as grid:
-        make_vo(grid, VO)
-        yield GridFileSystem(grid=grid, skip_instance_cache=True)
-
-
 _dirs = itertools.count()
 
 
