@@ -74,11 +74,13 @@ def test_listings_and_details(grid_fs: GridFileSystem, home: str) -> None:
         ("alias", "file"),
         ("z", "file"),
     ]
-    assert listing[1]["islink"] and listing[1]["destination"] == f"{home}/z"
+    assert listing[1]["islink"]
+    assert listing[1]["destination"] == f"{home}/z"
     info = grid_fs.info(f"grid://{home}/z")
     assert info["size"] == 3
     assert info["guid"] == grid_fs.grid.lg(f"{home}/z")
-    assert grid_fs.exists(f"{home}/a/b") and grid_fs.isdir(f"{home}/a/b")
+    assert grid_fs.exists(f"{home}/a/b")
+    assert grid_fs.isdir(f"{home}/a/b")
     assert not grid_fs.exists(f"{home}/nothing")
     assert grid_fs.isfile(f"{home}/z")
     assert grid_fs.glob(f"{home}/**/*.csv") == [f"{home}/a/b/y.csv", f"{home}/a/x.csv"]
