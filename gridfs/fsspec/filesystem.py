@@ -256,6 +256,7 @@ class GridFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unt
             return GridFile(
                 self,
                 path,
+                self.grid.open(path, "rb", buffering=0, protocols=self.protocols),
                 block_size=block_size or self.blocksize,
                 cache_type=kwargs.get("cache_type", self.cache_type),
                 cache_options=cache_options,

@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any, BinaryIO
 
-from fsspec.spec import AbstractBufferedFile
+from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from gridfs.gfal import FailoverReader
-
-if TYPE_CHECKING:
-    from gridfs.fsspec.filesystem import GridFileSystem
 
 __all__ = ["GridFile", "read_ranges", "span"]
 
@@ -53,20 +50,22 @@ def read_ranges(
 class GridFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is untyped
     """A grid file open for reading: seekable, read in blocks through fsspec's cache.
 
-    The replica is chosen, failed over and staged from tape as by
-    :func:`gridfs.open` (it is :meth:`Grid.open` underneath).
+    ``raw`` is the file from :meth:`Grid.open` (unbuffered), so the replica
+    is chosen, failed over and staged from tape as by :func:`gridfs.open`;
+    this file closes it.
     """
 
     def __init__(
         self,
-        fs: GridFileSystem,
+        fs: AbstractFileSystem,
         path: str,
+        raw: BinaryIO,
         *,
         block_size: int | None = None,
         cache_type: str = "readahead",
         cache_options: dict[str, Any] | None = None,
     ) -> None:
-        self._raw = fs.grid.open(path, "rb", buffering=0, protocols=fs.protocols)
+        self._raw = raw
         try:
             size = self._raw.seek(0, os.SEEK_END)
             super().__init__(
