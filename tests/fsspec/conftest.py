@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
 import posixpath
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,18 +40,22 @@ def grid_config(directory: Path, xrootd: XRootDServer | None = None) -> Path:
 
 
 @pytest.fixture(scope="module", params=["file-se", "xrootd-se"])
-def grid_fs(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[GridFileSystem]:
+def grid_fs(request: pytest.FixtureRequest) -> Iterator[GridFileSystem]:
     """grid:// over the embedded catalog, on a file:// SE and on an XRootD SE.
 
-    One grid per module and SE: each test works in a directory of its own.
+    One grid per module and SE: each test works in a directory of its own. The
+    catalog (and the file:// SE) live in memory (/dev/shm) where there is one:
+    fsspec's suites make many small files, and a disk's fsyncs would double their time.
     """
     server = request.getfixturevalue("xrootd_server") if request.param == "xrootd-se" else None
-    directory = tmp_path_factory.mktemp(request.param)
-    with Grid.from_config(load_config(grid_config(directory, server))) as grid:
-        make_vo(grid, VO)
-        yield GridFileSystem(grid=grid, skip_instance_cache=True)
+    memory = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    directory = Path(tempfile.mkdtemp(prefix=f"gridfs-{request.param}-", dir=memory))
+    try:
+        with Grid.from_config(load_config(grid_config(directory, server))) as grid:
+            make_vo(grid, VO)
+            yield GridFileSystem(grid=grid, skip_instance_cache=True)
+    finally:
+        shutil.rmtree(directory)
 
 
 _dirs = itertools.count()
