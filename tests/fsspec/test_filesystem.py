@@ -189,3 +189,27 @@ def test_new_versions_keep_the_guid_and_change_the_ukey(
         f"simplecache::grid://{path}", "rb", grid={"grid": grid_fs.grid}, **simple
     ) as f:
         assert f.read() == b"second version"
+
+
+@pytest.mark.expect_warnings
+def test_reads_fail_over_to_another_replica(tmp_path: Path) -> None:
+    """grid:// picks and fails over replicas as gridfs.open does: a lost copy is skipped."""
+    config = tmp_path / "grid.toml"
+    config.write_text(
+        '[catalog]\nurl = "sqlite:///catalog.db"\n[identity]\nsuperuser = true\n'
+        '[site]\nname = "near"\n[storage]\ndefault_se = "near-se"\n'
+        '[se.near-se]\nsite = "near"\nsurl_prefix = "srm://near/grid"\nroot = "near"\n'
+        '[se.far-se]\nsite = "far"\nsurl_prefix = "srm://far/grid"\nroot = "far"\n'
+    )
+    fs = GridFileSystem(str(config), skip_instance_cache=True)
+    try:
+        fs.pipe_file("/grid/f", DATA)
+        fs.grid.rep("/grid/f", "far-se")
+        (lost,) = [p for p in (tmp_path / "near").rglob("file-*") if p.is_file()]
+        lost.unlink()
+        assert fs.cat_file("/grid/f", 5, 10) == DATA[5:10]
+        with fs.open("/grid/f") as stream:
+            assert stream.read() == DATA
+        assert fs.sign("/grid/f").startswith(f"file://{tmp_path}/far/")
+    finally:
+        fs.grid.close()
