@@ -122,7 +122,7 @@ def _sign(
     return Party(builder.sign(signer.key, hashes.SHA256()), key)
 
 
-class TestPKI:
+class GridPKI:
     """A CA with its hashed directory, a host certificate, users, proxies and a token issuer."""
 
     def __init__(self, root: Path, ca_name: str = "Test CA") -> None:

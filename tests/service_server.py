@@ -9,12 +9,12 @@ import urllib.request
 from pathlib import Path
 from typing import ClassVar
 
-from tests.service_pki import AUDIENCE, ISSUER, TestPKI
+from tests.service_pki import AUDIENCE, ISSUER, GridPKI
 from tests.storage_servers import _ServerProcess
 
 
 def write_service_config(
-    directory: Path, pki: TestPKI, catalog_url: str, gridmap: dict[str, str], **server: object
+    directory: Path, pki: GridPKI, catalog_url: str, gridmap: dict[str, str], **server: object
 ) -> Path:
     """A configuration with a ``[server]`` table over ``catalog_url``, trusting ``pki``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -46,7 +46,7 @@ class ServiceProcess(_ServerProcess):
 
     server_name: ClassVar[str] = "gridfs serve"
 
-    def __init__(self, config: Path, pki: TestPKI) -> None:
+    def __init__(self, config: Path, pki: GridPKI) -> None:
         super().__init__()
         self.config = config
         self.pki = pki

@@ -46,6 +46,7 @@ _STATUS = {
     _errno.ELOOP: "400 Bad Request",
 }
 _JSON = [("Content-Type", "application/json")]
+_DRAIN_FACTOR = 16  # a body up to this many times the limit is read (and dropped) before the 413
 
 
 class _TooLarge(InvalidArgument):
@@ -156,6 +157,8 @@ class ServiceApp:
         except ValueError:
             raise WireError("Content-Length is not a number") from None
         if length > self._max_request:
+            if length <= _DRAIN_FACTOR * self._max_request:
+                _drain(environ["wsgi.input"], length)  # the connection stays good for the next
             raise _TooLarge(f"request body of {length} bytes: the limit is {self._max_request}")
         data = environ["wsgi.input"].read(length) if length else b"{}"
         try:
@@ -170,6 +173,14 @@ class ServiceApp:
             log.warning("health check: the catalog fails: %s", exc)
             return "503 Service Unavailable", _dump({"status": "catalog unavailable"})
         return "200 OK", _dump({"status": "ok"})
+
+
+def _drain(stream: Any, length: int) -> None:
+    while length > 0:
+        chunk = stream.read(min(length, 1 << 16))
+        if not chunk:
+            return
+        length -= len(chunk)
 
 
 def _whoami(principal: Principal) -> dict[str, object]:
