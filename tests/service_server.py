@@ -6,9 +6,13 @@ import os
 import ssl
 import sys
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
+from gridfs.gfal import Grid
+from gridfs.gfal.services import open_catalog
 from tests.service_pki import AUDIENCE, ISSUER, GridPKI
 from tests.storage_servers import _ServerProcess
 
@@ -79,3 +83,38 @@ class ServiceProcess(_ServerProcess):
                 return answer.status == 200
         except OSError:
             return False
+
+
+SERVICE_ENV = "GRIDFS_TEST_OVER_SERVICE"  # set: the `grid` fixture's catalog is a gridfs serve
+_PKI: list[GridPKI] = []
+
+
+@contextmanager
+def over_the_service(grid: Grid, catalog_url: str, directory: Path) -> Iterator[Grid]:
+    """``grid`` with its catalog seen through a ``gridfs serve`` over ``catalog_url``, as alice."""
+    if not _PKI:
+        _PKI.append(GridPKI(directory / "pki"))
+    pki = _PKI[0]
+    config = write_service_config(directory / "serve", pki, catalog_url, {}, workers=1, threads=4)
+    server = ServiceProcess(config, pki)
+    server.start()
+    saved = {name: os.environ.get(name) for name in ("BEARER_TOKEN", "X509_CERT_DIR")}
+    try:
+        # The client reads its credential when it opens: the environment is put back at once.
+        os.environ["BEARER_TOKEN"] = pki.token("alice", **{"wlcg.groups": ["/gilda"]})
+        os.environ["X509_CERT_DIR"] = str(pki.ca_dir)
+        catalog, metadata = open_catalog(server.url, grid.identity)
+    except BaseException:
+        server.stop()
+        raise
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    try:
+        yield Grid(catalog, grid.storage, metadata=metadata)
+    finally:
+        catalog.close()
+        server.stop()
