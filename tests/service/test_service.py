@@ -316,3 +316,39 @@ def _raw(server: ServiceProcess, pki: GridPKI, request: bytes) -> bool:
     ):
         tls.sendall(request)
         return tls.recv(100).startswith(b"HTTP/1.1 400")
+
+
+def test_two_servers_on_one_postgresql_and_the_client_fails_over(
+    postgres_url: str, pki: GridPKI, users: dict[str, typing.Any], tmp_path: Path, monkeypatch
+) -> None:
+    admin = Catalog.from_url(postgres_url, SUPERUSER)
+    admin.mkdir(VO, parents=True)
+    admin.chown(VO, "alice", "gilda")
+    admin.close()
+    gridmap = {users["alice"].dn: "alice gilda"}
+    servers = [
+        ServiceProcess(write_service_config(tmp_path / name, pki, postgres_url, gridmap), pki)
+        for name in ("one", "two")
+    ]
+    for server in servers:
+        server.start()
+    try:
+        monkeypatch.setenv("X509_CERT_DIR", str(pki.ca_dir))
+        monkeypatch.delenv("BEARER_TOKEN", raising=False)
+        monkeypatch.setenv("X509_USER_PROXY", str(pki.proxy(users["alice"])))
+        urls = ",".join(f"{server.url}/" for server in servers)
+        catalog, _ = open_catalog(urls, ANYONE)
+        try:
+            catalog.mkdir(f"{VO}/before")
+            servers[0].stop()  # the one the client was using
+            assert catalog.stat(f"{VO}/before").is_dir()  # the other serves the same catalog
+            catalog.mkdir(f"{VO}/after")  # a connection refused sent nothing: safe to go on
+            assert [s.name for s in catalog.iterdir(VO)] == ["before", "after"]
+            servers[1].stop()
+            with pytest.raises(StorageUnavailable, match="no catalog service answers"):
+                catalog.stat(VO)
+        finally:
+            catalog.close()
+    finally:
+        for server in servers:
+            server.stop()
