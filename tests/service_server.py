@@ -18,9 +18,18 @@ from tests.storage_servers import _ServerProcess
 
 
 def write_service_config(
-    directory: Path, pki: GridPKI, catalog_url: str, gridmap: dict[str, str], **server: object
+    directory: Path,
+    pki: GridPKI,
+    catalog_url: str,
+    gridmap: dict[str, str],
+    *,
+    tls: bool = True,
+    **server: object,
 ) -> Path:
-    """A configuration with a ``[server]`` table over ``catalog_url``, trusting ``pki``."""
+    """A configuration with a ``[server]`` table over ``catalog_url``, trusting ``pki``.
+
+    Without ``tls``, plain HTTP (tokens only): for measuring what TLS costs.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     mapfile = directory / "grid-mapfile"
     mapfile.write_text("".join(f'"{dn}" {entry}\n' for dn, entry in gridmap.items()))
@@ -28,9 +37,11 @@ def write_service_config(
         "[catalog]",
         f'url = "{catalog_url}"',
         "[server]",
-        f'cert = "{pki.host_cert}"',
-        f'key = "{pki.host_key}"',
-        f'ca_dir = "{pki.ca_dir}"',
+        *(
+            [f'cert = "{pki.host_cert}"', f'key = "{pki.host_key}"', f'ca_dir = "{pki.ca_dir}"']
+            if tls
+            else []
+        ),
         f'gridmap = "{mapfile}"',
         'superusers = ["root"]',
         *(f"{key} = {value!r}".replace("'", '"') for key, value in server.items()),
@@ -59,7 +70,8 @@ class ServiceProcess(_ServerProcess):
 
     @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self._running_port()}"
+        scheme = "https" if "\ncert = " in self.config.read_text() else "http"
+        return f"{scheme}://127.0.0.1:{self._running_port()}"
 
     def start(self) -> None:
         self._start(None)
