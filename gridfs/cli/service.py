@@ -6,7 +6,6 @@ import click
 
 from gridfs.cli.jsonout import echo_json
 from gridfs.cli.state import State, pass_state
-from gridfs.gfal.services import whoami as catalog_whoami
 
 __all__ = ["COMMANDS"]
 
@@ -28,7 +27,7 @@ def serve(state: State) -> None:
 @pass_state
 def whoami(state: State, as_json: bool) -> None:
     """The identity, groups and token scopes the catalog grants this user."""
-    found = catalog_whoami(state.grid.catalog)
+    found = state.grid.whoami()
     if as_json:
         echo_json(found)
         return
