@@ -49,6 +49,7 @@ __all__ = [
 PROTOCOLS: dict[str, type] = {"catalog": CatalogAPI, "metadata": MetadataAPI}
 LOCAL_MEMBERS = frozenset({"identity", "as_identity", "close"})  # answered by the client
 _DATETIME = "$datetime"
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 class WireError(InvalidArgument):
@@ -196,13 +197,19 @@ def _datetime(data: object) -> _dt.datetime:
 
 def decode(data: object, hint: Any) -> Any:  # noqa: PLR0911, PLR0912 - a case per kind of type
     """JSON ``data`` as a value of type ``hint``; :class:`WireError` if it is not one."""
+    kind = type(data)
+    if hint is kind and kind in _SCALARS:  # the common case first: listings are big
+        return data
     if hint is Any or hint is object:
         return _untag(data)
     if _is_newtype(hint):
         return hint(decode(data, hint.__supertype__))
     origin = typing.get_origin(hint)
     if origin in (Union, types.UnionType):
-        for member in typing.get_args(hint):
+        members = typing.get_args(hint)
+        if kind in members and kind in _SCALARS:
+            return data
+        for member in members:
             if _fits(data, member):
                 return decode(data, member)
         raise WireError(f"{data!r:.80} is not a {hint}")
