@@ -47,11 +47,12 @@ def populate(url: str, dirs: int) -> None:
     admin.close()
 
 
-def _client(url: str, op: str, dirs: int, deadline: float, out: list[Any]) -> None:
+def _client(url: str, op: str, dirs: int, seconds: float, out: list[Any]) -> None:
     catalog, _ = open_catalog(url, ALICE)
     rng = random.Random()
     directory = catalog.stat("/bench/d0").id
     latencies, failures = [], 0
+    deadline = time.monotonic() + seconds  # each client's own window, from when it is connected
     while time.monotonic() < deadline:
         started = time.perf_counter()
         try:
@@ -68,12 +69,11 @@ def _client(url: str, op: str, dirs: int, deadline: float, out: list[Any]) -> No
 
 
 def _process(args: tuple[str, str, int, int, float, dict[str, str]]) -> tuple[list[float], int]:
-    url, op, threads, dirs, deadline, env = args
+    url, op, threads, dirs, seconds, env = args
     os.environ.update(env)
     out: list[Any] = []
     workers = [
-        threading.Thread(target=_client, args=(url, op, dirs, deadline, out))
-        for _ in range(threads)
+        threading.Thread(target=_client, args=(url, op, dirs, seconds, out)) for _ in range(threads)
     ]
     for worker in workers:
         worker.start()
@@ -85,10 +85,9 @@ def _process(args: tuple[str, str, int, int, float, dict[str, str]]) -> tuple[li
 def load(url: str, op: str, clients: int, options: argparse.Namespace, env: dict[str, str]):
     processes = min(options.processes, clients)
     shares = [clients // processes + (i < clients % processes) for i in range(processes)]
-    deadline = time.monotonic() + options.seconds + 2  # 2 s to connect every client
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         results = pool.map(
-            _process, [(url, op, share, options.dirs, deadline, env) for share in shares]
+            _process, [(url, op, share, options.dirs, options.seconds, env) for share in shares]
         )
     latencies = sorted(x for lat, _ in results for x in lat)
     failures = sum(f for _, f in results)
