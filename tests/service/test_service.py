@@ -290,20 +290,33 @@ def test_gridfs_whoami_prints_what_the_server_granted(
     config = tmp_path / "client.toml"
     config.write_text(f'[catalog]\nurl = "{server.url}/"\n[identity]\nuser = "root"\n')
     token = pki.token("bob", scope=f"storage.read:{VO}", **{"wlcg.groups": ["/cms"]})
-    result = subprocess.run(
-        [sys.executable, "-m", "gridfs.cli", "--config", str(config), "whoami"],
-        env={"BEARER_TOKEN": token, "X509_CERT_DIR": str(pki.ca_dir), "PATH": "/usr/bin"},
-        cwd=Path(__file__).parents[2],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+
+    def gridfs(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "gridfs.cli", "--config", str(config), *args],
+            env={"BEARER_TOKEN": token, "X509_CERT_DIR": str(pki.ca_dir), "PATH": "/usr/bin"},
+            cwd=Path(__file__).parents[2],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+
+    result = gridfs("whoami")
     assert result.returncode == 0, result.stderr
     assert "user:     bob\n" in result.stdout
     assert "groups:   cms" in result.stdout
     assert f"scopes:   storage.read:{VO}" in result.stdout
     assert AUDIENCE not in result.stdout
+    listed = gridfs("ls", VO)
+    assert listed.returncode == 0, listed.stderr
+    outside = gridfs("ls", "/grid")  # above the token's scope
+    assert outside.returncode == 1
+    assert "scopes do not allow" in outside.stderr
+    refused = gridfs("mkdir", f"{VO}/by-bob")  # the ACLs, and a read-only scope
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("gridfs: ")
+    assert refused.stderr.count("\n") == 1  # one line, no traceback
 
 
 def _raw(server: ServiceProcess, pki: GridPKI, request: bytes) -> bool:
