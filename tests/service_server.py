@@ -43,7 +43,7 @@ def write_service_config(
             else []
         ),
         f'gridmap = "{mapfile}"',
-        'superusers = ["root"]',
+        'superusers = ["/DC=org/DC=gridtest/CN=Admin"]',
         *(f"{key} = {value!r}".replace("'", '"') for key, value in server.items()),
         "[[server.token_issuers]]",
         f'issuer = "{ISSUER}"',

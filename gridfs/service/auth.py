@@ -4,7 +4,9 @@ A bearer token (``Authorization: Bearer ...``) is checked by
 :class:`~gridfs.service.tokens.TokenValidator`; otherwise the client
 certificate chain that TLS verified names a DN, which the grid-mapfile maps to
 a grid user and groups. Nothing else the client sends says who it is. The
-server's ``superusers`` are the only identities that pass every check.
+server's ``superusers`` are the only callers that pass every check, named by
+their credential's subject (a DN, or a token's ``issuer subject``), never by a
+user name that an issuer or a grid-mapfile line could hand out.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ class Authenticator:
     def _principal(
         self, identity: Identity, method: str, subject: str, scopes: Scopes | None
     ) -> Principal:
-        if identity.user in self._superusers:
+        if subject in self._superusers:
             identity = replace(identity, superuser=True)
         return Principal(identity, method, subject, scopes)
 

@@ -11,7 +11,8 @@
     threads = 16                     # requests in parallel in each
     catalog_url = "postgresql://catalog-db/grid"  # default: [catalog] url
     gridmap = "grid-mapfile"         # "DN" user [group,group...] per line
-    superusers = ["root"]            # grid users that pass every permission check
+    superusers = ["/DC=org/CN=Admin"]  # credentials that pass every permission check:
+                                     #   DNs, or a token's "issuer subject"
     max_request = "16M"              # a larger body gets 413
     page = 1000                      # items per page of a streamed listing
 

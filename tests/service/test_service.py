@@ -49,7 +49,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> GridPKI:
 
 @pytest.fixture(scope="module")
 def users(pki: GridPKI) -> dict[str, object]:
-    return {"alice": pki.user("Alice"), "bob": pki.user("Bob")}
+    return {"alice": pki.user("Alice"), "bob": pki.user("Bob"), "admin": pki.user("Admin")}
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,11 @@ def server(
     admin.chown(VO, "alice", "gilda")
     admin.chmod(VO, 0o755)
     admin.close()
-    gridmap = {users["alice"].dn: "alice gilda,atlas", users["bob"].dn: "bob cms"}
+    gridmap = {
+        users["alice"].dn: "alice gilda,atlas",
+        users["bob"].dn: "bob cms",
+        users["admin"].dn: "root root",
+    }
     config = write_service_config(root, pki, url, gridmap, workers=2, threads=4, max_request="64K")
     process = ServiceProcess(config, pki)
     process.start()
@@ -148,6 +152,17 @@ def test_alice_and_bob_are_who_their_credentials_say_and_the_acls_hold(connect, 
     with pytest.raises(NotPermitted, match="needs alice's credential"):
         bob.as_identity(alice.identity)
     assert alice.stat(f"{private}/f").size == 3
+
+
+def test_superusers_are_named_by_credential_never_by_user_name(connect) -> None:
+    admin, _ = connect("admin", "proxy")  # its DN is in [server] superusers
+    assert admin.identity == Identity("root", ("root",), superuser=True)
+    admin.chmod(VO, 0o755)  # the owner's call, allowed to the superuser
+    impostor, _ = connect("root", "token")  # an issuer may hand out any user name
+    assert impostor.identity.user == "root"
+    assert not impostor.identity.superuser
+    with pytest.raises(PermissionError):
+        impostor.chmod(VO, 0o777)
 
 
 def test_errors_arrive_as_the_same_classes_with_the_same_errno(connect) -> None:
