@@ -27,6 +27,7 @@ bench: system-deps $(STAMP)
 	$(BIN)/python benchmarks/mount.py
 	$(BIN)/python benchmarks/large_file.py
 	$(BIN)/python benchmarks/bookkeeping.py
+	$(BIN)/python benchmarks/service.py
 
 system-deps:
 	./scripts/install-system-deps

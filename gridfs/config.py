@@ -121,6 +121,7 @@ _ALLOWED: dict[str, set[str]] = {
         "groups",
     },
     "se": set(),  # tables by SE name, checked on their own
+    "server": set(),  # `gridfs serve`'s, checked by gridfs.service.settings
 }
 _SE_KEYS = {
     "site",

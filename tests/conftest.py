@@ -28,6 +28,7 @@ from gridfs.gfal import Grid
 from gridfs.metadata import MetadataAPI
 from tests.pgserver import postgres_server, postgres_url
 from tests.recording import record_file, recording
+from tests.service_server import SERVICE_ENV, over_the_service
 from tests.storage_servers import webdav_server, webdavs_server, xrootd_server
 
 # Fixtures, found by pytest through this module: one server of each kind per session.
@@ -136,11 +137,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 @pytest.fixture
-def grid(config: Config) -> Iterator[Grid]:
+def grid(config: Config, tmp_path: Path) -> Iterator[Grid]:
     with Grid.from_config(config) as opened:
         seen = through_the_seam(opened)
         make_vo(seen)
         seen.makedirs("/grid/gilda/trailers")
+        if os.environ.get(SERVICE_ENV):  # the same tests, the catalog behind a gridfs serve
+            with over_the_service(seen, config.catalog_url, tmp_path / "service") as remote:
+                yield remote
+            return
         yield seen
 
 

@@ -8,7 +8,7 @@ import logging
 import os
 import stat as _stat
 from collections.abc import Iterator, Sequence
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from gridfs.catalog import (
     AclEdit,
@@ -41,7 +41,7 @@ from gridfs.gfal.fileobj import GridRawFile, GridRawReader
 from gridfs.gfal.metadata_calls import MetadataCalls
 from gridfs.gfal.placement import default_se_for
 from gridfs.gfal.replicas import ReplicaAccess, current_replicas
-from gridfs.gfal.services import open_catalog
+from gridfs.gfal.services import open_catalog, whoami
 from gridfs.gfal.writer import StagedFile, WriteTarget, open_existing
 from gridfs.metadata import Metadata, MetadataAPI
 from gridfs.storage import (
@@ -152,6 +152,10 @@ class Grid(MetadataCalls):
     def identity(self) -> Identity:
         """Who this grid's calls run as."""
         return self._catalog.identity
+
+    def whoami(self) -> dict[str, Any]:
+        """Who the catalog runs our calls as, and why (a service: what its server granted)."""
+        return whoami(self._catalog)
 
     def close(self) -> None:
         """Release the catalog's connections and the storage backends'."""

@@ -1,19 +1,20 @@
 """The catalog and metadata services that a catalog URL names, picked by its scheme.
 
 ``sqlite://`` and ``postgresql[+driver]://`` open the SQL catalog itself;
-a new kind of catalog (the HTTPS client of ``gridfs serve``) is one more
-entry in :data:`OPENERS`.
+``https://`` (and plain ``http://``) the client of a ``gridfs serve``. A new
+kind of catalog is one more entry in :data:`OPENERS`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from gridfs.catalog import Catalog, CatalogAPI, Identity
 from gridfs.errors import ConfigError
 from gridfs.metadata import Metadata, MetadataAPI
 
-__all__ = ["OPENERS", "open_catalog"]
+__all__ = ["OPENERS", "open_catalog", "whoami"]
 
 Opener = Callable[[str, Identity], tuple[CatalogAPI, MetadataAPI]]
 
@@ -23,7 +24,20 @@ def _open_sql(url: str, identity: Identity) -> tuple[CatalogAPI, MetadataAPI]:
     return catalog, Metadata(catalog)
 
 
-OPENERS: dict[str, Opener] = {"sqlite": _open_sql, "postgresql": _open_sql}
+def _open_service(url: str, identity: Identity) -> tuple[CatalogAPI, MetadataAPI]:
+    try:
+        from gridfs.service.client import open_service  # noqa: PLC0415 - needs httpx
+    except ImportError as exc:
+        raise ConfigError(f"catalog URL {url!r}: pip install 'gridfs[remote]' ({exc})") from exc
+    return open_service(url, identity)
+
+
+OPENERS: dict[str, Opener] = {
+    "sqlite": _open_sql,
+    "postgresql": _open_sql,
+    "https": _open_service,
+    "http": _open_service,
+}
 
 
 def open_catalog(url: str, identity: Identity) -> tuple[CatalogAPI, MetadataAPI]:
@@ -34,3 +48,23 @@ def open_catalog(url: str, identity: Identity) -> tuple[CatalogAPI, MetadataAPI]
         known = ", ".join(sorted(OPENERS))
         raise ConfigError(f"catalog URL {url!r}: no catalog speaks {scheme!r} (known: {known})")
     return opener(url, identity)
+
+
+def whoami(catalog: CatalogAPI) -> dict[str, Any]:
+    """Who ``catalog`` runs our calls as: user, groups, superuser, method, subject, scopes.
+
+    A catalog service says what its server granted; an embedded catalog, the configuration.
+    """
+    ask = getattr(catalog, "whoami", None)
+    if callable(ask):
+        granted: dict[str, Any] = ask()
+        return granted
+    identity = catalog.identity
+    return {
+        "user": identity.user,
+        "groups": list(identity.groups),
+        "superuser": identity.superuser,
+        "method": "config",
+        "subject": "[identity] of the configuration (an embedded catalog trusts it)",
+        "scopes": None,
+    }

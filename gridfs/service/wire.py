@@ -1,0 +1,292 @@
+"""The wire format of the catalog service: JSON typed by the Protocols' own annotations.
+
+Every member of :class:`~gridfs.catalog.CatalogAPI` and
+:class:`~gridfs.metadata.MetadataAPI` (but the local ones: the identity, the
+switch of identity, close) is one :class:`Operation`, ``POST /v1/<interface>/<name>``
+with a JSON object of named arguments. The server decodes the arguments and the
+client the result by the Protocol's type hints, so a new Protocol method needs no
+codec of its own. Results that iterate (an :class:`~collections.abc.Iterator`, a
+:class:`~gridfs.metadata.Rows`) are streamed: one JSON line per page of items.
+
+Values: JSON scalars as they are, enums by value, dataclasses as objects of
+their fields, tuples and sequences as lists, datetimes tagged
+``{"$datetime": iso}`` (they share unions with strings). Errors are
+``{"error": {"errno", "class", "message", "path"}}`` and come back as the same
+:mod:`gridfs.errors` class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import enum
+import functools
+import inspect
+import types
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+from gridfs import errors
+from gridfs.catalog import CatalogAPI
+from gridfs.errors import GridError, InvalidArgument
+from gridfs.metadata import MetadataAPI, Rows
+
+__all__ = [
+    "LOCAL_MEMBERS",
+    "PROTOCOLS",
+    "Operation",
+    "WireError",
+    "decode",
+    "encode",
+    "error_from_wire",
+    "error_to_wire",
+    "members",
+    "operations",
+]
+
+PROTOCOLS: dict[str, type] = {"catalog": CatalogAPI, "metadata": MetadataAPI}
+LOCAL_MEMBERS = frozenset({"identity", "as_identity", "close"})  # answered by the client
+_DATETIME = "$datetime"
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+class WireError(InvalidArgument):
+    """A request or answer that does not match the operation's types."""
+
+
+def members(protocol: type) -> list[str]:
+    """The public members a Protocol declares."""
+    return sorted(name for name in vars(protocol) if not name.startswith("_"))
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of the service: a Protocol method and its types."""
+
+    interface: str
+    name: str
+    parameters: Mapping[str, Any]  # name -> type hint, ``self`` left out
+    required: frozenset[str]
+    returns: Any
+    streams: bool  # an iterator: sent as pages of items
+
+    @property
+    def path(self) -> str:
+        """Where it is served."""
+        return f"/v1/{self.interface}/{self.name}"
+
+    @property
+    def item(self) -> Any:
+        """The type of one streamed item."""
+        return typing.get_args(self.returns)[0]
+
+    def decode_arguments(self, data: object) -> dict[str, Any]:
+        """The keyword arguments of a call from their JSON object."""
+        if not isinstance(data, dict):
+            raise WireError(f"{self.name}: the arguments must be a JSON object")
+        unknown = set(data) - set(self.parameters)
+        if unknown:
+            raise WireError(f"{self.name}: unknown argument(s) {', '.join(sorted(unknown))}")
+        missing = self.required - set(data)
+        if missing:
+            raise WireError(f"{self.name}: missing argument(s) {', '.join(sorted(missing))}")
+        return {name: decode(value, self.parameters[name]) for name, value in data.items()}
+
+
+def _operation(interface: str, protocol: type, name: str) -> Operation:
+    method = getattr(protocol, name)
+    hints = typing.get_type_hints(method)
+    signature = inspect.signature(method)
+    parameters = {p: hints[p] for p in list(signature.parameters)[1:]}
+    required = frozenset(
+        p.name
+        for p in list(signature.parameters.values())[1:]
+        if p.default is inspect.Parameter.empty
+    )
+    returns = hints["return"]
+    streams = typing.get_origin(returns) in (Iterator, Rows)
+    return Operation(interface, name, parameters, required, returns, streams)
+
+
+@functools.cache
+def operations() -> dict[str, Operation]:
+    """Every operation, by its path."""
+    found = {}
+    for interface, protocol in PROTOCOLS.items():
+        for name in members(protocol):
+            if name not in LOCAL_MEMBERS:
+                operation = _operation(interface, protocol, name)
+                found[operation.path] = operation
+    return found
+
+
+def encode(value: object) -> object:
+    """``value`` as JSON data."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value.value if isinstance(value, enum.Enum) else value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, _dt.datetime):
+        return {_DATETIME: value.isoformat()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(key): encode(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [encode(item) for item in value]
+    raise TypeError(f"cannot send a {type(value).__name__} over the wire")
+
+
+def _is_newtype(hint: Any) -> bool:
+    return isinstance(hint, typing.NewType)
+
+
+def _fits(data: object, hint: Any) -> bool:  # noqa: PLR0911 - a case per JSON shape
+    """Whether JSON ``data`` has the shape of ``hint`` (to choose in a union)."""
+    if hint is Any or hint is object:
+        return True
+    if _is_newtype(hint):
+        return _fits(data, hint.__supertype__)
+    origin = typing.get_origin(hint) or hint
+    if data is None:
+        return hint is type(None)
+    if isinstance(data, bool):
+        return hint is bool
+    if isinstance(data, int):
+        return hint in (int, float)
+    if isinstance(data, float):
+        return hint is float
+    if isinstance(data, str):
+        return hint is str or (isinstance(hint, type) and issubclass(hint, enum.Enum))
+    if isinstance(data, list):
+        return origin in (list, tuple, Sequence)
+    if isinstance(data, dict):
+        if _DATETIME in data:
+            return hint is _dt.datetime
+        return origin in (dict, Mapping) or dataclasses.is_dataclass(hint)
+    return False
+
+
+@functools.cache
+def _fields(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _untag(data: object) -> object:
+    """Untyped JSON (an ``object`` argument) back to Python values."""
+    if isinstance(data, dict):
+        if set(data) == {_DATETIME}:
+            return _datetime(data)
+        return {key: _untag(item) for key, item in data.items()}
+    if isinstance(data, list):
+        return [_untag(item) for item in data]
+    return data
+
+
+def _datetime(data: object) -> _dt.datetime:
+    if not isinstance(data, dict) or not isinstance(data.get(_DATETIME), str):
+        raise WireError(f"not a tagged datetime: {data!r:.80}")
+    try:
+        return _dt.datetime.fromisoformat(data[_DATETIME])
+    except ValueError as exc:
+        raise WireError(f"not an ISO datetime: {data[_DATETIME]!r:.80}") from exc
+
+
+def decode(data: object, hint: Any) -> Any:  # noqa: PLR0911, PLR0912 - a case per kind of type
+    """JSON ``data`` as a value of type ``hint``; :class:`WireError` if it is not one."""
+    kind = type(data)
+    if hint is kind and kind in _SCALARS:  # the common case first: listings are big
+        return data
+    if hint is Any or hint is object:
+        return _untag(data)
+    if _is_newtype(hint):
+        return hint(decode(data, hint.__supertype__))
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        members = typing.get_args(hint)
+        if kind in members and kind in _SCALARS:
+            return data
+        for member in members:
+            if _fits(data, member):
+                return decode(data, member)
+        raise WireError(f"{data!r:.80} is not a {hint}")
+    if origin is not None:
+        return _decode_generic(data, origin, typing.get_args(hint))
+    if not _fits(data, hint):
+        raise WireError(f"{data!r:.80} is not a {getattr(hint, '__name__', hint)}")
+    if hint is float:
+        return float(typing.cast(float, data))
+    if hint is _dt.datetime:
+        return _datetime(data)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        try:
+            return hint(data)
+        except ValueError as exc:
+            raise WireError(f"{data!r:.80} is not a {hint.__name__}") from exc
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        assert isinstance(data, dict)
+        fields = _fields(hint)
+        unknown = set(data) - set(fields)
+        if unknown:
+            raise WireError(f"{hint.__name__} has no field(s) {', '.join(sorted(unknown))}")
+        try:
+            return hint(**{name: decode(data[name], fields[name]) for name in data})
+        except (TypeError, ValueError) as exc:
+            raise WireError(f"not a valid {hint.__name__}: {exc}") from exc
+    return data
+
+
+def _decode_generic(data: object, origin: Any, args: tuple[Any, ...]) -> Any:
+    if origin in (dict, Mapping):
+        if not isinstance(data, dict):
+            raise WireError(f"{data!r:.80} is not an object")
+        return {key: decode(item, args[1]) for key, item in data.items()}
+    if not isinstance(data, list):
+        raise WireError(f"{data!r:.80} is not a list")
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(decode(item, args[0]) for item in data)
+        if len(data) != len(args):
+            raise WireError(f"{data!r:.80} is not a tuple of {len(args)}")
+        return tuple(decode(item, arg) for item, arg in zip(data, args, strict=True))
+    if origin in (list, Sequence, Iterator, Rows):
+        return [decode(item, args[0]) for item in data]
+    raise WireError(f"no wire form for {origin}")
+
+
+def error_to_wire(error: GridError) -> dict[str, object]:
+    """An error as the body of an answer."""
+    return {
+        "error": {
+            "errno": error.errno,
+            "class": _public_class(type(error)).__name__,
+            "message": str(error),
+            "path": error.filename,
+        }
+    }
+
+
+def _public_class(cls: type[GridError]) -> type:
+    """The nearest class of :mod:`gridfs.errors` (others, say a QueryError, derive from one)."""
+    found: type = next(c for c in cls.__mro__ if getattr(errors, c.__name__, None) is c)
+    return found
+
+
+def error_from_wire(data: object) -> GridError:
+    """The :mod:`gridfs.errors` error that an answer's body carries."""
+    body = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(body, dict):
+        return GridError(f"the catalog service sent a malformed error: {data!r:.200}")
+    cls = getattr(errors, str(body.get("class")), None)
+    if not (isinstance(cls, type) and issubclass(cls, GridError)):
+        cls = GridError
+    code = body.get("errno")
+    path = body.get("path")
+    return cls(
+        str(body.get("message")),
+        path if isinstance(path, str) else None,
+        errno=code if isinstance(code, int) else None,
+    )
