@@ -10,6 +10,7 @@ from gridfs.cli.complete import complete_lfn
 from gridfs.cli.jsonout import echo_json, replica_record
 from gridfs.cli.state import State, pass_state
 from gridfs.errors import GridError
+from gridfs.gfal.cancel import run_interruptibly
 
 __all__ = ["COMMANDS"]
 
@@ -30,7 +31,10 @@ def cr(
     space_token: str | None,
 ) -> None:
     """Copy a local file to an SE and register it as LFN; prints its GUID."""
-    entry = state.grid.cr(source, lfn, se_name, guid=guid, space_token=space_token)
+    grid = state.grid
+    entry = run_interruptibly(
+        lambda: grid.cr(source, lfn, se_name, guid=guid, space_token=space_token), grid.cancel
+    )
     click.echo(f"guid:{entry.guid}")
 
 

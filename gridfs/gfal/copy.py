@@ -5,7 +5,9 @@ counts: a local copy is written under a temporary name in its directory,
 checked (the bytes received, then the file as written, read back) and only
 then renamed into place; a copy to an SE is stored and verified before it is
 registered (:meth:`Grid.cr`). On any failure, an interrupt included, the
-partial copy is removed and the destination is as it was.
+partial copy is removed and the destination is as it was. Each copy stops
+at its next chunk once the grid's :attr:`~Grid.cancel` token is cancelled
+(:mod:`gridfs.gfal.cancel`), undone like any failure.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def copy_out(
         size = 0
         source = grid.storage.open_best(entry, replicas, lfn)
         with os.fdopen(fd, "wb", buffering=0) as out, source:
-            for chunk in source.chunks(_CHUNK):
+            for chunk in grid.cancel.checked(source.chunks(_CHUNK), lfn):
                 received.update(chunk)
                 size += len(chunk)
                 _write_all(out, chunk, target)
@@ -116,6 +118,7 @@ def copy_out(
             raise ChecksumMismatch(
                 f"{target} as written has adler32 {written}, not {expected}", str(target)
             )
+        grid.cancel.check(lfn)
         _move_into_place(temp, target, overwrite=overwrite)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -175,6 +178,7 @@ def _replacing(grid: Grid, lfn: str, overwrite: bool, create: Callable[[str], St
     temp = join_lfn((*parts[:-1], f".{parts[-1]}.{secrets.token_hex(6)}.part"))
     created = create(temp)
     try:
+        grid.cancel.check(lfn)
         grid.rename(temp, lfn)
     except BaseException:
         grid.unlink(temp)
@@ -245,6 +249,7 @@ def copy_grid(
                     mode=entry.mode,
                     space_token=space_token,
                 ),
+                cancel=grid.cancel,
             )
         return created
 
