@@ -290,6 +290,24 @@ def test_rename_keeps_and_delete_removes_metadata(meta: Metadata, catalog: Catal
     assert left == 0
 
 
+def test_a_file_renamed_over_a_file_takes_its_values_and_comment(
+    meta: Metadata, catalog: Catalog
+) -> None:
+    target = f"{MOVIES}/alien.mpg"
+    catalog.set_comment(target, "the 1979 cut")
+    add(catalog, f"{MOVIES}/.alien.swp")  # an editor's new file: no values, no comment
+    new_id = catalog.stat(f"{MOVIES}/.alien.swp").id
+    catalog.rename(f"{MOVIES}/.alien.swp", target)
+    assert catalog.stat(target).id == new_id
+    assert meta.getattr(target, ["Runtime", "Title"]) == {"Runtime": 117, "Title": "Alien"}
+    assert catalog.stat(target).comment == "the 1979 cut"
+    assert found(meta, "Runtime = 117") == ["alien.mpg"]
+    # A file with values of its own keeps them: mv matrix.mpg alien.mpg.
+    catalog.rename(f"{MOVIES}/matrix.mpg", target)
+    assert meta.getattr(target, ["Runtime"]) == {"Runtime": 136}
+    assert found(meta, "Runtime = 117") == []
+
+
 def test_values_move_with_their_entry_to_another_directory(
     audio: Metadata, catalog: Catalog
 ) -> None:
