@@ -15,7 +15,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -40,10 +40,16 @@ def _served(process: object) -> Path:
     return directory / "se"
 
 
-def _files(root: Path) -> tuple[list[Path], list[Path]]:
-    """Complete objects and partial uploads under ``root``."""
+def _partial_upload(path: Path) -> bool:
+    return is_partial_upload(path.name)
+
+
+def _files(
+    root: Path, partial_name: Callable[[Path], bool] = _partial_upload
+) -> tuple[list[Path], list[Path]]:
+    """Complete objects and partial copies under ``root``."""
     found = [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
-    partial = [p for p in found if is_partial_upload(p.name)]
+    partial = [p for p in found if partial_name(p)]
     return [p for p in found if p not in partial], partial
 
 
@@ -57,7 +63,13 @@ def _frozen(pid: int) -> Iterator[None]:
 
 
 def interrupt(
-    config: Path, args: list[str], uploads_to: Path, server_pid: int, done_before: int = 0
+    config: Path,
+    args: list[str],
+    uploads_to: Path,
+    server_pid: int,
+    *,
+    done_before: int = 0,
+    partial: Callable[[Path], bool] = _partial_upload,
 ) -> str:
     """Run ``gridfs args``; SIGINT it mid-upload (to ``uploads_to``); returns its stderr.
 
@@ -78,8 +90,8 @@ def interrupt(
     try:
         deadline = time.monotonic() + WAIT_S
         while True:
-            done, partial = _files(uploads_to)
-            if partial and len(done) == done_before:
+            done, partials = _files(uploads_to, partial)
+            if partials and len(done) == done_before:
                 break
             assert process.poll() is None, "gridfs finished before it could be interrupted"
             assert time.monotonic() < deadline, "no upload started"
@@ -190,3 +202,21 @@ def test_an_interrupted_dataset_replication_keeps_the_files_done(
     assert held == {"a1": ["local", "remote"], "a2": ["local", "remote"], "z": ["remote"]}
     done, partial = _files(tmp_path / "local-se")
     assert (len(done), partial) == (2, [])
+
+
+def test_an_interrupted_download_leaves_no_local_file(
+    server: tuple[str, object], tmp_path: Path, make_file
+) -> None:
+    base, process = server
+    with _remote_grid(tmp_path, base, also=LOCAL_SE) as grid:
+        grid.cr(make_file("big.bin", BIG), "/grid/x.bin")
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["cp", "/grid/x.bin", str(out / "x.bin")]
+    interrupt(tmp_path / "grid.toml", args, out, process.pid, partial=_local_temp)  # type: ignore[attr-defined]
+    assert list(out.iterdir()) == []
+
+
+def _local_temp(path: Path) -> bool:
+    """The temporary file of a copy to local disk: ``.NAME.XXXX.part``."""
+    return path.name.startswith(".") and path.name.endswith(".part")
