@@ -71,7 +71,10 @@ def settle(futures: Sequence[concurrent.futures.Future[T]], cancel: CancelToken)
         cancel.cancel()
         running = [future for future in futures if not future.cancel() and not future.done()]
         if isinstance(exc, KeyboardInterrupt) and running:
-            log.warning("interrupted: undoing %d copies in flight", len(running))
+            count = len(running)
+            log.warning(
+                "interrupted: undoing the %s in flight", f"{count} copies" if count > 1 else "copy"
+            )
         _wait_out(running)
         raise
 

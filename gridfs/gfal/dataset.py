@@ -190,7 +190,13 @@ def run_tasks(
     with concurrent.futures.ThreadPoolExecutor(
         max_workers=parallel, thread_name_prefix="gridfs-transfer"
     ) as pool:
-        settle([pool.submit(attempt, task) for task in tasks], cancel)
+        futures: list[concurrent.futures.Future[None]] = []
+        try:
+            futures.extend(pool.submit(attempt, task) for task in tasks)
+        except BaseException:  # interrupted while submitting: what was submitted stops too
+            cancel.cancel()
+            raise
+        settle(futures, cancel)
     summary.elapsed_s = time.monotonic() - started
     return summary
 
