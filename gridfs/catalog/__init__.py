@@ -9,7 +9,14 @@ from gridfs.catalog.engine import create_catalog_engine, upgrade_schema
 from gridfs.catalog.guids import new_guid, parse_guid
 from gridfs.catalog.identity import SUPERUSER, Identity
 from gridfs.catalog.lfn import join_lfn, split_lfn
-from gridfs.catalog.permissions import AclEntry, AclTag, format_acl, parse_acl
+from gridfs.catalog.permissions import (
+    AclEdit,
+    AclEntry,
+    AclTag,
+    format_acl,
+    parse_acl,
+    parse_acl_keys,
+)
 from gridfs.catalog.records import (
     EntryId,
     EntryKind,
@@ -23,6 +30,7 @@ from gridfs.catalog.store import CatalogStore, retry_on_conflict
 __all__ = [
     "ROOT_ID",
     "SUPERUSER",
+    "AclEdit",
     "AclEntry",
     "AclTag",
     "Catalog",
@@ -40,6 +48,7 @@ __all__ = [
     "join_lfn",
     "new_guid",
     "parse_acl",
+    "parse_acl_keys",
     "parse_guid",
     "retry_on_conflict",
     "split_lfn",

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from gridfs.catalog.identity import Identity
-from gridfs.catalog.permissions import AclEntry
+from gridfs.catalog.permissions import AclEdit, AclEntry
 from gridfs.catalog.records import EntryId, FileStatus, Replica, ReplicaStatus, Stat
 
 __all__ = ["CatalogAPI"]
@@ -49,7 +49,7 @@ class CatalogAPI(Protocol):
         ...
 
     def lookup(self, parent_id: EntryId, name: str) -> Stat:
-        """The child ``name`` of directory ``parent_id``."""
+        """The child ``name`` of directory ``parent_id``, the way to it searchable."""
         ...
 
     def lfn_of(self, entry_id: EntryId) -> str:
@@ -78,6 +78,10 @@ class CatalogAPI(Protocol):
 
     def access(self, lfn: str, mode: int) -> bool:
         """Whether ``lfn`` exists and allows ``mode``, as :func:`os.access`."""
+        ...
+
+    def stat_walked(self, entry_id: EntryId, mode: int = 0) -> Stat:
+        """The entry ``entry_id``, its ancestors searchable and ``mode`` allowed on it."""
         ...
 
     def getacl(self, lfn: str) -> list[AclEntry]:
@@ -154,6 +158,10 @@ class CatalogAPI(Protocol):
 
     def setacl(self, lfn: str, entries: Sequence[AclEntry]) -> list[AclEntry]:
         """Replace the ACL of ``lfn``."""
+        ...
+
+    def edit_acl(self, lfn: str, edit: AclEdit) -> list[AclEntry]:
+        """Change the ACL of ``lfn`` as setfacl's ``-b``, ``-k``, ``-x`` and ``-m`` do."""
         ...
 
     def set_property(self, lfn_or_id: str | EntryId, name: str, value: str | None) -> None:
@@ -237,6 +245,10 @@ class CatalogAPI(Protocol):
         self, surl: str, status: ReplicaStatus, *, pin_expiry_ns: int | None = None
     ) -> Replica:
         """Change a replica's status and pin expiry."""
+        ...
+
+    def mark_replica_bad(self, entry_id: EntryId, surl: str, reason: str) -> Replica:
+        """Mark an available replica BAD (its bytes are wrong); any reader may."""
         ...
 
     def begin_replica_deletion(self, surl: str) -> Replica:

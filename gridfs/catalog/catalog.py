@@ -95,9 +95,16 @@ class Catalog(NamespaceCalls, ReplicaCalls, AclCalls):
             return self.store.to_stat(self.store.by_id(session, entry_id))
 
     def lookup(self, parent_id: EntryId, name: str) -> Stat:
-        """The child ``name`` of directory ``parent_id`` (not following links)."""
+        """The child ``name`` of directory ``parent_id`` (not following links).
+
+        Search permission is checked on the directory and on each of its
+        ancestors, as a path walk from the root would.
+        """
         with self.store.session() as session:
             parent = self.store.by_id(session, parent_id)
+            self.store.require_reachable(
+                session, parent, self.store.name_of(session, parent, parent_id)
+            )
             return self.store.to_stat(self.store.child(session, parent, name, name))
 
     def lfn_of(self, entry_id: EntryId) -> str:

@@ -36,6 +36,7 @@ class ReplicaStatus(StrEnum):
     UNAVAILABLE = "unavailable"
     LOST = "lost"
     STALE = "stale"  # holds an older version of the file: never read, to be deleted
+    BAD = "bad"  # a read found its bytes differ from the catalog's checksum: never read
 
 
 _TYPE_BITS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -18,6 +19,8 @@ from gridfs.catalog.store import BULK_CHUNK, ROOT_ID, CatalogStore, retry_on_con
 from gridfs.errors import AlreadyExists, ChecksumMismatch, GridError, InvalidArgument, NotFound
 
 __all__ = ["ReplicaCalls", "check_checksum", "new_replica", "replicas_of", "to_replica"]
+
+log = logging.getLogger(__name__)
 
 _CHECKSUM_LENGTHS = {"adler32": 8, "md5": 32}
 
@@ -40,11 +43,15 @@ class ReplicaCalls:
         """The entry (links followed for an LFN), checked for reading, and its replicas.
 
         One transaction: what an open needs. The replicas are oldest first,
-        stale ones included; an entry that is not a file has none.
+        stale ones included; an entry that is not a file has none. By id, the
+        search permission of each ancestor is checked too, as for an LFN.
         """
         with self.store.session() as session:
             entry = self.store.entry(session, lfn_or_id, follow=True)
-            self.store.require(session, entry, READ, self.store.name_of(session, entry, lfn_or_id))
+            name = self.store.name_of(session, entry, lfn_or_id)
+            if not isinstance(lfn_or_id, str):
+                self.store.require_reachable(session, entry, name)
+            self.store.require(session, entry, READ, name)
             found = replicas_of(session, entry) if entry.kind == EntryKind.FILE else []
             return self.store.to_stat(entry), found
 
@@ -295,6 +302,39 @@ class ReplicaCalls:
             row.status = status.value
             row.pin_expiry_ns = pin_expiry_ns
             return to_replica(row, guid)
+
+    @retry_on_conflict
+    def mark_replica_bad(self, entry_id: EntryId, surl: str, reason: str) -> Replica:
+        """Mark replica ``surl`` of file ``entry_id`` BAD: a read found its bytes wrong.
+
+        Readers are no longer sent to it; its stored copy stays until it is
+        deleted. Needs read permission only: whoever reads a file may report a
+        corrupt copy (``reason`` says what was found, for the log). Only an
+        AVAILABLE replica changes: a stale, bad or departing one is returned
+        as it is.
+        """
+        with self.store.session(write=True) as session:
+            entry = self.store.by_id(session, entry_id)
+            lfn = self.store.lfn_checked(session, entry)
+            self.store.require_file(entry, lfn)
+            self.store.require(session, entry, READ, lfn)
+            row = session.scalar(
+                select(ReplicaModel).where(
+                    ReplicaModel.entry_id == entry.id, ReplicaModel.surl == surl
+                )
+            )
+            if row is None:
+                raise NotFound(f"{lfn} has no replica {surl}", surl)
+            if row.status == ReplicaStatus.AVAILABLE.value:
+                row.status = ReplicaStatus.BAD.value
+                log.info(
+                    "replica %s of %s marked bad by %s: %s",
+                    surl,
+                    lfn,
+                    self.store.identity.user,
+                    reason,
+                )
+            return to_replica(row, entry.guid or "")
 
     @retry_on_conflict
     def begin_replica_deletion(self, surl: str) -> Replica:

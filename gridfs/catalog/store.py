@@ -25,7 +25,7 @@ from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, literal, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -334,6 +334,38 @@ class CatalogStore:
         for directory in ancestors:
             self.require(session, directory, EXECUTE, lfn)
         return lfn
+
+    def require_reachable(self, session: Session, entry: EntryModel, name: Name) -> None:
+        """Raise :class:`PermissionDenied` unless the identity may search every ancestor.
+
+        What a walk from the root checks, for an entry found by id: one query
+        for the ancestors whatever the depth (and one for their ACLs, if any).
+        """
+        if entry.parent_id is None:
+            return
+        chain = (
+            select(EntryModel.id, EntryModel.parent_id, literal(1).label("depth"))
+            .where(EntryModel.id == entry.parent_id)
+            .cte("chain", recursive=True)
+        )
+        chain = chain.union_all(
+            select(EntryModel.id, EntryModel.parent_id, (chain.c.depth + 1).label("depth")).where(
+                EntryModel.id == chain.c.parent_id, chain.c.depth < _MAX_DEPTH
+            )
+        )
+        ancestors = session.execute(
+            select(
+                EntryModel.id,
+                EntryModel.owner,
+                EntryModel.group_name,
+                EntryModel.mode,
+                EntryModel.kind,
+                EntryModel.has_acl,
+            ).join(chain, EntryModel.id == chain.c.id)
+        ).all()
+        if not all(self.allowed(session, ancestors, EXECUTE)):
+            lfn = name_text(name)
+            raise PermissionDenied(f"permission denied: {lfn}", lfn)
 
     # -- permissions -------------------------------------------------------
 

@@ -13,21 +13,39 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 
 import click
 
 from gridfs.cli import meta, mount, namespace, replicas, se, tape, transfer
+from gridfs.cli.output import error_message
 from gridfs.cli.state import State
-from gridfs.errors import GridError
 
 __all__ = ["FAMILIES", "cli", "main"]
 
 FAMILIES = (namespace, replicas, tape, se, mount, transfer, meta)
 """The modules of verbs, each registering its ``COMMANDS`` on :func:`cli`."""
 
+_SIGPIPE_STATUS = 128 + signal.SIGPIPE
+"""What a shell sees of coreutils killed by a closed pipe (``seq 9999 | head -1``)."""
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _ReaderGone(Exception):
+    """Standard output's reader went away: the command ends quietly (see :func:`main`)."""
+
+
+class _Group(click.Group):
+    """The ``gridfs`` group: a closed pipe passes click by, which would exit 1 on it."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise _ReaderGone from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_file",
@@ -64,15 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except BrokenPipeError:
-        # The reader went away (`gridfs cat ... | head`): not an error of ours.
+    except _ReaderGone:
+        # `gridfs ls -R | head`: not an error of ours. What is still buffered for the
+        # closed pipe goes to /dev/null, so that the flush at exit does not fail too.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return _SIGPIPE_STATUS
     except OSError as exc:
         if debug:
             raise
-        message = str(exc) if isinstance(exc, GridError) else _os_message(exc)
-        click.echo(f"gridfs: {message}", err=True)
+        click.echo(f"gridfs: {error_message(exc)}", err=True)
         return 1
     except ImportError as exc:
         if exc.name not in ("pyfuse3", "trio"):
@@ -80,8 +98,3 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"gridfs: mounting needs {exc.name}: pip install 'gridfs[fuse]'", err=True)
         return 1
     return result if isinstance(result, int) else 0
-
-
-def _os_message(exc: OSError) -> str:
-    reason = exc.strerror or str(exc)
-    return f"{exc.filename}: {reason}" if exc.filename else reason

@@ -16,10 +16,11 @@ import click
 
 from gridfs.cli.complete import complete_lfn
 from gridfs.cli.jsonout import echo_json, replica_record, stat_record
-from gridfs.cli.output import local_time, long_line
+from gridfs.cli.output import Failures, each_argument, local_time, long_line
 from gridfs.cli.state import State, pass_state
 from gridfs.config import config_path, write_config
-from gridfs.gfal import SUPERUSER, Grid, format_acl, parse_acl
+from gridfs.errors import NotADirectory
+from gridfs.gfal import SUPERUSER, AclEdit, Grid, format_acl, parse_acl, parse_acl_keys
 
 __all__ = ["COMMANDS"]
 
@@ -69,17 +70,15 @@ def init(state: State, directory: Path, vo: str, site: str, se_name: str, force:
 
 
 @click.command()
-@click.argument("lfn")
+@click.argument("lfns", nargs=-1, required=True)
 @click.option(
     "-p", "--parents", is_flag=True, help="Create missing parents; no error if it exists."
 )
 @pass_state
-def mkdir(state: State, lfn: str, parents: bool) -> None:
-    """Create a catalog directory."""
-    if parents:
-        state.grid.makedirs(lfn, exist_ok=True)
-    else:
-        state.grid.mkdir(lfn)
+def mkdir(state: State, lfns: tuple[str, ...], parents: bool) -> None:
+    """Create catalog directories."""
+    grid = state.grid
+    each_argument(lfns, (lambda lfn: grid.makedirs(lfn, exist_ok=True)) if parents else grid.mkdir)
 
 
 @click.command("ls")
@@ -104,29 +103,29 @@ def ls(
     """
     state: State = ctx.obj
     targets = lfns or (state.config.mount_root,)
-    lister = _Lister(state.grid, long=long, header=len(targets) > 1 or recursive, as_json=as_json)
-    failed = False
+    failures = Failures()
+    lister = _Lister(
+        state.grid, failures, long=long, header=len(targets) > 1 or recursive, as_json=as_json
+    )
     for lfn in targets:
-        try:
+        with failures.reported():
             lister.show(lfn, directory=directory, recursive=recursive)
-        except OSError as exc:
-            click.echo(f"gridfs: {exc}", err=True)
-            failed = True
     if as_json:
         echo_json(lister.records)
-    if failed or lister.failed:
-        ctx.exit(1)
+    failures.exit()
 
 
 class _Lister:
     """ls output: entries, or directories with a header each when there are several."""
 
-    def __init__(self, grid: Grid, *, long: bool, header: bool, as_json: bool = False) -> None:
+    def __init__(
+        self, grid: Grid, failures: Failures, *, long: bool, header: bool, as_json: bool = False
+    ) -> None:
         self.grid = grid
+        self.failures = failures
         self.long = long
         self.header = header
         self.first = True
-        self.failed = False
         self.as_json = as_json
         self.records: list[dict[str, object]] = []  # with as_json: what is listed, not printed
 
@@ -158,26 +157,41 @@ class _Lister:
             if recursive and child.is_dir():
                 subdirectories.append(f"{lfn.rstrip('/')}/{child.name}")
         for sub in subdirectories:
-            try:
+            with self.failures.reported():  # an unreadable subdirectory does not stop the rest
                 self._directory(sub, recursive=True)
-            except OSError as exc:  # an unreadable subdirectory does not stop the rest
-                click.echo(f"gridfs: {exc}", err=True)
-                self.failed = True
 
 
 @click.command("stat")
-@click.argument("lfn", shell_complete=complete_lfn)
+@click.argument("lfns", nargs=-1, required=True, shell_complete=complete_lfn)
 @click.option("--json", "as_json", is_flag=True, help="Print the entry (and replicas) as JSON.")
 @pass_state
-def stat_(state: State, lfn: str, as_json: bool) -> None:
-    """Show everything the catalog knows of an entry."""
-    entry = state.grid.lstat(lfn)
-    if as_json:
-        record = stat_record(entry, lfn)
-        if entry.is_file():
-            record["replicas"] = [replica_record(r) for r in state.grid.replicas(lfn)]
-        echo_json(record)
+def stat_(state: State, lfns: tuple[str, ...], as_json: bool) -> None:
+    """Show everything the catalog knows of entries.
+
+    With --json: one object, or with several LFNs an array of them.
+    """
+    grid = state.grid
+    if not as_json:
+        each_argument(lfns, lambda lfn: _show_stat(grid, lfn))
         return
+    records: list[dict[str, object]] = []
+
+    def record(lfn: str) -> None:
+        entry = grid.lstat(lfn)
+        fields = stat_record(entry, lfn)
+        if entry.is_file():
+            fields["replicas"] = [replica_record(r) for r in grid.replicas(lfn)]
+        records.append(fields)
+
+    try:
+        each_argument(lfns, record)
+    finally:
+        echo_json(records[0] if len(lfns) == 1 and records else records)
+
+
+def _show_stat(grid: Grid, lfn: str) -> None:
+    """The rows of ``gridfs stat`` for one entry."""
+    entry = grid.lstat(lfn)
     rows = [
         ("LFN", lfn),
         ("type", entry.kind.name.lower()),
@@ -190,9 +204,10 @@ def stat_(state: State, lfn: str, as_json: bool) -> None:
     if entry.is_file():
         rows += [
             ("GUID", str(entry.guid)),
-            ("checksum", f"{entry.checksum_type}:{entry.checksum}"),
+            # A file being written has no checksum until its first version is stored.
+            ("checksum", f"{entry.checksum_type}:{entry.checksum}" if entry.checksum else "none"),
             ("status", str(entry.status)),
-            ("replicas", str(len(state.grid.lr(lfn)))),
+            ("replicas", _replica_count(grid, lfn)),
         ]
     if entry.is_symlink():
         rows.append(("target", str(entry.target)))
@@ -202,17 +217,28 @@ def stat_(state: State, lfn: str, as_json: bool) -> None:
         click.echo(f"{key + ':':<10} {value}")
 
 
+def _replica_count(grid: Grid, lfn: str) -> str:
+    """How many replicas hold the file's content, and which were found bad."""
+    bad = [r.surl for r in grid.replicas(lfn) if r.status == "bad"]
+    count = str(len(grid.lr(lfn)))
+    return f"{count} (and {len(bad)} bad: {', '.join(bad)})" if bad else count
+
+
 @click.command()
 @click.argument("lfns", nargs=-1, required=True)
 @click.option("-r", "recursive", is_flag=True, help="Remove directories and their contents.")
 @pass_state
 def rm(state: State, lfns: tuple[str, ...], recursive: bool) -> None:
     """Remove files and aliases (deleting the files' replicas from their SEs)."""
-    for lfn in lfns:
-        if recursive and state.grid.lstat(lfn).is_dir():
-            _remove_tree(state.grid, lfn)
+    grid = state.grid
+
+    def remove(lfn: str) -> None:
+        if recursive and grid.lstat(lfn).is_dir():
+            _remove_tree(grid, lfn)
         else:
-            state.grid.unlink(lfn)
+            grid.unlink(lfn)
+
+    each_argument(lfns, remove)
 
 
 def _remove_tree(grid: Grid, lfn: str) -> None:
@@ -232,20 +258,27 @@ def _remove_tree(grid: Grid, lfn: str) -> None:
 @pass_state
 def rmdir(state: State, lfns: tuple[str, ...]) -> None:
     """Remove empty directories."""
-    for lfn in lfns:
-        state.grid.rmdir(lfn)
+    each_argument(lfns, state.grid.rmdir)
 
 
 @click.command()
-@click.argument("source")
+@click.argument("sources", nargs=-1, required=True)
 @click.argument("destination")
 @pass_state
-def mv(state: State, source: str, destination: str) -> None:
-    """Rename or move an entry (into DESTINATION if it is a directory)."""
+def mv(state: State, sources: tuple[str, ...], destination: str) -> None:
+    """Rename or move entries (into DESTINATION if it is a directory, as mv does)."""
+    grid = state.grid
+    into = False
     with contextlib.suppress(FileNotFoundError):
-        if state.grid.stat(destination).is_dir():
-            destination = f"{destination.rstrip('/')}/{source.rstrip('/').rsplit('/', 1)[-1]}"
-    state.grid.rename(source, destination)
+        into = grid.stat(destination).is_dir()
+    if len(sources) > 1 and not into:
+        raise NotADirectory(f"not a directory: {destination}", destination)
+
+    def move(source: str) -> None:
+        name = source.rstrip("/").rsplit("/", 1)[-1]
+        grid.rename(source, f"{destination.rstrip('/')}/{name}" if into else destination)
+
+    each_argument(sources, move)
 
 
 @click.command()
@@ -268,8 +301,7 @@ def chmod(state: State, mode: str, lfns: tuple[str, ...]) -> None:
         bits = int(mode, 8)
     except ValueError:
         raise click.BadParameter(f"{mode!r} is not an octal mode", param_hint="MODE") from None
-    for lfn in lfns:
-        state.grid.chmod(lfn, bits)
+    each_argument(lfns, lambda lfn: state.grid.chmod(lfn, bits))
 
 
 @click.command()
@@ -279,8 +311,7 @@ def chmod(state: State, mode: str, lfns: tuple[str, ...]) -> None:
 def chown(state: State, owner: str, lfns: tuple[str, ...]) -> None:
     """Change owner and/or group: OWNER, OWNER:GROUP or :GROUP."""
     user, _, group = owner.partition(":")
-    for lfn in lfns:
-        state.grid.chown(lfn, user or None, group or None)
+    each_argument(lfns, lambda lfn: state.grid.chown(lfn, user or None, group or None))
 
 
 @click.command()
@@ -294,22 +325,43 @@ def getacl(state: State, lfn: str) -> None:
 
 
 @click.command()
-@click.option("-m", "modify", is_flag=True, help="Add or change the given entries only.")
-@click.argument("acl")
-@click.argument("lfn")
+@click.option("-m", "modify", metavar="ACL", help="Add or change these entries; masks follow.")
+@click.option("-x", "remove", metavar="ACL", help="Remove these entries (user:bob,d:group:atlas).")
+@click.option("-b", "strip", is_flag=True, help="Remove every extended entry, defaults too.")
+@click.option("-k", "drop_default", is_flag=True, help="Remove the default ACL.")
+@click.argument("arguments", nargs=-1, required=True, metavar="[ACL] LFN...")
 @pass_state
-def setacl(state: State, modify: bool, acl: str, lfn: str) -> None:
-    """Set the ACL of an entry: "user::rwx,user:bob:r-x,group::r-x,other::---".
+def setacl(
+    state: State,
+    modify: str | None,
+    remove: str | None,
+    strip: bool,
+    drop_default: bool,
+    arguments: tuple[str, ...],
+) -> None:
+    """Set the ACL of entries, as setfacl does: "user::rwx,user:bob:r-x,group::r-x,other::---".
 
-    Without -m the given entries replace the whole ACL (default: entries
-    included); with -m they are merged into it.
+    Without options ACL replaces the whole ACL (default: entries included);
+    -b, -k, -x and -m change it, in that order, and recompute the masks as
+    setfacl does (unless -m gives one). Entries may be short: u:bob:rx,
+    g:atlas:5, d:u:bob:rw (a default ACL gets its base entries from the
+    access ACL).
     """
-    entries = parse_acl(acl)
-    if modify:
-        given = {(e.default, e.tag, e.qualifier) for e in entries}
-        kept = [e for e in state.grid.getacl(lfn) if (e.default, e.tag, e.qualifier) not in given]
-        entries = kept + entries
-    state.grid.setacl(lfn, entries)
+    if modify is None and remove is None and not strip and not drop_default:
+        if len(arguments) < 2:
+            raise click.UsageError("give an ACL and an LFN, or -m/-x/-b/-k")
+        entries = parse_acl(arguments[0])
+        for lfn in arguments[1:]:
+            state.grid.setacl(lfn, entries)
+        return
+    edit = AclEdit(
+        modify=tuple(parse_acl(modify or "")),
+        remove=tuple(parse_acl_keys(remove or "")),
+        strip=strip,
+        drop_default=drop_default,
+    )
+    for lfn in arguments:
+        state.grid.edit_acl(lfn, edit)
 
 
 @click.command()
@@ -368,13 +420,16 @@ def xattr(state: State, lfn: str, attribute: str | None, remove: bool, as_json: 
 @click.argument("lfns", nargs=-1, required=True)
 @pass_state
 def cat(state: State, lfns: tuple[str, ...]) -> None:
-    """Write files to standard output."""
+    """Write files to standard output (a bad one is reported and the rest written, as cat does)."""
     out = sys.stdout.buffer
-    for lfn in lfns:
+
+    def write(lfn: str) -> None:
         with state.grid.open(lfn, "rb", buffering=0) as stream:
             while chunk := stream.read(_CHUNK):
                 out.write(chunk)
-    out.flush()
+        out.flush()  # before a later file's error line
+
+    each_argument(lfns, write)
 
 
 COMMANDS: list[click.Command] = [

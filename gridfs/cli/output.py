@@ -1,16 +1,72 @@
-"""Plain-text output shared by the families of verbs: tables, ``ls -l`` lines, times."""
+"""Plain-text output shared by the families of verbs: tables, ``ls -l`` lines, times, errors."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import stat as _stat
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
 import click
 
+from gridfs.errors import GridError
 from gridfs.gfal import Stat
 
-__all__ = ["echo_table", "local_time", "long_line"]
+__all__ = [
+    "Failures",
+    "each_argument",
+    "echo_table",
+    "error_message",
+    "local_time",
+    "long_line",
+]
+
+_T = TypeVar("_T")
+
+
+def error_message(exc: OSError) -> str:
+    """The one-line message of an expected failure (without the ``gridfs:`` prefix)."""
+    if isinstance(exc, GridError):
+        return str(exc)
+    reason = exc.strerror or str(exc)
+    return f"{exc.filename}: {reason}" if exc.filename else reason
+
+
+class Failures:
+    """Failures reported one line each on stderr while the rest goes on, as rm(1) does."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    @contextlib.contextmanager
+    def reported(self) -> Iterator[None]:
+        """Report an :class:`OSError` of the block and carry on after it.
+
+        A closed pipe is not one argument's failure: it ends the command
+        (``main`` handles it).
+        """
+        try:
+            yield
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            click.echo(f"gridfs: {error_message(exc)}", err=True)
+            self.count += 1
+
+    def exit(self) -> None:
+        """End the command with exit status 1 if anything failed."""
+        if self.count:
+            raise click.exceptions.Exit(1)
+
+
+def each_argument(arguments: Iterable[_T], action: Callable[[_T], object]) -> None:
+    """Apply ``action`` to every argument; a bad one is reported, the rest go on; exit 1 then."""
+    failures = Failures()
+    for argument in arguments:
+        with failures.reported():
+            action(argument)
+    failures.exit()
 
 
 def local_time(ns: int) -> str:

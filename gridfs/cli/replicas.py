@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from gridfs.cli.complete import complete_lfn
 from gridfs.cli.jsonout import echo_json, replica_record
+from gridfs.cli.output import each_argument
 from gridfs.cli.state import State, pass_state
-from gridfs.errors import GridError
+from gridfs.errors import GridError, InvalidArgument
+from gridfs.gfal import Grid
 from gridfs.gfal.cancel import run_interruptibly
+from gridfs.gfal.locations import parse_file_ref, parse_location
 
 __all__ = ["COMMANDS"]
 
 
 @click.command()
-@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("source")
 @click.argument("lfn")
 @click.option("-d", "--se", "se_name", help="Destination SE (default: the configured default).")
 @click.option("-g", "--guid", help="GUID to give the new file (default: a new one).")
@@ -24,48 +25,103 @@ __all__ = ["COMMANDS"]
 @pass_state
 def cr(
     state: State,
-    source: Path,
+    source: str,
     lfn: str,
     se_name: str | None,
     guid: str | None,
     space_token: str | None,
 ) -> None:
-    """Copy a local file to an SE and register it as LFN; prints its GUID."""
-    grid = state.grid
+    """Copy a local file to an SE and register it as LFN; prints its GUID.
+
+    SOURCE is a local path or file:///path; LFN may be written lfn:/grid/...
+    """
+    if source.startswith("lfn:"):
+        raise InvalidArgument(f"{source}: cr copies a local file in (cp copies LFNs)", source)
+    path = parse_location(source).path if source.startswith("file:") else source
+    ref = parse_file_ref(lfn)
+    if ref.lfn is None:
+        raise InvalidArgument(f"{lfn}: name the new file by LFN (its GUID goes with -g)", lfn)
+    grid, new = state.grid, ref.lfn
     entry = run_interruptibly(
-        lambda: grid.cr(source, lfn, se_name, guid=guid, space_token=space_token), grid.cancel
+        lambda: grid.cr(path, new, se_name, guid=guid, space_token=space_token), grid.cancel
     )
     click.echo(f"guid:{entry.guid}")
 
 
+def _lfn(grid: Grid, name: str) -> str:
+    """The LFN of a file named as lcg-utils take it: an LFN, lfn:LFN or guid:GUID."""
+    ref = parse_file_ref(name)
+    return ref.lfn if ref.lfn is not None else grid.la(str(ref.guid))[0]
+
+
+def _echo(name: str, value: str, *, several: bool) -> None:
+    """One line of output; with several arguments it starts with the argument, as md5sum's."""
+    click.echo(f"{name} {value}" if several else value)
+
+
 @click.command()
-@click.argument("lfn", shell_complete=complete_lfn)
+@click.argument("files", nargs=-1, required=True, shell_complete=complete_lfn)
 @click.option("--json", "as_json", is_flag=True, help="Print the replicas as JSON.")
+@click.option(
+    "-l", "long", is_flag=True, help="Every replica with its status and SE (bad, stale too)."
+)
 @pass_state
-def lr(state: State, lfn: str, as_json: bool) -> None:
-    """List the replicas (SURLs) of a file."""
-    if as_json:
-        echo_json([replica_record(r) for r in state.grid.replicas(lfn)])
-        return
-    for surl in state.grid.lr(lfn):
-        click.echo(surl)
+def lr(state: State, files: tuple[str, ...], as_json: bool, long: bool) -> None:
+    """List the replicas (SURLs) of files, each an LFN, lfn:LFN or guid:GUID.
+
+    Only replicas that hold the content are listed; -l lists every one, bad
+    and stale too, with its status and SE. With several files each line starts
+    with the file; with --json, one array of the replicas of all of them, each
+    with its LFN.
+    """
+    grid = state.grid
+    records: list[dict[str, object]] = []
+
+    def list_one(name: str) -> None:
+        lfn = _lfn(grid, name)
+        if as_json:
+            records.extend({"lfn": lfn} | replica_record(r) for r in grid.replicas(lfn))
+            return
+        if long:
+            for replica in grid.replicas(lfn):
+                line = f"{replica.status.value:<13} {replica.se:<15} {replica.surl}"
+                _echo(name, line, several=len(files) > 1)
+            return
+        for surl in grid.lr(lfn):
+            _echo(name, surl, several=len(files) > 1)
+
+    try:
+        each_argument(files, list_one)
+    finally:
+        if as_json:
+            echo_json(records)
 
 
 @click.command()
-@click.argument("lfn")
+@click.argument("files", nargs=-1, required=True, shell_complete=complete_lfn)
 @pass_state
-def lg(state: State, lfn: str) -> None:
-    """Print the GUID of a file."""
-    click.echo(f"guid:{state.grid.lg(lfn)}")
+def lg(state: State, files: tuple[str, ...]) -> None:
+    """Print the GUID of files (LFN or lfn:LFN); with several, "FILE guid:GUID" lines."""
+    grid = state.grid
+    each_argument(
+        files,
+        lambda name: _echo(name, f"guid:{grid.lg(_lfn(grid, name))}", several=len(files) > 1),
+    )
 
 
 @click.command()
-@click.argument("lfn_or_guid")
+@click.argument("files", nargs=-1, required=True)
 @pass_state
-def la(state: State, lfn_or_guid: str) -> None:
-    """Print the LFNs of a file (primary first, then aliases); give an LFN or a GUID."""
-    for lfn in state.grid.la(lfn_or_guid.removeprefix("guid:")):
-        click.echo(lfn)
+def la(state: State, files: tuple[str, ...]) -> None:
+    """Print the LFNs of files (primary first, then aliases): LFN, lfn:LFN, guid:GUID or GUID."""
+    grid = state.grid
+
+    def list_one(name: str) -> None:
+        ref = parse_file_ref(name)
+        for lfn in grid.la(ref.lfn if ref.lfn is not None else str(ref.guid)):
+            _echo(name, lfn, several=len(files) > 1)
+
+    each_argument(files, list_one)
 
 
 @click.command()
@@ -82,8 +138,7 @@ def aa(state: State, lfn: str, alias: str) -> None:
 @pass_state
 def ra(state: State, aliases: tuple[str, ...]) -> None:
     """Remove aliases."""
-    for alias in aliases:
-        state.grid.ra(alias)
+    each_argument(aliases, state.grid.ra)
 
 
 @click.command()

@@ -186,6 +186,19 @@ class BlockCache:
                 self._settle(name, future, None, None)
                 return
 
+    def discard(self, key: str, file_size: int) -> None:
+        """Drop every cached block of file ``key`` (its content was found wrong)."""
+        count = max(file_size - 1, 0) // self.block_size + 1
+        for index in range(count):
+            name = _name(key, index)
+            with self._lock:
+                size = self._index.pop(name, None)
+                if size is None:
+                    continue
+                self._total -= size
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.directory / name)
+
     def _block(
         self, key: str, index: int, file_size: int, fetch: Fetch, *, lo: int, hi: int
     ) -> bytes:

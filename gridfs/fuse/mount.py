@@ -35,7 +35,7 @@ from gridfs.fuse.blockcache import BlockCache
 from gridfs.fuse.operations import GridOperations
 from gridfs.fuse.options import split_options
 from gridfs.fuse.stale import clear_stale, is_stale, unmount_command
-from gridfs.gfal import EntryId, Grid
+from gridfs.gfal import EntryId, Grid, clear_staging_leftovers
 
 __all__ = ["default_log_file", "mount", "unmount"]
 
@@ -193,6 +193,7 @@ def _serve(
                 where = settings.staging_dir
                 raise ConfigError(f"cannot use staging directory {where}: {exc}") from exc
             grid = grid.with_options(staging_dir=str(settings.staging_dir))
+        clear_staging_leftovers(grid.write_target.staging_dir)  # what a crashed daemon left
         signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         stack.callback(signal.pthread_sigmask, signal.SIG_UNBLOCK, _STOP_SIGNALS)
         root_id = _root_id(grid, config.mount_root)
@@ -206,7 +207,7 @@ def _serve(
                 ) from exc
             stack.callback(cache.close)
         operations = GridOperations(
-            grid, root_id, config.mount_root, settings=settings, cache=cache
+            grid, root_id, config.mount_root, settings=settings, cache=cache, mountpoint=str(target)
         )
         stack.callback(operations.close)
         try:

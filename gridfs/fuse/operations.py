@@ -20,6 +20,7 @@ one per identity, kept for the life of the mount.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import errno
 import functools
@@ -39,13 +40,14 @@ from gridfs.config import MountSettings
 from gridfs.errors import GridError, InvalidArgument, NoReplicaAvailable, NotFound, ReadOnly
 from gridfs.fuse.blockcache import BlockCache
 from gridfs.fuse.errno_boundary import errno_boundary
+from gridfs.fuse.holders import writers_holding
 from gridfs.fuse.ids import IdMapper
 from gridfs.fuse.listings import ListingCache
 from gridfs.fuse.queries import QUERY_DIR, QueryDirectories, VirtualEntry
 from gridfs.fuse.reading import OpenFile
 from gridfs.fuse.tape import Stages, is_staging
 from gridfs.fuse.writing import WriteFile
-from gridfs.gfal import EntryId, Grid, Identity, Nodes, Stat
+from gridfs.gfal import Corrupt, EntryId, Grid, Identity, Nodes, Stat
 
 __all__ = ["GridOperations"]
 
@@ -82,6 +84,7 @@ class GridOperations(pyfuse3.Operations):
         settings: MountSettings | None = None,
         cache: BlockCache | None = None,
         threads: int = 8,
+        mountpoint: str | None = None,
     ) -> None:
         super().__init__()
         self.requests: Counter[str] = Counter()  # by handler, counted by errno_boundary
@@ -89,6 +92,7 @@ class GridOperations(pyfuse3.Operations):
         self._grid = grid
         self._root_id = root_id
         self._root_lfn = root_lfn
+        self._mountpoint = mountpoint  # None: not mounted, no holders to look for
         self._settings = settings
         self._ids = IdMapper(
             grid.identity,
@@ -106,6 +110,7 @@ class GridOperations(pyfuse3.Operations):
         self._upload_limiter = trio.CapacityLimiter(threads)
         self._open: dict[int, OpenFile | WriteFile] = {}
         self._writers: dict[EntryId, WriteFile] = {}  # files open for writing, by entry
+        self._corrupt_pages: set[EntryId] = set()  # files whose cached pages came from a bad copy
         self._listings: ListingCache[list[_Listed]] = ListingCache(settings.entry_timeout)
         self._dirs: dict[int, tuple[EntryId, Nodes]] = {}
         self._handles = itertools.count(1)
@@ -208,11 +213,12 @@ class GridOperations(pyfuse3.Operations):
 
     def _lookup(self, nodes: Nodes, parent_id: EntryId, name: str) -> pyfuse3.EntryAttributes:
         try:
-            return self._attributes(nodes.lookup(parent_id, name))
+            entry = nodes.lookup(parent_id, name)
         except NotFound:
             if name != QUERY_DIR:
                 raise
-        return self._virtual_attributes(self._queries.query_dir(nodes, parent_id))
+            return self._virtual_attributes(self._queries.query_dir(nodes, parent_id))
+        return self._shown(entry)
 
     # -- the virtual query directories (gridfs.fuse.queries) ---------------------
 
@@ -243,8 +249,12 @@ class GridOperations(pyfuse3.Operations):
         return [(name.encode("utf-8"), self._child_attributes(child)) for name, child in listed]
 
     def _getattr(self, nodes: Nodes, entry_id: EntryId) -> pyfuse3.EntryAttributes:
-        attributes = self._attributes(nodes.stat(entry_id))
-        writer = self._writers.get(entry_id)
+        return self._shown(nodes.stat(entry_id))
+
+    def _shown(self, entry: Stat) -> pyfuse3.EntryAttributes:
+        """An entry's attributes; a file open for writing with the size written so far."""
+        writer = self._writers.get(entry.id)
+        attributes = self._attributes(entry)
         return attributes if writer is None else self._as_written(attributes, writer)
 
     def _readlink(self, nodes: Nodes, entry_id: EntryId) -> bytes:
@@ -300,6 +310,15 @@ class GridOperations(pyfuse3.Operations):
         return await self._as(ctx, self._getattr, self._entry_id(inode))
 
     @errno_boundary
+    async def access(
+        self, inode: pyfuse3.InodeT, mode: pyfuse3.ModeT, ctx: pyfuse3.RequestContext
+    ) -> bool:
+        # access(2) and chdir(2) ask here: the kernel leaves every check to the catalog.
+        if self._queries.is_virtual(inode):
+            return not mode & os.W_OK  # a query's answer: read-only, searchable
+        return await self._as(ctx, lambda nodes: nodes.access(self._entry_id(inode), mode))
+
+    @errno_boundary
     async def readlink(self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext) -> bytes:
         if self._queries.is_virtual(inode):
             entry = self._queries.entry(inode)
@@ -313,9 +332,12 @@ class GridOperations(pyfuse3.Operations):
         self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.FileHandleT:
         nodes = await self._run(self._grid_for, ctx.uid, ctx.gid)
-        handle = next(self._handles)
         virtual = self._queries.is_virtual(inode)
-        self._dirs[handle] = (EntryId(inode) if virtual else self._entry_id(inode), nodes)
+        directory = EntryId(inode) if virtual else self._entry_id(inode)
+        if not virtual:  # as open(2) of a directory: the walk to it, and read permission
+            await self._run(nodes.stat, directory, os.R_OK)
+        handle = next(self._handles)
+        self._dirs[handle] = (directory, nodes)
         return pyfuse3.FileHandleT(handle)
 
     @errno_boundary
@@ -427,7 +449,7 @@ class GridOperations(pyfuse3.Operations):
                 attr.st_mtime_ns if fields.update_mtime else entry.mtime_ns,
             )
         self._changed(entry.parent_id)
-        attributes = self._attributes(entry)
+        attributes = self._shown(entry)  # chmod of a file being written keeps its size
         if isinstance(opened, WriteFile):
             attributes.st_size = opened.size  # written, not yet stored
         return attributes
@@ -577,7 +599,10 @@ class GridOperations(pyfuse3.Operations):
         # cached pages when those change (libfuse asks for auto_inval_data), so
         # pages cached by an earlier open stay valid; writes through the mount
         # pass through the kernel's cache and keep it right.
-        return pyfuse3.FileInfo(fh=pyfuse3.FileHandleT(handle), keep_cache=True)
+        # ...except after a read found a file's bytes wrong: its next open drops them.
+        keep_cache = opened.entry.id not in self._corrupt_pages
+        self._corrupt_pages.discard(opened.entry.id)
+        return pyfuse3.FileInfo(fh=pyfuse3.FileHandleT(handle), keep_cache=keep_cache)
 
     @errno_boundary
     async def open(
@@ -615,7 +640,11 @@ class GridOperations(pyfuse3.Operations):
         data = opened.read_now(off, size)
         if data is not None:
             return cast(bytes, data)  # pyfuse3 takes any buffer; a copy would cost a pass
-        return await self._run(opened.read, off, size)
+        try:
+            return await self._run(opened.read, off, size)
+        except Corrupt:
+            self._corrupt_pages.add(opened.entry.id)
+            raise
 
     @errno_boundary
     async def write(self, fh: pyfuse3.FileHandleT, off: int, buf: bytes) -> int:
@@ -635,21 +664,58 @@ class GridOperations(pyfuse3.Operations):
             self._changed(entry.parent_id)
             self._invalidate(self._inode(entry.id))
 
+    async def _upload(self, opened: WriteFile) -> None:
+        await trio.to_thread.run_sync(
+            functools.partial(self._commit, opened), limiter=self._upload_limiter
+        )
+
+    def _other_writers(self, opened: WriteFile) -> int:
+        """The other opens for writing of the same file on this mount (in the trio thread)."""
+        return sum(
+            isinstance(f, WriteFile) and f is not opened and f.entry.id == opened.entry.id
+            for f in self._open.values()
+        )
+
+    def _held_elsewhere(self, opened: WriteFile, others: int) -> bool:
+        """Whether other descriptors still write to this open, so that its FLUSH must not commit.
+
+        See :mod:`gridfs.fuse.holders`. Descriptors of the file beyond one
+        for each of the ``others`` opens of it on this mount (separate
+        writers) belong to this open; the last of them to close commits.
+        """
+        if self._mountpoint is None or not opened.pending:
+            return False
+        holders = writers_holding(self._mountpoint, self._inode(opened.entry.id))
+        if holders > others:
+            log.debug(
+                "%s: %d descriptors still write to it; stored at the last close", opened, holders
+            )
+            return True
+        return False
+
     @errno_boundary
     async def flush(self, fh: pyfuse3.FileHandleT) -> None:
         opened = self._open[fh]
         if isinstance(opened, WriteFile):
-            await trio.to_thread.run_sync(
-                functools.partial(self._commit, opened), limiter=self._upload_limiter
-            )
+            others = self._other_writers(opened)
+            if not await self._run(self._held_elsewhere, opened, others):
+                await self._upload(opened)
 
     @errno_boundary
     async def fsync(self, fh: pyfuse3.FileHandleT, datasync: bool) -> None:
-        await self.flush(fh)
+        opened = self._open[fh]
+        if isinstance(opened, WriteFile):
+            await self._upload(opened)
 
     @errno_boundary
     async def release(self, fh: pyfuse3.FileHandleT) -> None:
-        opened = self._open.pop(fh)
+        opened = self._open[fh]
+        if isinstance(opened, WriteFile) and opened.untried:
+            # No FLUSH tried to store it (the last one saw a holder that closed
+            # unseen): stored now, though no close(2) waits; a failure is logged.
+            with contextlib.suppress(GridError):
+                await self._upload(opened)
+        del self._open[fh]
         if isinstance(opened, WriteFile) and self._writers.get(opened.entry.id) is opened:
             del self._writers[opened.entry.id]
             self._changed(opened.entry.parent_id)  # a new file never stored is gone

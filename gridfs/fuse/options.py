@@ -67,8 +67,17 @@ def split_options(
 
 
 def kernel_options(settings: MountSettings, options: Mapping[str, str | None]) -> set[str]:
-    """What libfuse is told: the kernel's checks, the names, ``ro``, and the kernel options."""
-    chosen = {"default_permissions", "fsname=gridfs", "subtype=gridfs"}
+    """What libfuse is told: the names, ``ro``, and the kernel options given.
+
+    No ``default_permissions``: the catalog decides every request, as it
+    decides the CLI's, for the caller's grid identity (named users and groups,
+    the mask). The kernel could check a POSIX ACL shown as
+    ``system.posix_acl_access``, but only in local ids: grid names without a
+    local id share the fallback uid, a caller's groups would be its process's
+    rather than its account's, and a caller without a grid name is ``nobody``
+    to the catalog, not to the kernel; its decisions would differ.
+    """
+    chosen = {"fsname=gridfs", "subtype=gridfs"}
     chosen |= {key for key in options if key in _KERNEL}
     if settings.read_only:
         chosen.add("ro")

@@ -12,6 +12,15 @@
 Either way the worker-thread path goes through the gfal layer's
 :class:`FailoverReader`, so a replica that fails mid-read is replaced by the
 next one at the same offset.
+
+A file read whole (in any order of its pieces, as the kernel's readahead
+sends them) is checked against the catalog's adler32 as its bytes go out
+(:class:`ReadCheck`). Reads the check counts are served in the worker thread,
+where the sum costs the loop nothing; the loop's fast path serves the rest.
+When the bytes turn out wrong, the read that completed the file fails with
+EIO, the replica that served them is marked bad, the file's cached blocks are
+dropped, and every later read of this open fails too (the reader has had
+wrong bytes): an open made afterwards reads from the next replica.
 """
 
 from __future__ import annotations
@@ -21,8 +30,9 @@ import hashlib
 import logging
 import os
 
+from gridfs.errors import GridError
 from gridfs.fuse.blockcache import BlockCache
-from gridfs.gfal import FailoverReader, Stat
+from gridfs.gfal import Corrupt, FailoverReader, ReadCheck, Stat
 
 __all__ = ["OpenFile", "cache_key"]
 
@@ -52,6 +62,10 @@ class OpenFile:
         self._cache: BlockCache | None = None
         self._key = cache_key(entry)
         self._next_block = 0  # a read from the start counts as sequential
+        self._check = ReadCheck(entry, reader)
+        self._corrupt: Corrupt | None = None  # set once this open has handed out wrong bytes
+        self._fetched: dict[int, str] = {}  # block index -> SURL it was fetched from, this open
+        self._direct_surl = reader.replica.surl
         path = reader.local_path
         if path is not None:
             try:
@@ -64,11 +78,16 @@ class OpenFile:
 
     def read_now(self, offset: int, size: int) -> bytes | bytearray | None:
         """The bytes if the page cache has them all, else ``None``; never waits for I/O."""
+        if self._check.wants(offset) or self._corrupt is not None:
+            return None  # summed (or refused) in the worker thread
         if self._cache is not None:
             data = self._cache.read_cached(self._key, offset, size, self.size)
             if data is not None:
                 self._read_ahead(offset, size)
             return data
+        return self._direct_now(offset, size)
+
+    def _direct_now(self, offset: int, size: int) -> bytes | bytearray | None:
         if not (self._direct and self._nowait):
             return None
         buffer = bytearray(min(size, max(self.size - offset, 0)))
@@ -85,17 +104,70 @@ class OpenFile:
         return buffer if count == len(buffer) else None
 
     def read(self, offset: int, size: int) -> bytes:
-        """Up to ``size`` bytes from ``offset``; may wait (call it in a worker thread)."""
+        """Up to ``size`` bytes from ``offset``; may wait (call it in a worker thread).
+
+        Raises :class:`Corrupt` (EIO) for the read that completes a file
+        whose bytes are wrong, and EIO for every read of this open after it.
+        """
+        if self._corrupt is not None:
+            raise GridError(
+                f"{self.reader} was read corrupt by this open ({self._corrupt}): open it again",
+                str(self.reader),
+            )
+        data, source = self._read(offset, size)
+        try:
+            self._check.update(offset, data, source)
+        except Corrupt as exc:
+            self._corrupt = exc
+            if exc.source is not None:
+                self.reader.reject(exc.source, exc)
+            if self._cache is not None:
+                self._cache.discard(self._key, self.size)
+            raise
+        return data
+
+    def _read(self, offset: int, size: int) -> tuple[bytes, str | None]:
+        """The bytes, and the SURL of the replica they all came from (None: unknown)."""
         if self._direct:
             try:
-                return os.pread(self._fd, size, offset)
+                return os.pread(self._fd, size, offset), self._direct_surl
             except OSError as exc:
                 log.info("direct read of %s failed, going through the reader: %s", self, exc)
                 self._direct = False
         if self._cache is None:
-            return self.reader.pread(offset, size)
-        data = self._cache.read(self._key, offset, size, self.size, self.reader.pread)
+            return self._fetch_from(offset, size)
+        data = self._cache.read(self._key, offset, size, self.size, self._fetch)
         self._read_ahead(offset, size)
+        block_size = self._cache.block_size
+        first, last = offset // block_size, (offset + max(len(data), 1) - 1) // block_size
+        sources = {self._fetched.get(index) for index in range(first, last + 1)}
+        return data, sources.pop() if len(sources) == 1 else None
+
+    def _fetch_from(self, offset: int, size: int) -> tuple[bytes, str | None]:
+        """Read through the reader; the bytes and the replica that served them all."""
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        filled = 0
+        sources = set()
+        while filled < size:
+            count, surl = self.reader.readinto_from(offset + filled, view[filled:])
+            if count == 0:
+                break
+            sources.add(surl)
+            filled += count
+        del view
+        del buffer[filled:]
+        return bytes(buffer), sources.pop() if len(sources) == 1 else None
+
+    def _fetch(self, offset: int, size: int) -> bytes:
+        """A block for the cache, noting the replica it came from (blocks are aligned)."""
+        data, source = self._fetch_from(offset, size)
+        assert self._cache is not None
+        index = offset // self._cache.block_size
+        if source is None:
+            self._fetched.pop(index, None)
+        else:
+            self._fetched[index] = source
         return data
 
     def _read_ahead(self, offset: int, size: int) -> None:
@@ -106,7 +178,7 @@ class OpenFile:
         first, last = offset // block_size, (offset + max(size, 1) - 1) // block_size
         if first <= self._next_block <= last + 1:
             ahead = range(last + 1, last + 1 + _READAHEAD_BLOCKS)
-            self._cache.prefetch(self._key, ahead, self.size, self.reader.pread)
+            self._cache.prefetch(self._key, ahead, self.size, self._fetch)
         self._next_block = last + 1
 
     def close(self) -> None:

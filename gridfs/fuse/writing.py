@@ -4,7 +4,11 @@ Writes go to the local staging file; the content is stored on its SE and
 registered when the file is flushed. The kernel sends FLUSH with every
 close(2) and waits for it (RELEASE comes later and nobody waits), so the
 commit happens on flush, and on fsync: ``close()`` returns once the file is
-stored, verified and registered, and fails with EIO if it was not.
+stored, verified and registered, and fails with EIO if it was not. Only
+the FLUSH of the last descriptor that writes commits
+(:mod:`gridfs.fuse.holders`), so one logical write is one version. A write
+that failed (ENOSPC, EIO...) is remembered by the staged file: the commit
+is refused with EIO, nothing is stored, the old version stays.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class WriteFile:
         # The size as written, kept here: the staged file's own answer waits
         # while a commit uploads, and the mount asks it for listings.
         self.size = staged.size
+        self._refused = False  # the last commit failed (the caller was told)
 
     @property
     def entry(self) -> Stat:
@@ -54,11 +59,27 @@ class WriteFile:
         self.staged.truncate(size)
         self.size = size
 
+    @property
+    def pending(self) -> bool:
+        """True when a commit has something to do: store changes, or refuse after a failed write."""
+        return self.staged.dirty or self.staged.failed is not None
+
+    @property
+    def untried(self) -> bool:
+        """True when changes are left that no commit has tried to store."""
+        return self.staged.dirty and self.staged.failed is None and not self._refused
+
     def commit(self) -> Stat | None:
-        """Store and register changed content; ``None`` if there was nothing to store."""
-        if not self.staged.dirty:
+        """Store and register changed content; ``None`` if there was nothing to store.
+
+        Raises (EIO) after a write that failed: that content is incomplete.
+        """
+        if not self.pending:
             return None
-        return self.staged.commit()
+        self._refused = True
+        entry = self.staged.commit()
+        self._refused = False
+        return entry
 
     def close(self) -> None:
         """Drop the staging file (a new file never stored is unregistered)."""

@@ -12,7 +12,17 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
-from gridfs.catalog import SUPERUSER, EntryId, Identity, Replica, Stat, format_acl, parse_acl
+from gridfs.catalog import (
+    SUPERUSER,
+    AclEdit,
+    EntryId,
+    Identity,
+    Replica,
+    Stat,
+    format_acl,
+    parse_acl,
+    parse_acl_keys,
+)
 from gridfs.gfal.checksums import ChecksumReport, Verify, checksum
 from gridfs.gfal.copy import Copied, copy, resolve_destination
 from gridfs.gfal.delete import delete
@@ -22,8 +32,9 @@ from gridfs.gfal.grid import Grid
 from gridfs.gfal.locations import parse_location
 from gridfs.gfal.nodes import Nodes
 from gridfs.gfal.policy import Candidate, rank_replicas
+from gridfs.gfal.readcheck import Corrupt, ReadCheck
 from gridfs.gfal.replicas import ReplicaAccess
-from gridfs.gfal.writer import StagedFile
+from gridfs.gfal.writer import StagedFile, clear_staging_leftovers
 from gridfs.metadata import FoundEntry, Value, format_value, parse_type
 from gridfs.storage import DEFAULT_CHECKSUM, Locality, RequestState, StageRequest
 from gridfs.storage.checksum import CHECKSUM_TYPES
@@ -32,9 +43,11 @@ __all__ = [
     "CHECKSUM_TYPES",
     "DEFAULT_CHECKSUM",
     "SUPERUSER",
+    "AclEdit",
     "Candidate",
     "ChecksumReport",
     "Copied",
+    "Corrupt",
     "EntryId",
     "FailoverReader",
     "FoundEntry",
@@ -43,6 +56,7 @@ __all__ = [
     "Identity",
     "Locality",
     "Nodes",
+    "ReadCheck",
     "Replica",
     "ReplicaAccess",
     "RequestState",
@@ -54,6 +68,7 @@ __all__ = [
     "access",
     "chmod",
     "chown",
+    "clear_staging_leftovers",
     "cp",
     "cr",
     "default_grid",
@@ -68,6 +83,7 @@ __all__ = [
     "mkdir",
     "open",
     "parse_acl",
+    "parse_acl_keys",
     "parse_type",
     "rank_replicas",
     "readlink",

@@ -32,8 +32,11 @@ from gridfs.errors import (
     NotFound,
     from_os_error,
 )
+from gridfs.gfal.cancel import CancelToken
+from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.grid import Grid
 from gridfs.gfal.locations import Location
+from gridfs.gfal.readcheck import Corrupt, ReadCheck
 from gridfs.storage import DEFAULT_CHECKSUM, Adler32
 
 __all__ = ["Copied", "copy", "copy_grid", "copy_in", "copy_out", "resolve_destination"]
@@ -99,18 +102,12 @@ def copy_out(
     except OSError as exc:
         raise from_os_error(exc, str(target)) from exc
     try:
-        received = Adler32()
-        size = 0
-        source = grid.storage.open_best(entry, replicas, lfn)
+        source = grid.storage.open_best(entry, replicas, lfn, on_corrupt=grid.mark_bad)
         with os.fdopen(fd, "wb", buffering=0) as out, source:
-            for chunk in grid.cancel.checked(source.chunks(_CHUNK), lfn):
-                received.update(chunk)
-                size += len(chunk)
-                _write_all(out, chunk, target)
-        if size != entry.size or received.hexdigest() != expected:
+            size = _receive(source, ReadCheck(entry, lfn), out, target, grid.cancel)
+        if size != entry.size:
             raise ChecksumMismatch(
-                f"the replica of {lfn} read is corrupt: {size} bytes with adler32 "
-                f"{received.hexdigest()}, the catalog says {entry.size} bytes, {expected}",
+                f"the replica of {lfn} read is short: {size} bytes, the catalog says {entry.size}",
                 lfn,
             )
         written = _local_adler32(temp)
@@ -126,6 +123,33 @@ def copy_out(
         raise
     log.info("copied %s to %s (%d bytes, adler32 %s)", lfn, target, size, expected)
     return Copied(lfn, str(target), size, expected)
+
+
+def _receive(
+    source: FailoverReader, check: ReadCheck, out: BinaryIO, target: Path, cancel: CancelToken
+) -> int:
+    """Write the file from ``source`` to ``out``; a corrupt replica's bytes are replaced.
+
+    The bytes' adler32 is checked as they arrive: when a replica's turn out
+    wrong, it is marked bad and the copy starts again from the next replica
+    (:class:`NoReplicaAvailable` when none is left). ``cancel`` stops it between
+    chunks. Returns the bytes written.
+    """
+    while True:
+        size = 0
+        try:
+            for chunk in cancel.checked(source.checked_chunks(check, _CHUNK), str(target)):
+                _write_all(out, chunk, target)
+                size += len(chunk)
+        except Corrupt as exc:
+            log.info("%s; reading the file again from the next replica", exc)
+            try:
+                out.seek(0)
+                out.truncate()
+            except OSError as error:
+                raise from_os_error(error, str(target)) from error
+            continue
+        return size
 
 
 def _write_all(out: BinaryIO, chunk: memoryview, target: Path) -> None:

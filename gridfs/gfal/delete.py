@@ -20,7 +20,6 @@ import logging
 from gridfs.catalog import Replica, ReplicaStatus
 from gridfs.errors import GridError, InvalidArgument, IsADirectory, NotFound
 from gridfs.gfal.grid import Grid
-from gridfs.gfal.replicas import current_replicas
 
 __all__ = ["delete"]
 
@@ -55,9 +54,9 @@ def delete(
         grid.unlink(primary)
         log.info("deleted %s and its %d replicas", primary, len(replicas))
         return [replica.surl for replica in replicas]
-    # On an SE, the replica of the current content; a stale one only by its SURL.
+    # On an SE, the replica of the current content (a bad one too); a stale one only by its SURL.
     chosen = [r for r in replicas if r.surl == surl] or [
-        r for r in current_replicas(replicas) if r.se == se
+        r for r in replicas if r.se == se and r.status is not ReplicaStatus.STALE
     ]
     if not chosen:
         where = f"on {se}" if se is not None else str(surl)

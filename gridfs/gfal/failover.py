@@ -5,11 +5,12 @@ from __future__ import annotations
 import errno
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from gridfs.catalog import Replica
 from gridfs.errors import GridError, NoReplicaAvailable
 from gridfs.gfal.policy import Candidate
+from gridfs.gfal.readcheck import Corrupt, ReadCheck
 from gridfs.storage import RangeReader
 
 __all__ = ["FailoverReader"]
@@ -26,7 +27,9 @@ class FailoverReader(RangeReader):
     why it will not do); ``on_failure`` hears of every replica that failed.
     A read that fails on the current replica is retried on the next one, at
     the same offset, without the caller seeing an error; only when every
-    replica has failed does :class:`NoReplicaAvailable` name them all.
+    replica has failed does :class:`NoReplicaAvailable` name them all. A
+    replica whose bytes a reader found wrong is handed to :meth:`reject`:
+    ``on_corrupt`` hears of it (to mark it bad) and reads go on from the next.
     """
 
     def __init__(
@@ -36,12 +39,17 @@ class FailoverReader(RangeReader):
         failures: list[str],
         open_candidate: OpenCandidate,
         on_failure: Callable[[Candidate, GridError], None],
+        *,
+        on_corrupt: Callable[[Replica, str], object] | None = None,
     ) -> None:
         self._lfn = name  # asked for its text only when a message is made
         self._pending = list(candidates)
+        self._replicas = {c.replica.surl: c.replica for c in candidates}
         self._failures = failures
         self._open_candidate = open_candidate
         self._on_failure = on_failure
+        self._on_corrupt = on_corrupt
+        self._exhausted: NoReplicaAvailable | None = None  # every replica failed or was rejected
         self._lock = threading.Lock()  # one switch at a time; reads run in parallel
         self._closed = False
         self._retired: list[RangeReader] = []  # failed readers, closed with this one
@@ -51,12 +59,15 @@ class FailoverReader(RangeReader):
     @property
     def local_path(self) -> str | None:  # type: ignore[override]  # follows the current replica
         """The current replica's file on this machine, if it is one."""
-        return self._reader.local_path
+        return self._reader.local_path if self._exhausted is None else None
 
     @property
     def replica(self) -> Replica:
         """The replica serving reads now."""
         return self._candidate.replica
+
+    def __str__(self) -> str:
+        return str(self._lfn)
 
     def _next(self) -> tuple[RangeReader, Candidate, str]:
         while self._pending:
@@ -80,13 +91,19 @@ class FailoverReader(RangeReader):
         self._failures.append(f"{candidate.replica.surl} ({error})")
 
     def readinto(self, offset: int, buffer: memoryview) -> int:
+        return self.readinto_from(offset, buffer)[0]
+
+    def readinto_from(self, offset: int, buffer: memoryview) -> tuple[int, str]:
+        """Like :meth:`readinto`, and the SURL of the replica that served the bytes."""
         while True:
             with self._lock:
                 if self._closed:
                     raise ValueError("read from a closed replica")
+                if self._exhausted is not None:
+                    raise self._exhausted
                 reader, candidate = self._reader, self._candidate
             try:
-                return reader.readinto(offset, buffer)
+                return reader.readinto(offset, buffer), candidate.replica.surl
             except GridError as exc:
                 with self._lock:
                     if self._closed:
@@ -97,6 +114,57 @@ class FailoverReader(RangeReader):
                         self._retired.append(reader)
                         self._reader, self._candidate, self.turl = self._next()
                         log.info("%s: going on from %s at offset %d", self._lfn, self.turl, offset)
+
+    def checked_chunks(self, check: ReadCheck, size: int = 1 << 20) -> Iterator[memoryview]:
+        """The bytes in order, as :meth:`chunks` gives them, checked by ``check`` on the way.
+
+        If they are wrong, :class:`Corrupt` comes instead of the last chunk,
+        after the replica that served them all (if one did) is rejected: read
+        again from the start, from the next replica.
+        """
+        buffer = memoryview(bytearray(size))
+        offset = 0
+        while True:
+            count, surl = self.readinto_from(offset, buffer)
+            if count == 0:
+                return
+            try:
+                check.update(offset, buffer[:count], surl)
+            except Corrupt as exc:
+                if exc.source is not None:
+                    self.reject(exc.source, exc)
+                raise
+            offset += count
+            yield buffer[:count]
+
+    def reject(self, surl: str, error: GridError) -> None:
+        """Replica ``surl`` handed out wrong bytes (``error`` says how): never read it again.
+
+        ``on_corrupt`` hears of it; if it serves reads now, the next replica
+        takes over (when none is left, reads raise :class:`NoReplicaAvailable`).
+        """
+        replica = self._replicas.get(surl)
+        if replica is None:
+            raise ValueError(f"{surl} is no replica this reader reads")
+        with self._lock:
+            self._pending = [c for c in self._pending if c.replica.surl != surl]
+            current = not self._closed and self._exhausted is None
+            if current and self._candidate.replica.surl == surl:
+                self._failures.append(f"{surl} ({error})")
+                self._retired.append(self._reader)
+                try:
+                    self._reader, self._candidate, self.turl = self._next()
+                except NoReplicaAvailable as exc:
+                    self._exhausted = exc
+            if self._exhausted is None:
+                log.warning("%s: %s; going on from %s", self._lfn, error, self.turl)
+            else:  # the error the reader meets says it all
+                log.info("%s: %s; no replica is left", self._lfn, error)
+        if self._on_corrupt is not None:
+            try:
+                self._on_corrupt(replica, str(error))
+            except GridError as exc:  # the read fails anyway; the replica stays as it is
+                log.warning("could not mark replica %s bad: %s", surl, exc)
 
     def close(self) -> None:
         with self._lock:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import os
 
-from gridfs.catalog import Replica
-from gridfs.errors import GridError
+from gridfs.catalog import Replica, Stat
 from gridfs.gfal.failover import FailoverReader
+from gridfs.gfal.readcheck import Corrupt, ReadCheck
 from gridfs.gfal.writer import StagedFile
 
 __all__ = ["GridRawFile", "GridRawReader"]
@@ -49,13 +49,19 @@ class GridRawReader(_Positioned):
 
     Wrapped in :class:`io.BufferedReader` by :func:`gridfs.open`; ``replica``
     tells which copy serves the reads. Closing it closes the replica.
+
+    A file read whole and in order is checked against the catalog's adler32
+    (``entry``, when given): if the bytes are wrong, the read that reaches the
+    end raises :class:`Corrupt` (EIO) instead of returning, the replica is
+    marked bad, and reads go on from the next one (seek to 0 to read again).
     """
 
-    def __init__(self, lfn: str, reader: FailoverReader) -> None:
+    def __init__(self, lfn: str, reader: FailoverReader, entry: Stat | None = None) -> None:
         super().__init__()
         self.name = lfn
         self.mode = "rb"
         self._reader = reader
+        self._check = ReadCheck(entry, lfn) if entry is not None else None
         self._position = 0
 
     @property
@@ -68,8 +74,15 @@ class GridRawReader(_Positioned):
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         self._checkClosed()
-        with memoryview(buffer) as view:
-            count = self._reader.readinto(self._position, view.cast("B"))
+        with memoryview(buffer) as view, view.cast("B") as target:
+            count, surl = self._reader.readinto_from(self._position, target)
+            if self._check is not None:
+                try:
+                    self._check.update(self._position, target[:count], surl)
+                except Corrupt as exc:
+                    if exc.source is not None:
+                        self._reader.reject(exc.source, exc)
+                    raise
         self._position += count
         return count
 
@@ -103,7 +116,6 @@ class GridRawFile(_Positioned):
         self._readable = readable
         self._append = append
         self._position = staged.size if append else 0
-        self._failed: GridError | None = None  # a write that failed: nothing is stored then
 
     @property
     def staged(self) -> StagedFile:
@@ -128,13 +140,9 @@ class GridRawFile(_Positioned):
 
     def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
         self._checkClosed()
-        try:
-            if self._append:  # O_APPEND: every write goes to the end
-                self._position = self._staged.size
-            count = self._staged.pwrite(data, self._position)
-        except GridError as exc:
-            self._failed = exc
-            raise
+        if self._append:  # O_APPEND: every write goes to the end
+            self._position = self._staged.size
+        count = self._staged.pwrite(data, self._position)
         self._position += count
         return count
 
@@ -144,11 +152,7 @@ class GridRawFile(_Positioned):
     def truncate(self, size: int | None = None) -> int:
         self._checkClosed()
         size = self._position if size is None else size
-        try:
-            self._staged.truncate(size)
-        except GridError as exc:
-            self._failed = exc
-            raise
+        self._staged.truncate(size)
         return size
 
     def flush(self) -> None:
@@ -158,12 +162,13 @@ class GridRawFile(_Positioned):
     def close(self) -> None:
         if self.closed:
             return
-        if self._failed is not None:
+        failed = self._staged.failed  # a write failed (the staged file remembers it)
+        if failed is not None:
             kept = self._staged.close(keep=True)
             super().close()
             # The error of the failed write (which the caller has seen, or is
             # seeing from the flush inside BufferedWriter.close) names the copy.
-            self._failed.add_note(f"nothing was stored; what was written is kept in {kept}")
+            failed.add_note(f"nothing was stored; what was written is kept in {kept}")
             return
         try:
             self._staged.commit()

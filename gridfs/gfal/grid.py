@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from gridfs.catalog import (
+    AclEdit,
     AclEntry,
     Catalog,
     CatalogAPI,
@@ -278,6 +279,10 @@ class Grid(MetadataCalls):
         """Replace the ACL of ``lfn``; returns the ACL as stored."""
         return self._catalog.setacl(lfn, entries)
 
+    def edit_acl(self, lfn: str, edit: AclEdit) -> list[AclEntry]:
+        """Change the ACL of ``lfn`` as setfacl ``-b/-k/-x/-m``; returns the ACL as stored."""
+        return self._catalog.edit_acl(lfn, edit)
+
     def set_comment(self, lfn: str, comment: str | None) -> None:
         """Set, or with ``None`` delete, the comment of ``lfn``."""
         self._catalog.set_comment(lfn, comment)
@@ -420,7 +425,11 @@ class Grid(MetadataCalls):
             )
         size = buffering if buffering > 1 else io.DEFAULT_BUFFER_SIZE * 16
         if flags == {"r", "b"}:
-            reader = GridRawReader(lfn, self.open_reader(lfn, protocols))
+            entry, replicas = self._catalog.stat_replicas(lfn)
+            opened = self._storage.open_best(
+                entry, replicas, lfn, protocols, on_corrupt=self.mark_bad
+            )
+            reader = GridRawReader(lfn, opened, entry)
             if buffering == 0:
                 return reader  # type: ignore[return-value]
             return io.BufferedReader(reader, buffer_size=size)
@@ -486,7 +495,11 @@ class Grid(MetadataCalls):
         ``protocols`` overrides the configured preference for this call.
         """
         entry, replicas = self._catalog.stat_replicas(lfn)
-        return self._storage.open_best(entry, replicas, lfn, protocols)
+        return self._storage.open_best(entry, replicas, lfn, protocols, on_corrupt=self.mark_bad)
+
+    def mark_bad(self, replica: Replica, reason: str) -> Replica:
+        """Mark ``replica`` BAD: a read found its bytes wrong (``reason``); reads avoid it."""
+        return self._catalog.mark_replica_bad(replica.entry_id, replica.surl, reason)
 
     # -- lcg-utils ---------------------------------------------------------
 
@@ -527,7 +540,7 @@ class Grid(MetadataCalls):
         """
         storage = self._storage
         parts = split_lfn(lfn)
-        guid = parse_guid(guid) if guid is not None else new_guid()
+        guid = self._free_guid(guid) if guid is not None else new_guid()
         self.check_free(lfn)
         target_se = storage.writable_se(se or self.default_se_for(self.stat(parent_of(parts)).id))
         name = os.fspath(source)
@@ -635,6 +648,17 @@ class Grid(MetadataCalls):
         parent = parent_of(split_lfn(lfn))
         if not self.stat(parent).is_dir():
             raise NotADirectory(f"not a directory: {parent}", parent)
+
+    def _free_guid(self, guid: str) -> str:
+        """``guid`` in canonical form, checked to be nobody's yet (before a byte is copied)."""
+        guid = parse_guid(guid)
+        try:
+            owner = self._catalog.lfns_of(guid)[0]
+        except NotFound:
+            return guid
+        except PermissionError:  # taken by a file the caller may not see
+            owner = "another file"
+        raise AlreadyExists(f"GUID {guid} is taken (by {owner})", guid)
 
 
 def parent_of(parts: tuple[str, ...]) -> str:

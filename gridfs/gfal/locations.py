@@ -1,4 +1,5 @@
-"""Where a copy reads or writes: an LFN or a local path, told apart as gfal-copy does."""
+"""How files are named on command lines: an LFN or a local path, told apart as gfal-copy
+does; an LFN or a GUID, in the ``lfn:``/``guid:`` forms of lcg-utils."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import posixpath
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from gridfs.catalog import parse_guid
 from gridfs.errors import InvalidArgument
 
-__all__ = ["Location", "parse_location"]
+__all__ = ["FileRef", "Location", "parse_file_ref", "parse_location"]
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,7 @@ def parse_location(text: str, grid_root: str = "/grid") -> Location:
     TURLs) are refused: copies go between LFNs and local files.
     """
     if text.startswith("lfn:"):
-        path = "/" + text[4:].lstrip("/")
-        return Location(posixpath.normpath(path), on_grid=True)
+        return Location(_lfn_form(text), on_grid=True)
     scheme = urlsplit(text).scheme if "://" in text or text.startswith("file:") else ""
     if scheme == "file":
         parts = urlsplit(text)
@@ -48,3 +49,29 @@ def parse_location(text: str, grid_root: str = "/grid") -> Location:
     if text.startswith("/") and (not root or text == root or text.startswith(root + "/")):
         return Location(posixpath.normpath(text), on_grid=True)
     return Location(text, on_grid=False)
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A grid file named by LFN or by GUID (exactly one of the two is set)."""
+
+    lfn: str | None = None
+    guid: str | None = None
+
+
+def parse_file_ref(text: str) -> FileRef:
+    """Read a grid file's name as lcg-utils do.
+
+    ``guid:GUID`` names the file by GUID (checked); ``lfn:/grid/...`` and a bare
+    LFN name it by LFN (a bare LFN is checked where it is used).
+    """
+    if text.startswith("guid:"):
+        return FileRef(guid=parse_guid(text[5:]))
+    if text.startswith("lfn:"):
+        return FileRef(lfn=_lfn_form(text))
+    return FileRef(lfn=text)
+
+
+def _lfn_form(text: str) -> str:
+    """The LFN of ``lfn:PATH``: absolute and normalised (``lfn:grid/x`` is ``/grid/x``)."""
+    return posixpath.normpath("/" + text[4:].lstrip("/"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gridfs.catalog import EntryId, Identity, Stat
+from gridfs.errors import PermissionDenied
 from gridfs.gfal import xattrs
 from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.grid import Grid
@@ -45,12 +46,23 @@ class Nodes:
         """Who the calls run as."""
         return self.grid.identity
 
-    def stat(self, entry_id: EntryId) -> Stat:
-        """The entry with id ``entry_id``."""
-        return self.grid.catalog.stat_id(entry_id)
+    def stat(self, entry_id: EntryId, mode: int = 0) -> Stat:
+        """The entry with id ``entry_id``, checked as the path walk to it (and for ``mode``).
+
+        ``mode`` is ``os.R_OK|W_OK|X_OK``; a denial raises :class:`PermissionDenied`.
+        """
+        return self.grid.catalog.stat_walked(entry_id, mode)
+
+    def access(self, entry_id: EntryId, mode: int) -> bool:
+        """Whether the identity reaches entry ``entry_id`` and may ``mode`` on it (access(2))."""
+        try:
+            self.stat(entry_id, mode)
+        except PermissionDenied:
+            return False
+        return True
 
     def lookup(self, parent_id: EntryId, name: str) -> Stat:
-        """The child ``name`` of directory ``parent_id``."""
+        """The child ``name`` of directory ``parent_id``, the way to it searchable."""
         return self.grid.catalog.lookup(parent_id, name)
 
     def list_page(self, directory_id: EntryId, after: int, limit: int) -> list[Stat]:
@@ -70,7 +82,9 @@ class Nodes:
         """
         entry, replicas = self.grid.catalog.stat_replicas(entry_id)
         name = LazyLFN(self.grid, entry_id)
-        return entry, self.grid.storage.open_best(entry, replicas, name, protocols)
+        return entry, self.grid.storage.open_best(
+            entry, replicas, name, protocols, on_corrupt=self.grid.mark_bad
+        )
 
     def open_staged(
         self, entry_id: EntryId, *, truncate: bool = False, read: bool = False

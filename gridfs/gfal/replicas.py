@@ -56,8 +56,8 @@ T = TypeVar("T")
 
 
 def current_replicas(replicas: Iterable[Replica]) -> list[Replica]:
-    """The replicas that hold the file's current content: all but the STALE ones."""
-    return [r for r in replicas if r.status is not ReplicaStatus.STALE]
+    """The replicas that hold the file's current content: all but the STALE and BAD ones."""
+    return [r for r in replicas if r.status not in (ReplicaStatus.STALE, ReplicaStatus.BAD)]
 
 
 class ReplicaAccess:
@@ -187,6 +187,8 @@ class ReplicaAccess:
         replicas: Sequence[Replica],
         name: object,
         protocols: Sequence[str] | None = None,
+        *,
+        on_corrupt: Callable[[Replica, str], object] | None = None,
     ) -> FailoverReader:
         """Open the file ``entry`` from its ranked ``replicas``, failing over as needed.
 
@@ -194,7 +196,8 @@ class ReplicaAccess:
         current one fails on open or in the middle of a read; the error, when
         every replica has failed, lists each one tried and why. ``name`` is
         what messages call the file (anything with a ``str``: it is asked only
-        when a message is made).
+        when a message is made). ``on_corrupt(replica, reason)`` hears of a
+        replica a reader found corrupt (:meth:`FailoverReader.reject`), to mark it bad.
         """
         if entry.is_dir():
             raise IsADirectory(f"is a directory: {name}", str(name))
@@ -224,7 +227,9 @@ class ReplicaAccess:
             if isinstance(error, StorageUnavailable):
                 self.health.record_failure(candidate.se.name)
 
-        return FailoverReader(name, candidates, failures, open_candidate, on_failure)
+        return FailoverReader(
+            name, candidates, failures, open_candidate, on_failure, on_corrupt=on_corrupt
+        )
 
     def turls(
         self, replicas: Iterable[Replica], protocols: Sequence[str] | None = None

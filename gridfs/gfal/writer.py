@@ -15,12 +15,24 @@ The rules (README, "Writing files"):
   replica becomes STALE, so no reader is handed old bytes for the new
   checksum; their stored copies are then deleted and unregistered.
 - Concurrent writers of one file: the last commit wins, as with local files.
+- A write that failed (a full staging disk, an I/O error) is remembered by
+  the open file: its content is incomplete, so no commit stores it.
+- An overwrite is atomic: the new copy is stored and verified first, then
+  one catalog operation (``commit_version``) switches the file to it, and
+  only then are the old copies deleted. A store that fails leaves the old
+  version as it was, readable, and says so in the log.
+- Staging files are named ``gridfs-<pid>-*.staging`` and locked (flock)
+  for as long as their writer lives, so the next writer (or the next mount)
+  using the directory removes those whose writer died
+  (:func:`clear_staging_leftovers`) and never one in use.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
+import glob
 import logging
 import os
 import tempfile
@@ -41,11 +53,13 @@ from gridfs.gfal.placement import default_se_for
 from gridfs.gfal.replicas import ReplicaAccess
 from gridfs.storage import Adler32, StorageElement, WriteResult
 
-__all__ = ["StagedFile", "WriteTarget", "open_existing"]
+__all__ = ["StagedFile", "WriteTarget", "clear_staging_leftovers", "open_existing"]
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
+_PREFIX, _SUFFIX, _KEPT = "gridfs-", ".staging", ".kept"
+_LEFTOVERS = f"{_PREFIX}*-*{_SUFFIX}"  # gridfs-<pid>-<random>.staging; random has no "-"
 
 
 @dataclass(frozen=True)
@@ -90,6 +104,7 @@ class StagedFile:
         # never downloads the old content. Appending does: a version is stored whole.
         self._unloaded = not (created or truncate)
         self._dirty = created or truncate
+        self._failed: GridError | None = None  # a write that failed: nothing can be stored
         self._fd: int | None
         self._fd, self.path = staging
 
@@ -124,6 +139,11 @@ class StagedFile:
         return self._dirty
 
     @property
+    def failed(self) -> GridError | None:
+        """The error of a write or truncate that failed; the content is incomplete then."""
+        return self._failed
+
+    @property
     def size(self) -> int:
         """The size of the content as staged."""
         with self._lock:
@@ -139,7 +159,7 @@ class StagedFile:
 
     def pwrite(self, data: bytes | bytearray | memoryview, offset: int) -> int:
         """Write ``data`` at ``offset``; returns the count written."""
-        with self._lock:
+        with self._lock, self._latched():
             self._load()
             count = self._io(os.pwrite, self._checked_fd(), data, offset)
             self._dirty = True
@@ -147,12 +167,22 @@ class StagedFile:
 
     def truncate(self, size: int) -> None:
         """Cut or extend (with zeros) the staged content to ``size`` bytes."""
-        with self._lock:
+        with self._lock, self._latched():
             if size == 0:
                 self._unloaded = False  # nothing of the old content survives
             self._load()
             self._io(os.ftruncate, self._checked_fd(), size)
             self._dirty = True
+
+    @contextlib.contextmanager
+    def _latched(self) -> Iterator[None]:
+        """Remember a change that failed: the staged content is not what was written."""
+        try:
+            yield
+        except GridError as exc:
+            if exc.errno != errno.EBADF:  # a closed file: nothing was changed
+                self._failed = exc
+            raise
 
     def _load(self) -> None:
         """Fetch the committed content into the staging file, once (lock held)."""
@@ -185,21 +215,33 @@ class StagedFile:
     def commit(self) -> Stat:
         """Store the staged content and register it as the file's new version.
 
-        Nothing happens when the content is unchanged. On success the older
-        replicas' copies are deleted (a copy that cannot be deleted stays
-        registered as STALE, never read, and is retried at the next commit
-        or unlink). On failure nothing new stays stored; a file created by
-        this open is unregistered, and the error is raised.
+        Nothing happens when the content is unchanged. After a write that
+        failed (:attr:`failed`) nothing is stored and EIO is raised: the
+        content is incomplete. On success the older replicas' copies are
+        deleted (a copy that cannot be deleted stays registered as STALE,
+        never read, and is retried at the next commit or unlink). On failure
+        nothing new stays stored, an existing file keeps its old version, a
+        file created by this open is unregistered, and the error is raised.
         """
         with self._lock:
+            if self._failed is not None:
+                raise GridError(
+                    f"nothing stored of {self.lfn}: a write failed ({self._failed})",
+                    self.lfn,
+                    errno=errno.EIO,
+                )
             if not self._dirty:
                 return self.entry
             fd = self._checked_fd()
             try:
                 entry, stale = self._store(fd)
-            except BaseException:
+            except BaseException as exc:
                 if self._created:
                     self._unregister()
+                else:
+                    log.warning(
+                        "%s keeps its old version: storing the new one failed: %s", self.lfn, exc
+                    )
                 raise
             self.entry, self._dirty, self._created = entry, False, False
         self._delete_stale(stale)
@@ -280,8 +322,9 @@ class StagedFile:
         """Drop the staging file; uncommitted changes are lost unless ``keep``.
 
         A file created by this open and never committed is unregistered. With
-        ``keep``, the staging file stays on disk and its path is returned, so
-        that content whose upload failed is not lost.
+        ``keep``, the content stays on disk in a ``.kept`` file beside the
+        staging file (never taken for a leftover) and its path is returned,
+        so that content whose upload failed is not lost.
         """
         with self._lock:
             if self._fd is None:
@@ -290,8 +333,14 @@ class StagedFile:
             if self._created:
                 self._unregister()
             if keep:
+                kept = self.path.removesuffix(_SUFFIX) + _KEPT
+                try:
+                    os.rename(self.path, kept)
+                except OSError as exc:  # then it stays where it is, a leftover once closed
+                    log.warning("could not keep %s as %s: %s", self.path, kept, exc)
+                    kept = self.path
                 os.close(fd)
-                return self.path
+                return kept
             _drop((fd, self.path))
             return None
 
@@ -327,11 +376,77 @@ def open_existing(
 
 
 def _staging_file(directory: str | None) -> tuple[int, str]:
-    """A new local staging file in ``directory``: its descriptor and path."""
+    """A new local staging file in ``directory``, locked while this process lives.
+
+    The first use of a directory in a process clears what dead writers left.
+    The lock is taken after the file is made: a writer that finds its file
+    gone (or replaced) once it holds the lock lost it to a cleaner, which
+    took it for a leftover in between, and makes another.
+    """
+    where = directory or tempfile.gettempdir()
+    with _cleared_lock:
+        first = where not in _cleared
+    if first:
+        clear_staging_leftovers(directory)
+    while True:
+        try:
+            fd, path = tempfile.mkstemp(
+                prefix=f"{_PREFIX}{os.getpid()}-", suffix=_SUFFIX, dir=directory
+            )
+        except OSError as exc:
+            raise from_os_error(exc, where) from exc
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel when this process ends
+        if _names(fd, path):
+            return fd, path
+        os.close(fd)
+
+
+_cleared: set[str] = set()  # staging directories cleared of leftovers by this process
+_cleared_lock = threading.Lock()
+
+
+def clear_staging_leftovers(directory: str | None) -> list[str]:
+    """Remove the staging files whose writer died (``None``: the system's temporary directory).
+
+    A staging file is locked by its writer's process while it lives; one
+    that can be locked here is a leftover (a crashed mount daemon's, a
+    killed program's). Files of live writers and kept files stay. Returns
+    the paths removed, each logged.
+    """
+    where = directory or tempfile.gettempdir()
+    with _cleared_lock:
+        _cleared.add(where)
+    removed = []
+    for path in glob.glob(os.path.join(glob.escape(where), _LEFTOVERS)):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue  # gone meanwhile, or not ours to open
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue  # locked: its writer is alive
+        try:
+            if _names(fd, path):
+                os.unlink(path)  # under the lock: its writer cannot have it now
+                removed.append(path)
+                log.info("removed %s: its writer has ended (a crash left it)", path)
+        except OSError as exc:
+            log.warning("could not remove the leftover staging file %s: %s", path, exc)
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _names(fd: int, path: str) -> bool:
+    """Whether ``path`` is still the file open as ``fd``."""
     try:
-        return tempfile.mkstemp(prefix="gridfs-", suffix=".staging", dir=directory)
-    except OSError as exc:
-        raise from_os_error(exc, directory or tempfile.gettempdir()) from exc
+        now = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def _drop(staging: tuple[int, str]) -> None:

@@ -177,7 +177,8 @@ def format_value(kind: AttributeType, value: Value) -> str:
         case "bool":
             return "true" if value else "false"
         case "float":
-            return repr(float(value))  # type: ignore[arg-type]
+            assert isinstance(value, int | float)
+            return repr(float(value))
         case "timestamp":
             assert isinstance(value, _dt.datetime)
             return value.isoformat(timespec="microseconds")

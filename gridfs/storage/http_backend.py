@@ -9,6 +9,7 @@ import logging
 import ssl
 import time
 from collections.abc import Iterable, Iterator
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 from xml.etree import ElementTree
 
@@ -181,9 +182,9 @@ class WebDAVBackend(StorageBackend):
     def close(self) -> None:
         self.client.close()
 
-    def _request(self, method: str, turl: str, doing: str, **kwargs: object) -> httpx.Response:
+    def _request(self, method: str, turl: str, doing: str, **kwargs: Any) -> httpx.Response:
         with _mapped_errors(turl, doing):
-            response = self.client.request(method, _wire(turl), **kwargs)  # type: ignore[arg-type]
+            response = self.client.request(method, _wire(turl), **kwargs)  # httpx's own options
         _raise_for(response, turl, doing)
         return response
 

@@ -11,6 +11,8 @@ import pytest
 
 from gridfs.config import load_config
 from gridfs.gfal import Grid
+from gridfs.storage import resolve_turl
+from gridfs.storage.file_backend import turl_to_path
 from tests.conftest import stored_files
 
 GRIDFS = str(Path(sys.executable).with_name("gridfs"))
@@ -252,3 +254,38 @@ def test_tape_verbs(home: Path, make_file) -> None:
     cat = subprocess.run([GRIDFS, *cfg, "cat", "/grid/gilda/raw"], capture_output=True, check=True)
     assert cat.stdout == source.read_bytes()
     assert run(*cfg, "bring-online", "/grid/gilda/raw").stdout == "/grid/gilda/raw: online\n"
+
+
+def test_a_corrupt_replica_is_failed_over_marked_and_shown(home: Path, make_file) -> None:
+    cfg = ("--config", home / "config.toml")
+    source = make_file("run.root", 2_000_000)
+    run(*cfg, "cr", source, "/grid/gilda/run.root")  # on cern-se, the local site's: read first
+    good = run(*cfg, "rep", "/grid/gilda/run.root", "-d", "ral-se").stdout.strip()
+    run(*cfg, "cr", source, "/grid/gilda/only.root")
+    with Grid.from_config(load_config(home / "config.toml")) as grid:
+        bad, only = (
+            next(r.surl for r in grid.replicas(lfn) if r.se == "cern-se")
+            for lfn in ("/grid/gilda/run.root", "/grid/gilda/only.root")
+        )
+        for surl in (bad, only):  # bit rot: same size, other bytes
+            turl = resolve_turl(surl, grid.ses.get("cern-se"), ["file"])
+            Path(turl_to_path(turl)).write_bytes(bytes(2_000_000))
+    run(*cfg, "cp", "/grid/gilda/run.root", home / "copy.root")
+    assert (home / "copy.root").read_bytes() == source.read_bytes()
+    assert run(*cfg, "lr", "/grid/gilda/run.root").stdout == f"{good}\n"
+    assert [
+        line.split() for line in run(*cfg, "lr", "-l", "/grid/gilda/run.root").stdout.splitlines()
+    ] == [
+        ["bad", "cern-se", bad],
+        ["available", "ral-se", good],
+    ]
+    assert f"replicas:  1 (and 1 bad: {bad})" in run(*cfg, "stat", "/grid/gilda/run.root").stdout
+    # The only copy corrupt: cat fails at the end instead of ending with success.
+    cat = subprocess.run(
+        [GRIDFS, *cfg, "cat", "/grid/gilda/only.root"], capture_output=True, text=False, check=False
+    )
+    assert cat.returncode == 1
+    assert cat.stderr.decode().startswith(f"gridfs: the replica {only} read is corrupt: adler32 ")
+    assert "catalog says" in cat.stderr.decode()
+    fails(*cfg, "cp", "/grid/gilda/only.root", home / "only.root", message="no replica of")
+    assert not (home / "only.root").exists()

@@ -171,7 +171,7 @@ def test_json_of_ls_stat_and_lr(home: Path, make_file) -> None:
     assert entry["checksum_type"] == "adler32"
     assert [r["se"] for r in entry["replicas"]] == ["cern-se"]
     replicas = json.loads(run(*cfg, "lr", "--json", "/grid/gilda/d/f").stdout)
-    assert replicas == entry["replicas"]
+    assert replicas == [{"lfn": "/grid/gilda/d/f"} | r for r in entry["replicas"]]
     assert run(*cfg, "bringonline", "/grid/gilda/d/f").stdout == "/grid/gilda/d/f: online\n"
 
 

@@ -87,3 +87,98 @@ def test_another_local_user_gets_what_the_catalog_allows(
         assert written.returncode == 0, written.stderr
         assert grid.stat("/grid/gilda/mine/n").owner == "nobody"
         assert (target / "gilda" / "mine" / "n").read_text() == "from nobody\n"
+
+
+def test_the_mount_decides_as_the_catalog_named_entries_and_mask_included(
+    config_path: Path, populated, shared_dir: Path, tmp_path: Path
+) -> None:
+    grid, _ = populated
+    (shared_dir / "mnt").mkdir()
+    grid.chmod("/grid/gilda", 0o755)
+    grid.mkdir("/grid/gilda/private", 0o700)
+    grid.setacl("/grid/gilda/private", parse_acl("user::rwx,user:nobody:--x,group::---,other::---"))
+    for name, acl in [
+        ("secret.txt", "user::rw-,user:nobody:r--,group::---,other::---"),
+        ("masked.txt", "user::rw-,user:nobody:rw-,group::---,mask::r--,other::---"),
+        ("closed.txt", ""),
+    ]:
+        with grid.open(f"/grid/gilda/private/{name}", "wb") as stream:
+            stream.write(b"for nobody\n")
+        grid.chmod(f"/grid/gilda/private/{name}", 0o600)
+        if acl:
+            grid.setacl(f"/grid/gilda/private/{name}", parse_acl(acl))
+    grid.mkdir("/grid/gilda/shut", 0o700)  # no ACL: nobody may not search it
+    with grid.open("/grid/gilda/shut/open.txt", "wb") as stream:
+        stream.write(b"readable by all, below a shut directory\n")
+    with mounted(
+        config_path, shared_dir / "mnt", tmp_path / "mount.log", "-o", "allow_other"
+    ) as target:
+        private = target / "gilda" / "private"
+        read = as_nobody("cat", private / "secret.txt")
+        assert (read.returncode, read.stdout) == (0, "for nobody\n"), read.stderr
+        assert "Permission denied" in as_nobody("cat", private / "closed.txt").stderr
+        assert "Permission denied" in as_nobody("ls", private).stderr  # --x: search only
+        # access(2) and chdir ask the catalog too; the mask cuts nobody's rw- to r--.
+        tests = "test -r secret.txt && ! test -w secret.txt && ! test -r closed.txt"
+        checked = as_nobody("sh", "-c", f"cd {private} && {tests} && test -r masked.txt")
+        assert checked.returncode == 0, checked.stderr
+        refused = as_nobody("sh", "-c", f"echo x >> {private / 'masked.txt'}")
+        assert "Permission denied" in refused.stderr
+        assert grid.stat("/grid/gilda/private/masked.txt").size == len(b"for nobody\n")
+        # A name the kernel holds from the mounting user's walk is still checked.
+        shut = target / "gilda" / "shut" / "open.txt"
+        assert shut.read_bytes().startswith(b"readable")
+        assert "Permission denied" in as_nobody("cat", shut).stderr
+        assert "Permission denied" in as_nobody("ls", shut.parent).stderr
+
+
+def test_named_entries_name_grid_users_and_groups_as_the_tables_map_callers(
+    config_path: Path, populated, shared_dir: Path, tmp_path: Path
+) -> None:
+    grid, _ = populated
+    (shared_dir / "mnt").mkdir()
+    # Local uid and gid 65534 stand for grid user dave and group physics here.
+    text = config_path.read_text()
+    config_path.write_text(text + "[mount.users]\ndave = 65534\n[mount.groups]\nphysics = 65534\n")
+    grid.chmod("/grid/gilda", 0o750)
+    grid.setacl("/grid/gilda", parse_acl("u::rwx,g::r-x,o::---,u:dave:--x"))
+    grid.mkdir("/grid/gilda/team", 0o700)
+    grid.setacl("/grid/gilda/team", parse_acl("u::rwx,g::---,o::---,g:physics:rwx"))
+    with grid.open("/grid/gilda/team/notes", "wb") as stream:
+        stream.write(b"physics only\n")
+    grid.setacl("/grid/gilda/team/notes", parse_acl("u::rw-,g::---,o::---,u:nobody:rw-"))
+    with mounted(
+        config_path, shared_dir / "mnt", tmp_path / "mount.log", "-o", "allow_other"
+    ) as target:
+        team = target / "gilda" / "team"
+        listed = as_nobody("ls", team)
+        assert (listed.returncode, listed.stdout) == (0, "notes\n"), listed.stderr
+        # The caller is dave (group physics), not the grid user nobody: no entry for it.
+        assert "Permission denied" in as_nobody("cat", team / "notes").stderr
+        made = as_nobody("mkdir", team / "by-dave")
+        assert made.returncode == 0, made.stderr
+        entry = grid.stat("/grid/gilda/team/by-dave")
+        assert (entry.owner, entry.group) == ("dave", "physics")
+
+
+def test_owner_rules_and_the_sticky_bit_are_the_catalogs(
+    config_path: Path, populated, shared_dir: Path, tmp_path: Path
+) -> None:
+    grid, _ = populated
+    (shared_dir / "mnt").mkdir()
+    grid.chmod("/grid/gilda", 0o1777)  # everyone may create; only owners remove
+    with grid.open("/grid/gilda/alices", "wb") as stream:
+        stream.write(b"alice's\n")
+    grid.chmod("/grid/gilda/alices", 0o666)
+    with mounted(
+        config_path, shared_dir / "mnt", tmp_path / "mount.log", "-o", "allow_other"
+    ) as target:
+        alices = target / "gilda" / "alices"
+        assert "Operation not permitted" in as_nobody("chmod", "600", alices).stderr
+        assert "Operation not permitted" in as_nobody("rm", "-f", alices).stderr
+        assert "Operation not permitted" in as_nobody("mv", alices, target / "gilda" / "x").stderr
+        assert grid.stat("/grid/gilda/alices").mode & 0o777 == 0o666
+        mine = as_nobody(
+            "sh", "-c", f"echo n > {target / 'gilda' / 'n'} && rm {target / 'gilda' / 'n'}"
+        )
+        assert mine.returncode == 0, mine.stderr

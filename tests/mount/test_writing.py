@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -9,14 +10,15 @@ import random
 import subprocess
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
 from gridfs.catalog import FileStatus
 from gridfs.errors import NotFound
 from gridfs.storage import Adler32
-from tests.conftest import stored_files
-from tests.mount.mounting import mounted, needs_fuse
+from tests.conftest import needs_tmpfs, small_disk, stored_files
+from tests.mount.mounting import FUSERMOUNT, mounted, needs_fuse, start_mount
 
 pytestmark = [pytest.mark.mount, needs_fuse]
 
@@ -260,3 +262,171 @@ def test_files_are_staged_in_the_staging_dir(config_path: Path, populated, tmp_p
             time.sleep(0.01)
         assert list(staging.iterdir()) == []
     assert grid.stat("/grid/gilda/staged.dat").size == 1000
+
+
+# -- write-path integrity ---------------------------------------------------------
+
+
+def fails(*command: str | Path) -> str:
+    """Run a command that must fail; returns what it said on stderr."""
+    done = subprocess.run(
+        [str(part) for part in command], capture_output=True, text=True, check=False
+    )
+    assert done.returncode != 0, done
+    return done.stderr
+
+
+def fill(stream: BinaryIO) -> None:
+    """Write until the disk is full (the error is raised)."""
+    while True:
+        stream.write(bytes(1 << 20))
+
+
+def versions_stored(log: Path, lfn: str) -> int:
+    """How many versions of ``lfn`` the mount stored, from its log."""
+    return log.read_text().count(f"stored {lfn}: ")
+
+
+@needs_tmpfs
+def test_a_failed_write_registers_nothing(
+    config_path: Path, populated, make_file, tmp_path: Path
+) -> None:
+    grid, contents = populated
+    big = make_file("big.bin", 8_000_000, seed=3)
+    lfn = "/grid/gilda/trailers/amelie.mpg"
+    old = (grid.stat(lfn), sorted(grid.lr(lfn)))
+    before = stored_files(config_path.parent)
+    options = ("-o", f"staging_dir={tmp_path / 'staging'}")
+    with (
+        small_disk(tmp_path / "staging", "5m"),
+        mounted(config_path, tmp_path / "mnt", tmp_path / "mount.log", *options) as target,
+    ):
+        for name in ("amelie.mpg", "new.bin"):  # an existing file, a new one
+            assert "No space left on device" in fails(
+                "cp", big, target / "gilda" / "trailers" / name
+            )
+        stream = (target / "gilda" / "python.bin").open("wb", buffering=0)
+        with pytest.raises(OSError, match="No space left"):
+            fill(stream)
+        with pytest.raises(OSError, match="Input/output error"):  # close() fails too
+            stream.close()
+        assert (target / "gilda" / "trailers" / "amelie.mpg").read_bytes() == contents["amelie.mpg"]
+        assert sorted(os.listdir(target / "gilda")) == ["neo.mpg", "trailers"]
+    assert (grid.stat(lfn), sorted(grid.lr(lfn))) == old
+    for gone in ("/grid/gilda/trailers/new.bin", "/grid/gilda/python.bin"):
+        with pytest.raises(NotFound):
+            grid.stat(gone)
+    assert stored_files(config_path.parent) == before
+    assert versions_stored(tmp_path / "mount.log", lfn) == 0
+
+
+def test_a_redirection_shared_by_processes_stores_one_version(
+    mountpoint: Path, populated, make_file, tmp_path: Path
+) -> None:
+    grid, _ = populated
+    parts = [make_file(f"part{i}", 2_000_000, seed=10 + i) for i in range(10)]
+    data = b"".join(part.read_bytes() for part in parts)
+    log = tmp_path / "mount.log"
+    for name in ("f", "trailers/matrix.mpg"):  # a new file, an existing one
+        path, lfn = mountpoint / "gilda" / name, f"/grid/gilda/{name}"
+        loop = f"(for part in {' '.join(map(str, parts))}; do cat $part; done) > {path}"
+        run("bash", "-c", loop)
+        entry = grid.stat(lfn)  # stored and registered when the last close returned
+        assert (entry.size, entry.checksum, entry.status) == (
+            20_000_000,
+            adler32(data),
+            FileStatus.READY,
+        )
+        assert os.stat(path).st_size == 20_000_000
+        assert versions_stored(log, lfn) == 1
+        assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(data).digest()
+    run("bash", "-c", f"echo hello > {mountpoint / 'gilda' / 'f'}")  # the shell's own close
+    assert versions_stored(log, "/grid/gilda/f") == 2
+    assert (mountpoint / "gilda" / "f").read_bytes() == b"hello\n"
+    # Two opens of one file are two writers: each close stores its own version.
+    first = os.open(mountpoint / "gilda" / "f", os.O_WRONLY | os.O_TRUNC)
+    second = os.open(mountpoint / "gilda" / "f", os.O_WRONLY | os.O_TRUNC)
+    os.write(first, b"one")
+    os.close(first)
+    assert grid.stat("/grid/gilda/f").size == 3
+    os.write(second, b"second")
+    os.close(second)
+    assert (mountpoint / "gilda" / "f").read_bytes() == b"second"
+    assert versions_stored(log, "/grid/gilda/f") == 4
+
+
+@needs_tmpfs
+@pytest.mark.expect_warnings
+def test_a_failed_overwrite_keeps_the_old_version(
+    config_path: Path, populated, make_file, tmp_path: Path
+) -> None:
+    grid, _ = populated
+    small, onemb = make_file("small.bin", 100_000, seed=4), make_file("onemb.bin", 1 << 20, seed=5)
+    full = tmp_path / "full-se"
+    with config_path.open("a") as config:
+        config.write(f'[se.full-se]\nsite = "cern"\nroot = "{full}"\n')
+    log = tmp_path / "mount.log"
+    with small_disk(full, "512k"), mounted(config_path, tmp_path / "mnt", log) as target:
+        directory = target / "gilda" / "full"
+        directory.mkdir()
+        os.setxattr(directory, "user.grid.default_se", b"full-se")
+        run("cp", small, directory / "keep.bin")
+        lfn = "/grid/gilda/full/keep.bin"
+        old = (grid.stat(lfn), sorted(grid.lr(lfn)))
+        said = fails("bash", "-c", f"cat {onemb} > {directory / 'keep.bin'}")
+        assert "Input/output error" in said
+        assert (grid.stat(lfn), sorted(grid.lr(lfn))) == old
+        assert (directory / "keep.bin").read_bytes() == small.read_bytes()
+        assert os.stat(directory / "keep.bin").st_size == 100_000
+    assert versions_stored(log, lfn) == 1
+    assert f"{lfn} keeps its old version" in log.read_text()
+
+
+def test_a_file_being_written_shows_its_size_to_other_processes(
+    config_path: Path, populated, tmp_path: Path
+) -> None:
+    grid, _ = populated
+    options = ("-o", "entry_timeout=0")  # every stat looks the name up again
+    with mounted(config_path, tmp_path / "mnt", tmp_path / "mount.log", *options) as target:
+        for name in ("new.bin", "trailers/alien.mpg"):  # a new file, one truncated by open
+            path = target / "gilda" / name
+            with path.open("wb", buffering=0) as stream:
+                stream.write(b"x" * 3000)
+                seen = run("stat", "-c", "%s", path), run("ls", "-l", path.parent)
+                assert seen[0] == "3000\n"
+                (line,) = [line for line in seen[1].splitlines() if line.endswith(path.name)]
+                assert line.split()[4] == "3000"
+                assert grid.stat(f"/grid/gilda/{name}").size != 3000  # not stored yet
+            assert grid.stat(f"/grid/gilda/{name}").size == 3000
+
+
+def test_the_next_mount_clears_what_a_killed_daemon_left(
+    config_path: Path, populated, tmp_path: Path
+) -> None:
+    grid, _ = populated
+    staging = tmp_path / "staging"
+    options = ("-o", f"staging_dir={staging}")
+    target, log = tmp_path / "mnt", tmp_path / "mount.log"
+    process = start_mount(config_path, target, log, *options)
+    stream = (target / "gilda" / "crash.dat").open("wb", buffering=0)
+    try:
+        stream.write(b"x" * 1000)
+        (left,) = staging.iterdir()
+        assert left.name.startswith(f"gridfs-{process.pid}-")  # whose it is
+        # A live writer in this process, staged in the same directory, is not a leftover.
+        alive = grid.with_options(staging_dir=str(staging)).open("/grid/gilda/alive.dat", "wb")
+        alive.write(b"alive")
+        alive.flush()
+    finally:
+        process.kill()  # mid-write, by its PID
+        process.wait()
+        with contextlib.suppress(OSError):  # the mount is gone
+            stream.close()
+        subprocess.run([FUSERMOUNT, "-u", str(target)], check=False)
+    assert len(list(staging.iterdir())) == 2
+    with mounted(config_path, target, log, *options):
+        assert [p.name.startswith(f"gridfs-{os.getpid()}-") for p in staging.iterdir()] == [True]
+    assert f"removed {left}: its writer has ended" in log.read_text()
+    alive.close()
+    assert grid.stat("/grid/gilda/alive.dat").size == 5
+    assert list(staging.iterdir()) == []

@@ -14,6 +14,7 @@ from gridfs.errors import (
     ChecksumMismatch,
     InvalidArgument,
     IsADirectory,
+    NoReplicaAvailable,
     NoSpace,
     NotFound,
     UnknownSE,
@@ -95,14 +96,17 @@ def test_copy_out_is_verified_and_never_clobbers_without_overwrite(
     assert leftovers(out) == []
 
 
+@pytest.mark.expect_warnings
 def test_a_corrupt_replica_is_caught_and_leaves_nothing_local(
     grid: Grid, make_file, tmp_path: Path
 ) -> None:
     grid.cr(make_file("f", 500_000), f"{DIR}/f")
     stored = stored_path(grid, f"{DIR}/f", "cern-se")
     stored.write_bytes(b"\0" * 500_000)  # bit rot: same size, other bytes
-    with pytest.raises(ChecksumMismatch, match="corrupt"):
+    # The only replica is corrupt: marked bad, there is none left to read.
+    with pytest.raises(NoReplicaAvailable, match="read is corrupt"):
         copy_out(grid, f"{DIR}/f", tmp_path / "f")
+    assert [r.status.value for r in grid.replicas(f"{DIR}/f")] == ["bad"]
     assert not (tmp_path / "f").exists()
     assert leftovers(tmp_path) == []
 

@@ -78,7 +78,6 @@ def test_mount_options_override_the_table(tmp_path: Path, monkeypatch: pytest.Mo
     assert settings.cache_dir == tmp_path / "c"
     assert kernel == {
         "allow_other",
-        "default_permissions",
         "fsname=gridfs",
         "subtype=gridfs",
         "ro",

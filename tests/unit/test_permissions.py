@@ -9,12 +9,15 @@ from gridfs.catalog.permissions import (
     EXECUTE,
     READ,
     WRITE,
+    AclEdit,
     AclEntry,
     AclTag,
+    edit_acl,
     format_acl,
     inherit,
     is_allowed,
     parse_acl,
+    parse_acl_keys,
 )
 from gridfs.errors import InvalidArgument, NotPermitted, PermissionDenied
 from tests.conftest import ALICE, BOB
@@ -78,6 +81,88 @@ def test_acl_text_round_trips() -> None:
     for bad in ("user:bob", "user:bob:rwz", "mask:x:rwx", "owner::rwx", "user:bob:rwxr"):
         with pytest.raises(InvalidArgument, match="ACL"):
             parse_acl(bad)
+
+
+def test_acl_text_in_the_short_forms_setfacl_and_lfc_take() -> None:
+    assert parse_acl("u:bob:rx,g:atlas:5,d:u:bob:rw,o::-,m:7,user:carol:wr") == [
+        AclEntry(False, AclTag.USER, "bob", RX),
+        AclEntry(False, AclTag.GROUP, "atlas", RX),
+        AclEntry(True, AclTag.USER, "bob", RW),
+        AclEntry(False, AclTag.OTHER, "", 0),
+        AclEntry(False, AclTag.MASK, "", 7),
+        AclEntry(False, AclTag.USER, "carol", RW),
+    ]
+    assert parse_acl_keys("user:bob,d:g:atlas,default:user:carol:rwx,mask::") == [
+        (False, AclTag.USER, "bob"),
+        (True, AclTag.GROUP, "atlas"),
+        (True, AclTag.USER, "carol"),
+        (False, AclTag.MASK, ""),
+    ]
+    for bad in ("u:bob:8", "u:bob:rr", "u:bob:", "d:u:bob"):
+        with pytest.raises(InvalidArgument, match="ACL"):
+            parse_acl(bad)
+
+
+def test_getacl_text_shows_what_the_mask_cuts() -> None:
+    text = format_acl(parse_acl("u::rw-,u:bob:rwx,g::r-x,g:cms:r--,m::r--,o::---,d:u:bob:rw-"))
+    assert text.splitlines()[:5] == [
+        "user::rw-",
+        "user:bob:rwx\t#effective:r--",
+        "group::r-x\t#effective:r--",
+        "group:cms:r--",
+        "mask::r--",
+    ]
+    assert text.endswith("default:user:bob:rw-\n")  # no default mask: nothing cut there
+
+
+@pytest.mark.parametrize(
+    ("current", "edit", "expected"),
+    [
+        # -m recomputes the mask from the group class, unless it gives one.
+        (
+            "u::rw-,u:bob:r-x,g::r--,m::r-x,o::---",
+            AclEdit(modify=tuple(parse_acl("u:dave:rwx"))),
+            "u::rw-,u:bob:r-x,u:dave:rwx,g::r--,m::rwx,o::---",
+        ),
+        (
+            "u::rw-,g::r--,o::---",
+            AclEdit(modify=tuple(parse_acl("u:dave:rwx,m::r--"))),
+            "u::rw-,u:dave:rwx,g::r--,m::r--,o::---",
+        ),
+        # A default ACL named in part gets its base entries from the access ACL.
+        (
+            "u::rwx,g::r-x,o::--x",
+            AclEdit(modify=tuple(parse_acl("d:u:bob:r-x"))),
+            "u::rwx,g::r-x,o::--x,d:u::rwx,d:u:bob:r-x,d:g::r-x,d:m::r-x,d:o::--x",
+        ),
+        # -x removes (a missing entry is no error), and the mask shrinks; it stays.
+        (
+            "u::rw-,u:bob:rwx,g::r--,m::rwx,o::---",
+            AclEdit(remove=((False, AclTag.USER, "bob"), (False, AclTag.USER, "eve"))),
+            "u::rw-,g::r--,m::r--,o::---",
+        ),
+        # -b strips to the base entries, the owning group's own; -k drops the defaults.
+        (
+            "u::rw-,u:bob:rwx,g::r--,m::rwx,o::---,d:u::rwx,d:g::---,d:o::---",
+            AclEdit(strip=True),
+            "u::rw-,g::r--,o::---",
+        ),
+        (
+            "u::rwx,u:bob:rwx,g::r--,m::rwx,o::---,d:u::rwx,d:g::---,d:o::---",
+            AclEdit(drop_default=True),
+            "u::rwx,u:bob:rwx,g::r--,m::rwx,o::---",
+        ),
+    ],
+)
+def test_acl_edits_as_setfacl_makes_them(current: str, edit: AclEdit, expected: str) -> None:
+    assert sorted(edit_acl(parse_acl(current), edit)) == sorted(parse_acl(expected))
+
+
+def test_acl_edits_keep_the_base_entries() -> None:
+    with pytest.raises(InvalidArgument, match="group:: entry cannot be removed"):
+        edit_acl(
+            parse_acl("u::rw-,g::r--,o::---"), AclEdit(remove=((False, AclTag.GROUP_OBJ, ""),))
+        )
 
 
 def test_inheritance_of_default_acls() -> None:
@@ -148,6 +233,28 @@ def test_read_and_write_permissions(shared) -> None:
         bob.iterdir("/grid/gilda")
 
 
+def test_calls_by_id_check_the_walk_to_the_entry(shared) -> None:
+    alice, bob, carol = shared
+    alice.mkdir("/grid/gilda/deep/er", 0o755, parents=True)
+    alice.add_file("/grid/gilda/deep/er/open", size=1, mode=0o644)
+    deep, inner = alice.stat("/grid/gilda/deep"), alice.stat("/grid/gilda/deep/er")
+    target = alice.stat("/grid/gilda/deep/er/open").id
+    assert carol.stat_walked(target, READ).size == 1
+    assert carol.lookup(inner.id, "open").id == target
+    with pytest.raises(PermissionDenied):
+        carol.stat_walked(target, WRITE)
+    # Bob may search neither /grid/gilda (rwxr-x---) nor, so, anything below it.
+    for call in (
+        lambda: bob.stat_walked(target),
+        lambda: bob.stat_replicas(target),
+        lambda: bob.lookup(inner.id, "open"),
+        lambda: bob.lookup(deep.id, "er"),
+    ):
+        with pytest.raises(PermissionDenied, match="/grid/gilda/deep"):
+            call()
+    assert bob.stat_id(target).size == 1  # the plain inode call checks nothing
+
+
 def test_ownership_rules(shared) -> None:
     alice, bob, carol = shared
     with pytest.raises(NotPermitted) as info:
@@ -213,6 +320,22 @@ def test_acls_grant_and_are_inherited(shared) -> None:
         )
     with pytest.raises(InvalidArgument, match="exactly one"):
         alice.setacl("/grid/gilda/secret", parse_acl("u::rw-,o::---"))
+
+
+def test_edit_acl_is_one_catalog_call_for_the_owner(shared) -> None:
+    alice, bob, carol = shared
+    alice.chmod("/grid/gilda", 0o755)
+    alice.setacl("/grid/gilda/secret", parse_acl("u::rw-,u:bob:r--,g::r--,o::---"))
+    assert not bob.access("/grid/gilda/secret", WRITE)
+    edited = alice.edit_acl("/grid/gilda/secret", AclEdit(modify=tuple(parse_acl("u:bob:rw"))))
+    assert AclEntry(False, AclTag.MASK, "", RW) in edited
+    assert alice.stat("/grid/gilda/secret").mode == 0o660  # the group bits show the new mask
+    assert bob.access("/grid/gilda/secret", WRITE)
+    with pytest.raises(NotPermitted):
+        carol.edit_acl("/grid/gilda/secret", AclEdit(strip=True))
+    with pytest.raises(InvalidArgument, match="only a directory"):
+        alice.edit_acl("/grid/gilda/secret", AclEdit(modify=tuple(parse_acl("d:u:bob:r"))))
+    assert alice.getacl("/grid/gilda/secret") == edited
 
 
 def test_setgid_directories_pass_their_group_on(catalog: Catalog) -> None:

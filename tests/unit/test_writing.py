@@ -6,6 +6,8 @@ import contextlib
 import errno
 import io
 import os
+import subprocess
+import sys
 import threading
 import zlib
 from collections.abc import Callable
@@ -24,7 +26,7 @@ from gridfs.errors import (
     NotFound,
     PermissionDenied,
 )
-from gridfs.gfal import Grid, Nodes, ReplicaAccess
+from gridfs.gfal import Grid, Nodes, ReplicaAccess, StagedFile, clear_staging_leftovers
 from gridfs.gfal.checksums import Verify, checksum
 from gridfs.gfal.dataset import plan_replicate
 from gridfs.gfal.delete import delete
@@ -638,3 +640,102 @@ def test_transfers_leave_stale_replicas_out(config: Config, make_file) -> None:
         delete(grid, lfn, se="ral-se")  # the current replica there, not the stale one
         assert [se for se, status in replica_ses(grid, lfn)] == ["cern-se", "ral-se"]
         assert ReplicaStatus.STALE in dict(replica_ses(grid, lfn)).values()
+
+
+# -- write-path integrity ------------------------------------------------------
+
+
+def _fill(staged: StagedFile) -> None:
+    offset = 0
+    while True:  # pwrite writes what fits, then fails
+        offset += staged.pwrite(bytes(100_000), offset)
+
+
+@needs_tmpfs
+def test_a_failed_write_is_remembered_and_no_commit_stores_it(wgrid: Grid, tmp_path: Path) -> None:
+    lfn = f"{TRAILERS}/kept"
+    with wgrid.open(lfn, "wb") as stream:
+        stream.write(b"the good version")
+    before = (wgrid.stat(lfn), wgrid.lr(lfn))
+    with small_disk(tmp_path / "staging", "64k"):
+        staged = wgrid.with_options(staging_dir=str(tmp_path / "staging")).open_staged(
+            lfn, truncate=True
+        )
+        with contextlib.closing(staged):
+            with pytest.raises(NoSpace):
+                _fill(staged)
+            assert isinstance(staged.failed, NoSpace)
+            with pytest.raises(GridError, match=r"nothing stored of .*: a write failed") as caught:
+                staged.commit()
+            assert caught.value.errno == errno.EIO
+    assert (wgrid.stat(lfn), wgrid.lr(lfn)) == before
+
+
+@needs_tmpfs
+@pytest.mark.expect_warnings
+def test_a_failed_overwrite_keeps_the_old_version(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    small = tmp_path / "small-se"
+    with small_disk(small, "64k"):
+        config_file = tmp_path / "full.toml"
+        config_file.write_text(f'[catalog]\nurl = "sqlite:///c.db"\n[se.small]\nroot = "{small}"\n')
+        with Grid.from_config(load_config(config_file)) as grid:
+            make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
+            with grid.open("/grid/f", "wb", se="small") as stream:
+                stream.write(b"old")
+            before = (grid.stat("/grid/f"), grid.lr("/grid/f"))
+            stream = grid.open("/grid/f", "wb")
+            stream.write(os.urandom(200_000))
+            with pytest.raises(NoSpace) as caught:
+                stream.close()
+            assert (grid.stat("/grid/f"), grid.lr("/grid/f")) == before
+            with grid.open("/grid/f") as reader:
+                assert reader.read() == b"old"
+            Path(caught.value.__notes__[0].rsplit(" ", 1)[-1]).unlink()
+    assert "/grid/f keeps its old version: storing the new one failed" in caplog.text
+
+
+_WRITER = """
+import sys
+from gridfs.config import load_config
+from gridfs.gfal import Grid
+grid = Grid.from_config(load_config(sys.argv[1])).with_options(staging_dir=sys.argv[2])
+staged = grid.open_staged(sys.argv[3], create=True)
+staged.pwrite(b"x" * 100, 0)
+print(staged.path, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_staging_files_of_dead_writers_are_cleared_by_the_next(
+    config_path: Path, tmp_path: Path
+) -> None:
+    with Grid.from_config(load_config(config_path)) as grid:
+        make_vo(grid)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(config_path), str(staging), f"/grid/gilda/{name}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("killed", "alive")
+    ]
+    killed, alive = [Path(writer.stdout.readline().strip()) for writer in writers]  # type: ignore[union-attr]
+    assert killed.name.startswith(f"gridfs-{writers[0].pid}-")
+    writers[0].kill()
+    writers[0].communicate()
+    kept = staging / "gridfs-1-kept.kept"  # what a failed close kept for its user
+    kept.write_bytes(b"k")
+    with Grid.from_config(load_config(config_path)) as grid:
+        staged = grid.with_options(staging_dir=str(staging)).open_staged(
+            "/grid/gilda/third", create=True
+        )
+        assert sorted(staging.iterdir()) == sorted([alive, kept, Path(staged.path)])
+        staged.close()
+    writers[1].communicate("")  # it ends without closing its file: a leftover now
+    assert clear_staging_leftovers(str(staging)) == [str(alive)]
+    assert sorted(staging.iterdir()) == [kept]
