@@ -23,7 +23,8 @@ errors from :mod:`os`. Each class also derives from the matching builtin, so
     │   └── ConfigError
     ├── StorageUnavailable (ConnectionError; ECONNREFUSED, ETIMEDOUT, EREMOTEIO...)
     ├── ChecksumMismatch (EIO)
-    └── NoReplicaAvailable (EIO)
+    ├── NoReplicaAvailable (EIO)
+    └── Cancelled (ECANCELED)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import errno as _errno
 
 __all__ = [
     "AlreadyExists",
+    "Cancelled",
     "ChecksumMismatch",
     "ConfigError",
     "DirectoryNotEmpty",
@@ -179,6 +181,12 @@ class ChecksumMismatch(GridError):
 
 class NoReplicaAvailable(GridError):
     """No replica of a file could be opened; the message lists what was tried."""
+
+
+class Cancelled(GridError):
+    """A copy stopped because it was cancelled (Ctrl-C); what it had stored is undone."""
+
+    default_errno = _errno.ECANCELED
 
 
 _BY_ERRNO: dict[int, type[GridError]] = {

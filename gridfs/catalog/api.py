@@ -132,7 +132,12 @@ class CatalogAPI(Protocol):
         ...
 
     def rename(self, source: str, destination: str) -> list[Replica]:
-        """Move ``source`` to ``destination``; returns the replicas of a replaced file."""
+        """Move ``source`` to ``destination``; returns the replicas of a replaced file.
+
+        A file renamed over a file (an editor's save) keeps its id, GUID and
+        replicas, and takes the replaced file's metadata values and comment
+        (those it has none of) and aliases.
+        """
         ...
 
     def chmod(self, lfn: str, mode: int) -> Stat:

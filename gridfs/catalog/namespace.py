@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import delete, exists, func, literal, or_, select, text, update
+from sqlalchemy import column, delete, exists, func, literal, or_, select, table, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -259,6 +259,13 @@ class NamespaceCalls:
         directory by a directory); the replicas of a replaced file are
         unregistered and returned. The GUID stays with the file. Moving a
         directory into its own subtree raises :class:`InvalidArgument`.
+
+        A file replaced by a file is how editors save (``sed -i`` writes a new
+        file and renames it over the old one), so what describes the name
+        rather than the bytes carries over (:func:`_carry_over`): the metadata
+        values and the comment, when the moved file has none of its own, and
+        the aliases. The moved file keeps its own id (the inode), GUID and
+        replicas: the content is new.
         """
         store = self.store
         parts = split_lfn(destination)
@@ -287,8 +294,11 @@ class NamespaceCalls:
                 if existing.id == entry.id:
                     return []
                 store.sticky_check(new_parent, existing, destination)
+                saving = existing.kind == entry.kind == EntryKind.FILE
+                if saving:
+                    _carry_over(session, existing, entry)
                 replaced = _replace(session, entry, existing, destination)
-                if existing.kind == EntryKind.FILE:
+                if existing.kind == EntryKind.FILE and not saving:
                     _drop_aliases(session, destination_lfn)
                 session.flush()
             entry.parent_id = new_parent.id
@@ -466,6 +476,25 @@ def _replace(session: Session, entry: EntryModel, existing: EntryModel, lfn: str
     replaced = replicas_of(session, existing) if existing.kind == EntryKind.FILE else []
     session.delete(existing)
     return replaced
+
+
+# The metadata's values (gridfs.metadata.models.ValueModel), named as the migrations make
+# them: the metadata package builds on the catalog, which therefore cannot import it.
+_VALUES = table("meta_values", column("entry_id"), column("name"))
+
+
+def _carry_over(session: Session, replaced: EntryModel, entry: EntryModel) -> None:
+    """Give file ``entry``, renamed over file ``replaced``, what ``replaced``'s name held.
+
+    Metadata values go over if ``entry`` has none, the comment if it has none;
+    aliases name the LFN, so they stay as they are and now lead to ``entry``.
+    """
+    if entry.comment is None:
+        entry.comment = replaced.comment
+    if not session.scalar(select(exists().where(_VALUES.c.entry_id == entry.id))):
+        session.execute(
+            update(_VALUES).where(_VALUES.c.entry_id == replaced.id).values(entry_id=entry.id)
+        )
 
 
 def _retarget_aliases(session: Session, old: str, new: str) -> None:

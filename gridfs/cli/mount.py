@@ -17,7 +17,7 @@ __all__ = ["COMMANDS"]
 
 
 @click.command("mount")
-@click.argument("mountpoint", type=click.Path(path_type=Path))
+@click.argument("mountpoint", type=click.Path(path_type=Path, readable=False))  # a stale one is not
 @click.option("-f", "--foreground", is_flag=True, help="Stay in the foreground, log to stderr.")
 @click.option(
     "-o",
@@ -69,7 +69,7 @@ def mount_(
 
 
 @click.command("umount")
-@click.argument("mountpoint", type=click.Path(path_type=Path))
+@click.argument("mountpoint", type=click.Path(path_type=Path, readable=False))  # a stale one is not
 def umount(mountpoint: Path) -> None:
     """Unmount a gridfs mount."""
     from gridfs.fuse import unmount  # noqa: PLC0415 - pyfuse3 is needed only here

@@ -10,6 +10,7 @@ from gridfs.cli.output import each_argument
 from gridfs.cli.state import State, pass_state
 from gridfs.errors import GridError, InvalidArgument
 from gridfs.gfal import Grid
+from gridfs.gfal.cancel import run_interruptibly
 from gridfs.gfal.locations import parse_file_ref, parse_location
 
 __all__ = ["COMMANDS"]
@@ -40,7 +41,10 @@ def cr(
     ref = parse_file_ref(lfn)
     if ref.lfn is None:
         raise InvalidArgument(f"{lfn}: name the new file by LFN (its GUID goes with -g)", lfn)
-    entry = state.grid.cr(path, ref.lfn, se_name, guid=guid, space_token=space_token)
+    grid, new = state.grid, ref.lfn
+    entry = run_interruptibly(
+        lambda: grid.cr(path, new, se_name, guid=guid, space_token=space_token), grid.cancel
+    )
     click.echo(f"guid:{entry.guid}")
 
 

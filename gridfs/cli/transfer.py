@@ -27,6 +27,7 @@ from gridfs.cli.jsonout import echo_json
 from gridfs.cli.state import State
 from gridfs.errors import InvalidArgument, IsADirectory, NotADirectory, NotFound
 from gridfs.gfal import CHECKSUM_TYPES, DEFAULT_CHECKSUM, Grid
+from gridfs.gfal.cancel import run_interruptibly
 from gridfs.gfal.checksums import Verify, checksum
 from gridfs.gfal.copy import copy, resolve_destination
 from gridfs.gfal.dataset import (
@@ -82,10 +83,12 @@ class _Bar:
             self._bar.close()
 
 
-def _run(tasks: list[Task], *, parallel: int, attempts: int, quiet: bool) -> Summary:
+def _run(grid: Grid, tasks: list[Task], *, parallel: int, attempts: int, quiet: bool) -> Summary:
     bar = _Bar() if sys.stderr.isatty() and not quiet else None
     try:
-        return run_tasks(tasks, parallel=parallel, attempts=attempts, progress=bar)
+        return run_tasks(
+            tasks, parallel=parallel, attempts=attempts, progress=bar, cancel=grid.cancel
+        )
     finally:
         if bar is not None:
             bar.close()
@@ -266,7 +269,7 @@ def cp(
                 ),
             )
         )
-    summary = _run(tasks, parallel=parallel, attempts=attempts, quiet=quiet)
+    summary = _run(grid, tasks, parallel=parallel, attempts=attempts, quiet=quiet)
     _report(ctx, summary, as_json=as_json, dataset=dataset)
 
 
@@ -328,10 +331,13 @@ def rep(
     if grid.stat(lfn).is_dir() and not recursive:
         raise IsADirectory(f"{lfn} is a directory (replicate it with -r)", lfn)
     if not recursive and len(ses) == 1 and not as_json:
-        click.echo(grid.rep(lfn, ses[0], space_token=space_token).surl)
+        replica = run_interruptibly(
+            lambda: grid.rep(lfn, ses[0], space_token=space_token), grid.cancel
+        )
+        click.echo(replica.surl)
         return
     tasks, skipped = plan_replicate(grid, lfn, ses, space_token=space_token)
-    summary = _run(tasks, parallel=parallel, attempts=attempts, quiet=quiet)
+    summary = _run(grid, tasks, parallel=parallel, attempts=attempts, quiet=quiet)
     summary.skipped = skipped
     _report(ctx, summary, as_json=as_json, dataset=True)
 

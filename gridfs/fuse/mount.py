@@ -13,7 +13,6 @@ import dataclasses
 import functools
 import logging
 import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Mapping
@@ -35,6 +34,7 @@ from gridfs.errors import (
 from gridfs.fuse.blockcache import BlockCache
 from gridfs.fuse.operations import GridOperations
 from gridfs.fuse.options import split_options
+from gridfs.fuse.stale import clear_stale, is_stale, unmount_command
 from gridfs.gfal import EntryId, Grid, clear_staging_leftovers
 
 __all__ = ["default_log_file", "mount", "unmount"]
@@ -67,13 +67,17 @@ def mount(
     ``allow_other``, ``cache_dir=...`` and the other ``[mount]`` keys, which
     override the configuration. In the foreground, serve until unmounted or
     signalled (SIGINT, SIGTERM, SIGHUP) and return ``None``. Otherwise fork a
-    daemon and return its pid once the filesystem is mounted. Raises a
+    daemon and return its pid once the filesystem is mounted. A stale gridfs
+    mount at ``mountpoint`` (its daemon died) is unmounted first
+    (:mod:`gridfs.fuse.stale`). Raises a
     :class:`GridError` if the mountpoint, an option or the configuration is
     unusable or the mount fails.
     """
     settings, fuse_options = split_options(config.mount, options or {})
     config = dataclasses.replace(config, mount=settings)
     target = Path(os.path.realpath(mountpoint))
+    if is_stale(target):  # a dead daemon's mount of our own is cleared, others explained
+        clear_stale(target)
     if not target.exists():
         raise NotFound(f"mountpoint does not exist: {target}", str(target))
     if not target.is_dir():
@@ -94,11 +98,9 @@ def mount(
 def unmount(mountpoint: str | os.PathLike[str]) -> None:
     """Unmount a gridfs mount; the daemon then exits by itself."""
     target = Path(mountpoint).absolute()
-    if not os.path.ismount(target):
+    if not os.path.ismount(target) and not is_stale(target):  # a stale one unmounts too
         raise InvalidArgument(f"not a mount point: {target}", str(target))
-    tool = shutil.which("fusermount3") or shutil.which("fusermount")
-    command = [tool, "-u", str(target)] if tool else ["umount", str(target)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    result = subprocess.run(unmount_command(target), capture_output=True, text=True, check=False)
     if result.returncode != 0:
         reason = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"
         raise GridError(f"cannot unmount {target}: {reason}", str(target))

@@ -5,7 +5,9 @@ counts: a local copy is written under a temporary name in its directory,
 checked (the bytes received, then the file as written, read back) and only
 then renamed into place; a copy to an SE is stored and verified before it is
 registered (:meth:`Grid.cr`). On any failure, an interrupt included, the
-partial copy is removed and the destination is as it was.
+partial copy is removed and the destination is as it was. Each copy stops
+at its next chunk once the grid's :attr:`~Grid.cancel` token is cancelled
+(:mod:`gridfs.gfal.cancel`), undone like any failure.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from gridfs.errors import (
     NotFound,
     from_os_error,
 )
+from gridfs.gfal.cancel import CancelToken
 from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.grid import Grid
 from gridfs.gfal.locations import Location
@@ -101,7 +104,7 @@ def copy_out(
     try:
         source = grid.storage.open_best(entry, replicas, lfn, on_corrupt=grid.mark_bad)
         with os.fdopen(fd, "wb", buffering=0) as out, source:
-            size = _receive(source, ReadCheck(entry, lfn), out, target)
+            size = _receive(source, ReadCheck(entry, lfn), out, target, grid.cancel)
         if size != entry.size:
             raise ChecksumMismatch(
                 f"the replica of {lfn} read is short: {size} bytes, the catalog says {entry.size}",
@@ -112,6 +115,7 @@ def copy_out(
             raise ChecksumMismatch(
                 f"{target} as written has adler32 {written}, not {expected}", str(target)
             )
+        grid.cancel.check(lfn)
         _move_into_place(temp, target, overwrite=overwrite)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -121,17 +125,20 @@ def copy_out(
     return Copied(lfn, str(target), size, expected)
 
 
-def _receive(source: FailoverReader, check: ReadCheck, out: BinaryIO, target: Path) -> int:
+def _receive(
+    source: FailoverReader, check: ReadCheck, out: BinaryIO, target: Path, cancel: CancelToken
+) -> int:
     """Write the file from ``source`` to ``out``; a corrupt replica's bytes are replaced.
 
     The bytes' adler32 is checked as they arrive: when a replica's turn out
     wrong, it is marked bad and the copy starts again from the next replica
-    (:class:`NoReplicaAvailable` when none is left). Returns the bytes written.
+    (:class:`NoReplicaAvailable` when none is left). ``cancel`` stops it between
+    chunks. Returns the bytes written.
     """
     while True:
         size = 0
         try:
-            for chunk in source.checked_chunks(check, _CHUNK):
+            for chunk in cancel.checked(source.checked_chunks(check, _CHUNK), str(target)):
                 _write_all(out, chunk, target)
                 size += len(chunk)
         except Corrupt as exc:
@@ -195,6 +202,7 @@ def _replacing(grid: Grid, lfn: str, overwrite: bool, create: Callable[[str], St
     temp = join_lfn((*parts[:-1], f".{parts[-1]}.{secrets.token_hex(6)}.part"))
     created = create(temp)
     try:
+        grid.cancel.check(lfn)
         grid.rename(temp, lfn)
     except BaseException:
         grid.unlink(temp)
@@ -265,6 +273,7 @@ def copy_grid(
                     mode=entry.mode,
                     space_token=space_token,
                 ),
+                cancel=grid.cancel,
             )
         return created
 

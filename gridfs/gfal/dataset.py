@@ -8,7 +8,9 @@ tries a file again after a transient failure (a timeout, a connection broken
 off) up to ``attempts`` times, tells a :class:`Progress` of each file done,
 and returns a :class:`Summary` that lists every failure. Each task is one
 verified copy of :mod:`gridfs.gfal.copy` or :meth:`Grid.rep`, so a failed or
-interrupted task leaves nothing stored or registered.
+interrupted task leaves nothing stored or registered. An interrupt (Ctrl-C)
+while a run waits cancels it (:mod:`gridfs.gfal.cancel`): files done stay,
+files not started are not started, and the copies in flight are undone.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from pathlib import Path
 from typing import Protocol
 
 from gridfs.catalog import Stat
-from gridfs.errors import AlreadyExists, InvalidArgument, NotADirectory, from_os_error
+from gridfs.errors import AlreadyExists, Cancelled, InvalidArgument, NotADirectory, from_os_error
+from gridfs.gfal.cancel import CancelToken, settle
 from gridfs.gfal.copy import copy_grid, copy_in, copy_out
 from gridfs.gfal.grid import Grid
 from gridfs.gfal.replicas import current_replicas
@@ -136,18 +139,22 @@ def run_tasks(
     attempts: int = DEFAULT_ATTEMPTS,
     progress: Progress | None = None,
     backoff_s: float = 0.5,
+    cancel: CancelToken | None = None,
 ) -> Summary:
     """Run ``tasks``, ``parallel`` at a time; see the module's docstring.
 
     A task that fails with a transient error is tried again after a jittered
     backoff, at most ``attempts`` times in all; any other :class:`OSError`
-    fails it at once. An exception that is no :class:`OSError` (a bug) stops
-    the run: tasks not started are cancelled, running ones finish, and it is
-    raised.
+    fails it at once. An interrupt, or an exception that is no
+    :class:`OSError` (a bug), stops the run: ``cancel`` is set, tasks not
+    started are dropped, the run waits for the running ones to stop, and the
+    exception is raised. ``cancel`` should be the token of the tasks' grid
+    (:attr:`Grid.cancel`), so that the copies in flight stop and are undone.
     """
     if parallel < 1 or attempts < 1:
         raise InvalidArgument("parallel and attempts must be at least 1")
     summary = Summary()
+    cancel = cancel or CancelToken()
     lock = threading.Lock()
     if progress is not None:
         progress.start(len(tasks), sum(task.size for task in tasks))
@@ -155,13 +162,17 @@ def run_tasks(
 
     def attempt(task: Task) -> None:
         for tried in range(1, attempts + 1):
+            if cancel.cancelled:
+                return
             try:
                 task.run()
+            except Cancelled:
+                return  # undone; the run's caller hears of the interrupt
             except OSError as exc:
                 if tried < attempts and is_transient(exc):
                     delay = random.uniform(0, backoff_s * 2**tried)
                     log.info("%s: %s; trying again in %.1f s", task.source, exc, delay)
-                    time.sleep(delay)
+                    cancel.sleep(delay)
                     continue
                 log.info("%s -> %s failed: %s", task.source, task.destination, exc)
                 with lock:
@@ -179,14 +190,13 @@ def run_tasks(
     with concurrent.futures.ThreadPoolExecutor(
         max_workers=parallel, thread_name_prefix="gridfs-transfer"
     ) as pool:
-        futures = [pool.submit(attempt, task) for task in tasks]
+        futures: list[concurrent.futures.Future[None]] = []
         try:
-            for future in concurrent.futures.as_completed(futures):
-                future.result()
-        except BaseException:
-            for future in futures:
-                future.cancel()
+            futures.extend(pool.submit(attempt, task) for task in tasks)
+        except BaseException:  # interrupted while submitting: what was submitted stops too
+            cancel.cancel()
             raise
+        settle(futures, cancel)
     summary.elapsed_s = time.monotonic() - started
     return summary
 

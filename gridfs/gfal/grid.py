@@ -36,6 +36,7 @@ from gridfs.errors import (
     from_os_error,
 )
 from gridfs.gfal import xattrs
+from gridfs.gfal.cancel import CancelToken
 from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.fileobj import GridRawFile, GridRawReader
 from gridfs.gfal.metadata_calls import MetadataCalls
@@ -79,6 +80,7 @@ class Grid(MetadataCalls):
         *,
         metadata: MetadataAPI | None = None,
         staging_dir: str | None = None,
+        cancel: CancelToken | None = None,
     ) -> None:
         self._catalog = catalog
         if metadata is None:
@@ -88,6 +90,7 @@ class Grid(MetadataCalls):
         self._metadata = metadata
         self._storage = storage
         self._staging_dir = staging_dir  # files being written; None: the system's temp dir
+        self._cancel = cancel or CancelToken()
 
     @classmethod
     def from_config(cls, config: Config | None = None) -> Grid:
@@ -111,12 +114,17 @@ class Grid(MetadataCalls):
             self._storage,
             metadata=self._metadata.as_identity(identity),
             staging_dir=self._staging_dir,
+            cancel=self._cancel,
         )
 
     def with_options(
-        self, *, timeout_s: float | None = None, staging_dir: str | None = None
+        self,
+        *,
+        timeout_s: float | None = None,
+        staging_dir: str | None = None,
+        cancel: CancelToken | None = None,
     ) -> Grid:
-        """This grid with other storage timeouts or another staging directory for writes."""
+        """This grid with other storage timeouts, staging directory for writes or cancel token."""
         storage = self._storage
         if timeout_s is not None:
             options = dataclasses.replace(storage.backend_options, timeout_s=timeout_s)
@@ -126,7 +134,13 @@ class Grid(MetadataCalls):
             storage,
             metadata=self._metadata,
             staging_dir=staging_dir if staging_dir is not None else self._staging_dir,
+            cancel=cancel or self._cancel,
         )
+
+    @property
+    def cancel(self) -> CancelToken:
+        """The token that stops this grid's copies (cr, rep, cp) at their next chunk."""
+        return self._cancel
 
     @property
     def catalog(self) -> CatalogAPI:
@@ -582,6 +596,7 @@ class Grid(MetadataCalls):
                 expected_checksum=source_digest.hexdigest,
                 expected_size=None,
                 register=register,
+                cancel=self._cancel,
             )
         log.info("registered %s (%d bytes) with replica %s", lfn, entry.size, surl)
         return entry
@@ -621,6 +636,7 @@ class Grid(MetadataCalls):
                 register=lambda surl, _: self._catalog.add_replica(
                     guid, target_se.name, surl, space_token=space_token, checksum=checksum
                 ),
+                cancel=self._cancel,
             )
         log.info("replicated %s to %s as %s", lfn, target_se.name, surl)
         return replica

@@ -27,6 +27,7 @@ from gridfs.errors import (
     StorageUnavailable,
     UnknownSE,
 )
+from gridfs.gfal.cancel import CancelToken
 from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.policy import Candidate, rank_replicas
 from gridfs.storage import (
@@ -317,16 +318,20 @@ class ReplicaAccess:
         expected_checksum: Callable[[], str],
         expected_size: int | None,
         register: Callable[[str, WriteResult], T],
+        cancel: CancelToken | None = None,
     ) -> T:
         """Store ``chunks`` as the new replica ``surl`` on ``se``, verify it, then ``register`` it.
 
         The SE's checksum of what it stored, and the one computed while sending,
         must both equal ``expected_checksum()`` (asked once the bytes are sent).
         Returns what ``register(surl, written)`` returns. On any failure,
-        registration included, the stored copy is deleted.
+        registration and ``cancel`` (checked between chunks and before
+        registering) included, the stored copy is deleted.
         """
         turl = resolve_turl(surl, se, self.protocols)
         backend = self.backend(turl)
+        if cancel is not None:
+            chunks = cancel.checked(chunks, surl)
         try:
             written = backend.write(turl, chunks)
         except StorageUnavailable:
@@ -349,6 +354,8 @@ class ReplicaAccess:
                 )
             if se.nearline:
                 self.stager.migrate(se, surl)
+            if cancel is not None:
+                cancel.check(surl)
             result = register(surl, written)
             registered = True
             return result

@@ -13,6 +13,13 @@ Values of different families never compare (an int with a string is an
 error naming the column), and ``like`` is case-sensitive on every dialect:
 ``%`` is any run of characters, ``_`` one character, and a backslash makes
 the next character literal.
+
+Long flat chains stay within the database's limits (SQLite parses ``a or b
+or ...`` into a tree as deep as the chain, and refuses one deeper than 1000):
+equality terms of one attribute in an ``or`` become one ``IN (...)`` list,
+and the other terms of a long ``and`` or ``or`` are nested as a balanced
+tree of parenthesized groups, so that the depth grows with the logarithm
+of the length.
 """
 
 from __future__ import annotations
@@ -22,7 +29,19 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Double, FromClause, and_, bindparam, not_, or_, true
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Double,
+    FromClause,
+    and_,
+    bindparam,
+    not_,
+    or_,
+    true,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.selectable import NamedFromClause
 
 from gridfs.catalog.models import EntryModel
@@ -50,6 +69,7 @@ __all__ = ["FILE", "FILE_TYPE", "Collection", "QueryCompiler", "attributes_of"]
 
 FILE = "FILE"  # AMGA's name for the entry's own name
 FILE_TYPE = AttributeType("varchar", 255)
+_GROUP = 8  # terms per parenthesized group of a long chain: depth 8 * log8(length)
 
 _OPERATORS: dict[Operator, Callable[[Any, Any], ColumnElement[bool]]] = {
     Operator.EQ: operator.eq,
@@ -183,9 +203,9 @@ class QueryCompiler:
     def _compile(self, node: Condition) -> ColumnElement[bool]:  # noqa: PLR0911 - one per node
         match node:
             case And(items=items):
-                return and_(*(self._compile(item) for item in items))
+                return _balanced(and_, [self._compile(item) for item in items])
             case Or(items=items):
-                return or_(*(self._compile(item) for item in items))
+                return _balanced(or_, self._disjuncts(items))
             case Not(item=item):
                 return not_(self._compile(item))
             case Comparison():
@@ -206,6 +226,29 @@ class QueryCompiler:
                 column, _ = self._attribute(operand, "IS NULL")
                 return column.is_not(None) if negated else column.is_(None)
         raise AssertionError(f"unknown node {node!r}")
+
+    def _disjuncts(self, items: tuple[Condition, ...]) -> list[ColumnElement[bool]]:
+        """The terms of an ``or``, equality terms of one attribute merged into one ``IN``.
+
+        A merged term takes the place of the first of its terms.
+        """
+        compiled: list[ColumnElement[bool] | None] = []
+        lists: dict[tuple[int, str], tuple[int, ColumnElement[Any], list[Any]]] = {}
+        for item in items:
+            equal = _equality(item)
+            if equal is None:
+                compiled.append(self._compile(item))
+                continue
+            ref, literals = equal
+            column, kind = self.column(ref)
+            key = (self.collection(ref).directory_id, ref.name)
+            if key not in lists:
+                lists[key] = (len(compiled), column, [])
+                compiled.append(None)
+            lists[key][2].extend(self._bound(literal, kind, ref) for literal in literals)
+        for index, column, values in lists.values():
+            compiled[index] = column == values[0] if len(values) == 1 else column.in_(values)
+        return [term for term in compiled if term is not None]
 
     def _comparison(self, node: Comparison) -> ColumnElement[bool]:
         left, right, op = node.left, node.right, node.op
@@ -280,6 +323,48 @@ class QueryCompiler:
 
     def _error(self, message: str, column: int) -> QueryError:
         return QueryError(message, self.query, column)
+
+
+def _equality(node: Condition) -> tuple[Attribute, tuple[Literal, ...]] | None:
+    """``(attribute, values)`` of ``attribute = value`` or ``attribute in (values)``, else None."""
+    match node:
+        case Comparison(op=Operator.EQ, left=Attribute() as ref, right=Literal() as value):
+            return ref, (value,)
+        case Comparison(op=Operator.EQ, left=Literal() as value, right=Attribute() as ref):
+            return ref, (value,)
+        case InList(operand=Attribute() as ref, values=values, negated=False):
+            return ref, values
+    return None
+
+
+class _Parenthesized(ColumnElement[bool]):
+    """``(inner)``, kept: SQLAlchemy flattens ``or_(or_(a, b), c)`` back into one chain."""
+
+    inherit_cache = False  # its inner expression is no part of a cache key
+    type = Boolean()
+
+    def __init__(self, inner: ColumnElement[bool]) -> None:
+        self.inner = inner
+
+
+@compiles(_Parenthesized)
+def _render_parenthesized(element: _Parenthesized, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.inner, **kw)})"
+
+
+def _balanced(
+    join: Callable[..., ColumnElement[bool]], terms: list[ColumnElement[bool]]
+) -> ColumnElement[bool]:
+    """``join(*terms)`` as a balanced tree of groups of at most ``_GROUP`` terms."""
+    if len(terms) <= _GROUP:
+        return join(*terms)
+    size = -(-len(terms) // _GROUP)
+    return join(
+        *(
+            _Parenthesized(_balanced(join, terms[start : start + size]))
+            for start in range(0, len(terms), size)
+        )
+    )
 
 
 def _null_rejecting(term: Condition) -> list[Attribute]:

@@ -77,7 +77,8 @@ def stream(
     stack = ExitStack()
     try:
         opened = stack.enter_context(session)
-        rows = execute(opened)
+        with errors():  # a query the database refuses (too large, say) is a gridfs error too
+            rows = execute(opened)
     except BaseException:
         stack.close()
         raise

@@ -228,3 +228,44 @@ def _uid_without_account() -> int:
 
     taken = {entry.pw_uid for entry in pwd.getpwall()}
     return next(uid for uid in range(40000, 50000) if uid not in taken)
+
+
+def test_sed_i_keeps_the_files_metadata_comment_and_aliases(mountpoint: Path, populated) -> None:
+    grid, _ = populated
+    trailers = mountpoint / "gilda" / "trailers"
+    lfn = "/grid/gilda/trailers/notes.txt"
+    (trailers / "notes.txt").write_text("hello world\n")
+    grid.addattrs("/grid/gilda/trailers", {"Runtime": "int", "Title": "varchar(32)"})
+    grid.setattr(lfn, {"Runtime": 136, "Title": "Notes"})
+    grid.set_comment(lfn, "read me")
+    grid.aa(lfn, "/grid/gilda/notes-alias.txt")
+    old_guid = grid.lg(lfn)
+    old_copy = replica_file(grid, lfn, "cern-se")
+    inode = os.stat(trailers / "notes.txt").st_ino
+
+    run("sed", "-i", "s/world/grid/", trailers / "notes.txt")  # a new file renamed over it
+
+    assert (trailers / "notes.txt").read_text() == "hello grid\n"
+    assert os.stat(trailers / "notes.txt").st_ino != inode  # rename(2): the new file's inode
+    assert grid.lg(lfn) != old_guid  # new content, new GUID
+    assert not old_copy.exists()
+    assert grid.getattr(lfn) == {"Runtime": 136, "Title": "Notes"}
+    assert grid.stat(lfn).comment == "read me"
+    assert grid.la(lfn) == [lfn, "/grid/gilda/notes-alias.txt"]
+    assert (mountpoint / "gilda" / "notes-alias.txt").read_text() == "hello grid\n"
+    assert sorted(os.listdir(trailers)) == sorted([*TRAILERS, "notes.txt"])
+
+
+def test_mv_of_a_file_with_metadata_over_another_keeps_its_own(mountpoint: Path, populated) -> None:
+    grid, _ = populated
+    trailers = "/grid/gilda/trailers"
+    grid.addattrs(trailers, {"Runtime": "int"})
+    grid.setattr(f"{trailers}/alien.mpg", {"Runtime": 117})
+    grid.setattr(f"{trailers}/amelie.mpg", {"Runtime": 122})
+    grid.set_comment(f"{trailers}/amelie.mpg", "replaced")
+    os.rename(
+        mountpoint / "gilda" / "trailers" / "alien.mpg",
+        mountpoint / "gilda" / "trailers" / "amelie.mpg",
+    )
+    assert grid.getattr(f"{trailers}/amelie.mpg") == {"Runtime": 117}
+    assert grid.stat(f"{trailers}/amelie.mpg").comment == "replaced"  # alien had none

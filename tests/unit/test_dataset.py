@@ -11,8 +11,15 @@ from pathlib import Path
 import pytest
 
 from gridfs.config import load_config
-from gridfs.errors import AlreadyExists, InvalidArgument, NotADirectory, StorageUnavailable
+from gridfs.errors import (
+    AlreadyExists,
+    Cancelled,
+    InvalidArgument,
+    NotADirectory,
+    StorageUnavailable,
+)
 from gridfs.gfal import Grid
+from gridfs.gfal.cancel import CancelToken
 from gridfs.gfal.dataset import (
     Task,
     plan_copy_grid,
@@ -205,3 +212,33 @@ def test_a_full_se_fails_some_files_and_leaves_nothing_half_done(tmp_path: Path)
             for lfn, entry in walk_files(grid, "/grid/ds"):
                 with grid.open(lfn) as stream:
                     assert f"{zlib.adler32(stream.read()):08x}" == entry.checksum
+
+
+class CancelAfterFirst(Progress):
+    """Cancels the run's token once the first file is done."""
+
+    def __init__(self, token: CancelToken) -> None:
+        super().__init__()
+        self.token = token
+
+    def done(self, task: Task, error: OSError | None) -> None:
+        super().done(task, error)
+        self.token.cancel()
+
+
+def test_a_cancelled_run_keeps_the_files_done_and_starts_no_more(
+    grid: Grid, tmp_path: Path
+) -> None:
+    token = CancelToken()
+    cancellable = grid.with_options(cancel=token)
+    source = make_tree(tmp_path / "dataset", files=4)
+    tasks = plan_copy_in(cancellable, source, f"{DIR}/ds")
+    summary = run_tasks(tasks, parallel=1, progress=CancelAfterFirst(token), cancel=token)
+    assert (summary.files, summary.failures) == (1, [])
+    copied = [lfn for lfn, _ in walk_files(grid, f"{DIR}/ds")]
+    assert len(copied) == 1
+    assert len(stored_files(tmp_path)) == 1
+    with pytest.raises(Cancelled):  # the grid's copies stop at their first chunk
+        cancellable.cr(source / "run0" / "f000.dat", f"{DIR}/late.dat")
+    assert grid.listdir(DIR) == ["ds"]
+    assert len(stored_files(tmp_path)) == 1

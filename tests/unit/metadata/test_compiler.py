@@ -131,3 +131,23 @@ def test_a_fraction_compared_with_an_int_is_not_rounded_on_postgresql() -> None:
     where, bound, _ = compiled("n > 2.5", "postgresql")
     assert where == "v0.int_value > %(param_1)s"
     assert bound == {"param_1": 2.5}
+
+
+def _depth(sql: str) -> int:
+    depth = deepest = 0
+    for char in sql:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def test_long_chains_become_in_lists_and_balanced_trees() -> None:
+    where, bound, _ = compiled(" or ".join(f"n = {i}" for i in range(10_000)) + " or s = 'x'")
+    assert where == "v0.int_value IN (__[POSTCOMPILE_int_value_1]) OR v1.str_value = ?"
+    assert list(bound.values()) == [list(range(10_000)), "x"]
+    where, _, _ = compiled(" and ".join(f"n != {i}" for i in range(10_000)))
+    assert where.count("v0.int_value != ?") == 10_000
+    assert _depth(where) <= 5  # 8 terms a group: log8(10,000) levels
+    where, _, _ = compiled(" or ".join(f"n < {i} or s = 'x{i}'" for i in range(5_000)))
+    assert "IN" in where
+    assert _depth(where) <= 5

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import sqlite3
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from gridfs.catalog import Catalog, EntryKind
 from gridfs.catalog.models import EntryModel
 from gridfs.errors import (
     AlreadyExists,
+    GridError,
     InvalidArgument,
     NotADirectory,
     NotFound,
@@ -288,6 +290,24 @@ def test_rename_keeps_and_delete_removes_metadata(meta: Metadata, catalog: Catal
     assert left == 0
 
 
+def test_a_file_renamed_over_a_file_takes_its_values_and_comment(
+    meta: Metadata, catalog: Catalog
+) -> None:
+    target = f"{MOVIES}/alien.mpg"
+    catalog.set_comment(target, "the 1979 cut")
+    add(catalog, f"{MOVIES}/.alien.swp")  # an editor's new file: no values, no comment
+    new_id = catalog.stat(f"{MOVIES}/.alien.swp").id
+    catalog.rename(f"{MOVIES}/.alien.swp", target)
+    assert catalog.stat(target).id == new_id
+    assert meta.getattr(target, ["Runtime", "Title"]) == {"Runtime": 117, "Title": "Alien"}
+    assert catalog.stat(target).comment == "the 1979 cut"
+    assert found(meta, "Runtime = 117") == ["alien.mpg"]
+    # A file with values of its own keeps them: mv matrix.mpg alien.mpg.
+    catalog.rename(f"{MOVIES}/matrix.mpg", target)
+    assert meta.getattr(target, ["Runtime"]) == {"Runtime": 136}
+    assert found(meta, "Runtime = 117") == []
+
+
 def test_values_move_with_their_entry_to_another_directory(
     audio: Metadata, catalog: Catalog
 ) -> None:
@@ -485,3 +505,43 @@ def test_find_ids_places_each_match_below_the_directory_searched(
     assert match.entry.name == "short.mpg"
     direct = list(meta.find_ids(top, "Runtime = 117"))
     assert [(f.directories, f.entry.name) for f in direct] == [((), "alien.mpg")]
+
+
+@pytest.mark.parametrize("terms", [1000, 10000])
+def test_long_flat_chains_compile_within_the_database_limits(meta: Metadata, terms: int) -> None:
+    every = found(meta, "Runtime >= 0")
+    assert len(every) == 7
+    # Runtimes are 86 to 140: each chain below names them all.
+    equal = " or ".join(f"Runtime = {i}" for i in range(terms))  # one IN list
+    assert found(meta, equal) == every
+    mixed = " or ".join(f"Title = 'Alien{i}' or Runtime > {100_000 + i}" for i in range(terms))
+    assert found(meta, mixed + " or Title = 'Alien'") == ["alien.mpg"]
+    unequal = " and ".join(f"Runtime != {i}" for i in range(terms))
+    assert found(meta, unequal) == []
+    assert found(meta, f"not ({unequal}) and Comedy = true") == [
+        "amelie.mpg",
+        "madagascar.mpg",
+        "pinkpanther.mov",
+    ]
+
+
+def test_a_query_beyond_the_database_limits_fails_in_one_line(
+    meta: Metadata, catalog: Catalog
+) -> None:
+    engine = catalog.store.engine
+    if engine.dialect.name == "sqlite":
+        # This SQLite is built to take 250,000 parameters; many builds take 32,766 (or 999).
+        event.listen(engine, "connect", _fewer_sqlite_parameters)
+        engine.dispose()
+    # 70,000 values: more bound parameters than PostgreSQL (65,535) takes.
+    condition = " or ".join(f"Runtime = {i}" for i in range(70_000))
+    with pytest.raises(GridError) as info:
+        meta.find(MOVIES, condition)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "SELECT" not in message
+    assert "parameters" in message or "variables" in message
+
+
+def _fewer_sqlite_parameters(connection: sqlite3.Connection, _: object) -> None:
+    connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
