@@ -206,6 +206,11 @@ def test_se_add_protocol_makes_the_se_usable_at_once(
         [GRIDFS, *cfg, "cat", "/grid/gilda/x.bin"], capture_output=True, check=True
     )
     assert cat.stdout == source.read_bytes()
+    # rf checks a root:// copy by the server's own checksum.
+    (surl,) = run(*cfg, "lr", "/grid/gilda/x.bin").stdout.split()
+    run(*cfg, "uf", surl, "/grid/gilda/x.bin")
+    run(*cfg, "rf", surl, "/grid/gilda/x.bin")
+    assert run(*cfg, "lr", "/grid/gilda/x.bin").stdout.split() == [surl]
     run(*cfg, "rm", "/grid/gilda/x.bin")
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from gridfs.gfal import Grid
+from tests.cli.test_cli import GRIDFS
 from tests.mount.conftest import replica_file
 
 LFN = "/grid/gilda/trailers/alien.mpg"
@@ -32,3 +34,19 @@ def test_setfattr_replicas_checks_the_copy(
     assert set(grid.lr(LFN)) == before
     os.setxattr(path, "user.replicas", f"+{surl}/good.mpg".encode())
     assert set(grid.lr(LFN)) == before | {f"{surl}/good.mpg"}
+
+
+def test_se_add_says_how_a_running_mount_sees_the_new_se(
+    mountpoint: Path, config_path: Path, tmp_path: Path
+) -> None:
+    command = [GRIDFS, "--config", config_path, "se", "add", "new-se", "--site", "x"]
+    added = subprocess.run(
+        [*command, "--root", tmp_path / "new-se"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert "gridfs is mounted at " in added.stdout
+    assert str(mountpoint) in added.stdout
+    assert "remount to see the change" in added.stdout
