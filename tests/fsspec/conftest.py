@@ -51,7 +51,7 @@ def grid_fs(request: pytest.FixtureRequest) -> Iterator[GridFileSystem]:
     memory = "/dev/shm" if os.path.isdir("/dev/shm") else None
     directory = Path(tempfile.mkdtemp(prefix=f"gridfs-{request.param}-", dir=memory))
     try:
-        with Grid.from_config(load_config(grid_config(directory, server))) as grid:
+        with Grid.from_config(load_config(grid_config(directory, server)), create=True) as grid:
             make_vo(grid, VO)
             yield GridFileSystem(grid=grid, skip_instance_cache=True)
     finally:

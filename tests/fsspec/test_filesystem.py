@@ -13,6 +13,7 @@ from fsspec.callbacks import Callback
 
 from gridfs.catalog import SUPERUSER, FileStatus
 from gridfs.fsspec import GridFileSystem
+from tests.conftest import create_catalog
 from tests.fsspec.conftest import VO
 
 DATA = bytes(range(256)) * 40_000  # 10 MB: more than two blocks
@@ -201,6 +202,7 @@ def test_reads_fail_over_to_another_replica(tmp_path: Path) -> None:
         '[se.near-se]\nsite = "near"\nsurl_prefix = "srm://near/grid"\nroot = "near"\n'
         '[se.far-se]\nsite = "far"\nsurl_prefix = "srm://far/grid"\nroot = "far"\n'
     )
+    create_catalog(config)
     fs = GridFileSystem(str(config), skip_instance_cache=True)
     try:
         fs.pipe_file("/grid/f", DATA)
