@@ -15,7 +15,7 @@ import pytest
 from gridfs.config import load_config
 from gridfs.fsspec import GridFileSystem
 from gridfs.gfal import Grid
-from tests.conftest import make_vo
+from tests.conftest import create_catalog, make_vo
 from tests.storage_servers import XRootDServer
 
 VO = "/grid/gilda"
@@ -36,6 +36,7 @@ def grid_config(directory: Path, xrootd: XRootDServer | None = None) -> Path:
         lines[2] += '\nprotocols = ["root"]'
     path = directory / "grid.toml"
     path.write_text("\n".join(lines) + "\n")
+    create_catalog(path)
     return path
 
 
@@ -51,7 +52,7 @@ def grid_fs(request: pytest.FixtureRequest) -> Iterator[GridFileSystem]:
     memory = "/dev/shm" if os.path.isdir("/dev/shm") else None
     directory = Path(tempfile.mkdtemp(prefix=f"gridfs-{request.param}-", dir=memory))
     try:
-        with Grid.from_config(load_config(grid_config(directory, server)), create=True) as grid:
+        with Grid.from_config(load_config(grid_config(directory, server))) as grid:
             make_vo(grid, VO)
             yield GridFileSystem(grid=grid, skip_instance_cache=True)
     finally:
