@@ -12,7 +12,9 @@ import pytest
 from fsspec.callbacks import Callback
 
 from gridfs.catalog import SUPERUSER, FileStatus
+from gridfs.config import load_config
 from gridfs.fsspec import GridFileSystem
+from gridfs.gfal import Grid
 from tests.conftest import create_catalog
 from tests.fsspec.conftest import VO
 
@@ -20,6 +22,7 @@ DATA = bytes(range(256)) * 40_000  # 10 MB: more than two blocks
 
 
 def test_the_entry_point_registers_grid() -> None:
+    Grid.from_config(load_config(), create=True).close()  # the embedded default's catalog
     fs, path = fsspec.url_to_fs("grid:///grid/gilda/x.root")
     assert isinstance(fs, GridFileSystem)
     assert path == "/grid/gilda/x.root"
