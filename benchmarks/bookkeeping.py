@@ -349,7 +349,7 @@ def find_latency(catalog: Catalog, meta: Metadata, entries: int, finds: int) -> 
 
 
 def run_backend(url: str, args: argparse.Namespace) -> list[str]:
-    catalog = Catalog.from_url(url, SUPERUSER)
+    catalog = Catalog.from_url(url, SUPERUSER, create=True)
     meta = Metadata(catalog)
     try:
         catalog.mkdir(BOOKKEEPING, parents=True)

@@ -419,7 +419,7 @@ def mixed_rows(collected: list[dict[str, Any]], processes: int) -> list[Row]:
 
 def run_backend(url: str, args: argparse.Namespace) -> list[Row]:
     rng = random.Random(SEED)
-    catalog = Catalog.from_url(url, SUPERUSER)
+    catalog = Catalog.from_url(url, SUPERUSER, create=True)
     try:
         progress(f"populating {args.entries} entries")
         rows = [populate(catalog, args.entries)]

@@ -144,7 +144,7 @@ def setup(work: Path, server: object, size_mib: int, entries: int) -> tuple[Path
         for _ in range(size_mib):
             out.write(rng.randbytes(MIB))
     paths: dict[str, Path] = {}
-    with Grid.from_config(load_config(config)) as grid:
+    with Grid.from_config(load_config(config), create=True) as grid:
         grid.makedirs("/grid/bench/many")
         grid.cr(source, "/grid/bench/local.dat", se="local")
         grid.cr(source, "/grid/bench/remote.dat", se="xrd")

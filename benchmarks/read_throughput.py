@@ -68,7 +68,7 @@ def register_file(work: Path, size_mib: int) -> tuple[Grid, Path, str, float]:
     with source.open("wb") as out:
         for _ in range(size_mib):
             out.write(rng.randbytes(CHUNK))
-    grid = Grid.from_config(load_config(config_file))
+    grid = Grid.from_config(load_config(config_file), create=True)
     grid.makedirs("/grid/bench")
     started = time.perf_counter()
     grid.cr(source, LFN)

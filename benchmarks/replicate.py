@@ -97,7 +97,7 @@ def open_grid(config: Path):  # gridfs is imported late, once sys.path has the r
     from gridfs.config import load_config  # noqa: PLC0415
     from gridfs.gfal import Grid  # noqa: PLC0415
 
-    grid = Grid.from_config(load_config(config))
+    grid = Grid.from_config(load_config(config), create=True)
     admin = grid.catalog.as_identity(SUPERUSER)
     admin.mkdir("/grid", 0o755, exist_ok=True)
     admin.chown("/grid", grid.catalog.identity.user, grid.catalog.identity.group)

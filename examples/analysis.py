@@ -15,6 +15,9 @@ import numpy as np
 import pandas as pd
 import uproot
 
+from gridfs import Grid
+from gridfs.config import load_config
+
 # %% Set-up: a grid of one catalog and one SE in a temporary directory.
 home = Path(tempfile.mkdtemp(prefix="gridfs-analysis-"))
 config = home / "grid.toml"
@@ -23,6 +26,7 @@ config.write_text(
     '[storage]\ndefault_se = "disk"\n'
     '[se.disk]\nsurl_prefix = "srm://disk.example/grid"\nroot = "se/disk"\n'
 )
+Grid.from_config(load_config(config), create=True).close()  # a new catalog, as gridfs init makes
 options = {"config": str(config)}
 fs = fsspec.filesystem("grid", **options)
 

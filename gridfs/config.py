@@ -22,7 +22,8 @@ file's directory, so a grid can live in one movable folder::
 
     [storage]
     default_se = "se-a"     # where new files go when no SE is named
-    protocols = ["file"]    # access protocols, most preferred first (root, davs, https...)
+    protocols = ["file", "root", "davs"]  # access protocols, most preferred first
+                            # (default: every one gridfs speaks, file first)
     timeout = 60            # seconds, for each network call
     ca_file = "ca.pem"      # CA bundle for TLS servers (default: the system's)
 
@@ -68,8 +69,10 @@ file's directory, so a grid can live in one movable folder::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -79,11 +82,13 @@ from typing import Any
 
 import tomlkit
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from gridfs.catalog.identity import Identity
 from gridfs.catalog.lfn import split_lfn
 from gridfs.errors import ConfigError, InvalidLFN
 from gridfs.storage.backend import BackendOptions
+from gridfs.storage.pool import KNOWN_PROTOCOLS
 from gridfs.storage.se import StorageElement
 
 __all__ = [
@@ -176,7 +181,7 @@ class Config:
     local_site: str | None = None
     local_region: str | None = None
     default_se: str | None = None
-    protocols: tuple[str, ...] = ("file",)
+    protocols: tuple[str, ...] = KNOWN_PROTOCOLS
     backend_options: BackendOptions = field(default_factory=BackendOptions)
     mount_root: str = "/grid"
     mount: MountSettings = field(default_factory=MountSettings)
@@ -444,7 +449,7 @@ def _parse_storage(
     default_se = (
         string("[storage] default_se", storage["default_se"]) if "default_se" in storage else None
     )
-    protocols = strings("[storage] protocols", storage.get("protocols", ["file"]))
+    protocols = strings("[storage] protocols", storage.get("protocols", list(KNOWN_PROTOCOLS)))
     timeout = storage.get("timeout", BackendOptions.timeout_s)
     if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
         raise fail("[storage] timeout must be a positive number of seconds")
@@ -531,12 +536,56 @@ def _absolute_sqlite_url(url: str, base: Path, fail: Any) -> str:
 
 
 def write_config(path: Path, document: Mapping[str, Any], *, overwrite: bool = False) -> None:
-    """Write a new configuration file; refuses to replace one unless ``overwrite``."""
-    if path.exists() and not overwrite:
-        raise ConfigError(f"a configuration file exists already at {path}", str(path))
+    """Write a new configuration file, readable by its owner alone (it may hold a password).
+
+    An existing file is replaced only with ``overwrite``, and only if it is
+    the configuration of the same grid (the same catalog): never another's.
+    """
+    new = _parse(document, path)  # never write what we could not read back
+    if path.exists():
+        if not overwrite:
+            raise ConfigError(f"a configuration file exists already at {path}", str(path))
+        try:
+            old = load_config(path).catalog_url
+        except ConfigError as exc:
+            raise ConfigError(f"{path} is kept: it is not readable as a grid's ({exc})") from exc
+        if old != new.catalog_url:
+            raise ConfigError(
+                f"{path} is the configuration of another grid (catalog {_safe_url(old)}): "
+                "kept; remove it or name another file",
+                str(path),
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
-    _parse(document, path)  # never write what we could not read back
-    path.write_text(tomlkit.dumps(document))
+    _replace_file(path, tomlkit.dumps(document), 0o600)
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # a URL gfal knows and SQLAlchemy does not: as it is
+        return url
+
+
+def _replace_file(path: Path, text: str, mode: int) -> None:
+    """Write ``text`` to ``path`` at once (a reader sees the old file or the new), with ``mode``."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with open(fd, "w") as stream:
+            os.fchmod(fd, mode)
+            stream.write(text)
+            stream.flush()
+            os.fsync(fd)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def _rewrite(path: Path, document: tomlkit.TOMLDocument) -> None:
+    """Write an edited configuration back, keeping the file's mode."""
+    _parse(document.unwrap(), path)
+    _replace_file(path, tomlkit.dumps(document), path.stat().st_mode & 0o7777)
 
 
 def _edit(path: Path) -> tomlkit.TOMLDocument:
@@ -555,16 +604,27 @@ def remove_se_from_config(path: Path, name: str) -> None:
     if document.get("storage", {}).get("default_se") == name:
         raise ConfigError(f"{name} is the default SE ([storage] default_se): change that first")
     del ses[name]
-    _parse(document.unwrap(), path)
-    path.write_text(tomlkit.dumps(document))
+    _rewrite(path, document)
 
 
-def add_se_to_config(path: Path, name: str, spec: Mapping[str, Any]) -> None:
-    """Add ``[se.<name>]`` to the file at ``path``, keeping its comments and layout."""
+def add_se_to_config(path: Path, name: str, spec: Mapping[str, Any]) -> list[str]:
+    """Add ``[se.<name>]`` to the file at ``path``, keeping its comments and layout.
+
+    The SE is usable at once: its access protocols that a ``[storage]
+    protocols`` list of the file lacks are added to its end (least
+    preferred). Returns those protocols.
+    """
     document = _edit(path)
     ses = document.setdefault("se", tomlkit.table(is_super_table=True))
     if name in ses:
         raise ConfigError(f"storage element {name!r} exists already in {path}", str(path))
     ses[name] = dict(spec)
-    _parse(document.unwrap(), path)
-    path.write_text(tomlkit.dumps(document))
+    offered = [*(["file"] if "root" in spec else []), *dict(spec.get("protocols", {}))]
+    storage = document.get("storage")
+    added: list[str] = []
+    if storage is not None and "protocols" in storage:
+        preference = storage["protocols"]
+        added = [p for p in dict.fromkeys(offered) if p not in preference]
+        preference.extend(added)
+    _rewrite(path, document)
+    return added

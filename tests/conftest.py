@@ -59,7 +59,13 @@ def write_grid_config(directory: Path, *, local_site: str = "cern") -> Path:
         ]
     path = directory / "config.toml"
     path.write_text("\n".join(lines) + "\n")
+    create_catalog(path)
     return path
+
+
+def create_catalog(config_file: Path) -> None:
+    """Make the (missing) catalog that ``config_file`` names, as ``gridfs init`` would."""
+    Catalog.from_url(load_config(config_file).catalog_url, create=True).close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -76,7 +82,7 @@ BOB = Identity("bob", ("cms",))
 
 def open_catalog(url: str, page_size: int = 1000) -> Catalog:
     """Alice's view of a catalog whose root she may write (the administrator allows it)."""
-    admin = Catalog.from_url(url, SUPERUSER, page_size=page_size)
+    admin = Catalog.from_url(url, SUPERUSER, page_size=page_size, create=True)
     admin.chmod("/", 0o777)
     return admin.as_identity(ALICE)
 
@@ -152,7 +158,8 @@ def grid(config: Config, tmp_path: Path) -> Iterator[Grid]:
 @pytest.fixture
 def any_grid(config: Config, catalog_url: str) -> Iterator[Grid]:
     """The grid of ``config`` with its catalog on SQLite or PostgreSQL, and the VO made."""
-    with Grid.from_config(dataclasses.replace(config, catalog_url=catalog_url)) as opened:
+    replaced = dataclasses.replace(config, catalog_url=catalog_url)
+    with Grid.from_config(replaced, create=True) as opened:
         seen = through_the_seam(opened)
         make_vo(seen)
         yield seen

@@ -53,10 +53,19 @@ class Catalog(NamespaceCalls, ReplicaCalls, AclCalls):
 
     @classmethod
     def from_url(
-        cls, url: str, identity: Identity | None = None, *, page_size: int = 1000
+        cls,
+        url: str,
+        identity: Identity | None = None,
+        *,
+        page_size: int = 1000,
+        create: bool = False,
     ) -> Catalog:
-        """Open (creating or upgrading the schema as needed) the catalog at ``url``."""
-        engine = open_catalog_engine(url)
+        """Open the catalog at ``url``, upgrading its schema as needed.
+
+        A missing catalog raises :class:`NotFound` unless ``create`` (as
+        ``gridfs init`` does), which makes a new one.
+        """
+        engine = open_catalog_engine(url, create=create)
         return cls(engine, identity or Identity.local(), page_size=page_size)
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 
-from gridfs.errors import ConfigError, GridError
+from gridfs.errors import ConfigError, GridError, NotFound
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -46,9 +47,6 @@ def create_catalog_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
-    database = parsed.database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
@@ -87,16 +85,20 @@ def _revision(connection: Connection) -> str | None:
     return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def upgrade_schema(engine: Engine) -> None:
-    """Bring the catalog schema to the newest migration (creating it if empty).
+def upgrade_schema(engine: Engine, *, create: bool = False) -> None:
+    """Bring the catalog schema to the newest migration; an empty database only if ``create``.
 
     The usual case, a schema that is up to date, costs one query and no lock.
     Otherwise the revision is checked again inside a write transaction, so that
-    two processes opening a new catalog at once create it once.
+    two processes opening a new catalog at once create it once. A database
+    with no catalog schema raises :class:`NotFound` unless ``create``.
     """
     with engine.connect() as connection:
-        if _revision(connection) == SCHEMA_REVISION:
-            return
+        current = _revision(connection)
+    if current == SCHEMA_REVISION:
+        return
+    if current is None and not create:
+        raise _no_catalog(_where(engine))
     from alembic import command  # noqa: PLC0415 - see SCHEMA_REVISION
     from alembic.util import CommandError  # noqa: PLC0415
 
@@ -109,6 +111,8 @@ def upgrade_schema(engine: Engine) -> None:
             current = _revision(connection)
             if current == SCHEMA_REVISION:
                 return
+            if current is None and not create:
+                raise _no_catalog(_where(engine))
             log.info("upgrading catalog schema from %s to %s", current or "empty", SCHEMA_REVISION)
             config = alembic_config()
             config.attributes["connection"] = connection
@@ -121,15 +125,18 @@ def upgrade_schema(engine: Engine) -> None:
                 ) from exc
 
 
-def open_catalog_engine(url: str) -> Engine:
+def open_catalog_engine(url: str, *, create: bool = False) -> Engine:
     """An engine for the catalog at ``url``, its schema brought up to date.
 
-    Raises :class:`ConfigError` for a URL that names no usable database (bad
-    syntax, missing driver) and :class:`GridError` if the database fails.
+    Only with ``create`` is a new catalog made (a SQLite file, owner-only, and
+    its directory; the schema in an empty database); otherwise a missing one
+    raises :class:`NotFound`. Raises :class:`ConfigError` for a URL that names
+    no usable database (bad syntax, missing driver) and :class:`GridError` if
+    the database fails.
     """
     safe = _safe(url)
     try:
-        engine = create_catalog_engine(url)
+        engine = create_catalog_engine(url)  # no connection yet: the file is not made here
     except ArgumentError as exc:
         raise ConfigError(f"not a catalog database URL: {safe}: {exc}", safe) from exc
     except ModuleNotFoundError as exc:
@@ -137,8 +144,9 @@ def open_catalog_engine(url: str) -> Engine:
             f"the database driver for {safe} is not installed: {exc.name} (pip install it)", safe
         ) from exc
     try:
+        _prepare_sqlite_file(engine, create=create)
         with database_errors(engine):
-            upgrade_schema(engine)
+            upgrade_schema(engine, create=create)
     except BaseException:
         engine.dispose()
         raise
@@ -162,6 +170,42 @@ def database_errors(engine: Engine) -> Iterator[None]:
     except SQLAlchemyError as exc:
         url = engine.url.render_as_string(hide_password=True)
         raise GridError(f"catalog database {url}: {exc}", url) from exc
+
+
+def _where(engine: Engine) -> str:
+    """The catalog's file (SQLite) or its URL without the password, for messages."""
+    if engine.dialect.name == "sqlite" and engine.url.database:
+        return engine.url.database
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _no_catalog(where: str) -> NotFound:
+    return NotFound(f"no catalog at {where} (gridfs init makes one)", where)
+
+
+def _prepare_sqlite_file(engine: Engine, *, create: bool) -> None:
+    """A SQLite catalog's file must exist; ``create`` makes it (and its directory), mode 0600.
+
+    SQLite gives the -wal and -shm files the mode of the database file, so
+    they too are the owner's alone, whatever the umask.
+    """
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return
+    path = Path(database)
+    if path.exists():
+        return
+    if not create:
+        raise _no_catalog(str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return  # another process made it first
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask
+    finally:
+        os.close(fd)
 
 
 def _safe(url: str) -> str:

@@ -1,16 +1,10 @@
-"""The namespace verbs: init, ls, stat, mkdir, rm, mv, ln, chmod, ACLs, comments, xattr, cat.
-
-``init`` lives here because what it leaves in the catalog is namespace: the
-``/grid`` and ``/grid/<VO>`` directories, made by the superuser and handed to
-the user (the configuration file it writes is only the way there).
-"""
+"""The namespace verbs: ls, stat, mkdir, rm, mv, ln, chmod, ACLs, comments, xattr, cat."""
 
 from __future__ import annotations
 
 import contextlib
 import stat as _stat
 import sys
-from pathlib import Path
 
 import click
 
@@ -18,55 +12,12 @@ from gridfs.cli.complete import complete_lfn
 from gridfs.cli.jsonout import echo_json, replica_record, stat_record
 from gridfs.cli.output import Failures, each_argument, local_time, long_line
 from gridfs.cli.state import State, pass_state
-from gridfs.config import config_path, write_config
 from gridfs.errors import NotADirectory
-from gridfs.gfal import SUPERUSER, AclEdit, Grid, format_acl, parse_acl, parse_acl_keys
+from gridfs.gfal import AclEdit, Grid, format_acl, parse_acl, parse_acl_keys
 
 __all__ = ["COMMANDS"]
 
 _CHUNK = 1 << 20
-
-
-@click.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--vo", default="gilda", show_default=True, help="Creates /grid/<VO>.")
-@click.option("--site", default="local", show_default=True, help="This machine's site.")
-@click.option("--se", "se_name", default="local", show_default=True, help="Name of the local SE.")
-@click.option("--force", is_flag=True, help="Replace an existing configuration file.")
-@pass_state
-def init(state: State, directory: Path, vo: str, site: str, se_name: str, force: bool) -> None:
-    """Create a grid in DIRECTORY: configuration, catalog and one local SE."""
-    directory = directory.absolute()
-    # Never the system-wide file: init makes a grid of the user's own.
-    path = config_path(state.config_file, system=False)
-    se_root = directory / "se" / se_name
-    document = {
-        "catalog": {"url": f"sqlite:///{directory / 'catalog.db'}"},
-        "site": {"name": site},
-        "storage": {"default_se": se_name, "protocols": ["file"]},
-        "se": {
-            se_name: {
-                "site": site,
-                "surl_prefix": f"srm://{se_name}.{site}/grid",
-                "root": str(se_root),
-            }
-        },
-        "mount": {"root": "/grid"},
-    }
-    write_config(path, document, overwrite=force)
-    se_root.mkdir(parents=True, exist_ok=True)
-    state.config_file = str(path)
-    # The creator of a new catalog administers it: the VO directory is made
-    # by the superuser and handed to the user, as an LFC manager would.
-    identity = state.config.identity
-    admin = state.grid.as_identity(SUPERUSER)
-    admin.makedirs("/grid", 0o755, exist_ok=True)
-    admin.makedirs(f"/grid/{vo}", 0o775, exist_ok=True)
-    admin.chown(f"/grid/{vo}", identity.user, identity.group)
-    click.echo(f"configuration: {path}")
-    click.echo(f"catalog:       {state.config.catalog_url}")
-    click.echo(f"local SE:      {se_name} at {se_root}")
-    click.echo(f"namespace:     /grid/{vo}")
 
 
 @click.command()
@@ -433,7 +384,6 @@ def cat(state: State, lfns: tuple[str, ...]) -> None:
 
 
 COMMANDS: list[click.Command] = [
-    init,
     ls,
     stat_,
     mkdir,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from gridfs.cli.complete import complete_lfn
@@ -144,11 +146,19 @@ def ra(state: State, aliases: tuple[str, ...]) -> None:
 @click.command()
 @click.argument("surl")
 @click.argument("lfn")
-@click.option("-d", "--se", "se_name", required=True, help="The SE that holds the copy.")
+@click.option("-d", "--se", "se_name", help="The SE that holds the copy (default: by its SURL).")
+@click.option("-g", "--guid", help="GUID of a new LFN (default: a new one).")
 @pass_state
-def rf(state: State, surl: str, lfn: str, se_name: str) -> None:
-    """Register an existing copy SURL as a replica of LFN."""
-    state.grid.rf(surl, lfn, se_name)
+def rf(state: State, surl: str, lfn: str, se_name: str | None, guid: str | None) -> None:
+    """Register the stored copy SURL as a replica of LFN, once checked.
+
+    The copy must exist with the catalog's size and checksum. A missing LFN is
+    registered with the copy as its replica (as lcg-rf); its GUID is printed.
+    """
+    created = not state.grid.access(lfn, os.F_OK)
+    state.grid.rf(surl, lfn, se_name, guid=guid)
+    if created:
+        click.echo(f"guid:{state.grid.lg(lfn)}")
 
 
 @click.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from gridfs.cli.output import echo_table
 from gridfs.cli.state import State, pass_state
 from gridfs.config import add_se_to_config, remove_se_from_config
 from gridfs.errors import ConfigError, GridError, IsADirectory, NotFound
-from gridfs.gfal import Grid
+from gridfs.gfal import Grid, make_private_dirs
 from gridfs.gfal.sweep import sweep
 
 __all__ = ["COMMANDS"]
@@ -105,12 +106,41 @@ def se_add(
             raise click.BadParameter(
                 "quotas are whole numbers of bytes", param_hint="--space-token"
             ) from None
-    add_se_to_config(path, name, spec)
+    preferred = add_se_to_config(path, name, spec)
     for directory in (root, tape):
         if directory:
-            directory.absolute().mkdir(parents=True, exist_ok=True)
+            make_private_dirs(directory.absolute())
     where = root.absolute() if root else ", ".join(turl_prefixes.values())
     click.echo(f"added storage element {name} ({site}) at {where}")
+    if preferred:
+        click.echo(f"added {', '.join(preferred)} to [storage] protocols (least preferred)")
+    _tell_mounts()
+
+
+def _tell_mounts() -> None:
+    """Running mounts read the configuration when they start: say how they see a change."""
+    mounts = _gridfs_mounts()
+    if mounts:
+        click.echo(
+            f"gridfs is mounted at {', '.join(mounts)}: remount to see the change "
+            "(gridfs umount DIR; gridfs mount DIR)"
+        )
+
+
+def _gridfs_mounts() -> list[str]:
+    """The mount points of the gridfs mounts of this machine (from /proc/self/mounts)."""
+    try:
+        with open("/proc/self/mounts") as mounts:
+            lines = mounts.read().splitlines()
+    except OSError:
+        return []
+    points = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 2 and fields[2] == "fuse.gridfs":
+            # Spaces and the like are octal escapes there (\040).
+            points.append(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[1]))
+    return points
 
 
 def _pairs(items: tuple[str, ...], option: str) -> list[tuple[str, str]]:
@@ -164,6 +194,7 @@ def se_rm(state: State, name: str) -> None:
         raise ConfigError("no configuration file to change: run 'gridfs init' first")
     remove_se_from_config(path, name)
     click.echo(f"removed storage element {name} from {path}")
+    _tell_mounts()
 
 
 @se.command("status")

@@ -36,7 +36,13 @@ from gridfs.gfal.readcheck import Corrupt, ReadCheck
 from gridfs.gfal.replicas import ReplicaAccess
 from gridfs.gfal.writer import StagedFile, clear_staging_leftovers
 from gridfs.metadata import FoundEntry, Value, format_value, parse_type
-from gridfs.storage import DEFAULT_CHECKSUM, Locality, RequestState, StageRequest
+from gridfs.storage import (
+    DEFAULT_CHECKSUM,
+    Locality,
+    RequestState,
+    StageRequest,
+    make_private_dirs,
+)
 from gridfs.storage.checksum import CHECKSUM_TYPES
 
 __all__ = [
@@ -79,6 +85,7 @@ __all__ = [
     "listxattr",
     "lr",
     "lstat",
+    "make_private_dirs",
     "makedirs",
     "mkdir",
     "open",

@@ -33,9 +33,10 @@ from gridfs.errors import (
     NoReplicaAvailable,
     NotADirectory,
     NotFound,
+    PermissionDenied,
     from_os_error,
 )
-from gridfs.gfal import xattrs
+from gridfs.gfal import register, xattrs
 from gridfs.gfal.cancel import CancelToken
 from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.fileobj import GridRawFile, GridRawReader
@@ -93,10 +94,13 @@ class Grid(MetadataCalls):
         self._cancel = cancel or CancelToken()
 
     @classmethod
-    def from_config(cls, config: Config | None = None) -> Grid:
-        """The grid that ``config`` (default: :func:`load_config`) describes."""
+    def from_config(cls, config: Config | None = None, *, create: bool = False) -> Grid:
+        """The grid that ``config`` (default: :func:`load_config`) describes.
+
+        Its catalog must exist, unless ``create`` (``gridfs init``) makes a new one.
+        """
         config = config or load_config()
-        catalog, metadata = open_catalog(config.catalog_url, config.identity)
+        catalog, metadata = open_catalog(config.catalog_url, config.identity, create=create)
         storage = ReplicaAccess(
             SERegistry(config.ses),
             local_site=config.local_site,
@@ -328,15 +332,50 @@ class Grid(MetadataCalls):
         """Unregister the alias ``alias``."""
         self._catalog.remove_alias(alias)
 
-    def rf(self, surl: str, lfn: str, se: str) -> Replica:
-        """Register the existing copy ``surl`` on SE ``se`` as a replica of ``lfn``.
+    def rf(self, surl: str, lfn: str, se: str | None = None, *, guid: str | None = None) -> Replica:
+        """Register the stored copy ``surl`` (on SE ``se``, default: the SE it is on) for ``lfn``.
 
-        The copy is not read: registering what is not stored is the caller's risk,
-        as with lcg-rf.
+        The copy is checked first (see :mod:`gridfs.gfal.register`): it must
+        exist and, when ``lfn`` is registered, have its size and checksum. As
+        lcg-rf does, a missing ``lfn`` is registered as a new file with the
+        copy as its replica (the copy's size and checksum; a new GUID, or
+        ``guid``), in one catalog operation.
         """
-        if not self._storage.ses.get(se).owns(surl):
-            raise InvalidArgument(f"{surl} is not in the storage area of {se}", surl)
-        return self._catalog.add_replica(self.lg(lfn), se, surl)
+        element = register.owning_se(self._storage.ses, surl, se)
+        try:
+            entry = self.stat(lfn)
+        except NotFound:
+            self._may_write(parent_of(split_lfn(lfn)))  # before the copy is read
+            copy = register.check_copy(self._storage, element, surl)
+            self._catalog.add_file(
+                lfn,
+                size=copy.size,
+                checksum=copy.checksum,
+                checksum_type=copy.checksum_type,
+                replicas=[(element.name, surl)],
+                guid=parse_guid(guid) if guid is not None else None,
+            )
+            log.info("registered %s (%d bytes) with replica %s", lfn, copy.size, surl)
+            return next(r for r in self._catalog.replicas(lfn) if r.surl == surl)
+        file_guid, checksum = self.lg(lfn), entry.checksum
+        self._may_write(lfn)
+        if guid is not None and parse_guid(guid) != file_guid:
+            raise InvalidArgument(f"{lfn} has GUID {file_guid}, not {guid}", lfn)
+        if checksum is None:
+            raise InvalidArgument(f"{lfn} is being written: no checksum to check {surl} by", lfn)
+        if entry.checksum_type != DEFAULT_CHECKSUM:
+            raise InvalidArgument(
+                f"cannot check {surl}: the catalog has the {entry.checksum_type} checksum of "
+                f"{lfn}, copies are checked with {DEFAULT_CHECKSUM}",
+                lfn,
+            )
+        register.check_copy(self._storage, element, surl, size=entry.size, checksum=checksum)
+        # With the checksum: refused if a new version was committed meanwhile.
+        return self._catalog.add_replica(file_guid, element.name, surl, checksum=checksum)
+
+    def _may_write(self, lfn: str) -> None:
+        if not self.access(lfn, os.W_OK):
+            raise PermissionDenied(f"permission denied: {lfn}", lfn)
 
     def uf(self, surl: str, lfn: str) -> Replica:
         """Unregister replica ``surl`` of ``lfn`` (the stored copy stays, as with lcg-uf)."""

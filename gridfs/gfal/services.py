@@ -7,8 +7,7 @@ kind of catalog is one more entry in :data:`OPENERS`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from gridfs.catalog import Catalog, CatalogAPI, Identity
 from gridfs.errors import ConfigError
@@ -16,15 +15,22 @@ from gridfs.metadata import Metadata, MetadataAPI
 
 __all__ = ["OPENERS", "open_catalog", "whoami"]
 
-Opener = Callable[[str, Identity], tuple[CatalogAPI, MetadataAPI]]
+
+class Opener(Protocol):
+    """Opens the catalog at a URL as an identity; ``create`` makes a missing one."""
+
+    def __call__(
+        self, url: str, identity: Identity, *, create: bool
+    ) -> tuple[CatalogAPI, MetadataAPI]: ...
 
 
-def _open_sql(url: str, identity: Identity) -> tuple[CatalogAPI, MetadataAPI]:
-    catalog = Catalog.from_url(url, identity)
+def _open_sql(url: str, identity: Identity, *, create: bool) -> tuple[CatalogAPI, MetadataAPI]:
+    catalog = Catalog.from_url(url, identity, create=create)
     return catalog, Metadata(catalog)
 
 
-def _open_service(url: str, identity: Identity) -> tuple[CatalogAPI, MetadataAPI]:
+def _open_service(url: str, identity: Identity, *, create: bool) -> tuple[CatalogAPI, MetadataAPI]:
+    del create  # a served catalog is made where it is served (gridfs serve), never by a client
     try:
         from gridfs.service.client import open_service  # noqa: PLC0415 - needs httpx
     except ImportError as exc:
@@ -40,14 +46,19 @@ OPENERS: dict[str, Opener] = {
 }
 
 
-def open_catalog(url: str, identity: Identity) -> tuple[CatalogAPI, MetadataAPI]:
-    """The catalog at ``url`` and its metadata, acting as ``identity``."""
+def open_catalog(
+    url: str, identity: Identity, *, create: bool = False
+) -> tuple[CatalogAPI, MetadataAPI]:
+    """The catalog at ``url`` and its metadata, acting as ``identity``.
+
+    A missing catalog is an error (:class:`~gridfs.errors.NotFound`) unless ``create``.
+    """
     scheme = url.partition(":")[0].partition("+")[0].lower()
     opener = OPENERS.get(scheme)
     if opener is None:
         known = ", ".join(sorted(OPENERS))
         raise ConfigError(f"catalog URL {url!r}: no catalog speaks {scheme!r} (known: {known})")
-    return opener(url, identity)
+    return opener(url, identity, create=create)
 
 
 def whoami(catalog: CatalogAPI) -> dict[str, Any]:

@@ -80,7 +80,7 @@ class XattrHost(Protocol):
     def locality(self, lfn: str) -> dict[str, Locality]: ...
     def bring_online(self, lfn: str) -> StageRequest | None: ...
     def set_comment(self, lfn: str, comment: str | None) -> None: ...
-    def rf(self, surl: str, lfn: str, se: str) -> Replica: ...
+    def rf(self, surl: str, lfn: str, se: str | None = None) -> Replica: ...
     def uf(self, surl: str, lfn: str) -> Replica: ...
 
 
@@ -159,18 +159,18 @@ def _stage(target: Target, text: str) -> None:
 
 
 def _change_replicas(target: Target, text: str) -> None:
-    """``+SURL`` registers a stored copy as a replica (lcg-rf), ``-SURL`` unregisters (lcg-uf)."""
+    """``+SURL`` registers a stored copy as a replica (lcg-rf), ``-SURL`` unregisters (lcg-uf).
+
+    A copy is registered only if it is the file's content (see :meth:`Grid.rf`).
+    """
     lfn = target.path
     sign, surl = text[:1], text[1:].strip()
     if sign not in ("+", "-") or not surl:
         raise InvalidArgument(f"{REPLICAS} of {lfn}: write +SURL or -SURL, not {text!r}", lfn)
     if sign == "-":
         target.host.uf(surl, lfn)
-        return
-    owners = [se.name for se in target.host.ses if se.owns(surl)]
-    if not owners:
-        raise UnknownSE(f"{surl} is on no configured storage element", surl)
-    target.host.rf(surl, lfn, owners[0])
+    else:
+        target.host.rf(surl, lfn)
 
 
 def _default_se(target: Target) -> str | None:

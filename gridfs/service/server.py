@@ -99,6 +99,6 @@ def serve(settings: ServerSettings) -> None:
     """Run the service until SIGTERM or SIGINT (gunicorn's master process is this one)."""
     if not settings.tls:
         log.warning("serving plain HTTP: bearer tokens travel in clear; put TLS in front")
-    Catalog.from_url(settings.catalog_url, _SERVICE).close()  # the schema, made or upgraded once
+    Catalog.from_url(settings.catalog_url, _SERVICE, create=True).close()  # made or upgraded once
     with tempfile.TemporaryDirectory(prefix="gridfs-metrics-") as metrics_dir:
         _Gunicorn(settings, Path(metrics_dir)).run()

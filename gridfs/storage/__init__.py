@@ -13,6 +13,7 @@ from gridfs.storage.backend import (
     WriteResult,
 )
 from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32
+from gridfs.storage.file_backend import make_private_dirs
 from gridfs.storage.health import CircuitBreaker, RetryPolicy, is_transient
 from gridfs.storage.naming import (
     GENERATED_AREA,
@@ -25,7 +26,7 @@ from gridfs.storage.naming import (
     partial_upload_name,
     replica_surl,
 )
-from gridfs.storage.pool import BackendPool
+from gridfs.storage.pool import KNOWN_PROTOCOLS, BackendPool
 from gridfs.storage.resolve import make_surl, resolve_turl
 from gridfs.storage.se import SERegistry, StorageElement
 from gridfs.storage.staging import Locality, RequestState, Stager, StageRequest
@@ -33,6 +34,7 @@ from gridfs.storage.staging import Locality, RequestState, Stager, StageRequest
 __all__ = [
     "DEFAULT_CHECKSUM",
     "GENERATED_AREA",
+    "KNOWN_PROTOCOLS",
     "Adler32",
     "BackendOptions",
     "BackendPool",
@@ -55,6 +57,7 @@ __all__ = [
     "is_generated_name",
     "is_partial_upload",
     "is_transient",
+    "make_private_dirs",
     "make_surl",
     "new_version_tag",
     "parse_replica_name",

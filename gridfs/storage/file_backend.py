@@ -1,4 +1,9 @@
-"""The ``file://`` backend: storage elements that are local or NFS directories."""
+"""The ``file://`` backend: storage elements that are local or NFS directories.
+
+What a file:// SE stores is the SE owner's alone (files 0600, directories
+0700, whatever the umask): the catalog's permissions are the only way to a
+replica, never a read around them.
+"""
 
 from __future__ import annotations
 
@@ -21,11 +26,36 @@ from gridfs.storage.backend import (
 from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32
 from gridfs.storage.naming import partial_upload_name
 
-__all__ = ["FileBackend", "turl_to_path"]
+__all__ = ["FILE_MODE", "FileBackend", "make_private_dirs", "turl_to_path"]
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
+FILE_MODE = 0o600  # a stored copy
+_DIRECTORY_MODE = 0o700
+
+
+def make_private_dirs(path: str | os.PathLike[str]) -> None:
+    """``mkdir -p path``, each directory it makes the owner's alone (0700, whatever the umask).
+
+    Directories that exist already are left as they are.
+    """
+    path = os.path.abspath(path)
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, _DIRECTORY_MODE)
+        except FileExistsError:
+            if not os.path.isdir(directory):
+                raise
+            continue  # made meanwhile by another writer: theirs to set
+        os.chmod(directory, _DIRECTORY_MODE)
 
 
 @contextlib.contextmanager
@@ -110,9 +140,11 @@ class FileBackend(StorageBackend):
         directory, name = os.path.split(path)
         partial = os.path.join(directory, partial_upload_name(name))
         with _mapped_errors(turl):
-            os.makedirs(directory, exist_ok=True)
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            make_private_dirs(directory)
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
         try:
+            with _mapped_errors(turl):
+                os.fchmod(fd, FILE_MODE)  # whatever the umask
             digest = Adler32()
             size = 0
             with _mapped_errors(turl):
@@ -146,7 +178,7 @@ class FileBackend(StorageBackend):
 
     def mkdir(self, turl: str) -> None:
         with _mapped_errors(turl):
-            os.makedirs(turl_to_path(turl), exist_ok=True)
+            make_private_dirs(turl_to_path(turl))
 
     def list(self, turl: str) -> Iterator[ListEntry]:
         with _mapped_errors(turl), os.scandir(turl_to_path(turl)) as entries:

@@ -11,7 +11,7 @@ from gridfs.errors import InvalidArgument
 from gridfs.storage.backend import BackendOptions, StorageBackend
 from gridfs.storage.retrying import RetryingBackend
 
-__all__ = ["BackendPool"]
+__all__ = ["KNOWN_PROTOCOLS", "BackendPool"]
 
 # Schemes map to "module:class, install hint", imported on first use so that a
 # protocol's client library is needed only by those who use it. Schemes naming
@@ -24,6 +24,9 @@ _KNOWN_BACKENDS: dict[str, tuple[str, str]] = {
     "https": ("gridfs.storage.http_backend:WebDAVBackend", "pip install 'gridfs[webdav]'"),
     "http": ("gridfs.storage.http_backend:WebDAVBackend", "pip install 'gridfs[webdav]'"),
 }
+
+KNOWN_PROTOCOLS: tuple[str, ...] = tuple(_KNOWN_BACKENDS)
+"""The access protocols a backend exists for, local first: the default preference."""
 
 
 def _family(url: str) -> str:

@@ -22,7 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from gridfs.errors import GridError, InvalidArgument, NotFound, from_os_error
-from gridfs.storage.file_backend import turl_to_path
+from gridfs.storage.file_backend import FILE_MODE, make_private_dirs, turl_to_path
 from gridfs.storage.resolve import resolve_turl
 from gridfs.storage.se import StorageElement
 
@@ -85,12 +85,16 @@ def _pin_path(se: StorageElement, surl: str) -> Path:
 
 def _copy(source: Path, target: Path) -> None:
     """Copy under a temporary name, then link into place: never a half copy, never over one."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(target.parent)
     partial = target.with_name(f".{target.name}.stage-{os.getpid()}-{threading.get_ident()}")
     try:
-        shutil.copyfile(source, partial)
-        with open(partial, "rb+") as stream:
-            os.fsync(stream.fileno())
+        # Owner-only from the start, as every stored copy (see file_backend).
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+        with open(fd, "wb") as stream, source.open("rb") as original:
+            os.fchmod(fd, FILE_MODE)
+            shutil.copyfileobj(original, stream)
+            stream.flush()
+            os.fsync(fd)
         with contextlib.suppress(FileExistsError):  # staged meanwhile by another request
             os.link(partial, target)
     finally:
@@ -162,7 +166,7 @@ class Stager:
 
     def _pin(self, se: StorageElement, surl: str, lifetime_s: float) -> None:
         pin = _pin_path(se, surl)
-        pin.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(pin.parent)
         with self._lock:
             expiry = time.time() + lifetime_s
             with contextlib.suppress(FileNotFoundError, ValueError):

@@ -65,7 +65,7 @@ def _remote_grid(tmp_path: Path, base: str, also: str = "", protocols: str = "")
         '[se.remote]\nsite = "near"\nsurl_prefix = "srm://remote/grid"\n'
         f'[se.remote.protocols]\n{scheme} = "{base}"\n{also}'
     )
-    with Grid.from_config(load_config(config)) as grid:
+    with Grid.from_config(load_config(config), create=True) as grid:
         make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
         yield grid
 
@@ -144,7 +144,7 @@ def test_a_wrong_checksum_is_caught_across_protocols(
         '[se.dav-se]\nsurl_prefix = "srm://dav/grid"\n'
         f'[se.dav-se.protocols]\ndav = "{dav}"\n'
     )
-    with Grid.from_config(load_config(config)) as grid:
+    with Grid.from_config(load_config(config), create=True) as grid:
         make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
         source = make_file("f", 2 << 20)
         grid.cr(source, "/grid/f")

@@ -15,7 +15,7 @@ import pytest
 from gridfs.config import load_config
 from gridfs.fsspec import GridFileSystem
 from gridfs.gfal import Grid
-from tests.conftest import make_vo
+from tests.conftest import create_catalog, make_vo
 from tests.storage_servers import XRootDServer
 
 VO = "/grid/gilda"
@@ -36,6 +36,7 @@ def grid_config(directory: Path, xrootd: XRootDServer | None = None) -> Path:
         lines[2] += '\nprotocols = ["root"]'
     path = directory / "grid.toml"
     path.write_text("\n".join(lines) + "\n")
+    create_catalog(path)
     return path
 
 

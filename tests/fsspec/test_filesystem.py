@@ -12,13 +12,17 @@ import pytest
 from fsspec.callbacks import Callback
 
 from gridfs.catalog import SUPERUSER, FileStatus
+from gridfs.config import load_config
 from gridfs.fsspec import GridFileSystem
+from gridfs.gfal import Grid
+from tests.conftest import create_catalog
 from tests.fsspec.conftest import VO
 
 DATA = bytes(range(256)) * 40_000  # 10 MB: more than two blocks
 
 
 def test_the_entry_point_registers_grid() -> None:
+    Grid.from_config(load_config(), create=True).close()  # the embedded default's catalog
     fs, path = fsspec.url_to_fs("grid:///grid/gilda/x.root")
     assert isinstance(fs, GridFileSystem)
     assert path == "/grid/gilda/x.root"
@@ -201,6 +205,7 @@ def test_reads_fail_over_to_another_replica(tmp_path: Path) -> None:
         '[se.near-se]\nsite = "near"\nsurl_prefix = "srm://near/grid"\nroot = "near"\n'
         '[se.far-se]\nsite = "far"\nsurl_prefix = "srm://far/grid"\nroot = "far"\n'
     )
+    create_catalog(config)
     fs = GridFileSystem(str(config), skip_instance_cache=True)
     try:
         fs.pipe_file("/grid/f", DATA)

@@ -46,7 +46,7 @@ def remote_grid(tmp_path: Path, xrootd: XRootDServer) -> Iterator[tuple[Grid, Pa
         f'[se.remote.protocols]\nroot = "{xrootd.url}/se"\n'
         '[se.far]\nsite = "far"\nroot = "far-se"\n'
     )
-    with Grid.from_config(load_config(config)) as grid:
+    with Grid.from_config(load_config(config), create=True) as grid:
         make_vo(grid)
         yield grid, config
 

@@ -59,7 +59,7 @@ def server(
     """One server (2 workers) over a SQLite catalog whose VO alice owns, bob not."""
     root = tmp_path_factory.mktemp("serve")
     url = f"sqlite:///{root / 'catalog.db'}"
-    admin = Catalog.from_url(url, SUPERUSER)
+    admin = Catalog.from_url(url, SUPERUSER, create=True)
     admin.mkdir(VO, parents=True)
     admin.chown(VO, "alice", "gilda")
     admin.chmod(VO, 0o755)
@@ -349,7 +349,7 @@ def _raw(server: ServiceProcess, pki: GridPKI, request: bytes) -> bool:
 def test_two_servers_on_one_postgresql_and_the_client_fails_over(
     postgres_url: str, pki: GridPKI, users: dict[str, typing.Any], tmp_path: Path, monkeypatch
 ) -> None:
-    admin = Catalog.from_url(postgres_url, SUPERUSER)
+    admin = Catalog.from_url(postgres_url, SUPERUSER, create=True)
     admin.mkdir(VO, parents=True)
     admin.chown(VO, "alice", "gilda")
     admin.close()

@@ -317,7 +317,7 @@ def test_broken_databases_are_clear_errors(tmp_path: Path) -> None:
 
 def test_a_newer_schema_is_refused(catalog_url: str) -> None:
     url = catalog_url
-    Catalog.from_url(url, ALICE).close()
+    Catalog.from_url(url, ALICE, create=True).close()
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
@@ -330,7 +330,8 @@ def test_many_processes_may_create_a_catalog_at_once(catalog_url: str) -> None:
     url = catalog_url
     code = (
         "import sys; from gridfs.catalog import Catalog, Identity\n"
-        "Catalog.from_url(sys.argv[1], Identity('a', ('g',), True)).mkdir('/grid', exist_ok=True)\n"
+        "Catalog.from_url(sys.argv[1], Identity('a', ('g',), True), create=True)"
+        ".mkdir('/grid', exist_ok=True)\n"
     )
     processes = [subprocess.Popen([sys.executable, "-c", code, url]) for _ in range(4)]
     assert [p.wait(timeout=60) for p in processes] == [0, 0, 0, 0]
@@ -367,7 +368,7 @@ catalog.close()
 
 
 def test_many_processes_changing_one_catalog_lose_nothing(catalog_url: str) -> None:
-    admin = Catalog.from_url(catalog_url, SUPERUSER)
+    admin = Catalog.from_url(catalog_url, SUPERUSER, create=True)
     admin.mkdir("/grid/in", parents=True)
     admin.mkdir("/grid/out")
     workers = 8

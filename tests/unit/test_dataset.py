@@ -194,7 +194,7 @@ def test_a_full_se_fails_some_files_and_leaves_nothing_half_done(tmp_path: Path)
     with small_disk(small, "1m"):
         config = tmp_path / "full.toml"
         config.write_text(f'[catalog]\nurl = "sqlite:///c.db"\n[se.small]\nroot = "{small}"\n')
-        with Grid.from_config(load_config(config)) as grid:
+        with Grid.from_config(load_config(config), create=True) as grid:
             make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
             source = make_tree(tmp_path / "d", files=8, size=300_000)
             summary = run_tasks(plan_copy_in(grid, source, "/grid/ds", "small"), parallel=4)

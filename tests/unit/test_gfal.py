@@ -245,7 +245,7 @@ def test_read_only_se_refuses_writes(tmp_path: Path, make_file) -> None:
     config_file.write_text(
         '[catalog]\nurl = "sqlite:///c.db"\n[se.tape]\nroot = "se/tape"\nwrite = false\n'
     )
-    with Grid.from_config(load_config(config_file)) as grid:
+    with Grid.from_config(load_config(config_file), create=True) as grid:
         make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
         with pytest.raises(ReadOnly):
             grid.cr(make_file("g", 10), "/grid/g", se="tape")
@@ -257,7 +257,7 @@ def test_a_full_se_fails_cleanly(tmp_path: Path, make_file) -> None:
     with small_disk(small, "1m"):
         config_file = tmp_path / "full.toml"
         config_file.write_text(f'[catalog]\nurl = "sqlite:///c.db"\n[se.small]\nroot = "{small}"\n')
-        with Grid.from_config(load_config(config_file)) as grid:
+        with Grid.from_config(load_config(config_file), create=True) as grid:
             make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
             with pytest.raises(NoSpace) as info:
                 grid.cr(make_file("big", 3_000_000), "/grid/big", se="small")

@@ -111,7 +111,7 @@ def test_reads_stop_trying_a_dead_se(
         '[se.near-se]\nsite = "near"\nsurl_prefix = "srm://near/grid"\n'
         f'[se.near-se.protocols]\ndav = "dav://127.0.0.1:{free_port()}/data"\n'
     )
-    with Grid.from_config(load_config(config)) as grid:
+    with Grid.from_config(load_config(config), create=True) as grid:
         make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
         entry = grid.cr(make_file("f", 1000), "/grid/f")
         grid.catalog.add_replica(

@@ -85,7 +85,7 @@ def test_the_mounts_hot_paths_are_one_request(
 
 
 def test_the_catalog_url_scheme_picks_the_implementation(catalog_url: str) -> None:
-    catalog, metadata = open_catalog(catalog_url, Identity("alice", ("gilda",)))
+    catalog, metadata = open_catalog(catalog_url, Identity("alice", ("gilda",)), create=True)
     try:
         assert isinstance(catalog, Catalog)
         assert metadata.identity == catalog.identity

@@ -25,7 +25,7 @@ def grid(tmp_path: Path):
         '[se.tape-se]\nroot = "se/tape-disk"\ntape = "se/tape"\n'
         "[se.tape-se.space_tokens]\nDATATAPE = 1000000\n"
     )
-    with Grid.from_config(load_config(config)) as opened:
+    with Grid.from_config(load_config(config), create=True) as opened:
         make_vo(opened, "/grid", opened.catalog.identity.user, opened.catalog.identity.group)
         yield opened
 

@@ -26,7 +26,7 @@ def tape_grid(tmp_path: Path) -> Grid:
         f"stage_delay = {DELAY}\n"
         '[se.ral-disk]\nsite = "ral"\nroot = "ral"\n'
     )
-    grid = Grid.from_config(load_config(config))
+    grid = Grid.from_config(load_config(config), create=True)
     make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
     yield grid
     grid.close()

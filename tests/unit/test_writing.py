@@ -261,7 +261,7 @@ def test_a_failed_upload_registers_nothing_and_keeps_the_data(tmp_path: Path) ->
     with small_disk(small, "64k"):
         config_file = tmp_path / "full.toml"
         config_file.write_text(f'[catalog]\nurl = "sqlite:///c.db"\n[se.small]\nroot = "{small}"\n')
-        with Grid.from_config(load_config(config_file)) as grid:
+        with Grid.from_config(load_config(config_file), create=True) as grid:
             make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
             stream = grid.open("/grid/big", "wb", se="small")
             stream.write(os.urandom(200_000))
@@ -680,7 +680,7 @@ def test_a_failed_overwrite_keeps_the_old_version(
     with small_disk(small, "64k"):
         config_file = tmp_path / "full.toml"
         config_file.write_text(f'[catalog]\nurl = "sqlite:///c.db"\n[se.small]\nroot = "{small}"\n')
-        with Grid.from_config(load_config(config_file)) as grid:
+        with Grid.from_config(load_config(config_file), create=True) as grid:
             make_vo(grid, "/grid", grid.catalog.identity.user, grid.catalog.identity.group)
             with grid.open("/grid/f", "wb", se="small") as stream:
                 stream.write(b"old")
