@@ -311,6 +311,7 @@ class GridFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unt
 
         def read_file(path: str) -> None:
             indices = wanted[path]
+            data: Sequence[bytes | Exception]
             try:
                 with self._reader(path) as reader:
                     ranges = [(starts[i], ends[i]) for i in indices]
@@ -318,7 +319,7 @@ class GridFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unt
             except Exception as exc:
                 if on_error != "return":
                     raise
-                data = [exc] * len(indices)  # type: ignore[list-item]
+                data = [exc] * len(indices)
             for index, chunk in zip(indices, data, strict=True):
                 results[index] = chunk
 

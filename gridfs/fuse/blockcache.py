@@ -124,7 +124,9 @@ class BlockCache:
             parts.append(self._block(key, index, file_size, fetch, lo=lo, hi=hi))
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
-    def read_cached(self, key: str, offset: int, size: int, file_size: int) -> bytes | None:
+    def read_cached(
+        self, key: str, offset: int, size: int, file_size: int
+    ) -> bytes | bytearray | None:
         """The bytes if every block is cached and in the page cache, else ``None``.
 
         Never fetches, and reads with ``RWF_NOWAIT``, which never waits for the
@@ -166,7 +168,7 @@ class BlockCache:
             done += count
         with self._lock:
             self._hits += len(names)
-        return bytes(buffer) if len(names) > 1 else buffer  # type: ignore[return-value]
+        return bytes(buffer) if len(names) > 1 else buffer
 
     def prefetch(self, key: str, indices: Iterable[int], file_size: int, fetch: Fetch) -> None:
         """Start fetching the blocks ``indices`` of file ``key`` in the background."""

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 import os
+from typing import TYPE_CHECKING
 
 from gridfs.catalog import Replica, Stat
 from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.readcheck import Corrupt, ReadCheck
 from gridfs.gfal.writer import StagedFile
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, WriteableBuffer  # the buffer types io's own files take
 
 __all__ = ["GridRawFile", "GridRawReader"]
 
@@ -72,7 +76,7 @@ class GridRawReader(_Positioned):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: WriteableBuffer) -> int:
         self._checkClosed()
         with memoryview(buffer) as view, view.cast("B") as target:
             count, surl = self._reader.readinto_from(self._position, target)
@@ -128,7 +132,7 @@ class GridRawFile(_Positioned):
     def writable(self) -> bool:
         return True
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: WriteableBuffer) -> int:
         self._checkClosed()
         if not self._readable:
             raise io.UnsupportedOperation("not readable")
@@ -138,7 +142,7 @@ class GridRawFile(_Positioned):
         self._position += len(data)
         return len(data)
 
-    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+    def write(self, data: ReadableBuffer) -> int:
         self._checkClosed()
         if self._append:  # O_APPEND: every write goes to the end
             self._position = self._staged.size

@@ -474,7 +474,7 @@ class Grid(MetadataCalls):
             )
             reader = GridRawReader(lfn, opened, entry)
             if buffering == 0:
-                return reader  # type: ignore[return-value]
+                return reader  # type: ignore[return-value]  # raw binary I/O; typeshed's RawIOBase is no BinaryIO
             return io.BufferedReader(reader, buffer_size=size)
         kind = kinds.pop()
         staged = self.open_staged(
@@ -487,9 +487,9 @@ class Grid(MetadataCalls):
         )
         raw = GridRawFile(staged, mode, readable="+" in flags, append=kind == "a")
         if buffering == 0:
-            return raw  # type: ignore[return-value]
+            return raw  # type: ignore[return-value]  # as above
         wrapper = io.BufferedRandom if "+" in flags else io.BufferedWriter
-        return wrapper(raw, buffer_size=size)  # type: ignore[type-var]
+        return wrapper(raw, buffer_size=size)
 
     def open_staged(
         self,

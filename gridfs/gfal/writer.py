@@ -39,7 +39,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from gridfs.catalog import ROOT_ID, CatalogAPI, FileStatus, Replica, ReplicaStatus, Stat
 from gridfs.errors import (
@@ -52,6 +52,9 @@ from gridfs.errors import (
 from gridfs.gfal.placement import default_se_for
 from gridfs.gfal.replicas import ReplicaAccess
 from gridfs.storage import Adler32, StorageElement, WriteResult
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer  # what os.pwrite takes
 
 __all__ = ["StagedFile", "WriteTarget", "clear_staging_leftovers", "open_existing"]
 
@@ -157,7 +160,7 @@ class StagedFile:
             self._load()
             return self._io(os.pread, self._checked_fd(), size, offset)
 
-    def pwrite(self, data: bytes | bytearray | memoryview, offset: int) -> int:
+    def pwrite(self, data: ReadableBuffer, offset: int) -> int:
         """Write ``data`` at ``offset``; returns the count written."""
         with self._lock, self._latched():
             self._load()

@@ -308,7 +308,7 @@ class QueryCompiler:
         if family is Family.STRING and isinstance(value, str):
             return value
         if family is Family.BOOL and (isinstance(value, bool) or value in (0, 1)):
-            return int(value)  # type: ignore[arg-type]
+            return 1 if value else 0
         if family is Family.TIMESTAMP and isinstance(value, str):
             return to_stored(kind, self._checked(kind, value, literal, against))
         if family is Family.TIMESTAMP and not isinstance(value, int | float | bool):

@@ -78,13 +78,12 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
             "loglevel": "warning",
             "proc_name": "gridfs-serve",
         }
-        if settings.tls:
-            context = functools.cache(
-                lambda: server_context(settings.cert, settings.key, settings.ca_dir)  # type: ignore[arg-type]
-            )
+        if settings.cert is not None and settings.key is not None:
+            cert_file, key_file = settings.cert, settings.key
+            context = functools.cache(lambda: server_context(cert_file, key_file, settings.ca_dir))
             options |= {
-                "certfile": str(settings.cert),
-                "keyfile": str(settings.key),
+                "certfile": str(cert_file),
+                "keyfile": str(key_file),
                 # One context per worker, made at its first connection (gunicorn asks at each).
                 "ssl_context": lambda _config, _default: context(),
             }
