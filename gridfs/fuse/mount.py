@@ -236,12 +236,24 @@ def _raise_readahead(target: Path) -> None:
     The window belongs to the mount's backing device info in sysfs, which only
     root may change; others keep the kernel's default. The kernel sets it when
     it handles our reply to FUSE INIT, so this runs in a worker thread once the
-    loop serves requests: its stat() of the mount comes after INIT.
+    loop serves requests: a stat() of the mount comes after INIT. The stat runs
+    in a child process: a daemon thread waiting on its own mount could never
+    end, and a daemon killed meanwhile (kill -9) would hang for good instead of
+    leaving a stale mount; a child's request fails once the daemon is gone.
     """
     try:
-        device = os.stat(target).st_dev
+        stat = subprocess.run(
+            ["stat", "--format=%d", str(target)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        device = int(stat.stdout)
         setting = Path(f"/sys/class/bdi/{os.major(device)}:{os.minor(device)}/read_ahead_kb")
         setting.write_text(f"{_READAHEAD_KB}\n")
+    except subprocess.SubprocessError as exc:
+        log.info("kept the kernel's readahead for %s: %s", target, exc)
     except OSError as exc:
         log.info("kept the kernel's readahead for %s: %s", target, exc.strerror)
 

@@ -25,7 +25,7 @@ def stale(config_path: Path, populated, tmp_path: Path) -> Iterator[Path]:
     target = tmp_path / "mnt"
     process = start_mount(config_path, target, tmp_path / "mount.log")
     os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    process.wait(timeout=30)  # a daemon stuck on its own mount would never end
     try:
         yield target
     finally:
