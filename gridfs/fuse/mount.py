@@ -193,7 +193,8 @@ def _serve(
                 where = settings.staging_dir
                 raise ConfigError(f"cannot use staging directory {where}: {exc}") from exc
             grid = grid.with_options(staging_dir=str(settings.staging_dir))
-        clear_staging_leftovers(grid.write_target.staging_dir)  # what a crashed daemon left
+        writes = grid.write_target
+        clear_staging_leftovers(writes.staging_dir, writes.catalog)  # what a crashed daemon left
         signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         stack.callback(signal.pthread_sigmask, signal.SIG_UNBLOCK, _STOP_SIGNALS)
         root_id = _root_id(grid, config.mount_root)

@@ -24,7 +24,9 @@ The rules (README, "Writing files"):
 - Staging files are named ``gridfs-<pid>-*.staging`` and locked (flock)
   for as long as their writer lives, so the next writer (or the next mount)
   using the directory removes those whose writer died
-  (:func:`clear_staging_leftovers`) and never one in use.
+  (:func:`clear_staging_leftovers`) and never one in use. The staging file
+  of a file this open created carries the entry's id (``.e<id>.staging``),
+  so that the entry a dead writer left WRITING is removed with it.
 """
 
 from __future__ import annotations
@@ -35,13 +37,14 @@ import fcntl
 import glob
 import logging
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from gridfs.catalog import ROOT_ID, CatalogAPI, FileStatus, Replica, ReplicaStatus, Stat
+from gridfs.catalog import ROOT_ID, CatalogAPI, EntryId, FileStatus, Replica, ReplicaStatus, Stat
 from gridfs.errors import (
     GridError,
     InvalidArgument,
@@ -62,7 +65,8 @@ log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 _PREFIX, _SUFFIX, _KEPT = "gridfs-", ".staging", ".kept"
-_LEFTOVERS = f"{_PREFIX}*-*{_SUFFIX}"  # gridfs-<pid>-<random>.staging; random has no "-"
+_LEFTOVERS = f"{_PREFIX}*-*{_SUFFIX}"  # gridfs-<pid>-<random>[.e<id>].staging
+_CREATED = re.compile(r"\.e(\d+)" + re.escape(_SUFFIX) + "$")  # mkstemp's random part has no "."
 
 
 @dataclass(frozen=True)
@@ -114,12 +118,13 @@ class StagedFile:
     @classmethod
     def create(cls, target: WriteTarget, lfn: str, *, mode: int, se: str | None) -> StagedFile:
         """Register ``lfn`` as a new, empty file being written, with its staging file."""
-        staging = _staging_file(target.staging_dir)
+        staging = _staging_file(target)
         try:
             entry = target.catalog.add_file(lfn, size=0, mode=mode, status=FileStatus.WRITING)
         except BaseException:
             _drop(staging)
             raise
+        staging = _labelled(staging, entry.id)
         return cls(target, entry, lfn, created=True, truncate=True, se=se, staging=staging)
 
     @classmethod
@@ -131,7 +136,7 @@ class StagedFile:
             raise GridError(
                 f"{lfn} is being written: its content is not stored yet", lfn, errno=errno.EBUSY
             )
-        staging = _staging_file(target.staging_dir)
+        staging = _staging_file(target)
         return cls(target, entry, lfn, created=False, truncate=truncate, se=se, staging=staging)
 
     # -- content -----------------------------------------------------------
@@ -378,7 +383,7 @@ def open_existing(
     return StagedFile.existing(target, entry, lfn, truncate=truncate, se=se)
 
 
-def _staging_file(directory: str | None) -> tuple[int, str]:
+def _staging_file(target: WriteTarget) -> tuple[int, str]:
     """A new local staging file in ``directory``, locked while this process lives.
 
     The first use of a directory in a process clears what dead writers left.
@@ -386,11 +391,12 @@ def _staging_file(directory: str | None) -> tuple[int, str]:
     gone (or replaced) once it holds the lock lost it to a cleaner, which
     took it for a leftover in between, and makes another.
     """
+    directory = target.staging_dir
     where = directory or tempfile.gettempdir()
     with _cleared_lock:
         first = where not in _cleared
     if first:
-        clear_staging_leftovers(directory)
+        clear_staging_leftovers(directory, target.catalog)
     while True:
         try:
             fd, path = tempfile.mkstemp(
@@ -408,13 +414,14 @@ _cleared: set[str] = set()  # staging directories cleared of leftovers by this p
 _cleared_lock = threading.Lock()
 
 
-def clear_staging_leftovers(directory: str | None) -> list[str]:
+def clear_staging_leftovers(directory: str | None, catalog: CatalogAPI | None = None) -> list[str]:
     """Remove the staging files whose writer died (``None``: the system's temporary directory).
 
     A staging file is locked by its writer's process while it lives; one
     that can be locked here is a leftover (a crashed mount daemon's, a
-    killed program's). Files of live writers and kept files stay. Returns
-    the paths removed, each logged.
+    killed program's). Files of live writers and kept files stay. With
+    ``catalog``, a file the dead writer had created and never stored (still
+    WRITING) is removed from it too. Returns the paths removed, each logged.
     """
     where = directory or tempfile.gettempdir()
     with _cleared_lock:
@@ -435,11 +442,39 @@ def clear_staging_leftovers(directory: str | None) -> list[str]:
                 os.unlink(path)  # under the lock: its writer cannot have it now
                 removed.append(path)
                 log.info("removed %s: its writer has ended (a crash left it)", path)
+                created = _CREATED.search(path)
+                if catalog is not None and created is not None:
+                    _abandon(catalog, EntryId(int(created[1])), path)
         except OSError as exc:
             log.warning("could not remove the leftover staging file %s: %s", path, exc)
         finally:
             os.close(fd)
     return removed
+
+
+def _abandon(catalog: CatalogAPI, entry_id: EntryId, path: str) -> None:
+    """Unregister the file a dead writer created, if its content was never stored."""
+    try:
+        if catalog.abandon_writing(entry_id):
+            log.info(
+                "unregistered entry %d: its writer died before storing it (%s)", entry_id, path
+            )
+    except GridError as exc:
+        log.warning(
+            "could not unregister entry %d that %s was written for: %s", entry_id, path, exc
+        )
+
+
+def _labelled(staging: tuple[int, str], entry_id: EntryId) -> tuple[int, str]:
+    """The staging file renamed to carry the id of the entry its open created."""
+    fd, path = staging
+    labelled = path[: -len(_SUFFIX)] + f".e{entry_id}{_SUFFIX}"
+    try:
+        os.rename(path, labelled)  # the lock is on the inode: it stays
+    except OSError as exc:
+        log.warning("staging file %s keeps its name: %s", path, exc)
+        return staging
+    return fd, labelled
 
 
 def _names(fd: int, path: str) -> bool:

@@ -412,6 +412,7 @@ def test_the_next_mount_clears_what_a_killed_daemon_left(
     try:
         stream.write(b"x" * 1000)
         (left,) = staging.iterdir()
+        crashed_id = grid.stat("/grid/gilda/crash.dat").id
         assert left.name.startswith(f"gridfs-{process.pid}-")  # whose it is
         # A live writer in this process, staged in the same directory, is not a leftover.
         alive = grid.with_options(staging_dir=str(staging)).open("/grid/gilda/alive.dat", "wb")
@@ -419,7 +420,7 @@ def test_the_next_mount_clears_what_a_killed_daemon_left(
         alive.flush()
     finally:
         process.kill()  # mid-write, by its PID
-        process.wait()
+        process.wait(timeout=30)
         with contextlib.suppress(OSError):  # the mount is gone
             stream.close()
         subprocess.run([FUSERMOUNT, "-u", str(target)], check=False)
@@ -427,6 +428,11 @@ def test_the_next_mount_clears_what_a_killed_daemon_left(
     with mounted(config_path, target, log, *options):
         assert [p.name.startswith(f"gridfs-{os.getpid()}-") for p in staging.iterdir()] == [True]
     assert f"removed {left}: its writer has ended" in log.read_text()
+    # The file it had created and never stored is gone from the catalog too.
+    assert left.name.endswith(f".e{crashed_id}.staging")
+    assert f"unregistered entry {crashed_id}: its writer died" in log.read_text()
+    with pytest.raises(FileNotFoundError):
+        grid.stat("/grid/gilda/crash.dat")
     alive.close()
     assert grid.stat("/grid/gilda/alive.dat").size == 5
     assert list(staging.iterdir()) == []
