@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from gridfs.cli.complete import complete_lfn
 from gridfs.cli.jsonout import echo_json
+from gridfs.cli.output import Failures, each_argument
 from gridfs.cli.state import State
 from gridfs.errors import InvalidArgument, IsADirectory, NotADirectory, NotFound
 from gridfs.gfal import CHECKSUM_TYPES, DEFAULT_CHECKSUM, Grid
@@ -365,24 +366,15 @@ def del_(
     if sum((se_name is not None, surl is not None, all_replicas)) != 1:
         raise click.UsageError("give exactly one of -s SE, --surl SURL and -a")
     state: State = ctx.obj
-    failed = False
-    for lfn in lfns:  # a bad argument is reported and the rest are deleted, as rm does
-        try:
-            deleted = delete(
-                state.grid,
-                lfn.removeprefix("lfn:"),
-                se=se_name,
-                surl=surl,
-                all_replicas=all_replicas,
-            )
-        except OSError as exc:
-            click.echo(f"gridfs: {exc}", err=True)
-            failed = True
-            continue
+
+    def delete_one(lfn: str) -> None:
+        deleted = delete(
+            state.grid, lfn.removeprefix("lfn:"), se=se_name, surl=surl, all_replicas=all_replicas
+        )
         for surl_deleted in deleted:
             log.info("deleted %s", surl_deleted)
-    if failed:
-        ctx.exit(1)
+
+    each_argument(lfns, delete_one)  # a bad argument is reported, the rest deleted, as rm does
 
 
 @click.command("sum")
@@ -420,15 +412,13 @@ def sum_(
     state: State = ctx.obj
     verify = Verify.ALL if all_replicas else Verify.BEST if from_replica else Verify.NONE
     reports = []
-    bad = False
+    failures = Failures()
     for lfn in lfns:  # a bad argument is reported and the rest are summed, as md5sum does
-        try:
+        with failures.reported():
             reports.append(
                 checksum(state.grid, lfn.removeprefix("lfn:"), checksum_type, verify=verify)
             )
-        except OSError as exc:
-            click.echo(f"gridfs: {exc}", err=True)
-            bad = True
+    bad = failures.count > 0
     for report in reports:
         mismatches = report.mismatches()
         bad = bad or bool(mismatches)
