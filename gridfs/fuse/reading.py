@@ -15,12 +15,13 @@ next one at the same offset.
 
 A file read whole (in any order of its pieces, as the kernel's readahead
 sends them) is checked against the catalog's adler32 as its bytes go out
-(:class:`ReadCheck`). Reads the check counts are served in the worker thread,
-where the sum costs the loop nothing; the loop's fast path serves the rest.
-When the bytes turn out wrong, the read that completed the file fails with
-EIO, the replica that served them is marked bad, the file's cached blocks are
-dropped, and every later read of this open fails too (the reader has had
-wrong bytes): an open made afterwards reads from the next replica.
+(:class:`ReadCheck`), on whichever path serves them: summing 128 KiB in the
+loop costs less than the thread hop it would take to sum it elsewhere. When
+the bytes turn out wrong, the read that completed the file fails with EIO,
+the replica that served them is marked bad (in the worker thread: it is a
+catalog request), the file's cached blocks are dropped, and every later read
+of this open fails too (the reader has had wrong bytes): an open made
+afterwards reads from the next replica.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class OpenFile:
         self._next_block = 0  # a read from the start counts as sequential
         self._check = ReadCheck(entry, reader)
         self._corrupt: Corrupt | None = None  # set once this open has handed out wrong bytes
+        self._unreported = False  # caught in the loop: the worker thread marks the replica
         self._fetched: dict[int, str] = {}  # block index -> SURL it was fetched from, this open
         self._direct_surl = reader.replica.surl
         path = reader.local_path
@@ -78,14 +80,24 @@ class OpenFile:
 
     def read_now(self, offset: int, size: int) -> bytes | bytearray | None:
         """The bytes if the page cache has them all, else ``None``; never waits for I/O."""
-        if self._check.wants(offset) or self._corrupt is not None:
-            return None  # summed (or refused) in the worker thread
+        if self._corrupt is not None:
+            return None  # refused in the worker thread
         if self._cache is not None:
             data = self._cache.read_cached(self._key, offset, size, self.size)
-            if data is not None:
-                self._read_ahead(offset, size)
-            return data
-        return self._direct_now(offset, size)
+            source = None if data is None else self._source_of(offset, len(data))
+        else:
+            data, source = self._direct_now(offset, size), self._direct_surl
+        if data is None:
+            return None
+        if self._check.wants(offset):
+            try:
+                self._check.update(offset, data, source)
+            except Corrupt as exc:
+                self._corrupt, self._unreported = exc, True
+                return None
+        if self._cache is not None:
+            self._read_ahead(offset, size)
+        return data
 
     def _direct_now(self, offset: int, size: int) -> bytes | bytearray | None:
         if not (self._direct and self._nowait):
@@ -109,6 +121,10 @@ class OpenFile:
         Raises :class:`Corrupt` (EIO) for the read that completes a file
         whose bytes are wrong, and EIO for every read of this open after it.
         """
+        if self._unreported and self._corrupt is not None:
+            self._unreported = False
+            self._report(self._corrupt)
+            raise self._corrupt
         if self._corrupt is not None:
             raise GridError(
                 f"{self.reader} was read corrupt by this open ({self._corrupt}): open it again",
@@ -119,12 +135,16 @@ class OpenFile:
             self._check.update(offset, data, source)
         except Corrupt as exc:
             self._corrupt = exc
-            if exc.source is not None:
-                self.reader.reject(exc.source, exc)
-            if self._cache is not None:
-                self._cache.discard(self._key, self.size)
+            self._report(exc)
             raise
         return data
+
+    def _report(self, exc: Corrupt) -> None:
+        """Mark the replica that served wrong bytes bad, and drop the blocks cached of it."""
+        if exc.source is not None:
+            self.reader.reject(exc.source, exc)
+        if self._cache is not None:
+            self._cache.discard(self._key, self.size)
 
     def _read(self, offset: int, size: int) -> tuple[bytes, str | None]:
         """The bytes, and the SURL of the replica they all came from (None: unknown)."""
@@ -138,10 +158,15 @@ class OpenFile:
             return self._fetch_from(offset, size)
         data = self._cache.read(self._key, offset, size, self.size, self._fetch)
         self._read_ahead(offset, size)
+        return data, self._source_of(offset, len(data))
+
+    def _source_of(self, offset: int, length: int) -> str | None:
+        """The replica the cached blocks of these bytes all came from (None: several, unknown)."""
+        assert self._cache is not None
         block_size = self._cache.block_size
-        first, last = offset // block_size, (offset + max(len(data), 1) - 1) // block_size
+        first, last = offset // block_size, (offset + max(length, 1) - 1) // block_size
         sources = {self._fetched.get(index) for index in range(first, last + 1)}
-        return data, sources.pop() if len(sources) == 1 else None
+        return sources.pop() if len(sources) == 1 else None
 
     def _fetch_from(self, offset: int, size: int) -> tuple[bytes, str | None]:
         """Read through the reader; the bytes and the replica that served them all."""

@@ -15,11 +15,10 @@ read whole and in order, and is not checked.
 from __future__ import annotations
 
 import threading
-import zlib
 
 from gridfs.catalog import Stat
 from gridfs.errors import ChecksumMismatch
-from gridfs.storage import DEFAULT_CHECKSUM
+from gridfs.storage import DEFAULT_CHECKSUM, adler32
 
 __all__ = ["Corrupt", "ReadCheck", "adler32_combine"]
 
@@ -86,7 +85,7 @@ class ReadCheck:
                 self._start()
         elif not self._active:  # nothing to check: spare the sum
             return
-        value = zlib.adler32(data)  # outside the lock: reads of one file sum in parallel
+        value = adler32(data)  # outside the lock: reads of one file sum in parallel
         with self._lock:
             mismatch = self._add(offset, length, value, source)
         if mismatch is None:

@@ -12,7 +12,7 @@ from gridfs.storage.backend import (
     StorageBackend,
     WriteResult,
 )
-from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32
+from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32, adler32
 from gridfs.storage.file_backend import make_private_dirs
 from gridfs.storage.health import CircuitBreaker, RetryPolicy, is_transient
 from gridfs.storage.naming import (
@@ -53,6 +53,7 @@ __all__ = [
     "StorageBackend",
     "StorageElement",
     "WriteResult",
+    "adler32",
     "generated_surl",
     "is_generated_name",
     "is_partial_upload",

@@ -6,7 +6,19 @@ import hashlib
 import zlib
 from typing import Protocol
 
-__all__ = ["CHECKSUM_TYPES", "DEFAULT_CHECKSUM", "Adler32", "Crc32", "Digest", "new_digest"]
+# zlib-ng's adler32 is vectorised: 16x the system zlib's here (62 vs 3.7 GB/s), and
+# every verified copy and every read checked whole pays for one pass of it.
+from zlib_ng import zlib_ng
+
+__all__ = [
+    "CHECKSUM_TYPES",
+    "DEFAULT_CHECKSUM",
+    "Adler32",
+    "Crc32",
+    "Digest",
+    "adler32",
+    "new_digest",
+]
 
 DEFAULT_CHECKSUM = "adler32"
 
@@ -22,17 +34,22 @@ class Digest(Protocol):
     def hexdigest(self) -> str: ...
 
 
+def adler32(data: bytes | bytearray | memoryview, value: int = 1) -> int:
+    """The adler32 of ``data``, continuing from ``value`` (1: from the start)."""
+    return zlib_ng.adler32(data, value)
+
+
 class Adler32:
     """A running adler32, fed in chunks, like a :mod:`hashlib` object."""
 
     name = DEFAULT_CHECKSUM
 
     def __init__(self) -> None:
-        self._value = zlib.adler32(b"")
+        self._value = 1  # the adler32 of nothing
 
     def update(self, data: bytes | bytearray | memoryview) -> None:
         """Feed the next chunk."""
-        self._value = zlib.adler32(data, self._value)
+        self._value = adler32(data, self._value)
 
     def hexdigest(self) -> str:
         """The checksum so far, as gfal2 and LFC print it."""
