@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import logging
 import os
 import signal
@@ -34,7 +33,7 @@ from gridfs.errors import (
 from gridfs.fuse.blockcache import BlockCache
 from gridfs.fuse.operations import GridOperations
 from gridfs.fuse.options import split_options
-from gridfs.fuse.stale import clear_stale, is_stale, unmount_command
+from gridfs.fuse.stale import clear_stale, is_stale, mount_device, unmount_command
 from gridfs.gfal import EntryId, Grid, clear_staging_leftovers
 
 __all__ = ["default_log_file", "mount", "unmount"]
@@ -225,7 +224,7 @@ def _serve(
             )
             if on_ready is not None:
                 on_ready()
-            trio.run(_main_loop, target)
+            trio.run(_main_loop, target, operations)
         finally:
             pyfuse3.close(unmount=True)
         log.info("unmounted %s", target)
@@ -235,40 +234,40 @@ def _raise_readahead(target: Path) -> None:
     """Let the kernel read ahead 1 MiB instead of 128 KiB: 4-5x faster sequential reads.
 
     The window belongs to the mount's backing device info in sysfs, which only
-    root may change; others keep the kernel's default. The kernel sets it when
-    it handles our reply to FUSE INIT, so this runs in a worker thread once the
-    loop serves requests: a stat() of the mount comes after INIT. The stat runs
-    in a child process: a daemon thread waiting on its own mount could never
-    end, and a daemon killed meanwhile (kill -9) would hang for good instead of
-    leaving a stale mount; a child's request fails once the daemon is gone.
+    root may change; others keep the kernel's default. The device comes from
+    the mount table, not from a stat() of the mount: a daemon waiting on its
+    own mount could never be killed (kill -9 would hang it for good) and
+    would keep the mount busy.
     """
+    device = mount_device(target)
+    if device is None:
+        log.info("kept the kernel's readahead for %s: not in the mount table", target)
+        return
     try:
-        stat = subprocess.run(
-            ["stat", "--format=%d", str(target)],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
+        Path(f"/sys/class/bdi/{device[0]}:{device[1]}/read_ahead_kb").write_text(
+            f"{_READAHEAD_KB}\n"
         )
-        device = int(stat.stdout)
-        setting = Path(f"/sys/class/bdi/{os.major(device)}:{os.minor(device)}/read_ahead_kb")
-        setting.write_text(f"{_READAHEAD_KB}\n")
-    except subprocess.SubprocessError as exc:
-        log.info("kept the kernel's readahead for %s: %s", target, exc)
     except OSError as exc:
         log.info("kept the kernel's readahead for %s: %s", target, exc.strerror)
 
 
-async def _main_loop(target: Path) -> None:
+async def _main_loop(target: Path, operations: GridOperations) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_stop_on_signal, nursery.cancel_scope)
-        nursery.start_soon(
-            functools.partial(trio.to_thread.run_sync, abandon_on_cancel=True),
-            _raise_readahead,
-            target,
-        )
+        nursery.start_soon(_raise_readahead_after_init, target, operations)
         await pyfuse3.main()
         nursery.cancel_scope.cancel()
+
+
+async def _raise_readahead_after_init(target: Path, operations: GridOperations) -> None:
+    """Set the readahead window once INIT is done: the kernel sets it when it handles INIT.
+
+    No request reaches the mount before the kernel has handled its INIT, so the
+    first request served (no reads come before one) shows that it is done.
+    """
+    while not operations.requests:
+        await trio.sleep(0.01)
+    _raise_readahead(target)
 
 
 async def _stop_on_signal(scope: trio.CancelScope) -> None:

@@ -19,7 +19,14 @@ from pathlib import Path
 
 from gridfs.errors import GridError
 
-__all__ = ["GRIDFS_TYPE", "clear_stale", "is_stale", "mount_type", "unmount_command"]
+__all__ = [
+    "GRIDFS_TYPE",
+    "clear_stale",
+    "is_stale",
+    "mount_device",
+    "mount_type",
+    "unmount_command",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +50,21 @@ def is_stale(target: Path) -> bool:
 
 def mount_type(target: Path) -> str | None:
     """The filesystem type mounted at ``target`` last (``fuse.gridfs``...), None if none."""
+    entry = _mounted_last(target)
+    return None if entry is None else entry[1].split()[0]
+
+
+def mount_device(target: Path) -> tuple[int, int] | None:
+    """The device (major, minor) mounted at ``target`` last, read without asking its daemon."""
+    entry = _mounted_last(target)
+    if entry is None:
+        return None
+    major, _, minor = entry[0][2].partition(":")
+    return int(major), int(minor)
+
+
+def _mounted_last(target: Path) -> tuple[list[str], str] | None:
+    """The fields and the tail after " - " of the last mountinfo line for ``target``."""
     found = None
     try:
         lines = _MOUNTINFO.read_text().splitlines()
@@ -52,7 +74,7 @@ def mount_type(target: Path) -> str | None:
         fields, _, tail = line.partition(" - ")
         parts = fields.split()
         if len(parts) > 4 and _unescape(parts[4]) == str(target) and tail:
-            found = tail.split()[0]
+            found = parts, tail
     return found
 
 
