@@ -281,13 +281,7 @@ class ReplicaCalls:
             entry = self.store.by_guid(session, guid)
             lfn = self.store.lfn_checked(session, entry)
             self.store.require(session, entry, WRITE, lfn)
-            row = session.scalar(
-                select(ReplicaModel).where(
-                    ReplicaModel.entry_id == entry.id, ReplicaModel.surl == surl
-                )
-            )
-            if row is None:
-                raise NotFound(f"{lfn} has no replica {surl}", surl)
+            row = self._replica_of(session, entry, surl, lfn)
             replica = to_replica(row, guid)
             session.delete(row)
             return replica
@@ -318,13 +312,7 @@ class ReplicaCalls:
             lfn = self.store.lfn_checked(session, entry)
             self.store.require_file(entry, lfn)
             self.store.require(session, entry, READ, lfn)
-            row = session.scalar(
-                select(ReplicaModel).where(
-                    ReplicaModel.entry_id == entry.id, ReplicaModel.surl == surl
-                )
-            )
-            if row is None:
-                raise NotFound(f"{lfn} has no replica {surl}", surl)
+            row = self._replica_of(session, entry, surl, lfn)
             if row.status == ReplicaStatus.AVAILABLE.value:
                 row.status = ReplicaStatus.BAD.value
                 log.info(
@@ -367,6 +355,16 @@ class ReplicaCalls:
                 )
             row.status = replica.status.value
             row.pin_expiry_ns = replica.pin_expiry_ns
+
+    @staticmethod
+    def _replica_of(session: Session, entry: EntryModel, surl: str, lfn: str) -> ReplicaModel:
+        """The row of replica ``surl`` of file ``entry`` (at ``lfn``); NotFound if none."""
+        row = session.scalar(
+            select(ReplicaModel).where(ReplicaModel.entry_id == entry.id, ReplicaModel.surl == surl)
+        )
+        if row is None:
+            raise NotFound(f"{lfn} has no replica {surl}", surl)
+        return row
 
     def _writable_replica(self, session: Session, surl: str) -> tuple[ReplicaModel, str]:
         """The replica row of ``surl`` and its file's GUID, checked for write permission."""

@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -196,8 +196,8 @@ def _identity(whoami: Mapping[str, Any]) -> Identity:
     return Identity(whoami["user"], tuple(whoami["groups"]), superuser=bool(whoami["superuser"]))
 
 
-class RemoteCatalog:
-    """The catalog of a ``gridfs serve``, acting as the identity its credential proves."""
+class _AsProven:
+    """A view of the service as the one identity its credential proves."""
 
     def __init__(self, service: ServiceClient, identity: Identity) -> None:
         self._service = service
@@ -208,14 +208,18 @@ class RemoteCatalog:
         """Who the server runs the calls as."""
         return self._identity
 
-    def as_identity(self, identity: Identity) -> RemoteCatalog:
-        """This catalog, if ``identity`` is the one the credential proves; no other."""
+    def as_identity(self, identity: Identity) -> Self:
+        """This view, if ``identity`` is the one the credential proves; no other."""
         if identity != self._identity:
             raise NotPermitted(
                 f"the catalog service decides who you are ({self._identity.user}): "
                 f"acting as {identity.user} needs {identity.user}'s credential"
             )
         return self
+
+
+class RemoteCatalog(_AsProven):
+    """The catalog of a ``gridfs serve``, acting as the identity its credential proves."""
 
     def close(self) -> None:
         """Close the connections."""
@@ -490,26 +494,8 @@ class RemoteCatalog:
         return self._service.call(type(None), "catalog/undo_replica_deletion", replica=replica)
 
 
-class RemoteMetadata:
+class RemoteMetadata(_AsProven):
     """The metadata catalog of a ``gridfs serve``, sharing the catalog's connections."""
-
-    def __init__(self, service: ServiceClient, identity: Identity) -> None:
-        self._service = service
-        self._identity = identity
-
-    @property
-    def identity(self) -> Identity:
-        """Who the server runs the calls as."""
-        return self._identity
-
-    def as_identity(self, identity: Identity) -> RemoteMetadata:
-        """This metadata catalog, if ``identity`` is the one the credential proves."""
-        if identity != self._identity:
-            raise NotPermitted(
-                f"the catalog service decides who you are ({self._identity.user}): "
-                f"acting as {identity.user} needs {identity.user}'s credential"
-            )
-        return self
 
     def add_entry(
         self, lfn: str, values: Mapping[str, object], *, size: int = 0, mode: int = 420
