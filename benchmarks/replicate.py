@@ -19,7 +19,8 @@ and local to grid, over file:// and root://, against ``gfal-copy`` (Debian's
 gfal2-util-scripts with its file and xrootd plugins) on the same source and
 destination, alternating which goes first, both as a command run from the
 shell (interpreter start-up included). ``gridfs cp`` always verifies the
-adler32 end to end (it reads the local copy back); ``gfal-copy`` only with
+adler32 end to end (summed as the bytes stream; a file:// SE's copy is
+fsynced, an XRootD server is asked for its checksum); ``gfal-copy`` only with
 ``-K ADLER32``, so it is timed both ways. Rows: median MB/s and the ratio
 gridfs / gfal-copy.
 

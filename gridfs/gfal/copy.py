@@ -2,8 +2,9 @@
 
 Every copy is checked end to end against the catalog's adler32 before it
 counts: a local copy is written under a temporary name in its directory,
-checked (the bytes received, then the file as written, read back) and only
-then renamed into place; a copy to an SE is stored and verified before it is
+checked as its bytes arrive (their adler32, summed on their way to the file,
+against the catalog's; each write is checked to have written them all) and
+only then renamed into place; a copy to an SE is stored and verified before it is
 registered (:meth:`Grid.cr`). On any failure, an interrupt included, the
 partial copy is removed and the destination is as it was. Each copy stops
 at its next chunk once the grid's :attr:`~Grid.cancel` token is cancelled
@@ -36,6 +37,7 @@ from gridfs.gfal.cancel import CancelToken
 from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.grid import Grid
 from gridfs.gfal.locations import Location
+from gridfs.gfal.readahead import COPY_CHUNK, read_ahead
 from gridfs.gfal.readcheck import Corrupt, ReadCheck
 from gridfs.storage import DEFAULT_CHECKSUM, Adler32
 
@@ -43,7 +45,7 @@ __all__ = ["Copied", "copy", "copy_grid", "copy_in", "copy_out", "resolve_destin
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 4 << 20
+_AHEAD = 2  # chunks read ahead of the one being written
 
 
 @dataclass(frozen=True)
@@ -68,25 +70,17 @@ def _verifiable(entry: Stat, lfn: str) -> str:
     return entry.checksum
 
 
-def _local_adler32(path: Path) -> str:
-    digest = Adler32()
-    with path.open("rb", buffering=0) as stream:
-        buffer = memoryview(bytearray(_CHUNK))
-        while count := stream.readinto(buffer):
-            digest.update(buffer[:count])
-    return digest.hexdigest()
-
-
 def copy_out(
     grid: Grid, lfn: str, path: str | os.PathLike[str], *, overwrite: bool = False
 ) -> Copied:
     """Copy file ``lfn`` from its best replica to the local file ``path`` (lcg-cp).
 
     The replica's bytes go to a temporary file beside ``path``; their adler32,
-    and then that of the file as written (read back), must equal the
-    catalog's. Only then is the file renamed to ``path``: over an existing
-    file only with ``overwrite``, else :class:`AlreadyExists` (checked before
-    any byte moves, and again at the rename, which never clobbers). The read
+    summed as they are written, must equal the catalog's (the file is not
+    read back: that would read the same page cache again). Only then is the
+    file renamed to ``path``: over an existing file only with ``overwrite``,
+    else :class:`AlreadyExists` (checked before any byte moves, and again at
+    the rename, which never clobbers). The read
     fails over between replicas as :meth:`Grid.open` does.
     """
     entry, replicas = grid.catalog.stat_replicas(lfn)
@@ -104,13 +98,12 @@ def copy_out(
     try:
         source = grid.storage.open_best(entry, replicas, lfn, on_corrupt=grid.mark_bad)
         with os.fdopen(fd, "wb", buffering=0) as out, source:
-            size = _receive(source, ReadCheck(entry, lfn), out, target, grid.cancel)
+            size, written = _receive(source, ReadCheck(entry, lfn), out, target, grid.cancel)
         if size != entry.size:
             raise ChecksumMismatch(
                 f"the replica of {lfn} read is short: {size} bytes, the catalog says {entry.size}",
                 lfn,
             )
-        written = _local_adler32(temp)
         if written != expected:
             raise ChecksumMismatch(
                 f"{target} as written has adler32 {written}, not {expected}", str(target)
@@ -127,20 +120,28 @@ def copy_out(
 
 def _receive(
     source: FailoverReader, check: ReadCheck, out: BinaryIO, target: Path, cancel: CancelToken
-) -> int:
+) -> tuple[int, str]:
     """Write the file from ``source`` to ``out``; a corrupt replica's bytes are replaced.
 
     The bytes' adler32 is checked as they arrive: when a replica's turn out
     wrong, it is marked bad and the copy starts again from the next replica
     (:class:`NoReplicaAvailable` when none is left). ``cancel`` stops it between
-    chunks. Returns the bytes written.
+    chunks. Returns the count and the adler32 of the bytes written, summed
+    as they were handed to the file (whatever ``check`` made of them).
     """
     while True:
         size = 0
+        digest = Adler32()
         try:
-            for chunk in cancel.checked(source.checked_chunks(check, _CHUNK), str(target)):
-                _write_all(out, chunk, target)
-                size += len(chunk)
+            # Read (and checked) a few chunks ahead in a thread while these are written.
+            chunks = read_ahead(
+                source.checked_chunks(check, COPY_CHUNK, buffers=_AHEAD + 2), depth=_AHEAD
+            )
+            with contextlib.closing(chunks):
+                for chunk in cancel.checked(chunks, str(target)):
+                    _write_all(out, chunk, target)
+                    digest.update(chunk)
+                    size += len(chunk)
         except Corrupt as exc:
             log.info("%s; reading the file again from the next replica", exc)
             try:
@@ -149,7 +150,7 @@ def _receive(
             except OSError as error:
                 raise from_os_error(error, str(target)) from error
             continue
-        return size
+        return size, digest.hexdigest()
 
 
 def _write_all(out: BinaryIO, chunk: memoryview, target: Path) -> None:
@@ -260,7 +261,7 @@ def copy_grid(
             created = storage.store_verified(
                 target_se,
                 storage.new_surl(target_se, guid),
-                (bytes(chunk) for chunk in reader.chunks(_CHUNK)),
+                read_ahead(bytes(chunk) for chunk in reader.chunks(COPY_CHUNK)),
                 expected_checksum=lambda: expected,
                 expected_size=entry.size,
                 register=lambda surl, written: grid.catalog.add_file(

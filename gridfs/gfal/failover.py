@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -115,16 +116,21 @@ class FailoverReader(RangeReader):
                         self._reader, self._candidate, self.turl = self._next()
                         log.info("%s: going on from %s at offset %d", self._lfn, self.turl, offset)
 
-    def checked_chunks(self, check: ReadCheck, size: int = 1 << 20) -> Iterator[memoryview]:
+    def checked_chunks(
+        self, check: ReadCheck, size: int = 1 << 20, *, buffers: int = 1
+    ) -> Iterator[memoryview]:
         """The bytes in order, as :meth:`chunks` gives them, checked by ``check`` on the way.
 
+        The chunks take turns in ``buffers`` buffers: each stays as it is while
+        the next ``buffers - 1`` are read (for :func:`~gridfs.gfal.readahead.read_ahead`).
         If they are wrong, :class:`Corrupt` comes instead of the last chunk,
         after the replica that served them all (if one did) is rejected: read
         again from the start, from the next replica.
         """
-        buffer = memoryview(bytearray(size))
+        ring = [memoryview(bytearray(size)) for _ in range(buffers)]
         offset = 0
-        while True:
+        for turn in itertools.count():
+            buffer = ring[turn % buffers]
             count, surl = self.readinto_from(offset, buffer)
             if count == 0:
                 return

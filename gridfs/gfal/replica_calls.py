@@ -36,10 +36,10 @@ from gridfs.errors import (
 )
 from gridfs.gfal import register
 from gridfs.gfal.cancel import CancelToken
+from gridfs.gfal.readahead import COPY_CHUNK, read_ahead
 from gridfs.gfal.replicas import ReplicaAccess, current_replicas
 from gridfs.storage import (
     DEFAULT_CHECKSUM,
-    Adler32,
     Locality,
     ObjectStat,
     StageRequest,
@@ -49,8 +49,6 @@ from gridfs.storage import (
 __all__ = ["ReplicaCalls", "parent_of"]
 
 log = logging.getLogger(__name__)
-
-_COPY_CHUNK = 1 << 20
 
 
 class ReplicaCalls(abc.ABC):
@@ -266,17 +264,15 @@ class ReplicaCalls(abc.ABC):
         with source_file:
             source_stat = os.fstat(source_file.fileno())
             storage.reserve(target_se, space_token, source_stat.st_size, self.catalog.space_used)
-            source_digest = Adler32()
 
             def chunks() -> Iterator[bytes]:
                 while True:
                     try:
-                        chunk = source_file.read(_COPY_CHUNK)
+                        chunk = source_file.read(COPY_CHUNK)
                     except OSError as exc:  # the source's fault, not the SE's
                         raise from_os_error(exc, name) from exc
                     if not chunk:
                         return
-                    source_digest.update(chunk)
                     yield chunk
 
             def register(surl: str, written: WriteResult) -> Stat:
@@ -295,8 +291,9 @@ class ReplicaCalls(abc.ABC):
             entry = storage.store_verified(
                 target_se,
                 surl,
-                chunks(),
-                expected_checksum=source_digest.hexdigest,
+                read_ahead(chunks()),
+                # The source is read once, summed by the SE's backend as it is sent.
+                expected_checksum=None,
                 expected_size=None,
                 register=register,
                 cancel=self.cancel,
@@ -333,7 +330,7 @@ class ReplicaCalls(abc.ABC):
             replica = storage.store_verified(
                 target_se,
                 surl,
-                (bytes(chunk) for chunk in source.chunks(_COPY_CHUNK)),
+                read_ahead(bytes(chunk) for chunk in source.chunks(COPY_CHUNK)),
                 expected_checksum=lambda: checksum,
                 expected_size=entry.size,
                 register=lambda surl, _: self.catalog.add_replica(

@@ -8,10 +8,11 @@ callable where a stored copy is to be registered.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import random
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import TypeVar
 
 from gridfs.catalog import FileStatus, Replica, ReplicaStatus, Stat
@@ -313,9 +314,9 @@ class ReplicaAccess:
         self,
         se: StorageElement,
         surl: str,
-        chunks: Iterator[bytes],
+        chunks: Generator[bytes, None, None],
         *,
-        expected_checksum: Callable[[], str],
+        expected_checksum: Callable[[], str] | None,
         expected_size: int | None,
         register: Callable[[str, WriteResult], T],
         cancel: CancelToken | None = None,
@@ -324,24 +325,29 @@ class ReplicaAccess:
 
         The SE's checksum of what it stored, and the one computed while sending,
         must both equal ``expected_checksum()`` (asked once the bytes are sent).
-        Returns what ``register(surl, written)`` returns. On any failure,
-        registration and ``cancel`` (checked between chunks and before
-        registering) included, the stored copy is deleted.
+        ``None`` for it says that ``chunks`` are the source itself, read once
+        (a local file): the checksum of what was sent is then the source's, and
+        what the SE stored must equal it. The SE's checksum is the one its
+        write reported (:attr:`WriteResult.stored_checksum`) when it gives one,
+        else asked of it afterwards. Returns what ``register(surl, written)``
+        returns. On any failure, registration and ``cancel`` (checked between
+        chunks and before registering) included, the stored copy is deleted.
+        ``chunks`` is closed once the write is over, whether it read them all or not.
         """
         turl = resolve_turl(surl, se, self.protocols)
         backend = self.backend(turl)
-        if cancel is not None:
-            chunks = cancel.checked(chunks, surl)
+        sent = chunks if cancel is None else cancel.checked(chunks, surl)
         try:
-            written = backend.write(turl, chunks)
+            with contextlib.closing(chunks):
+                written = backend.write(turl, sent)
         except StorageUnavailable:
             self.health.record_failure(se.name)
             raise
         self.health.record_success(se.name)
         registered = False
         try:
-            expected = expected_checksum()
-            stored = backend.checksum(turl, written.checksum_type)
+            expected = written.checksum if expected_checksum is None else expected_checksum()
+            stored = written.stored_checksum or backend.checksum(turl, written.checksum_type)
             if expected_size is not None and written.size != expected_size:
                 raise ChecksumMismatch(
                     f"copy to {surl} has {written.size} bytes, not {expected_size}", surl

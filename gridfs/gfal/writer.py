@@ -40,7 +40,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
@@ -53,6 +53,7 @@ from gridfs.errors import (
     from_os_error,
 )
 from gridfs.gfal.placement import default_se_for
+from gridfs.gfal.readahead import COPY_CHUNK, read_ahead
 from gridfs.gfal.replicas import ReplicaAccess
 from gridfs.storage import Adler32, StorageElement, WriteResult
 
@@ -112,6 +113,11 @@ class StagedFile:
         self._unloaded = not (created or truncate)
         self._dirty = created or truncate
         self._failed: GridError | None = None  # a write that failed: nothing can be stored
+        # The adler32 of the staged bytes 0:_summed, kept while they are written in
+        # order (cp, dd, a download): the commit then checks the staging file read
+        # back against what was written to it. None once a write goes elsewhere.
+        self._summed = 0
+        self._running: Adler32 | None = Adler32() if self._dirty else None
         self._fd: int | None
         self._fd, self.path = staging
 
@@ -171,6 +177,7 @@ class StagedFile:
             self._load()
             count = self._io(os.pwrite, self._checked_fd(), data, offset)
             self._dirty = True
+            self._sum_written(data, offset, count)
             return count
 
     def truncate(self, size: int) -> None:
@@ -181,6 +188,21 @@ class StagedFile:
             self._load()
             self._io(os.ftruncate, self._checked_fd(), size)
             self._dirty = True
+            if size == 0:
+                self._running, self._summed = Adler32(), 0
+            elif size != self._summed:
+                self._running = None
+
+    def _sum_written(self, data: ReadableBuffer, offset: int, count: int) -> None:
+        """Carry the running adler32 over bytes written at its end; else give it up."""
+        if self._running is None:
+            return
+        # While it runs, the staged file is bytes 0:_summed: a write at its end extends it.
+        if offset != self._summed:
+            self._running = None  # written over or beyond the end: summed at the commit instead
+            return
+        self._running.update(memoryview(data)[:count])
+        self._summed += count
 
     @contextlib.contextmanager
     def _latched(self) -> Iterator[None]:
@@ -198,14 +220,17 @@ class StagedFile:
             return
         fd = self._checked_fd()
         replicas = self._target.catalog.replicas(self.entry.id)
+        running = Adler32()
         with self._target.storage.open_best(self.entry, replicas, self.lfn) as reader:
             offset = 0
             for chunk in reader.chunks(_CHUNK):
+                running.update(chunk)
                 left = chunk
                 while left:  # pwrite may write less than asked
                     count = self._io(os.pwrite, fd, left, offset)
                     offset, left = offset + count, left[count:]
         self._unloaded = False
+        self._running, self._summed = running, offset
 
     def _io(self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         try:
@@ -262,13 +287,13 @@ class StagedFile:
         guid = self.entry.guid
         assert guid is not None
         size = os.fstat(fd).st_size
-        digest = Adler32()
+        # Summed as it was written: then the staging file read back is checked too.
+        staged = self._running.hexdigest() if self._running and self._summed == size else None
 
-        def chunks() -> Iterator[bytes]:
+        def chunks() -> Generator[bytes, None, None]:
             offset = 0
-            while chunk := self._io(os.pread, fd, _CHUNK, offset):
+            while chunk := self._io(os.pread, fd, COPY_CHUNK, offset):
                 offset += len(chunk)
-                digest.update(chunk)
                 yield chunk
 
         def register(surl: str, written: WriteResult) -> tuple[Stat, list[Replica]]:
@@ -285,8 +310,10 @@ class StagedFile:
         return storage.store_verified(
             se,
             storage.new_surl(se, guid, new_version=not self._created),
-            chunks(),
-            expected_checksum=digest.hexdigest,
+            # The staging file is read once, in a thread ahead of the upload, and summed
+            # by the SE's backend as it is sent.
+            read_ahead(chunks()),
+            expected_checksum=None if staged is None else lambda: staged,
             expected_size=size,
             register=register,
         )

@@ -67,11 +67,18 @@ class ListEntry:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """Size and checksum of the bytes a backend received and stored."""
+    """Size and checksum of the bytes a backend received and stored.
+
+    ``checksum`` is that of the bytes as they were handed over. ``stored_checksum``
+    is the storage's own word on what it holds, when the write itself gives
+    it (a file:// SE: the bytes written and fsynced, summed as they went to
+    the file); ``None`` when it must be asked afterwards (:meth:`StorageBackend.checksum`).
+    """
 
     size: int
     checksum_type: str
     checksum: str
+    stored_checksum: str | None = None
 
 
 class RangeReader(ABC):

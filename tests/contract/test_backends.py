@@ -79,6 +79,8 @@ def test_write_stat_read_checksum_delete(store: Store) -> None:
     assert (written.size, written.checksum) == (len(data), f"{zlib.adler32(data):08x}")
     assert store.backend.stat(turl).size == len(data)
     assert store.backend.checksum(turl) == written.checksum
+    # What a write reports of the stored object, where it reports anything, is the truth.
+    assert written.stored_checksum in (None, written.checksum)
     with store.backend.open_reader(turl) as reader:
         assert reader.size == len(data)
         assert reader.pread(0, 100) == data[:100]

@@ -24,6 +24,7 @@ from gridfs.gfal.checksums import Verify, checksum
 from gridfs.gfal.copy import copy, copy_grid, copy_in, copy_out, resolve_destination
 from gridfs.gfal.delete import delete
 from gridfs.gfal.locations import Location, parse_location
+from gridfs.gfal.readahead import COPY_CHUNK
 from gridfs.gfal.sweep import sweep
 from gridfs.storage import resolve_turl
 from gridfs.storage.file_backend import turl_to_path
@@ -108,6 +109,24 @@ def test_a_corrupt_replica_is_caught_and_leaves_nothing_local(
         copy_out(grid, f"{DIR}/f", tmp_path / "f")
     assert [r.status.value for r in grid.replicas(f"{DIR}/f")] == ["bad"]
     assert not (tmp_path / "f").exists()
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.expect_warnings
+def test_a_copy_read_ahead_in_chunks_is_whole_and_a_corrupt_chunk_is_caught(
+    grid: Grid, make_file, tmp_path: Path
+) -> None:
+    size = COPY_CHUNK * 5 // 2 + 7  # several chunks in the ring of read-ahead buffers
+    source = make_file("big", size)
+    grid.cr(source, f"{DIR}/big")
+    copy_out(grid, f"{DIR}/big", tmp_path / "big")
+    assert (tmp_path / "big").read_bytes() == source.read_bytes()
+    with stored_path(grid, f"{DIR}/big", "cern-se").open("r+b") as stored:
+        stored.seek(COPY_CHUNK + 5)  # in the second chunk
+        stored.write(b"\xff\x00")
+    with pytest.raises(NoReplicaAvailable, match="read is corrupt"):
+        copy_out(grid, f"{DIR}/big", tmp_path / "again")
+    assert not (tmp_path / "again").exists()
     assert leftovers(tmp_path) == []
 
 

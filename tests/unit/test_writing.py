@@ -739,3 +739,41 @@ def test_staging_files_of_dead_writers_are_cleared_by_the_next(
     writers[1].communicate("")  # it ends without closing its file: a leftover now
     assert clear_staging_leftovers(str(staging)) == [str(alive)]
     assert sorted(staging.iterdir()) == [kept]
+
+
+def test_staged_bytes_that_change_before_the_commit_are_caught(wgrid: Grid, tmp_path: Path) -> None:
+    # Written in order, the staged bytes are summed as they come; the commit reads
+    # the staging file back once, and a disk that changed them is caught there.
+    lfn = f"{TRAILERS}/rotted"
+    staged = wgrid.open_staged(lfn, create=True)
+    staged.pwrite(b"a" * 300_000, 0)
+    staged.pwrite(b"b" * 300_000, 300_000)
+    with open(staged.path, "r+b") as disk:  # the staging file, behind its back
+        disk.seek(123_456)
+        disk.write(b"X")
+    with pytest.raises(ChecksumMismatch, match="expected adler32"):
+        staged.commit()
+    staged.close()
+    with pytest.raises(NotFound):
+        wgrid.stat(lfn)
+    assert stored_files(tmp_path) == []
+
+
+def test_files_written_out_of_order_are_summed_at_the_commit(wgrid: Grid) -> None:
+    lfn = f"{TRAILERS}/scattered"
+    with wgrid.open(lfn, "wb") as stream:
+        stream.seek(5000)
+        stream.write(b"tail")
+        stream.seek(0)
+        stream.write(b"head")
+    expected = b"head" + b"\0" * 4996 + b"tail"
+    assert wgrid.stat(lfn).checksum == adler32_of(expected)
+    with wgrid.open(lfn, "r+b") as stream:  # loaded in order, then written over
+        stream.seek(1)
+        stream.write(b"E")
+    assert wgrid.stat(lfn).checksum == adler32_of(b"hEad" + expected[4:])
+    with wgrid.open(lfn, "ab") as stream:  # loaded, then appended to: summed on the way
+        stream.write(b"!")
+    assert wgrid.stat(lfn).checksum == adler32_of(b"hEad" + expected[4:] + b"!")
+    with wgrid.open(lfn) as reader:
+        assert reader.read() == b"hEad" + expected[4:] + b"!"
