@@ -16,6 +16,7 @@ from gridfs.config import Config, load_config
 from gridfs.errors import GridError
 from gridfs.gfal import (
     Grid,
+    GridFile,
     access,
     chmod,
     chown,
@@ -47,6 +48,7 @@ __all__ = [
     "EntryKind",
     "Grid",
     "GridError",
+    "GridFile",
     "Identity",
     "Replica",
     "Stat",

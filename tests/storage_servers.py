@@ -295,7 +295,9 @@ def _xrootd_account() -> pwd.struct_passwd:
 class XRootDServer(_ServerProcess):
     """One ``xrootd`` daemon exporting ``data_dir`` read-write to 127.0.0.1, no authentication.
 
-    ``url`` is ``root://127.0.0.1:PORT/``; the file ``/a/b`` on the server is
+    ``url`` is ``root://127.0.0.1:PORT/``; with ``http`` it also speaks HTTP (XrdHttp,
+    the WebDAV door of grid sites' XRootD servers, which answers multi-range GETs) at
+    ``http_url``. The file ``/a/b`` on the server is
     ``data_dir / "a/b"`` (``oss.localroot``). The log is ``base_dir/xrootd.log``.
 
     Under root the daemon runs as the ``xrootd`` account (or ``nobody``), which
@@ -306,8 +308,10 @@ class XRootDServer(_ServerProcess):
 
     server_name = "xrootd"
 
-    def __init__(self, binary: Path | None = None) -> None:
+    def __init__(self, binary: Path | None = None, *, http: bool = False) -> None:
         super().__init__()
+        self.http = http
+        self.http_port: int | None = None
         found = binary or find_xrootd()
         if found is None:
             raise StorageServerError(XROOTD_SKIP_REASON)
@@ -323,6 +327,14 @@ class XRootDServer(_ServerProcess):
     def url(self) -> str:
         """The server's root URL, ``root://127.0.0.1:PORT/``."""
         return f"root://{LOOPBACK}:{self._running_port()}/"
+
+    @property
+    def http_url(self) -> str:
+        """The server's HTTP root URL, ``http://127.0.0.1:PORT/`` (when started with ``http``)."""
+        self._running_port()
+        if self.http_port is None:
+            raise StorageServerError("the xrootd server does not speak HTTP")
+        return f"http://{LOOPBACK}:{self.http_port}/"
 
     def start(self, base_dir: Path) -> None:
         """Write the config and start the daemon on a free port; returns once it answers."""
@@ -406,6 +418,8 @@ class XRootDServer(_ServerProcess):
             f"xrd.allow host {LOOPBACK}",
             "xrd.allow host localhost",
         ]
+        if self.http_port is not None:
+            lines.append(f"xrd.protocol XrdHttp:{self.http_port} libXrdHttp.so")
         # No sec.protocol: without one the server authenticates nobody and lets
         # everyone read and write, which is all a test needs.
         self.config_path = self._runtime_dir / "xrootd.cfg"
@@ -413,6 +427,11 @@ class XRootDServer(_ServerProcess):
         self.config_path.chmod(0o644)
 
     def _launch(self, port: int) -> None:
+        if self.http and (self.http_port is None or port != self.port):
+            # A fresh start (or one that lost its port) takes a new HTTP port; a restart
+            # keeps its own, as it keeps the root port.
+            self.http_port = free_port()
+            self._write_config()
         assert self.config_path is not None
         options: dict[str, Any] = {"cwd": self._runtime_dir}
         if self._account is not None:
@@ -432,7 +451,9 @@ class XRootDServer(_ServerProcess):
         # protocol is loaded and it accepts connections (the earlier "... initialization
         # completed" lines are for parts of it). A client that connects earlier to a server
         # that then fails would sit out XrdCl's 15 s timer instead of failing fast.
-        if f":{self.port} initialization completed" not in self._read_log(since):
+        # With XrdHttp too, that line names the HTTP port, the last one bound.
+        last_port = self.port if self.http_port is None else self.http_port
+        if f":{last_port} initialization completed" not in self._read_log(since):
             return False
         try:
             from XRootD import client  # noqa: PLC0415 - only tests that use XRootD need it
@@ -746,6 +767,21 @@ def xrootd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XRootDSe
     server = XRootDServer()
     try:
         server.start(tmp_path_factory.mktemp("xrootd"))
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def xrdhttp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XRootDServer]:
+    """An xrootd daemon that also speaks HTTP (``http_url``), for the whole session."""
+    if find_xrootd() is None:
+        pytest.skip(XROOTD_SKIP_REASON)
+    if not have_modules("XRootD"):
+        pytest.skip(XROOTD_BINDINGS_SKIP_REASON)
+    server = XRootDServer(http=True)
+    try:
+        server.start(tmp_path_factory.mktemp("xrdhttp"))
         yield server
     finally:
         server.stop()

@@ -45,7 +45,8 @@ class GridFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unt
     go to ``se`` (default: the directory's default SE); reads use
     ``protocols`` (default: the configured preference). ``block_size`` and
     ``cache_type`` are those of files opened for reading; ``max_workers``
-    bounds the parallel reads of :meth:`cat_ranges`; with ``auto_mkdir`` a
+    bounds how many files :meth:`cat_ranges` reads at once (each file's
+    ranges go in one vector read); with ``auto_mkdir`` a
     write makes its missing parent directories, as local files do in fsspec.
     """
 
@@ -315,7 +316,7 @@ class GridFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unt
             try:
                 with self._reader(path) as reader:
                     ranges = [(starts[i], ends[i]) for i in indices]
-                    data = read_ranges(reader, ranges, self.max_workers)
+                    data = read_ranges(reader, ranges)
             except Exception as exc:
                 if on_error != "return":
                     raise

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
@@ -29,22 +28,14 @@ def span(size: int, start: int | None, end: int | None) -> tuple[int, int]:
     return min(first, size), max(min(last, size), 0)
 
 
-def read_ranges(
-    reader: FailoverReader, ranges: Sequence[tuple[int, int]], workers: int
-) -> list[bytes]:
-    """The bytes of each ``(start, end)`` of one open file, read ``workers`` at a time.
+def read_ranges(reader: FailoverReader, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+    """The bytes of each ``(start, end)`` of one open file, in one vector read.
 
-    The reader serves reads from several threads (and fails over under them).
+    The backend sends them together where its protocol can (XRootD's vector
+    read, an HTTP multi-range request), else reads them in parallel.
     """
-
-    def read(bounds: tuple[int, int]) -> bytes:
-        start, end = span(reader.size, *bounds)
-        return reader.pread(start, end - start) if end > start else b""
-
-    if len(ranges) == 1 or workers <= 1:
-        return [read(bounds) for bounds in ranges]
-    with ThreadPoolExecutor(max_workers=min(workers, len(ranges))) as pool:
-        return list(pool.map(read, ranges))
+    spans = [span(reader.size, *bounds) for bounds in ranges]
+    return reader.readv([(start, max(end - start, 0)) for start, end in spans])
 
 
 class GridFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is untyped

@@ -27,7 +27,7 @@ from gridfs.gfal.checksums import ChecksumReport, Verify, checksum
 from gridfs.gfal.copy import Copied, copy, resolve_destination
 from gridfs.gfal.delete import delete
 from gridfs.gfal.failover import FailoverReader
-from gridfs.gfal.fileobj import GridRawReader
+from gridfs.gfal.fileobj import GridFile, GridRawReader
 from gridfs.gfal.grid import Grid
 from gridfs.gfal.locations import parse_location
 from gridfs.gfal.nodes import Nodes
@@ -58,6 +58,7 @@ __all__ = [
     "FailoverReader",
     "FoundEntry",
     "Grid",
+    "GridFile",
     "GridRawReader",
     "Identity",
     "Locality",

@@ -7,16 +7,19 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 from gridfs.catalog import Replica
 from gridfs.errors import GridError, NoReplicaAvailable
 from gridfs.gfal.policy import Candidate
 from gridfs.gfal.readcheck import Corrupt, ReadCheck
-from gridfs.storage import RangeReader
+from gridfs.storage import RangeReader, clamp_ranges
 
 __all__ = ["FailoverReader"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 OpenCandidate = Callable[[Candidate], tuple[RangeReader, str]]
 
@@ -96,6 +99,21 @@ class FailoverReader(RangeReader):
 
     def readinto_from(self, offset: int, buffer: memoryview) -> tuple[int, str]:
         """Like :meth:`readinto`, and the SURL of the replica that served the bytes."""
+        return self._failing_over(lambda reader: reader.readinto(offset, buffer), offset)
+
+    def readv(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """The bytes of each ``(offset, size)`` (see :meth:`RangeReader.readv`), failing over.
+
+        All of them come from one replica: one that fails hands the whole
+        vector to the next.
+        """
+        wanted = clamp_ranges(ranges, self.size)  # a bad range is the caller's, no replica's
+        if not wanted:
+            return []
+        return self._failing_over(lambda reader: reader.readv(wanted), wanted[0][0])[0]
+
+    def _failing_over(self, call: Callable[[RangeReader], T], offset: int) -> tuple[T, str]:
+        """``call`` on the current replica's reader, then on the next ones while it fails."""
         while True:
             with self._lock:
                 if self._closed:
@@ -104,7 +122,7 @@ class FailoverReader(RangeReader):
                     raise self._exhausted
                 reader, candidate = self._reader, self._candidate
             try:
-                return reader.readinto(offset, buffer), candidate.replica.surl
+                return call(reader), candidate.replica.surl
             except GridError as exc:
                 with self._lock:
                     if self._closed:

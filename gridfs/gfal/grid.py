@@ -28,7 +28,7 @@ from gridfs.errors import (
 from gridfs.gfal import xattrs
 from gridfs.gfal.cancel import CancelToken
 from gridfs.gfal.failover import FailoverReader
-from gridfs.gfal.fileobj import GridRawFile, GridRawReader
+from gridfs.gfal.fileobj import GridFile, GridRawFile, GridRawReader
 from gridfs.gfal.metadata_calls import MetadataCalls
 from gridfs.gfal.placement import default_se_for
 from gridfs.gfal.replica_calls import ReplicaCalls
@@ -314,7 +314,8 @@ class Grid(ReplicaCalls, MetadataCalls):
         content (on ``se``, else on the SE of the file's primary replica or
         the default) and registers it, as a new file or as the new version
         of the existing one (see :mod:`gridfs.gfal.writer`). ``buffering=0``
-        gives the raw file object.
+        gives the raw file object. A file open for reading is a
+        :class:`GridFile`, whose ``readv`` reads many ranges at once.
         """
         flags = set(mode)
         kinds = flags & set("rwxa")
@@ -335,7 +336,7 @@ class Grid(ReplicaCalls, MetadataCalls):
             reader = GridRawReader(lfn, opened, entry)
             if buffering == 0:
                 return reader  # type: ignore[return-value]  # raw binary I/O; typeshed's RawIOBase is no BinaryIO
-            return io.BufferedReader(reader, buffer_size=size)
+            return GridFile(reader, buffer_size=size)
         kind = kinds.pop()
         staged = self.open_staged(
             lfn,

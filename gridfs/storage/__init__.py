@@ -11,6 +11,7 @@ from gridfs.storage.backend import (
     RangeReader,
     StorageBackend,
     WriteResult,
+    clamp_ranges,
 )
 from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32, adler32
 from gridfs.storage.file_backend import make_private_dirs
@@ -54,6 +55,7 @@ __all__ = [
     "StorageElement",
     "WriteResult",
     "adler32",
+    "clamp_ranges",
     "generated_surl",
     "is_generated_name",
     "is_partial_upload",

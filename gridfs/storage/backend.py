@@ -8,10 +8,12 @@ in one place. Backends are made and owned by a :class:`~gridfs.storage.pool.Back
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Self
+
+from gridfs.errors import InvalidArgument
 
 __all__ = [
     "BackendOptions",
@@ -21,7 +23,21 @@ __all__ = [
     "RangeReader",
     "StorageBackend",
     "WriteResult",
+    "clamp_ranges",
 ]
+
+
+def clamp_ranges(ranges: Sequence[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+    """``(offset, size)`` ranges cut to a file of ``size`` bytes (past its end: empty).
+
+    Raises :class:`InvalidArgument` for a negative offset or size.
+    """
+    clamped = []
+    for offset, length in ranges:
+        if offset < 0 or length < 0:
+            raise InvalidArgument(f"invalid range ({offset}, {length}): negative offset or size")
+        clamped.append((offset, max(0, min(length, size - offset))))
+    return clamped
 
 
 class Capability(StrEnum):
@@ -112,6 +128,16 @@ class RangeReader(ABC):
         del view
         del buffer[filled:]
         return bytes(buffer)
+
+    def readv(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """The bytes of each ``(offset, size)``, in order; shorter at end of file, empty past it.
+
+        Ranges may overlap and come in any order. This default reads them one
+        by one, which suits local files; network backends send them together
+        (a vector read, a multi-range request) or in parallel.
+        """
+        wanted = clamp_ranges(ranges, self.size)
+        return [self.pread(offset, length) if length else b"" for offset, length in wanted]
 
     def chunks(self, size: int = 1 << 20) -> Iterator[memoryview]:
         """The bytes in order, ``size`` at a time, in one reused buffer.

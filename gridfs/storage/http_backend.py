@@ -7,9 +7,11 @@ import email.utils
 import errno
 import logging
 import ssl
+import threading
 import time
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 from xml.etree import ElementTree
 
@@ -32,6 +34,7 @@ from gridfs.storage.backend import (
     RangeReader,
     StorageBackend,
     WriteResult,
+    clamp_ranges,
 )
 from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32
 from gridfs.storage.naming import partial_upload_name
@@ -55,6 +58,15 @@ _PROPFIND_BODY = (
     b"<resourcetype/><getcontentlength/><getlastmodified/></prop></propfind>"
 )
 _PARTIAL_CHECKS = 10
+# One multi-range request asks for at most this many ranges (its Range header
+# stays well under the 8 KiB that servers take) and this many bytes.
+_RANGES_PER_REQUEST = 256
+_BYTES_PER_REQUEST = 64 << 20
+_PARALLEL_READS = 8  # range requests in flight at once for one vector of ranges
+
+T = TypeVar("T")
+R = TypeVar("R")
+Part = tuple[int, bytes]  # the bytes of a file from an offset
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +165,139 @@ class _WebDAVReader(RangeReader):
                 filled += len(piece)
         return filled
 
+    def readv(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """The ranges by multi-range requests where the server answers them, else in parallel.
+
+        The answer's parts are matched to the ranges by their Content-Range, so
+        a server may coalesce ranges, or answer only the first one (WsgiDAV
+        does): what it leaves out is read with one range request each.
+        """
+        wanted = clamp_ranges(ranges, self.size)
+        spans = sorted({(offset, length) for offset, length in wanted if length})
+        parts: list[Part] = []
+        if len(spans) > 1 and self._backend.offers_multirange(self._url):
+            for answer in self._backend.parallel(self._multirange, _batches(spans)):
+                parts += answer
+        found = {span: _covered(parts, *span) for span in spans}
+        missing = [span for span, data in found.items() if data is None]
+        for span, data in zip(missing, self._backend.parallel(self._range, missing), strict=True):
+            found[span] = data
+        return [found[offset, length] or b"" if length else b"" for offset, length in wanted]
+
+    def _range(self, span: tuple[int, int]) -> bytes:
+        return self.pread(*span)
+
+    def _multirange(self, spans: list[tuple[int, int]]) -> list[Part]:
+        """The parts one multi-range GET answers for ``spans``; few or none if it ignores some."""
+        if self._closed or self._backend.client.is_closed:
+            raise ValueError("read from a closed replica")
+        wanted = ",".join(f"{offset}-{offset + length - 1}" for offset, length in spans)
+        with (
+            _mapped_errors(self._turl, "vector read"),
+            self._backend.client.stream(
+                "GET", self._url, headers={"Range": f"bytes={wanted}"}
+            ) as response,
+        ):
+            _raise_for(response, self._turl, "vector read")
+            content_type = response.headers.get("Content-Type", "")
+            if response.status_code != 206 or not content_type.startswith(_MULTIPART):
+                self._backend.note_no_multirange(self._url)
+            if response.status_code != 206:
+                return []  # the whole file follows: left unread, the connection dropped
+            body = response.read()
+        if content_type.startswith(_MULTIPART):
+            return _parse_multipart(body, content_type, self._turl)
+        first = _content_range(response.headers.get("Content-Range", ""), self._turl)
+        return [(first, body)]
+
     def close(self) -> None:
         self._closed = True
+
+
+_MULTIPART = "multipart/byteranges"
+
+
+def _batches(spans: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """``spans`` in groups, each small enough for one multi-range request."""
+    batches: list[list[tuple[int, int]]] = []
+    current: list[tuple[int, int]] = []
+    size = 0
+    for span in spans:
+        if current and (len(current) == _RANGES_PER_REQUEST or size + span[1] > _BYTES_PER_REQUEST):
+            batches.append(current)
+            current, size = [], 0
+        current.append(span)
+        size += span[1]
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _covered(parts: list[Part], offset: int, length: int) -> bytes | None:
+    """The bytes ``offset:offset+length`` if one of ``parts`` holds them all."""
+    for start, data in parts:
+        if start <= offset and offset + length <= start + len(data):
+            return data[offset - start : offset - start + length]
+    return None
+
+
+def _content_range(value: str, turl: str) -> int:
+    """The first offset of a ``Content-Range: bytes FIRST-LAST/SIZE`` value."""
+    unit, _, spec = value.strip().partition(" ")
+    first = spec.partition("-")[0]
+    if unit.lower() != "bytes" or not first.isdigit():
+        raise StorageUnavailable(
+            f"{turl}: vector read: a part with Content-Range {value!r}", turl, errno=errno.EREMOTEIO
+        )
+    return int(first)
+
+
+def _parse_multipart(body: bytes, content_type: str, turl: str) -> list[Part]:
+    """The parts of a ``multipart/byteranges`` body (RFC 9110 14.6), by their Content-Range.
+
+    Each part's length comes from its Content-Range, never from a search for
+    the boundary, which the data may well contain.
+    """
+    boundary = ""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.strip().partition("=")
+        if name.lower() == "boundary":
+            boundary = value.strip('"')
+    if not boundary:
+        raise StorageUnavailable(
+            f"{turl}: vector read: a multipart answer without a boundary",
+            turl,
+            errno=errno.EREMOTEIO,
+        )
+    delimiter = b"--" + boundary.encode()
+    parts: list[Part] = []
+    position = body.find(delimiter)
+    while position >= 0:
+        position += len(delimiter)
+        if body.startswith(b"--", position):  # the closing delimiter
+            return parts
+        headers_end = body.find(b"\r\n\r\n", position)
+        if headers_end < 0:
+            break
+        start = last = -1
+        for line in body[position:headers_end].decode("latin-1").split("\r\n"):
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-range":
+                start = _content_range(value, turl)
+                last = int(value.partition("-")[2].partition("/")[0])
+        if start < 0 or last < start:
+            break
+        data_start = headers_end + 4
+        data = body[data_start : data_start + last - start + 1]
+        if len(data) != last - start + 1:
+            break
+        parts.append((start, data))
+        position = body.find(delimiter, data_start + len(data))
+    raise StorageUnavailable(
+        f"{turl}: vector read: a multipart answer cut short or malformed",
+        turl,
+        errno=errno.EREMOTEIO,
+    )
 
 
 class WebDAVBackend(StorageBackend):
@@ -178,9 +321,29 @@ class WebDAVBackend(StorageBackend):
             follow_redirects=True,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
         )
+        self._readers = ThreadPoolExecutor(_PARALLEL_READS, thread_name_prefix="webdav-read")
+        self._lock = threading.Lock()
+        self._single_range_servers: set[str] = set()
 
     def close(self) -> None:
+        self._readers.shutdown(wait=True, cancel_futures=True)
         self.client.close()
+
+    def parallel(self, call: Callable[[T], R], items: list[T]) -> list[R]:
+        """``call`` of each item, several at once on the backend's threads; results in order."""
+        if len(items) <= 1:
+            return [call(item) for item in items]
+        return list(self._readers.map(call, items))
+
+    def offers_multirange(self, url: str) -> bool:
+        """Whether ``url``'s server may answer several ranges in one request (until it did not)."""
+        with self._lock:
+            return urlsplit(url).netloc not in self._single_range_servers
+
+    def note_no_multirange(self, url: str) -> None:
+        """``url``'s server answered a multi-range request with less than multipart: ask no more."""
+        with self._lock:
+            self._single_range_servers.add(urlsplit(url).netloc)
 
     def _request(self, method: str, turl: str, doing: str, **kwargs: Any) -> httpx.Response:
         with _mapped_errors(turl, doing):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
 from gridfs.errors import StorageUnavailable
@@ -43,13 +43,21 @@ class _RetryingReader(RangeReader):
         self.local_path = self._current.local_path  # one TURL, one file: fresh handles share it
 
     def readinto(self, offset: int, buffer: memoryview) -> int:
-        def attempt() -> int:
+        return self._retried(lambda handle: handle.readinto(offset, buffer), "read")
+
+    def readv(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        return self._retried(lambda handle: handle.readv(ranges), "vector read")
+
+    def _retried(self, call: Callable[[RangeReader], T], doing: str) -> T:
+        """``call`` on the current handle, on a fresh one after each transient failure."""
+
+        def attempt() -> T:
             with self._lock:
                 if self._closed:
                     raise ValueError("read from a closed replica")
                 handle = self._current
             try:
-                return handle.readinto(offset, buffer)
+                return call(handle)
             except StorageUnavailable:
                 fresh = self._backend.reopen(self._turl)  # outside the lock: network
                 with self._lock:
@@ -62,7 +70,7 @@ class _RetryingReader(RangeReader):
                         self._retired.append(fresh)
                 raise
 
-        return self._policy.call(attempt, f"read {self._turl}")
+        return self._policy.call(attempt, f"{doing} {self._turl}")
 
     def close(self) -> None:
         with self._lock:
