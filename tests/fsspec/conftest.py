@@ -62,24 +62,14 @@ def grid_fs(request: pytest.FixtureRequest) -> Iterator[GridFileSystem]:
 _dirs = itertools.count()
 
 
-@pytest.fixture
-def home(grid_fs: GridFileSystem) -> str:
-    """A new, empty directory of the test's own in the VO."""
+def new_directory(fs: GridFileSystem) -> str:
+    """A new, empty directory in the VO, named as no other."""
     path = posixpath.join(VO, f"t{next(_dirs)}")
-    grid_fs.makedirs(path)
+    fs.makedirs(path)
     return path
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """fsspec's glob edge cases run on the file:// SE only.
-
-    Expanding a glob reads only the catalog, which is the same whatever the SE;
-    the copies themselves are run on the XRootD SE by every other test of the
-    suites. So the suite stays within its time budget on two cores.
-    """
-    same_on_every_se = [
-        item for item in items if "xrootd-se" in item.nodeid and "glob_edge_cases" in item.nodeid
-    ]
-    if same_on_every_se:
-        config.hook.pytest_deselected(items=same_on_every_se)
-        items[:] = [item for item in items if item not in same_on_every_se]
+@pytest.fixture
+def home(grid_fs: GridFileSystem) -> str:
+    """A new, empty directory of the test's own in the VO."""
+    return new_directory(grid_fs)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from fsspec.tests import abstract
 
 from gridfs.fsspec import GridFileSystem
+from tests.fsspec.conftest import new_directory
 
 
 class GridFixtures(abstract.AbstractFixtures):  # type: ignore[misc]
@@ -23,6 +24,19 @@ class GridFixtures(abstract.AbstractFixtures):  # type: ignore[misc]
     @pytest.fixture
     def fs_join(self) -> Callable[..., str]:
         return posixpath.join
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def fs_glob_edge_cases_files(cls, grid_fs: GridFileSystem) -> Iterator[str]:
+        """fsspec's glob scenario, made once per class and SE (fsspec: per case).
+
+        Its 32 cases per class only read it, and each making costs a store
+        and a delete of 8 files on the SE.
+        """
+        scenario = cls()._glob_edge_cases_files
+        source = scenario(grid_fs, posixpath.join, new_directory(grid_fs))
+        yield source
+        grid_fs.rm(source, recursive=True)
 
 
 class TestGridCopy(abstract.AbstractCopyTests, GridFixtures):  # type: ignore[misc]
