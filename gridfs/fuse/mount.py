@@ -34,7 +34,7 @@ from gridfs.fuse.blockcache import BlockCache
 from gridfs.fuse.operations import GridOperations
 from gridfs.fuse.options import split_options
 from gridfs.fuse.stale import clear_stale, is_stale, mount_device, unmount_command
-from gridfs.gfal import EntryId, Grid, clear_staging_leftovers
+from gridfs.gfal import CallerNodes, EntryId, Grid, clear_staging_leftovers
 
 __all__ = ["default_log_file", "mount", "unmount"]
 
@@ -206,8 +206,17 @@ def _serve(
                     f"cannot use cache directory {settings.cache_dir}: {exc}"
                 ) from exc
             stack.callback(cache.close)
+        callers = CallerNodes.for_url(grid, config.catalog_url)
+        if callers is not None:
+            stack.callback(callers.close)
         operations = GridOperations(
-            grid, root_id, config.mount_root, settings=settings, cache=cache, mountpoint=str(target)
+            grid,
+            root_id,
+            config.mount_root,
+            settings=settings,
+            cache=cache,
+            mountpoint=str(target),
+            callers=callers,
         )
         stack.callback(operations.close)
         try:

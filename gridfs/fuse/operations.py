@@ -15,7 +15,9 @@ entry up again.
 Each request acts as its caller: the local uid and gid the kernel gives map
 to a grid identity (:class:`IdMapper`), and the catalog checks that
 identity's permissions (ACLs included) through a :class:`Grid` acting as it,
-one per identity, kept for the life of the mount.
+one per identity, kept for the life of the mount. Over a catalog that decides
+itself who its caller is (a catalog service), another local caller acts with
+its own credential instead (:class:`CallerNodes`), never the mounting user's.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from gridfs.fuse.queries import QUERY_DIR, QueryDirectories, VirtualEntry
 from gridfs.fuse.reading import OpenFile
 from gridfs.fuse.tape import Stages, is_staging
 from gridfs.fuse.writing import WriteFile
-from gridfs.gfal import Corrupt, EntryId, Grid, Identity, Nodes, Stat
+from gridfs.gfal import CallerNodes, Corrupt, EntryId, Grid, Identity, Nodes, Stat
 
 __all__ = ["GridOperations"]
 
@@ -85,6 +87,7 @@ class GridOperations(pyfuse3.Operations):
         cache: BlockCache | None = None,
         threads: int = 8,
         mountpoint: str | None = None,
+        callers: CallerNodes | None = None,
     ) -> None:
         super().__init__()
         self.requests: Counter[str] = Counter()  # by handler, counted by errno_boundary
@@ -104,6 +107,7 @@ class GridOperations(pyfuse3.Operations):
         self._root_nodes = Nodes(grid)
         self._grids: dict[Identity, Nodes] = {grid.identity: self._root_nodes}
         self._grids_lock = threading.Lock()
+        self._callers = callers
         self._cache = cache
         self._limiter = trio.CapacityLimiter(threads)
         # Uploads on close take their own threads: slow ones must not stall ls and reads.
@@ -129,6 +133,8 @@ class GridOperations(pyfuse3.Operations):
 
     def _grid_for(self, uid: int, gid: int) -> Nodes:
         """The grid acting as local caller ``uid``/``gid`` (see :mod:`gridfs.fuse.ids`)."""
+        if self._callers is not None and uid != self._ids.own_uid:
+            return self._callers.of(uid)  # the service decides who: the caller's own credential
         identity = self._ids.caller(uid, gid)
         with self._grids_lock:
             nodes = self._grids.get(identity)

@@ -30,7 +30,7 @@ from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.fileobj import GridFile, GridRawReader
 from gridfs.gfal.grid import Grid
 from gridfs.gfal.locations import parse_location
-from gridfs.gfal.nodes import Nodes
+from gridfs.gfal.nodes import CallerNodes, Nodes
 from gridfs.gfal.policy import Candidate, rank_replicas
 from gridfs.gfal.readcheck import Corrupt, ReadCheck
 from gridfs.gfal.replicas import ReplicaAccess
@@ -50,6 +50,7 @@ __all__ = [
     "DEFAULT_CHECKSUM",
     "SUPERUSER",
     "AclEdit",
+    "CallerNodes",
     "Candidate",
     "ChecksumReport",
     "Copied",

@@ -102,6 +102,16 @@ class Grid(ReplicaCalls, MetadataCalls):
             cancel=self._cancel,
         )
 
+    def with_catalog(self, catalog: CatalogAPI, metadata: MetadataAPI) -> Grid:
+        """This grid over another view of its catalog (a caller's own): same SEs and staging."""
+        return Grid(
+            catalog,
+            self._storage,
+            metadata=metadata,
+            staging_dir=self._staging_dir,
+            cancel=self._cancel,
+        )
+
     def with_options(
         self,
         *,

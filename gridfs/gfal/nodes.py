@@ -8,6 +8,7 @@ so that the hot paths (open, stat, setxattr) cost one catalog request.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from gridfs.catalog import EntryId, Identity, Stat
@@ -15,10 +16,11 @@ from gridfs.errors import PermissionDenied
 from gridfs.gfal import xattrs
 from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.grid import Grid
+from gridfs.gfal.services import CallerCatalogs, caller_catalogs
 from gridfs.gfal.writer import StagedFile, open_existing
 from gridfs.metadata import FoundEntry, Rows
 
-__all__ = ["LazyLFN", "Nodes"]
+__all__ = ["CallerNodes", "LazyLFN", "Nodes"]
 
 
 class LazyLFN:
@@ -124,3 +126,39 @@ class Nodes:
     def removexattr(self, entry_id: EntryId, name: str) -> None:
         """:meth:`Grid.removexattr` of the entry ``entry_id``."""
         xattrs.remove(self._target(entry_id), name)
+
+
+class CallerNodes:
+    """The grid as each local caller, for a catalog that decides who its callers are.
+
+    A shared mount over a catalog service acts for each local uid with that
+    uid's own credential (:func:`~gridfs.gfal.services.caller_catalogs`), never
+    with the mounting user's. Thread-safe.
+    """
+
+    def __init__(self, grid: Grid, catalogs: CallerCatalogs) -> None:
+        self._grid = grid
+        self._catalogs = catalogs
+        self._nodes: dict[int, tuple[object, Nodes]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_url(cls, grid: Grid, url: str) -> CallerNodes | None:
+        """The callers' grids of catalog ``url``; None if it takes the identity it is given."""
+        catalogs = caller_catalogs(url)
+        return None if catalogs is None else cls(grid, catalogs)
+
+    def of(self, uid: int) -> Nodes:
+        """Local user ``uid``'s grid; :class:`PermissionDenied` if it has no usable credential."""
+        catalog, metadata = self._catalogs.of(uid)
+        known = self._nodes.get(uid)
+        if known is not None and known[0] is catalog:
+            return known[1]
+        nodes = Nodes(self._grid.with_catalog(catalog, metadata))
+        with self._lock:
+            self._nodes[uid] = (catalog, nodes)
+        return nodes
+
+    def close(self) -> None:
+        """Close every caller's connections."""
+        self._catalogs.close()

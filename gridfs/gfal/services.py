@@ -3,17 +3,23 @@
 ``sqlite://`` and ``postgresql[+driver]://`` open the SQL catalog itself;
 ``https://`` (and plain ``http://``) the client of a ``gridfs serve``. A new
 kind of catalog is one more entry in :data:`OPENERS`.
+
+A catalog that decides itself who its caller is (the service) also opens as
+each local caller of a shared mount (:func:`caller_catalogs`), with that
+caller's own credential; one that takes the identity it is given (SQL) leaves
+the mount to map local callers to identities.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from gridfs.catalog import Catalog, CatalogAPI, Identity
 from gridfs.errors import ConfigError
 from gridfs.metadata import Metadata, MetadataAPI
 
-__all__ = ["OPENERS", "open_catalog", "whoami"]
+__all__ = ["OPENERS", "CallerCatalogs", "caller_catalogs", "open_catalog", "whoami"]
 
 
 class Opener(Protocol):
@@ -59,6 +65,40 @@ def open_catalog(
         known = ", ".join(sorted(OPENERS))
         raise ConfigError(f"catalog URL {url!r}: no catalog speaks {scheme!r} (known: {known})")
     return opener(url, identity, create=create)
+
+
+class CallerCatalogs(Protocol):
+    """A catalog as each local user, with that user's own credential."""
+
+    def of(self, uid: int) -> tuple[CatalogAPI, MetadataAPI]:
+        """The catalog and metadata as local user ``uid`` (PermissionDenied: no credential)."""
+        ...
+
+    def close(self) -> None:
+        """Close every caller's connections."""
+        ...
+
+
+def _service_callers(url: str) -> CallerCatalogs:
+    from gridfs.service.callers import CallerServices  # noqa: PLC0415 - needs httpx
+
+    return CallerServices(url)
+
+
+CALLER_OPENERS: dict[str, Callable[[str], CallerCatalogs]] = {
+    "https": _service_callers,
+    "http": _service_callers,
+}
+
+
+def caller_catalogs(url: str) -> CallerCatalogs | None:
+    """The catalog at ``url`` as each local caller, if it decides who its callers are.
+
+    None for a catalog that takes the identity it is given (SQL): the mount then
+    maps each local caller to an identity itself (:mod:`gridfs.fuse.ids`).
+    """
+    opener = CALLER_OPENERS.get(url.partition(":")[0].partition("+")[0].lower())
+    return None if opener is None else opener(url)
 
 
 def whoami(catalog: CatalogAPI) -> dict[str, Any]:

@@ -618,12 +618,16 @@ class RemoteMetadata(_AsProven):
         return self._service.rows(str, "metadata/run_saved_query", directory=directory, name=name)
 
 
-def open_service(url: str, identity: Identity) -> tuple[RemoteCatalog, RemoteMetadata]:
+def open_service(
+    url: str, identity: Identity, *, credential: Credential | None = None
+) -> tuple[RemoteCatalog, RemoteMetadata]:
     """The catalog and metadata behind ``url`` (several: comma-separated), as the credential says.
 
     ``identity`` (the configuration's) is not sent: the server decides who the caller is.
+    The credential is ``credential``, else the one :func:`find_credential` finds.
     """
-    service = ServiceClient([u.strip() for u in url.split(",") if u.strip()], find_credential())
+    urls = [u.strip() for u in url.split(",") if u.strip()]
+    service = ServiceClient(urls, credential or find_credential())
     try:
         granted = _identity(service.whoami())
     except BaseException:

@@ -6,19 +6,35 @@ then X.509: ``$X509_USER_PROXY``, ``/tmp/x509up_u$UID``,
 ``$X509_USER_CERT``/``$X509_USER_KEY`` (default ``~/.globus/usercert.pem`` and
 ``userkey.pem``). CAs: ``$X509_CERT_DIR``, else ``/etc/grid-security/certificates``,
 else the system's store.
+
+A shared mount acts for each local caller with that caller's own credential
+file (:func:`caller_file`, :func:`caller_credential`): ``/run/user/$UID/bt_u$UID``
+(the ``$XDG_RUNTIME_DIR`` that systemd gives), ``/tmp/bt_u$UID``, then
+``/tmp/x509up_u$UID``; a regular file owned by that uid that nobody else may
+read or change, or it is refused.
 """
 
 from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Mapping
+import stat
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from gridfs.errors import ConfigError
+from gridfs.errors import ConfigError, PermissionDenied
 
-__all__ = ["Credential", "client_context", "find_credential"]
+__all__ = [
+    "CALLER_PLACES",
+    "CallerFile",
+    "Credential",
+    "caller_credential",
+    "caller_file",
+    "client_context",
+    "find_credential",
+]
 
 _GRID_CA_DIR = Path("/etc/grid-security/certificates")
 
@@ -89,3 +105,87 @@ def client_context(
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(f"cannot load the certificate of {credential.source}: {exc}") from exc
     return context
+
+
+# Where a local caller's credential file is looked for, in order; {uid} is the caller's.
+CALLER_PLACES = ("/run/user/{uid}/bt_u{uid}", "/tmp/bt_u{uid}", "/tmp/x509up_u{uid}")
+
+
+@dataclass(frozen=True)
+class CallerFile:
+    """A local caller's credential file, checked, and its stamp (device, inode, mtime, size).
+
+    The stamp changes when the file is replaced or rewritten: the credential is then read again.
+    """
+
+    path: Path
+    uid: int
+    stamp: tuple[int, int, int, int]
+
+    @property
+    def is_proxy(self) -> bool:
+        """Whether the file is an X.509 proxy (else it holds a bearer token)."""
+        return self.path.name.startswith("x509up_u")
+
+
+def _check_owned(path: Path, status: os.stat_result, uid: int) -> None:
+    """Refuse a file that is not ``uid``'s alone: a link, another's file, open to others."""
+    if not stat.S_ISREG(status.st_mode):
+        raise PermissionDenied(f"credential {path} is not a regular file: refused", str(path))
+    if status.st_uid != uid:
+        raise PermissionDenied(
+            f"credential {path} belongs to uid {status.st_uid}, not {uid}: refused", str(path)
+        )
+    if status.st_mode & 0o077:
+        raise PermissionDenied(
+            f"credential {path} is open to others (mode {stat.S_IMODE(status.st_mode):o}; "
+            "chmod 600 it): refused",
+            str(path),
+        )
+
+
+def caller_file(uid: int, places: tuple[str, ...] = CALLER_PLACES) -> CallerFile | None:
+    """The first credential file of local user ``uid`` in ``places``; None when there is none.
+
+    Raises :class:`PermissionDenied` when the first one found is not ``uid``'s alone
+    (a symbolic link, another user's file, readable or writable by group or others).
+    """
+    for place in places:
+        path = Path(place.format(uid=uid))
+        try:
+            status = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:
+            raise PermissionDenied(f"cannot check credential {path}: {exc.strerror}") from exc
+        _check_owned(path, status, uid)
+        stamp = (status.st_dev, status.st_ino, status.st_mtime_ns, status.st_size)
+        return CallerFile(path, uid, stamp)
+    return None
+
+
+@contextmanager
+def caller_credential(found: CallerFile) -> Iterator[Credential]:
+    """The credential in ``found``, read through one descriptor checked again.
+
+    The file cannot be swapped between the check and the read. A proxy is
+    loaded from the open descriptor (``/proc/self/fd/N``): use the credential
+    inside the ``with``.
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        descriptor = os.open(found.path, flags)
+    except OSError as exc:
+        raise PermissionDenied(f"cannot open credential {found.path}: {exc.strerror}") from exc
+    try:
+        _check_owned(found.path, os.fstat(descriptor), found.uid)
+        if found.is_proxy:
+            yield Credential(str(found.path), cert=Path(f"/proc/self/fd/{descriptor}"))
+            return
+        with os.fdopen(os.dup(descriptor), "rb") as stream:
+            token = stream.read(1 << 16).decode(errors="replace").strip()
+        if not token:
+            raise PermissionDenied(f"credential {found.path} is empty", str(found.path))
+        yield Credential(str(found.path), token=token)
+    finally:
+        os.close(descriptor)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from gridfs.errors import ConfigError
-from gridfs.service.credentials import find_credential
+from gridfs.errors import ConfigError, PermissionDenied
+from gridfs.service.credentials import caller_credential, caller_file, find_credential
 from gridfs.service.scopes import Scopes
 from gridfs.service.settings import load_server_settings
 
@@ -82,3 +83,55 @@ def test_the_server_table_is_checked(tmp_path: Path) -> None:
     assert settings.workers == 3
     assert settings.catalog_url == f"sqlite:///{tmp_path / 'c.db'}"
     assert not settings.tls
+
+
+def _places(tmp_path: Path) -> tuple[str, ...]:
+    return (str(tmp_path / "bt_u{uid}"), str(tmp_path / "x509up_u{uid}"))
+
+
+def test_a_callers_token_file_is_read_through_one_checked_descriptor(tmp_path: Path) -> None:
+    uid = os.getuid()
+    token = tmp_path / f"bt_u{uid}"
+    token.write_text(" the-token\n")
+    token.chmod(0o600)
+    found = caller_file(uid, _places(tmp_path))
+    assert found is not None
+    assert not found.is_proxy
+    with caller_credential(found) as credential:
+        assert credential.token == "the-token"
+        assert credential.source == str(token)
+    token.write_text("a-longer-new-token\n")  # rewritten in place: a new stamp
+    again = caller_file(uid, _places(tmp_path))
+    assert again is not None
+    assert again.stamp != found.stamp
+
+
+def test_a_callers_file_that_is_not_its_alone_is_refused(tmp_path: Path) -> None:
+    uid = os.getuid()
+    token = tmp_path / f"bt_u{uid}"
+    assert caller_file(uid, _places(tmp_path)) is None
+    token.write_text("t")
+    token.chmod(0o640)
+    with pytest.raises(PermissionDenied, match="open to others"):
+        caller_file(uid, _places(tmp_path))
+    token.chmod(0o600)
+    with pytest.raises(PermissionDenied, match=f"not {uid + 1}"):
+        caller_file(uid + 1, (str(token),))
+    token.rename(tmp_path / "elsewhere")
+    token.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(PermissionDenied, match="not a regular file"):
+        caller_file(uid, _places(tmp_path))
+
+
+def test_a_callers_proxy_is_loaded_from_its_open_descriptor(tmp_path: Path) -> None:
+    uid = os.getuid()
+    proxy = tmp_path / f"x509up_u{uid}"
+    proxy.write_text("x")
+    proxy.chmod(0o600)
+    found = caller_file(uid, _places(tmp_path))
+    assert found is not None
+    assert found.is_proxy
+    with caller_credential(found) as credential:
+        assert credential.cert is not None
+        assert credential.cert.read_text() == "x"
+        assert credential.source == str(proxy)
