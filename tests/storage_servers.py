@@ -60,14 +60,8 @@ PORT_ATTEMPTS = 5
 # keeps trying that port this long before it gives up (it must not move to another one).
 REBIND_TIMEOUT = 10.0
 
-# XrdCl's defaults suit a grid, not a test. Once a server dies, a request waits out its
-# timeout (at 15 s granularity), and the client then shuns the host for StreamErrorWindow
-# (1800 s), so a restarted server is not reached again for ~90 s. With these settings a
-# request to a killed server fails at once ("[FATAL] Connection error") and the first
-# request after a restart reconnects. XrdCl reads them when it opens a connection, so
-# they must be set before the first one to the server. As environment variables (set
-# before XRootD is imported): XRD_CONNECTIONRETRY=1 XRD_STREAMERRORWINDOW=0.
-XROOTD_CLIENT_TEST_SETTINGS = {"ConnectionRetry": 1, "StreamErrorWindow": 0}
+# The tests run the XRootD client with the settings gridfs gives it itself
+# (gridfs.storage.root_backend.client_settings), never with their own.
 
 # xrootd refuses to run as root ("Security reasons prohibit running as superuser"), so
 # under root it runs as the account Debian's package creates, else as nobody.
@@ -269,18 +263,6 @@ class _ServerProcess:
 
 
 # -- XRootD ----------------------------------------------------------------------------
-
-
-def tune_xrootd_client() -> None:
-    """Make this process's XRootD client fail fast and reconnect at once.
-
-    Applies ``XROOTD_CLIENT_TEST_SETTINGS`` to connections opened from now on. The
-    ``xrootd_server`` fixture calls it; call it yourself before using a private server.
-    """
-    from XRootD import client  # noqa: PLC0415 - only tests that use XRootD need it
-
-    for key, value in XROOTD_CLIENT_TEST_SETTINGS.items():
-        client.EnvPutInt(key, value)
 
 
 def _xrootd_account() -> pwd.struct_passwd:
@@ -754,16 +736,11 @@ def make_test_ca(directory: Path) -> tuple[Path, Path, Path]:
 
 @pytest.fixture(scope="session")
 def xrootd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XRootDServer]:
-    """An xrootd daemon for the whole session; tests skip if xrootd or its bindings are missing.
-
-    It also tunes the session's XRootD client (``tune_xrootd_client``) so that tests
-    which ``kill`` the server see the failure at once and reach it after ``restart``.
-    """
+    """An xrootd daemon for the whole session; tests skip if xrootd or its bindings are missing."""
     if find_xrootd() is None:
         pytest.skip(XROOTD_SKIP_REASON)
     if not have_modules("XRootD"):
         pytest.skip(XROOTD_BINDINGS_SKIP_REASON)
-    tune_xrootd_client()
     server = XRootDServer()
     try:
         server.start(tmp_path_factory.mktemp("xrootd"))

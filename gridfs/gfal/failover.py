@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 from gridfs.catalog import Replica
-from gridfs.errors import GridError, NoReplicaAvailable
+from gridfs.errors import GridError, NoReplicaAvailable, StorageUnavailable
 from gridfs.gfal.policy import Candidate
 from gridfs.gfal.readcheck import Corrupt, ReadCheck
 from gridfs.storage import RangeReader, clamp_ranges
@@ -50,6 +50,7 @@ class FailoverReader(RangeReader):
         self._pending = list(candidates)
         self._replicas = {c.replica.surl: c.replica for c in candidates}
         self._failures = failures
+        self._errnos: list[int | None] = [None] * len(failures)  # connection errno per failure
         self._open_candidate = open_candidate
         self._on_failure = on_failure
         self._on_corrupt = on_corrupt
@@ -85,7 +86,11 @@ class FailoverReader(RangeReader):
             return reader, candidate, turl
         tried = "; ".join(self._failures) if self._failures else "it has no replicas"
         name = str(self._lfn)
-        raise NoReplicaAvailable(f"no replica of {name} could be read: {tried}", name)
+        # When every replica failed the same way (the one SE refuses connections,
+        # say), that errno says more than EIO.
+        reasons = set(self._errnos)
+        code = reasons.pop() if len(reasons) == 1 else NoReplicaAvailable.default_errno
+        raise NoReplicaAvailable(f"no replica of {name} could be read: {tried}", name, errno=code)
 
     def _fail(self, candidate: Candidate, error: GridError) -> None:
         self._on_failure(candidate, error)
@@ -93,6 +98,7 @@ class FailoverReader(RangeReader):
         level = logging.INFO if error.errno == errno.EAGAIN else logging.WARNING
         log.log(level, "%s: replica %s failed: %s", self._lfn, candidate.replica.surl, error)
         self._failures.append(f"{candidate.replica.surl} ({error})")
+        self._errnos.append(error.errno if isinstance(error, StorageUnavailable) else None)
 
     def readinto(self, offset: int, buffer: memoryview) -> int:
         return self.readinto_from(offset, buffer)[0]
@@ -175,6 +181,7 @@ class FailoverReader(RangeReader):
             current = not self._closed and self._exhausted is None
             if current and self._candidate.replica.surl == surl:
                 self._failures.append(f"{surl} ({error})")
+                self._errnos.append(None)
                 self._retired.append(self._reader)
                 try:
                     self._reader, self._candidate, self.turl = self._next()

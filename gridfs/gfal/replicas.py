@@ -61,6 +61,10 @@ def current_replicas(replicas: Iterable[Replica]) -> list[Replica]:
     return [r for r in replicas if r.status not in (ReplicaStatus.STALE, ReplicaStatus.BAD)]
 
 
+class _SkippedSE(StorageUnavailable):
+    """A replica not tried: its SE's circuit is open after a timeout (no new failure)."""
+
+
 class ReplicaAccess:
     """The storage elements of a grid and the ways to their replicas; thread-safe.
 
@@ -214,6 +218,13 @@ class ReplicaAccess:
         failures = [self.why_not(r, protocols) for r in replicas if r not in ranked]
 
         def open_candidate(candidate: Candidate) -> tuple[RangeReader, str]:
+            timed_out = self.health.timed_out(candidate.se.name)
+            if timed_out is not None:  # no second wait for a server that did not answer
+                raise _SkippedSE(
+                    f"SE {candidate.se.name} is skipped for a while: {timed_out}",
+                    candidate.replica.surl,
+                    errno=errno.ETIMEDOUT,
+                )
             turl, backend = self.reach(candidate.replica.surl, candidate.se, protocols)
             reader = backend.open_reader(turl)
             self.health.record_success(candidate.se.name)
@@ -225,8 +236,8 @@ class ReplicaAccess:
             return reader, turl
 
         def on_failure(candidate: Candidate, error: GridError) -> None:
-            if isinstance(error, StorageUnavailable):
-                self.health.record_failure(candidate.se.name)
+            if isinstance(error, StorageUnavailable) and not isinstance(error, _SkippedSE):
+                self.health.record_failure(candidate.se.name, error)
 
         return FailoverReader(
             name, candidates, failures, open_candidate, on_failure, on_corrupt=on_corrupt

@@ -38,12 +38,18 @@ class RetryPolicy:
     cap_s: float = 5.0
 
     def call(self, fn: Callable[[], T], what: str) -> T:
-        """``fn()``, tried again after transient failures only; the last error is raised."""
+        """``fn()``, tried again after transient failures only; the last error is raised.
+
+        A timeout is not tried again here: the configured timeout is how long
+        one call may wait for a server, and the next replica is the better try
+        (a whole transfer that timed out may well be, by its own caller).
+        """
         for attempt in range(1, self.attempts + 1):
             try:
                 return fn()
             except StorageUnavailable as exc:
-                if attempt == self.attempts or not is_transient(exc):
+                timed_out = exc.errno == errno.ETIMEDOUT
+                if attempt == self.attempts or timed_out or not is_transient(exc):
                     raise
                 delay = random.uniform(0, min(self.cap_s, self.base_s * 2**attempt))
                 log.info("%s failed (%s); trying again in %.2f s", what, exc, delay)
@@ -54,9 +60,13 @@ class RetryPolicy:
 class CircuitBreaker:
     """Marks an SE unhealthy after ``threshold`` failures in a row, for ``cooldown_s``.
 
-    After the cool-down one caller at a time may probe it again (half-open):
-    a success closes the circuit, a failure opens it for another cool-down.
-    Thread-safe; ``clock`` is injectable for tests.
+    A timeout opens the circuit at once, and while it is open :meth:`timed_out`
+    says why, so that opens do not wait for that SE again: a silent server
+    costs one timeout per cool-down, not one per open. (A refused connection
+    costs nothing to try again, and so finds a restarted server at once.)
+    After the cool-down the SE is tried again: a success closes the circuit,
+    a failure opens it for another cool-down. Thread-safe; ``clock`` is
+    injectable for tests.
     """
 
     def __init__(
@@ -70,6 +80,7 @@ class CircuitBreaker:
         self._clock = clock
         self._failures: dict[str, int] = {}
         self._open_until: dict[str, float] = {}
+        self._timeouts: dict[str, str] = {}  # SE -> the timeout that opened its circuit
         self._lock = threading.Lock()
 
     def healthy(self, se: str) -> bool:
@@ -84,25 +95,40 @@ class CircuitBreaker:
             now = self._clock()
             return frozenset(se for se, until in self._open_until.items() if now < until)
 
+    def timed_out(self, se: str) -> str | None:
+        """The timeout that keeps ``se``'s circuit open now, or None: it is worth a try."""
+        with self._lock:
+            until = self._open_until.get(se)
+            if until is None or self._clock() >= until:
+                return None
+            return self._timeouts.get(se)
+
     def record_success(self, se: str) -> None:
         """``se`` answered: close its circuit."""
         with self._lock:
             self._failures.pop(se, None)
+            self._timeouts.pop(se, None)
             if self._open_until.pop(se, None) is not None:
                 log.info("storage element %s is healthy again", se)
 
-    def record_failure(self, se: str) -> None:
-        """``se`` failed to answer; open its circuit at the threshold."""
+    def record_failure(self, se: str, error: BaseException | None = None) -> None:
+        """``se`` failed to answer (with ``error``); open its circuit at the threshold.
+
+        A timeout opens it at once.
+        """
+        timeout = isinstance(error, OSError) and error.errno == errno.ETIMEDOUT
         with self._lock:
             count = self._failures.get(se, 0) + 1
             self._failures[se] = count
-            if count >= self._threshold:
+            if timeout:
+                self._timeouts[se] = str(error)
+            else:
+                self._timeouts.pop(se, None)
+            if count >= self._threshold or timeout:
                 if se not in self._open_until or self._clock() >= self._open_until[se]:
+                    why = "timed out" if timeout else f"failed {count} times in a row"
                     log.warning(
-                        "storage element %s failed %d times in a row: skipped for %.0f s",
-                        se,
-                        count,
-                        self._cooldown_s,
+                        "storage element %s %s: skipped for %.0f s", se, why, self._cooldown_s
                     )
                 self._open_until[se] = self._clock() + self._cooldown_s
 

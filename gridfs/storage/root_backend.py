@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
+from XRootD import client as xrdcl
 from XRootD.client.file import File
 from XRootD.client.filesystem import FileSystem
 from XRootD.client.flags import DirListFlags, MkDirFlags, OpenFlags, QueryCode, StatInfoFlags
@@ -37,7 +38,7 @@ from gridfs.storage.backend import (
 from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32
 from gridfs.storage.naming import partial_upload_name
 
-__all__ = ["XRootDBackend"]
+__all__ = ["XRootDBackend", "client_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,10 @@ class _FileSystem(Protocol):
 
 _new_file = cast(Callable[[], _File], File)
 _new_filesystem = cast(Callable[[str], _FileSystem], FileSystem)
+# XrdCl's process-wide settings (XrdClDefaultEnv): put answers False when the
+# environment set the key already, and then leaves it.
+_env_put_int = cast(Callable[[str, int], bool], getattr(xrdcl, "EnvPutInt"))  # noqa: B009 - untyped
+_env_get_int = cast(Callable[[str], int], getattr(xrdcl, "EnvGetInt"))  # noqa: B009
 
 # XRootD server error numbers (XProtocol.hh) that have an honest errno.
 _SERVER_ERRORS: dict[int, type[GridError]] = {
@@ -142,6 +147,41 @@ _CONNECTION_ERRNO = {
 }
 
 
+def client_settings(timeout_s: float) -> dict[str, int]:
+    """The XrdCl settings gridfs runs with, for network calls bounded by ``timeout_s``.
+
+    XrdCl's defaults suit a batch job that may wait: a refused connection is
+    tried again 5 times over a 120 s window, a request waits up to 1800 s,
+    timeouts are checked every 15 s, and a server whose connection broke is
+    shunned for 1800 s (StreamErrorWindow), so that a restarted server is not
+    reached again for minutes. A filesystem must answer: a refused connection
+    fails at once (ECONNREFUSED: the next replica is the better retry), a
+    silent server is given up after the configured timeout (to the second),
+    and a server that comes back is reached on the next request.
+    """
+    seconds = max(1, round(timeout_s))
+    return {
+        "ConnectionRetry": 1,
+        "ConnectionWindow": seconds,
+        "StreamErrorWindow": 0,
+        "StreamTimeout": seconds,
+        "RequestTimeout": seconds,
+        "TimeoutResolution": 1,
+    }
+
+
+def _configure_client(timeout_s: float) -> None:
+    """Apply :func:`client_settings` to this process's XrdCl, before a backend uses it.
+
+    XrdCl's settings are the process's; they apply to connections opened
+    afterwards. A setting given in the environment (``XRD_CONNECTIONRETRY``...)
+    is the user's and stays: XrdCl keeps it over ours.
+    """
+    for key, value in client_settings(timeout_s).items():
+        if not _env_put_int(key, value):
+            log.debug("XrdCl keeps %s=%s from the environment", key, _env_get_int(key))
+
+
 def _error(status: _Status, turl: str, doing: str) -> GridError:
     """The one place where an XRootD status becomes a gridfs error."""
     message = f"{turl}: {doing}: {status.message.strip()}"
@@ -149,6 +189,8 @@ def _error(status: _Status, turl: str, doing: str) -> GridError:
         if status.errno == _OVERLOADED:
             return StorageUnavailable(message, turl, errno=errno.EAGAIN)
         return _SERVER_ERRORS.get(status.errno, GridError)(message, turl)
+    if status.code in _TIMEOUTS:  # errOperationExpired is no connection code (2xx)
+        return StorageUnavailable(message, turl, errno=errno.ETIMEDOUT)
     if status.code in _UNREACHABLE:
         code = _CONNECTION_ERRNO.get(status.code, errno.ECONNREFUSED)
         return StorageUnavailable(message, turl, errno=code)
@@ -301,7 +343,9 @@ class XRootDBackend(StorageBackend):
     """Objects on an XRootD server; uploads land under a temporary name, then move.
 
     The server computes checksums. No connection is held here: XrdCl keeps
-    its own, per server, for the whole process.
+    its own, per server, for the whole process, with the settings of
+    :func:`client_settings` for ``options.timeout_s`` (the process's: the
+    last backend made sets them).
     """
 
     capabilities = frozenset({Capability.SERVER_CHECKSUM})
@@ -309,6 +353,7 @@ class XRootDBackend(StorageBackend):
     def __init__(self, options: BackendOptions) -> None:
         super().__init__(options)
         self._timeout = max(1, round(options.timeout_s))
+        _configure_client(options.timeout_s)
 
     def close(self) -> None:
         pass  # XrdCl's connections are the process's, not this backend's

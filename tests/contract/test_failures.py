@@ -20,7 +20,6 @@ from tests.storage_servers import (
     XRootDServer,
     find_xrootd,
     have_modules,
-    tune_xrootd_client,
 )
 
 DOWN = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ETIMEDOUT, errno.EREMOTEIO}
@@ -32,7 +31,6 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
     if request.param == "root":
         if find_xrootd() is None or not have_modules("XRootD"):
             pytest.skip("xrootd or its Python bindings are not installed")
-        tune_xrootd_client()
         xrootd = XRootDServer()
         xrootd.start(tmp_path / "xrootd")
         try:
@@ -214,7 +212,6 @@ def test_a_read_fails_over_between_two_servers(tmp_path: Path, make_file) -> Non
     """Replicas on an XRootD and a WebDAV server; the one being read dies mid-file."""
     if find_xrootd() is None or not have_modules("XRootD", "wsgidav", "cheroot"):
         pytest.skip("xrootd, its Python bindings or wsgidav are not installed")
-    tune_xrootd_client()
     xrootd, dav = XRootDServer(), WebDAVServer()
     xrootd.start(tmp_path / "xrootd")
     dav.start(tmp_path / "dav")

@@ -33,7 +33,6 @@ from tests.storage_servers import (
     XRootDServer,
     find_xrootd,
     have_modules,
-    tune_xrootd_client,
 )
 
 SIZE = 5 * (1 << 20) + 4321  # a few of XRootD's 2 MiB chunk limit, and an odd tail
@@ -200,7 +199,6 @@ def private_xrootd(tmp_path: Path) -> Iterator[XRootDServer]:
     """An XRootD server of this test's own, which it may kill."""
     if find_xrootd() is None or not have_modules("XRootD"):
         pytest.skip("xrootd or its Python bindings are not installed")
-    tune_xrootd_client()
     server = XRootDServer()
     server.start(tmp_path / "xrootd")
     try:

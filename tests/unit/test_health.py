@@ -41,7 +41,7 @@ def failing(errors: list[BaseException]):
 
 def test_transient_failures_are_tried_again() -> None:
     policy = RetryPolicy(attempts=3, base_s=0.001)
-    call, calls = failing([StorageUnavailable("slow", errno=errno.ETIMEDOUT)] * 2)
+    call, calls = failing([StorageUnavailable("busy", errno=errno.EAGAIN)] * 2)
     assert policy.call(call, "test") == "done"
     assert len(calls) == 3
     call, calls = failing([StorageUnavailable("cut", errno=errno.EREMOTEIO)] * 3)
@@ -52,7 +52,13 @@ def test_transient_failures_are_tried_again() -> None:
 
 @pytest.mark.parametrize(
     "error",
-    [StorageUnavailable("refused", errno=errno.ECONNREFUSED), NotFound("gone"), ValueError("bug")],
+    [
+        StorageUnavailable("refused", errno=errno.ECONNREFUSED),
+        # The timeout bounds the wait for one server; the next replica is the retry.
+        StorageUnavailable("silent", errno=errno.ETIMEDOUT),
+        NotFound("gone"),
+        ValueError("bug"),
+    ],
 )
 def test_other_failures_are_not(error: BaseException) -> None:
     call, calls = failing([error])
@@ -79,6 +85,22 @@ def test_the_breaker_opens_cools_down_and_closes() -> None:
     breaker.record_success("ral-se")
     assert breaker.healthy("ral-se")
     assert breaker.statistics() == {}
+
+
+@pytest.mark.expect_warnings
+def test_a_timeout_opens_the_breaker_at_once_until_it_cools_down() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(threshold=3, cooldown_s=30, clock=lambda: now[0])
+    breaker.record_failure("ral-se", StorageUnavailable("refused", errno=errno.ECONNREFUSED))
+    assert breaker.healthy("ral-se")
+    assert breaker.timed_out("ral-se") is None  # a refusal is cheap to try again
+    breaker.record_failure("ral-se", StorageUnavailable("no answer", errno=errno.ETIMEDOUT))
+    assert not breaker.healthy("ral-se")
+    assert breaker.timed_out("ral-se") == "no answer"
+    now[0] = 31.0
+    assert breaker.timed_out("ral-se") is None  # cooled down: worth a try again
+    breaker.record_success("ral-se")
+    assert breaker.healthy("ral-se")
 
 
 def test_replica_choice_puts_unhealthy_ses_last() -> None:
