@@ -127,6 +127,7 @@ _ALLOWED: dict[str, set[str]] = {
     },
     "se": set(),  # tables by SE name, checked on their own
     "server": set(),  # `gridfs serve`'s, checked by gridfs.service.settings
+    "transfer": set(),  # the transfer agents', checked by gridfs.transfer.settings
 }
 _SE_KEYS = {
     "site",

@@ -18,13 +18,24 @@ import sys
 
 import click
 
-from gridfs.cli import meta, mount, namespace, replicas, se, service, setup, tape, transfer
+from gridfs.cli import (
+    meta,
+    mount,
+    namespace,
+    replicas,
+    se,
+    service,
+    setup,
+    tape,
+    transfer,
+    transfer_jobs,
+)
 from gridfs.cli.output import error_message
 from gridfs.cli.state import State
 
 __all__ = ["FAMILIES", "cli", "main"]
 
-FAMILIES = (setup, namespace, replicas, tape, se, mount, transfer, meta, service)
+FAMILIES = (setup, namespace, replicas, tape, se, mount, transfer, transfer_jobs, meta, service)
 """The modules of verbs, each registering its ``COMMANDS`` on :func:`cli`."""
 
 _SIGPIPE_STATUS = 128 + signal.SIGPIPE

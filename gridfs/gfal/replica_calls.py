@@ -12,7 +12,7 @@ import abc
 import logging
 import os
 import stat as _stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from gridfs.catalog import (
     CatalogAPI,
@@ -301,11 +301,33 @@ class ReplicaCalls(abc.ABC):
         log.info("registered %s (%d bytes) with replica %s", lfn, entry.size, surl)
         return entry
 
-    def rep(self, lfn: str, se: str, *, space_token: str | None = None) -> Replica:
+    def rep(
+        self,
+        lfn: str,
+        se: str,
+        *,
+        space_token: str | None = None,
+        cancel: CancelToken | None = None,
+        before_write: Callable[[str, Replica], object] | None = None,
+        before_register: Callable[[str], object] | None = None,
+        fresh_name: bool = False,
+    ) -> Replica:
         """Copy ``lfn`` from its best replica to SE ``se`` and register the copy (lcg-rep).
 
-        The new copy's checksum must match the catalog's before it is
-        registered; on any failure it is deleted.
+        The source is the best replica as seen from ``se`` (its site, then
+        its region: the cheapest link), failing over to the next. The new
+        copy's checksum must match the catalog's before it is registered; on
+        any failure it is deleted. :class:`AlreadyExists` if the file has a
+        replica on ``se``.
+
+        For a caller that keeps its own records (the transfer agents):
+        ``cancel`` stops this copy alone (default: the grid's token);
+        ``before_write(surl, source)`` hears of the new copy's SURL and the
+        replica read before a byte is written, and ``before_register(surl)``
+        is called once the copy is verified, just before it is registered
+        (either may raise to stop it: the copy is then deleted); with
+        ``fresh_name`` the copy gets a name never used before (a leftover of
+        an earlier attempt may hold the usual one).
         """
         storage = self.storage
         entry, replicas = self.catalog.stat_replicas(lfn)
@@ -323,20 +345,29 @@ class ReplicaCalls(abc.ABC):
         assert checksum is not None
         # A stale copy of an older version there may still hold the usual name.
         surl = storage.new_surl(target_se, guid)
-        if surl in {r.surl for r in replicas}:
+        if fresh_name or surl in {r.surl for r in replicas}:
             surl = storage.new_surl(target_se, guid, new_version=True)
         storage.reserve(target_se, space_token, entry.size, self.catalog.space_used)
-        with storage.open_best(entry, replicas, lfn) as source:
+
+        def register(surl: str, _: WriteResult) -> Replica:
+            if before_register is not None:
+                before_register(surl)
+            return self.catalog.add_replica(
+                guid, target_se.name, surl, space_token=space_token, checksum=checksum
+            )
+
+        source = storage.open_best(entry, replicas, lfn, near=target_se)
+        with source:
+            if before_write is not None:
+                before_write(surl, source.replica)
             replica = storage.store_verified(
                 target_se,
                 surl,
                 read_ahead(bytes(chunk) for chunk in source.chunks(COPY_CHUNK)),
                 expected_checksum=lambda: checksum,
                 expected_size=entry.size,
-                register=lambda surl, _: self.catalog.add_replica(
-                    guid, target_se.name, surl, space_token=space_token, checksum=checksum
-                ),
-                cancel=self.cancel,
+                register=register,
+                cancel=self.cancel if cancel is None else cancel,
             )
         log.info("replicated %s to %s as %s", lfn, target_se.name, surl)
         return replica

@@ -137,15 +137,20 @@ class ReplicaAccess:
         protocols: Sequence[str] | None = None,
         *,
         by_health: bool = True,
+        near: StorageElement | None = None,
     ) -> list[Candidate]:
-        """The replicas worth trying, best first (see :func:`rank_replicas`)."""
+        """The replicas worth trying, best first (see :func:`rank_replicas`).
+
+        Close means close to this host, or with ``near`` to that SE (its site,
+        then its region): the cheapest link to it, for a copy made there.
+        """
         return rank_replicas(
             replicas,
             self.ses,
-            self.local_site,
+            self.local_site if near is None else near.site,
             self._rng,
             unhealthy=self.health.unhealthy() if by_health else frozenset(),
-            local_region=self.local_region,
+            local_region=self.local_region if near is None else near.region,
             protocols=protocols,
         )
 
@@ -194,6 +199,7 @@ class ReplicaAccess:
         protocols: Sequence[str] | None = None,
         *,
         on_corrupt: Callable[[Replica, str], object] | None = None,
+        near: StorageElement | None = None,
     ) -> FailoverReader:
         """Open the file ``entry`` from its ranked ``replicas``, failing over as needed.
 
@@ -203,6 +209,7 @@ class ReplicaAccess:
         what messages call the file (anything with a ``str``: it is asked only
         when a message is made). ``on_corrupt(replica, reason)`` hears of a
         replica a reader found corrupt (:meth:`FailoverReader.reject`), to mark it bad.
+        ``near`` ranks the replicas as seen from that SE (see :meth:`rank`).
         """
         if entry.is_dir():
             raise IsADirectory(f"is a directory: {name}", str(name))
@@ -213,7 +220,7 @@ class ReplicaAccess:
                 errno=errno.EBUSY,
             )
         protocols = tuple(protocols or self.protocols)
-        candidates = self.rank(replicas, protocols)
+        candidates = self.rank(replicas, protocols, near=near)
         ranked = {candidate.replica for candidate in candidates}
         failures = [self.why_not(r, protocols) for r in replicas if r not in ranked]
 

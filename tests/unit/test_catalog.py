@@ -33,6 +33,7 @@ from gridfs.errors import (
 )
 from gridfs.metadata import Metadata, MetadataAPI
 from gridfs.metadata import models as _metadata_models  # noqa: F401 - its tables are on Base too
+from gridfs.transfer import models as _transfer_models  # noqa: F401 - so are the transfer tables
 from tests.conftest import ALICE, BOB, open_catalog
 
 
