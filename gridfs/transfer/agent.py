@@ -129,6 +129,7 @@ class Agent:
         self._grids: dict[tuple[str, tuple[str, ...]], Grid] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._next_cleanup = 0.0  # monotonic time of the next look for copies left behind
 
     def stop(self) -> None:
         """Ask :meth:`run` to end: copies in progress are stopped and given back to the queue."""
@@ -213,17 +214,20 @@ class Agent:
     def _run_one(self, work: _Work) -> None:
         """Copy one claimed file, and record how it went (never raises)."""
         claim = work.claim
-        state, attempt, retry_at = FileState.FAILED, None, None
+        retry_at, leftover = None, None
         try:
             state, attempt = self._copy(work)
         except Exception as exc:  # every failure is recorded, with its reason
             state, attempt, retry_at = self._failed(work, exc)
+            leftover = self._undo(work)
         if state is FileState.STAGING:
             return  # the staging request holds the work now
         with self._lock:
             self._works.pop(claim.id, None)
         try:
-            self.store.finish(claim, self.name, attempt, state, retry_at=retry_at)
+            self.store.finish(
+                claim, self.name, attempt, state, retry_at=retry_at, leftover=leftover
+            )
         except GridError as exc:  # the lease runs out and another agent finds the file
             log.warning("could not record the end of %s: %s", claim.lfn, exc)
             return
@@ -234,6 +238,25 @@ class Agent:
             if state is FileState.FINISHED:
                 self.summary.bytes += attempt.bytes
         self._wake.set()
+
+    def _undo(self, work: _Work) -> str | None:
+        """After a failure: the copy the attempt may have left, if it cannot be deleted now.
+
+        :meth:`Grid.rep` deletes its copy on failure, but not when the SE is
+        down by then, and a partial upload may stay with it; they are tried
+        again here, and what still cannot go is handed on (never registered:
+        a failed attempt registers nothing).
+        """
+        if work.dest_surl is None:
+            return None
+        try:
+            self._remove_unregistered(
+                self._grid_for(work.claim), work.claim.dest_se, work.dest_surl
+            )
+        except GridError as exc:
+            log.info("%s stays for the next attempt to delete: %s", work.dest_surl, exc)
+            return work.dest_surl
+        return None
 
     def _failed(
         self, work: _Work, error: Exception
@@ -281,11 +304,13 @@ class Agent:
     def _copy(self, work: _Work) -> tuple[FileState, AttemptRecord]:
         claim = work.claim
         grid = self._grid_for(claim)
-        if claim.left_surl is not None and self._left_registered(grid, claim):
-            work.dest_surl = claim.left_surl
-            return FileState.FINISHED, self._attempt(
-                work, ok=True, reason=f"registered by {claim.left_by} before it died"
-            )
+        if claim.left_surl is not None:
+            work.dest_surl = claim.left_surl  # handed on again if it cannot be deleted now
+            if self._left_registered(grid, claim):
+                return FileState.FINISHED, self._attempt(
+                    work, ok=True, reason=f"registered by {claim.left_by} before it ended"
+                )
+            work.dest_surl = None
         if claim.attempts > claim.max_attempts:
             return FileState.FAILED, self._attempt(
                 work,
@@ -365,7 +390,7 @@ class Agent:
         assert surl is not None
         if surl in {r.surl for r in grid.replicas(claim.lfn)}:
             return True
-        log.info("%s: removing what %s left at %s", claim.lfn, claim.left_by, surl)
+        log.info("%s: removing what %s left at %s", claim.lfn, claim.left_by or "an attempt", surl)
         self._remove_unregistered(grid, claim.dest_se, surl)
         return False
 
@@ -392,11 +417,16 @@ class Agent:
 
     def _clear_abandoned(self) -> None:
         """Canceled files whose agent died holding a copy: the copies go (unless registered)."""
+        now = time.monotonic()
+        if now < self._next_cleanup:
+            return
+        self._next_cleanup = now + self.settings.interval_s  # an SE that is down is not hammered
         for claim in self.store.abandoned(self.name, self.settings.lease_s):
             try:
                 self._left_registered(self._grid_for(claim), claim)
-            except GridError as exc:  # the SE is away: the next agent tries again
-                log.warning("could not remove what %s left: %s", claim.left_by, exc)
+            except GridError as exc:  # the SE is away: tried again at the next round
+                log.info("could not remove %s yet: %s", claim.left_surl, exc)
+                self.store.cleared(claim.id, self.name, removed=False)
                 continue
             self.store.cleared(claim.id, self.name)
 

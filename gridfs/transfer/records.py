@@ -136,8 +136,10 @@ class Claim:
     submitter: str
     groups: tuple[str, ...]
     verify_source: bool
-    left_by: str | None  # the agent whose lease ran out, when this is a takeover
-    left_surl: str | None  # what that agent was writing
+    # What an earlier attempt may have left stored, and which agent (None: one that
+    # ended but could not delete it, its SE being down); the claimer cleans it up first.
+    left_by: str | None
+    left_surl: str | None
 
 
 @dataclass(frozen=True)

@@ -440,9 +440,10 @@ class TransferStore:
             query = query.with_for_update(skip_locked=True, of=FileModel)
         claims = []
         for row, job in session.execute(query):
-            taken_over = row.state != FileState.SUBMITTED.value
+            if row.state == FileState.SUBMITTED.value:
+                row.lease_owner = None  # a retry: nobody held it
             row.attempts += 1
-            claims.append(self._claim(row, job, left=taken_over))
+            claims.append(self._claim(row, job))
             row.state = FileState.ACTIVE.value
             row.lease_owner = agent
             row.lease_expiry = now + lease_s
@@ -537,12 +538,15 @@ class TransferStore:
         state: FileState,
         *,
         retry_at: float | None = None,
+        leftover: str | None = None,
     ) -> bool:
         """Record ``attempt`` and end the claim in ``state`` (SUBMITTED again with ``retry_at``).
 
         The file changes only while ``agent`` holds it (a canceled file
         included, whose copy the agent has just undone or registered);
         returns whether it did. The attempt is recorded either way.
+        ``leftover`` is a copy the attempt could not delete: the next claim
+        of the file, or :meth:`abandoned`, hands it on to be cleaned up.
         """
         now = self._clock()
         with self._session(write=True) as session:
@@ -572,7 +576,7 @@ class TransferStore:
             values: dict[str, object] = {
                 "lease_owner": None,
                 "lease_expiry": None,
-                "dest_surl": attempt.dest_surl if state is FileState.FINISHED else None,
+                "dest_surl": attempt.dest_surl if state is FileState.FINISHED else leftover,
                 "source_surl": attempt.source_surl,
             }
             if state is FileState.SUBMITTED:
@@ -589,7 +593,7 @@ class TransferStore:
                 .values(
                     lease_owner=None,
                     lease_expiry=None,
-                    dest_surl=None if keep else attempt.dest_surl,
+                    dest_surl=leftover if keep else attempt.dest_surl,
                     **({} if keep else {"state": state.value, "reason": None}),
                 )
                 .execution_options(synchronize_session=False)
@@ -605,20 +609,25 @@ class TransferStore:
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def abandoned(self, agent: str, lease_s: float, limit: int = 100) -> list[Claim]:
-        """Canceled files whose agent died holding a copy, leased to ``agent`` to clean up.
+        """Ended files that may have left a copy stored, leased to ``agent`` to clean up.
 
+        They are canceled files whose agent died holding them, and failed or
+        canceled ones whose agent could not delete its copy (its SE was down).
         Each claim's ``left_surl`` is the copy; the caller deletes it unless it
         is registered, then calls :meth:`cleared`.
         """
         now = self._clock()
+        ended = (FileState.CANCELED.value, FileState.FAILED.value)
         with self._session(write=True) as session:
             query = (
                 select(FileModel, JobModel)
                 .join(JobModel, JobModel.id == FileModel.job_id)
                 .where(
-                    FileModel.state == FileState.CANCELED.value,
-                    FileModel.lease_owner.is_not(None),
-                    FileModel.lease_expiry < now,
+                    FileModel.state.in_(ended),
+                    or_(
+                        and_(FileModel.lease_owner.is_not(None), FileModel.lease_expiry < now),
+                        and_(FileModel.lease_owner.is_(None), FileModel.dest_surl.is_not(None)),
+                    ),
                 )
                 .limit(limit)
             )
@@ -629,12 +638,12 @@ class TransferStore:
                 if row.dest_surl is None:  # nothing stored: only the lease to drop
                     row.lease_owner = row.lease_expiry = None
                     continue
-                found.append(self._claim(row, job, left=True))
+                found.append(self._claim(row, job))
                 row.lease_owner, row.lease_expiry = agent, now + lease_s
             return found
 
     @staticmethod
-    def _claim(row: FileModel, job: JobModel, *, left: bool) -> Claim:
+    def _claim(row: FileModel, job: JobModel) -> Claim:
         return Claim(
             id=row.id,
             job_id=row.job_id,
@@ -648,17 +657,20 @@ class TransferStore:
             submitter=job.submitter,
             groups=tuple(g for g in job.groups.split(",") if g),
             verify_source=job.verify_source,
-            left_by=row.lease_owner if left else None,
-            left_surl=row.dest_surl if left else None,
+            left_by=row.lease_owner,
+            left_surl=row.dest_surl,
         )
 
-    def cleared(self, file_id: int, agent: str) -> None:
-        """The dead agent's copy of a canceled file is dealt with: release it."""
+    def cleared(self, file_id: int, agent: str, *, removed: bool = True) -> None:
+        """Release an :meth:`abandoned` file: its copy is gone, or (``removed`` off) is not yet."""
+        values: dict[str, object] = {"lease_owner": None, "lease_expiry": None}
+        if removed:
+            values["dest_surl"] = None
         with self._session(write=True) as session:
             session.execute(
                 update(FileModel)
                 .where(FileModel.id == file_id, FileModel.lease_owner == agent)
-                .values(lease_owner=None, lease_expiry=None, dest_surl=None)
+                .values(**values)
                 .execution_options(synchronize_session=False)
             )
 
