@@ -20,8 +20,9 @@ What keeps a file from being lost, copied twice or left as dark data:
 - Just before registering, the lease is checked and extended (a fence), and
   a replica on the destination that appeared meanwhile stops the copy
   (undone, the file NOT_USED): never a second replica on one SE.
-- Sources on tape are brought online first, in one request per tape SE for
-  the files claimed together; their copies start once the request is done.
+- Sources on tape are brought online first (the files are STAGING, using no
+  stream of their link), in one request per tape SE for the files claimed
+  together; once online they are queued again and copied as any other.
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ class _Work:
     started: float = field(default_factory=time.time)
     source_surl: str | None = None
     dest_surl: str | None = None
+    staging: bool = False
+    deciding: bool = True  # not yet known whether its source must be staged first
 
 
 @dataclass
@@ -161,9 +164,12 @@ class Agent:
             self.store.optimize(self.settings)
             self._clear_abandoned()
             self._stage_batches()
-            self._start_staged(pool)
+            self._start_staged()
             with self._lock:
-                free = self.settings.slots - len(self._works)
+                staging = sum(1 for w in self._works.values() if w.staging)
+                copying = len(self._works) - staging
+            # Files staging take no copy slot, up to a batch's worth of them.
+            free = self.settings.slots - copying if staging < self.settings.stage_batch else 0
             claims = self.store.claim(self.name, free, self.settings)
             for claim in claims:
                 work = _Work(claim)
@@ -337,8 +343,10 @@ class Agent:
             if not self.store.staging(claim.id, self.name, best.replica.surl):
                 raise _LeaseLost(f"{claim.lfn}: canceled or taken over", claim.lfn)
             with self._lock:
+                work.staging, work.deciding = True, False
                 self._to_stage.append((work, best.se, best.replica.surl))
             return FileState.STAGING, self._attempt(work)
+        work.deciding = False
         if claim.verify_source:
             self._verify_source(grid, ranked[0].replica, ranked[0].se, entry.checksum)
 
@@ -433,8 +441,22 @@ class Agent:
     # -- tape ----------------------------------------------------------------------
 
     def _stage_batches(self) -> None:
-        """One bring-online request per tape SE for the files waiting to be staged."""
+        """One bring-online request per tape SE for the files waiting to be staged.
+
+        A request gathers the files that came to stage within ``stage_wait``
+        of the first (claims of later rounds included: a link's streams do
+        not bound them), once each file claimed is known to need staging or
+        not; a full batch goes at once.
+        """
         with self._lock:
+            count = len(self._to_stage)
+            if not count:
+                return
+            oldest = min(work.started for work, _, _ in self._to_stage)
+            deciding = any(work.deciding for work in self._works.values())
+            gathering = time.time() - oldest < self.settings.stage_wait_s or deciding
+            if gathering and count < self.settings.stage_batch:
+                return
             waiting, self._to_stage = self._to_stage, []
         by_se: dict[str, list[tuple[_Work, StorageElement, str]]] = defaultdict(list)
         for item in waiting:
@@ -455,8 +477,8 @@ class Agent:
             with self._lock:
                 self._staging.append(_Stage(request, works))
 
-    def _start_staged(self, pool: ThreadPoolExecutor) -> None:
-        """Copies of the files whose staging is done start; failed stagings fail them."""
+    def _start_staged(self) -> None:
+        """Files whose staging is done are queued again; failed stagings fail them."""
         with self._lock:
             stages, self._staging = self._staging, []
         for stage in stages:
@@ -472,8 +494,11 @@ class Agent:
                 continue
             for work in stage.works:
                 if state is RequestState.DONE:
-                    work.started = time.time()
-                    pool.submit(self._run_one, work)
+                    # Back to the queue, online now: its copy takes a stream of the link.
+                    with self._lock:
+                        self._works.pop(work.claim.id, None)
+                    self.store.staged(work.claim.id, self.name)
+                    self._wake.set()
                 else:
                     error = GridError(f"staging {work.source_surl} failed: {stage.request.error}")
                     self._end_staging(work, error)

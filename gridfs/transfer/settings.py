@@ -11,6 +11,8 @@
     backoff_cap = 300
     lifetime = 604800       # seconds a job lives unless it says (then its files fail)
     stage_pin = 3600        # seconds a source staged from tape stays pinned
+    stage_batch = 100       # files of one tape SE an agent stages in one request, at most
+    stage_wait = 5          # seconds an agent gathers files to stage before it asks
     interval = 60           # seconds between two optimizer decisions on a link
     min_streams = 1         # bounds of a link's concurrency
     max_streams = 64
@@ -54,6 +56,8 @@ _NUMBERS = {
     "backoff_cap": float,
     "lifetime": float,
     "stage_pin": float,
+    "stage_batch": int,
+    "stage_wait": float,
     "interval": float,
     "min_streams": int,
     "max_streams": int,
@@ -78,6 +82,8 @@ class TransferSettings:
     backoff: Backoff = field(default_factory=Backoff)
     lifetime_s: float = 7 * 86400.0
     stage_pin_s: float = 3600.0
+    stage_batch: int = 100
+    stage_wait_s: float = 5.0
     interval_s: float = 60.0
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
     shares: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
@@ -146,6 +152,8 @@ def parse_transfer_settings(table: Any, path: Path | None = None) -> TransferSet
         ),
         lifetime_s=float(values.get("lifetime", base.lifetime_s)),
         stage_pin_s=float(values.get("stage_pin", base.stage_pin_s)),
+        stage_batch=int(values.get("stage_batch", base.stage_batch)),
+        stage_wait_s=float(values.get("stage_wait", base.stage_wait_s)),
         interval_s=float(values.get("interval", base.interval_s)),
         optimizer=optimizer,
         shares=_weights(table.get("shares", {}), "shares", fail, float),

@@ -378,10 +378,14 @@ class TransferStore:
 
     @staticmethod
     def _running(session: Session, now: float) -> dict[tuple[str, str, str], int]:
-        """Files under a live lease, per link and activity."""
+        """Files being copied under a live lease, per link and activity.
+
+        Files staging from tape use no stream of their link: once staged they
+        are queued again, and take one when the link has room.
+        """
         query = (
             select(FileModel.source_se, FileModel.dest_se, FileModel.activity, func.count())
-            .where(FileModel.state.in_(_RUNNING), FileModel.lease_expiry >= now)
+            .where(FileModel.state == FileState.ACTIVE.value, FileModel.lease_expiry >= now)
             .group_by(FileModel.source_se, FileModel.dest_se, FileModel.activity)
         )
         return {(s, d, a): count for s, d, a, count in session.execute(query)}
@@ -525,6 +529,24 @@ class TransferStore:
             source_surl=source_surl,
             dest_surl=dest_surl,
         )
+
+    def staged(self, file_id: int, agent: str) -> bool:
+        """The file's source is online: queue it again, its claim not counted as an attempt."""
+        now = self._clock()
+        with self._session(write=True) as session:
+            result = session.execute(
+                update(FileModel)
+                .where(self._owned(file_id, agent, now))
+                .values(
+                    state=FileState.SUBMITTED.value,
+                    attempts=FileModel.attempts - 1,
+                    lease_owner=None,
+                    lease_expiry=None,
+                    not_before=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def fence(self, file_id: int, agent: str, lease_s: float) -> bool:
         """Check the lease is still held just before registering, and extend it."""

@@ -17,7 +17,13 @@ from tests.conftest import make_vo
 VO = "/grid/gilda"
 
 FAST = TransferSettings(
-    slots=4, lease_s=3.0, poll_s=0.05, attempts=3, backoff=Backoff(0.05, 0.2), interval_s=0.2
+    slots=4,
+    lease_s=3.0,
+    poll_s=0.05,
+    attempts=3,
+    backoff=Backoff(0.05, 0.2),
+    interval_s=0.2,
+    stage_wait_s=1.0,
 )
 """Agent settings that make a test quick: short leases, polls and backoffs."""
 

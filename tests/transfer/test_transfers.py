@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from gridfs.config import Config, load_config
 from gridfs.errors import IsADirectory, NotPermitted, UnknownSE
-from gridfs.gfal import Grid, Identity
+from gridfs.gfal import Grid, Identity, Locality
 from gridfs.storage import resolve_turl
 from gridfs.storage.file_backend import turl_to_path
-from gridfs.transfer import Agent, FileState, JobState, Submission, Transfers
+from gridfs.transfer import Agent, FileState, JobState, Submission, Transfers, TransferStore
+from tests.conftest import make_vo
 from tests.transfer.conftest import FAST, VO
 
 
@@ -183,3 +187,57 @@ def test_two_agents_share_the_work_and_no_file_is_done_twice(
     assert sum(a.summary.ended[FileState.FINISHED] for a in agents) == 24
     assert all(len(replicas_on(tgrid, lfn, "infn-se")) == 1 for lfn in lfns)
     assert all(f.attempts == 1 for f in transfers.status(job).files)
+
+
+@pytest.fixture
+def tape_grid(config: Config, tmp_path: Path, catalog_url: str) -> Iterator[Grid]:
+    """The three-site grid plus a tape SE at CERN whose recalls take half a second."""
+    path = tmp_path / "tape.toml"
+    path.write_text(
+        (tmp_path / "config.toml").read_text()
+        + '[se.cern-tape]\nsite = "cern"\nroot = "tape-se/disk"\ntape = "tape-se/tape"\n'
+        "stage_delay = 0.5\n"
+    )
+    tape_config = dataclasses.replace(load_config(path), catalog_url=catalog_url)
+    with Grid.from_config(tape_config, create=True) as grid:
+        make_vo(grid)
+        yield grid
+
+
+def test_sources_on_tape_are_staged_in_one_request_then_copied(
+    tape_grid: Grid, catalog_url: str, make_file, caplog: pytest.LogCaptureFixture
+) -> None:
+    lfns = []
+    for index in range(3):
+        lfns.append(f"{VO}/raw{index}")
+        tape_grid.cr(make_file(f"raw{index}", 30_000, seed=index), lfns[-1], "cern-tape")
+        tape_grid.release(lfns[-1])  # on tape only now
+    assert all(set(tape_grid.locality(lfn).values()) == {Locality.NEARLINE} for lfn in lfns)
+    with Transfers(tape_grid, TransferStore.from_url(catalog_url), FAST) as transfers:
+        job = transfers.submit(lfns, Submission(("infn-se",)))
+        seen: set[FileState] = set()
+        agent = Agent(tape_grid, transfers.store, FAST)
+        worker = threading.Thread(target=agent.run, kwargs={"until_idle": True})
+        worker.start()
+        while worker.is_alive():
+            seen |= {f.state for f in transfers.status(job).files}
+            time.sleep(0.05)
+        record = transfers.status(job)
+    assert FileState.STAGING in seen
+    assert record.state is JobState.FINISHED
+    assert {f.source_se for f in record.files} == {"cern-tape"}
+    staged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("staging ")]
+    assert staged == ["staging 3 file(s) on cern-tape"]  # one request for the batch
+    assert all(replicas_on(tape_grid, lfn, "infn-se") for lfn in lfns)
+
+
+def test_the_optimizer_decides_each_link_and_says_why(transfers: Transfers, put, run_agent) -> None:
+    for index in range(12):
+        put(f"opt/f{index}.dat", 200_000, seed=index)
+    transfers.submit([f"{VO}/opt"], Submission(("infn-se",), recursive=True))
+    run_agent(dataclasses.replace(FAST, interval_s=0.01, slots=2))
+    (link,) = transfers.links(decisions=100)
+    assert (link.source_se, link.dest_se) == ("cern-se", "infn-se")
+    assert link.decisions, "no decision was made"
+    assert all(d.reason for d in link.decisions)
+    assert all(1 <= d.new_concurrency <= FAST.optimizer.max_streams for d in link.decisions)
