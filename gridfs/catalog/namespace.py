@@ -481,20 +481,23 @@ def _replace(session: Session, entry: EntryModel, existing: EntryModel, lfn: str
 # The metadata's values (gridfs.metadata.models.ValueModel), named as the migrations make
 # them: the metadata package builds on the catalog, which therefore cannot import it.
 _VALUES = table("meta_values", column("entry_id"), column("name"))
+_XATTRS = table("meta_xattrs", column("entry_id"), column("name"))
 
 
 def _carry_over(session: Session, replaced: EntryModel, entry: EntryModel) -> None:
     """Give file ``entry``, renamed over file ``replaced``, what ``replaced``'s name held.
 
-    Metadata values go over if ``entry`` has none, the comment if it has none;
-    aliases name the LFN, so they stay as they are and now lead to ``entry``.
+    Metadata values (typed ones, and free-form ones) go over if ``entry`` has
+    none of that kind, the comment if it has none; aliases name the LFN, so
+    they stay as they are and now lead to ``entry``.
     """
     if entry.comment is None:
         entry.comment = replaced.comment
-    if not session.scalar(select(exists().where(_VALUES.c.entry_id == entry.id))):
-        session.execute(
-            update(_VALUES).where(_VALUES.c.entry_id == replaced.id).values(entry_id=entry.id)
-        )
+    for values in (_VALUES, _XATTRS):
+        if not session.scalar(select(exists().where(values.c.entry_id == entry.id))):
+            session.execute(
+                update(values).where(values.c.entry_id == replaced.id).values(entry_id=entry.id)
+            )
 
 
 def _retarget_aliases(session: Session, old: str, new: str) -> None:

@@ -356,7 +356,7 @@ def xattr(state: State, lfn: str, attribute: str | None, remove: bool, as_json: 
             raise click.UsageError("-x needs the ATTRIBUTE to remove")
         grid.removexattr(lfn, attribute)
         return
-    names = [attribute] if attribute is not None else grid.listxattr(lfn)
+    names = [attribute] if attribute is not None else grid.listxattr(lfn, every=True)
     values = {name: grid.getxattr(lfn, name).decode(errors="replace") for name in names}
     if as_json:
         echo_json(values)

@@ -68,6 +68,8 @@ _READDIR_PAGE = 256
 # rest of the filesystem, so 10,000 files cost two requests, not 20,000.
 _KERNEL_NAMESPACES = (b"security.", b"system.", b"trusted.")
 # The replica serving an open file, answered by the mount (it knows its open files).
+# Read by name, never listed, as the attributes of a file's stored copies
+# (gridfs.gfal.xattrs): `cp --preserve=xattr` reads its source open, and would copy it.
 REPLICA_XATTR = b"user.replica"
 
 
@@ -761,8 +763,7 @@ class GridOperations(pyfuse3.Operations):
         if self._queries.is_virtual(inode):
             return []
         names = await self._as(ctx, lambda nodes: nodes.listxattr(self._entry_id(inode)))
-        listed = [name.encode("utf-8") for name in names]
-        return [*listed, REPLICA_XATTR] if self._serving(inode) is not None else listed
+        return [name.encode("utf-8") for name in names]
 
     @errno_boundary
     async def setxattr(

@@ -296,9 +296,13 @@ class Grid(ReplicaCalls, MetadataCalls):
         """Set extended attribute ``name`` of ``lfn`` (as :func:`os.setxattr`)."""
         xattrs.set_value(xattrs.Target(self, self.stat(lfn), lfn), name, value, flags=flags)
 
-    def listxattr(self, lfn: str) -> list[str]:
-        """The extended attribute names of ``lfn`` (as :func:`os.listxattr`)."""
-        return xattrs.listing(xattrs.Target(self, self.stat(lfn), lfn))
+    def listxattr(self, lfn: str, *, every: bool = False) -> list[str]:
+        """The extended attribute names of ``lfn`` (as :func:`os.listxattr`).
+
+        With ``every``, also those of its stored copies that no listing names
+        (``user.guid``, ``user.replicas``... see :mod:`gridfs.gfal.xattrs`).
+        """
+        return xattrs.listing(xattrs.Target(self, self.stat(lfn), lfn), every=every)
 
     def removexattr(self, lfn: str, name: str) -> None:
         """Remove extended attribute ``name`` of ``lfn`` (as :func:`os.removexattr`)."""

@@ -114,8 +114,7 @@ class Nodes:
     def setxattr(self, entry_id: EntryId, name: str, value: bytes, flags: int = 0) -> None:
         """:meth:`Grid.setxattr` of the entry ``entry_id``; a metadata value in one request."""
         if flags == 0 and xattrs.is_metadata_value(name):
-            lfn = LazyLFN(self.grid, entry_id)
-            xattrs.set_metadata_value(self.grid, entry_id, lfn, name, value)
+            xattrs.set_metadata_value(self.grid, entry_id, name, value)
             return
         xattrs.set_value(self._target(entry_id), name, value, flags=flags)
 

@@ -10,13 +10,22 @@
 | ``user.comment`` | all | the comment | yes; removable |
 | ``user.grid.default_se`` | directories | SE of new files below | yes; removable |
 | ``user.schema.<attr>`` | directories | type of metadata attribute <attr> | adds; removable |
-| ``user.<attr>`` | entries | metadata value, typed by the dir's schema | yes; removable |
+| ``user.<attr>`` in the schema | entries | value, typed by the dir's schema | yes; removable |
+| any other ``user.<name>`` | entries | free-form bytes (up to 64 KiB) | yes; removable |
 
 The grid attributes are the rows of :data:`GRID_ATTRIBUTES`: a new one is
 one row. Reading ``user.status`` never stages. A name that is not set raises
 ENODATA, a read-only one EPERM on write, other namespaces ENOTSUP, as Linux
 filesystems answer. A metadata attribute named like one of the grid
 attributes above is hidden by it (use :mod:`gridfs.metadata` for it).
+
+The attributes that describe a file's stored copies (``user.guid``,
+``user.replicas``, ``user.status``, ``user.checksum``, ``user.chksumtype``)
+are read by name but not listed: ``cp --preserve=xattr``, ``rsync -X`` and
+``tar --xattrs`` copy what ``listxattr`` names, and a copy is a new file with
+its own GUID, checksum and replicas (CephFS keeps its ``ceph.*`` attributes
+unlisted for the same reason). What is listed (comment, default SE, schema,
+typed and free-form values) can be written back as it was read.
 """
 
 from __future__ import annotations
@@ -34,11 +43,10 @@ from gridfs.errors import (
     GridError,
     InvalidArgument,
     NotPermitted,
-    UnknownAttribute,
     UnknownSE,
 )
 from gridfs.gfal.placement import DEFAULT_SE_PROPERTY
-from gridfs.metadata import MetadataAPI, format_value, parse_type
+from gridfs.metadata import MetadataAPI, parse_type
 from gridfs.storage import Locality, SERegistry, StageRequest
 
 __all__ = [
@@ -121,7 +129,8 @@ class XattrSpec:
     """One grid attribute: its name, the entries it is on, and how to get, set and remove it.
 
     ``listed`` says whether ``listxattr`` names it (default: when it has a
-    value); a missing ``set``/``remove`` makes it read-only/not removable.
+    value; the attributes of a file's stored copies are never listed, see the
+    module's docstring); a missing ``set``/``remove`` makes it read-only/not removable.
     """
 
     name: str
@@ -131,11 +140,13 @@ class XattrSpec:
     remove: Callable[[Target], None] | None = None
     listed: Callable[[Target], bool] | None = None
 
-    def lists(self, target: Target) -> bool:
-        """Whether ``target`` shows this attribute in its listing."""
+    def lists(self, target: Target, *, every: bool = False) -> bool:
+        """Whether ``target`` shows this attribute in its listing (``every``: if it has a value)."""
         if not self.applies.fits(target.entry):
             return False
-        return self.listed(target) if self.listed is not None else self.get(target) is not None
+        if self.listed is not None and not every:
+            return self.listed(target)
+        return self.get(target) is not None
 
 
 def status(host: XattrHost, lfn: str) -> str:
@@ -185,26 +196,24 @@ def _set_default_se(target: Target, text: str) -> None:
     target.host.catalog.set_property(target.entry.id, DEFAULT_SE_PROPERTY, text)
 
 
+def _unlisted(target: Target) -> bool:
+    return False
+
+
 GRID_ATTRIBUTES: tuple[XattrSpec, ...] = (
-    XattrSpec(GUID, Applies.FILES, lambda t: t.entry.guid, listed=lambda t: True),
+    XattrSpec(GUID, Applies.FILES, lambda t: t.entry.guid, listed=_unlisted),
     XattrSpec(
         REPLICAS,
         Applies.FILES,
         lambda t: "\n".join(t.host.lr(t.path)),
         set=_change_replicas,
-        listed=lambda t: True,
+        listed=_unlisted,
     ),
     XattrSpec(
-        STATUS, Applies.FILES, lambda t: status(t.host, t.path), set=_stage, listed=lambda t: True
+        STATUS, Applies.FILES, lambda t: status(t.host, t.path), set=_stage, listed=_unlisted
     ),
-    # Listed once there is a checksum: none while the first version is written.
-    XattrSpec(CHECKSUM, Applies.FILES, lambda t: t.entry.checksum),
-    XattrSpec(
-        CHECKSUM_TYPE,
-        Applies.FILES,
-        lambda t: t.entry.checksum_type,
-        listed=lambda t: t.entry.checksum is not None,
-    ),
+    XattrSpec(CHECKSUM, Applies.FILES, lambda t: t.entry.checksum, listed=_unlisted),
+    XattrSpec(CHECKSUM_TYPE, Applies.FILES, lambda t: t.entry.checksum_type, listed=_unlisted),
     XattrSpec(
         COMMENT,
         Applies.ALL,
@@ -252,49 +261,41 @@ def get(target: Target, name: str) -> bytes:
         raise _missing(name, target)
     spec = _BY_NAME.get(name)
     if spec is None:
-        return _metadata_value(target, name).encode()
+        return _metadata_value(target, name)
     value = spec.get(target) if spec.applies.fits(target.entry) else None
     if value is None:
         raise _missing(name, target)
     return value.encode()
 
 
-def _metadata_value(target: Target, name: str) -> str:
+def _metadata_value(target: Target, name: str) -> bytes:
     entry, metadata = target.entry, target.host.metadata
     if name.startswith(SCHEMA_PREFIX):
         schema = metadata.listattr(entry.id) if entry.is_dir() else {}
         kind = schema.get(name.removeprefix(SCHEMA_PREFIX))
         if kind is None:
             raise _missing(name, target)
-        return str(kind)
-    if entry.parent_id is None:
-        raise _missing(name, target)  # the root is in no collection
-    attribute = name.removeprefix(_USER)
-    try:
-        schema = metadata.entry_schema(entry.id)
-        value = metadata.getattr(entry.id, [attribute])[attribute]
-    except UnknownAttribute:
-        raise _missing(name, target) from None
-    if value is None:
-        raise _missing(name, target)
-    return format_value(schema[attribute], value)
+        return str(kind).encode()
+    return metadata.get_xattr(entry.id, name.removeprefix(_USER))
 
 
-def listing(target: Target) -> list[str]:
-    """The attribute names the target has (a symbolic link has none, as on Linux)."""
+def listing(target: Target, *, every: bool = False) -> list[str]:
+    """The attribute names the target has (a symbolic link has none, as on Linux).
+
+    With ``every``, the unlisted grid attributes that have a value too (as
+    gfal-xattr shows them).
+    """
     entry, metadata = target.entry, target.host.metadata
     if entry.is_symlink():
         return []
-    names = [spec.name for spec in GRID_ATTRIBUTES if spec.lists(target)]
+    names = [spec.name for spec in GRID_ATTRIBUTES if spec.lists(target, every=every)]
     if entry.is_dir():
         names += [SCHEMA_PREFIX + attribute for attribute in metadata.listattr(entry.id)]
-    if entry.parent_id is not None:
-        values = metadata.getattr(entry.id)
-        names += [
-            _USER + attribute
-            for attribute, value in values.items()
-            if value is not None and _USER + attribute not in _BY_NAME
-        ]
+    names += [
+        _USER + attribute
+        for attribute in metadata.xattr_names(entry.id)
+        if _USER + attribute not in _BY_NAME
+    ]
     return names
 
 
@@ -302,9 +303,12 @@ def set_value(target: Target, name: str, value: bytes, *, flags: int = 0) -> Non
     """Set attribute ``name``; ``flags`` as :func:`os.setxattr` (XATTR_CREATE/REPLACE)."""
     _check_namespace(name, target)
     _check_changeable(target)
-    text = _text(value, name, target.lfn)
     if flags & (os.XATTR_CREATE | os.XATTR_REPLACE):
-        exists = name in listing(target)
+        spec = _BY_NAME.get(name)
+        if spec is not None:  # some are never listed
+            exists = spec.applies.fits(target.entry) and spec.get(target) is not None
+        else:
+            exists = name in listing(target)
         if flags & os.XATTR_CREATE and exists:
             raise GridError(
                 f"{target.path} has attribute {name} already", target.path, errno=errno.EEXIST
@@ -313,11 +317,11 @@ def set_value(target: Target, name: str, value: bytes, *, flags: int = 0) -> Non
             raise _missing(name, target)
     spec = _BY_NAME.get(name)
     if spec is not None:
-        _set_grid(spec, target, text)
+        _set_grid(spec, target, _text(value, name, target.lfn))
     elif name.startswith(SCHEMA_PREFIX):
-        _add_to_schema(target, name.removeprefix(SCHEMA_PREFIX), text)
+        _add_to_schema(target, name.removeprefix(SCHEMA_PREFIX), _text(value, name, target.lfn))
     else:
-        _set_metadata(target.host, target.entry.id, target.lfn, name, text)
+        target.host.metadata.set_xattr(target.entry.id, name.removeprefix(_USER), value)
 
 
 def is_metadata_value(name: str) -> bool:
@@ -325,28 +329,14 @@ def is_metadata_value(name: str) -> bool:
     return name.startswith(_USER) and name not in _BY_NAME and not name.startswith(SCHEMA_PREFIX)
 
 
-def set_metadata_value(
-    host: XattrHost, entry_id: EntryId, lfn: object, name: str, value: bytes
-) -> None:
+def set_metadata_value(host: XattrHost, entry_id: EntryId, name: str, value: bytes) -> None:
     """Set the metadata value ``name`` (see :func:`is_metadata_value`) of entry ``entry_id``.
 
-    One request to the metadata catalog, which checks the permission, the
-    schema and the type, and refuses a link (it has no values of its own).
+    One request to the metadata catalog, which checks the permission and,
+    for a name in the schema, the type; any other name is stored free-form.
+    A link is refused (it has no values of its own).
     """
-    text = _text(value, name, lfn)
-    _set_metadata(host, entry_id, lfn, name, text)
-
-
-def _set_metadata(host: XattrHost, entry_id: EntryId, lfn: object, name: str, text: str) -> None:
-    attribute = name.removeprefix(_USER)
-    try:
-        host.metadata.setattr(entry_id, {attribute: text})
-    except UnknownAttribute:
-        raise InvalidArgument(
-            f"{lfn}: {attribute!r} is not in the metadata schema of its directory "
-            f"(add it there with {SCHEMA_PREFIX}{attribute})",
-            str(lfn),
-        ) from None
+    host.metadata.set_xattr(entry_id, name.removeprefix(_USER), value)
 
 
 def _set_grid(spec: XattrSpec, target: Target, text: str) -> None:
@@ -384,17 +374,19 @@ def remove(target: Target, name: str) -> None:
     """Remove attribute ``name``: a comment, default SE, schema attribute or metadata value."""
     _check_namespace(name, target)
     _check_changeable(target)
-    if name not in listing(target):
-        raise _missing(name, target)
     spec = _BY_NAME.get(name)
     if spec is not None:
+        if not spec.applies.fits(target.entry) or spec.get(target) is None:
+            raise _missing(name, target)
         if spec.remove is None:
             raise NotPermitted(f"attribute {name} of {target.path} cannot be removed", target.path)
         spec.remove(target)
     elif name.startswith(SCHEMA_PREFIX):
+        if name not in listing(target):
+            raise _missing(name, target)
         target.host.metadata.removeattrs(target.entry.id, [name.removeprefix(SCHEMA_PREFIX)])
-    else:
-        target.host.metadata.clearattr(target.entry.id, [name.removeprefix(_USER)])
+    else:  # the metadata catalog answers ENODATA for a value the entry does not have
+        target.host.metadata.remove_xattr(target.entry.id, name.removeprefix(_USER))
 
 
 def _text(value: bytes, name: str, lfn: object) -> str:

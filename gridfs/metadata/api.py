@@ -85,6 +85,23 @@ class MetadataAPI(Protocol):
         """Each entry of a directory with the values of its schema."""
         ...
 
+    # -- user.* extended attributes
+    def get_xattr(self, entry: Target, name: str) -> bytes:
+        """The value of ``user.<name>``: typed (as text) if in the schema, else free-form bytes."""
+        ...
+
+    def set_xattr(self, entry: Target, name: str, value: bytes) -> None:
+        """Set ``user.<name>``: typed if in the schema, else free-form (any bytes, <= 64 KiB)."""
+        ...
+
+    def xattr_names(self, entry: Target) -> list[str]:
+        """The names (without ``user.``) of the typed and free-form values an entry has."""
+        ...
+
+    def remove_xattr(self, entry: Target, name: str) -> None:
+        """Remove ``user.<name>``, typed or free-form."""
+        ...
+
     # -- queries
     def find(self, directory: str, condition: str, *, recursive: bool = False) -> Rows[str]:
         """The LFNs of the entries that match ``condition``."""

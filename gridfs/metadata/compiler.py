@@ -4,6 +4,10 @@ Each collection a query names becomes an alias of ``entries`` restricted to
 the directory's children; each attribute it uses becomes an alias of
 ``meta_values`` joined on (entry id, attribute name), and a condition on it a
 condition on the alias's typed column, with the literal as a bound parameter.
+An attribute that is in no schema is a free-form ``user.*`` value: an alias of
+``meta_xattrs`` instead, compared by the text of its value as a ``text``
+attribute would be (a value that is not UTF-8 has none, so it matches no
+condition but ``is null``).
 Attributes that a top-level ``and`` term needs a value of (``x = 5``,
 ``x like ...``, ``x is not null``) are inner joins, the rest outer joins: the
 results are those of SQL's three-valued logic either way, and the inner join
@@ -46,7 +50,7 @@ from sqlalchemy.sql.selectable import NamedFromClause
 
 from gridfs.catalog.models import EntryModel
 from gridfs.errors import InvalidArgument
-from gridfs.metadata.models import ValueModel
+from gridfs.metadata.models import ValueModel, XattrModel
 from gridfs.metadata.syntax import (
     And,
     Attribute,
@@ -63,7 +67,14 @@ from gridfs.metadata.syntax import (
     Or,
     QueryError,
 )
-from gridfs.metadata.types import AttributeType, Family, check_value, storage_of, to_stored
+from gridfs.metadata.types import (
+    FREE_FORM,
+    AttributeType,
+    Family,
+    check_value,
+    storage_of,
+    to_stored,
+)
 
 __all__ = ["FILE", "FILE_TYPE", "Collection", "QueryCompiler", "attributes_of"]
 
@@ -153,15 +164,15 @@ class QueryCompiler:
         entries = self.entries(collection)
         if ref.name == FILE:
             return entries.c.name, FILE_TYPE
-        kind = collection.schema.get(ref.name)
-        if kind is None:
-            raise self._error(f"{collection.lfn} has no attribute {ref.name!r}", ref.column)
+        kind = collection.schema.get(ref.name, FREE_FORM)
         key = (collection.directory_id, ref.name)
         alias = self._values.get(key)
         if alias is None:
-            alias = ValueModel.__table__.alias(f"v{len(self._values)}")
+            # Both tables have (entry_id, name): from_clause joins either the same way.
+            table = XattrModel.__table__ if kind.free_form else ValueModel.__table__
+            alias = table.alias(f"v{len(self._values)}")
             self._values[key] = alias
-        return alias.c[storage_of(kind).value], kind
+        return alias.c["text" if kind.free_form else storage_of(kind).value], kind
 
     def from_clause(self) -> FromClause:
         """The entries of every collection used, each joined with its attribute values.
@@ -313,6 +324,11 @@ class QueryCompiler:
             return to_stored(kind, self._checked(kind, value, literal, against))
         if family is Family.TIMESTAMP and not isinstance(value, int | float | bool):
             return to_stored(kind, value)
+        if kind.free_form:
+            raise self._error(
+                f"{against} is in no schema: a free-form value, compared with a quoted string",
+                literal.column,
+            )
         raise self._error(f"{against} is {kind}; {value!r} is not a {family} value", literal.column)
 
     def _checked(self, kind: AttributeType, value: Any, literal: Literal, against: Operand) -> Any:

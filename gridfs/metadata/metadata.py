@@ -13,7 +13,8 @@ from gridfs.catalog import Catalog, EntryId, EntryKind, Identity, Stat
 from gridfs.catalog.models import EntryModel
 from gridfs.catalog.permissions import EXECUTE, READ, WRITE
 from gridfs.catalog.store import retry_on_conflict
-from gridfs.errors import AlreadyExists, NotPermitted, UnknownAttribute
+from gridfs.errors import AlreadyExists, InvalidArgument, NotPermitted, UnknownAttribute
+from gridfs.metadata import freeform
 from gridfs.metadata.api import MetadataAPI
 from gridfs.metadata.lookups import Lookups, Target, check_name, kind_of, schema_of
 from gridfs.metadata.models import AttributeModel, ValueModel
@@ -24,6 +25,7 @@ from gridfs.metadata.types import (
     Storage,
     Value,
     check_value,
+    format_value,
     from_stored,
     parse_type,
     storage_of,
@@ -267,6 +269,103 @@ class Metadata:
                 found[row.attribute] = _stored_in(row, kind)
         if current is not None and self.store.allowed(session, [current], READ)[0]:
             yield current.name, found
+
+    # -- user.* extended attributes: typed when in the schema, else free-form ----
+
+    def get_xattr(self, entry: Target, name: str) -> bytes:
+        """The value of extended attribute ``user.<name>`` of ``entry``, as bytes.
+
+        A name in the schema of the entry's directory is its typed value as
+        text (:func:`~gridfs.metadata.format_value`); any other is the
+        free-form value, the bytes that were set. A name without a value
+        raises ENODATA. Needs read permission on the entry.
+        """
+        with self.store.session() as session:
+            row = self._on.entry(session, entry, READ)
+            if row.kind == EntryKind.SYMLINK.value:
+                raise freeform.no_data(entry, name)
+            kind = self._user_schema(session, row).get(name)
+            if kind is None:
+                found = freeform.value(session, row.id, name)
+            else:
+                stored = session.get(ValueModel, (row.id, name))
+                typed = None if stored is None else _stored_in(stored, kind)
+                found = None if typed is None else format_value(kind, typed).encode()
+            if found is None:
+                raise freeform.no_data(entry, name)
+            return found
+
+    @retry_on_conflict
+    def set_xattr(self, entry: Target, name: str, value: bytes) -> None:
+        """Set extended attribute ``user.<name>`` of ``entry`` (see :meth:`get_xattr`).
+
+        A typed one takes the value's UTF-8 text, checked against its type
+        (:class:`InvalidArgument` otherwise); a free-form one any bytes up to
+        64 KiB. A symbolic link has none (EPERM, as Linux). Needs write permission.
+        """
+        freeform.check(name, value)
+        with self.store.session(write=True) as session:
+            row = self._on.entry(session, entry, WRITE)
+            if row.kind == EntryKind.SYMLINK.value:
+                raise NotPermitted(f"{entry} is a symbolic link: it has no user.* attributes")
+            kind = self._user_schema(session, row).get(name)
+            if kind is None:
+                freeform.put(session, self.store.dialect, row.id, name, value)
+                return
+            try:
+                text = value.decode()
+            except UnicodeDecodeError:
+                raise InvalidArgument(
+                    f"user.{name} of {entry} is a {kind} attribute: its value is UTF-8 text",
+                    str(entry),
+                ) from None
+            stored: dict[str, Any] = dict.fromkeys(_VALUE_COLUMNS)
+            stored.update(entry_id=row.id, name=name)
+            stored[storage_of(kind).value] = to_stored(kind, check_value(kind, text, name))
+            self._upsert(session, [stored])
+
+    def xattr_names(self, entry: Target) -> list[str]:
+        """The names (without ``user.``) of the typed and free-form values ``entry`` has.
+
+        Typed ones first, in schema order, then the free-form ones by name; a
+        free-form value named like an attribute of the schema is hidden by it.
+        """
+        with self.store.session() as session:
+            row = self._on.entry(session, entry, READ)
+            if row.kind == EntryKind.SYMLINK.value:
+                return []
+            schema = self._user_schema(session, row)
+            typed = set(
+                session.scalars(
+                    select(ValueModel.name).where(
+                        ValueModel.entry_id == row.id, ValueModel.name.in_(list(schema))
+                    )
+                )
+            )
+            names = [name for name in schema if name in typed]
+            return names + [n for n in freeform.names(session, row.id) if n not in schema]
+
+    @retry_on_conflict
+    def remove_xattr(self, entry: Target, name: str) -> None:
+        """Remove extended attribute ``user.<name>`` of ``entry``; ENODATA if it has no value."""
+        with self.store.session(write=True) as session:
+            row = self._on.entry(session, entry, WRITE)
+            if row.kind == EntryKind.SYMLINK.value:
+                raise NotPermitted(f"{entry} is a symbolic link: it has no user.* attributes")
+            if name in self._user_schema(session, row):
+                removed = session.execute(
+                    delete(ValueModel).where(ValueModel.entry_id == row.id, ValueModel.name == name)
+                )
+                gone = bool(getattr(removed, "rowcount", 0))
+            else:
+                gone = freeform.remove(session, row.id, name)
+            if not gone:
+                raise freeform.no_data(entry, name)
+
+    @staticmethod
+    def _user_schema(session: Session, row: EntryModel) -> dict[str, AttributeType]:
+        """The typed names of an entry: its directory's schema (the root is in none)."""
+        return {} if row.parent_id is None else schema_of(session, row.parent_id)
 
     # -- queries (see queries.py) ------------------------------------------------
 

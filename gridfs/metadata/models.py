@@ -9,6 +9,11 @@ Entry-attribute-value, with one typed column per storage kind:
   entry id and the attribute *name*, so a renamed or moved entry keeps its
   values; the foreign key removes them with the entry.
 * ``meta_queries``: saved queries (datasets) of a directory.
+* ``meta_xattrs`` (migration 0007): free-form ``user.*`` extended attributes,
+  one row per (entry, name): any name that is in no schema, its value bytes
+  (up to 64 KiB, the Linux limit) and, when they are UTF-8, their ``text``,
+  which queries compare as strings. Keyed by entry id like the values, so
+  they move with the entry and go with it.
 
 Each indexed column has an index (name, value, entry_id): an equality or
 range condition on an attribute is an index range scan that yields entry
@@ -24,6 +29,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -32,7 +38,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gridfs.catalog.models import Base
 
-__all__ = ["AttributeModel", "SavedQueryModel", "ValueModel"]
+__all__ = ["AttributeModel", "SavedQueryModel", "ValueModel", "XattrModel"]
 
 _Id = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -81,3 +87,16 @@ class SavedQueryModel(Base):
     condition: Mapped[str] = mapped_column(Text)
     recursive: Mapped[bool] = mapped_column(Boolean)
     owner: Mapped[str] = mapped_column(String(255))
+
+
+class XattrModel(Base):
+    """A free-form ``user.<name>`` attribute of one entry: a name in no schema, any bytes."""
+
+    __tablename__ = "meta_xattrs"
+
+    entry_id: Mapped[int] = mapped_column(
+        _Id, ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    text: Mapped[str | None] = mapped_column(Text)  # the value as text, if it is UTF-8

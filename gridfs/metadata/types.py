@@ -21,6 +21,7 @@ from enum import StrEnum
 from gridfs.errors import InvalidArgument
 
 __all__ = [
+    "FREE_FORM",
     "MAX_VARCHAR",
     "AttributeType",
     "Family",
@@ -72,6 +73,8 @@ class AttributeType:
     length: int | None = None
 
     def __str__(self) -> str:
+        if self.base == "bytes":
+            return "free-form"
         return f"varchar({self.length})" if self.base == "varchar" else self.base
 
     @property
@@ -84,7 +87,18 @@ class AttributeType:
             "text": Family.STRING,
             "timestamp": Family.TIMESTAMP,
             "bool": Family.BOOL,
+            "bytes": Family.STRING,
         }[self.base]
+
+    @property
+    def free_form(self) -> bool:
+        """Whether this is :data:`FREE_FORM`: a name in no schema, compared as a string."""
+        return self.base == "bytes"
+
+
+# What a query takes an attribute in no schema for: a free-form ``user.*`` value
+# (its bytes), compared as a string; not a type a schema can name.
+FREE_FORM = AttributeType("bytes")
 
 
 def parse_type(name: str) -> AttributeType:
@@ -238,8 +252,13 @@ def to_stored(kind: AttributeType, value: Value) -> int | float | str:
     return value
 
 
-def from_stored(kind: AttributeType, stored: int | float | str) -> Value:
-    """The Python value of a stored one (the inverse of :func:`to_stored`)."""
+def from_stored(kind: AttributeType, stored: int | float | str | bytes) -> Value:
+    """The Python value of a stored one (the inverse of :func:`to_stored`).
+
+    A free-form value's bytes come back as text (bytes not UTF-8 replaced).
+    """
+    if isinstance(stored, bytes):
+        return stored.decode("utf-8", "replace")
     match kind.base:
         case "timestamp":
             return timestamp_from_micros(int(stored))

@@ -551,6 +551,24 @@ class RemoteMetadata(_AsProven):
         """Remove values of an entry."""
         return self._service.call(type(None), "metadata/clearattr", entry=entry, names=names)
 
+    def get_xattr(self, entry: Target, name: str) -> bytes:
+        """:meth:`MetadataAPI.get_xattr` over the wire."""
+        return self._service.call(bytes, "metadata/get_xattr", entry=entry, name=name)
+
+    def set_xattr(self, entry: Target, name: str, value: bytes) -> None:
+        """:meth:`MetadataAPI.set_xattr` over the wire."""
+        return self._service.call(
+            type(None), "metadata/set_xattr", entry=entry, name=name, value=value
+        )
+
+    def xattr_names(self, entry: Target) -> list[str]:
+        """:meth:`MetadataAPI.xattr_names` over the wire."""
+        return self._service.call(list[str], "metadata/xattr_names", entry=entry)
+
+    def remove_xattr(self, entry: Target, name: str) -> None:
+        """:meth:`MetadataAPI.remove_xattr` over the wire."""
+        return self._service.call(type(None), "metadata/remove_xattr", entry=entry, name=name)
+
     def list_entries(self, directory: Target) -> Rows[tuple[str, dict[str, Value | None]]]:
         """Each entry of a directory with the values of its schema."""
         return self._service.rows(

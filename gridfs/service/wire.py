@@ -10,13 +10,16 @@ codec of its own. Results that iterate (an :class:`~collections.abc.Iterator`, a
 
 Values: JSON scalars as they are, enums by value, dataclasses as objects of
 their fields, tuples and sequences as lists, datetimes tagged
-``{"$datetime": iso}`` (they share unions with strings). Errors are
+``{"$datetime": iso}`` (they share unions with strings), bytes tagged
+``{"$bytes": base64}``. Errors are
 ``{"error": {"errno", "class", "message", "path"}}`` and come back as the same
 :mod:`gridfs.errors` class.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import datetime as _dt
 import enum
@@ -49,6 +52,7 @@ __all__ = [
 PROTOCOLS: dict[str, type] = {"catalog": CatalogAPI, "metadata": MetadataAPI}
 LOCAL_MEMBERS = frozenset({"identity", "as_identity", "close"})  # answered by the client
 _DATETIME = "$datetime"
+_BYTES = "$bytes"
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
@@ -122,7 +126,7 @@ def operations() -> dict[str, Operation]:
     return found
 
 
-def encode(value: object) -> object:
+def encode(value: object) -> object:  # noqa: PLR0911 - a case per kind of value
     """``value`` as JSON data."""
     if value is None or isinstance(value, bool | int | float | str):
         return value.value if isinstance(value, enum.Enum) else value
@@ -130,6 +134,8 @@ def encode(value: object) -> object:
         return value.value
     if isinstance(value, _dt.datetime):
         return {_DATETIME: value.isoformat()}
+    if isinstance(value, bytes):
+        return {_BYTES: base64.b64encode(value).decode("ascii")}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
@@ -165,6 +171,8 @@ def _fits(data: object, hint: Any) -> bool:  # noqa: PLR0911 - a case per JSON s
     if isinstance(data, dict):
         if _DATETIME in data:
             return hint is _dt.datetime
+        if _BYTES in data:
+            return hint is bytes
         return origin in (dict, Mapping) or dataclasses.is_dataclass(hint)
     return False
 
@@ -180,6 +188,8 @@ def _untag(data: object) -> object:
     if isinstance(data, dict):
         if set(data) == {_DATETIME}:
             return _datetime(data)
+        if set(data) == {_BYTES}:
+            return _bytes(data)
         return {key: _untag(item) for key, item in data.items()}
     if isinstance(data, list):
         return [_untag(item) for item in data]
@@ -193,6 +203,15 @@ def _datetime(data: object) -> _dt.datetime:
         return _dt.datetime.fromisoformat(data[_DATETIME])
     except ValueError as exc:
         raise WireError(f"not an ISO datetime: {data[_DATETIME]!r:.80}") from exc
+
+
+def _bytes(data: object) -> bytes:
+    if not isinstance(data, dict) or not isinstance(data.get(_BYTES), str):
+        raise WireError(f"not tagged bytes: {data!r:.80}")
+    try:
+        return base64.b64decode(data[_BYTES], validate=True)
+    except binascii.Error as exc:
+        raise WireError(f"not base64: {data[_BYTES]!r:.80}") from exc
 
 
 def decode(data: object, hint: Any) -> Any:  # noqa: PLR0911, PLR0912 - a case per kind of type
@@ -221,6 +240,8 @@ def decode(data: object, hint: Any) -> Any:  # noqa: PLR0911, PLR0912 - a case p
         return float(typing.cast(float, data))
     if hint is _dt.datetime:
         return _datetime(data)
+    if hint is bytes:
+        return _bytes(data)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         try:
             return hint(data)

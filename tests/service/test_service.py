@@ -18,6 +18,7 @@ from gridfs.catalog import SUPERUSER, Catalog, CatalogAPI, Identity
 from gridfs.errors import (
     AlreadyExists,
     DirectoryNotEmpty,
+    GridError,
     InvalidLFN,
     NotFound,
     NotPermitted,
@@ -243,6 +244,34 @@ def test_a_scope_reaches_its_subtree_only_on_whole_components(connect) -> None:
     assert reader.stat(f"{VO}/foobar/f").size == 1
     with pytest.raises(PermissionDenied, match=r"storage\.create"):
         reader.mkdir(f"{VO}/foobar/no")
+
+
+def test_user_attributes_over_the_service_with_their_scopes(connect) -> None:
+    owner, owner_meta = connect("alice")
+    owner.mkdir(f"{VO}/tags", exist_ok=True)
+    lfn = f"{VO}/tags/f"
+    owner.add_file(lfn, size=1)
+    owner_meta.addattr(f"{VO}/tags", "run", "int")
+    binary = bytes(range(256)) * 128  # every byte value: base64 on the wire
+    owner_meta.set_xattr(lfn, "blob", binary)
+    owner_meta.set_xattr(owner.stat(lfn).id, "run", b"7")
+    assert owner_meta.get_xattr(lfn, "blob") == binary
+    owner_meta.set_xattr(lfn, "origin", b"mc")
+    assert owner_meta.xattr_names(lfn) == ["run", "blob", "origin"]
+    assert list(owner_meta.find(f"{VO}/tags", "run = 7 and origin = 'mc'")) == [lfn]
+    owner_meta.remove_xattr(lfn, "origin")
+    with pytest.raises(GridError) as missing:
+        owner_meta.get_xattr(lfn, "nothing")
+    assert missing.value.errno == errno.ENODATA
+    _, reader = connect("alice", scope=f"storage.read:{VO}")
+    assert reader.get_xattr(lfn, "run") == b"7"
+    assert reader.xattr_names(lfn) == ["run", "blob"]
+    with pytest.raises(PermissionDenied, match=r"storage\.modify"):
+        reader.set_xattr(lfn, "origin", b"mc")
+    with pytest.raises(PermissionDenied, match=r"storage\.modify"):
+        reader.remove_xattr(lfn, "blob")
+    owner_meta.remove_xattr(lfn, "blob")
+    assert owner_meta.xattr_names(lfn) == ["run"]
 
 
 def test_no_credential_is_401_with_how_to_supply_one(connect) -> None:

@@ -50,7 +50,7 @@ def test_the_gfal_tests_pass_through_recording_catalogs(tmp_path: Path) -> None:
     # The gfal layer went through both seams, the hot ones above all.
     assert calls["CatalogAPI.stat_replicas"] > 0
     assert calls["CatalogAPI.commit_version"] > 0
-    assert calls["MetadataAPI.setattr"] > 0
+    assert calls["MetadataAPI.set_xattr"] > 0
     used = {name.split(".", 1)[1] for name in calls}
     assert used <= set(members(CatalogAPI)) | set(members(MetadataAPI))
 
@@ -78,10 +78,14 @@ def test_the_mounts_hot_paths_are_one_request(
     assert calls == Counter({"CatalogAPI.stat_replicas": 1})  # no LFN walk for messages
     calls.clear()
     nodes.setxattr(entry_id, "user.run", b"5")
-    assert calls == Counter({"MetadataAPI.setattr": 1})
-    assert any_grid.getxattr(lfn, "user.run") == b"5"
-    with pytest.raises(InvalidArgument, match="not in the metadata schema"):
-        nodes.setxattr(entry_id, "user.nothing", b"5")
+    assert calls == Counter({"MetadataAPI.set_xattr": 1})
+    assert any_grid.getattr(lfn, ["run"]) == {"run": 5}  # typed: in the schema
+    with pytest.raises(InvalidArgument, match="not a valid int"):
+        nodes.setxattr(entry_id, "user.run", b"five")
+    calls.clear()
+    nodes.setxattr(entry_id, "user.nothing", b"\xff\x00")  # in no schema: free-form bytes
+    assert calls == Counter({"MetadataAPI.set_xattr": 1})
+    assert any_grid.getxattr(lfn, "user.nothing") == b"\xff\x00"
 
 
 def test_the_catalog_url_scheme_picks_the_implementation(catalog_url: str) -> None:
