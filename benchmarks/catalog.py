@@ -4,7 +4,9 @@ A fresh catalog is filled with ``--entries`` files (1000 per directory under
 /bench, one replica each, committed 1000 to a transaction); then single calls
 are timed one at a time, each in its own transaction as a user's command runs
 them (stat, create, list, a full walk, rename, delete), then a bulk replica
-lookup, then a mixed load from ``--processes`` processes at once. One table
+lookup and bulk registration (``add_files`` of ``--bulk`` new files with a
+replica each, against ``add_file`` one at a time), then a mixed load from
+``--processes`` processes at once. One table
 per backend: rates, and median (p50), p99 and max latencies.
 
     .venv/bin/python benchmarks/catalog.py [--backend sqlite|postgresql|both]
@@ -45,7 +47,7 @@ from typing import Any
 import sqlalchemy
 from harness import available, catalog_database, collect
 
-from gridfs.catalog import SUPERUSER, Catalog, EntryId
+from gridfs.catalog import SUPERUSER, Catalog, EntryId, NewFile
 
 ROOT = "/bench"
 FILES_PER_DIR = 1000
@@ -224,6 +226,32 @@ def bench_bulk(catalog: Catalog, entries: int, bulk: int, rng: random.Random) ->
     median = statistics.median(latencies)
     note = f"median {median:.3f} s per call, {median / bulk * 1e6:.1f} us per LFN"
     return Row(f"replicas_many ({bulk} LFNs)", BULK_CALLS, bulk / median, "LFNs/s", latencies, note)
+
+
+def bench_register(catalog: Catalog, bulk: int, create_rate: float) -> Row:
+    """add_files() of ``bulk`` new files with a replica each, into a fresh directory per call."""
+    latencies = []
+    for call in range(BULK_CALLS):
+        directory = f"{ROOT}/registered-{call}"
+        catalog.mkdir(directory)
+        files = [
+            NewFile(
+                f"{directory}/f{index}",
+                size=FILE_SIZE,
+                checksum=CHECKSUM,
+                replicas=((SE, f"srm://{SE}.example{directory}/f{index}"),),
+            )
+            for index in range(bulk)
+        ]
+        started = time.perf_counter()
+        done = catalog.add_files(files)
+        latencies.append(time.perf_counter() - started)
+        if done.added != bulk:
+            raise SystemExit(f"add_files registered {done.added} of {bulk}: {done.refused[:3]}")
+    median = statistics.median(latencies)
+    rate = bulk / median
+    note = f"median {median:.3f} s per call; {rate / create_rate:.0f}x add_file one by one"
+    return Row(f"add_files ({bulk} files + replicas)", BULK_CALLS, rate, "files/s", latencies, note)
 
 
 # -- the mixed load --------------------------------------------------------------
@@ -435,6 +463,8 @@ def run_backend(url: str, args: argparse.Namespace) -> list[Row]:
         rows.append(bench_delete(catalog, renamed, rng))
         progress(f"{BULK_CALLS} x replicas_many of {args.bulk} LFNs")
         rows.append(bench_bulk(catalog, args.entries, args.bulk, rng))
+        progress(f"{BULK_CALLS} x add_files of {args.bulk} files")
+        rows.append(bench_register(catalog, args.bulk, row.rate))
         progress(f"mixed load: {args.processes} processes for {args.seconds:g} s")
         rows.extend(mixed_load(catalog, url, args.entries, args.processes, args.seconds))
     finally:

@@ -14,7 +14,15 @@ from typing import Protocol
 
 from gridfs.catalog.identity import Identity
 from gridfs.catalog.permissions import AclEdit, AclEntry
-from gridfs.catalog.records import EntryId, FileStatus, Replica, ReplicaStatus, Stat
+from gridfs.catalog.records import (
+    EntryId,
+    FileStatus,
+    NewFile,
+    Registration,
+    Replica,
+    ReplicaStatus,
+    Stat,
+)
 
 __all__ = ["CatalogAPI"]
 
@@ -117,6 +125,12 @@ class CatalogAPI(Protocol):
         status: FileStatus = FileStatus.READY,
     ) -> Stat:
         """Register file ``lfn`` and its ``(se, surl)`` replicas."""
+        ...
+
+    def add_files(
+        self, files: Sequence[NewFile], *, space_token: str | None = None
+    ) -> Registration:
+        """Register many files with their replicas at once; refusals named, the rest registered."""
         ...
 
     def unlink(self, lfn: str) -> list[Replica]:

@@ -2,8 +2,8 @@
 
 :class:`Catalog` is put together from one part per concern, each standing on
 the shared :class:`~gridfs.catalog.store.CatalogStore`: lookups here,
-:mod:`~gridfs.catalog.namespace`, :mod:`~gridfs.catalog.replicas` and
-:mod:`~gridfs.catalog.acls`.
+:mod:`~gridfs.catalog.namespace`, :mod:`~gridfs.catalog.bulk`,
+:mod:`~gridfs.catalog.replicas` and :mod:`~gridfs.catalog.acls`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 
 from gridfs.catalog.acls import AclCalls
 from gridfs.catalog.api import CatalogAPI
+from gridfs.catalog.bulk import BulkCalls
 from gridfs.catalog.engine import open_catalog_engine
 from gridfs.catalog.identity import Identity
 from gridfs.catalog.models import EntryModel
@@ -28,7 +29,7 @@ from gridfs.errors import InvalidArgument, IsADirectory, NotADirectory
 __all__ = ["ROOT_ID", "Catalog"]
 
 
-class Catalog(NamespaceCalls, ReplicaCalls, AclCalls):
+class Catalog(NamespaceCalls, BulkCalls, ReplicaCalls, AclCalls):
     """An LFC-style file catalog over an injected SQLAlchemy engine.
 
     Thread-safe. Each public method runs in its own short transaction, unless

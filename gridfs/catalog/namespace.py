@@ -16,7 +16,7 @@ from gridfs.catalog.acls import store_acl
 from gridfs.catalog.guids import new_guid, parse_guid
 from gridfs.catalog.lfn import MAX_LFN_BYTES, join_lfn, split_lfn
 from gridfs.catalog.models import AclModel, EntryModel
-from gridfs.catalog.permissions import EXECUTE, WRITE, AclTag, inherit
+from gridfs.catalog.permissions import EXECUTE, WRITE, AclEntry, AclTag, inherit
 from gridfs.catalog.records import EntryId, EntryKind, FileStatus, Replica, Stat
 from gridfs.catalog.replicas import check_checksum, new_replica, replicas_of
 from gridfs.catalog.store import ROOT_ID, CatalogStore, retry_on_conflict
@@ -31,7 +31,7 @@ from gridfs.errors import (
     NotPermitted,
 )
 
-__all__ = ["NamespaceCalls"]
+__all__ = ["NamespaceCalls", "new_entry_attributes"]
 
 _RENAME_LOCK = 0x72656E  # "ren": the advisory lock of directory moves (PostgreSQL)
 _MAX_DEPTH = 4096  # far beyond any real tree: a walk that goes further is a loop
@@ -431,17 +431,7 @@ class NamespaceCalls:
     ) -> EntryModel:
         """Add a child to ``parent`` in one INSERT; ``fields`` are further column values."""
         now = time.time_ns()
-        default_acl = [e for e in self.store.acl_of(session, parent) if e.default]
-        mode, acl = (
-            inherit(default_acl, mode & 0o7777, is_directory=kind == EntryKind.DIRECTORY)
-            if kind != EntryKind.SYMLINK
-            else (mode, [])
-        )
-        group = self.store.identity.group
-        if parent.mode & _stat.S_ISGID:
-            group = parent.group_name  # BSD group semantics of setgid directories
-            if kind == EntryKind.DIRECTORY:
-                mode |= _stat.S_ISGID
+        mode, group, acl = new_entry_attributes(self.store, session, parent, kind, mode)
         entry = EntryModel(
             parent_id=parent.id,
             name=name,
@@ -461,6 +451,28 @@ class NamespaceCalls:
         if acl:
             store_acl(session, entry, acl)
         return entry
+
+
+def new_entry_attributes(
+    store: CatalogStore, session: Session, parent: EntryModel, kind: EntryKind, mode: int
+) -> tuple[int, str, list[AclEntry]]:
+    """The mode, group and ACL a new child of ``parent`` gets, asked for with ``mode``.
+
+    The parent's default ACL is inherited; a setgid directory hands down its
+    group (and to a directory its setgid bit), as BSD and Linux do.
+    """
+    default_acl = [e for e in store.acl_of(session, parent) if e.default]
+    mode, acl = (
+        inherit(default_acl, mode & 0o7777, is_directory=kind == EntryKind.DIRECTORY)
+        if kind != EntryKind.SYMLINK
+        else (mode, [])
+    )
+    group = store.identity.group
+    if parent.mode & _stat.S_ISGID:
+        group = parent.group_name  # BSD group semantics of setgid directories
+        if kind == EntryKind.DIRECTORY:
+            mode |= _stat.S_ISGID
+    return mode & 0o7777, group, acl
 
 
 def _replace(session: Session, entry: EntryModel, existing: EntryModel, lfn: str) -> list[Replica]:

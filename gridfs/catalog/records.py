@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NewType
 
-__all__ = ["EntryId", "EntryKind", "FileStatus", "Replica", "ReplicaStatus", "Stat"]
+__all__ = [
+    "EntryId",
+    "EntryKind",
+    "FileStatus",
+    "NewFile",
+    "Registration",
+    "Replica",
+    "ReplicaStatus",
+    "Stat",
+]
 
 EntryId = NewType("EntryId", int)
 
@@ -105,3 +114,28 @@ class Replica:
     atime_ns: int
     pin_expiry_ns: int | None = None
     space_token: str | None = None
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """One file to register, with its replicas, in bulk (:meth:`Catalog.add_files`)."""
+
+    lfn: str
+    size: int
+    checksum: str | None = None
+    checksum_type: str = "adler32"
+    replicas: tuple[tuple[str, str], ...] = ()  # (se, surl)
+    guid: str | None = None  # None: a new one
+    mode: int = 0o664
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a bulk registration did: files added, files found registered already, refusals.
+
+    ``refused`` holds ``(index, reason)`` pairs, the index into the files given.
+    """
+
+    added: int
+    present: int
+    refused: tuple[tuple[int, str], ...] = ()

@@ -51,8 +51,12 @@ class Failures:
         except BrokenPipeError:
             raise
         except OSError as exc:
-            click.echo(f"gridfs: {error_message(exc)}", err=True)
-            self.count += 1
+            self.report(error_message(exc))
+
+    def report(self, message: str) -> None:
+        """Report one failure, ``message`` a line without the ``gridfs:`` prefix."""
+        click.echo(f"gridfs: {message}", err=True)
+        self.count += 1
 
     def exit(self) -> None:
         """End the command with exit status 1 if anything failed."""

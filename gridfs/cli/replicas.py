@@ -1,19 +1,23 @@
-"""The replica verbs, named as in lcg-utils: cr, lr, lg, la, aa, ra, rf, uf, gt."""
+"""The replica verbs, named as in lcg-utils: cr, lr, lg, la, aa, ra, rf, uf, gt; and register."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from typing import TextIO
 
 import click
 
 from gridfs.cli.complete import complete_lfn
 from gridfs.cli.jsonout import echo_json, replica_record
-from gridfs.cli.output import each_argument
+from gridfs.cli.output import Failures, each_argument
 from gridfs.cli.state import State, pass_state
 from gridfs.errors import GridError, InvalidArgument
 from gridfs.gfal import Grid
 from gridfs.gfal.cancel import run_interruptibly
 from gridfs.gfal.locations import parse_file_ref, parse_location
+from gridfs.gfal.register import owning_se
+from gridfs.gfal.register_stored import Listed, parse_listing, register_stored, walk_se
 
 __all__ = ["COMMANDS"]
 
@@ -162,6 +166,52 @@ def rf(state: State, surl: str, lfn: str, se_name: str | None, guid: str | None)
 
 
 @click.command()
+@click.argument("source")
+@click.argument("lfn_directory", shell_complete=complete_lfn)
+@click.option("-d", "--se", "se_name", help="The SE that holds the copies (default: by SURL).")
+@click.option(
+    "--listing",
+    type=click.File("r"),
+    help="Register the copies this file lists, 'SURL SIZE [ADLER32]' a line (- for stdin).",
+)
+@pass_state
+def register(
+    state: State,
+    source: str,
+    lfn_directory: str,
+    se_name: str | None,
+    listing: TextIO | None,
+) -> None:
+    """Register files already stored under the directory SURL SOURCE, below LFN_DIRECTORY.
+
+    Every file under SOURCE on its SE (or, with --listing, each copy listed)
+    is registered as LFN_DIRECTORY/ its path under SOURCE, directories made
+    as needed. Its adler32 is the listing's, else the SE's (computed by reading
+    the copy where the SE computes none). Running it again registers only what
+    is new. A copy that cannot be registered is reported, one line each, and
+    the rest are registered; the exit status is then 1.
+    """
+    grid = state.grid
+    se = owning_se(grid.ses, source.rstrip("/") + "/x", se_name)
+    if listing is not None:
+        copies: Iterable[Listed | tuple[str, str]] = parse_listing(listing, listing.name)
+    else:
+        copies = walk_se(grid, source, se)
+    failures = Failures()
+
+    def refused(where: str, why: str) -> None:
+        with failures.reported():
+            raise GridError(f"{where}: {why}")
+
+    done = run_interruptibly(
+        lambda: register_stored(grid, copies, source, lfn_directory, se.name, on_refused=refused),
+        grid.cancel,
+    )
+    click.echo(f"registered {done.added} files, {done.present} registered already")
+    failures.exit()
+
+
+@click.command()
 @click.argument("surl")
 @click.argument("lfn")
 @pass_state
@@ -183,4 +233,4 @@ def gt(state: State, lfn: str, protocols: tuple[str, ...]) -> None:
         click.echo(turl)
 
 
-COMMANDS: list[click.Command] = [cr, lr, lg, la, aa, ra, rf, uf, gt]
+COMMANDS: list[click.Command] = [cr, lr, lg, la, aa, ra, rf, register, uf, gt]

@@ -29,6 +29,8 @@ from gridfs.catalog import (
     EntryId,
     FileStatus,
     Identity,
+    NewFile,
+    Registration,
     Replica,
     ReplicaStatus,
     Stat,
@@ -45,6 +47,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Target = str | EntryId
+
+# The files of one add_files request, as JSON: under any server's body limit
+# (64 KiB is the smallest a test sets), large enough that requests cost little.
+BULK_REQUEST_BYTES = 48 << 10
 
 # Calls that only read: repeated on another server after a broken answer.
 SAFE_TO_REPEAT = frozenset(
@@ -169,6 +175,20 @@ class ServiceClient:
         raise StorageUnavailable(
             "no catalog service answers: " + "; ".join(failures), errno=_errno.ECONNREFUSED
         )
+
+
+def _requests(files: Sequence[NewFile]) -> Iterator[tuple[int, list[NewFile]]]:
+    """``files`` in parts of at most :data:`BULK_REQUEST_BYTES` of JSON, each with its offset."""
+    start, part, size = 0, list[NewFile](), 0
+    for index, file in enumerate(files):
+        length = len(_body({"file": file}))
+        if part and size + length > BULK_REQUEST_BYTES:
+            yield start, part
+            start, part, size = index, [], 0
+        part.append(file)
+        size += length
+    if part:
+        yield start, part
 
 
 def _body(arguments: Mapping[str, object]) -> bytes:
@@ -322,6 +342,25 @@ class RemoteCatalog(_AsProven):
             space_token=space_token,
             status=status,
         )
+
+    def add_files(
+        self, files: Sequence[NewFile], *, space_token: str | None = None
+    ) -> Registration:
+        """Register many files with their replicas at once; refusals named, the rest registered.
+
+        Sent in requests of up to :data:`BULK_REQUEST_BYTES` of files (each one
+        transaction of the server), so that no body passes a server's limit;
+        the indexes of refusals are those of ``files``.
+        """
+        added = present = 0
+        refused: list[tuple[int, str]] = []
+        for start, part in _requests(files):
+            answer = self._service.call(
+                Registration, "catalog/add_files", files=part, space_token=space_token
+            )
+            added, present = added + answer.added, present + answer.present
+            refused.extend((start + index, reason) for index, reason in answer.refused)
+        return Registration(added, present, tuple(refused))
 
     def unlink(self, lfn: str) -> list[Replica]:
         """Remove file or link ``lfn``; returns the replicas it unregistered."""

@@ -89,6 +89,10 @@ def _paths(catalog: CatalogAPI, values: Any) -> list[str]:
     return [lfn for value in values for lfn in _path(catalog, value)]
 
 
+def _new_files(catalog: CatalogAPI, values: Any) -> list[str]:
+    return [lfn for value in values for lfn in _path(catalog, value.lfn)]
+
+
 def _guid(catalog: CatalogAPI, value: Any) -> list[str]:
     return catalog.lfns_of(value)[:1]
 
@@ -134,6 +138,7 @@ RULES: dict[str, Rule] = {
     "catalog.mkdir": _rule(_C, ("lfn", _path)),
     "catalog.symlink": _rule(_C, ("lfn", _path)),
     "catalog.add_file": _rule(_C, ("lfn", _path)),
+    "catalog.add_files": _rule(_C, ("files", _new_files)),
     "catalog.unlink": _rule(_M, ("lfn", _path)),
     "catalog.abandon_writing": _rule(_M, ("entry_id", _entry), writing_file=True),
     "catalog.rmdir": _rule(_M, ("lfn", _path)),

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gridfs.catalog import SUPERUSER, Catalog, CatalogAPI, Identity
+from gridfs.catalog import SUPERUSER, Catalog, CatalogAPI, Identity, NewFile
 from gridfs.errors import (
     AlreadyExists,
     DirectoryNotEmpty,
@@ -193,6 +193,25 @@ def test_listings_stream_in_pages_and_bulk_replicas_are_one_call(connect) -> Non
     found = alice.replicas_many([f"{top}/{name}" for name in names])
     assert len(found) == 2500
     assert all(len(replicas) == 1 for replicas in found.values())
+
+
+def test_bulk_registration_is_served_in_parts_under_the_servers_limit(connect) -> None:
+    alice, _ = connect("alice")
+    bob, _ = connect("bob")
+    top = f"{VO}/bulk"
+    alice.mkdir(top)
+    files = [
+        NewFile(f"{top}/f{i:04d}", size=i, replicas=(("cern-se", f"srm://x/bulk/f{i:04d}"),))
+        for i in range(1500)  # some 200 KB of JSON: several requests to a 64K server
+    ]
+    files[1234] = NewFile(f"{top}/bad", size=-1)
+    done = alice.add_files(files)
+    assert (done.added, done.present) == (1499, 0)
+    assert [(index, "negative size" in why) for index, why in done.refused] == [(1234, True)]
+    assert alice.stat(f"{top}/f0777").size == 777
+    assert alice.add_files(files[:10]).present == 10
+    refused = bob.add_files([NewFile(f"{top}/bobs", size=1)]).refused
+    assert [why.rsplit(": ", 1)[0] for _, why in refused] == [f"{top}/bobs: permission denied"]
 
 
 @pytest.mark.parametrize(
