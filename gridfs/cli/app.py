@@ -23,6 +23,7 @@ from gridfs.cli import (
     mount,
     namespace,
     replicas,
+    request,
     se,
     service,
     setup,
@@ -35,7 +36,19 @@ from gridfs.cli.state import State
 
 __all__ = ["FAMILIES", "cli", "main"]
 
-FAMILIES = (setup, namespace, replicas, tape, se, mount, transfer, transfer_jobs, meta, service)
+FAMILIES = (
+    setup,
+    namespace,
+    replicas,
+    tape,
+    se,
+    mount,
+    transfer,
+    transfer_jobs,
+    request,
+    meta,
+    service,
+)
 """The modules of verbs, each registering its ``COMMANDS`` on :func:`cli`."""
 
 _SIGPIPE_STATUS = 128 + signal.SIGPIPE

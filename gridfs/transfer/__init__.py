@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from gridfs.transfer.agent import Agent, AgentSummary
 from gridfs.transfer.records import FileRecord, JobRecord, LinkRecord
-from gridfs.transfer.service import DEFAULT_PRIORITY, Submission, Transfers
+from gridfs.transfer.service import DEFAULT_PRIORITY, RequestReport, Submission, Transfers
 from gridfs.transfer.settings import TransferSettings, load_transfer_settings
 from gridfs.transfer.states import FileState, JobState
 from gridfs.transfer.store import TransferStore
@@ -23,6 +23,7 @@ __all__ = [
     "JobRecord",
     "JobState",
     "LinkRecord",
+    "RequestReport",
     "Submission",
     "TransferSettings",
     "TransferStore",

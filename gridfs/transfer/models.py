@@ -7,6 +7,8 @@
   agent working on it, the source chosen, and the destination SURL written
   *before* the first byte is stored, so that a successor can tell what a dead
   agent left behind.
+  A file that another job is copying to the same SE already *follows* it and
+  shares its outcome (overlapping requests share transfers).
 * ``transfer_attempts``: every try of a file, with its outcome and throughput.
 * ``transfer_links``: per (source SE, destination SE) the concurrency the
   optimizer allows and what it knows of the link.
@@ -81,6 +83,11 @@ class FileModel(Base):
     lease_expiry: Mapped[float | None] = mapped_column(Double)
     started: Mapped[float | None] = mapped_column(Double)
     finished: Mapped[float | None] = mapped_column(Double)
+    # The file of another job that copies the same file to the same SE: this one
+    # waits for it and shares its outcome instead of copying again.
+    follows: Mapped[int | None] = mapped_column(
+        _Id, ForeignKey("transfer_files.id", ondelete="SET NULL"), index=True
+    )
 
 
 class AttemptModel(Base):

@@ -44,6 +44,7 @@ class NewFile:
     source_se: str
     state: FileState = FileState.SUBMITTED
     reason: str | None = None
+    follows: int | None = None  # the file of another job copying it there already
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class FileRecord:
     errno: int | None
     attempts: int
     lease_owner: str | None
+    follows: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The record as JSON-able values."""
@@ -80,6 +82,7 @@ class FileRecord:
             "errno": self.errno,
             "attempts": self.attempts,
             "agent": self.lease_owner,
+            "follows": self.follows,
         }
 
 

@@ -12,17 +12,26 @@ Jobs persist in the catalog's database; agents (``gridfs transfer agent``,
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gridfs.catalog import Replica, Stat
 from gridfs.config import Config, load_config
-from gridfs.errors import GridError, InvalidArgument, IsADirectory, NotPermitted
+from gridfs.errors import (
+    ChecksumMismatch,
+    GridError,
+    InvalidArgument,
+    IsADirectory,
+    NotFound,
+    NotPermitted,
+)
 from gridfs.gfal import DEFAULT_CHECKSUM, Grid
 from gridfs.gfal.dataset import walk_files
+from gridfs.gfal.register import check_copy
 from gridfs.gfal.replicas import current_replicas
 from gridfs.transfer.records import JobRecord, LinkRecord, NewFile, NewJob
 from gridfs.transfer.settings import TransferSettings, load_transfer_settings
@@ -30,7 +39,7 @@ from gridfs.transfer.shares import DEFAULT_ACTIVITY
 from gridfs.transfer.states import TERMINAL, FileState, JobState
 from gridfs.transfer.store import TransferStore
 
-__all__ = ["DEFAULT_PRIORITY", "Submission", "Transfers"]
+__all__ = ["DEFAULT_PRIORITY", "RequestReport", "Submission", "Transfers"]
 
 DEFAULT_PRIORITY = 3  # FTS's default, on its 1 (lowest) to 5 (highest) scale
 _PAGE = 1000  # files whose replicas are looked up at once
@@ -48,7 +57,41 @@ class Submission:
     attempts: int | None = None  # default: [transfer] attempts
     lifetime_s: float | None = None  # default: [transfer] lifetime
     verify_source: bool = False  # also check the source replica's own checksum first
+    verify_existing: bool = False  # a replica at the destination counts once its SE checks it
     description: str | None = None
+
+
+@dataclass
+class RequestReport:
+    """How a request (a job) went: per file, whether it was reused, moved, shared or failed."""
+
+    job: int
+    state: JobState
+    reused: list[str] = field(default_factory=list)  # at the SE already (verified)
+    moved: list[str] = field(default_factory=list)  # copied there for this job
+    shared: list[str] = field(default_factory=list)  # copied there by another job's transfer
+    failed: list[tuple[str, str]] = field(default_factory=list)  # with the reason
+    waiting: list[str] = field(default_factory=list)  # not done yet
+
+    def to_dict(self) -> dict[str, object]:
+        """The report as JSON-able values."""
+        return {
+            "job": self.job,
+            "state": self.state.value,
+            "reused": self.reused,
+            "moved": self.moved,
+            "shared": self.shared,
+            "failed": [{"lfn": lfn, "reason": reason} for lfn, reason in self.failed],
+            "waiting": self.waiting,
+        }
+
+    def summary(self) -> str:
+        """One line: the counts."""
+        return (
+            f"request {self.job}: {self.state.value}: {len(self.reused)} reused, "
+            f"{len(self.moved)} moved, {len(self.shared)} shared, {len(self.failed)} failed"
+            + (f", {len(self.waiting)} waiting" if self.waiting else "")
+        )
 
 
 class Transfers:
@@ -129,9 +172,19 @@ class Transfers:
                     if (entry.guid, dest) in seen:
                         continue  # the same file twice (an alias, a directory and a file in it)
                     seen.add((entry.guid, dest))
+                    replicas = self._checked_there(lfn, replicas, dest, submission)
                     files.append(self._new_file(lfn, entry, replicas, dest))
         if not files:
             raise InvalidArgument(f"no files to transfer in {', '.join(lfns)}")
+        # A file another job copies to the same SE already: this one shares that copy.
+        queued = [(f.guid, f.dest_se) for f in files if f.state is FileState.SUBMITTED]
+        leaders = self.store.copying(queued)
+        files = [
+            dataclasses.replace(f, follows=leaders[(f.guid, f.dest_se)])
+            if f.state is FileState.SUBMITTED and (f.guid, f.dest_se) in leaders
+            else f
+            for f in files
+        ]
         identity = self.grid.identity
         job = NewJob(
             submitter=identity.user,
@@ -152,7 +205,9 @@ class Transfers:
             if submission.query is not None:
                 if not entry.is_dir():
                     raise InvalidArgument(f"--query selects files in a directory: {lfn}", lfn)
-                for match in self.grid.find(lfn, submission.query, recursive=submission.recursive):
+                # Read whole first: the query holds its connection while it is read.
+                rows = self.grid.find(lfn, submission.query, recursive=submission.recursive)
+                for match in list(rows):
                     found = self.grid.stat(match)
                     if found.is_file():
                         yield match, found
@@ -162,6 +217,33 @@ class Transfers:
                 yield from walk_files(self.grid, lfn)
             else:
                 yield lfn, entry
+
+    def _checked_there(
+        self, lfn: str, replicas: list[Replica], dest: str, submission: Submission
+    ) -> list[Replica]:
+        """``replicas``, less one on ``dest`` that its SE says is not the file (marked bad).
+
+        Only with ``verify_existing``: a request's files already at the SE are
+        reused once the SE's size and adler32 of them are the catalog's.
+        """
+        there = [r for r in replicas if r.se == dest]
+        if not submission.verify_existing or not there:
+            return replicas
+        entry = self.grid.stat(lfn)
+        kept = list(replicas)
+        for replica in there:
+            try:
+                check_copy(
+                    self.grid.storage,
+                    self.grid.storage.se_of(replica),
+                    replica.surl,
+                    size=entry.size,
+                    checksum=entry.checksum,
+                )
+            except (ChecksumMismatch, NotFound) as exc:
+                self.grid.mark_bad(replica, str(exc))
+                kept.remove(replica)
+        return kept
 
     def _new_file(self, lfn: str, entry: Stat, replicas: list[Replica], dest: str) -> NewFile:
         assert entry.guid is not None
@@ -247,6 +329,21 @@ class Transfers:
                     errno=errno.ETIMEDOUT,
                 )
             time.sleep(poll_s)
+
+    def report(self, job_id: int) -> RequestReport:
+        """What job ``job_id`` reused, moved, shared with other jobs and failed to deliver."""
+        record = self.store.job(job_id)
+        report = RequestReport(job=job_id, state=record.state)
+        for file in record.files:
+            if file.state is FileState.NOT_USED:
+                report.reused.append(file.lfn)
+            elif file.state is FileState.FINISHED:
+                (report.shared if file.follows is not None else report.moved).append(file.lfn)
+            elif file.state in TERMINAL:
+                report.failed.append((file.lfn, file.reason or file.state.value))
+            else:
+                report.waiting.append(file.lfn)
+        return report
 
     def links(self, decisions: int = 5) -> list[LinkRecord]:
         """Every link, its concurrency and load, with the optimizer's latest decisions."""

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from gridfs.catalog.engine import database_errors, open_catalog_engine
 from gridfs.errors import InvalidArgument, NotFound
@@ -49,6 +49,7 @@ __all__ = ["TransferStore"]
 _CLAIM_LOCK = 0x6674730A  # "fts\n": the advisory lock the claims' counting runs under
 _RUNNING = (FileState.ACTIVE.value, FileState.STAGING.value)
 _WAITING = tuple(state.value for state in WAITING)
+_ENDED = tuple(state.value for state in TERMINAL)
 
 
 def _file_record(row: FileModel) -> FileRecord:
@@ -66,6 +67,7 @@ def _file_record(row: FileModel) -> FileRecord:
         errno=row.errno,
         attempts=row.attempts,
         lease_owner=row.lease_owner,
+        follows=row.follows,
     )
 
 
@@ -141,10 +143,28 @@ class TransferStore:
                     priority=job.priority,
                     not_before=now,
                     finished=now if new.state in TERMINAL else None,
+                    follows=new.follows,
                 )
                 for new in files
             )
             return row.id
+
+    def copying(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The files of jobs not done that copy these (GUID, destination SE) pairs already."""
+        wanted = set(pairs)
+        guids = sorted({guid for guid, _ in wanted})
+        found: dict[tuple[str, str], int] = {}
+        with self._session() as session:
+            for start in range(0, len(guids), 1000):
+                query = select(FileModel.guid, FileModel.dest_se, FileModel.id).where(
+                    FileModel.guid.in_(guids[start : start + 1000]),
+                    FileModel.state.in_(_WAITING),
+                    FileModel.follows.is_(None),
+                )
+                for guid, dest, file_id in session.execute(query):
+                    if (guid, dest) in wanted:
+                        found.setdefault((guid, dest), file_id)
+        return found
 
     def job(self, job_id: int, *, files: bool = True) -> JobRecord:
         """Job ``job_id`` with its files; :class:`NotFound` if there is none."""
@@ -319,6 +339,7 @@ class TransferStore:
         with self._session(write=True) as session:
             self._lock_claims(session)
             self._expire_jobs(session, now)
+            self._settle_followers(session, now)
             running = self._running(session, now)
             links = self._links(session, now, settings.optimizer)
             inbound: dict[str, int] = defaultdict(int)
@@ -360,7 +381,11 @@ class TransferStore:
     @staticmethod
     def _is_due(now: float) -> ColumnElement[bool]:
         return or_(
-            and_(FileModel.state == FileState.SUBMITTED.value, FileModel.not_before <= now),
+            and_(
+                FileModel.state == FileState.SUBMITTED.value,
+                FileModel.not_before <= now,
+                FileModel.follows.is_(None),
+            ),
             and_(FileModel.state.in_(_RUNNING), FileModel.lease_expiry < now),
         )
 
@@ -454,6 +479,30 @@ class TransferStore:
             row.started = row.started or now
         session.flush()
         return claims
+
+    @staticmethod
+    def _settle_followers(session: Session, now: float) -> None:
+        """Files following one that ended: its copy is theirs, or they copy on their own.
+
+        A leader that finished (or found the file there) ends its followers
+        the same way; one that failed or was canceled leaves them to be
+        copied for their own jobs.
+        """
+        leader = aliased(FileModel)
+        query = (
+            select(FileModel, leader)
+            .join(leader, leader.id == FileModel.follows)
+            .where(FileModel.state == FileState.SUBMITTED.value, leader.state.in_(_ENDED))
+        )
+        for row, ended in session.execute(query):
+            if ended.state in (FileState.FINISHED.value, FileState.NOT_USED.value):
+                row.state = ended.state
+                row.reason = f"copied there by job {ended.job_id} (shared)"
+                row.dest_surl = ended.dest_surl
+                row.source_surl = ended.source_surl
+                row.finished = now
+            else:
+                row.follows = None
 
     @staticmethod
     def _expire_jobs(session: Session, now: float) -> None:

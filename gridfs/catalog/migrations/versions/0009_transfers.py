@@ -1,5 +1,7 @@
 """The transfer service: jobs, their files per destination, attempts, links and decisions.
 
+A file of a job may follow the same copy in another job (``follows``): shared transfers.
+
 Revision ID: 0009
 Revises: 0005
 """
@@ -87,16 +89,24 @@ def upgrade() -> None:
         sa.Column("lease_expiry", sa.Double(), nullable=True),
         sa.Column("started", sa.Double(), nullable=True),
         sa.Column("finished", sa.Double(), nullable=True),
+        sa.Column("follows", _ID, nullable=True),
         sa.ForeignKeyConstraint(
             ["job_id"],
             ["transfer_jobs.id"],
             name=op.f("fk_transfer_files_job_id"),
             ondelete="CASCADE",
         ),
+        sa.ForeignKeyConstraint(
+            ["follows"],
+            ["transfer_files.id"],
+            name=op.f("fk_transfer_files_follows"),
+            ondelete="SET NULL",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_transfer_files")),
         sqlite_autoincrement=True,
     )
     op.create_index(op.f("ix_transfer_files_guid"), "transfer_files", ["guid"], unique=False)
+    op.create_index(op.f("ix_transfer_files_follows"), "transfer_files", ["follows"], unique=False)
     op.create_index(op.f("ix_transfer_files_job_id"), "transfer_files", ["job_id"], unique=False)
     op.create_index(
         "ix_transfer_files_lease_expiry", "transfer_files", ["lease_expiry"], unique=False
