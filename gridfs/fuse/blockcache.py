@@ -11,12 +11,15 @@ Concurrency: every method may be called from any thread. One lock guards the
 index (name -> size, in least-recently-used order) and the table of blocks
 being fetched; a block is fetched once however many readers want it, the
 others wait for that fetch. Readahead fetches run on a small pool of their
-own threads. Reading and writing block files happens outside the lock.
+own threads, and fetched blocks are written to their files by writer threads
+while readers take them from memory. Reading and writing block files happens
+outside the lock.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -35,6 +38,8 @@ log = logging.getLogger(__name__)
 Fetch = Callable[[int, int], bytes]
 
 _PARTIAL = ".partial-"
+_WRITERS = 2  # threads that store fetched blocks
+_HELD_BLOCKS = 64  # fetched blocks held in memory at most, waiting for a writer
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class BlockCache:
         max_bytes: int,
         *,
         block_size: int = 1 << 20,
-        readahead_workers: int = 4,
+        readahead_workers: int = 8,
     ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
@@ -69,6 +74,8 @@ class BlockCache:
         self._fetching: dict[str, Future[bytes]] = {}
         self._hits = self._misses = self._evictions = self._prefetched = 0
         self._pool = ThreadPoolExecutor(readahead_workers, thread_name_prefix="readahead")
+        self._writer = ThreadPoolExecutor(_WRITERS, thread_name_prefix="blockstore")
+        self._stores = threading.BoundedSemaphore(_HELD_BLOCKS)  # fetched, waiting to be stored
         directory.mkdir(parents=True, exist_ok=True)
         # Blocks of files the catalog may deny other local users: the mount's only.
         directory.chmod(0o700)
@@ -104,8 +111,9 @@ class BlockCache:
             )
 
     def close(self) -> None:
-        """Stop readahead; blocks already stored stay for the next mount."""
+        """Stop readahead, store what was fetched; blocks stored stay for the next mount."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._writer.shutdown(wait=True)
 
     def read(self, key: str, offset: int, size: int, file_size: int, fetch: Fetch) -> bytes:
         """Up to ``size`` bytes of file ``key`` from ``offset``; missing blocks are fetched.
@@ -140,16 +148,41 @@ class BlockCache:
         first, last = offset // self.block_size, (end - 1) // self.block_size
         names = [_name(key, index) for index in range(first, last + 1)]
         with self._lock:
-            if not all(name in self._index for name in names):
-                return None
-            for name in names:
-                self._index.move_to_end(name)
+            fresh = self._held(names)
+        if fresh is None:
+            return None
+        if len(names) == 1 and fresh:  # one block, in memory: no copy to make
+            block_start = first * self.block_size
+            with self._lock:
+                self._hits += 1
+            return fresh[names[0]][offset - block_start : end - block_start]
+        buffer = self._gather(names, first, offset, end, fresh)
+        if buffer is None:
+            return None
+        with self._lock:
+            self._hits += len(names)
+        return bytes(buffer) if len(names) > 1 else buffer
+
+    def _gather(
+        self, names: list[str], first: int, offset: int, end: int, fresh: dict[str, bytes]
+    ) -> bytearray | None:
+        """Bytes ``offset:end`` from the blocks ``names`` (from block ``first`` on), or None.
+
+        Blocks in ``fresh`` come from memory, the others from their files with
+        ``RWF_NOWAIT``: None if one is not in the page cache, or gone.
+        """
         buffer = bytearray(end - offset)
         view = memoryview(buffer)
         done = 0
-        for index, name in zip(range(first, last + 1), names, strict=True):
+        for index, name in enumerate(names, start=first):
             start = max(offset, index * self.block_size)
             stop = min(end, (index + 1) * self.block_size)
+            if name in fresh:
+                block_start = index * self.block_size
+                piece = fresh[name][start - block_start : stop - block_start]
+                view[done : done + stop - start] = piece
+                done += stop - start
+                continue
             try:
                 fd = os.open(self.directory / name, os.O_RDONLY | os.O_CLOEXEC)
             except OSError:  # evicted meanwhile: the worker thread's read sees to it
@@ -166,9 +199,26 @@ class BlockCache:
             if count != stop - start:
                 return None
             done += count
-        with self._lock:
-            self._hits += len(names)
-        return bytes(buffer) if len(names) > 1 else buffer
+        return buffer
+
+    def _held(self, names: list[str]) -> dict[str, bytes] | None:
+        """Which of the blocks ``names`` are fetched but not stored yet, with their bytes.
+
+        None if one is neither stored nor fetched. Called with the lock held;
+        the stored ones count as used.
+        """
+        fresh: dict[str, bytes] = {}
+        for name in names:
+            if name in self._index:
+                self._index.move_to_end(name)
+                continue
+            fetching = self._fetching.get(name)
+            if fetching is None or not fetching.done() or fetching.cancelled():
+                return None
+            if fetching.exception() is not None:
+                return None
+            fresh[name] = fetching.result()
+        return fresh
 
     def prefetch(self, key: str, indices: Iterable[int], file_size: int, fetch: Fetch) -> None:
         """Start fetching the blocks ``indices`` of file ``key`` in the background."""
@@ -183,7 +233,9 @@ class BlockCache:
                 self._fetching[name] = future
                 self._prefetched += 1
             try:
-                self._pool.submit(self._fill, name, index, file_size, fetch, future)
+                self._pool.submit(
+                    functools.partial(self._fill, ahead=True), name, index, file_size, fetch, future
+                )
             except RuntimeError:  # the pool is shut down: the mount is ending
                 self._settle(name, future, None, None)
                 return
@@ -237,9 +289,20 @@ class BlockCache:
         return fetching.result()[lo:hi]
 
     def _fill(
-        self, name: str, index: int, file_size: int, fetch: Fetch, future: Future[bytes]
+        self,
+        name: str,
+        index: int,
+        file_size: int,
+        fetch: Fetch,
+        future: Future[bytes],
+        *,
+        ahead: bool = False,
     ) -> None:
-        """Fetch one block, store it, and hand it to everyone waiting on ``future``."""
+        """Fetch one block, hand it to everyone waiting on ``future``, and store it.
+
+        A block read ``ahead`` is stored by a writer thread; a reader's own
+        block is stored before this returns.
+        """
         start = index * self.block_size
         length = min(self.block_size, file_size - start)
         try:
@@ -250,15 +313,43 @@ class BlockCache:
             log.debug("fetching block %s failed: %s", name, exc)
             self._settle(name, future, None, exc)
             return
-        self._store(name, data)
-        self._settle(name, future, data, None)
+        # The readers have the bytes now, from memory; until the block file is
+        # stored, later readers take them from the finished fetch too.
+        future.set_result(data)
+        # Stored by the writer thread, so that this one fetches on: writing the
+        # cache disk may be slower than the network (dirty pages are throttled to
+        # the disk's pace). When the writer is that far behind, this thread
+        # stores the block itself, which holds fetches back to the disk's pace:
+        # what is fetched and not yet stored is held in memory, and that is bounded.
+        if ahead and self._stores.acquire(blocking=False):
+            try:
+                self._writer.submit(self._store_fetched, name, data)
+                return
+            except RuntimeError:  # shut down: the mount is ending
+                self._stores.release()
+        self._store_fetched(name, data, release=False)
+
+    def _store_fetched(self, name: str, data: bytes, *, release: bool = True) -> None:
+        """Store a fetched block, then stop serving it from its fetch."""
+        try:
+            self._store(name, data)
+        finally:
+            with self._lock:
+                self._fetching.pop(name, None)
+            if release:
+                self._stores.release()
 
     def _store(self, name: str, data: bytes) -> None:
         partial = self.directory / f"{_PARTIAL}{name}-{threading.get_ident()}"
         try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-            with os.fdopen(os.open(partial, flags, 0o600), "wb") as stream:
-                stream.write(data)
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            try:
+                with memoryview(data) as view:
+                    written = 0
+                    while written < len(view):
+                        written += os.write(fd, view[written:])
+            finally:
+                os.close(fd)
             partial.rename(self.directory / name)
         except OSError as exc:
             # A full or broken cache disk costs speed, never a read.

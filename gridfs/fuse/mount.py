@@ -74,6 +74,9 @@ def mount(
     """
     settings, fuse_options = split_options(config.mount, options or {})
     config = dataclasses.replace(config, mount=settings)
+    if not debug:
+        # httpx logs each request at INFO: a line per block a WebDAV read fetches.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     target = Path(os.path.realpath(mountpoint))
     if is_stale(target):  # a dead daemon's mount of our own is cleared, others explained
         clear_stale(target)

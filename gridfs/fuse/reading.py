@@ -39,7 +39,9 @@ __all__ = ["OpenFile", "cache_key"]
 
 log = logging.getLogger(__name__)
 
-_READAHEAD_BLOCKS = 8
+# The readahead window, in cache blocks (1 MiB): where it starts, and how far it grows.
+_READAHEAD_MIN_BLOCKS = 4
+_READAHEAD_MAX_BLOCKS = 32
 
 
 def cache_key(entry: Stat) -> str:
@@ -63,6 +65,7 @@ class OpenFile:
         self._cache: BlockCache | None = None
         self._key = cache_key(entry)
         self._next_block = 0  # a read from the start counts as sequential
+        self._window = _READAHEAD_MIN_BLOCKS
         self._check = ReadCheck(entry, reader)
         self._corrupt: Corrupt | None = None  # set once this open has handed out wrong bytes
         self._unreported = False  # caught in the loop: the worker thread marks the replica
@@ -170,19 +173,7 @@ class OpenFile:
 
     def _fetch_from(self, offset: int, size: int) -> tuple[bytes, str | None]:
         """Read through the reader; the bytes and the replica that served them all."""
-        buffer = bytearray(size)
-        view = memoryview(buffer)
-        filled = 0
-        sources = set()
-        while filled < size:
-            count, surl = self.reader.readinto_from(offset + filled, view[filled:])
-            if count == 0:
-                break
-            sources.add(surl)
-            filled += count
-        del view
-        del buffer[filled:]
-        return bytes(buffer), sources.pop() if len(sources) == 1 else None
+        return self.reader.pread_from(offset, size)
 
     def _fetch(self, offset: int, size: int) -> bytes:
         """A block for the cache, noting the replica it came from (blocks are aligned)."""
@@ -196,14 +187,24 @@ class OpenFile:
         return data
 
     def _read_ahead(self, offset: int, size: int) -> None:
-        """After a sequential read, keep the window of blocks ahead of it being fetched."""
+        """After a sequential read, keep the window of blocks ahead of it being fetched.
+
+        The window starts small (a file read here and there fetches little it
+        does not need) and doubles with each sequential read, up to
+        ``_READAHEAD_MAX_BLOCKS``: the blocks in it are fetched in parallel, so
+        that one reader of a cold file keeps several requests in flight and
+        approaches what the protocol gives. A read elsewhere starts it over.
+        """
         if self._cache is None:
             return
         block_size = self._cache.block_size
         first, last = offset // block_size, (offset + max(size, 1) - 1) // block_size
         if first <= self._next_block <= last + 1:
-            ahead = range(last + 1, last + 1 + _READAHEAD_BLOCKS)
+            ahead = range(last + 1, last + 1 + self._window)
             self._cache.prefetch(self._key, ahead, self.size, self._fetch)
+            self._window = min(self._window * 2, _READAHEAD_MAX_BLOCKS)
+        else:
+            self._window = _READAHEAD_MIN_BLOCKS
         self._next_block = last + 1
 
     def close(self) -> None:

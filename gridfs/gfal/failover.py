@@ -107,6 +107,17 @@ class FailoverReader(RangeReader):
         """Like :meth:`readinto`, and the SURL of the replica that served the bytes."""
         return self._failing_over(lambda reader: reader.readinto(offset, buffer), offset)
 
+    def pread(self, offset: int, size: int) -> bytes:
+        return self.pread_from(offset, size)[0]
+
+    def pread_from(self, offset: int, size: int) -> tuple[bytes, str]:
+        """Like :meth:`pread`, and the SURL of the replica that served the bytes.
+
+        One replica serves them all: the backend's own pread, which spares a
+        copy where its client hands over bytes (XRootD).
+        """
+        return self._failing_over(lambda reader: reader.pread(offset, size), offset)
+
     def readv(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
         """The bytes of each ``(offset, size)`` (see :meth:`RangeReader.readv`), failing over.
 

@@ -45,6 +45,9 @@ class _RetryingReader(RangeReader):
     def readinto(self, offset: int, buffer: memoryview) -> int:
         return self._retried(lambda handle: handle.readinto(offset, buffer), "read")
 
+    def pread(self, offset: int, size: int) -> bytes:
+        return self._retried(lambda handle: handle.pread(offset, size), "read")
+
     def readv(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
         return self._retried(lambda handle: handle.readv(ranges), "vector read")
 

@@ -147,6 +147,9 @@ _CONNECTION_ERRNO = {
 }
 
 
+_SUBSTREAMS = 4
+
+
 def client_settings(timeout_s: float) -> dict[str, int]:
     """The XrdCl settings gridfs runs with, for network calls bounded by ``timeout_s``.
 
@@ -157,10 +160,16 @@ def client_settings(timeout_s: float) -> dict[str, int]:
     reached again for minutes. A filesystem must answer: a refused connection
     fails at once (ECONNREFUSED: the next replica is the better retry), a
     silent server is given up after the configured timeout (to the second),
-    and a server that comes back is reached on the next request.
+    and a server that comes back is reached on the next request. Reads in
+    flight at once go over several streams.
     """
     seconds = max(1, round(timeout_s))
     return {
+        # Several TCP streams per server, over which XrdCl spreads the requests
+        # in flight: one stream, served by one poller thread, caps parallel
+        # reads at a third of what four give here (0.5 against 1.4-1.8 GB/s
+        # for four 1 MiB reads in flight on loopback).
+        "SubStreamsPerChannel": _SUBSTREAMS,
         "ConnectionRetry": 1,
         "ConnectionWindow": seconds,
         "StreamErrorWindow": 0,
@@ -267,6 +276,17 @@ class _XRootDReader(RangeReader):
         data = _answer(handle.read(offset, len(buffer), timeout=self._timeout), self._turl, "read")
         buffer[: len(data)] = data
         return len(data)
+
+    def pread(self, offset: int, size: int) -> bytes:
+        """The bytes as XRootD hands them over: no copy into a buffer of ours."""
+        handle = self._handle
+        if handle is None:
+            raise ValueError("read from a closed replica")
+        size = max(0, min(size, self.size - offset))
+        data = _answer(handle.read(offset, size, timeout=self._timeout), self._turl, "read")
+        if len(data) == size or not data:
+            return data
+        return data + super().pread(offset + len(data), size - len(data))  # a short answer
 
     def readv(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
         """The ranges through XRootD's vector read: one round trip per 1024 chunks.

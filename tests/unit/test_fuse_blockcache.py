@@ -217,3 +217,18 @@ def test_cached_blocks_are_the_mounts_alone(tmp_path: Path, data: bytes, source:
     blocks = [p for p in (tmp_path / "cache").iterdir() if p.is_file()]
     assert blocks
     assert {p.stat().st_mode & 0o777 for p in blocks} == {0o600}
+
+
+def test_blocks_read_ahead_are_served_at_once_and_stored_by_close(
+    tmp_path: Path, data: bytes, source: Source
+) -> None:
+    cache = cache_in(tmp_path)
+    size = len(data)
+    cache.prefetch("k", range(11), size, source)
+    # Whether a block is still held in memory or stored already, it reads the same.
+    assert cache.read("k", 0, size, size, source) == data
+    cache.close()  # the writers finish storing what was fetched
+    assert len(source.fetches) == 11
+    stored = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert stored == sorted(f"k-{index}" for index in range(11))
+    assert b"".join((tmp_path / "cache" / f"k-{i}").read_bytes() for i in range(11)) == data
