@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import io
 import logging
 from collections.abc import Iterator, Sequence
@@ -31,6 +32,7 @@ from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.fileobj import GridFile, GridRawFile, GridRawReader
 from gridfs.gfal.metadata_calls import MetadataCalls
 from gridfs.gfal.placement import default_se_for
+from gridfs.gfal.queue import QueueHolder, TransferQueue
 from gridfs.gfal.replica_calls import ReplicaCalls
 from gridfs.gfal.replicas import ReplicaAccess
 from gridfs.gfal.services import open_catalog, whoami
@@ -63,8 +65,10 @@ class Grid(ReplicaCalls, MetadataCalls):
         metadata: MetadataAPI | None = None,
         staging_dir: str | None = None,
         cancel: CancelToken | None = None,
+        transfers: QueueHolder | None = None,
     ) -> None:
         self._catalog = catalog
+        self._transfers = transfers  # the transfer service's queue, opened on first use
         if metadata is None:
             if not isinstance(catalog, Catalog):
                 raise TypeError("a catalog other than the SQL one comes with its metadata")
@@ -90,7 +94,7 @@ class Grid(ReplicaCalls, MetadataCalls):
             protocols=config.protocols,
             backend_options=config.backend_options,
         )
-        return cls(catalog, storage, metadata=metadata)
+        return cls(catalog, storage, metadata=metadata, transfers=QueueHolder(config.catalog_url))
 
     def as_identity(self, identity: Identity) -> Grid:
         """This grid acting as ``identity``: same connections, SEs, health and staging."""
@@ -100,6 +104,7 @@ class Grid(ReplicaCalls, MetadataCalls):
             metadata=self._metadata.as_identity(identity),
             staging_dir=self._staging_dir,
             cancel=self._cancel,
+            transfers=self._transfers,
         )
 
     def with_catalog(self, catalog: CatalogAPI, metadata: MetadataAPI) -> Grid:
@@ -110,6 +115,7 @@ class Grid(ReplicaCalls, MetadataCalls):
             metadata=metadata,
             staging_dir=self._staging_dir,
             cancel=self._cancel,
+            transfers=self._transfers,
         )
 
     def with_options(
@@ -130,6 +136,7 @@ class Grid(ReplicaCalls, MetadataCalls):
             metadata=self._metadata,
             staging_dir=staging_dir if staging_dir is not None else self._staging_dir,
             cancel=cancel or self._cancel,
+            transfers=self._transfers,
         )
 
     @property
@@ -167,9 +174,11 @@ class Grid(ReplicaCalls, MetadataCalls):
         return whoami(self._catalog)
 
     def close(self) -> None:
-        """Release the catalog's connections and the storage backends'."""
+        """Release the catalog's connections, the storage backends' and the transfer queue's."""
         self._storage.close()
         self._catalog.close()
+        if self._transfers is not None:
+            self._transfers.close()
 
     def __enter__(self) -> Grid:
         return self
@@ -287,6 +296,26 @@ class Grid(ReplicaCalls, MetadataCalls):
         self._catalog.set_comment(lfn, comment)
 
     # -- extended attributes (see gridfs.gfal.xattrs) -----------------------
+
+    def replicate(self, lfn: str, se: str) -> int:
+        """Submit a transfer of ``lfn`` to ``se`` to the transfer service; the job's id.
+
+        The agents (``gridfs transfer agent``) copy it; :meth:`transfer_states` tells how
+        it goes. Needs a grid opened from a configuration of a catalog database.
+        """
+        return self._queue().replicate(self, lfn, se)
+
+    def transfer_states(self, lfn: str) -> list[str]:
+        """A line per transfer of ``lfn`` (``JOB SE STATE[: reason]``), newest first."""
+        return self._queue().states(self, lfn)
+
+    def _queue(self) -> TransferQueue:
+        if self._transfers is None:
+            raise GridError(
+                "this grid has no transfer service (open it with Grid.from_config)",
+                errno=errno.ENOTSUP,
+            )
+        return self._transfers.queue()
 
     def getxattr(self, lfn: str, name: str) -> bytes:
         """The value of extended attribute ``name`` of ``lfn`` (as :func:`os.getxattr`)."""

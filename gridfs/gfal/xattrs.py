@@ -9,6 +9,8 @@
 | ``user.chksumtype`` | files | its type (adler32) | no |
 | ``user.comment`` | all | the comment | yes; removable |
 | ``user.grid.default_se`` | directories | SE of new files below | yes; removable |
+| ``user.grid.replicate`` | files | none (ENODATA) | an SE name submits a transfer there |
+| ``user.grid.transfers`` | files | its transfers: ``JOB SE STATE[: reason]`` per line | no |
 | ``user.schema.<attr>`` | directories | type of metadata attribute <attr> | adds; removable |
 | ``user.<attr>`` in the schema | entries | value, typed by the dir's schema | yes; removable |
 | any other ``user.<name>`` | entries | free-form bytes (up to 64 KiB) | yes; removable |
@@ -70,6 +72,8 @@ CHECKSUM = "user.checksum"
 CHECKSUM_TYPE = "user.chksumtype"
 COMMENT = "user.comment"
 DEFAULT_SE = "user.grid.default_se"
+REPLICATE = "user.grid.replicate"
+TRANSFERS = "user.grid.transfers"
 
 SCHEMA_PREFIX = "user.schema."
 _USER = "user."
@@ -90,6 +94,8 @@ class XattrHost(Protocol):
     def set_comment(self, lfn: str, comment: str | None) -> None: ...
     def rf(self, surl: str, lfn: str, se: str | None = None) -> Replica: ...
     def uf(self, surl: str, lfn: str) -> Replica: ...
+    def replicate(self, lfn: str, se: str) -> int: ...
+    def transfer_states(self, lfn: str) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -200,6 +206,17 @@ def _unlisted(target: Target) -> bool:
     return False
 
 
+def _replicate(target: Target, text: str) -> None:
+    se = text.strip()
+    if se not in target.host.ses:
+        raise UnknownSE(f"{REPLICATE} of {target.path}: no storage element {se!r}", se)
+    target.host.replicate(target.path, se)
+
+
+def _transfers(target: Target) -> str | None:
+    return "\n".join(target.host.transfer_states(target.path)) or None
+
+
 GRID_ATTRIBUTES: tuple[XattrSpec, ...] = (
     XattrSpec(GUID, Applies.FILES, lambda t: t.entry.guid, listed=_unlisted),
     XattrSpec(
@@ -228,6 +245,8 @@ GRID_ATTRIBUTES: tuple[XattrSpec, ...] = (
         set=_set_default_se,
         remove=lambda t: t.host.catalog.set_property(t.entry.id, DEFAULT_SE_PROPERTY, None),
     ),
+    XattrSpec(REPLICATE, Applies.FILES, lambda t: None, set=_replicate, listed=_unlisted),
+    XattrSpec(TRANSFERS, Applies.FILES, _transfers, listed=_unlisted),
 )
 
 _BY_NAME = {spec.name: spec for spec in GRID_ATTRIBUTES}

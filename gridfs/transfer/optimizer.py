@@ -8,8 +8,8 @@ the link); the queue and what is active.
 
 - The queue is empty and nothing runs: hold.
 - The success rate is below the threshold: step down.
-- Nothing finished in the window, or the link runs fewer streams than it is
-  allowed (the agents are the bottleneck, more would not help): hold.
+- Nothing finished in the window, or nothing waits beyond what runs (more
+  streams would have nothing to do): hold.
 - The smoothed throughput did not fall: step up. It fell: step down one.
 
 FTS3 steps by a constant (±2 a minute), so a fat link that wants 64 streams
@@ -111,8 +111,8 @@ def _rule(  # noqa: PLR0911 - one return per rule, in the order they apply
         return current - max(1, step), False, f"success rate {rate:.0%} below {threshold}: down"
     if sample.throughput is None or ema is None:
         return (*hold, "nothing finished in the window: holding")
-    if sample.active < current:
-        return (*hold, f"not saturated ({sample.active} of {current} streams busy): holding")
+    if sample.queued == 0:
+        return (*hold, f"nothing waiting beyond the {sample.active} running: holding")
     if previous is not None and ema < previous * (1 - settings.tolerance):
         return current - 1, False, f"throughput fell from {_rate(previous)} to {_rate(ema)}: -1"
     if current >= settings.max_streams:

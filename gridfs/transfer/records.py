@@ -65,6 +65,7 @@ class FileRecord:
     attempts: int
     lease_owner: str | None
     follows: int | None = None
+    job_id: int = 0
 
     def to_dict(self) -> dict[str, object]:
         """The record as JSON-able values."""
@@ -83,6 +84,7 @@ class FileRecord:
             "attempts": self.attempts,
             "agent": self.lease_owner,
             "follows": self.follows,
+            "job": self.job_id,
         }
 
 

@@ -68,6 +68,7 @@ def _file_record(row: FileModel) -> FileRecord:
         attempts=row.attempts,
         lease_owner=row.lease_owner,
         follows=row.follows,
+        job_id=row.job_id,
     )
 
 
@@ -165,6 +166,17 @@ class TransferStore:
                     if (guid, dest) in wanted:
                         found.setdefault((guid, dest), file_id)
         return found
+
+    def files_of(self, guid: str, limit: int = 20) -> list[FileRecord]:
+        """The transfers of the file with GUID ``guid``, newest first."""
+        with self._session() as session:
+            rows = session.scalars(
+                select(FileModel)
+                .where(FileModel.guid == guid)
+                .order_by(FileModel.id.desc())
+                .limit(limit)
+            )
+            return [_file_record(row) for row in rows]
 
     def job(self, job_id: int, *, files: bool = True) -> JobRecord:
         """Job ``job_id`` with its files; :class:`NotFound` if there is none."""

@@ -241,3 +241,18 @@ def test_the_optimizer_decides_each_link_and_says_why(transfers: Transfers, put,
     assert link.decisions, "no decision was made"
     assert all(d.reason for d in link.decisions)
     assert all(1 <= d.new_concurrency <= FAST.optimizer.max_streams for d in link.decisions)
+
+
+def test_a_transfer_through_extended_attributes(tgrid: Grid, transfers: Transfers, put) -> None:
+    lfn = put("x.dat")
+    with pytest.raises(OSError, match="has no attribute"):
+        tgrid.getxattr(lfn, "user.grid.transfers")
+    tgrid.setxattr(lfn, "user.grid.replicate", b"ral-se")
+    (line,) = tgrid.getxattr(lfn, "user.grid.transfers").decode().splitlines()
+    job = int(line.split()[0])
+    assert line == f"{job} ral-se submitted"
+    assert "user.grid.replicate" not in tgrid.listxattr(lfn)
+    with pytest.raises(UnknownSE):
+        tgrid.setxattr(lfn, "user.grid.replicate", b"moon-se")
+    Agent(tgrid, transfers.store, FAST).run(until_idle=True)
+    assert tgrid.getxattr(lfn, "user.grid.transfers") == f"{job} ral-se finished".encode()

@@ -144,9 +144,9 @@ def test_the_optimizer_rules() -> None:
     idle = decide(sample(throughput=None, successes=0), SETTINGS)
     assert idle.concurrency == 4
     assert "nothing finished" in idle.reason
-    unsaturated = decide(sample(active=2), SETTINGS)
-    assert unsaturated.concurrency == 4
-    assert "not saturated" in unsaturated.reason
+    drained = decide(sample(active=2, queued=0), SETTINGS)
+    assert drained.concurrency == 4
+    assert drained.reason == "nothing waiting beyond the 2 running: holding"
     fell = decide(sample(throughput=50e6), SETTINGS)
     assert fell.concurrency == 3
     assert fell.ema == pytest.approx(85e6)  # 0.3 * 50 + 0.7 * 100
