@@ -25,6 +25,7 @@ bench: system-deps $(STAMP)
 	$(BIN)/python benchmarks/storage.py
 	$(BIN)/python benchmarks/replicate.py
 	$(BIN)/python benchmarks/mount.py
+	$(BIN)/python benchmarks/remote_reads.py
 	$(BIN)/python benchmarks/large_file.py
 	$(BIN)/python benchmarks/bookkeeping.py
 	$(BIN)/python benchmarks/service.py
