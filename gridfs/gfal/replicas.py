@@ -362,6 +362,69 @@ class ReplicaAccess:
             self.health.record_failure(se.name)
             raise
         self.health.record_success(se.name)
+        return self._verified(
+            se,
+            surl,
+            turl,
+            backend,
+            written,
+            expected_checksum=expected_checksum,
+            expected_size=expected_size,
+            register=register,
+            cancel=cancel,
+        )
+
+    def store_file_verified(
+        self,
+        se: StorageElement,
+        surl: str,
+        path: str,
+        *,
+        checksum: str | None,
+        register: Callable[[str, WriteResult], T],
+    ) -> T | None:
+        """Store the local file ``path`` as the new replica ``surl`` by handing it over, uncopied.
+
+        For an SE whose backend can take the file over (:meth:`StorageBackend.adopt`:
+        a file:// SE on the same filesystem, by a hard link); ``None`` when it
+        cannot, and nothing is done. The file's adler32, read as it is stored,
+        must equal ``checksum`` (its sum as it was written; None: not known,
+        then what is read is what is registered); the replica is then
+        registered as :meth:`store_verified` does, or deleted on any failure.
+        The file becomes the replica: write no more to it.
+        """
+        turl = resolve_turl(surl, se, self.protocols)
+        backend = self.backend(turl)
+        written = backend.adopt(turl, path)
+        if written is None:
+            return None
+        expected = None if checksum is None else (lambda: checksum)
+        return self._verified(
+            se,
+            surl,
+            turl,
+            backend,
+            written,
+            expected_checksum=expected,
+            expected_size=None,
+            register=register,
+            cancel=None,
+        )
+
+    def _verified(
+        self,
+        se: StorageElement,
+        surl: str,
+        turl: str,
+        backend: StorageBackend,
+        written: WriteResult,
+        *,
+        expected_checksum: Callable[[], str] | None,
+        expected_size: int | None,
+        register: Callable[[str, WriteResult], T],
+        cancel: CancelToken | None,
+    ) -> T:
+        """Verify a stored copy, then register it; on any failure it is deleted."""
         registered = False
         try:
             expected = written.checksum if expected_checksum is None else expected_checksum()

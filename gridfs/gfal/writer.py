@@ -307,9 +307,18 @@ class StagedFile:
             )
 
         # A fresh name per version: the old copies stay readable until the switch.
+        surl = storage.new_surl(se, guid, new_version=not self._created)
+        # Where the SE can take the staging file over (a file:// SE on its
+        # filesystem), it becomes the replica: no byte is copied.
+        adopted = storage.store_file_verified(
+            se, surl, self.path, checksum=staged, register=register
+        )
+        if adopted is not None:
+            self._detach()
+            return adopted
         return storage.store_verified(
             se,
-            storage.new_surl(se, guid, new_version=not self._created),
+            surl,
             # The staging file is read once, in a thread ahead of the upload, and summed
             # by the SE's backend as it is sent.
             read_ahead(chunks()),
@@ -317,6 +326,17 @@ class StagedFile:
             expected_size=size,
             register=register,
         )
+
+    def _detach(self) -> None:
+        """Leave the staging file to the replica it became; go on in a new one (lock held).
+
+        The content is the new version's, fetched into the new file if this
+        open reads or writes again (as for an existing file opened anew).
+        """
+        old = self._checked_fd(), self.path
+        self._fd, self.path = _staging_file(self._target)
+        self._unloaded, self._running = True, None
+        _drop(old)
 
     def _target_se(self) -> StorageElement:
         """The primary replica's SE if it takes writes, else the default for the directory."""

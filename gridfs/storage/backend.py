@@ -201,6 +201,18 @@ class StorageBackend(ABC):
         including one raised by ``chunks``, nothing is left at ``turl``.
         """
 
+    def adopt(self, turl: str, path: str) -> WriteResult | None:
+        """Store the local file ``path`` as the new object ``turl`` without copying it, if it can.
+
+        ``None`` back when this backend cannot take the file over (the usual
+        case: then :meth:`write` it); else the object is the file itself, made
+        durable, its size and adler32 those of the file as it is now (read),
+        and ``path`` may be removed (a later change to the file would change
+        the object: write to a new file). Never replaces an existing object
+        (:class:`AlreadyExists`).
+        """
+        return None
+
     @abstractmethod
     def delete(self, turl: str) -> None:
         """Remove the object; :class:`NotFound` if it is absent."""

@@ -127,6 +127,9 @@ class RetryingBackend(StorageBackend):
     def write(self, turl: str, chunks: Iterable[bytes]) -> WriteResult:
         return self._open().write(turl, chunks)
 
+    def adopt(self, turl: str, path: str) -> WriteResult | None:
+        return self._open().adopt(turl, path)
+
     def delete(self, turl: str) -> None:
         self._open().delete(turl)
 

@@ -236,3 +236,22 @@ def test_each_backend_declares_what_it_can_do(
     else:
         with pytest.raises(AssertionError, match="read through the client"):
             store.backend.checksum(turl)
+
+
+def test_a_local_file_is_adopted_only_where_it_can_be_linked_in(
+    store: Store, tmp_path: Path
+) -> None:
+    data = os.urandom(200_000)
+    local = tmp_path / "staged"
+    local.write_bytes(data)
+    turl = store.turl("adopted/file-a")
+    written = store.backend.adopt(turl, str(local))
+    if store.scheme != "file":
+        assert written is None  # a network backend copies: write() it
+        return
+    assert written is not None
+    assert (written.size, written.checksum) == (len(data), f"{zlib.adler32(data):08x}")
+    assert written.stored_checksum == written.checksum
+    assert (store.disk / "adopted/file-a").stat().st_ino == local.stat().st_ino
+    with pytest.raises(AlreadyExists):
+        store.backend.adopt(turl, str(local))

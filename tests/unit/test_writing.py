@@ -779,3 +779,50 @@ def test_files_written_out_of_order_are_summed_at_the_commit(wgrid: Grid) -> Non
     assert wgrid.stat(lfn).checksum == adler32_of(b"hEad" + expected[4:] + b"!")
     with wgrid.open(lfn) as reader:
         assert reader.read() == b"hEad" + expected[4:] + b"!"
+
+
+def test_the_staging_file_becomes_the_replica_and_later_writes_are_a_new_version(
+    wgrid: Grid, tmp_path: Path
+) -> None:
+    lfn = f"{TRAILERS}/adopted"
+    staged = wgrid.open_staged(lfn, create=True)
+    staged.pwrite(b"first", 0)
+    staged_inode = os.stat(staged.path).st_ino
+    staged.commit()
+    (first,) = stored_files(tmp_path)
+    assert first.stat().st_ino == staged_inode  # linked in, not copied
+    assert first.stat().st_nlink == 1  # the staging name is gone
+    assert oct(first.stat().st_mode & 0o777) == "0o600"
+    staged.pwrite(b"F", 0)  # goes on in a new staging file, from the stored content
+    staged.pwrite(b"!", 5)
+    assert first.read_bytes() == b"first"  # the stored copy is untouched
+    staged.commit()
+    staged.close()
+    with wgrid.open(lfn) as stream:
+        assert stream.read() == b"First!"
+    assert wgrid.stat(lfn).checksum == adler32_of(b"First!")
+    assert [p.read_bytes() for p in stored_files(tmp_path)] == [b"First!"]  # the old one deleted
+
+
+@needs_tmpfs
+def test_a_staging_file_on_another_disk_is_copied_and_checked_on_the_way(
+    config: Config, tmp_path: Path
+) -> None:
+    with small_disk(tmp_path / "staging", "4m") as staging, Grid.from_config(config) as grid:
+        make_vo(grid)
+        grid.makedirs(TRAILERS)
+        writer = grid.with_options(staging_dir=str(staging))
+        staged = writer.open_staged(f"{TRAILERS}/copied", create=True)
+        staged.pwrite(b"a" * 500_000, 0)
+        with open(staged.path, "r+b") as disk:  # the staging file, behind its back
+            disk.write(b"X")
+        with pytest.raises(ChecksumMismatch, match="expected adler32"):
+            staged.commit()
+        staged.close()
+        with pytest.raises(NotFound):
+            grid.stat(f"{TRAILERS}/copied")
+        with writer.open(f"{TRAILERS}/copied", "wb") as stream:  # stored by copying
+            stream.write(b"a" * 500_000)
+        with grid.open(f"{TRAILERS}/copied") as stream:
+            assert stream.read() == b"a" * 500_000
+    assert len(stored_files(tmp_path)) == 1
