@@ -354,7 +354,7 @@ class GridFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unt
 
         The copy is verified before it is registered; ``mode="create"`` fails
         if ``rpath`` exists. ``callback`` hears the file's size, then the
-        bytes when they are stored.
+        bytes sent so far after each chunk (a progress bar moves within a file).
         """
         target = self._strip_protocol(rpath)
         if os.path.isdir(lpath):
@@ -364,8 +364,14 @@ class GridFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unt
         callback.set_size(size)
         self._make_parent(target)
         # mode="create": AlreadyExists, a FileExistsError, if rpath exists.
-        copy_in(self.grid, lpath, target, kwargs.get("se", self.se), overwrite=mode != "create")
-        callback.relative_update(size)
+        copy_in(
+            self.grid,
+            lpath,
+            target,
+            kwargs.get("se", self.se),
+            overwrite=mode != "create",
+            progress=callback.absolute_update,
+        )
 
     def get_file(
         self,
@@ -378,13 +384,14 @@ class GridFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unt
         """Copy grid file ``rpath`` to local ``lpath``, verified before it takes the name.
 
         A file object (``lpath`` or ``outfile``) gets the bytes streamed into it.
-        ``callback`` hears the size, then the bytes as they arrive (file
-        objects) or once verified (paths).
+        ``callback`` hears the size, then the bytes received so far after
+        each chunk (a progress bar moves within a file).
         """
         source = self._strip_protocol(rpath)
         if hasattr(lpath, "write"):
             outfile = lpath
-        if self.grid.stat(source).is_dir():
+        entry = self.grid.stat(source)
+        if entry.is_dir():
             if outfile is None:
                 os.makedirs(lpath, exist_ok=True)
             return
@@ -396,9 +403,8 @@ class GridFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unt
                     callback.relative_update(len(chunk))
             return
         Path(lpath).parent.mkdir(parents=True, exist_ok=True)
-        copied = copy_out(self.grid, source, lpath, overwrite=True)
-        callback.set_size(copied.size)
-        callback.relative_update(copied.size)
+        callback.set_size(entry.size)
+        copy_out(self.grid, source, lpath, overwrite=True, progress=callback.absolute_update)
 
 
 def _utc(ns: int) -> datetime:

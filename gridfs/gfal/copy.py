@@ -37,6 +37,7 @@ from gridfs.gfal.cancel import CancelToken
 from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.grid import Grid
 from gridfs.gfal.locations import Location
+from gridfs.gfal.progress import CopyProgress
 from gridfs.gfal.readahead import COPY_CHUNK, read_ahead
 from gridfs.gfal.readcheck import Corrupt, ReadCheck
 from gridfs.storage import DEFAULT_CHECKSUM, Adler32
@@ -71,7 +72,12 @@ def _verifiable(entry: Stat, lfn: str) -> str:
 
 
 def copy_out(
-    grid: Grid, lfn: str, path: str | os.PathLike[str], *, overwrite: bool = False
+    grid: Grid,
+    lfn: str,
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    progress: CopyProgress | None = None,
 ) -> Copied:
     """Copy file ``lfn`` from its best replica to the local file ``path`` (lcg-cp).
 
@@ -81,7 +87,8 @@ def copy_out(
     file renamed to ``path``: over an existing file only with ``overwrite``,
     else :class:`AlreadyExists` (checked before any byte moves, and again at
     the rename, which never clobbers). The read
-    fails over between replicas as :meth:`Grid.open` does.
+    fails over between replicas as :meth:`Grid.open` does. ``progress`` hears
+    the bytes written so far, after each chunk.
     """
     entry, replicas = grid.catalog.stat_replicas(lfn)
     expected = _verifiable(entry, lfn)
@@ -98,7 +105,9 @@ def copy_out(
     try:
         source = grid.storage.open_best(entry, replicas, lfn, on_corrupt=grid.mark_bad)
         with os.fdopen(fd, "wb", buffering=0) as out, source:
-            size, written = _receive(source, ReadCheck(entry, lfn), out, target, grid.cancel)
+            size, written = _receive(
+                source, ReadCheck(entry, lfn), out, target, grid.cancel, progress=progress
+            )
         if size != entry.size:
             raise ChecksumMismatch(
                 f"the replica of {lfn} read is short: {size} bytes, the catalog says {entry.size}",
@@ -119,7 +128,13 @@ def copy_out(
 
 
 def _receive(
-    source: FailoverReader, check: ReadCheck, out: BinaryIO, target: Path, cancel: CancelToken
+    source: FailoverReader,
+    check: ReadCheck,
+    out: BinaryIO,
+    target: Path,
+    cancel: CancelToken,
+    *,
+    progress: CopyProgress | None,
 ) -> tuple[int, str]:
     """Write the file from ``source`` to ``out``; a corrupt replica's bytes are replaced.
 
@@ -142,6 +157,8 @@ def _receive(
                     _write_all(out, chunk, target)
                     digest.update(chunk)
                     size += len(chunk)
+                    if progress is not None:
+                        progress(size)
         except Corrupt as exc:
             log.info("%s; reading the file again from the next replica", exc)
             try:
@@ -149,6 +166,8 @@ def _receive(
                 out.truncate()
             except OSError as error:
                 raise from_os_error(error, str(target)) from error
+            if progress is not None:
+                progress(0)
             continue
         return size, digest.hexdigest()
 
@@ -219,14 +238,19 @@ def copy_in(
     *,
     overwrite: bool = False,
     space_token: str | None = None,
+    progress: CopyProgress | None = None,
 ) -> Copied:
     """Copy the local file ``path`` to ``se`` and register it as ``lfn`` (lcg-cr).
 
     See :meth:`Grid.cr` for the verification. With ``overwrite`` an existing
     file ``lfn`` is replaced (a new GUID); without it, :class:`AlreadyExists`.
+    ``progress`` hears the bytes sent so far, after each chunk.
     """
     entry = _replacing(
-        grid, lfn, overwrite, lambda name: grid.cr(path, name, se, space_token=space_token)
+        grid,
+        lfn,
+        overwrite,
+        lambda name: grid.cr(path, name, se, space_token=space_token, progress=progress),
     )
     assert entry.checksum is not None
     return Copied(os.fspath(path), lfn, entry.size, entry.checksum)

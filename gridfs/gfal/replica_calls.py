@@ -36,6 +36,7 @@ from gridfs.errors import (
 )
 from gridfs.gfal import register
 from gridfs.gfal.cancel import CancelToken
+from gridfs.gfal.progress import CopyProgress, reporting
 from gridfs.gfal.readahead import COPY_CHUNK, read_ahead
 from gridfs.gfal.replicas import ReplicaAccess, current_replicas
 from gridfs.storage import (
@@ -231,10 +232,12 @@ class ReplicaCalls(abc.ABC):
         *,
         guid: str | None = None,
         space_token: str | None = None,
+        progress: CopyProgress | None = None,
     ) -> Stat:
         """Copy local file ``source`` to an SE and register it as ``lfn`` (lcg-cr).
 
         Without ``se``, the directory's default SE (:meth:`default_se_for`) is used.
+        ``progress`` hears the bytes sent so far, after each chunk.
 
         With ``space_token``, the token's quota is checked before any byte is
         written (SRM prepare-to-put). The copy is streamed with its adler32
@@ -291,7 +294,7 @@ class ReplicaCalls(abc.ABC):
             entry = storage.store_verified(
                 target_se,
                 surl,
-                read_ahead(chunks()),
+                reporting(read_ahead(chunks()), progress),
                 # The source is read once, summed by the SE's backend as it is sent.
                 expected_checksum=None,
                 expected_size=None,

@@ -21,6 +21,7 @@ from gridfs.catalog import FileStatus
 from gridfs.fsspec import GridFileSystem
 from tests.conftest import make_vo
 from tests.fsspec.conftest import VO, grid_config
+from tests.mount.mounting import mounted, needs_fuse
 
 ENTRIES = 100_000
 BRANCHES = ("px", "py", "nhits")
@@ -83,6 +84,32 @@ def test_uproot_iterates_and_concatenates_over_lfns(
     ]
     assert len(seen) > 2
     np.testing.assert_array_equal(np.concatenate(seen), expected["px"])
+
+
+@pytest.mark.mount
+@needs_fuse
+def test_uproot_reads_the_same_files_through_the_mount(
+    analysis: tuple[GridFileSystem, str, list[str]], tmp_path: Path
+) -> None:
+    """The files uproot wrote, read through a real mount of the grid: plain local paths."""
+    _, config, lfns = analysis
+    with mounted(Path(config), tmp_path / "mnt", tmp_path / "mount.log") as mountpoint:
+        files = [str(mountpoint / Path(lfn).relative_to("/grid")) for lfn in lfns]
+        with uproot.open(f"{files[0]}:events") as tree:
+            first = tree.arrays(list(BRANCHES), library="np")
+        for name, expected in events(1).items():
+            np.testing.assert_array_equal(first[name], expected)
+        trees = [f"{path}:events" for path in files]
+        joined = uproot.concatenate(trees, list(BRANCHES), library="np")
+        seen = [
+            b["nhits"] for b in uproot.iterate(trees, ["nhits"], step_size=30_000, library="np")
+        ]
+    for name in BRANCHES:
+        np.testing.assert_array_equal(
+            joined[name], np.concatenate([events(1)[name], events(2)[name]])
+        )
+    assert len(seen) > 2
+    np.testing.assert_array_equal(np.concatenate(seen), joined["nhits"])
 
 
 def test_the_usual_configuration_search_applies_without_options(

@@ -15,6 +15,7 @@ from gridfs.catalog import SUPERUSER, FileStatus
 from gridfs.config import load_config
 from gridfs.fsspec import GridFileSystem
 from gridfs.gfal import Grid
+from gridfs.gfal.readahead import COPY_CHUNK
 from tests.conftest import create_catalog
 from tests.fsspec.conftest import VO
 
@@ -124,11 +125,15 @@ class Counting(Callback):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self.sizes: list[int] = []
+        self.values: list[int] = []  # each value the bar showed
         self.children: list[Counting] = []
 
     def set_size(self, size: int) -> None:
         self.sizes.append(size)
         super().set_size(size)
+
+    def call(self, *args: object, **kwargs: object) -> None:
+        self.values.append(self.value)
 
     def branched(self, path_1: str, path_2: str, **kwargs: object) -> Counting:
         child = Counting()
@@ -218,3 +223,17 @@ def test_reads_fail_over_to_another_replica(tmp_path: Path) -> None:
         assert fs.sign("/grid/f").startswith(f"file://{tmp_path}/far/")
     finally:
         fs.grid.close()
+
+
+def test_progress_moves_within_one_file(grid_fs: GridFileSystem, home: str, tmp_path: Path) -> None:
+    """A file of two chunks: its bar moves once it is half sent, not only at its end."""
+    local = tmp_path / "big"
+    local.write_bytes(DATA)
+    up = Counting()
+    grid_fs.put_file(str(local), f"{home}/big", callback=up)
+    down = Counting()
+    grid_fs.get_file(f"{home}/big", str(tmp_path / "back"), callback=down)
+    assert (tmp_path / "back").read_bytes() == DATA
+    for progress in (up, down):
+        assert progress.sizes == [len(DATA)]
+        assert progress.values == [0, COPY_CHUNK, len(DATA)]  # set_size shows 0
