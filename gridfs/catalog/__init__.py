@@ -26,6 +26,7 @@ from gridfs.catalog.records import (
     Replica,
     ReplicaStatus,
     Stat,
+    kind_of_mode,
 )
 from gridfs.catalog.store import CatalogStore, retry_on_conflict
 
@@ -50,6 +51,7 @@ __all__ = [
     "create_catalog_engine",
     "format_acl",
     "join_lfn",
+    "kind_of_mode",
     "new_guid",
     "parse_acl",
     "parse_acl_keys",

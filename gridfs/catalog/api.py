@@ -16,6 +16,7 @@ from gridfs.catalog.identity import Identity
 from gridfs.catalog.permissions import AclEdit, AclEntry
 from gridfs.catalog.records import (
     EntryId,
+    EntryKind,
     FileStatus,
     NewFile,
     Registration,
@@ -109,6 +110,10 @@ class CatalogAPI(Protocol):
 
     def symlink(self, target: str, lfn: str, *, alias: bool = False) -> Stat:
         """Create ``lfn`` as a symbolic link to ``target``."""
+        ...
+
+    def mknod(self, lfn: str, kind: EntryKind, mode: int = 0o644, *, rdev: int = 0) -> Stat:
+        """Create special file ``lfn`` (a FIFO, a socket, a device numbered ``rdev``)."""
         ...
 
     def add_file(

@@ -42,7 +42,7 @@ class Base(DeclarativeBase):
 
 
 class EntryModel(Base):
-    """A directory, file or symbolic link of the LFN namespace."""
+    """A directory, file, symbolic link or special file (FIFO, socket, device) of the namespace."""
 
     __tablename__ = "entries"
     __table_args__ = (
@@ -82,6 +82,8 @@ class EntryModel(Base):
     # Set when acl_entries holds rows for this entry: most have none, and
     # permission checks on the hot path then need no second query.
     has_acl: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The device number of a character or block device (os.makedev); 0 for the rest.
+    rdev: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
 
 
 class ReplicaModel(Base):

@@ -134,6 +134,28 @@ class NamespaceCalls:
             return self.store.to_stat(entry)
 
     @retry_on_conflict
+    def mknod(self, lfn: str, kind: EntryKind, mode: int = 0o644, *, rdev: int = 0) -> Stat:
+        """Create special file ``lfn``: a FIFO, a socket, or (superuser only) a device.
+
+        The entry has a mode, an owner and times but no replica and no GUID:
+        the kernel serves its I/O. ``rdev`` is a device's number
+        (:func:`os.makedev`); other kinds have none. Raises
+        :class:`InvalidArgument` for a kind that is not special (files,
+        directories and links have their own calls) and :class:`NotPermitted`
+        for a device made by anyone but the superuser, as Linux does.
+        """
+        if not kind.is_special:
+            raise InvalidArgument(f"mknod makes FIFOs, sockets and devices, not a {kind.name}", lfn)
+        device = kind.is_device
+        if device and not self.store.identity.superuser:
+            raise NotPermitted(f"only the superuser may make device {lfn}", lfn)
+        if not 0 <= rdev < 2**63 or (rdev and not device):
+            raise InvalidArgument(f"invalid device number {rdev} for {lfn}", lfn)
+        with self._creating(lfn) as (session, parent, name):
+            entry = self._insert(session, parent, name, kind, mode, rdev=rdev)
+            return self.store.to_stat(entry)
+
+    @retry_on_conflict
     def add_file(
         self,
         lfn: str,

@@ -16,6 +16,7 @@ __all__ = [
     "Replica",
     "ReplicaStatus",
     "Stat",
+    "kind_of_mode",
 ]
 
 EntryId = NewType("EntryId", int)
@@ -27,6 +28,21 @@ class EntryKind(StrEnum):
     DIRECTORY = "d"
     FILE = "f"
     SYMLINK = "l"
+    # Special files: catalog entries only (no replica, no GUID); the kernel serves their I/O.
+    FIFO = "p"
+    SOCKET = "s"
+    CHAR_DEVICE = "c"
+    BLOCK_DEVICE = "b"
+
+    @property
+    def is_special(self) -> bool:
+        """A FIFO, a socket or a device: made by mknod(2), its I/O none of the catalog's."""
+        return self in _SPECIAL
+
+    @property
+    def is_device(self) -> bool:
+        """A character or block device: it has a device number."""
+        return self in (EntryKind.CHAR_DEVICE, EntryKind.BLOCK_DEVICE)
 
 
 class FileStatus(StrEnum):
@@ -48,20 +64,35 @@ class ReplicaStatus(StrEnum):
     BAD = "bad"  # a read found its bytes differ from the catalog's checksum: never read
 
 
+_SPECIAL = frozenset(
+    {EntryKind.FIFO, EntryKind.SOCKET, EntryKind.CHAR_DEVICE, EntryKind.BLOCK_DEVICE}
+)
+
 _TYPE_BITS = {
     EntryKind.DIRECTORY: _stat.S_IFDIR,
     EntryKind.FILE: _stat.S_IFREG,
     EntryKind.SYMLINK: _stat.S_IFLNK,
+    EntryKind.FIFO: _stat.S_IFIFO,
+    EntryKind.SOCKET: _stat.S_IFSOCK,
+    EntryKind.CHAR_DEVICE: _stat.S_IFCHR,
+    EntryKind.BLOCK_DEVICE: _stat.S_IFBLK,
 }
+_KIND_OF_TYPE = {bits: kind for kind, bits in _TYPE_BITS.items()}
+
+
+def kind_of_mode(st_mode: int) -> EntryKind | None:
+    """The entry kind of the file type in ``st_mode`` (as mknod(2) gets it), or ``None``."""
+    return _KIND_OF_TYPE.get(_stat.S_IFMT(st_mode))
 
 
 @dataclass(frozen=True)
 class Stat:
-    """One catalog entry: a directory, a file or a symbolic link.
+    """One catalog entry: a directory, a file, a symbolic link or a special file.
 
     ``mode`` holds the permission bits only; :attr:`st_mode` adds the type.
     Times are nanoseconds since the epoch. ``guid`` and the checksum are set
-    for files; ``target`` for symbolic links.
+    for files; ``target`` for symbolic links; ``rdev`` (the device number, as
+    :func:`os.makedev` makes it) for character and block devices.
     """
 
     id: EntryId
@@ -82,6 +113,7 @@ class Stat:
     target: str | None = None
     comment: str | None = None
     has_acl: bool = False
+    rdev: int = 0
 
     @property
     def st_mode(self) -> int:

@@ -478,4 +478,5 @@ class CatalogStore:
             target=entry.target,
             comment=entry.comment,
             has_acl=entry.has_acl,
+            rdev=entry.rdev,
         )

@@ -33,6 +33,8 @@ def stat_record(entry: Stat, lfn: str) -> dict[str, object]:
         }
     if entry.is_symlink():
         record["target"] = entry.target
+    if entry.kind.is_device:
+        record["rdev"] = entry.rdev
     if entry.comment is not None:
         record["comment"] = entry.comment
     return record

@@ -10,7 +10,7 @@ import click
 
 from gridfs.cli.complete import complete_lfn
 from gridfs.cli.jsonout import echo_json, replica_record, stat_record
-from gridfs.cli.output import Failures, each_argument, local_time, long_line
+from gridfs.cli.output import Failures, device_numbers, each_argument, local_time, long_line
 from gridfs.cli.state import State, pass_state
 from gridfs.errors import NotADirectory
 from gridfs.gfal import AclEdit, Grid, format_acl, parse_acl, parse_acl_keys
@@ -148,7 +148,7 @@ def _show_stat(grid: Grid, lfn: str) -> None:
         ("type", entry.kind.name.lower()),
         ("mode", f"{_stat.filemode(entry.st_mode)} ({entry.mode:04o})"),
         ("owner", f"{entry.owner}:{entry.group}"),
-        ("size", str(entry.size)),
+        ("device", device_numbers(entry)) if entry.kind.is_device else ("size", str(entry.size)),
         ("modified", local_time(entry.mtime_ns)),
         ("changed", local_time(entry.ctime_ns)),
     ]

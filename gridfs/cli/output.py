@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import os
 import stat as _stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
@@ -15,6 +16,7 @@ from gridfs.gfal import Stat
 
 __all__ = [
     "Failures",
+    "device_numbers",
     "each_argument",
     "echo_table",
     "error_message",
@@ -79,12 +81,21 @@ def local_time(ns: int) -> str:
 
 
 def long_line(entry: Stat, name: str | None = None) -> str:
-    """One ``ls -l`` line for ``entry``, shown as ``name`` (default: its own name)."""
+    """One ``ls -l`` line for ``entry``, shown as ``name`` (default: its own name).
+
+    A device shows its major and minor numbers where others show a size, as ls does.
+    """
+    size = device_numbers(entry) if entry.kind.is_device else str(entry.size)
     line = (
         f"{_stat.filemode(entry.st_mode)} 1 {entry.owner:<8} {entry.group:<8} "
-        f"{entry.size:>12} {local_time(entry.mtime_ns)[:16]} {name or entry.name}"
+        f"{size:>12} {local_time(entry.mtime_ns)[:16]} {name or entry.name}"
     )
     return f"{line} -> {entry.target}" if entry.is_symlink() else line
+
+
+def device_numbers(entry: Stat) -> str:
+    """A device's number as ``major, minor``."""
+    return f"{os.major(entry.rdev)}, {os.minor(entry.rdev)}"
 
 
 def echo_table(rows: Sequence[Sequence[str]]) -> None:

@@ -30,6 +30,7 @@ import itertools
 import logging
 import os
 import posixpath
+import stat
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -184,7 +185,7 @@ class GridOperations(pyfuse3.Operations):
         attrs.st_nlink = 2 if entry.is_dir() else 1
         attrs.st_uid = self._ids.uid(entry.owner)
         attrs.st_gid = self._ids.gid(entry.group)
-        attrs.st_rdev = 0
+        attrs.st_rdev = entry.rdev
         attrs.st_size = len(self._link_target(entry)) if entry.is_symlink() else entry.size
         attrs.st_blksize = _BLOCK_SIZE
         attrs.st_blocks = (entry.size + 511) // 512
@@ -401,6 +402,20 @@ class GridOperations(pyfuse3.Operations):
         self._changed(parent_id)
         return self._attributes(entry)
 
+    def _mknod(
+        self, nodes: Nodes, parent_id: EntryId, name: str, mode: int, rdev: int
+    ) -> pyfuse3.EntryAttributes:
+        lfn = self._child(nodes, parent_id, name)
+        if stat.S_ISREG(mode):  # mknod(2) of a regular file: an empty one, stored at once
+            with nodes.grid.open_staged(
+                lfn, create=True, exclusive=True, mode=mode & 0o7777
+            ) as staged:
+                entry = staged.commit()
+        else:
+            entry = nodes.grid.mknod(lfn, mode, rdev)
+        self._changed(parent_id)
+        return self._attributes(entry)
+
     def _unlink(self, nodes: Nodes, parent_id: EntryId, name: str) -> None:
         try:
             nodes.grid.unlink(self._child(nodes, parent_id, name))
@@ -496,6 +511,21 @@ class GridOperations(pyfuse3.Operations):
         self._writable()
         parent = self._entry_id(parent_inode)
         return await self._as(ctx, self._symlink, parent, _text(name), _text(target))
+
+    @errno_boundary
+    async def mknod(
+        self,
+        parent_inode: pyfuse3.InodeT,
+        name: bytes,
+        mode: int,
+        rdev: int,
+        ctx: pyfuse3.RequestContext,
+    ) -> pyfuse3.EntryAttributes:
+        # FIFOs, sockets and devices are catalog entries only: the kernel serves their I/O.
+        self._writable()
+        mode = stat.S_IFMT(mode) | (mode & ~ctx.umask & 0o7777)
+        parent = self._entry_id(parent_inode)
+        return await self._as(ctx, self._mknod, parent, _text(name), mode, rdev)
 
     @errno_boundary
     async def unlink(

@@ -6,6 +6,7 @@ import dataclasses
 import errno
 import io
 import logging
+import stat as _stat
 from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
 
@@ -18,6 +19,7 @@ from gridfs.catalog import (
     Identity,
     Replica,
     Stat,
+    kind_of_mode,
 )
 from gridfs.config import Config, load_config
 from gridfs.errors import (
@@ -215,6 +217,24 @@ class Grid(ReplicaCalls, MetadataCalls):
     def symlink(self, target: str, lfn: str) -> Stat:
         """Create ``lfn`` as a symbolic link to ``target``."""
         return self._catalog.symlink(target, lfn)
+
+    def mknod(self, lfn: str, mode: int = 0o600 | _stat.S_IFIFO, device: int = 0) -> Stat:
+        """Create special file ``lfn``, as :func:`os.mknod`: a FIFO, a socket or a device.
+
+        ``mode`` holds the file type (``S_IFIFO``, ``S_IFSOCK``, ``S_IFCHR``,
+        ``S_IFBLK``) and the permission bits; ``device`` is a device's number
+        (:func:`os.makedev`). The entry has no replica: the kernel serves its
+        I/O on a mount. Other types raise :class:`InvalidArgument`; a device
+        made by anyone but the superuser :class:`NotPermitted`.
+        """
+        kind = kind_of_mode(mode)
+        if kind is None or not kind.is_special:
+            raise InvalidArgument(f"mknod makes FIFOs, sockets and devices: mode {mode:o}", lfn)
+        return self._catalog.mknod(lfn, kind, mode & 0o7777, rdev=device)
+
+    def mkfifo(self, lfn: str, mode: int = 0o666) -> Stat:
+        """Create FIFO ``lfn``, as :func:`os.mkfifo`."""
+        return self.mknod(lfn, _stat.S_IFIFO | (mode & 0o7777))
 
     def readlink(self, lfn: str) -> str:
         """The target of symbolic link ``lfn``."""

@@ -27,6 +27,7 @@ from gridfs.catalog import (
     AclEdit,
     AclEntry,
     EntryId,
+    EntryKind,
     FileStatus,
     Identity,
     NewFile,
@@ -314,6 +315,10 @@ class RemoteCatalog(_AsProven):
     def symlink(self, target: str, lfn: str, *, alias: bool = False) -> Stat:
         """Create ``lfn`` as a symbolic link to ``target``."""
         return self._service.call(Stat, "catalog/symlink", target=target, lfn=lfn, alias=alias)
+
+    def mknod(self, lfn: str, kind: EntryKind, mode: int = 0o644, *, rdev: int = 0) -> Stat:
+        """Create special file ``lfn`` (a FIFO, a socket, a device numbered ``rdev``)."""
+        return self._service.call(Stat, "catalog/mknod", lfn=lfn, kind=kind, mode=mode, rdev=rdev)
 
     def add_file(
         self,

@@ -137,6 +137,7 @@ RULES: dict[str, Rule] = {
     "catalog.properties": _rule(_R, ("lfn_or_id", _either)),
     "catalog.mkdir": _rule(_C, ("lfn", _path)),
     "catalog.symlink": _rule(_C, ("lfn", _path)),
+    "catalog.mknod": _rule(_C, ("lfn", _path)),
     "catalog.add_file": _rule(_C, ("lfn", _path)),
     "catalog.add_files": _rule(_C, ("files", _new_files)),
     "catalog.unlink": _rule(_M, ("lfn", _path)),

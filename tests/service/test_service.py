@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import ssl
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gridfs.catalog import SUPERUSER, Catalog, CatalogAPI, Identity, NewFile
+from gridfs.catalog import SUPERUSER, Catalog, CatalogAPI, EntryKind, Identity, NewFile
 from gridfs.errors import (
     AlreadyExists,
     DirectoryNotEmpty,
@@ -180,6 +181,22 @@ def test_errors_arrive_as_the_same_classes_with_the_same_errno(connect) -> None:
         alice.rmdir(f"{VO}/errors")
     with pytest.raises(NotFound, match=r"not in the metadata schema|no attribute"):
         metadata.getattr(f"{VO}/errors", ["nothing"])
+
+
+def test_special_files_go_over_the_wire_with_kind_and_device_number(connect) -> None:
+    alice, _ = connect("alice")
+    admin, _ = connect("admin", "proxy")
+    alice.mkdir(f"{VO}/special")
+    fifo = alice.mknod(f"{VO}/special/pipe", EntryKind.FIFO, 0o640)
+    assert (fifo.kind, fifo.mode, fifo.owner, fifo.guid) == (EntryKind.FIFO, 0o640, "alice", None)
+    with pytest.raises(NotPermitted):
+        alice.mknod(f"{VO}/special/tty", EntryKind.CHAR_DEVICE, rdev=os.makedev(4, 1))
+    admin.mknod(f"{VO}/special/tty", EntryKind.CHAR_DEVICE, 0o620, rdev=os.makedev(4, 1))
+    assert alice.stat(f"{VO}/special/tty").rdev == os.makedev(4, 1)
+    assert {s.name: s.kind for s in alice.iterdir(f"{VO}/special")} == {
+        "pipe": EntryKind.FIFO,
+        "tty": EntryKind.CHAR_DEVICE,
+    }
 
 
 def test_listings_stream_in_pages_and_bulk_replicas_are_one_call(connect) -> None:

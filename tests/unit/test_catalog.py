@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import os
+import stat
 import subprocess
 import sys
 import threading
@@ -188,6 +190,62 @@ def test_symlinks_resolve_like_aliases(catalog: Catalog) -> None:
         catalog.readlink("/grid/gilda/trailers/matrix.mpg")
     with pytest.raises(AlreadyExists):
         catalog.symlink("/x", "/grid/gilda/neo.mpg")
+
+
+def test_special_files_are_entries_without_replicas(catalog: Catalog) -> None:
+    admin = catalog.as_identity(SUPERUSER)
+    admin.mkdir("/grid/gilda", parents=True)
+    admin.chown("/grid/gilda", "alice", "gilda")
+    fifo = catalog.mknod("/grid/gilda/pipe", EntryKind.FIFO, 0o640)
+    socket = catalog.mknod("/grid/gilda/socket", EntryKind.SOCKET, 0o755)
+    device = admin.mknod("/grid/gilda/tty", EntryKind.CHAR_DEVICE, 0o620, rdev=os.makedev(4, 1))
+    disk = admin.mknod("/grid/gilda/disk", EntryKind.BLOCK_DEVICE, 0o660, rdev=os.makedev(8, 0))
+    assert stat.S_IFMT(fifo.st_mode) | fifo.mode == stat.S_IFIFO | 0o640
+    assert stat.S_ISSOCK(socket.st_mode)
+    assert (stat.S_IFMT(device.st_mode), os.major(device.rdev)) == (stat.S_IFCHR, 4)
+    assert (stat.S_IFMT(disk.st_mode), os.minor(disk.rdev)) == (stat.S_IFBLK, 0)
+    assert (fifo.owner, fifo.group, fifo.guid, fifo.rdev, fifo.size) == (
+        "alice",
+        "gilda",
+        None,
+        0,
+        0,
+    )
+    assert catalog.stat("/grid/gilda/tty").rdev == os.makedev(4, 1)
+    with pytest.raises(InvalidArgument):  # it has none: not a file
+        catalog.replicas("/grid/gilda/pipe")
+    listed = {entry.name: entry.kind for entry in catalog.iterdir("/grid/gilda")}
+    assert listed == {
+        "pipe": EntryKind.FIFO,
+        "socket": EntryKind.SOCKET,
+        "tty": EntryKind.CHAR_DEVICE,
+        "disk": EntryKind.BLOCK_DEVICE,
+    }
+    catalog.rename("/grid/gilda/pipe", "/grid/gilda/pipe2")
+    catalog.rename("/grid/gilda/socket", "/grid/gilda/pipe2")  # replaces it, as rename(2)
+    catalog.chmod("/grid/gilda/pipe2", 0o700)
+    assert catalog.stat("/grid/gilda/pipe2").kind is EntryKind.SOCKET
+    assert catalog.unlink("/grid/gilda/pipe2") == []
+    admin.unlink("/grid/gilda/tty")
+    assert [entry.name for entry in catalog.iterdir("/grid/gilda")] == ["disk"]
+
+
+def test_mknod_refuses_what_linux_refuses(catalog: Catalog) -> None:
+    catalog.as_identity(SUPERUSER).mkdir("/grid", 0o777)
+    with pytest.raises(NotPermitted):  # devices: the superuser's (CAP_MKNOD)
+        catalog.mknod("/grid/tty", EntryKind.CHAR_DEVICE, 0o600, rdev=os.makedev(4, 1))
+    with pytest.raises(InvalidArgument):  # files, directories and links have their own calls
+        catalog.mknod("/grid/file", EntryKind.FILE)
+    with pytest.raises(InvalidArgument):  # only a device has a number
+        catalog.mknod("/grid/pipe", EntryKind.FIFO, rdev=5)
+    catalog.mknod("/grid/pipe", EntryKind.FIFO)
+    with pytest.raises(AlreadyExists):
+        catalog.mknod("/grid/pipe", EntryKind.SOCKET)
+    with pytest.raises(NotADirectory):
+        catalog.mknod("/grid/pipe/below", EntryKind.FIFO)
+    catalog.mkdir("/grid/alice", 0o755)
+    with pytest.raises(PermissionDenied):  # the directory's write permission, as for any entry
+        catalog.as_identity(BOB).mknod("/grid/alice/pipe", EntryKind.FIFO)
 
 
 def test_symlink_loops_end_with_eloop(catalog: Catalog) -> None:
