@@ -26,6 +26,8 @@ from gridfs.errors import InvalidArgument, NotADirectory, NotFound, PermissionDe
 
 __all__ = ["AclCalls", "store_acl"]
 
+_MAX_DEPTH = 4096  # far beyond any real tree: a way up that goes further is a loop
+
 
 class AclCalls:
     """The ACL and property part of :class:`~gridfs.catalog.Catalog`."""
@@ -138,6 +140,34 @@ class AclCalls:
             self.store.require(session, entry, READ, self.store.name_of(session, entry, lfn_or_id))
             rows = session.scalars(select(PropertyModel).where(PropertyModel.entry_id == entry.id))
             return {row.name: row.value for row in rows}
+
+    def inherited_property(self, entry_id: EntryId, name: str) -> str | None:
+        """Property ``name`` of entry ``entry_id``, else of its nearest ancestor that has it.
+
+        One transaction and one query for the properties of the whole way up;
+        entries the identity may not read are passed over (as
+        :meth:`properties` would refuse them). ``None`` if no entry on the way has it.
+        """
+        with self.store.session() as session:
+            way: list[EntryModel] = []
+            entry: EntryModel | None = self.store.by_id(session, entry_id)
+            while entry is not None and len(way) < _MAX_DEPTH:
+                way.append(entry)
+                parent = entry.parent_id
+                entry = self.store.by_id(session, parent) if parent is not None else None
+            rows = session.execute(
+                select(PropertyModel.entry_id, PropertyModel.value).where(
+                    PropertyModel.name == name,
+                    PropertyModel.entry_id.in_([e.id for e in way]),
+                )
+            )
+            found: dict[int, str] = {row.entry_id: row.value for row in rows}
+            for step in way:
+                if step.id in found and self.store.allows(
+                    step, self.store.acl_of(session, step), READ
+                ):
+                    return found[step.id]
+        return None
 
     @retry_on_conflict
     def set_property(self, lfn_or_id: str | EntryId, name: str, value: str | None) -> None:

@@ -101,6 +101,10 @@ class CatalogAPI(Protocol):
         """The grid properties of an entry."""
         ...
 
+    def inherited_property(self, entry_id: EntryId, name: str) -> str | None:
+        """A property of an entry, else of its nearest readable ancestor that has it."""
+        ...
+
     # -- namespace changes
     def mkdir(
         self, lfn: str, mode: int = 0o775, *, parents: bool = False, exist_ok: bool = False

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-
-from gridfs.catalog import ROOT_ID, CatalogAPI, EntryId
-from gridfs.errors import PermissionDenied
+from gridfs.catalog import CatalogAPI, EntryId
 
 __all__ = ["DEFAULT_SE_PROPERTY", "default_se_for"]
 
@@ -18,11 +15,5 @@ def default_se_for(catalog: CatalogAPI, directory_id: EntryId, fallback: str | N
     Set with the ``user.grid.default_se`` attribute of a directory; without
     one on the directory or any ancestor, ``fallback`` (the configured default SE).
     """
-    entry_id: EntryId | None = directory_id
-    while entry_id is not None:
-        with contextlib.suppress(PermissionDenied):
-            chosen = catalog.properties(entry_id).get(DEFAULT_SE_PROPERTY)
-            if chosen is not None:
-                return chosen
-        entry_id = catalog.stat_id(entry_id).parent_id if entry_id != ROOT_ID else None
-    return fallback
+    chosen = catalog.inherited_property(directory_id, DEFAULT_SE_PROPERTY)
+    return chosen if chosen is not None else fallback

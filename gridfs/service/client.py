@@ -300,6 +300,15 @@ class RemoteCatalog(_AsProven):
         """The whole ACL of ``lfn``."""
         return self._service.call(list[AclEntry], "catalog/getacl", lfn=lfn)
 
+    def inherited_property(self, entry_id: EntryId, name: str) -> str | None:
+        """A property of an entry, else of its nearest readable ancestor that has it."""
+        return self._service.call(
+            str | None,  # type: ignore[arg-type]  # decoded by the union's members
+            "catalog/inherited_property",
+            entry_id=entry_id,
+            name=name,
+        )
+
     def properties(self, lfn_or_id: str | EntryId) -> dict[str, str]:
         """The grid properties of an entry."""
         return self._service.call(dict[str, str], "catalog/properties", lfn_or_id=lfn_or_id)

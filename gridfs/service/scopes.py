@@ -135,6 +135,7 @@ RULES: dict[str, Rule] = {
     "catalog.access": _rule(_R, ("lfn", _path)),
     "catalog.getacl": _rule(_R, ("lfn", _path)),
     "catalog.properties": _rule(_R, ("lfn_or_id", _either)),
+    "catalog.inherited_property": _rule(_R, ("entry_id", _entry)),
     "catalog.mkdir": _rule(_C, ("lfn", _path)),
     "catalog.symlink": _rule(_C, ("lfn", _path)),
     "catalog.mknod": _rule(_C, ("lfn", _path)),

@@ -675,3 +675,16 @@ def test_the_sql_implementation_has_the_protocols_signatures(
 def test_transaction_is_not_part_of_the_seam() -> None:
     assert hasattr(Catalog, "transaction")
     assert not hasattr(CatalogAPI, "transaction")
+
+
+def test_a_property_is_inherited_from_the_nearest_readable_ancestor(catalog: Catalog) -> None:
+    catalog.mkdir("/grid/a/b/c", parents=True)
+    leaf = catalog.stat("/grid/a/b/c").id
+    assert catalog.inherited_property(leaf, "default_se") is None
+    catalog.set_property("/grid", "default_se", "top-se")
+    assert catalog.inherited_property(leaf, "default_se") == "top-se"
+    catalog.set_property("/grid/a/b", "default_se", "near-se")
+    assert catalog.inherited_property(leaf, "default_se") == "near-se"
+    catalog.chmod("/grid/a/b", 0o311)  # searchable, not readable: passed over
+    assert catalog.inherited_property(leaf, "default_se") == "top-se"
+    assert catalog.inherited_property(catalog.stat("/grid").id, "other") is None
