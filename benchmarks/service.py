@@ -38,7 +38,7 @@ ALICE = Identity("alice", ("gilda",))
 
 
 def populate(url: str, dirs: int) -> None:
-    admin = Catalog.from_url(url, SUPERUSER)
+    admin = Catalog.from_url(url, SUPERUSER, create=True)
     for d in range(dirs):
         top = f"/bench/d{d}"
         admin.mkdir(top, parents=True)

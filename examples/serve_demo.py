@@ -30,7 +30,7 @@ def main() -> None:
         pki = GridPKI(root / "pki")
         bob = pki.user("Bob")
         url = f"sqlite:///{root / 'catalog.db'}"
-        admin = Catalog.from_url(url, SUPERUSER)
+        admin = Catalog.from_url(url, SUPERUSER, create=True)
         admin.mkdir("/grid/gilda", parents=True)
         admin.chown("/grid/gilda", "alice", "gilda")
         admin.close()

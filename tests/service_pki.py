@@ -155,6 +155,30 @@ class GridPKI:
         path.chmod(0o600)
         return path
 
+    def revoke(self, *revoked: Party, days: float = 1.0) -> Path:
+        """A CRL of the CA listing ``revoked``, in the CA directory as fetch-crl keeps it."""
+        now = dt.datetime.now(dt.UTC)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.ca.cert.subject)
+            .last_update(now - dt.timedelta(hours=1))
+            .next_update(now + dt.timedelta(days=days))
+        )
+        for party in revoked:
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder()
+                .serial_number(party.cert.serial_number)
+                .revocation_date(now - dt.timedelta(minutes=5))
+                .build()
+            )
+        crl = builder.sign(self.ca.key, hashes.SHA256())
+        for old in self.ca_dir.glob("*.r[0-9]"):
+            old.unlink()
+        path = self.ca_dir / "test-ca.crl.pem"
+        path.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        subprocess.run(["openssl", "rehash", str(self.ca_dir)], check=True)
+        return path
+
     def cert_files(self, user: Party) -> tuple[Path, Path]:
         """``user``'s certificate and key as two files (X509_USER_CERT, X509_USER_KEY)."""
         cert = self.root / f"usercert_{user.cert.serial_number}.pem"

@@ -3,7 +3,8 @@
 A bearer token (``Authorization: Bearer ...``) is checked by
 :class:`~gridfs.service.tokens.TokenValidator`; otherwise the client
 certificate chain that TLS verified names a DN, which the grid-mapfile maps to
-a grid user and groups. Nothing else the client sends says who it is. The
+a grid user and groups, once the CRLs of the CA directory have cleared it
+(:mod:`gridfs.service.crls`). Nothing else the client sends says who it is. The
 server's ``superusers`` are the only callers that pass every check, named by
 their credential's subject (a DN, or a token's ``issuer subject``), never by a
 user name that an issuer or a grid-mapfile line could hand out.
@@ -21,6 +22,7 @@ from typing import Any
 
 from gridfs.catalog import Identity
 from gridfs.errors import ConfigError, PermissionDenied
+from gridfs.service.crls import RevocationLists
 from gridfs.service.scopes import Scopes
 from gridfs.service.settings import ServerSettings
 from gridfs.service.tokens import TokenValidator
@@ -82,6 +84,8 @@ class Authenticator:
         self._superusers = frozenset(settings.superusers)
         self._lock = threading.Lock()
         self._gridmap: tuple[float, dict[str, Identity]] | None = None
+        ca_dir = settings.ca_dir
+        self._revocations = None if ca_dir is None else RevocationLists(ca_dir)
 
     def authenticate(self, environ: Mapping[str, Any]) -> Principal:
         """The caller of a request; :class:`NoCredential` or :class:`PermissionDenied`."""
@@ -96,6 +100,8 @@ class Authenticator:
         chain = verified_chain(sock) if isinstance(sock, ssl.SSLSocket) else []
         if not chain:
             raise NoCredential(HOW_TO)
+        if self._revocations is not None:
+            self._revocations.check(chain)
         dn = end_entity_dn(chain)
         identity = self._mapped().get(dn)
         if identity is None:

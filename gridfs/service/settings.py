@@ -6,7 +6,7 @@
     listen = "0.0.0.0:8443"          # or a list of addresses
     cert = "hostcert.pem"            # the host certificate and key; without them, plain
     key = "hostkey.pem"              #   HTTP, for a TLS proxy in front only
-    ca_dir = "/etc/grid-security/certificates"   # X509_CERT_DIR layout (hashed names)
+    ca_dir = "/etc/grid-security/certificates"   # X509_CERT_DIR layout: CAs, CRLs (<hash>.rN)
     workers = 4                      # processes
     threads = 16                     # requests in parallel in each
     catalog_url = "postgresql://catalog-db/grid"  # default: [catalog] url

@@ -361,7 +361,7 @@ def test_malformed_and_oversized_requests_get_4xx_and_the_server_goes_on(
         assert health.json() == {"status": "ok"}
         metrics = http.get(f"{server.url}/metrics").text
         assert 'gridfs_requests_total{operation="catalog.stat",status="200"}' in metrics
-        assert 'gridfs_request_seconds_total{operation="catalog.stat"}' in metrics
+        assert 'gridfs_request_seconds_bucket{operation="catalog.stat",le="+Inf"}' in metrics
 
 
 def test_gridfs_whoami_prints_what_the_server_granted(
