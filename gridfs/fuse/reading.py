@@ -81,10 +81,15 @@ class OpenFile:
         else:
             self._cache = cache
 
-    def read_now(self, offset: int, size: int) -> bytes | bytearray | None:
-        """The bytes if the page cache has them all, else ``None``; never waits for I/O."""
+    def read_now(self, offset: int, size: int) -> bytes | bytearray | memoryview | None:
+        """The bytes if the page cache has them all, else ``None``; never waits for I/O.
+
+        Hand them on before the next call in this thread: they may be a view of
+        a buffer the block cache reuses (see :meth:`BlockCache.read_cached`).
+        """
         if self._corrupt is not None:
             return None  # refused in the worker thread
+        data: bytes | bytearray | memoryview | None
         if self._cache is not None:
             data = self._cache.read_cached(self._key, offset, size, self.size)
             source = None if data is None else self._source_of(offset, len(data))
