@@ -29,6 +29,7 @@ bench: system-deps $(STAMP)
 	$(BIN)/python benchmarks/large_file.py
 	$(BIN)/python benchmarks/bookkeeping.py
 	$(BIN)/python benchmarks/service.py
+	$(BIN)/python benchmarks/analysis.py
 
 system-deps:
 	./scripts/install-system-deps

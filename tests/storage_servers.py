@@ -280,7 +280,9 @@ class XRootDServer(_ServerProcess):
     ``url`` is ``root://127.0.0.1:PORT/``; with ``http`` it also speaks HTTP (XrdHttp,
     the WebDAV door of grid sites' XRootD servers, which answers multi-range GETs) at
     ``http_url``. The file ``/a/b`` on the server is
-    ``data_dir / "a/b"`` (``oss.localroot``). The log is ``base_dir/xrootd.log``.
+    ``data_dir / "a/b"`` (``oss.localroot``). The log is ``base_dir/xrootd.log``;
+    with ``trace_requests`` it has a line for each request a client sends
+    (``... req=read dlen=8``), which benchmarks count.
 
     Under root the daemon runs as the ``xrootd`` account (or ``nobody``), which
     cannot reach pytest's private temp dirs, so the export then lives in a temp dir of
@@ -290,9 +292,12 @@ class XRootDServer(_ServerProcess):
 
     server_name = "xrootd"
 
-    def __init__(self, binary: Path | None = None, *, http: bool = False) -> None:
+    def __init__(
+        self, binary: Path | None = None, *, http: bool = False, trace_requests: bool = False
+    ) -> None:
         super().__init__()
         self.http = http
+        self.trace_requests = trace_requests
         self.http_port: int | None = None
         found = binary or find_xrootd()
         if found is None:
@@ -402,6 +407,8 @@ class XRootDServer(_ServerProcess):
         ]
         if self.http_port is not None:
             lines.append(f"xrd.protocol XrdHttp:{self.http_port} libXrdHttp.so")
+        if self.trace_requests:
+            lines.append("xrootd.trace request")
         # No sec.protocol: without one the server authenticates nobody and lets
         # everyone read and write, which is all a test needs.
         self.config_path = self._runtime_dir / "xrootd.cfg"

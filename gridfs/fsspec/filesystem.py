@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import os
 import posixpath
+import weakref
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from fsspec.spec import AbstractFileSystem
 from gridfs.catalog import Stat
 from gridfs.config import Config, load_config
 from gridfs.errors import NotFound
+from gridfs.fsspec.readers import OpenReaders
 from gridfs.fsspec.reading import DEFAULT_BLOCK_SIZE, GridFile, read_ranges, span
 from gridfs.gfal import FailoverReader, Grid
 from gridfs.gfal.copy import copy_grid, copy_in, copy_out
@@ -48,6 +50,9 @@ class GridFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unt
     bounds how many files :meth:`cat_ranges` reads at once (each file's
     ranges go in one vector read); with ``auto_mkdir`` a
     write makes its missing parent directories, as local files do in fsspec.
+    A file read by ``cat_file``/``cat_ranges`` stays open ``reader_ttl``
+    seconds for the next read of it, checked against the catalog's version
+    at each (:class:`~gridfs.fsspec.readers.OpenReaders`).
     """
 
     protocol = ("grid",)
@@ -66,6 +71,7 @@ class GridFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unt
         cache_type: str = "readahead",
         max_workers: int = 8,
         auto_mkdir: bool = True,
+        reader_ttl: float = 30.0,
         **storage_options: Any,
     ) -> None:
         super().__init__(**storage_options)
@@ -83,6 +89,8 @@ class GridFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unt
         self.cache_type = cache_type
         self.max_workers = max_workers
         self.auto_mkdir = auto_mkdir
+        self._readers = OpenReaders(grid, self.protocols, ttl_s=reader_ttl)
+        weakref.finalize(self, self._readers.close)
 
     @classmethod
     def _strip_protocol(cls, path: Any) -> Any:
@@ -269,9 +277,9 @@ class GridFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unt
         self._make_parent(path)
         return self.grid.open(path, mode, se=kwargs.get("se", self.se))
 
-    def _reader(self, path: str) -> contextlib.closing[FailoverReader]:
-        """The best working replica of ``path``, failing over, closed after the block."""
-        return contextlib.closing(self.grid.open_reader(self._strip_protocol(path), self.protocols))
+    def _reader(self, path: str) -> contextlib.AbstractContextManager[FailoverReader]:
+        """The best working replica of ``path``, failing over, kept open for the next call."""
+        return self._readers.reader(self._strip_protocol(path))
 
     def _make_parent(self, path: str) -> None:
         if self.auto_mkdir:
