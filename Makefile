@@ -6,7 +6,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench system-deps clean
+CONFORMANCE ?= ../shared/conformance
+
+.PHONY: demo test lint bench conformance system-deps clean
 
 demo: system-deps $(STAMP)
 	GRIDFS=$(CURDIR)/$(BIN)/gridfs PYTHON=$(CURDIR)/$(BIN)/python ./examples/demo.sh
@@ -30,6 +32,10 @@ bench: system-deps $(STAMP)
 	$(BIN)/python benchmarks/bookkeeping.py
 	$(BIN)/python benchmarks/service.py
 	$(BIN)/python benchmarks/analysis.py
+
+# pjdfstest's 12 core groups on a fresh mount (root; not part of `make test`): see README.
+conformance: system-deps $(STAMP)
+	CONFORMANCE=$(CONFORMANCE) GRIDFS=$(CURDIR)/$(BIN)/gridfs ./scripts/conformance
 
 system-deps:
 	./scripts/install-system-deps

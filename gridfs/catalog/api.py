@@ -167,12 +167,26 @@ class CatalogAPI(Protocol):
         """Change the permission bits."""
         ...
 
-    def chown(self, lfn: str, owner: str | None = None, group: str | None = None) -> Stat:
-        """Change owner and/or group."""
+    def chown(
+        self,
+        lfn: str,
+        owner: str | None = None,
+        group: str | None = None,
+        *,
+        follow_symlinks: bool = True,
+    ) -> Stat:
+        """Change owner and/or group (of a link itself, without ``follow_symlinks``)."""
         ...
 
-    def utime(self, lfn: str, atime_ns: int | None = None, mtime_ns: int | None = None) -> Stat:
-        """Set access and modification times."""
+    def utime(
+        self,
+        lfn: str,
+        atime_ns: int | None = None,
+        mtime_ns: int | None = None,
+        *,
+        follow_symlinks: bool = True,
+    ) -> Stat:
+        """Set access and modification times (of a link itself, without ``follow_symlinks``)."""
         ...
 
     def set_comment(self, lfn: str, comment: str | None) -> None:

@@ -361,10 +361,23 @@ class NamespaceCalls:
             return self.store.to_stat(entry)
 
     @retry_on_conflict
-    def chown(self, lfn: str, owner: str | None = None, group: str | None = None) -> Stat:
-        """Change owner (superuser only) and/or group (the owner, to one of their groups)."""
+    def chown(
+        self,
+        lfn: str,
+        owner: str | None = None,
+        group: str | None = None,
+        *,
+        follow_symlinks: bool = True,
+    ) -> Stat:
+        """Change owner (superuser only) and/or group (the owner, to one of their groups).
+
+        With ``follow_symlinks=False`` a link itself changes (lchown). As on
+        Linux (ext4), whoever calls, a changed entry other than a directory
+        loses its set-user-ID bit, and its set-group-ID bit if group-executable
+        (without group execute that bit means mandatory locking, and stays).
+        """
         with self.store.session(write=True) as session:
-            entry = self.store.resolve(session, lfn)
+            entry = self.store.resolve(session, lfn, follow_last=follow_symlinks)
             identity = self.store.identity
             if not identity.superuser:
                 if owner is not None and owner != entry.owner:
@@ -377,17 +390,27 @@ class NamespaceCalls:
                 entry.owner = owner
             if group is not None:
                 entry.group_name = group
+            if entry.kind != EntryKind.DIRECTORY:
+                entry.mode = _without_set_ids(entry.mode)
             entry.ctime_ns = time.time_ns()
             return self.store.to_stat(entry)
 
     @retry_on_conflict
-    def utime(self, lfn: str, atime_ns: int | None = None, mtime_ns: int | None = None) -> Stat:
+    def utime(
+        self,
+        lfn: str,
+        atime_ns: int | None = None,
+        mtime_ns: int | None = None,
+        *,
+        follow_symlinks: bool = True,
+    ) -> Stat:
         """Set access and modification times; both ``None`` means now.
 
         The owner may set any time; others with write permission only "now".
+        With ``follow_symlinks=False`` a link itself changes (lutimes).
         """
         with self.store.session(write=True) as session:
-            entry = self.store.resolve(session, lfn)
+            entry = self.store.resolve(session, lfn, follow_last=follow_symlinks)
             now = time.time_ns()
             if atime_ns is None and mtime_ns is None:
                 if entry.owner != self.store.identity.user:
@@ -566,6 +589,14 @@ def _drop_aliases(session: Session, lfn: str) -> None:
         )
         .execution_options(synchronize_session=False)
     )
+
+
+def _without_set_ids(mode: int) -> int:
+    """``mode`` as Linux leaves it after a chown: no set-user-ID, nor set-group-ID if ``g+x``."""
+    mode &= ~_stat.S_ISUID
+    if mode & _stat.S_IXGRP:
+        mode &= ~_stat.S_ISGID
+    return mode
 
 
 def _touch(directory: EntryModel, now: int | None = None) -> None:

@@ -12,8 +12,10 @@ The rules, both ways (the README's "Ownership" section says the same):
    with no grid name cannot be given as an owner (EINVAL), and a caller with
    no grid name acts as the unprivileged ``nobody``.
 
-A caller's groups are its primary gid and the groups its account belongs to,
-each mapped to a grid group (the unmappable ones left out). A local caller is
+A caller's groups are its primary gid and the supplementary groups of the
+calling process (``/proc/PID/status``, kept a second; the account's groups
+when there is no process to read), each mapped to a grid group (the
+unmappable ones left out). A local caller is
 never the grid superuser unless it is the mounting user with a superuser
 identity.
 """
@@ -24,19 +26,22 @@ import functools
 import grp
 import os
 import pwd
+import threading
+import time
 from collections.abc import Mapping
 from types import MappingProxyType
 
 from gridfs.errors import InvalidArgument
 from gridfs.gfal import Identity
 
-__all__ = ["NOBODY", "IdMapper"]
+__all__ = ["NOBODY", "IdMapper", "ProcessGroups"]
 
 # Who a local caller without a grid name acts as: no user or group of that name
 # is given anything by the catalog unless an administrator chose to.
 NOBODY = Identity("nobody", ("nogroup",))
 
 _EMPTY: Mapping[str, int] = MappingProxyType({})
+_KEPT_PROCESSES = 4096  # processes whose groups are remembered, at most (before pruning)
 
 
 class IdMapper:
@@ -55,6 +60,7 @@ class IdMapper:
         fallback_gid: int = 65534,
         own_uid: int | None = None,
         own_gid: int | None = None,
+        processes: ProcessGroups | None = None,
     ) -> None:
         self.identity = identity
         self.own_uid = os.getuid() if own_uid is None else own_uid
@@ -65,6 +71,7 @@ class IdMapper:
         self._group_of_gid = {gid: name for name, gid in groups.items()}
         self._fallback_uid = fallback_uid
         self._fallback_gid = fallback_gid
+        self._processes = processes or ProcessGroups()
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one mapper per mount, lives as long
     def uid(self, user: str) -> int:
@@ -131,20 +138,76 @@ class IdMapper:
             raise InvalidArgument(f"local gid {gid} stands for no grid group")
         return name
 
-    @functools.lru_cache(maxsize=256)  # noqa: B019 - one mapper per mount, lives as long
-    def caller(self, uid: int, gid: int) -> Identity:
-        """The grid identity a request from local ``uid``/``gid`` acts as."""
+    def caller(self, uid: int, gid: int, pid: int = 0) -> Identity:
+        """The grid identity a request from local ``uid``/``gid``, process ``pid``, acts as.
+
+        Its groups are the process's own (those it holds now, after any
+        setgroups(2)), read from ``/proc/PID/status``; without a process to
+        read (``pid`` 0, or gone) they are the account's.
+        """
         if uid == self.own_uid:
             return self.identity
+        supplementary = self._processes.groups(pid) if pid else None
+        if supplementary is None:
+            supplementary = self._account_groups(uid, gid)
+        return self._identity(uid, gid, supplementary)
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019 - one mapper per mount, lives as long
+    def _identity(self, uid: int, gid: int, supplementary: tuple[int, ...]) -> Identity:
         user = self.user_name(uid)
         if user is None:
             return NOBODY
-        local_gids = [gid]
-        try:
-            account = pwd.getpwuid(uid).pw_name
-            local_gids += [g for g in os.getgrouplist(account, gid) if g != gid]
-        except (KeyError, OSError):
-            pass  # an account unknown here: its primary group only
+        local_gids = [gid, *(g for g in supplementary if g != gid)]
         names = [self.group_name(g) for g in local_gids]
         groups = tuple(dict.fromkeys(name for name in names if name is not None))
         return Identity(user, groups or NOBODY.groups)
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one mapper per mount, lives as long
+    def _account_groups(self, uid: int, gid: int) -> tuple[int, ...]:
+        try:
+            return tuple(os.getgrouplist(pwd.getpwuid(uid).pw_name, gid))
+        except (KeyError, OSError):
+            return ()  # an account unknown here: its primary group only
+
+
+class ProcessGroups:
+    """The supplementary groups of calling processes, as ``/proc/PID/status`` lists them.
+
+    Each answer is kept ``ttl`` seconds: a process asks many requests in a
+    row (a walk, a listing), and the groups of a process rarely change. A
+    process that calls setgroups(2) is judged by its new groups within
+    ``ttl``; a pid reused within ``ttl`` is judged by its predecessor's,
+    which is why ``ttl`` is short.
+    """
+
+    def __init__(self, ttl: float = 1.0, proc: str = "/proc") -> None:
+        self._ttl = ttl
+        self._proc = proc
+        self._lock = threading.Lock()
+        self._known: dict[int, tuple[float, tuple[int, ...]]] = {}
+
+    def groups(self, pid: int) -> tuple[int, ...] | None:
+        """The supplementary gids of process ``pid``; ``None`` if it cannot be read."""
+        now = time.monotonic()
+        with self._lock:
+            known = self._known.get(pid)
+            if known is not None and now - known[0] < self._ttl:
+                return known[1]
+        found = self._read(pid)
+        if found is None:
+            return None
+        with self._lock:
+            if len(self._known) >= _KEPT_PROCESSES:  # old answers out, all at once
+                self._known = {p: k for p, k in self._known.items() if now - k[0] < self._ttl}
+            self._known[pid] = (now, found)
+        return found
+
+    def _read(self, pid: int) -> tuple[int, ...] | None:
+        try:
+            with open(f"{self._proc}/{pid}/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("Groups:"):
+                        return tuple(int(g) for g in line.split()[1:])
+        except (OSError, ValueError):
+            return None  # gone already, or a /proc we cannot read
+        return None

@@ -32,6 +32,7 @@ import os
 import posixpath
 import stat
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TypeVar, cast
@@ -131,14 +132,14 @@ class GridOperations(pyfuse3.Operations):
 
     async def _as(self, ctx: pyfuse3.RequestContext, fn: Callable[..., T], *args: object) -> T:
         """``fn(nodes, *args)`` in a worker thread, with the grid's nodes acting as the caller."""
-        uid, gid = ctx.uid, ctx.gid
-        return await self._run(lambda: fn(self._grid_for(uid, gid), *args))
+        uid, gid, pid = ctx.uid, ctx.gid, ctx.pid
+        return await self._run(lambda: fn(self._grid_for(uid, gid, pid), *args))
 
-    def _grid_for(self, uid: int, gid: int) -> Nodes:
-        """The grid acting as local caller ``uid``/``gid`` (see :mod:`gridfs.fuse.ids`)."""
+    def _grid_for(self, uid: int, gid: int, pid: int = 0) -> Nodes:
+        """The grid acting as local caller ``uid``/``gid``, process ``pid`` (:mod:`.ids`)."""
         if self._callers is not None and uid != self._ids.own_uid:
             return self._callers.of(uid)  # the service decides who: the caller's own credential
-        identity = self._ids.caller(uid, gid)
+        identity = self._ids.caller(uid, gid, pid)
         with self._grids_lock:
             nodes = self._grids.get(identity)
             if nodes is None:
@@ -340,7 +341,7 @@ class GridOperations(pyfuse3.Operations):
     async def opendir(
         self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.FileHandleT:
-        nodes = await self._run(self._grid_for, ctx.uid, ctx.gid)
+        nodes = await self._run(self._grid_for, ctx.uid, ctx.gid, ctx.pid)
         virtual = self._queries.is_virtual(inode)
         directory = EntryId(inode) if virtual else self._entry_id(inode)
         if not virtual:  # as open(2) of a directory: the walk to it, and read permission
@@ -451,26 +452,29 @@ class GridOperations(pyfuse3.Operations):
         opened: OpenFile | WriteFile | None,
     ) -> pyfuse3.EntryAttributes:
         entry = nodes.stat(entry_id)
-        if entry.is_symlink():
-            # The catalog changes a link's target for these; a link keeps the
-            # owner and times it was made with, and saying so would break
-            # `cp -a` and `rsync -a`, so the request succeeds without effect.
-            return self._attributes(entry)
         lfn = nodes.lfn(entry_id)
-        if fields.update_size:
+        # A link's own owner and times (lchown, lutimes); a link has no mode or size to set.
+        link = entry.is_symlink()
+        if fields.update_size and not link:
             entry = self._truncate(nodes, entry_id, attr.st_size, opened)
-        if fields.update_mode:
-            entry = nodes.grid.chmod(lfn, attr.st_mode & 0o7777)
+        # Owner before mode: a refused chown changes nothing. The kernel sends
+        # chown's clearing of the set-id bits as a mode in the same request.
         if fields.update_uid or fields.update_gid:
             owner = self._ids.owner(attr.st_uid) if fields.update_uid else None
             group = self._ids.group(attr.st_gid) if fields.update_gid else None
-            entry = nodes.grid.chown(lfn, owner, group)
+            entry = nodes.grid.chown(lfn, owner, group, follow_symlinks=not link)
+        if fields.update_mode and not link:
+            entry = nodes.grid.chmod(lfn, attr.st_mode & 0o7777)
         if fields.update_atime or fields.update_mtime:
-            entry = nodes.grid.utime(
-                lfn,
-                attr.st_atime_ns if fields.update_atime else entry.atime_ns,
-                attr.st_mtime_ns if fields.update_mtime else entry.mtime_ns,
-            )
+            atime: int | None = attr.st_atime_ns if fields.update_atime else entry.atime_ns
+            mtime: int | None = attr.st_mtime_ns if fields.update_mtime else entry.mtime_ns
+            if (
+                fields.update_atime
+                and fields.update_mtime
+                and _just_now(attr.st_atime_ns, attr.st_mtime_ns)
+            ):
+                atime = mtime = None  # "now", which write permission allows, not only the owner
+            entry = nodes.grid.utime(lfn, atime, mtime, follow_symlinks=not link)
         self._changed(entry.parent_id)
         attributes = self._shown(entry)  # chmod of a file being written keeps its size
         if isinstance(opened, WriteFile):
@@ -820,6 +824,15 @@ class GridOperations(pyfuse3.Operations):
         text = _xattr_name(name)
         entry_id = self._entry_id(inode)
         await self._as(ctx, lambda nodes: nodes.removexattr(entry_id, text))
+
+
+def _just_now(atime_ns: int, mtime_ns: int) -> bool:
+    """Whether SETATTR's times are "now" (utimensat's ``UTIME_NOW``, ``touch``).
+
+    pyfuse3 gives "now" as the time it took on receiving the request, the same
+    for both: an equal pair from the last second is taken for it.
+    """
+    return atime_ns == mtime_ns and 0 <= time.time_ns() - mtime_ns < 1_000_000_000
 
 
 def _text(name: bytes) -> str:

@@ -291,13 +291,30 @@ class Grid(ReplicaCalls, MetadataCalls):
         """Change the mode bits of ``lfn``."""
         return self._catalog.chmod(lfn, mode)
 
-    def chown(self, lfn: str, owner: str | None = None, group: str | None = None) -> Stat:
-        """Change the owner and/or group of ``lfn``."""
-        return self._catalog.chown(lfn, owner, group)
+    def chown(
+        self,
+        lfn: str,
+        owner: str | None = None,
+        group: str | None = None,
+        *,
+        follow_symlinks: bool = True,
+    ) -> Stat:
+        """Change the owner and/or group of ``lfn``; a link's own without ``follow_symlinks``."""
+        return self._catalog.chown(lfn, owner, group, follow_symlinks=follow_symlinks)
 
-    def utime(self, lfn: str, atime_ns: int | None = None, mtime_ns: int | None = None) -> Stat:
-        """Set the access and modification times of ``lfn`` (both ``None``: now)."""
-        return self._catalog.utime(lfn, atime_ns, mtime_ns)
+    def utime(
+        self,
+        lfn: str,
+        atime_ns: int | None = None,
+        mtime_ns: int | None = None,
+        *,
+        follow_symlinks: bool = True,
+    ) -> Stat:
+        """Set the access and modification times of ``lfn`` (both ``None``: now).
+
+        Without ``follow_symlinks``, a link's own.
+        """
+        return self._catalog.utime(lfn, atime_ns, mtime_ns, follow_symlinks=follow_symlinks)
 
     def getacl(self, lfn: str) -> list[AclEntry]:
         """The ACL of ``lfn``."""

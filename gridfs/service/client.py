@@ -398,14 +398,40 @@ class RemoteCatalog(_AsProven):
         """Change the permission bits."""
         return self._service.call(Stat, "catalog/chmod", lfn=lfn, mode=mode)
 
-    def chown(self, lfn: str, owner: str | None = None, group: str | None = None) -> Stat:
-        """Change owner and/or group."""
-        return self._service.call(Stat, "catalog/chown", lfn=lfn, owner=owner, group=group)
-
-    def utime(self, lfn: str, atime_ns: int | None = None, mtime_ns: int | None = None) -> Stat:
-        """Set access and modification times."""
+    def chown(
+        self,
+        lfn: str,
+        owner: str | None = None,
+        group: str | None = None,
+        *,
+        follow_symlinks: bool = True,
+    ) -> Stat:
+        """Change owner and/or group (of a link itself, without ``follow_symlinks``)."""
         return self._service.call(
-            Stat, "catalog/utime", lfn=lfn, atime_ns=atime_ns, mtime_ns=mtime_ns
+            Stat,
+            "catalog/chown",
+            lfn=lfn,
+            owner=owner,
+            group=group,
+            follow_symlinks=follow_symlinks,
+        )
+
+    def utime(
+        self,
+        lfn: str,
+        atime_ns: int | None = None,
+        mtime_ns: int | None = None,
+        *,
+        follow_symlinks: bool = True,
+    ) -> Stat:
+        """Set access and modification times (of a link itself, without ``follow_symlinks``)."""
+        return self._service.call(
+            Stat,
+            "catalog/utime",
+            lfn=lfn,
+            atime_ns=atime_ns,
+            mtime_ns=mtime_ns,
+            follow_symlinks=follow_symlinks,
         )
 
     def set_comment(self, lfn: str, comment: str | None) -> None:

@@ -182,3 +182,107 @@ def test_owner_rules_and_the_sticky_bit_are_the_catalogs(
             "sh", "-c", f"echo n > {target / 'gilda' / 'n'} && rm {target / 'gilda' / 'n'}"
         )
         assert mine.returncode == 0, mine.stderr
+
+
+def _as(uid: int, gid: int, groups: str, *command: str | Path) -> subprocess.CompletedProcess[str]:
+    """``command`` run as local ``uid``/``gid`` with supplementary ``groups`` ("" for none)."""
+    supplementary = [f"--groups={groups}"] if groups else ["--clear-groups"]
+    return subprocess.run(
+        ["setpriv", f"--reuid={uid}", f"--regid={gid}", *supplementary]
+        + [str(part) for part in command],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _with_tables(config_path: Path) -> None:
+    """Local uids 65531 and 65532 are grid users u1 and u2; gids 65531..65533 groups g1..g3."""
+    text = config_path.read_text()
+    config_path.write_text(
+        text + "[mount.users]\nu1 = 65531\nu2 = 65532\n"
+        "[mount.groups]\ng1 = 65531\ng2 = 65532\ng3 = 65533\n"
+    )
+
+
+def test_chown_by_its_owner_clears_the_set_id_bits_as_linux_does(
+    config_path: Path, populated, shared_dir: Path, tmp_path: Path
+) -> None:
+    grid, _ = populated
+    (shared_dir / "mnt").mkdir()
+    _with_tables(config_path)
+    grid.chmod("/grid/gilda", 0o777)
+    with mounted(
+        config_path, shared_dir / "mnt", tmp_path / "mount.log", "-o", "allow_other"
+    ) as target:
+        program = target / "gilda" / "program"
+        made = _as(65531, 65531, "65532", "sh", "-c", f"touch {program} && chmod 6755 {program}")
+        assert made.returncode == 0, made.stderr
+        assert os.stat(program).st_mode & 0o7777 == 0o6755
+        changed = _as(65531, 65531, "65532", "chgrp", "65532", program)
+        assert changed.returncode == 0, changed.stderr
+        assert os.stat(program).st_mode & 0o7777 == 0o755  # both gone: it is g+x
+        entry = grid.stat("/grid/gilda/program")
+        assert (entry.group, entry.mode) == ("g2", 0o755)
+        # Without group execute, set-group-ID means mandatory locking: it stays.
+        _as(65531, 65531, "65532", "chmod", "6745", program)
+        assert _as(65531, 65531, "65532", "chgrp", "65531", program).returncode == 0
+        assert os.stat(program).st_mode & 0o7777 == 0o2745
+        # A refused chown (a group the caller is not in) changes nothing.
+        _as(65531, 65531, "65532", "chmod", "6755", program)
+        refused = _as(65531, 65531, "65532", "chgrp", "65533", program)
+        assert "Operation not permitted" in refused.stderr
+        assert os.stat(program).st_mode & 0o7777 == 0o6755
+        # A directory keeps them, as on Linux.
+        directory = target / "gilda" / "shared"
+        _as(65531, 65531, "65532", "sh", "-c", f"mkdir {directory} && chmod 6775 {directory}")
+        assert _as(65531, 65531, "65532", "chgrp", "65532", directory).returncode == 0
+        assert os.stat(directory).st_mode & 0o7777 == 0o6775
+
+
+def test_the_callers_groups_are_its_processs_after_setgroups(
+    config_path: Path, populated, shared_dir: Path, tmp_path: Path
+) -> None:
+    grid, _ = populated
+    (shared_dir / "mnt").mkdir()
+    _with_tables(config_path)
+    grid.chmod("/grid/gilda", 0o755)
+    grid.mkdir("/grid/gilda/g3-only", 0o770)
+    grid.chown("/grid/gilda/g3-only", group="gilda")
+    grid.setacl("/grid/gilda/g3-only", parse_acl("u::rwx,g::---,g:g3:rwx,mask::rwx,o::---"))
+    with mounted(
+        config_path, shared_dir / "mnt", tmp_path / "mount.log", "-o", "allow_other"
+    ) as target:
+        inside = target / "gilda" / "g3-only"
+        # u1's account has no groups here: only a process holding g3 gets in.
+        assert "Permission denied" in _as(65531, 65531, "", "ls", inside).stderr
+        made = _as(65531, 65531, "65533", "touch", inside / "by-u1")
+        assert made.returncode == 0, made.stderr
+        assert _as(65531, 65531, "65532,65533", "ls", inside).stdout == "by-u1\n"
+        # Another process of u1 without g3 is judged without it (the cache is per process).
+        assert "Permission denied" in _as(65531, 65531, "65532", "ls", inside).stderr
+    assert grid.stat("/grid/gilda/g3-only/by-u1").owner == "u1"
+
+
+def test_lchown_and_lutimes_change_the_link_itself(
+    config_path: Path, populated, tmp_path: Path
+) -> None:
+    grid, _ = populated
+    text = config_path.read_text().replace('groups = ["gilda"]', 'groups = ["gilda", "atlas"]')
+    config_path.write_text(text + "[mount.groups]\natlas = 2001\n")
+    before = grid.stat("/grid/gilda/trailers/matrix.mpg")
+    with mounted(config_path, tmp_path / "mnt", tmp_path / "mount.log") as target:
+        link = target / "gilda" / "neo.mpg"
+        os.utime(link, ns=(1_000_000_000, 2_000_000_000), follow_symlinks=False)
+        os.chown(link, -1, 2001, follow_symlinks=False)
+        shown = os.lstat(link)
+        assert (shown.st_atime_ns, shown.st_mtime_ns, shown.st_gid) == (
+            1_000_000_000,
+            2_000_000_000,
+            2001,
+        )
+        assert os.stat(link).st_mtime_ns == before.mtime_ns  # the file it leads to is untouched
+    entry = grid.lstat("/grid/gilda/neo.mpg")
+    assert (entry.atime_ns, entry.mtime_ns, entry.group) == (1_000_000_000, 2_000_000_000, "atlas")
+    after = grid.stat("/grid/gilda/trailers/matrix.mpg")
+    assert (after.mtime_ns, after.group) == (before.mtime_ns, before.group)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import grp
+import os
 import pwd
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +13,7 @@ pytest.importorskip("pyfuse3")
 
 from gridfs.catalog import Identity
 from gridfs.errors import InvalidArgument
-from gridfs.fuse.ids import NOBODY, IdMapper
+from gridfs.fuse.ids import NOBODY, IdMapper, ProcessGroups
 
 ALICE = Identity("/DC=org/CN=Alice", ("gilda", "atlas"))
 
@@ -67,3 +69,38 @@ def test_a_table_entry_wins_over_a_local_account_of_the_same_name() -> None:
     assert ids.uid("root") == 5000
     assert ids.user_name(5000) == "root"
     assert ids.user_name(0) is None  # local root is not the grid's "root" here
+
+
+def _status(proc: Path, pid: int, groups: str) -> None:
+    (proc / str(pid)).mkdir(exist_ok=True)
+    (proc / str(pid) / "status").write_text(f"Name:\tx\nUid:\t12345\nGroups:\t{groups}\n")
+
+
+def test_a_callers_groups_are_its_process_groups_not_its_accounts(tmp_path: Path) -> None:
+    processes = ProcessGroups(ttl=60, proc=str(tmp_path))
+    ids = IdMapper(
+        ALICE,
+        users={"/DC=org/CN=Bob": 12345},
+        groups={"atlas": 23456, "cms": 34567},
+        own_uid=1000,
+        own_gid=1000,
+        processes=processes,
+    )
+    _status(tmp_path, 77, "23456 34567 ")  # after setgroups(): atlas and cms
+    _status(tmp_path, 78, "")  # setgroups(0, NULL): none but the primary one
+    assert ids.caller(12345, 34567, 77) == Identity("/DC=org/CN=Bob", ("cms", "atlas"))
+    assert ids.caller(12345, 23456, 78) == Identity("/DC=org/CN=Bob", ("atlas",))
+    # Kept for the ttl: a change within it is seen later; a process gone falls back.
+    _status(tmp_path, 77, "")
+    assert ids.caller(12345, 34567, 77).groups == ("cms", "atlas")
+    assert ids.caller(12345, 34567, 79) == Identity("/DC=org/CN=Bob", ("cms",))  # no /proc/79
+    assert ids.caller(1000, 1000, 77) is ALICE  # the mounting user is its identity
+
+
+def test_process_groups_are_read_again_after_the_ttl(tmp_path: Path) -> None:
+    processes = ProcessGroups(ttl=0, proc=str(tmp_path))
+    _status(tmp_path, 5, "1 2")
+    assert processes.groups(5) == (1, 2)
+    _status(tmp_path, 5, "3")
+    assert processes.groups(5) == (3,)
+    assert ProcessGroups().groups(os.getpid()) == tuple(os.getgroups())

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from gridfs.catalog import Catalog, ReplicaStatus
+from gridfs.catalog import SUPERUSER, Catalog, ReplicaStatus
 from gridfs.errors import (
     AlreadyExists,
     DirectoryNotEmpty,
@@ -150,6 +150,32 @@ def test_chmod_chown_utime(trailers: Catalog, catalog_url: str) -> None:
     assert (entry.atime_ns, entry.mtime_ns) == (1_000_000_000, 2_000_000_000)
     now = trailers.utime("/grid/gilda/trailers/a")
     assert now.mtime_ns > time.time_ns() - 60 * 10**9
+
+
+def test_chown_clears_set_id_bits_as_linux_and_links_change_themselves(
+    trailers: Catalog,
+) -> None:
+    lfn = "/grid/gilda/trailers/a"
+    add(trailers, lfn)
+    trailers.chmod(lfn, 0o6755)
+    assert trailers.chown(lfn, group="atlas").mode == 0o755  # g+x: both bits go
+    trailers.chmod(lfn, 0o6745)
+    assert trailers.chown(lfn, group="gilda").mode == 0o2745  # set-gid without g+x: locking
+    trailers.chmod(lfn, 0o6755)
+    admin = trailers.as_identity(SUPERUSER)
+    assert admin.chown(lfn, owner="bob").mode == 0o755  # by the superuser too, as ext4
+    trailers.mkdir("/grid/gilda/trailers/d", 0o6775)
+    # A directory keeps them.
+    assert trailers.chown("/grid/gilda/trailers/d", group="atlas").mode == 0o6775
+    trailers.symlink("a", "/grid/gilda/trailers/link")
+    link = trailers.utime(
+        "/grid/gilda/trailers/link", 1_000_000_000, 2_000_000_000, follow_symlinks=False
+    )
+    assert (link.is_symlink(), link.mtime_ns) == (True, 2_000_000_000)
+    link = trailers.chown("/grid/gilda/trailers/link", group="atlas", follow_symlinks=False)
+    assert (link.is_symlink(), link.group) == (True, "atlas")
+    target = trailers.stat("/grid/gilda/trailers/link")
+    assert (target.name, target.owner, target.mtime_ns != 2_000_000_000) == ("a", "bob", True)
 
 
 def test_sizes_checksums_and_comments(trailers: Catalog) -> None:
