@@ -1,4 +1,4 @@
-"""grid:// read and written by the analysis tools: uproot, pandas and pyarrow.
+"""grid:// read and written by the analysis tools: uproot, pandas, pyarrow and dask.
 
 They reach grid:// through fsspec's registry (the package's entry point) and
 pass the configuration as a storage option, as a user would.
@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import awkward as ak
+import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pyarrow.dataset as pads
@@ -36,6 +37,12 @@ def events(seed: int) -> dict[str, np.ndarray]:
     }
 
 
+def write_tree(path: Path, data: dict[str, np.ndarray]) -> None:
+    """A TTree ``events`` of ``data``'s branches (from a plain dict uproot writes an RNTuple)."""
+    with uproot.recreate(path) as out:
+        out.mktree("events", {name: values.dtype for name, values in data.items()}).extend(data)
+
+
 @pytest.fixture(scope="module", params=["file-se", "xrootd-se"])
 def analysis(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -49,8 +56,7 @@ def analysis(
     lfns = []
     for seed in (1, 2):
         local = directory / f"run{seed}.root"
-        with uproot.recreate(local) as out:
-            out["events"] = events(seed)
+        write_tree(local, events(seed))
         lfn = f"{VO}/mc/run{seed}.root"
         fs.put(str(local), lfn)
         lfns.append(lfn)
@@ -63,6 +69,7 @@ def test_uproot_opens_a_grid_file_by_lfn(analysis: tuple[GridFileSystem, str, li
     fs, config, (first, _) = analysis
     assert fs.info(first)["status"] == FileStatus.READY.value
     with uproot.open(f"grid://{first}:events", config=config) as tree:
+        assert isinstance(tree, uproot.TTree)
         assert tree.num_entries == ENTRIES
         arrays = tree.arrays(list(BRANCHES), library="np")
     for name, expected in events(1).items():
@@ -127,7 +134,7 @@ def test_the_usual_configuration_search_applies_without_options(
         GridFileSystem.clear_instance_cache()
 
 
-def test_pandas_and_pyarrow_read_and_write_grid_urls(
+def test_pandas_pyarrow_and_dask_read_and_write_grid_urls(
     analysis: tuple[GridFileSystem, str, list[str]], tmp_path: Path
 ) -> None:
     fs, config, _ = analysis
@@ -149,3 +156,6 @@ def test_pandas_and_pyarrow_read_and_write_grid_urls(
     table = pads.dataset(f"{VO}/tables/pq", filesystem=fs, format="parquet").to_table()
     assert sorted(table.column("run").to_pylist()) == list(range(1000))
     assert pq.read_table(f"{VO}/tables/pq/part2.parquet", filesystem=fs).num_rows == 333
+    lazy = dd.read_parquet(f"grid://{VO}/tables/pq", storage_options=options)
+    assert lazy.npartitions == 3
+    assert sorted(lazy["run"].compute().tolist()) == list(range(1000))

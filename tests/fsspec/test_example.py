@@ -15,3 +15,4 @@ def test_the_analysis_example_runs() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "mean pt over 100000 events" in done.stdout
+    assert "events in all runs: 100000" in done.stdout  # dask over the grid directory
