@@ -1,6 +1,7 @@
 """The /grid mount against a native filesystem and xrootdfs, side by side in one run.
 
     .venv/bin/python benchmarks/mount.py [--size-mib 1024] [--entries 10000] [--runs 3]
+        [--metadata-files 10000] [--metadata-only]
 
 Needs root (it drops the kernel's dentry cache for the cold listings and mounts
 xrootdfs), fuse3, xrootd-server and xrootd-fuse (``make system-deps``).
@@ -29,6 +30,12 @@ project's own FUSE filesystem (Debian's xrootd-fuse), mounts the same server.
    catalog query each), a missing ``user.comment`` (the same, answered ENODATA),
    and ``security.selinux`` (answered from memory), per second, against a
    ``user.*`` attribute on ext4.
+4. Metadata at local-disk speed: ``--metadata-files`` files of 4 KiB in one
+   directory, on ext4, the mount and xrootdfs, cold (a fresh mount for each
+   operation, and ``echo 3 > /proc/sys/vm/drop_caches``): ``os.stat`` of each
+   file (by name, not listed first), ``os.listdir``, ``find``, ``find`` again
+   at once (warm), and ``ls -l``. Median seconds, and the ratio to ext4.
+   ``--metadata-only`` runs this table alone (quick: no 1 GiB file).
 """
 
 from __future__ import annotations
@@ -126,6 +133,92 @@ def seconds(command: list[str]) -> float:
 
 def drop_dentries() -> None:
     Path("/proc/sys/vm/drop_caches").write_text("2\n")
+
+
+def drop_caches() -> None:
+    """Pages, dentries and inodes: what "cold" means in the metadata table."""
+    os.sync()
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+
+
+METADATA_DIR = "small"
+SMALL = b"m" * 4096
+
+
+def setup_metadata(work: Path, config: Path, server: object, files: int) -> dict[str, Path]:
+    """``files`` files of 4 KiB in one directory: on ext4, in the catalog, on the server."""
+    names = [f"s{index:06}" for index in range(files)]
+    with Grid.from_config(load_config(config)) as grid:
+        grid.makedirs(f"/grid/bench/{METADATA_DIR}")
+        with grid.catalog.transaction():
+            for name in names:
+                grid.catalog.add_file(
+                    f"/grid/bench/{METADATA_DIR}/{name}", size=len(SMALL), checksum="00000001"
+                )
+    native = work / f"native-{METADATA_DIR}"
+    exported = server.data_dir / METADATA_DIR  # type: ignore[attr-defined]
+    for directory in (native, exported):
+        directory.mkdir()
+        for name in names:
+            (directory / name).write_bytes(SMALL)
+    return {"native ext4": native, "exported": exported}
+
+
+def _stat_each(directory: Path, names: list[str]) -> float:
+    started = time.perf_counter()
+    for name in names:
+        os.stat(directory / name)
+    return time.perf_counter() - started
+
+
+def _listdir(directory: Path) -> float:
+    started = time.perf_counter()
+    os.listdir(directory)
+    return time.perf_counter() - started
+
+
+def measure_metadata(
+    table: Table, config: Path, server: object, work: Path, *, native: Path, files: int
+) -> None:
+    """One run of table 4: each operation on fresh mounts, after dropping the caches."""
+    names = [f"s{index:06}" for index in range(files)]
+    operations: list[tuple[str, Callable[[Path], list[tuple[str, float]]]]] = [
+        ("os.stat of each file", lambda d: [("", _stat_each(d, names))]),
+        ("os.listdir", lambda d: [("", _listdir(d))]),
+        (
+            "find",
+            lambda d: [("", seconds(["find", str(d)])), (", warm", seconds(["find", str(d)]))],
+        ),
+        ("ls -l", lambda d: [("", seconds(["ls", "-l", str(d)]))]),
+    ]
+    url = server.url  # type: ignore[attr-defined]
+    for operation, measure in operations:
+        with (
+            gridfs_mount(config, work / "mnt", work / "cache-metadata") as mnt,
+            xrootdfs_mount(url, work / "xrdfs") as xrdfs,
+        ):
+            for where, directory in (
+                ("native ext4", native),
+                ("mount", mnt / "bench" / METADATA_DIR),
+                ("xrootdfs", xrdfs / METADATA_DIR),
+            ):
+                drop_caches()
+                for suffix, value in measure(directory):
+                    add(table, f"{operation}{suffix}|{where}", value)
+
+
+def report_metadata(args: argparse.Namespace, table: Table) -> None:
+    print(
+        f"\n4. {args.metadata_files} files of 4 KiB in one directory, cold (fresh mounts, "
+        f"caches dropped), median seconds of {args.runs} (ratio: to ext4)"
+    )
+    wheres = ("native ext4", "mount", "xrootdfs")
+    print(f"{'operation':<26} " + " ".join(f"{w:>12}" for w in wheres) + "   mount/ext4")
+    operations = list(dict.fromkeys(name.split("|")[0] for name in table))
+    for operation in operations:
+        medians = [statistics.median(table[f"{operation}|{where}"]) for where in wheres]
+        cells = " ".join(f"{m:>12.3f}" for m in medians)
+        print(f"{operation:<26} {cells}   {medians[1] / medians[0]:>10.1f}")
 
 
 def setup(work: Path, server: object, size_mib: int, entries: int) -> tuple[Path, dict[str, Path]]:
@@ -257,6 +350,8 @@ def main() -> int:
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--xattrs", type=int, default=2000)
+    parser.add_argument("--metadata-files", type=int, default=10_000)
+    parser.add_argument("--metadata-only", action="store_true", help="table 4 alone")
     args = parser.parse_args()
     if os.geteuid() != 0:
         parser.error("run it as root: it mounts xrootdfs and drops the dentry cache")
@@ -270,10 +365,22 @@ def main() -> int:
     reads: Table = {}
     listings: Table = {}
     xattrs: Table = {}
+    metadata: Table = {}
     try:
         server.start(work / "xrootd")
-        config, paths = setup(work, server, args.size_mib, args.entries)
-        for run in range(args.runs):
+        size_mib = 1 if args.metadata_only else args.size_mib
+        config, paths = setup(work, server, size_mib, 0 if args.metadata_only else args.entries)
+        small = setup_metadata(work, config, server, args.metadata_files)
+        for _ in range(args.runs):
+            measure_metadata(
+                metadata,
+                config,
+                server,
+                work,
+                native=small["native ext4"],
+                files=args.metadata_files,
+            )
+        for run in range(0 if args.metadata_only else args.runs):
             with (
                 # A fresh block cache for every run: the first root:// read is from the server.
                 gridfs_mount(config, work / "mnt", work / f"cache-{run}") as mnt,
@@ -293,7 +400,9 @@ def main() -> int:
             unmount(target)
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
-    report(args, reads, listings, xattrs)
+    if not args.metadata_only:
+        report(args, reads, listings, xattrs)
+    report_metadata(args, metadata)
     return 0
 
 

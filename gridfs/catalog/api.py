@@ -77,6 +77,10 @@ class CatalogAPI(Protocol):
         """Up to ``limit`` entries of a directory with ids above ``after``."""
         ...
 
+    def children(self, directory_id: EntryId, *, after: int = 0, limit: int) -> list[Stat]:
+        """What :meth:`lookup` gives for each child, a page at a time, in one request."""
+        ...
+
     def guid_of(self, lfn: str) -> str:
         """The GUID of file ``lfn``."""
         ...

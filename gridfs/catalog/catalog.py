@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from gridfs.catalog.acls import AclCalls
 from gridfs.catalog.api import CatalogAPI
@@ -20,11 +21,12 @@ from gridfs.catalog.engine import open_catalog_engine
 from gridfs.catalog.identity import Identity
 from gridfs.catalog.models import EntryModel
 from gridfs.catalog.namespace import NamespaceCalls
-from gridfs.catalog.permissions import READ
+from gridfs.catalog.permissions import EXECUTE, READ
+from gridfs.catalog.queries import CHILD_BY_NAME, CHILDREN
 from gridfs.catalog.records import EntryId, EntryKind, Stat
 from gridfs.catalog.replicas import ReplicaCalls
 from gridfs.catalog.store import ROOT_ID, CatalogStore
-from gridfs.errors import InvalidArgument, IsADirectory, NotADirectory
+from gridfs.errors import InvalidArgument, IsADirectory, NotADirectory, NotFound
 
 __all__ = ["ROOT_ID", "Catalog"]
 
@@ -97,6 +99,9 @@ class Catalog(NamespaceCalls, BulkCalls, ReplicaCalls, AclCalls):
     def stat(self, lfn: str, *, follow_symlinks: bool = True) -> Stat:
         """The entry at ``lfn``; with ``follow_symlinks=False``, a link itself."""
         with self.store.session() as session:
+            found = self.store.walk_stat(session, lfn, follow_last=follow_symlinks)
+            if found is not None:
+                return found
             return self.store.to_stat(self.store.resolve(session, lfn, follow_last=follow_symlinks))
 
     def stat_id(self, entry_id: EntryId) -> Stat:
@@ -111,11 +116,37 @@ class Catalog(NamespaceCalls, BulkCalls, ReplicaCalls, AclCalls):
         ancestors, as a path walk from the root would.
         """
         with self.store.session() as session:
-            parent = self.store.by_id(session, parent_id)
-            self.store.require_reachable(
-                session, parent, self.store.name_of(session, parent, parent_id)
-            )
-            return self.store.to_stat(self.store.child(session, parent, name, name))
+            parent = self._searchable(session, parent_id, name)
+            row = session.execute(CHILD_BY_NAME, {"parent": parent.id, "name": name}).first()
+            if row is None:
+                raise NotFound(f"no such LFN: {name}", name)
+            return self.store.to_stat(row)
+
+    def children(self, directory_id: EntryId, *, after: int = 0, limit: int) -> list[Stat]:
+        """Up to ``limit`` children of a directory with ids above ``after``, in id order.
+
+        What :meth:`lookup` of each of their names would give, in one query:
+        it needs what a lookup needs (search permission on the directory and
+        its ancestors), not read permission. A filesystem fetches a directory's
+        entries with it on its first lookup there, and answers the next ones itself.
+        """
+        with self.store.session() as session:
+            parent = self._searchable(session, directory_id, str(directory_id))
+            rows = session.execute(
+                CHILDREN, {"parent": parent.id, "after": after, "limit": limit}
+            ).all()
+            return [self.store.to_stat(row) for row in rows]
+
+    def _searchable(self, session: Session, directory_id: EntryId, lfn: str) -> EntryModel:
+        """Directory ``directory_id``, checked searchable, and its ancestors too."""
+        parent = self.store.by_id(session, directory_id)
+        if parent.kind != EntryKind.DIRECTORY:
+            raise NotADirectory(f"not a directory: {lfn}", lfn)
+        self.store.require_reachable(
+            session, parent, self.store.name_of(session, parent, directory_id)
+        )
+        self.store.require(session, parent, EXECUTE, lfn)
+        return parent
 
     def lfn_of(self, entry_id: EntryId) -> str:
         """The LFN of an entry, found by walking up to the root."""
@@ -160,11 +191,8 @@ class Catalog(NamespaceCalls, BulkCalls, ReplicaCalls, AclCalls):
         with self.store.session() as session:
             directory = self.store.by_id(session, directory_id)
             self.store.require(session, directory, READ, directory.name or "/")
-            rows = session.scalars(
-                select(EntryModel)
-                .where(EntryModel.parent_id == directory_id, EntryModel.id > after)
-                .order_by(EntryModel.id)
-                .limit(limit)
+            rows = session.execute(
+                CHILDREN, {"parent": directory_id, "after": after, "limit": limit}
             ).all()
             return [self.store.to_stat(row) for row in rows]
 

@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import Engine, literal, select
@@ -35,6 +36,7 @@ from gridfs.catalog.identity import Identity
 from gridfs.catalog.lfn import join_lfn, split_lfn
 from gridfs.catalog.models import AclModel, EntryModel
 from gridfs.catalog.permissions import EXECUTE, WRITE, AclEntry, AclTag, is_allowed
+from gridfs.catalog.queries import WALK_COLUMNS, walk
 from gridfs.catalog.records import EntryId, EntryKind, FileStatus, Stat
 from gridfs.errors import (
     AlreadyExists,
@@ -64,6 +66,7 @@ ROOT_ID = EntryId(1)  # the first row the first migration writes
 BULK_CHUNK = 5000  # ids or names per IN (...): under every dialect's parameter limit
 _MAX_SYMLINK_HOPS = 40  # Linux's limit
 _MAX_DEPTH = 4096  # far beyond any real tree: a walk that goes further is a loop
+_FAST_DEPTH = 32  # paths up to this depth are walked in one query (a join per level)
 _CONFLICT_ATTEMPTS = 10
 
 Name = str | Callable[[], str]
@@ -129,6 +132,18 @@ def retry_on_conflict(method: Callable[Concatenate[S, P], T]) -> Callable[Concat
         raise AssertionError("unreachable")
 
     return wrapper
+
+
+@dataclass(frozen=True)
+class _Level:
+    """One entry on a walked path: what the permission check reads."""
+
+    id: int | None  # None: no such name at this level (nor below)
+    kind: str
+    mode: int
+    owner: str
+    group_name: str
+    has_acl: bool
 
 
 class CatalogStore:
@@ -287,6 +302,45 @@ class CatalogStore:
         if want:
             self.require(session, node, want, lfn)
         return node
+
+    def walk_stat(
+        self, session: Session, lfn: str, *, follow_last: bool = True, want: int = 0
+    ) -> Stat | None:
+        """:meth:`resolve` in one query, as a :class:`Stat`; None where it takes the slow way.
+
+        The whole path is joined level by level in one statement compiled once
+        per depth (:func:`~gridfs.catalog.queries.walk`); search permission is
+        checked on each directory as :meth:`resolve` does, with the same errors.
+        None for the root, a very deep path, or a symbolic link to follow on
+        the way: :meth:`resolve` handles those.
+        """
+        parts = split_lfn(lfn)
+        if not parts or len(parts) > _FAST_DEPTH:
+            return None
+        values: dict[str, object] = {"root": ROOT_ID}
+        values.update({f"n{k}": name for k, name in enumerate(parts, 1)})
+        row = session.execute(walk(len(parts)), values).one()
+        mapping = row._mapping
+        levels = [
+            _Level(*(mapping[f"k{k}_{name}"] for name in WALK_COLUMNS))
+            for k in range(len(parts) + 1)
+        ]
+        acls = self.acls_of(session, [level for level in levels if level.has_acl])
+        for k, level in enumerate(levels):  # the checks of resolve(), in its order
+            if level.id is None:
+                raise NotFound(f"no such LFN: {lfn}", lfn)
+            last = k == len(parts)
+            if level.kind == EntryKind.SYMLINK and (follow_last or not last):
+                return None  # links resolve lexically against where they are: resolve() does it
+            if last:
+                break
+            if level.kind != EntryKind.DIRECTORY:
+                raise NotADirectory(f"not a directory: {lfn}", lfn)
+            if not self.allows(level, acls.get(level.id, []), EXECUTE):
+                raise PermissionDenied(f"permission denied: {lfn}", lfn)
+        if want and not self.allows(row, acls.get(row.id, []), want):
+            raise PermissionDenied(f"permission denied: {lfn}", lfn)
+        return self.to_stat(row)
 
     def resolve_parent(self, session: Session, parts: tuple[str, ...], lfn: str) -> EntryModel:
         """The directory that holds (or would hold) the entry whose LFN splits into ``parts``."""

@@ -10,7 +10,10 @@ page cache holds) are given in the loop itself, without a thread hop.
 
 Listings carry each entry's attributes (READDIRPLUS), valid for the
 configured entry and attribute timeouts, so ``ls -l`` does not look each
-entry up again.
+entry up again. A directory's children are fetched whole, in one catalog
+request, on the first lookup or listing there, and kept per identity for the
+entry timeout (:mod:`gridfs.fuse.directories`): the lookups, ``getattr`` and
+``readdir`` that follow are answered from memory in the loop itself.
 
 Each request acts as its caller: the local uid and gid the kernel gives map
 to a grid identity (:class:`IdMapper`), and the catalog checks that
@@ -41,8 +44,16 @@ import pyfuse3
 import trio
 
 from gridfs.config import MountSettings
-from gridfs.errors import GridError, InvalidArgument, NoReplicaAvailable, NotFound, ReadOnly
+from gridfs.errors import (
+    GridError,
+    InvalidArgument,
+    NoReplicaAvailable,
+    NotFound,
+    PermissionDenied,
+    ReadOnly,
+)
 from gridfs.fuse.blockcache import BlockCache
+from gridfs.fuse.directories import Directory, DirectoryCache
 from gridfs.fuse.errno_boundary import errno_boundary
 from gridfs.fuse.holders import writers_holding
 from gridfs.fuse.ids import IdMapper
@@ -62,6 +73,8 @@ _Listed = tuple[bytes, pyfuse3.EntryAttributes, int]  # name, attributes, entry 
 
 _BLOCK_SIZE = 128 * 1024
 _READDIR_PAGE = 256
+_FETCH_PAGE = 5000  # children per catalog request when a directory is fetched whole
+_GETATTR = -1  # the walked-stat key of a getattr's answer (modes are 0 to 7)
 
 # Attribute namespaces that are the kernel's business (SELinux labels, POSIX
 # ACLs, trusted.*): gridfs keeps none, and says so (ENOTSUP) in the loop, at
@@ -120,6 +133,9 @@ class GridOperations(pyfuse3.Operations):
         self._writers: dict[EntryId, WriteFile] = {}  # files open for writing, by entry
         self._corrupt_pages: set[EntryId] = set()  # files whose cached pages came from a bad copy
         self._listings: ListingCache[list[_Listed]] = ListingCache(settings.entry_timeout)
+        self._directories: DirectoryCache[pyfuse3.EntryAttributes] = DirectoryCache(
+            settings.entry_timeout
+        )
         self._dirs: dict[int, tuple[EntryId, Nodes]] = {}
         self._handles = itertools.count(1)
         self._stages = Stages(settings.stage_pin)
@@ -222,13 +238,64 @@ class GridOperations(pyfuse3.Operations):
     # -- looking ---------------------------------------------------------------
 
     def _lookup(self, nodes: Nodes, parent_id: EntryId, name: str) -> pyfuse3.EntryAttributes:
+        kept = self._directory(nodes, parent_id)
         try:
+            if kept is not None:
+                attributes = kept.child(name.encode("utf-8"))
+                if attributes is None:
+                    raise NotFound(f"no such entry: {name}", name)
+                return self._with_writer(attributes)
             entry = nodes.lookup(parent_id, name)
         except NotFound:
             if name != QUERY_DIR:
                 raise
             return self._virtual_attributes(self._queries.query_dir(nodes, parent_id))
         return self._shown(entry)
+
+    # -- directories in memory (gridfs.fuse.directories) -------------------------
+
+    def _known(self, ctx: pyfuse3.RequestContext) -> Identity | None:
+        """The caller's identity when the loop may answer it from memory (else None).
+
+        The mounting user's only: another caller's identity takes its
+        process's groups (``/proc``) or its own service credential, which a
+        worker thread reads; what it is kept for is then answered there.
+        """
+        return self._ids.identity if ctx.uid == self._ids.own_uid else None
+
+    def _directory(
+        self, nodes: Nodes, directory_id: EntryId
+    ) -> Directory[pyfuse3.EntryAttributes] | None:
+        """The children of a directory, kept or fetched whole now; None if not worth it.
+
+        In a worker thread. None also when the caller may not search the
+        directory: the request's own path then raises what it should.
+        """
+        identity = nodes.identity
+        kept = self._directories.directory(identity, directory_id)
+        if kept is not None or not self._directories.worth_fetching(directory_id):
+            return kept
+        generation = self._directories.generation()
+        children: list[tuple[int, bytes, pyfuse3.EntryAttributes]] = []
+        after = 0
+        while True:
+            try:
+                page = nodes.children(directory_id, after, _FETCH_PAGE)
+            except PermissionDenied:
+                return None
+            children += [(e.id, e.name.encode("utf-8"), self._attributes(e)) for e in page]
+            if len(page) < _FETCH_PAGE:
+                break
+            if len(children) > self._directories.max_entries // 2:
+                self._directories.skip(directory_id)  # too big to keep: looked up by name
+                return None
+            after = page[-1].id
+        return self._directories.put(identity, directory_id, children, generation=generation)
+
+    def _with_writer(self, attributes: pyfuse3.EntryAttributes) -> pyfuse3.EntryAttributes:
+        """Kept attributes, with the size written so far if the file is open for writing."""
+        writer = self._writers.get(EntryId(self._entry_id(attributes.st_ino)))
+        return attributes if writer is None else self._as_written(attributes, writer)
 
     # -- the virtual query directories (gridfs.fuse.queries) ---------------------
 
@@ -259,7 +326,22 @@ class GridOperations(pyfuse3.Operations):
         return [(name.encode("utf-8"), self._child_attributes(child)) for name, child in listed]
 
     def _getattr(self, nodes: Nodes, entry_id: EntryId) -> pyfuse3.EntryAttributes:
-        return self._shown(nodes.stat(entry_id))
+        generation = self._directories.generation()
+        attributes = self._attributes(nodes.stat(entry_id))
+        self._directories.put_walked(
+            nodes.identity, entry_id, _GETATTR, attributes, generation=generation
+        )
+        return self._with_writer(attributes)
+
+    def _stat_walked(self, nodes: Nodes, entry_id: EntryId, mode: int) -> Stat:
+        """:meth:`Nodes.stat`, kept per identity for the entry timeout (denials are not kept)."""
+        kept = self._directories.walked(nodes.identity, entry_id, mode)
+        if isinstance(kept, Stat):
+            return kept
+        generation = self._directories.generation()
+        entry = nodes.stat(entry_id, mode)
+        self._directories.put_walked(nodes.identity, entry_id, mode, entry, generation=generation)
+        return entry
 
     def _shown(self, entry: Stat) -> pyfuse3.EntryAttributes:
         """An entry's attributes; a file open for writing with the size written so far."""
@@ -297,6 +379,12 @@ class GridOperations(pyfuse3.Operations):
     def _changed(self, *directories: EntryId | None) -> None:
         """The mount changed these directories: their listings must be read again."""
         self._listings.invalidate(*directories)
+        self._directories.invalidate(*directories)
+
+    def _reshaped(self, *directories: EntryId | None) -> None:
+        """The mount changed permissions or moved an entry: what anyone reaches may differ."""
+        self._changed(*directories)
+        self._directories.clear()
 
     @errno_boundary
     async def lookup(
@@ -308,7 +396,16 @@ class GridOperations(pyfuse3.Operations):
             raise pyfuse3.FUSEError(errno.ENOENT) from None  # LFNs are UTF-8
         if self._queries.is_virtual(parent_inode):
             return await self._as(ctx, self._lookup_virtual, parent_inode, text)
-        return await self._as(ctx, self._lookup, self._entry_id(parent_inode), text)
+        parent = self._entry_id(parent_inode)
+        identity = self._known(ctx)
+        kept = None if identity is None else self._directories.directory(identity, parent)
+        if kept is not None:  # answered from memory, in the loop
+            attributes = kept.child(name)
+            if attributes is not None:
+                return self._with_writer(attributes)
+            if text != QUERY_DIR:
+                raise pyfuse3.FUSEError(errno.ENOENT)
+        return await self._as(ctx, self._lookup, parent, text)
 
     @errno_boundary
     async def getattr(
@@ -317,7 +414,16 @@ class GridOperations(pyfuse3.Operations):
         if self._queries.is_virtual(inode):
             entry = self._queries.entry(inode)
             return await self._run(self._virtual_attributes, entry)
-        return await self._as(ctx, self._getattr, self._entry_id(inode))
+        entry_id = self._entry_id(inode)
+        identity = self._known(ctx)
+        if identity is not None:  # answered from memory, in the loop
+            kept = self._directories.child(identity, entry_id)
+            if kept is None:
+                walked = self._directories.walked(identity, entry_id, _GETATTR)
+                kept = walked if isinstance(walked, pyfuse3.EntryAttributes) else None
+            if kept is not None:
+                return self._with_writer(kept)
+        return await self._as(ctx, self._getattr, entry_id)
 
     @errno_boundary
     async def access(
@@ -326,7 +432,14 @@ class GridOperations(pyfuse3.Operations):
         # access(2) and chdir(2) ask here: the kernel leaves every check to the catalog.
         if self._queries.is_virtual(inode):
             return not mode & os.W_OK  # a query's answer: read-only, searchable
-        return await self._as(ctx, lambda nodes: nodes.access(self._entry_id(inode), mode))
+        return await self._as(ctx, self._access, self._entry_id(inode), mode)
+
+    def _access(self, nodes: Nodes, entry_id: EntryId, mode: int) -> bool:
+        try:
+            self._stat_walked(nodes, entry_id, mode)
+        except PermissionDenied:
+            return False
+        return True
 
     @errno_boundary
     async def readlink(self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext) -> bytes:
@@ -345,7 +458,7 @@ class GridOperations(pyfuse3.Operations):
         virtual = self._queries.is_virtual(inode)
         directory = EntryId(inode) if virtual else self._entry_id(inode)
         if not virtual:  # as open(2) of a directory: the walk to it, and read permission
-            await self._run(nodes.stat, directory, os.R_OK)
+            await self._run(self._stat_walked, nodes, directory, os.R_OK)
         handle = next(self._handles)
         self._dirs[handle] = (directory, nodes)
         return pyfuse3.FileHandleT(handle)
@@ -361,6 +474,16 @@ class GridOperations(pyfuse3.Operations):
             listed = await self._run(self._virtual_listing, nodes, directory)
             for position, (name, attributes) in enumerate(listed[start_id:], start_id + 1):
                 if not pyfuse3.readdir_reply(token, name, attributes, position):
+                    return
+            return
+        kept = self._directories.directory(nodes.identity, directory)
+        if kept is None:
+            kept = await self._run(self._directory, nodes, directory)
+        if kept is not None:  # the whole directory in memory: resumed at any id
+            for index in range(kept.after(start_id), len(kept.ids)):
+                entry_id = kept.ids[index]
+                attributes = self._with_writer(kept.attributes[index])
+                if not pyfuse3.readdir_reply(token, kept.names[index], attributes, entry_id):
                     return
             return
         after = start_id
@@ -441,7 +564,7 @@ class GridOperations(pyfuse3.Operations):
             else:
                 raise GridError(f"{destination} exists", destination, errno=errno.EEXIST)
         nodes.grid.rename(source, destination)
-        self._changed(old_id, new_id)
+        self._reshaped(old_id, new_id)
 
     def _setattr(
         self,
@@ -475,7 +598,7 @@ class GridOperations(pyfuse3.Operations):
             ):
                 atime = mtime = None  # "now", which write permission allows, not only the owner
             entry = nodes.grid.utime(lfn, atime, mtime, follow_symlinks=not link)
-        self._changed(entry.parent_id)
+        self._reshaped(entry.parent_id)
         attributes = self._shown(entry)  # chmod of a file being written keeps its size
         if isinstance(opened, WriteFile):
             attributes.st_size = opened.size  # written, not yet stored

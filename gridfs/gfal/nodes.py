@@ -67,6 +67,13 @@ class Nodes:
         """The child ``name`` of directory ``parent_id``, the way to it searchable."""
         return self.grid.catalog.lookup(parent_id, name)
 
+    def children(self, directory_id: EntryId, after: int, limit: int) -> list[Stat]:
+        """Up to ``limit`` children of a directory after id ``after``, as lookups would give them.
+
+        One catalog request; needs search permission on the way, not read permission.
+        """
+        return self.grid.catalog.children(directory_id, after=after, limit=limit)
+
     def list_page(self, directory_id: EntryId, after: int, limit: int) -> list[Stat]:
         """Up to ``limit`` entries of a directory in id order, resuming after id ``after``."""
         return self.grid.catalog.list_page(directory_id, after=after, limit=limit)

@@ -284,6 +284,12 @@ class RemoteCatalog(_AsProven):
             list[Stat], "catalog/list_page", directory_id=directory_id, after=after, limit=limit
         )
 
+    def children(self, directory_id: EntryId, *, after: int = 0, limit: int) -> list[Stat]:
+        """What :meth:`lookup` gives for each child, a page at a time, in one request."""
+        return self._service.call(
+            list[Stat], "catalog/children", directory_id=directory_id, after=after, limit=limit
+        )
+
     def guid_of(self, lfn: str) -> str:
         """The GUID of file ``lfn``."""
         return self._service.call(str, "catalog/guid_of", lfn=lfn)

@@ -130,6 +130,7 @@ RULES: dict[str, Rule] = {
     "catalog.readlink": _rule(_R, ("lfn_or_id", _either)),
     "catalog.iterdir": _rule(_R, ("directory", _either)),
     "catalog.list_page": _rule(_R, ("directory_id", _entry)),
+    "catalog.children": _rule(_R, ("directory_id", _entry)),
     "catalog.guid_of": _rule(_R, ("lfn", _path)),
     "catalog.lfns_of": _rule(_R, ("guid", _guid)),
     "catalog.access": _rule(_R, ("lfn", _path)),

@@ -1,0 +1,69 @@
+"""The mount's directories in memory: kept per identity, for a time, dropped by changes."""
+
+from __future__ import annotations
+
+from gridfs.fuse.directories import DirectoryCache
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+CHILDREN = [(5, b"a", "A"), (9, b"b", "B"), (12, b"c", "C")]
+
+
+def test_kept_per_identity_until_the_time_is_up() -> None:
+    clock = Clock()
+    cache: DirectoryCache[str] = DirectoryCache(10, clock=clock)
+    cache.put("alice", 1, CHILDREN, generation=cache.generation())
+    kept = cache.directory("alice", 1)
+    assert kept is not None
+    assert (kept.child(b"b"), kept.child(b"x")) == ("B", None)
+    assert kept.ids[kept.after(9) :] == [12]  # readdir resumes at any id
+    assert kept.ids[kept.after(0) :] == [5, 9, 12]
+    assert cache.child("alice", 9) == "B"
+    assert cache.directory("bob", 1) is None
+    assert cache.child("bob", 9) is None
+    clock.now = 11
+    assert cache.directory("alice", 1) is None
+    assert cache.child("alice", 9) is None
+
+
+def test_changes_drop_directories_and_walked_stats() -> None:
+    clock = Clock()
+    cache: DirectoryCache[str] = DirectoryCache(10, clock=clock)
+    generation = cache.generation()
+    cache.put("alice", 1, CHILDREN, generation=generation)
+    cache.put("alice", 2, [(20, b"z", "Z")], generation=generation)
+    cache.put_walked("alice", 20, 4, "walked", generation=generation)
+    assert cache.walked("alice", 20, 4) == "walked"
+    cache.invalidate(1)
+    assert cache.directory("alice", 1) is None
+    assert cache.directory("alice", 2) is not None
+    assert cache.walked("alice", 20, 4) is None
+    # A fetch begun before a change is not kept: it may miss the change.
+    assert cache.put("alice", 3, CHILDREN, generation=generation) is None
+    # A directory just changed is not fetched whole again until the time is up.
+    assert not cache.worth_fetching(1)
+    assert cache.worth_fetching(2)
+    clock.now = 11
+    assert cache.worth_fetching(1)
+    cache.clear()
+    assert cache.directory("alice", 2) is None
+
+
+def test_bounded_and_off_without_a_time_to_live() -> None:
+    cache: DirectoryCache[str] = DirectoryCache(10, max_entries=4)
+    cache.put("alice", 1, CHILDREN[:2], generation=0)
+    cache.put("alice", 2, [*CHILDREN[2:], (30, b"d", "D")], generation=0)
+    cache.put("alice", 3, [(40, b"e", "E"), (41, b"f", "F")], generation=0)
+    assert cache.directory("alice", 1) is None  # the oldest made room
+    assert cache.directory("alice", 3) is not None
+    assert cache.put("alice", 4, CHILDREN, generation=0) is None  # more than half the cache
+    off: DirectoryCache[str] = DirectoryCache(0)
+    assert not off.worth_fetching(1)
+    assert off.put("alice", 1, CHILDREN, generation=0) is None
