@@ -94,11 +94,6 @@ def test_rsync_x_both_ways_and_within_the_grid(mountpoint: Path, tmp_path: Path)
     run("rsync", "-aX", "--checksum", f"{source}/", f"{into}/")  # again: nothing to change
 
 
-def _has_mknod() -> bool:
-    operations = Path(__file__).parents[2] / "gridfs" / "fuse" / "operations.py"
-    return "async def mknod" in operations.read_text()
-
-
 def test_tar_xattrs_out_of_the_grid(mountpoint: Path, tmp_path: Path) -> None:
     into = mountpoint / "gilda" / "tree"
     shutil.copytree(tagged_tree(tmp_path / "local"), into, copy_function=_copy_with_xattrs)
@@ -110,11 +105,6 @@ def test_tar_xattrs_out_of_the_grid(mountpoint: Path, tmp_path: Path) -> None:
     assert user_xattrs(out / "tree" / "sub" / "b.txt") == TAGS
 
 
-@pytest.mark.xfail(
-    not _has_mknod(),
-    reason="GNU tar extracts through mknodat, which the mount answers ENOSYS until mknod lands",
-    strict=True,
-)
 def test_tar_xattrs_into_the_grid(mountpoint: Path, tmp_path: Path) -> None:
     archive = tmp_path / "tree.tar"
     run("tar", "--xattrs", "-cf", archive, "-C", tagged_tree(tmp_path / "tree"), ".")
