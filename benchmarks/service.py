@@ -28,7 +28,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from gridfs.catalog import SUPERUSER, Catalog, Identity  # noqa: E402
+from gridfs.catalog import SUPERUSER, Catalog, Identity, NewFile  # noqa: E402
 from gridfs.gfal.services import open_catalog  # noqa: E402
 from tests.service_pki import GridPKI  # noqa: E402
 from tests.service_server import ServiceProcess, write_service_config  # noqa: E402
@@ -42,8 +42,12 @@ def populate(url: str, dirs: int) -> None:
     for d in range(dirs):
         top = f"/bench/d{d}"
         admin.mkdir(top, parents=True)
-        for i in range(FILES):
-            admin.add_file(f"{top}/f{i}", size=1, replicas=[("se1", f"srm://se1/{d}/{i}")])
+        admin.add_files(
+            [
+                NewFile(f"{top}/f{i}", size=1, replicas=(("se1", f"srm://se1/{d}/{i}"),))
+                for i in range(FILES)
+            ]
+        )
     admin.close()
 
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import errno as _errno
-import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from typing import Any, Self, TypeVar
 
 import httpx
+import orjson
 
 from gridfs.catalog import (
     AclEdit,
@@ -119,7 +119,7 @@ class ServiceClient:
 
     def _error(self, response: httpx.Response) -> GridError:
         try:
-            data = json.loads(response.read())
+            data = orjson.loads(response.read())
         except ValueError:
             return GridError(f"catalog service answered {response.status_code} without a body")
         error = error_from_wire(data)
@@ -137,8 +137,8 @@ class ServiceClient:
         if response.status_code != 200:
             raise self._error(response)
         try:
-            data = response.json()
-        except ValueError as exc:
+            data = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
             raise GridError(f"catalog service: {operation} answered no JSON") from exc
         result: T = decode(data.get("result"), returns)
         return result
@@ -193,7 +193,7 @@ def _requests(files: Sequence[NewFile]) -> Iterator[tuple[int, list[NewFile]]]:
 
 
 def _body(arguments: Mapping[str, object]) -> bytes:
-    return json.dumps(encode(dict(arguments)), separators=(",", ":")).encode()
+    return orjson.dumps(encode(dict(arguments)))
 
 
 def _items(response: httpx.Response, item: Any) -> Iterator[Any]:
@@ -201,7 +201,7 @@ def _items(response: httpx.Response, item: Any) -> Iterator[Any]:
         for line in response.iter_lines():
             if not line:
                 continue
-            data = json.loads(line)
+            data = orjson.loads(line)
             if "items" in data:
                 yield from (decode(one, item) for one in data["items"])
             elif data.get("end"):

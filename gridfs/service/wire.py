@@ -27,7 +27,7 @@ import functools
 import inspect
 import types
 import typing
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -126,23 +126,42 @@ def operations() -> dict[str, Operation]:
     return found
 
 
-def encode(value: object) -> object:  # noqa: PLR0911 - a case per kind of value
+def encode(value: object) -> object:
     """``value`` as JSON data."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value.value if isinstance(value, enum.Enum) else value
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, _dt.datetime):
-        return {_DATETIME: value.isoformat()}
-    if isinstance(value, bytes):
-        return {_BYTES: base64.b64encode(value).decode("ascii")}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(key): encode(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [encode(item) for item in value]
-    raise TypeError(f"cannot send a {type(value).__name__} over the wire")
+    kind = type(value)
+    if kind in _SCALARS:  # the common case first: listings are big
+        return value
+    encode_as = _ENCODERS.get(kind)
+    if encode_as is None:  # a type's first value: its encoder is worked out once
+        encode_as = _ENCODERS.setdefault(kind, _encoder(kind))
+    return encode_as(value)
+
+
+_ENCODERS: dict[type, Callable[[Any], object]] = {}
+
+
+def _encoder(kind: type) -> Callable[[Any], object]:  # noqa: PLR0911 - a case per kind of value
+    """How to encode values of type ``kind``, worked out once per type."""
+    if issubclass(kind, enum.Enum):
+        return lambda value: value.value
+    if issubclass(kind, bool | int | float | str):
+        return lambda value: value
+    if issubclass(kind, _dt.datetime):
+        return lambda value: {_DATETIME: value.isoformat()}
+    if issubclass(kind, bytes):
+        return lambda value: {_BYTES: base64.b64encode(value).decode("ascii")}
+    if dataclasses.is_dataclass(kind):
+        names = tuple(f.name for f in dataclasses.fields(kind))
+        return lambda value: {name: encode(getattr(value, name)) for name in names}
+    if issubclass(kind, Mapping):
+        return lambda value: {str(key): encode(item) for key, item in value.items()}
+    if issubclass(kind, list | tuple):
+        return lambda value: [encode(item) for item in value]
+
+    def refuse(value: object) -> object:
+        raise TypeError(f"cannot send a {type(value).__name__} over the wire")
+
+    return refuse
 
 
 def _is_newtype(hint: Any) -> bool:
@@ -214,68 +233,149 @@ def _bytes(data: object) -> bytes:
         raise WireError(f"not base64: {data[_BYTES]!r:.80}") from exc
 
 
-def decode(data: object, hint: Any) -> Any:  # noqa: PLR0911, PLR0912 - a case per kind of type
+def decode(data: object, hint: Any) -> Any:
     """JSON ``data`` as a value of type ``hint``; :class:`WireError` if it is not one."""
-    kind = type(data)
-    if hint is kind and kind in _SCALARS:  # the common case first: listings are big
-        return data
+    return decoder(hint)(data)
+
+
+Decoder = Callable[[Any], Any]
+
+
+@functools.cache
+def decoder(hint: Any) -> Decoder:  # noqa: PLR0911 - a case per kind of type
+    """The decoder of JSON data into values of type ``hint``, worked out once per type.
+
+    A listing of thousands of entries then costs a dict comprehension per
+    entry, not a walk through the type's hints for every value.
+    """
     if hint is Any or hint is object:
-        return _untag(data)
+        return _untag
     if _is_newtype(hint):
-        return hint(decode(data, hint.__supertype__))
+        return decoder(hint.__supertype__)  # a NewType is its supertype at run time
     origin = typing.get_origin(hint)
     if origin in (Union, types.UnionType):
-        members = typing.get_args(hint)
-        if kind in members and kind in _SCALARS:
-            return data
-        for member in members:
-            if _fits(data, member):
-                return decode(data, member)
-        raise WireError(f"{data!r:.80} is not a {hint}")
+        return _union_decoder(hint)
     if origin is not None:
-        return _decode_generic(data, origin, typing.get_args(hint))
-    if not _fits(data, hint):
-        raise WireError(f"{data!r:.80} is not a {getattr(hint, '__name__', hint)}")
+        return _generic_decoder(origin, typing.get_args(hint))
+    if hint in (str, bool, type(None)):
+        return _exact_decoder(hint)
+    if hint is int:
+        return _exact_decoder(int)  # a bool is no int here
     if hint is float:
-        return float(typing.cast(float, data))
+        return _float
     if hint is _dt.datetime:
-        return _datetime(data)
+        return _datetime
     if hint is bytes:
-        return _bytes(data)
+        return _bytes
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        try:
-            return hint(data)
-        except ValueError as exc:
-            raise WireError(f"{data!r:.80} is not a {hint.__name__}") from exc
+        return _enum_decoder(hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        assert isinstance(data, dict)
-        fields = _fields(hint)
-        unknown = set(data) - set(fields)
-        if unknown:
-            raise WireError(f"{hint.__name__} has no field(s) {', '.join(sorted(unknown))}")
+        return _dataclass_decoder(hint)
+
+    def shaped(data: object) -> object:
+        if not _fits(data, hint):
+            raise WireError(f"{data!r:.80} is not a {getattr(hint, '__name__', hint)}")
+        return data
+
+    return shaped
+
+
+def _exact_decoder(kind: type) -> Decoder:
+    def exact(data: object) -> object:
+        if type(data) is not kind:
+            raise WireError(f"{data!r:.80} is not a {kind.__name__}")
+        return data
+
+    return exact
+
+
+def _float(data: object) -> float:
+    if type(data) not in (int, float):
+        raise WireError(f"{data!r:.80} is not a float")
+    return float(typing.cast(float, data))
+
+
+def _enum_decoder(kind: type[enum.Enum]) -> Decoder:
+    def member(data: object) -> enum.Enum:
+        if not _fits(data, kind):
+            raise WireError(f"{data!r:.80} is not a {kind.__name__}")
         try:
-            return hint(**{name: decode(data[name], fields[name]) for name in data})
-        except (TypeError, ValueError) as exc:
-            raise WireError(f"not a valid {hint.__name__}: {exc}") from exc
-    return data
+            return kind(data)
+        except ValueError as exc:
+            raise WireError(f"{data!r:.80} is not a {kind.__name__}") from exc
+
+    return member
 
 
-def _decode_generic(data: object, origin: Any, args: tuple[Any, ...]) -> Any:
-    if origin in (dict, Mapping):
+def _dataclass_decoder(kind: type) -> Decoder:
+    fields = {name: decoder(hint) for name, hint in _fields(kind).items()}
+
+    def record(data: object) -> object:
         if not isinstance(data, dict):
-            raise WireError(f"{data!r:.80} is not an object")
-        return {key: decode(item, args[1]) for key, item in data.items()}
-    if not isinstance(data, list):
-        raise WireError(f"{data!r:.80} is not a list")
-    if origin is tuple:
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(decode(item, args[0]) for item in data)
-        if len(data) != len(args):
-            raise WireError(f"{data!r:.80} is not a tuple of {len(args)}")
-        return tuple(decode(item, arg) for item, arg in zip(data, args, strict=True))
-    if origin in (list, Sequence, Iterator, Rows):
-        return [decode(item, args[0]) for item in data]
-    raise WireError(f"no wire form for {origin}")
+            raise WireError(f"{data!r:.80} is not a {kind.__name__}")
+        try:
+            values = {name: fields[name](value) for name, value in data.items()}
+        except KeyError:
+            unknown = set(data) - set(fields)
+            raise WireError(
+                f"{kind.__name__} has no field(s) {', '.join(sorted(unknown))}"
+            ) from None
+        try:
+            return kind(**values)
+        except (TypeError, ValueError) as exc:
+            raise WireError(f"not a valid {kind.__name__}: {exc}") from exc
+
+    return record
+
+
+def _union_decoder(hint: Any) -> Decoder:
+    members = typing.get_args(hint)
+    scalars = frozenset(m for m in members if m in _SCALARS)
+    decoders = [(member, decoder(member)) for member in members]
+
+    def one_of(data: object) -> object:
+        if type(data) in scalars:
+            return data
+        for member, decode_member in decoders:
+            if _fits(data, member):
+                return decode_member(data)
+        raise WireError(f"{data!r:.80} is not a {hint}")
+
+    return one_of
+
+
+def _generic_decoder(origin: Any, args: tuple[Any, ...]) -> Decoder:
+    if origin in (dict, Mapping):
+        values = decoder(args[1])
+
+        def mapping(data: object) -> object:
+            if not isinstance(data, dict):
+                raise WireError(f"{data!r:.80} is not an object")
+            return {key: values(item) for key, item in data.items()}
+
+        return mapping
+    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+        items = [decoder(arg) for arg in args]
+
+        def fixed(data: object) -> object:
+            if not isinstance(data, list):
+                raise WireError(f"{data!r:.80} is not a list")
+            if len(data) != len(items):
+                raise WireError(f"{data!r:.80} is not a tuple of {len(items)}")
+            return tuple(item(value) for item, value in zip(items, data, strict=True))
+
+        return fixed
+    if origin not in (tuple, list, Sequence, Iterator, Rows):
+        raise WireError(f"no wire form for {origin}")
+    each = decoder(args[0])
+    build: Callable[[Any], Any] = tuple if origin is tuple else list
+
+    def sequence(data: object) -> object:
+        if not isinstance(data, list):
+            raise WireError(f"{data!r:.80} is not a list")
+        return build([each(item) for item in data])
+
+    return sequence
 
 
 def error_to_wire(error: GridError) -> dict[str, object]:
