@@ -34,6 +34,8 @@ file's directory, so a grid can live in one movable folder::
     read = true
     write = true
 
+    tpc = false             # true: its servers pull copies (XRootD TPC, ofs.tpc on both ends)
+
     [se.se-a.space_tokens]  # reserved spaces: token = quota in bytes
     DATADISK = 10_000_000_000_000
 
@@ -140,6 +142,7 @@ _SE_KEYS = {
     "tape",
     "stage_delay",
     "space_tokens",
+    "tpc",
 }
 
 
@@ -480,7 +483,7 @@ def _parse_se(
         turls["file"] = (root if root.is_absolute() else base / root).as_uri()
     if not turls or not all(isinstance(v, str) and v for v in turls.values()):
         raise fail(f"{where} needs a root directory or a protocols table of TURL prefixes")
-    for key in ("read", "write"):
+    for key in ("read", "write", "tpc"):
         if not isinstance(spec.get(key, True), bool):
             raise fail(f"{where} {key} must be true or false")
     for key in ("site", "region", "surl_prefix", "tape"):
@@ -503,6 +506,7 @@ def _parse_se(
         stage_delay_s=delay,
         region=spec.get("region"),
         space_tokens=MappingProxyType(dict(tokens)),
+        third_party=spec.get("tpc", False),
     )
 
 

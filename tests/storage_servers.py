@@ -293,11 +293,17 @@ class XRootDServer(_ServerProcess):
     server_name = "xrootd"
 
     def __init__(
-        self, binary: Path | None = None, *, http: bool = False, trace_requests: bool = False
+        self,
+        binary: Path | None = None,
+        *,
+        http: bool = False,
+        trace_requests: bool = False,
+        tpc: bool = False,
     ) -> None:
         super().__init__()
         self.http = http
         self.trace_requests = trace_requests
+        self.tpc = tpc  # third-party copy: it pulls from (and lets be pulled by) other servers
         self.http_port: int | None = None
         found = binary or find_xrootd()
         if found is None:
@@ -409,6 +415,10 @@ class XRootDServer(_ServerProcess):
             lines.append(f"xrd.protocol XrdHttp:{self.http_port} libXrdHttp.so")
         if self.trace_requests:
             lines.append("xrootd.trace request")
+        if self.tpc:
+            # The destination runs xrdcp to pull; the source checks its rendezvous key.
+            xrdcp = self.binary.with_name("xrdcp")
+            lines.append(f"ofs.tpc pgm {xrdcp} --server")
         # No sec.protocol: without one the server authenticates nobody and lets
         # everyone read and write, which is all a test needs.
         self.config_path = self._runtime_dir / "xrootd.cfg"

@@ -343,7 +343,12 @@ class Grid(ReplicaCalls, MetadataCalls):
         return self._queue().replicate(self, lfn, se)
 
     def transfer_states(self, lfn: str) -> list[str]:
-        """A line per transfer of ``lfn`` (``JOB SE STATE[: reason]``), newest first."""
+        """A line per transfer of ``lfn`` (``JOB SE STATE[: reason]``), newest first.
+
+        Empty on a grid without the transfer service (not opened from a configuration).
+        """
+        if self._transfers is None:
+            return []
         return self._queue().states(self, lfn)
 
     def _queue(self) -> TransferQueue:

@@ -318,7 +318,9 @@ class ReplicaCalls(abc.ABC):
         """Copy ``lfn`` from its best replica to SE ``se`` and register the copy (lcg-rep).
 
         The source is the best replica as seen from ``se`` (its site, then
-        its region: the cheapest link), failing over to the next. The new
+        its region: the cheapest link), failing over to the next. When both
+        SEs do third-party copy (``tpc``), ``se``'s server pulls it instead
+        (:meth:`ReplicaAccess.store_pulled`), verified the same way. The new
         copy's checksum must match the catalog's before it is registered; on
         any failure it is deleted. :class:`AlreadyExists` if the file has a
         replica on ``se``.
@@ -359,6 +361,29 @@ class ReplicaCalls(abc.ABC):
                 guid, target_se.name, surl, space_token=space_token, checksum=checksum
             )
 
+        cancel = self.cancel if cancel is None else cancel
+        pull = storage.pull_source(current_replicas(replicas), target_se)
+        if pull is not None:  # the servers copy: no byte passes here
+            candidate, protocol = pull
+            if before_write is not None:
+                before_write(surl, candidate.replica)
+            replica = storage.store_pulled(
+                target_se,
+                surl,
+                candidate,
+                protocol,
+                expected=WriteResult(entry.size, DEFAULT_CHECKSUM, checksum),
+                register=register,
+                cancel=cancel,
+            )
+            log.info(
+                "replicated %s to %s as %s by third-party copy from %s",
+                lfn,
+                target_se.name,
+                surl,
+                candidate.se.name,
+            )
+            return replica
         source = storage.open_best(entry, replicas, lfn, near=target_se)
         with source:
             if before_write is not None:
@@ -370,7 +395,7 @@ class ReplicaCalls(abc.ABC):
                 expected_checksum=lambda: checksum,
                 expected_size=entry.size,
                 register=register,
-                cancel=self.cancel if cancel is None else cancel,
+                cancel=cancel,
             )
         log.info("replicated %s to %s as %s", lfn, target_se.name, surl)
         return replica

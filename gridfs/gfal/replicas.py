@@ -457,6 +457,81 @@ class ReplicaAccess:
                     log.warning("could not delete the unregistered copy %s: %s", turl, exc)
             raise
 
+    def pull_source(
+        self, replicas: Sequence[Replica], target: StorageElement
+    ) -> tuple[Candidate, str] | None:
+        """The best of ``replicas`` that ``target``'s servers can pull, and the protocol.
+
+        Both SEs must be marked for third-party copy (``tpc``) and speak a
+        protocol whose backend can (XRootD); the replica must be online.
+        None when there is none: the copy is then streamed.
+        """
+        if not target.third_party:
+            return None
+        for protocol, prefix in target.protocols.items():
+            if protocol not in self.protocols:
+                continue
+            if Capability.THIRD_PARTY_COPY not in self.backend(prefix).capabilities:
+                continue
+            for candidate in self.rank(replicas, [protocol], near=target):
+                if candidate.se.third_party and (
+                    self.stager.locality(candidate.se, candidate.replica.surl)
+                    is not Locality.NEARLINE
+                ):
+                    return candidate, protocol
+        return None
+
+    def store_pulled(
+        self,
+        se: StorageElement,
+        surl: str,
+        source: Candidate,
+        protocol: str,
+        *,
+        expected: WriteResult,
+        register: Callable[[str, WriteResult], T],
+        cancel: CancelToken | None = None,
+    ) -> T:
+        """Have ``se`` pull ``source`` as the new replica ``surl``, verify it, then ``register`` it.
+
+        As :meth:`store_verified`, but no byte passes here: the server's size
+        and adler32 of the copy must be ``expected``'s. On any failure the copy
+        is deleted.
+        """
+        source_turl = resolve_turl(source.replica.surl, source.se, [protocol])
+        turl = resolve_turl(surl, se, [protocol])
+        backend = self.backend(turl)
+        if cancel is not None:
+            cancel.check(surl)
+        try:
+            backend.pull(source_turl, turl)
+        except StorageUnavailable:
+            self.health.record_failure(se.name)
+            raise
+        self.health.record_success(se.name)
+        registered = False
+        try:
+            size = backend.stat(turl).size
+            stored = backend.checksum(turl, expected.checksum_type)
+            if size != expected.size or stored != expected.checksum:
+                raise ChecksumMismatch(
+                    f"copy pulled to {surl} is corrupt: {size} bytes, adler32 {stored}; "
+                    f"expected {expected.size} bytes, {expected.checksum}",
+                    surl,
+                )
+            if cancel is not None:
+                cancel.check(surl)
+            result = register(surl, WriteResult(size, expected.checksum_type, stored))
+            registered = True
+            return result
+        except BaseException:
+            if not registered:
+                try:
+                    backend.delete(turl)
+                except GridError as exc:
+                    log.warning("could not delete the unregistered copy %s: %s", turl, exc)
+            raise
+
     def delete_stored(self, replica: Replica) -> None:
         """Delete a replica's stored copy; one already gone is fine."""
         if replica.se not in self.ses:

@@ -7,13 +7,14 @@ in one place. Backends are made and owned by a :class:`~gridfs.storage.pool.Back
 
 from __future__ import annotations
 
+import errno
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Self
 
-from gridfs.errors import InvalidArgument
+from gridfs.errors import GridError, InvalidArgument
 
 __all__ = [
     "BackendOptions",
@@ -49,6 +50,8 @@ class Capability(StrEnum):
     """``checksum()`` is always computed by the storage, never by reading the object back."""
     STAGING = "staging"
     """It can bring tape copies online itself; reserved for a tape-capable protocol."""
+    THIRD_PARTY_COPY = "third-party-copy"
+    """``pull()`` has a server copy an object from another server of its protocol."""
 
 
 @dataclass(frozen=True)
@@ -228,3 +231,12 @@ class StorageBackend(ABC):
     @abstractmethod
     def list(self, turl: str) -> Iterator[ListEntry]:
         """The entries of directory ``turl``; :class:`NotFound` if it is absent."""
+
+    def pull(self, source_turl: str, turl: str) -> None:
+        """Have the server of ``turl`` copy ``source_turl`` there (third-party copy).
+
+        Only backends with :attr:`Capability.THIRD_PARTY_COPY`; never over an
+        existing object; on failure nothing stays under ``turl``. The caller
+        verifies the copy (its size and the server's checksum).
+        """
+        raise GridError(f"{turl}: this protocol has no third-party copy", turl, errno=errno.ENOTSUP)

@@ -133,6 +133,9 @@ class RetryingBackend(StorageBackend):
     def delete(self, turl: str) -> None:
         self._open().delete(turl)
 
+    def pull(self, source_turl: str, turl: str) -> None:
+        self._open().pull(source_turl, turl)  # a copy is the caller's to try again
+
     def checksum(self, turl: str, checksum_type: str = DEFAULT_CHECKSUM) -> str:
         return self._retried(lambda inner: inner.checksum(turl, checksum_type), f"checksum {turl}")
 

@@ -10,6 +10,7 @@ from typing import Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
 from XRootD import client as xrdcl
+from XRootD.client.copyprocess import CopyProcess
 from XRootD.client.file import File
 from XRootD.client.filesystem import FileSystem
 from XRootD.client.flags import DirListFlags, MkDirFlags, OpenFlags, QueryCode, StatInfoFlags
@@ -104,7 +105,14 @@ class _FileSystem(Protocol):
     def query(self, querycode: int, arg: str, timeout: int = 0) -> _Reply[bytes]: ...
 
 
+class _CopyProcess(Protocol):
+    def add_job(self, source: str, target: str, **options: object) -> None: ...
+    def prepare(self) -> _Status: ...
+    def run(self) -> tuple[_Status, list[dict[str, object]]]: ...
+
+
 _new_file = cast(Callable[[], _File], File)
+_new_copy = cast(Callable[[], _CopyProcess], CopyProcess)
 _new_filesystem = cast(Callable[[str], _FileSystem], FileSystem)
 # XrdCl's process-wide settings (XrdClDefaultEnv): put answers False when the
 # environment set the key already, and then leaves it.
@@ -368,7 +376,7 @@ class XRootDBackend(StorageBackend):
     last backend made sets them).
     """
 
-    capabilities = frozenset({Capability.SERVER_CHECKSUM})
+    capabilities = frozenset({Capability.SERVER_CHECKSUM, Capability.THIRD_PARTY_COPY})
 
     def __init__(self, options: BackendOptions) -> None:
         super().__init__(options)
@@ -436,6 +444,37 @@ class XRootDBackend(StorageBackend):
     def delete(self, turl: str) -> None:
         fs, path = self._fs(turl)
         _check(fs.rm(path, timeout=self._timeout), turl, "delete")
+
+    def pull(self, source_turl: str, turl: str) -> None:
+        """XRootD third-party copy: the destination server reads the source server.
+
+        Both need ``ofs.tpc`` in their configuration. The servers compare their
+        adler32 of the two copies (end to end); ``posc`` has the destination
+        remove a copy that did not complete.
+        """
+        _split(source_turl)
+        fs, path = self._fs(turl)
+        status, _ = fs.stat(path, timeout=self._timeout)
+        if status.ok:
+            raise AlreadyExists(f"{turl} exists already", turl)
+        process = _new_copy()
+        process.add_job(
+            source_turl,
+            turl,
+            thirdparty="only",
+            checksummode="end2end",
+            checksumtype=DEFAULT_CHECKSUM,
+            posc=True,
+            force=False,
+            mkdir=True,
+        )
+        prepared = process.prepare()
+        if not prepared.ok:
+            raise _error(prepared, turl, "third-party copy")
+        status, results = process.run()
+        outcome = cast(_Status, results[0]["status"]) if results else status
+        if not outcome.ok:
+            raise _error(outcome, turl, "third-party copy")
 
     def mkdir(self, turl: str) -> None:
         fs, path = self._fs(turl)

@@ -22,7 +22,9 @@ class StorageElement:
     lives there, and the disk area only holds the ones staged (recalled) for
     reading, which takes ``stage_delay_s``. ``space_tokens`` name the SE's
     reserved spaces and their quotas in bytes; ``region`` (a country, say)
-    groups sites for replica choice.
+    groups sites for replica choice. With ``third_party`` its servers pull
+    replicas from other servers of their protocol (XRootD TPC, configured for it):
+    a copy from such a source to this SE moves no byte through the client.
     """
 
     name: str
@@ -35,6 +37,7 @@ class StorageElement:
     stage_delay_s: float = 0.0
     region: str | None = None
     space_tokens: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    third_party: bool = False
 
     @property
     def nearline(self) -> bool:

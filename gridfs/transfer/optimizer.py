@@ -16,7 +16,9 @@ FTS3 steps by a constant (±2 a minute), so a fat link that wants 64 streams
 takes half an hour to get them. Here a link starts in slow start (``ramping``),
 as TCP does: while a step up brings a real gain (``gain``, 10%) the
 concurrency doubles; the first step that does not ends the ramp and the link
-goes on one stream at a time; a fall steps back down. The FTS3 way stays
+goes on one stream at a time; a fall steps back down. (The gain is that of the
+window's own throughput over the smoothed past: the average lags behind a step
+up and would seem to rise for several windows after it.) The FTS3 way stays
 available (``ramp = "linear"``) and the benchmark compares the two.
 """
 
@@ -120,6 +122,9 @@ def _rule(  # noqa: PLR0911 - one return per rule, in the order they apply
     if settings.ramp is Ramp.LINEAR:
         step = settings.linear_step
         return current + step, False, f"throughput {_rate(ema)} did not fall: +{step}"
-    if sample.ramping and (previous is None or ema >= previous * (1 + settings.gain)):
-        return current * 2, True, f"throughput {_rate(ema)} rose: doubling"
+    # The ramp goes on while the window itself beats the smoothed past: the average,
+    # lagging behind a step up, would go on rising for several windows after it.
+    if sample.ramping and (previous is None or sample.throughput >= previous * (1 + settings.gain)):
+        window = _rate(sample.throughput)
+        return current * 2, True, f"throughput {window} rose over {_rate(previous)}: doubling"
     return current + 1, False, f"throughput {_rate(ema)} holds: +1"
