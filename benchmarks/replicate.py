@@ -21,8 +21,10 @@ destination, alternating which goes first, both as a command run from the
 shell (interpreter start-up included). ``gridfs cp`` always verifies the
 adler32 end to end (summed as the bytes stream; a file:// SE's copy is
 fsynced, an XRootD server is asked for its checksum); ``gfal-copy`` only with
-``-K ADLER32``, so it is timed both ways. Rows: median MB/s and the ratio
-gridfs / gfal-copy.
+``-K ADLER32``, so it is timed both ways. The tools of each protocol run on the
+same copies as baselines: ``cp``, and ``dd conv=fsync`` (as durable as an SE
+write of gridfs) for file://; ``xrdcp`` with and without pgread/pgwrite for
+root://. Rows: median MB/s and the ratio gridfs / each.
 
 Everything runs on loopback with the files in the page cache, on whatever
 else the machine is doing: these are the costs of the clients, not of disks or
@@ -250,6 +252,7 @@ def cp_rows(
                 ["gfal-copy", "-f", "-K", "ADLER32", f"file://{source}", t], env
             ),
         }
+        series.update(native_series(protocol, replica_turl, upload_turl, source, out))
         rates: dict[str, list[float]] = {name: [] for name in series}
         for run in range(runs):
             names = list(series) if run % 2 == 0 else list(reversed(series))
@@ -274,6 +277,38 @@ def cp_rows(
                     ]
                 )
     return rows
+
+
+def native_series(
+    protocol: str, replica_turl: str, upload_turl: str, source: Path, out: Path
+) -> dict[str, Callable[[], float]]:
+    """The protocol's own tools on the same copies: cp and dd for file://, xrdcp for root://.
+
+    ``xrdcp`` uses pgread/pgwrite (a CRC32C per 4 KiB page) by default; it is
+    timed with them and without (``XRD_CPUSEPGWRTRD=0``), as gridfs reads plainly
+    and checks the whole file's adler32 instead.
+    """
+    from gridfs.storage.file_backend import turl_to_path  # noqa: PLC0415
+
+    if protocol == "file":
+        replica, upload = turl_to_path(replica_turl), turl_to_path(upload_turl)
+        return {
+            "down cp": lambda: timed(["cp", replica, str(out)]),
+            "up dd conv=fsync": lambda: timed(
+                ["dd", f"if={source}", f"of={upload}", "bs=8M", "conv=fsync", "status=none"]
+            ),
+        }
+    if protocol != "root" or shutil.which("xrdcp") is None:
+        return {}
+    plain = {**os.environ, "XRD_CPUSEPGWRTRD": "0"}
+    return {
+        "down xrdcp": lambda: timed(["xrdcp", "-f", "-s", replica_turl, str(out)]),
+        "down xrdcp no pgread": lambda: timed(["xrdcp", "-f", "-s", replica_turl, str(out)], plain),
+        "up xrdcp": lambda: timed(["xrdcp", "-f", "-s", str(source), upload_turl]),
+        "up xrdcp no pgwrite": lambda: timed(
+            ["xrdcp", "-f", "-s", str(source), upload_turl], plain
+        ),
+    }
 
 
 def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:

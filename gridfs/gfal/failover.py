@@ -6,7 +6,7 @@ import errno
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import TypeVar
 
 from gridfs.catalog import Replica
@@ -153,7 +153,7 @@ class FailoverReader(RangeReader):
 
     def checked_chunks(
         self, check: ReadCheck, size: int = 1 << 20, *, buffers: int = 1
-    ) -> Iterator[memoryview]:
+    ) -> Generator[memoryview, None, None]:
         """The bytes in order, as :meth:`chunks` gives them, checked by ``check`` on the way.
 
         The chunks take turns in ``buffers`` buffers: each stays as it is while
