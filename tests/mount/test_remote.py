@@ -12,7 +12,7 @@ from gridfs.config import load_config
 from gridfs.gfal import Grid
 from tests.conftest import make_vo
 from tests.mount.mounting import mounted, needs_fuse
-from tests.storage_servers import XRootDServer, find_xrootd, have_modules
+from tests.storage_servers import WebDAVServer, XRootDServer, find_xrootd, have_modules
 
 pytestmark = [pytest.mark.mount, needs_fuse]
 
@@ -130,3 +130,40 @@ def test_an_se_killed_mid_read_and_the_read_completes(
                 xrootd.restart()
             assert os.getxattr(stream.name, "user.replica").startswith(b"file://")
         assert head + bytes(rest) == data
+
+
+def test_webdav_and_xrdhttp_replicas_read_through_the_block_cache(
+    tmp_path: Path, make_file, webdav_server: WebDAVServer, xrdhttp_server: XRootDServer
+) -> None:
+    """WebDAV SEs go through the same block cache, read ahead in parallel, as root:// ones."""
+    area = tmp_path.name
+    assert xrdhttp_server.data_dir is not None
+    config = tmp_path / "grid.toml"
+    config.write_text(
+        '[catalog]\nurl = "sqlite:///c.db"\n[identity]\nuser = "alice"\ngroups = ["gilda"]\n'
+        '[storage]\ndefault_se = "dav"\nprotocols = ["dav", "http"]\ntimeout = 10\n'
+        '[se.dav]\nsurl_prefix = "srm://dav/grid"\n'
+        f'[se.dav.protocols]\ndav = "dav{webdav_server.url[4:]}{area}"\n'
+        '[se.door]\nsurl_prefix = "srm://door/grid"\n'
+        f'[se.door.protocols]\nhttp = "{xrdhttp_server.http_url}{area}"\n'
+    )
+    sizes = {"dav": 9 * MIB + 77, "door": 40 * MIB + 5}
+    contents = {}
+    with Grid.from_config(load_config(config), create=True) as grid:
+        make_vo(grid)
+        for se, size in sizes.items():
+            source = make_file(f"{se}.dat", size, seed=len(se))
+            contents[se] = source.read_bytes()
+            if se == "dav":
+                grid.cr(source, f"/grid/gilda/{se}.dat", se=se)
+            else:  # XrdHttp takes no streamed PUT: the file is put in place, then registered
+                xrdhttp_server.put_file(f"{area}/{se}.dat", contents[se])
+                grid.rf(f"srm://door/grid/{se}.dat", f"/grid/gilda/{se}.dat", se=se)
+    cache = tmp_path / "cache"
+    options = ("-o", f"cache_dir={cache},cache_size=256M")
+    with mounted(config, tmp_path / "mnt", tmp_path / "mount.log", *options) as target:
+        for se, data in contents.items():
+            assert (target / "gilda" / f"{se}.dat").read_bytes() == data
+    blocks = sorted(cache.iterdir())
+    assert len(blocks) == 10 + 41
+    assert sum(block.stat().st_size for block in blocks) == sum(sizes.values())
