@@ -70,7 +70,7 @@ class OpenReaders:
         version = _version(self._grid.stat(lfn))
         with self._lock:
             kept = self._kept.get(lfn)
-            if kept is not None and kept.version == version:
+            if kept is not None and self._usable(kept, version):
                 kept.users += 1
             else:
                 kept = None
@@ -99,7 +99,7 @@ class OpenReaders:
         fresh = _Kept(self._grid.open_reader(lfn, self._protocols), version, self._clock(), 1)
         with self._lock:
             current = self._kept.get(lfn)
-            if current is not None and current.version == version:  # another thread was first
+            if current is not None and self._usable(current, version):  # another thread was first
                 current.users += 1
                 done, kept = [fresh], current
             else:
@@ -108,6 +108,14 @@ class OpenReaders:
                 done = [current] if current is not None and current.users == 0 else []
         _close(done)
         return kept
+
+    def _usable(self, kept: _Kept, version: Version) -> bool:
+        """Whether ``kept`` reads ``version`` and is in use or was used lately (lock held).
+
+        One idle past its time is not used again (its SE may have dropped it): it is replaced.
+        """
+        recent = self._clock() - kept.used <= self._ttl_s
+        return kept.version == version and (recent or kept.users > 0)
 
     def close(self) -> None:
         """Close every idle reader (readers in use close when their reads are done)."""

@@ -52,6 +52,12 @@ def test_idle_readers_close_after_their_time_and_failed_ones_at_once(
     with readers.reader(paths[0]) as old:
         pass
     clock.now = 31
+    with readers.reader(paths[0]) as again:
+        assert again is not old  # idle past its time: a new one
+    with pytest.raises(ValueError, match="closed"):
+        old.pread(0, 1)
+    old = again
+    clock.now = 62
     with readers.reader(paths[1]):
         assert len(readers) == 2  # the old one is in no one's way yet
     assert len(readers) == 1  # and went when the next read was done
