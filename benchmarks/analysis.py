@@ -1,12 +1,13 @@
 """uproot reading three branches of a ROOT file: grid://, fsspec-xrootd, the mount, local disk.
 
-    .venv/bin/python benchmarks/analysis.py [--size-mb 200] [--runs 3]
+    .venv/bin/python benchmarks/analysis.py [--size-mb 200] [--runs 3] [--uncompressed]
 
 Needs root (it mounts the grid), fuse3 and xrootd-server (``make system-deps``),
 and fsspec-xrootd (the ``test`` extra).
 
 uproot writes a ROOT file of ``--size-mb`` MB (a TTree of eight float64
-branches, zlib-compressed as uproot writes by default), which is registered in a
+branches, zlib-compressed as uproot writes by default; ``--uncompressed``: not,
+so that reading is less of the time and the paths differ more), registered in a
 grid whose one SE is a real xrootd daemon on 127.0.0.1
 (``tests.storage_servers.XRootDServer``). Each run then reads three of the
 branches whole with ``uproot.open(...)[tree].arrays(...)``, in alternating
@@ -61,12 +62,12 @@ Read = Callable[[], dict[str, np.ndarray]]
 Reader = Callable[[], contextlib.AbstractContextManager[Read]]
 
 
-def write_root_file(path: Path, size_mb: int) -> dict[str, np.ndarray]:
+def write_root_file(path: Path, size_mb: int, compression: Any) -> dict[str, np.ndarray]:
     """A TTree of about ``size_mb`` MB written by uproot; returns the branches read."""
     entries = size_mb * 1_000_000 // (8 * len(BRANCHES))
     rng = np.random.default_rng(7)
     expected: dict[str, list[np.ndarray]] = {name: [] for name in READ}
-    with uproot.recreate(path) as out:
+    with uproot.recreate(path, compression=compression) as out:
         tree = out.mktree(TREE, dict.fromkeys(BRANCHES, np.float64))
         for start in range(0, entries, BATCH):
             batch = {name: rng.normal(size=min(BATCH, entries - start)) for name in BRANCHES}
@@ -76,7 +77,9 @@ def write_root_file(path: Path, size_mb: int) -> dict[str, np.ndarray]:
     return {name: np.concatenate(parts) for name, parts in expected.items()}
 
 
-def setup(work: Path, server: Any, size_mb: int) -> tuple[Path, Path, str, dict[str, np.ndarray]]:
+def setup(
+    work: Path, server: Any, size_mb: int, compression: Any
+) -> tuple[Path, Path, str, dict[str, np.ndarray]]:
     """The grid's config, the local file, the replica's TURL, and the branches' arrays."""
     from gridfs.config import load_config  # noqa: PLC0415
     from gridfs.gfal import Grid  # noqa: PLC0415
@@ -90,7 +93,7 @@ def setup(work: Path, server: Any, size_mb: int) -> tuple[Path, Path, str, dict[
         f'[se.xrd.protocols]\nroot = "{server.url}/se"\n'
     )
     local = work / "events.root"
-    expected = write_root_file(local, size_mb)
+    expected = write_root_file(local, size_mb, compression)
     with Grid.from_config(load_config(config), create=True) as grid:
         grid.makedirs("/grid/bench")
         grid.cr(local, LFN)
@@ -180,7 +183,8 @@ def report(
     peer = statistics.median(seconds["fsspec-xrootd (peer)"])
     print(
         f"\nuproot reading {len(READ)} of {len(BRANCHES)} branches ({branch_bytes / 1e6:.0f} MB"
-        f" compressed) of a {size / 1e6:.0f} MB ROOT file, median of {args.runs} runs;"
+        f" of baskets) of a {size / 1e6:.0f} MB ROOT file"
+        f" ({'uncompressed' if args.uncompressed else 'zlib'}), median of {args.runs} runs;"
         f" load {os.getloadavg()[0]:.2f}"
     )
     print(f"{'path':<24} {'s':>7} {'MB/s':>7} {'vs peer':>8} {'data req':>9}  first run's requests")
@@ -203,6 +207,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--uncompressed", action="store_true", help="write the file uncompressed")
     args = parser.parse_args()
     if os.geteuid() != 0:
         parser.error("run it as root: it mounts the grid")
@@ -214,7 +219,8 @@ def main() -> int:
     mounts = iter(range(1_000_000))
     try:
         server.start(work / "xrootd")
-        config, local, turl, expected = setup(work, server, args.size_mb)
+        compression = None if args.uncompressed else uproot.ZLIB(1)
+        config, local, turl, expected = setup(work, server, args.size_mb, compression)
 
         @contextlib.contextmanager
         def mounted() -> Iterator[Read]:
