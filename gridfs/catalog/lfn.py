@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+
 from gridfs.errors import InvalidLFN
 
 __all__ = ["MAX_LFN_BYTES", "MAX_NAME_BYTES", "join_lfn", "split_lfn"]
 
-MAX_LFN_BYTES = 1023  # LFC's CA_MAXPATHLEN
+# LFC allowed 1023 (CA_MAXPATHLEN); a mount must take any path Linux lets a call name
+# (PATH_MAX, 4096 bytes) below its root, so twice that.
+MAX_LFN_BYTES = 8191
 MAX_NAME_BYTES = 255  # one component, as on Unix filesystems
 
 
@@ -14,14 +18,15 @@ def split_lfn(lfn: str) -> tuple[str, ...]:
     """The components of an absolute, normalised LFN; ``()`` for ``/``.
 
     One trailing slash is accepted (shells add it); empty, ``.`` and ``..``
-    components, NUL characters, names over 255 bytes and LFNs over 1023 bytes
-    raise :class:`InvalidLFN` naming the LFN and the reason.
+    components and NUL characters raise :class:`InvalidLFN` naming the LFN and
+    the reason; so do names over 255 bytes and LFNs over 8191 bytes, with
+    errno ENAMETOOLONG, as the kernel's own limits do.
     """
     if not isinstance(lfn, str):
         raise InvalidLFN(f"an LFN is a string, not {type(lfn).__name__}")
 
-    def invalid(reason: str) -> InvalidLFN:
-        return InvalidLFN(f"invalid LFN {lfn!r}: {reason}", lfn)
+    def invalid(reason: str, code: int = errno.EINVAL) -> InvalidLFN:
+        return InvalidLFN(f"invalid LFN {lfn!r}: {reason}", lfn, errno=code)
 
     if not lfn.startswith("/"):
         raise invalid("it must be absolute (start with /)")
@@ -32,7 +37,7 @@ def split_lfn(lfn: str) -> tuple[str, ...]:
     except UnicodeEncodeError:
         raise invalid("it is not valid UTF-8") from None
     if len(encoded) > MAX_LFN_BYTES:
-        raise invalid(f"it is longer than {MAX_LFN_BYTES} bytes")
+        raise invalid(f"it is longer than {MAX_LFN_BYTES} bytes", errno.ENAMETOOLONG)
     body = lfn[1:-1] if lfn.endswith("/") and lfn != "/" else lfn[1:]
     if not body:
         return ()
@@ -41,7 +46,10 @@ def split_lfn(lfn: str) -> tuple[str, ...]:
         if part in ("", ".", ".."):
             raise invalid("it must be normalised (no empty, '.' or '..' components)")
         if len(part.encode("utf-8")) > MAX_NAME_BYTES:
-            raise invalid(f"the name {part[:20]!r}... is longer than {MAX_NAME_BYTES} bytes")
+            raise invalid(
+                f"the name {part[:20]!r}... is longer than {MAX_NAME_BYTES} bytes",
+                errno.ENAMETOOLONG,
+            )
     return parts
 
 

@@ -8,9 +8,11 @@ The rules, both ways (the README's "Ownership" section says the same):
 2. The ``[mount.users]`` and ``[mount.groups]`` tables map grid names to local
    ids (grid name = local id), one to one.
 3. Otherwise a grid name is the local account or group of the same name.
-4. A grid name known neither way shows as the fallback uid or gid; a local id
-   with no grid name cannot be given as an owner (EINVAL), and a caller with
-   no grid name acts as the unprivileged ``nobody``.
+4. A local id with no grid name given as an owner (chown 123) is stored as
+   its number, a grid name of digits, and shows as that id again (as ``ls``
+   shows an owner without an account); any other grid name known neither way
+   shows as the fallback uid or gid. A caller with no grid name acts as the
+   unprivileged ``nobody``, whatever entries carry its number.
 
 A caller's groups are its primary gid and the supplementary groups of the
 calling process (``/proc/PID/status``, kept a second; the account's groups
@@ -41,6 +43,7 @@ __all__ = ["NOBODY", "IdMapper", "ProcessGroups"]
 NOBODY = Identity("nobody", ("nogroup",))
 
 _EMPTY: Mapping[str, int] = MappingProxyType({})
+_NO_ID = 2**32 - 1  # (uid_t) -1: "no change", never an id
 _KEPT_PROCESSES = 4096  # processes whose groups are remembered, at most (before pruning)
 
 
@@ -83,7 +86,7 @@ class IdMapper:
         try:
             return pwd.getpwnam(user).pw_uid
         except KeyError:
-            return self._fallback_uid
+            return _number(user, self._fallback_uid)
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one mapper per mount, lives as long
     def gid(self, group: str) -> int:
@@ -95,7 +98,7 @@ class IdMapper:
         try:
             return grp.getgrnam(group).gr_gid
         except KeyError:
-            return self._fallback_gid
+            return _number(group, self._fallback_gid)
 
     @functools.lru_cache(maxsize=1024)  # noqa: B019 - one mapper per mount, lives as long
     def user_name(self, uid: int) -> str | None:
@@ -125,18 +128,14 @@ class IdMapper:
         return None if name in self._groups or name == self.identity.group else name
 
     def owner(self, uid: int) -> str:
-        """The grid user to give an entry to (chown); EINVAL if ``uid`` has none."""
+        """The grid user to give an entry to (chown): ``uid``'s, else the number itself."""
         name = self.user_name(uid)
-        if name is None:
-            raise InvalidArgument(f"local uid {uid} stands for no grid user")
-        return name
+        return str(_valid_id(uid)) if name is None else name
 
     def group(self, gid: int) -> str:
-        """The grid group to give an entry to (chgrp); EINVAL if ``gid`` has none."""
+        """The grid group to give an entry to (chgrp): ``gid``'s, else the number itself."""
         name = self.group_name(gid)
-        if name is None:
-            raise InvalidArgument(f"local gid {gid} stands for no grid group")
-        return name
+        return str(_valid_id(gid)) if name is None else name
 
     def caller(self, uid: int, gid: int, pid: int = 0) -> Identity:
         """The grid identity a request from local ``uid``/``gid``, process ``pid``, acts as.
@@ -168,6 +167,17 @@ class IdMapper:
             return tuple(os.getgrouplist(pwd.getpwuid(uid).pw_name, gid))
         except (KeyError, OSError):
             return ()  # an account unknown here: its primary group only
+
+
+def _number(name: str, fallback: int) -> int:
+    """The local id a grid name made of digits stands for (rule 4); else ``fallback``."""
+    return int(name) if name.isascii() and name.isdigit() and int(name) < _NO_ID else fallback
+
+
+def _valid_id(local_id: int) -> int:
+    if not 0 <= local_id < _NO_ID:
+        raise InvalidArgument(f"invalid local id {local_id}")
+    return local_id
 
 
 class ProcessGroups:

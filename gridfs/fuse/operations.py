@@ -696,6 +696,11 @@ class GridOperations(pyfuse3.Operations):
         ctx: pyfuse3.RequestContext,
     ) -> pyfuse3.EntryAttributes:
         # A file has one LFN; a second name for it is an alias (a symbolic link).
+        # Refused as Linux refuses what it may not do (EPERM), after its checks
+        # of the new directory (EACCES), which the kernel leaves to the mount.
+        directory = self._entry_id(new_parent_inode)
+        if not await self._as(ctx, lambda nodes: nodes.access(directory, os.W_OK | os.X_OK)):
+            raise pyfuse3.FUSEError(errno.EACCES)
         raise pyfuse3.FUSEError(errno.EPERM)
 
     @errno_boundary

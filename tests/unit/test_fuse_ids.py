@@ -49,8 +49,14 @@ def test_local_ids_back_to_grid_names() -> None:
     assert ids.group(34567) == "cms"
     assert ids.owner(0) == "root"
     free = next(uid for uid in range(4242, 9999) if uid not in {p.pw_uid for p in pwd.getpwall()})
-    with pytest.raises(InvalidArgument, match=f"uid {free} stands for no grid user"):
-        ids.owner(free)
+    # An id without a name is given as its number, and shows as that id again.
+    assert ids.owner(free) == str(free)
+    assert ids.uid(str(free)) == free
+    assert ids.group(free) == str(free)
+    assert ids.gid(str(free)) == free
+    assert ids.caller(free, free) == NOBODY  # a caller still needs a grid name
+    with pytest.raises(InvalidArgument):
+        ids.owner(2**32 - 1)
 
 
 def test_callers_act_as_grid_identities() -> None:

@@ -67,6 +67,8 @@ def test_namespace_errors(ops: GridOperations, grid: Grid) -> None:
     call(ops.rename, gilda, b"other", trailers, b"sub", 0, ME)  # an empty directory is replaced
     assert grid.listdir("/grid/gilda") == ["trailers"]
     fails(errno.EPERM, ops.link, attrs.st_ino, gilda, b"hard", ME)
+    grid.chmod("/grid/gilda", 0o755)  # no hard links, but the directory's checks come first
+    fails(errno.EACCES, ops.link, attrs.st_ino, gilda, b"hard", STRANGER)
 
 
 def test_the_kernels_xattr_namespaces_never_reach_the_database(
@@ -155,8 +157,8 @@ def test_setattr_size_chown_and_links(ops: GridOperations, grid: Grid, make_file
     assert call(ops.setattr, entry.id, attr, sizing, None, ME).st_size == 10
     assert grid.stat("/grid/gilda/a").size == 10
     owning = SimpleNamespace(**{**vars(sizing), "update_size": False, "update_uid": True})
-    attr.st_uid = 4_000_000  # no local account, no table entry
-    fails(errno.EINVAL, ops.setattr, entry.id, attr, owning, None, ME)
+    attr.st_uid = 4_000_000  # no local account, no table entry: given as its number...
+    fails(errno.EPERM, ops.setattr, entry.id, attr, owning, None, ME)  # ...by the superuser only
     link = grid.lstat("/grid/gilda/link")
     attr.st_uid = os.getuid()
     unchanged = call(ops.setattr, link.id, attr, owning, None, ME)
