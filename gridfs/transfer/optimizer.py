@@ -15,11 +15,11 @@ the link); the queue and what is active.
 FTS3 steps by a constant (±2 a minute), so a fat link that wants 64 streams
 takes half an hour to get them. Here a link starts in slow start (``ramping``),
 as TCP does: while a step up brings a real gain (``gain``, 10%) the
-concurrency doubles; the first step that does not ends the ramp and the link
-goes on one stream at a time; a fall steps back down. (The gain is that of the
-window's own throughput over the smoothed past: the average lags behind a step
-up and would seem to rise for several windows after it.) The FTS3 way stays
-available (``ramp = "linear"``) and the benchmark compares the two.
+concurrency doubles; the first doubling that does not is undone, which ends
+the ramp, and the link goes on one stream at a time; a fall steps back down.
+(The gain is that of the window's throughput over the window before: the
+average lags behind a step up and would seem to rise for several windows
+after it.) The FTS3 way stays available (``ramp = "linear"``) and the benchmark compares the two.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ class LinkSample:
     recoverable_failures: int
     queued: int
     active: int
+    last_throughput: float | None = None  # bytes/s in the window before this one
 
 
 @dataclass(frozen=True)
@@ -117,14 +118,20 @@ def _rule(  # noqa: PLR0911 - one return per rule, in the order they apply
         return (*hold, f"nothing waiting beyond the {sample.active} running: holding")
     if previous is not None and ema < previous * (1 - settings.tolerance):
         return current - 1, False, f"throughput fell from {_rate(previous)} to {_rate(ema)}: -1"
+    before = sample.last_throughput
+    # The ramp goes on while this window beats the one before (the step up it follows
+    # paid); the average lags behind a step up and would seem to rise for several windows.
+    paid = before is None or sample.throughput >= before * (1 + settings.gain)
+    if sample.ramping and not paid:
+        # The last doubling did not pay: back to where it came from, then +1 at a time.
+        window = _rate(sample.throughput)
+        return current // 2, False, f"doubling to {current} bought little ({window}): back, then +1"
     if current >= settings.max_streams:
         return (*hold, f"at the maximum of {settings.max_streams} streams: holding")
     if settings.ramp is Ramp.LINEAR:
         step = settings.linear_step
         return current + step, False, f"throughput {_rate(ema)} did not fall: +{step}"
-    # The ramp goes on while the window itself beats the smoothed past: the average,
-    # lagging behind a step up, would go on rising for several windows after it.
-    if sample.ramping and (previous is None or sample.throughput >= previous * (1 + settings.gain)):
+    if sample.ramping:
         window = _rate(sample.throughput)
-        return current * 2, True, f"throughput {window} rose over {_rate(previous)}: doubling"
+        return current * 2, True, f"throughput {window} rose over {_rate(before)}: doubling"
     return current + 1, False, f"throughput {_rate(ema)} holds: +1"

@@ -839,10 +839,20 @@ class TransferStore:
         active = sum(
             c for (s, d, _), c in running.items() if (s, d) == (link.source_se, link.dest_se)
         )
+        last = session.scalar(
+            select(DecisionModel.throughput)
+            .where(
+                DecisionModel.source_se == link.source_se,
+                DecisionModel.dest_se == link.dest_se,
+            )
+            .order_by(DecisionModel.id.desc())
+            .limit(1)
+        )
         return LinkSample(
             concurrency=link.concurrency,
             ema=link.ema,
             ramping=link.ramping,
+            last_throughput=last,
             throughput=float(moved) / elapsed if successes else None,
             successes=successes,
             recoverable_failures=failures,

@@ -153,10 +153,10 @@ def test_the_optimizer_rules() -> None:
     assert "fell from 100.0 MB/s to 85.0 MB/s" in fell.reason
     holds = decide(sample(), SETTINGS)
     assert (holds.concurrency, holds.ramping) == (5, False)
-    ramping = decide(sample(ramping=True, throughput=200e6), SETTINGS)
+    ramping = decide(sample(ramping=True, throughput=200e6, last_throughput=100e6), SETTINGS)
     assert (ramping.concurrency, ramping.ramping, ramping.reason[-8:]) == (8, True, "doubling")
-    plateau = decide(sample(ramping=True, throughput=102e6), SETTINGS)
-    assert (plateau.concurrency, plateau.ramping) == (5, False)  # the ramp ends: +1 from now
+    plateau = decide(sample(ramping=True, throughput=102e6, last_throughput=100e6), SETTINGS)
+    assert (plateau.concurrency, plateau.ramping) == (2, False)  # undone; +1 from now on
     first = decide(sample(ema=None, ramping=True), SETTINGS)
     assert first.concurrency == 8
     top = decide(sample(concurrency=64, active=64), SETTINGS)
@@ -170,12 +170,15 @@ def test_the_optimizer_rules() -> None:
 def ramp_up(settings: OptimizerSettings, capacity: int, decisions: int) -> list[int]:
     """The concurrency per decision where each stream moves 10 MB/s, up to ``capacity``."""
     concurrency, ema, ramping, seen = settings.start_streams, None, True, []
+    last = None
     for _ in range(decisions):
         throughput = 10e6 * min(concurrency, capacity)
         decision = decide(
-            LinkSample(concurrency, ema, ramping, throughput, 10, 0, 1000, concurrency), settings
+            LinkSample(concurrency, ema, ramping, throughput, 10, 0, 1000, concurrency, last),
+            settings,
         )
         concurrency, ema, ramping = decision.concurrency, decision.ema, decision.ramping
+        last = throughput
         seen.append(concurrency)
     return seen
 
@@ -190,6 +193,7 @@ def test_doubling_reaches_a_fat_links_capacity_far_sooner_than_fts3s_steps() -> 
     assert doubling[:5] == [4, 8, 16, 32, 64]  # 2 -> 64 in five minutes
     assert first_at["doubling"] == 4
     assert first_at["linear"] == 22  # 2 -> 48 by +2: 23 minutes
-    # Past the capacity it does not keep climbing for nothing: the doubling that bought
-    # nothing ends the ramp, and later steps are +1 only while throughput holds.
-    assert max(doubling) <= 64
+    # Past the capacity it does not stay up for nothing: the doubling that bought nothing
+    # is undone and ends the ramp; later steps are +1 only while throughput holds.
+    narrow = ramp_up(OptimizerSettings(), capacity=20, decisions=7)
+    assert narrow == [4, 8, 16, 32, 64, 32, 33]
