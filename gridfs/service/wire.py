@@ -151,6 +151,8 @@ def _encoder(kind: type) -> Callable[[Any], object]:  # noqa: PLR0911 - a case p
     if issubclass(kind, bytes):
         return lambda value: {_BYTES: base64.b64encode(value).decode("ascii")}
     if dataclasses.is_dataclass(kind):
+        if all(_is_plain(hint) for hint in _fields(kind).values()):
+            return lambda value: value  # orjson writes such a record itself, in C
         names = tuple(f.name for f in dataclasses.fields(kind))
         return lambda value: {name: encode(getattr(value, name)) for name in names}
     if issubclass(kind, Mapping):
@@ -162,6 +164,17 @@ def _encoder(kind: type) -> Callable[[Any], object]:  # noqa: PLR0911 - a case p
         raise TypeError(f"cannot send a {type(value).__name__} over the wire")
 
     return refuse
+
+
+def _is_plain(hint: Any) -> bool:
+    """Whether orjson writes values of ``hint`` as the wire has them (no tags needed)."""
+    if _is_newtype(hint):
+        return _is_plain(hint.__supertype__)
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        return all(_is_plain(member) for member in typing.get_args(hint))
+    if hint in (str, int, bool, type(None)):
+        return True  # not float: orjson would write NaN as null
+    return isinstance(hint, type) and issubclass(hint, enum.Enum)
 
 
 def _is_newtype(hint: Any) -> bool:
