@@ -135,7 +135,7 @@ class Catalog(NamespaceCalls, BulkCalls, ReplicaCalls, AclCalls):
             rows = session.execute(
                 CHILDREN, {"parent": parent.id, "after": after, "limit": limit}
             ).all()
-            return [self.store.to_stat(row) for row in rows]
+            return self.store.stats_of(rows)
 
     def _searchable(self, session: Session, directory_id: EntryId, lfn: str) -> EntryModel:
         """Directory ``directory_id``, checked searchable, and its ancestors too."""
@@ -194,7 +194,7 @@ class Catalog(NamespaceCalls, BulkCalls, ReplicaCalls, AclCalls):
             rows = session.execute(
                 CHILDREN, {"parent": directory_id, "after": after, "limit": limit}
             ).all()
-            return [self.store.to_stat(row) for row in rows]
+            return self.store.stats_of(rows)
 
     def guid_of(self, lfn: str) -> str:
         """The GUID of file ``lfn`` (lcg-lg)."""

@@ -15,13 +15,37 @@ from sqlalchemy import Select, and_, bindparam, select
 
 from gridfs.catalog.models import EntryModel
 
-__all__ = ["CHILDREN", "CHILD_BY_NAME", "WALK_COLUMNS", "walk"]
+__all__ = ["CHILDREN", "CHILD_BY_NAME", "STAT_COLUMNS", "WALK_COLUMNS", "walk"]
 
 _ENTRIES = EntryModel.__table__
 
+# The entry's columns in the order of the fields of Stat: a row of them is
+# Stat's positional arguments (CatalogStore.stats_of), with no lookup by name.
+STAT_COLUMNS = (
+    "id",
+    "parent_id",
+    "name",
+    "kind",
+    "mode",
+    "owner",
+    "group_name",
+    "size",
+    "atime_ns",
+    "mtime_ns",
+    "ctime_ns",
+    "guid",
+    "checksum_type",
+    "checksum",
+    "status",
+    "target",
+    "comment",
+    "has_acl",
+    "rdev",
+)
+
 # A directory's children in id order (the stable resume key), a page at a time.
 CHILDREN = (
-    select(_ENTRIES)
+    select(*(_ENTRIES.c[name] for name in STAT_COLUMNS))
     .where(_ENTRIES.c.parent_id == bindparam("parent"), _ENTRIES.c.id > bindparam("after"))
     .order_by(_ENTRIES.c.id)
     .limit(bindparam("limit"))
