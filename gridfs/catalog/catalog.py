@@ -98,7 +98,11 @@ class Catalog(NamespaceCalls, BulkCalls, ReplicaCalls, AclCalls):
 
     def stat(self, lfn: str, *, follow_symlinks: bool = True) -> Stat:
         """The entry at ``lfn``; with ``follow_symlinks=False``, a link itself."""
-        with self.store.session() as session:
+        with self.store.single_read() as connection:
+            found = self.store.walk_stat(connection, lfn, follow_last=follow_symlinks)
+        if found is not None:
+            return found
+        with self.store.session() as session:  # links to follow, ACLs on the way
             found = self.store.walk_stat(session, lfn, follow_last=follow_symlinks)
             if found is not None:
                 return found

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA_REVISION",
+    "SINGLE_READ",
     "SQLITE_BUSY_TIMEOUT_S",
     "create_catalog_engine",
     "database_errors",
@@ -30,6 +31,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
+# The execution option of a connection that runs one SELECT alone (CatalogStore.single_read).
+SINGLE_READ = "gridfs_single_read"
 # The newest migration. Kept here so that opening an up-to-date catalog does not
 # import Alembic (a third of a command's start-up); a test checks it is the head.
 SCHEMA_REVISION = "0006"
@@ -64,7 +67,10 @@ def create_catalog_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        immediate = connection.get_execution_options().get("gridfs_write", False)
+        options = connection.get_execution_options()
+        if options.get(SINGLE_READ, False):
+            return  # one SELECT alone: SQLite runs it as its own transaction, a snapshot
+        immediate = options.get("gridfs_write", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine

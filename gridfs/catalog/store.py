@@ -26,7 +26,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-from sqlalchemy import Engine, literal, select
+from sqlalchemy import Connection, Engine, literal, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -232,6 +232,25 @@ class CatalogStore:
                     raise
                 transaction.commit()
 
+    @contextmanager
+    def single_read(self) -> Iterator[Session | Connection]:
+        """Where one SELECT runs with no transaction around it: no BEGIN, no COMMIT.
+
+        A single statement is its own snapshot on both databases, so a read
+        that is one statement loses nothing; it saves the round trips and the
+        ORM session of :meth:`session`. Inside a :meth:`transaction`, its session.
+        """
+        session = self._open.get()
+        if session is not None:
+            with self.database_errors():
+                yield session
+            return
+        options: dict[str, Any] = (
+            {engines.SINGLE_READ: True} if self.sqlite else {"isolation_level": "AUTOCOMMIT"}
+        )
+        with self.database_errors(), self.engine.connect() as connection:
+            yield connection.execution_options(**options)
+
     def database_errors(self) -> AbstractContextManager[None]:
         """Turns database errors raised inside the block into gridfs errors."""
         return engines.database_errors(self.engine)
@@ -308,7 +327,12 @@ class CatalogStore:
         return node
 
     def walk_stat(
-        self, session: Session, lfn: str, *, follow_last: bool = True, want: int = 0
+        self,
+        session: Session | Connection,
+        lfn: str,
+        *,
+        follow_last: bool = True,
+        want: int = 0,
     ) -> Stat | None:
         """:meth:`resolve` in one query, as a :class:`Stat`; None where it takes the slow way.
 
@@ -316,7 +340,9 @@ class CatalogStore:
         per depth (:func:`~gridfs.catalog.queries.walk`); search permission is
         checked on each directory as :meth:`resolve` does, with the same errors.
         None for the root, a very deep path, or a symbolic link to follow on
-        the way: :meth:`resolve` handles those.
+        the way: :meth:`resolve` handles those. On a :class:`Connection` of
+        :meth:`single_read`, None too when an entry on the way has an ACL (a
+        second statement would see another snapshot): a session does it.
         """
         parts = split_lfn(lfn)
         if not parts or len(parts) > _FAST_DEPTH:
@@ -329,7 +355,12 @@ class CatalogStore:
             _Level(*(mapping[f"k{k}_{name}"] for name in WALK_COLUMNS))
             for k in range(len(parts) + 1)
         ]
-        acls = self.acls_of(session, [level for level in levels if level.has_acl])
+        with_acl = [level for level in levels if level.has_acl]
+        acls: dict[int, list[AclEntry]] = {}
+        if with_acl:
+            if not isinstance(session, Session):
+                return None
+            acls = self.acls_of(session, with_acl)
         for k, level in enumerate(levels):  # the checks of resolve(), in its order
             if level.id is None:
                 raise NotFound(f"no such LFN: {lfn}", lfn)
