@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import errno
 import random
+from pathlib import Path
 
 import pytest
 
+from gridfs.config import load_config
 from gridfs.errors import (
     ChecksumMismatch,
     ConfigError,
@@ -197,3 +199,13 @@ def test_doubling_reaches_a_fat_links_capacity_far_sooner_than_fts3s_steps() -> 
     # is undone and ends the ramp; later steps are +1 only while throughput holds.
     narrow = ramp_up(OptimizerSettings(), capacity=20, decisions=7)
     assert narrow == [4, 8, 16, 32, 64, 32, 33]
+
+
+def test_an_se_marked_for_third_party_copy(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[se.x]\nroot = "x"\ntpc = true\n[se.y]\nroot = "y"\n')
+    ses = {se.name: se.third_party for se in load_config(path).ses}
+    assert ses == {"x": True, "y": False}
+    path.write_text('[se.x]\nroot = "x"\ntpc = "yes"\n')
+    with pytest.raises(ConfigError, match=r"\[se.x\] tpc must be true or false"):
+        load_config(path)
