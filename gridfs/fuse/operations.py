@@ -598,6 +598,10 @@ class GridOperations(pyfuse3.Operations):
             ):
                 atime = mtime = None  # "now", which write permission allows, not only the owner
             entry = nodes.grid.utime(lfn, atime, mtime, follow_symlinks=not link)
+            # futimens() comes without the file handle: the file's writer, if any.
+            writer = opened if isinstance(opened, WriteFile) else self._writers.get(entry_id)
+            if writer is not None:
+                writer.times_set(atime, mtime)  # kept by the commit at close
         self._reshaped(entry.parent_id)
         attributes = self._shown(entry)  # chmod of a file being written keeps its size
         if isinstance(opened, WriteFile):

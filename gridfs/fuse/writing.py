@@ -33,6 +33,9 @@ class WriteFile:
         # while a commit uploads, and the mount asks it for listings.
         self.size = staged.size
         self._refused = False  # the last commit failed (the caller was told)
+        # Times set (utime, futimens) since the last write: a commit keeps them, as
+        # tar x and cp -p expect of write, set the times, close.
+        self._times: tuple[int | None, int | None] | None = None
 
     @property
     def entry(self) -> Stat:
@@ -50,14 +53,20 @@ class WriteFile:
     def write(self, offset: int, data: bytes) -> int:
         """Write at ``offset``; in append mode (O_APPEND) always at the end, as POSIX says."""
         at = self.staged.size if self.append else offset
+        self._times = None  # a write after them makes the time now
         count = self.staged.pwrite(data, at)
         self.size = max(self.size, at + count)
         return count
 
     def truncate(self, size: int) -> None:
         """Cut or extend the content to ``size`` bytes (stored at the next flush)."""
+        self._times = None
         self.staged.truncate(size)
         self.size = size
+
+    def times_set(self, atime_ns: int | None, mtime_ns: int | None) -> None:
+        """The file's times were set (``None``: now): the next commit keeps them."""
+        self._times = (atime_ns, mtime_ns)
 
     @property
     def pending(self) -> bool:
@@ -79,6 +88,8 @@ class WriteFile:
         self._refused = True
         entry = self.staged.commit()
         self._refused = False
+        if self._times is not None:
+            entry = self.staged.set_times(*self._times)
         return entry
 
     def close(self) -> None:

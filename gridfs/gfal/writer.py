@@ -338,6 +338,16 @@ class StagedFile:
         self._unloaded, self._running = True, None
         _drop(old)
 
+    def set_times(self, atime_ns: int | None, mtime_ns: int | None) -> Stat:
+        """Set the file's access and modification times (both ``None``: now), after a commit.
+
+        A commit makes the modification time now; a writer that set the
+        times before closing (tar x, cp -p) has them put back with this.
+        """
+        with self._lock:
+            self.entry = self._target.catalog.utime(self.lfn, atime_ns, mtime_ns)
+            return self.entry
+
     def _target_se(self) -> StorageElement:
         """The primary replica's SE if it takes writes, else the default for the directory."""
         catalog, storage = self._target.catalog, self._target.storage

@@ -85,6 +85,11 @@ def test_cp_rsync_tar_and_diff(mountpoint: Path, populated, tmp_path: Path) -> N
     (gilda / "by-tar").mkdir()
     run("tar", "-xf", archive, "-C", gilda / "by-tar")
     run("diff", "-r", source, gilda / "by-tar")
+    # tar sets each file's times (whole seconds) before it closes it: the store at close
+    # keeps them.
+    for name in files:
+        extracted = os.stat(gilda / "by-tar" / name).st_mtime
+        assert extracted == int(os.stat(source / name).st_mtime)
     run("tar", "-cf", tmp_path / "back.tar", "-C", gilda / "by-tar", ".")
     out = tmp_path / "back"
     out.mkdir()
@@ -100,6 +105,25 @@ def test_cp_rsync_tar_and_diff(mountpoint: Path, populated, tmp_path: Path) -> N
     run("diff", "-r", source, gilda / "moved")
     run("rm", "-r", gilda / "moved", gilda / "by-rsync", gilda / "by-tar")
     assert sorted(os.listdir(gilda)) == ["neo.mpg", "trailers"]
+
+
+def test_times_set_before_close_are_kept_and_a_later_write_makes_them_now(
+    mountpoint: Path, populated
+) -> None:
+    grid, _ = populated
+    path = mountpoint / "gilda" / "timed"
+    with path.open("wb") as stream:
+        stream.write(b"data")
+        stream.flush()  # written before the times are set, as tar does
+        os.utime(stream.fileno(), ns=(1_000_000_000, 2_000_000_000))
+    assert os.stat(path).st_mtime_ns == 2_000_000_000
+    assert grid.stat("/grid/gilda/timed").mtime_ns == 2_000_000_000
+    with path.open("ab") as stream:
+        os.utime(stream.fileno(), ns=(1_000_000_000, 2_000_000_000))
+        stream.write(b"more")
+        stream.flush()
+    assert os.stat(path).st_mtime > 2
+    assert path.read_bytes() == b"datamore"
 
 
 def test_overwrite_append_exclusive_truncate(mountpoint: Path, populated) -> None:
