@@ -61,6 +61,7 @@ def transfer() -> None:
 @click.option(
     "--query", metavar="CONDITION", help="The files in the directories whose metadata match."
 )
+@click.option("--saved", "saved_query", metavar="NAME", help="A query saved on the directories.")
 @click.option(
     "--priority",
     type=click.IntRange(1, 5),
@@ -101,6 +102,7 @@ def submit(
     ses: tuple[str, ...],
     recursive: bool,
     query: str | None,
+    saved_query: str | None,
     priority: int,
     activity: str,
     attempts: int | None,
@@ -122,6 +124,7 @@ def submit(
                 destinations=ses,
                 recursive=recursive,
                 query=query,
+                saved_query=saved_query,
                 priority=priority,
                 activity=activity,
                 attempts=attempts,

@@ -52,6 +52,7 @@ class Submission:
     destinations: tuple[str, ...]
     recursive: bool = False
     query: str | None = None  # a metadata condition on the directories given
+    saved_query: str | None = None  # or the name of a query saved on them (a dataset)
     priority: int = DEFAULT_PRIORITY
     activity: str = DEFAULT_ACTIVITY
     attempts: int | None = None  # default: [transfer] attempts
@@ -143,8 +144,9 @@ class Transfers:
     def submit(self, lfns: Sequence[str], submission: Submission) -> int:
         """Submit a job copying ``lfns`` to each destination SE; returns the job's id.
 
-        A directory needs ``recursive`` (every file under it) or a ``query``
+        A directory needs ``recursive`` (every file under it), a ``query``
         (the files in it whose metadata match; with ``recursive`` also below
+        it) or a ``saved_query`` of it (a dataset, as ``gridfs meta`` saves
         it). Each (file, destination) becomes one file of the job: NOT_USED
         when the destination holds a replica already, FAILED at once when the
         file cannot be verified (no adler32) or has no readable replica. The
@@ -155,6 +157,8 @@ class Transfers:
             raise InvalidArgument("a transfer needs at least one destination SE (-d SE)")
         if not lfns:
             raise InvalidArgument("a transfer needs at least one file")
+        if submission.query is not None and submission.saved_query is not None:
+            raise InvalidArgument("give a query or a saved query, not both")
         if not 1 <= submission.priority <= 5:  # FTS's scale
             raise InvalidArgument(f"priority {submission.priority} is not in 1..5")
         destinations = tuple(dict.fromkeys(submission.destinations))
@@ -202,11 +206,15 @@ class Transfers:
         for given in lfns:
             lfn = given.removeprefix("lfn:")
             entry = self.grid.stat(lfn)
-            if submission.query is not None:
+            if submission.query is not None or submission.saved_query is not None:
                 if not entry.is_dir():
-                    raise InvalidArgument(f"--query selects files in a directory: {lfn}", lfn)
+                    raise InvalidArgument(f"a query selects files in a directory: {lfn}", lfn)
+                rows = (
+                    self.grid.run_saved_query(lfn, submission.saved_query)
+                    if submission.saved_query is not None
+                    else self.grid.find(lfn, submission.query or "", recursive=submission.recursive)
+                )
                 # Read whole first: the query holds its connection while it is read.
-                rows = self.grid.find(lfn, submission.query, recursive=submission.recursive)
                 for match in list(rows):
                     found = self.grid.stat(match)
                     if found.is_file():

@@ -256,3 +256,24 @@ def test_a_transfer_through_extended_attributes(tgrid: Grid, transfers: Transfer
         tgrid.setxattr(lfn, "user.grid.replicate", b"moon-se")
     Agent(tgrid, transfers.store, FAST).run(until_idle=True)
     assert tgrid.getxattr(lfn, "user.grid.transfers") == f"{job} ral-se finished".encode()
+
+
+def test_a_saved_query_selects_the_files(transfers: Transfers, tgrid: Grid, put, run_agent) -> None:
+    lfns = [put(f"ds/e{i}.dat", seed=i) for i in range(4)]
+    tgrid.addattrs(f"{VO}/ds", {"run": "int"})
+    for index, lfn in enumerate(lfns):
+        tgrid.setattr(lfn, {"run": index})
+    tgrid.save_query(f"{VO}/ds", "odd", "run = 1 or run = 3")
+    job = transfers.submit([f"{VO}/ds"], Submission(("ral-se",), saved_query="odd"))
+    run_agent()
+    assert sorted(f.lfn for f in transfers.status(job).files) == [lfns[1], lfns[3]]
+    with pytest.raises(ValueError, match="not both"):
+        transfers.submit([f"{VO}/ds"], Submission(("ral-se",), query="run > 0", saved_query="odd"))
+
+
+def test_files_not_started_within_the_lifetime_fail(transfers: Transfers, put, run_agent) -> None:
+    job = transfers.submit([put("late.dat")], Submission(("infn-se",), lifetime_s=0.01))
+    time.sleep(0.05)
+    run_agent()
+    (file,) = transfers.status(job).files
+    assert (file.state, file.reason) == (FileState.FAILED, "the job's lifetime ran out")
