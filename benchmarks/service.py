@@ -140,8 +140,8 @@ def main() -> None:
     parser.add_argument("--clients", default="1,10,50,200")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--dirs", type=int, default=10)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--processes", type=int, default=2)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gridfs-bench-service-") as work:
