@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select
@@ -116,53 +116,73 @@ class ReplicaCalls:
     def _resolve_many(self, session: Session, lfns: Sequence[str]) -> dict[str, Any]:
         """Entries of many LFNs, a directory level at a time; missing or denied ones left out.
 
-        The entries are rows with the columns that permissions and replicas need.
+        The directories on the way are resolved first (there are few), then the
+        LFNs themselves, each as one more level below its directory. The entries
+        are rows with the columns that permissions and replicas need.
         """
         known: dict[tuple[str, ...], Any] = {(): self.store.by_id(session, ROOT_ID)}
         split = {lfn: split_lfn(lfn) for lfn in lfns}
-        depth = max((len(parts) for parts in split.values()), default=0)
-        for level in range(1, depth + 1):
-            wanted: dict[tuple[int, str], list[tuple[str, ...]]] = defaultdict(list)
-            for parts in split.values():
-                prefix = parts[:level]
-                parent = known.get(parts[: level - 1])
-                if (
-                    len(parts) >= level
-                    and prefix not in known
-                    and parent is not None
-                    and parent.kind == EntryKind.DIRECTORY
-                ):
-                    wanted[(parent.id, prefix[-1])].append(prefix)
-            parents = list(
-                {
-                    known[prefix[:-1]].id: known[prefix[:-1]]
-                    for prefixes in wanted.values()
-                    for prefix in prefixes
-                }.values()
-            )
-            allowed = self.store.allowed(session, parents, EXECUTE)
-            searchable = {p.id for p, ok in zip(parents, allowed, strict=True) if ok}
-            by_parent: dict[int, list[str]] = defaultdict(list)
-            for parent_id, name in wanted:
-                if parent_id in searchable:
-                    by_parent[parent_id].append(name)
-            # One query per directory: (parent_id, name) row-value lists defeat
-            # SQLite's index, "parent_id = ? AND name IN (...)" does not.
-            for parent_id, names in by_parent.items():
-                for start in range(0, len(names), BULK_CHUNK):
-                    chunk = names[start : start + BULK_CHUNK]
-                    rows = session.execute(_NAMED_CHILDREN, {"parent": parent_id, "names": chunk})
-                    for row in rows:
-                        for prefix in wanted[(parent_id, row.name)]:
-                            known[prefix] = row
-            for prefix, entry in list(known.items()):
-                if len(prefix) == level and entry.kind == EntryKind.SYMLINK:
-                    # Rare: a link on the way; resolve it on its own.
-                    try:
-                        known[prefix] = self.store.resolve(session, join_lfn(prefix))
-                    except GridError:
-                        del known[prefix]
+        directories = {parts[:-1] for parts in split.values() if parts}
+        for level in range(1, max(map(len, directories), default=0) + 1):
+            self._resolve_level(session, known, directories, level)
+        by_depth: dict[int, list[tuple[str, ...]]] = defaultdict(list)
+        for parts in split.values():
+            by_depth[len(parts)].append(parts)
+        for depth, paths in by_depth.items():
+            if depth:
+                self._resolve_level(session, known, paths, depth)
         return {lfn: known[parts] for lfn, parts in split.items() if parts in known}
+
+    def _resolve_level(
+        self,
+        session: Session,
+        known: dict[tuple[str, ...], Any],
+        paths: Iterable[tuple[str, ...]],
+        level: int,
+    ) -> None:
+        """Add to ``known`` the entries of the ``level``-name prefixes of ``paths``.
+
+        Their parents must be in ``known`` already; a prefix that is missing, or
+        whose parent the identity may not search, stays out.
+        """
+        wanted: dict[tuple[int, str], list[tuple[str, ...]]] = defaultdict(list)
+        for parts in paths:
+            if len(parts) < level:
+                continue
+            prefix = parts[:level]
+            parent = known.get(prefix[:-1])
+            if prefix not in known and parent is not None and parent.kind == EntryKind.DIRECTORY:
+                wanted[(parent.id, prefix[-1])].append(prefix)
+        parents = list(
+            {
+                known[prefix[:-1]].id: known[prefix[:-1]]
+                for prefixes in wanted.values()
+                for prefix in prefixes
+            }.values()
+        )
+        allowed = self.store.allowed(session, parents, EXECUTE)
+        searchable = {p.id for p, ok in zip(parents, allowed, strict=True) if ok}
+        by_parent: dict[int, list[str]] = defaultdict(list)
+        for parent_id, name in wanted:
+            if parent_id in searchable:
+                by_parent[parent_id].append(name)
+        # One query per directory: (parent_id, name) row-value lists defeat
+        # SQLite's index, "parent_id = ? AND name IN (...)" does not.
+        links = []
+        for parent_id, names in by_parent.items():
+            for start in range(0, len(names), BULK_CHUNK):
+                chunk = names[start : start + BULK_CHUNK]
+                rows = session.execute(_NAMED_CHILDREN, {"parent": parent_id, "names": chunk})
+                for row in rows:
+                    for prefix in wanted[(parent_id, row.name)]:
+                        known[prefix] = row
+                        if row.kind == EntryKind.SYMLINK:
+                            links.append(prefix)
+        for prefix in links:  # rare: a link on the way, resolved on its own
+            try:
+                known[prefix] = self.store.resolve(session, join_lfn(prefix))
+            except GridError:
+                del known[prefix]
 
     def surls_of(self, guid: str) -> list[str]:
         """The SURLs of the replicas of a GUID."""
