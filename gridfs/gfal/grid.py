@@ -96,7 +96,10 @@ class Grid(ReplicaCalls, MetadataCalls):
             protocols=config.protocols,
             backend_options=config.backend_options,
         )
-        return cls(catalog, storage, metadata=metadata, transfers=QueueHolder(config.catalog_url))
+        # The transfer queue lives in the catalog's database: none over a catalog service.
+        remote = config.catalog_url.startswith(("https:", "http:"))
+        transfers = None if remote else QueueHolder(config.catalog_url)
+        return cls(catalog, storage, metadata=metadata, transfers=transfers)
 
     def as_identity(self, identity: Identity) -> Grid:
         """This grid acting as ``identity``: same connections, SEs, health and staging."""
@@ -354,7 +357,8 @@ class Grid(ReplicaCalls, MetadataCalls):
     def _queue(self) -> TransferQueue:
         if self._transfers is None:
             raise GridError(
-                "this grid has no transfer service (open it with Grid.from_config)",
+                "this grid has no transfer service (it needs Grid.from_config of a catalog "
+                "database)",
                 errno=errno.ENOTSUP,
             )
         return self._transfers.queue()

@@ -13,8 +13,6 @@ import importlib
 import threading
 from typing import Any, Protocol
 
-from gridfs.errors import GridError
-
 __all__ = ["QueueHolder", "TransferQueue"]
 
 _HOOK = "gridfs.transfer.hook"  # defines open_queue(catalog_url) -> TransferQueue
@@ -52,12 +50,6 @@ class QueueHolder:
         """The queue (opened now if it is not yet)."""
         with self._lock:
             if self._queue is None:
-                if self._url.startswith(("https:", "http:")):
-                    raise GridError(
-                        "transfers need the catalog's database: a grid over a catalog "
-                        "service has none here",
-                        self._url,
-                    )
                 self._queue = importlib.import_module(_HOOK).open_queue(self._url)
             return self._queue
 
