@@ -334,12 +334,23 @@ class NamespaceCalls:
 
     @retry_on_conflict
     def chmod(self, lfn: str, mode: int) -> Stat:
-        """Change the permission bits (and set-id and sticky bits); owner or superuser."""
+        """Change the permission bits (and set-id and sticky bits); owner or superuser.
+
+        Anyone who may write the file may also drop its set-id bits and change
+        nothing else: a write does that (Linux clears them on a write by
+        anyone but the superuser, and a mount is asked to before the write).
+        """
         if not 0 <= mode <= 0o7777:
             raise InvalidArgument(f"invalid mode {mode:o} for {lfn}", lfn)
         with self.store.session(write=True) as session:
             entry = self.store.resolve(session, lfn)
-            self.store.require_owner(entry, lfn)
+            set_ids = _stat.S_ISUID | _stat.S_ISGID
+            dropping = mode != entry.mode and mode | (entry.mode & set_ids) == entry.mode
+            owner = entry.owner == self.store.identity.user
+            if dropping and entry.kind == EntryKind.FILE and not owner:
+                self.store.require(session, entry, WRITE, lfn)
+            else:
+                self.store.require_owner(entry, lfn)
             identity = self.store.identity
             foreign_group = entry.group_name not in identity.groups
             if entry.kind == EntryKind.FILE and foreign_group and not identity.superuser:

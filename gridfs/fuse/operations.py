@@ -72,6 +72,7 @@ T = TypeVar("T")
 _Listed = tuple[bytes, pyfuse3.EntryAttributes, int]  # name, attributes, entry id
 
 _BLOCK_SIZE = 128 * 1024
+_NAME_MAX = 255  # bytes in a name, as the catalog allows
 _READDIR_PAGE = 256
 _FETCH_PAGE = 5000  # children per catalog request when a directory is fetched whole
 _GETATTR = -1  # the walked-stat key of a getattr's answer (modes are 0 to 7)
@@ -390,6 +391,8 @@ class GridOperations(pyfuse3.Operations):
     async def lookup(
         self, parent_inode: pyfuse3.InodeT, name: bytes, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.EntryAttributes:
+        if len(name) > _NAME_MAX:  # no such entry can exist: the kernel's answer, at once
+            raise pyfuse3.FUSEError(errno.ENAMETOOLONG)
         try:
             text = name.decode("utf-8")
         except UnicodeDecodeError:
@@ -507,7 +510,7 @@ class GridOperations(pyfuse3.Operations):
         data = pyfuse3.StatvfsData()
         data.f_bsize = _BLOCK_SIZE
         data.f_frsize = _BLOCK_SIZE
-        data.f_namemax = 255
+        data.f_namemax = _NAME_MAX
         return data
 
     # -- changing the namespace --------------------------------------------------

@@ -54,6 +54,8 @@ def test_namespace_errors(ops: GridOperations, grid: Grid) -> None:
     fails(errno.ENOENT, ops.lookup, gilda, b"nothing", ME)
     fails(errno.EEXIST, ops.mkdir, gilda, b"trailers", 0o755, ME)
     fails(errno.EINVAL, ops.mkdir, gilda, b"\xff", 0o755, ME)
+    fails(errno.ENAMETOOLONG, ops.lookup, gilda, b"x" * 256, ME)
+    fails(errno.ENAMETOOLONG, ops.mkdir, gilda, b"x" * 256, 0o755, ME)
     fails(errno.EACCES, ops.rmdir, pyfuse3.ROOT_INODE, b"gilda", ME)  # /grid is root's
     fails(errno.ENOENT, ops.unlink, trailers, b"nothing", ME)
     attrs = call(ops.mkdir, trailers, b"sub", 0o777, ME)

@@ -15,7 +15,9 @@ from gridfs.errors import (
     NotADirectory,
     NotFound,
     NotPermitted,
+    PermissionDenied,
 )
+from tests.conftest import BOB
 
 ADLER = "0a1b2c3d"
 
@@ -176,6 +178,19 @@ def test_chown_clears_set_id_bits_as_linux_and_links_change_themselves(
     assert (link.is_symlink(), link.group) == (True, "atlas")
     target = trailers.stat("/grid/gilda/trailers/link")
     assert (target.name, target.owner, target.mtime_ns != 2_000_000_000) == ("a", "bob", True)
+
+
+def test_a_writer_may_drop_the_set_id_bits_and_nothing_more(trailers: Catalog) -> None:
+    lfn = "/grid/gilda/trailers/a"
+    add(trailers, lfn)
+    trailers.chmod(lfn, 0o6666)
+    bob = trailers.as_identity(BOB)
+    with pytest.raises(NotPermitted):
+        bob.chmod(lfn, 0o6664)  # not the owner: no other change
+    assert bob.chmod(lfn, 0o666).mode == 0o666  # as the kernel asks before a write
+    trailers.chmod(lfn, 0o6664)  # bob may not write now
+    with pytest.raises(PermissionDenied):
+        bob.chmod(lfn, 0o664)
 
 
 def test_sizes_checksums_and_comments(trailers: Catalog) -> None:
