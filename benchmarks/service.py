@@ -174,6 +174,20 @@ def main() -> None:
             server = ServiceProcess(config, pki)
             server.start()
             try:
+                if tls:  # first, on a server that no earlier load keeps busy
+                    os.environ.update(env)
+                    catalog, _ = open_catalog(server.url, ALICE)
+                    lfns = [f"/bench/d{d}/f{i}" for d in range(options.dirs) for i in range(FILES)]
+                    times = []
+                    for _ in range(3):
+                        started = time.perf_counter()
+                        found = catalog.replicas_many(lfns[:10_000])
+                        times.append(time.perf_counter() - started)
+                    catalog.close()
+                    replicas_line = (
+                        f"replicas of {len(found)} LFNs in one call over TLS: "
+                        f"{statistics.median(times):.3f} s (median of 3)"
+                    )
                 for op in ("stat", "list"):
                     for clients in (int(c) for c in options.clients.split(",")):
                         rate, lat, failed = load(server.url, op, clients, options, env)
@@ -181,17 +195,9 @@ def main() -> None:
                             f"{'tls' if tls else 'plain':9} {op:6} {clients:7} {rate:9.0f} "
                             f"{quantile(lat, 0.5):8.2f} {quantile(lat, 0.99):8.2f} {failed:6}"
                         )
-                if tls:
-                    os.environ.update(env)
-                    catalog, _ = open_catalog(server.url, ALICE)
-                    lfns = [f"/bench/d{d}/f{i}" for d in range(options.dirs) for i in range(FILES)]
-                    started = time.perf_counter()
-                    found = catalog.replicas_many(lfns[:10_000])
-                    took = time.perf_counter() - started
-                    print(f"replicas of {len(found)} LFNs in one call over TLS: {took:.3f} s")
-                    catalog.close()
             finally:
                 server.stop()
+        print(replicas_line)
         embedded = Catalog.from_url(url, ALICE)
         rng, stats, deadline = random.Random(1), [], time.monotonic() + options.seconds
         while time.monotonic() < deadline:
