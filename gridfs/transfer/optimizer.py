@@ -122,7 +122,8 @@ def _rule(  # noqa: PLR0911 - one return per rule, in the order they apply
     # The ramp goes on while this window beats the one before (the step up it follows
     # paid); the average lags behind a step up and would seem to rise for several windows.
     paid = before is None or sample.throughput >= before * (1 + settings.gain)
-    if sample.ramping and not paid:
+    doubling = settings.ramp is Ramp.DOUBLING and sample.ramping
+    if doubling and not paid:
         # The last doubling did not pay: back to where it came from, then +1 at a time.
         window = _rate(sample.throughput)
         return current // 2, False, f"doubling to {current} bought little ({window}): back, then +1"
@@ -131,7 +132,7 @@ def _rule(  # noqa: PLR0911 - one return per rule, in the order they apply
     if settings.ramp is Ramp.LINEAR:
         step = settings.linear_step
         return current + step, False, f"throughput {_rate(ema)} did not fall: +{step}"
-    if sample.ramping:
+    if doubling:
         window = _rate(sample.throughput)
         return current * 2, True, f"throughput {window} rose over {_rate(before)}: doubling"
     return current + 1, False, f"throughput {_rate(ema)} holds: +1"

@@ -165,6 +165,10 @@ def test_the_optimizer_rules() -> None:
     assert (top.concurrency, top.reason) == (64, "at the maximum of 64 streams: holding")
     linear = decide(sample(ramping=True, throughput=200e6), OptimizerSettings(ramp=Ramp.LINEAR))
     assert linear.concurrency == 6
+    flat = OptimizerSettings(ramp=Ramp.LINEAR)  # no slow start to undo: +2 while it holds
+    assert (
+        decide(sample(ramping=True, throughput=100e6, last_throughput=100e6), flat).concurrency == 6
+    )
     # Failures that are not the link's (a missing source) are not counted: full rate.
     assert decide(sample(recoverable_failures=0, successes=1), SETTINGS).success_rate == 1.0
 
