@@ -350,9 +350,8 @@ class CatalogStore:
         values: dict[str, object] = {"root": ROOT_ID}
         values.update({f"n{k}": name for k, name in enumerate(parts, 1)})
         row = session.execute(walk(len(parts)), values).one()
-        mapping = row._mapping
         levels = [
-            _Level(*(mapping[f"k{k}_{name}"] for name in WALK_COLUMNS))
+            _Level(*(getattr(row, f"k{k}_{name}") for name in WALK_COLUMNS))
             for k in range(len(parts) + 1)
         ]
         with_acl = [level for level in levels if level.has_acl]
