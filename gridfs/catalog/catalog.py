@@ -62,13 +62,15 @@ class Catalog(NamespaceCalls, BulkCalls, ReplicaCalls, AclCalls):
         *,
         page_size: int = 1000,
         create: bool = False,
+        connections: int = 5,
     ) -> Catalog:
         """Open the catalog at ``url``, upgrading its schema as needed.
 
         A missing catalog raises :class:`NotFound` unless ``create`` (as
-        ``gridfs init`` does), which makes a new one.
+        ``gridfs init`` does), which makes a new one. ``connections`` are kept
+        open for as many threads calling at once (a server's threads).
         """
-        engine = open_catalog_engine(url, create=create)
+        engine = open_catalog_engine(url, create=create, connections=connections)
         return cls(engine, identity or Identity.local(), page_size=page_size)
 
     @property

@@ -40,19 +40,22 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 _LOCK_KEY = 0x67726964  # "grid": the advisory lock that serialises schema upgrades
 
 
-def create_catalog_engine(url: str) -> Engine:
-    """An engine for ``url``, tuned for the catalog.
+def create_catalog_engine(url: str, *, connections: int = 5) -> Engine:
+    """An engine for ``url``, tuned for the catalog, keeping ``connections`` open.
 
+    Size ``connections`` to the threads that use the engine at once (a server's
+    threads): a checkout beyond them opens a connection and closes it after use.
     SQLite gets WAL (readers never wait for the writer), a busy timeout,
     foreign keys, and ``BEGIN IMMEDIATE`` for transactions that write (so
     that two writers queue at the start instead of failing midway).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, pool_size=connections)
     engine = create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+        pool_size=connections,
     )
 
     @event.listens_for(engine, "connect")
@@ -131,18 +134,19 @@ def upgrade_schema(engine: Engine, *, create: bool = False) -> None:
                 ) from exc
 
 
-def open_catalog_engine(url: str, *, create: bool = False) -> Engine:
+def open_catalog_engine(url: str, *, create: bool = False, connections: int = 5) -> Engine:
     """An engine for the catalog at ``url``, its schema brought up to date.
 
     Only with ``create`` is a new catalog made (a SQLite file, owner-only, and
     its directory; the schema in an empty database); otherwise a missing one
-    raises :class:`NotFound`. Raises :class:`ConfigError` for a URL that names
-    no usable database (bad syntax, missing driver) and :class:`GridError` if
-    the database fails.
+    raises :class:`NotFound`. ``connections``: as :func:`create_catalog_engine`.
+    Raises :class:`ConfigError` for a URL that names no usable database (bad
+    syntax, missing driver) and :class:`GridError` if the database fails.
     """
     safe = _safe(url)
     try:
-        engine = create_catalog_engine(url)  # no connection yet: the file is not made here
+        # No connection yet: the file is not made here.
+        engine = create_catalog_engine(url, connections=connections)
     except ArgumentError as exc:
         raise ConfigError(f"not a catalog database URL: {safe}: {exc}", safe) from exc
     except ModuleNotFoundError as exc:

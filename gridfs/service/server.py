@@ -44,7 +44,7 @@ _SERVICE = Identity("gridfs-serve", ("gridfs-serve",))
 def build_app(settings: ServerSettings, metrics_dir: Path) -> ServiceApp:
     """The WSGI application over the settings' catalog (one per worker process)."""
     # The catalog's own identity answers only the health check: each call runs as its caller.
-    catalog = Catalog.from_url(settings.catalog_url, _SERVICE)
+    catalog = Catalog.from_url(settings.catalog_url, _SERVICE, connections=settings.threads)
     return ServiceApp(
         catalog,
         Metadata(catalog),

@@ -688,3 +688,16 @@ def test_a_property_is_inherited_from_the_nearest_readable_ancestor(catalog: Cat
     catalog.chmod("/grid/a/b", 0o311)  # searchable, not readable: passed over
     assert catalog.inherited_property(leaf, "default_se") == "top-se"
     assert catalog.inherited_property(catalog.stat("/grid").id, "other") is None
+
+
+def test_a_catalog_keeps_as_many_connections_as_it_is_told(tmp_path: Path) -> None:
+    """A server sizes the pool to its threads: no connection opened and closed per call."""
+    url = f"sqlite:///{tmp_path / 'pool.db'}"
+    catalog = Catalog.from_url(url, SUPERUSER, create=True, connections=24)
+    held = [catalog.store.engine.connect() for _ in range(24)]
+    pool = catalog.store.engine.pool
+    assert pool.size() == 24  # type: ignore[attr-defined]  # a QueuePool's, not every pool's
+    for connection in held:
+        connection.close()
+    assert pool.checkedin() == 24  # type: ignore[attr-defined]  # all kept, none closed
+    catalog.close()
