@@ -91,7 +91,8 @@ class BulkCalls:
         is writable and searchable; its LFN, GUID and SURLs are nobody's); one
         that has not is refused, with its reason, and the rest are registered.
         A file registered already with the same size and checksum is present,
-        not refused: those of its SURLs not registered yet are added to it. The
+        not refused: those of its SURLs not registered yet are added to it
+        (as :meth:`add_replica` would: it needs write permission on the file). The
         replicas occupy ``space_token`` of their SE, if given. Files are
         registered READY.
         """
@@ -155,6 +156,7 @@ class BulkCalls:
             batch.refused.update((p.index, f"{p.lfn}: {exc}") for p in pending)
             return
         existing = _children(session, parent.id, [p.parts[-1] for p in pending])
+        acls = self.store.acls_of(session, [row for row in existing.values() if row.has_acl])
         mode_of: dict[int, tuple[int, str, list[Any]]] = {}
         before = len(batch.entries)
         for item in pending:
@@ -168,11 +170,14 @@ class BulkCalls:
                 if reason is not None:
                     batch.refused[item.index] = f"{item.lfn} exists: {reason}"
                     continue
+                new = [(se, surl) for se, surl in file.replicas if theirs[surl] is None]
+                # A replica joins a file only with write permission on it, as add_replica checks.
+                if new and not self.store.allows(found, acls.get(found.id, []), WRITE):
+                    batch.refused[item.index] = f"{item.lfn}: permission denied: {item.lfn}"
+                    continue
                 batch.present += 1
                 batch.replicas.extend(
-                    _replica_row(found.id, se, surl, batch.now)
-                    for se, surl in file.replicas
-                    if theirs[surl] is None
+                    _replica_row(found.id, se, surl, batch.now) for se, surl in new
                 )
                 continue
             if any(e is not None for e in theirs.values()):
@@ -242,7 +247,7 @@ def _differs(found: Any, file: NewFile) -> str | None:
 
 
 def _children(session: Session, parent_id: int, names: Sequence[str]) -> dict[str, Any]:
-    """The entries of directory ``parent_id`` among ``names``, by name."""
+    """The entries of directory ``parent_id`` among ``names``, by name, with their modes."""
     found: dict[str, Any] = {}
     for chunk in _chunks(sorted(set(names))):
         rows = session.execute(
@@ -254,6 +259,10 @@ def _children(session: Session, parent_id: int, names: Sequence[str]) -> dict[st
                 _ENTRIES.c.size,
                 _ENTRIES.c.checksum_type,
                 _ENTRIES.c.checksum,
+                _ENTRIES.c.mode,
+                _ENTRIES.c.owner,
+                _ENTRIES.c.group_name,
+                _ENTRIES.c.has_acl,
             ).where(_ENTRIES.c.parent_id == parent_id, _ENTRIES.c.name.in_(chunk))
         )
         found.update((row.name, row) for row in rows)

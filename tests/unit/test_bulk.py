@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from gridfs.catalog import SUPERUSER, AclEdit, Catalog, NewFile, ReplicaStatus, parse_acl
@@ -94,6 +96,27 @@ def test_a_directory_the_caller_may_not_write_refuses_its_files(catalog: Catalog
         "permission denied: /grid/mine"
     ] * 3
     assert list(catalog.iterdir("/grid/mine")) == []
+
+
+def test_a_replica_joins_a_registered_file_only_with_write_permission_on_it(
+    catalog: Catalog,
+) -> None:
+    catalog.mkdir("/grid/open", parents=True)
+    catalog.chmod("/grid/open", 0o777)
+    (mine,) = files("/grid/open", 1)
+    catalog.add_files([mine])
+    catalog.chmod(mine.lfn, 0o644)
+    bob = catalog.as_identity(BOB)
+    theirs = dataclasses.replace(mine, replicas=(("cern-se", "srm://cern/bob-copy"),))
+    # The same content, already registered, with nothing to add: present.
+    assert bob.add_files([mine]).present == 1
+    done = bob.add_files([theirs])
+    assert (done.added, done.present) == (0, 0)
+    assert done.refused == ((0, f"{mine.lfn}: permission denied: {mine.lfn}"),)
+    assert [r.surl for r in catalog.replicas(mine.lfn)] == [mine.replicas[0][1]]
+    catalog.chmod(mine.lfn, 0o666)
+    assert bob.add_files([theirs]).present == 1
+    assert len(catalog.replicas(mine.lfn)) == 2
 
 
 def test_default_acls_and_setgid_directories_are_inherited(catalog: Catalog) -> None:
