@@ -208,9 +208,13 @@ def from_os_error(exc: OSError, subject: str) -> GridError:
     """The gridfs error for a local ``OSError`` about ``subject`` (a path or URL).
 
     The caller raises it ``from exc``; an errno without a class of its own
-    becomes a plain :class:`GridError` (EIO) that keeps the system's message.
+    becomes a plain :class:`GridError` (EIO) that keeps the system's message,
+    but for a size beyond the local filesystem's limit, which stays EFBIG (as
+    truncate(2) says it).
     """
     if isinstance(exc, GridError):
         return exc
-    error = _BY_ERRNO.get(exc.errno or 0, GridError)
-    return error(f"{subject}: {exc.strerror or exc}", subject)
+    message = f"{subject}: {exc.strerror or exc}"
+    if exc.errno == _errno.EFBIG:
+        return GridError(message, subject, errno=_errno.EFBIG)
+    return _BY_ERRNO.get(exc.errno or 0, GridError)(message, subject)

@@ -249,7 +249,8 @@ class ReplicaCalls:
         STALE, so that no reader is handed old bytes for the new checksum.
         The GUID stays. Returns the new entry and the stale replicas, whose
         stored copies are the caller's to delete (then :meth:`remove_replica`).
-        Needs write permission on the file.
+        Needs write permission on the file, but for a new file's first version
+        stored by its owner (a file created read-only is written once).
         """
         if size < 0:
             raise InvalidArgument(f"negative size for entry {entry_id}", str(entry_id))
@@ -259,7 +260,11 @@ class ReplicaCalls:
                 entry = self.store.by_id(session, entry_id)
                 lfn = self.store.lfn_checked(session, entry)
                 self.store.require_file(entry, lfn)
-                self.store.require(session, entry, WRITE, lfn)
+                # Its creator stores a new file's first version whatever mode it was
+                # made with: open(O_CREAT) grants writing through that descriptor.
+                creating = entry.status == FileStatus.WRITING.value
+                if not (creating and entry.owner == self.store.identity.user):
+                    self.store.require(session, entry, WRITE, lfn)
                 stale = []
                 for row in session.scalars(
                     select(ReplicaModel).where(ReplicaModel.entry_id == entry.id)

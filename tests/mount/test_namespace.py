@@ -269,3 +269,19 @@ def test_mv_of_a_file_with_metadata_over_another_keeps_its_own(mountpoint: Path,
     )
     assert grid.getattr(f"{trailers}/amelie.mpg") == {"Runtime": 117}
     assert grid.stat(f"{trailers}/amelie.mpg").comment == "replaced"  # alien had none
+
+
+def test_a_file_created_read_only_is_written_through_its_descriptor(
+    mountpoint: Path, populated
+) -> None:
+    grid, _ = populated
+    path = mountpoint / "gilda" / "read-only"
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o444)  # as cp of a 0444 file
+    try:
+        os.write(fd, b"written once\n")
+    finally:
+        os.close(fd)  # stores it: the mode is for later opens
+    assert path.read_bytes() == b"written once\n"
+    assert grid.stat("/grid/gilda/read-only").mode == 0o444
+    with pytest.raises(PermissionError):
+        path.write_bytes(b"again")

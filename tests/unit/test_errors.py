@@ -59,3 +59,8 @@ def test_os_errors_map_to_grid_errors(code: int, cls: type) -> None:
     assert type(error) is cls
     assert str(error) == "/data/se/x: boom"
     assert error.filename == "/data/se/x"
+
+
+def test_a_size_beyond_the_filesystems_limit_stays_efbig() -> None:
+    error = errors.from_os_error(OSError(errno.EFBIG, "File too large"), "/tmp/x.staging")
+    assert (type(error), error.errno) == (errors.GridError, errno.EFBIG)

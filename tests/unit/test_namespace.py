@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from gridfs.catalog import SUPERUSER, Catalog, ReplicaStatus
+from gridfs.catalog import SUPERUSER, Catalog, FileStatus, ReplicaStatus
 from gridfs.errors import (
     AlreadyExists,
     DirectoryNotEmpty,
@@ -191,6 +191,19 @@ def test_a_writer_may_drop_the_set_id_bits_and_nothing_more(trailers: Catalog) -
     trailers.chmod(lfn, 0o6664)  # bob may not write now
     with pytest.raises(PermissionDenied):
         bob.chmod(lfn, 0o664)
+
+
+def test_a_file_created_read_only_gets_its_first_version_from_its_creator(
+    trailers: Catalog,
+) -> None:
+    made = trailers.add_file(
+        "/grid/gilda/trailers/ro", size=0, mode=0o444, status=FileStatus.WRITING
+    )
+    version = {"size": 3, "checksum": ADLER, "checksum_type": "adler32", "se": "se1"}
+    entry, _ = trailers.commit_version(made.id, surl="srm://se1/ro-v1", **version)
+    assert (entry.status, entry.size) == (FileStatus.READY, 3)
+    with pytest.raises(PermissionDenied):  # a next version needs write permission again
+        trailers.commit_version(made.id, surl="srm://se1/ro-v2", **version)
 
 
 def test_sizes_checksums_and_comments(trailers: Catalog) -> None:
