@@ -219,9 +219,15 @@ class FileBackend(StorageBackend):
                     if exc.errno in (errno.EXDEV, errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK):
                         return None
                     raise
-                _fsync_directory(directory)
-                size = os.fstat(fd).st_size
-                value = _summed(fd)
+                try:
+                    _fsync_directory(directory)
+                    size = os.fstat(fd).st_size
+                    value = _summed(fd)
+                except BaseException:
+                    # Not adopted after all: no object is left that no caller will register.
+                    with contextlib.suppress(OSError):
+                        os.unlink(target)
+                    raise
             finally:
                 os.close(fd)
         return WriteResult(

@@ -12,6 +12,7 @@ import pytest
 
 from gridfs.errors import (
     AlreadyExists,
+    GridError,
     InvalidArgument,
     IsADirectory,
     NotFound,
@@ -22,6 +23,7 @@ from gridfs.storage import (
     BackendOptions,
     SERegistry,
     StorageElement,
+    file_backend,
     make_surl,
     resolve_turl,
 )
@@ -145,6 +147,23 @@ def test_a_failing_source_leaves_nothing(area: Path) -> None:
     with pytest.raises(OSError, match="source disk failed"):
         FileBackend(BackendOptions()).write(url(area / "f"), chunks())
     assert list(area.iterdir()) == []
+
+
+def test_an_adoption_that_fails_once_linked_leaves_no_object(
+    area: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staged = tmp_path / "staged"
+    staged.write_bytes(b"content")
+
+    def failing_disk(fd: int) -> str:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(file_backend, "_summed", failing_disk)
+    with pytest.raises(GridError) as failed:
+        FileBackend(BackendOptions()).adopt(url(area / "f"), str(staged))
+    assert failed.value.errno == errno.EIO
+    assert list(area.iterdir()) == []
+    assert staged.read_bytes() == b"content"  # the writer's file is still its own
 
 
 def test_errors_are_mapped_with_honest_errno(area: Path) -> None:
