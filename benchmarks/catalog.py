@@ -11,6 +11,10 @@ per backend: rates, and median (p50), p99 and max latencies.
 
     .venv/bin/python benchmarks/catalog.py [--backend sqlite|postgresql|both]
         [--entries 100000] [--sample 2000] [--bulk 10000] [--processes 50] [--seconds 15]
+        [--only add_files]
+
+``--only add_files`` populates, then times bulk registration alone (no
+comparison with add_file then).
 
 SQLite is a file in a temp dir, opened as gridfs opens it (WAL,
 synchronous=NORMAL). PostgreSQL is a throwaway server from tests/pgserver.py,
@@ -228,7 +232,7 @@ def bench_bulk(catalog: Catalog, entries: int, bulk: int, rng: random.Random) ->
     return Row(f"replicas_many ({bulk} LFNs)", BULK_CALLS, bulk / median, "LFNs/s", latencies, note)
 
 
-def bench_register(catalog: Catalog, bulk: int, create_rate: float) -> Row:
+def bench_register(catalog: Catalog, bulk: int, create_rate: float | None) -> Row:
     """add_files() of ``bulk`` new files with a replica each, into a fresh directory per call."""
     latencies = []
     for call in range(BULK_CALLS):
@@ -250,7 +254,9 @@ def bench_register(catalog: Catalog, bulk: int, create_rate: float) -> Row:
             raise SystemExit(f"add_files registered {done.added} of {bulk}: {done.refused[:3]}")
     median = statistics.median(latencies)
     rate = bulk / median
-    note = f"median {median:.3f} s per call; {rate / create_rate:.0f}x add_file one by one"
+    note = f"median {median:.3f} s per call"
+    if create_rate is not None:
+        note += f"; {rate / create_rate:.0f}x add_file one by one"
     return Row(f"add_files ({bulk} files + replicas)", BULK_CALLS, rate, "files/s", latencies, note)
 
 
@@ -451,6 +457,10 @@ def run_backend(url: str, args: argparse.Namespace) -> list[Row]:
     try:
         progress(f"populating {args.entries} entries")
         rows = [populate(catalog, args.entries)]
+        if args.only == "add_files":
+            progress(f"{BULK_CALLS} x add_files of {args.bulk} files")
+            rows.append(bench_register(catalog, args.bulk, None))
+            return rows
         progress(f"{args.sample} stats, {args.list} listings, a walk")
         rows.append(bench_stat(catalog, args.entries, args.sample, rng))
         rows.append(bench_list(catalog, args.entries, args.list, rng))
@@ -521,6 +531,7 @@ def main() -> int:
     parser.add_argument("--bulk", type=int, default=10_000, help="LFNs per replicas_many()")
     parser.add_argument("--processes", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--only", choices=["add_files"], help="populate, then time this alone")
     args = parser.parse_args()
     if args.entries < 1 or args.sample < 2 or args.processes < 1 or args.seconds <= 0:
         parser.error("--entries, --processes and --seconds must be positive, --sample >= 2")

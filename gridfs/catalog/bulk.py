@@ -4,10 +4,12 @@
 (3.5 ms on SQLite). :meth:`BulkCalls.add_files` checks the files given
 against the catalog with one query per directory and per few thousand
 SURLs or GUIDs, then inserts the new entries and replicas as multi-row
-INSERTs. A file that cannot be registered is refused with its reason while
-the others are registered; one already registered with the same size and
-checksum counts as present (its missing replicas added), so that running
-the same registration again changes nothing.
+INSERTs (on SQLite, by the driver's ``executemany`` with the ids, GUIDs
+and every column's value given). A file that cannot be registered is
+refused with its reason while the others are registered; one already
+registered with the same size and checksum counts as present (its missing
+replicas added), so that running the same registration again changes
+nothing.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, column, func, insert, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gridfs.catalog.acls import store_acl
-from gridfs.catalog.guids import new_guid, parse_guid
+from gridfs.catalog.guids import new_guids, parse_guid
 from gridfs.catalog.lfn import join_lfn, split_lfn
 from gridfs.catalog.models import EntryModel, ReplicaModel
 from gridfs.catalog.namespace import new_entry_attributes
@@ -43,6 +45,7 @@ __all__ = ["BulkCalls"]
 
 _ENTRIES = cast(Table, EntryModel.__table__)
 _REPLICAS = cast(Table, ReplicaModel.__table__)
+_SQLITE_SEQUENCE = table("sqlite_sequence", column("name"), column("seq"))
 
 
 @dataclass
@@ -205,7 +208,7 @@ class BulkCalls:
                     "atime_ns": batch.now,
                     "mtime_ns": batch.now,
                     "ctime_ns": batch.now,
-                    "guid": item.guid or new_guid(),
+                    "guid": item.guid,  # or a fresh one, all made at once by _insert
                     "checksum_type": file.checksum_type if file.checksum is not None else None,
                     "checksum": file.checksum,
                     "status": FileStatus.READY.value,
@@ -317,13 +320,84 @@ def _replica_row(entry_id: int, se: str, surl: str, now: int) -> dict[str, Any]:
     }
 
 
+def _column_defaults(table: Table) -> dict[str, Any]:
+    """Every column of ``table`` by name, with the value an INSERT that omits it would give.
+
+    A row given to :func:`_sqlite_insert` must name every column: a driver's
+    ``executemany`` knows nothing of the Table's defaults (``rdev``, ``has_acl``).
+    """
+    defaults: dict[str, Any] = {}
+    for each in table.columns:
+        default = each.default
+        if default is not None and not getattr(default, "is_scalar", False):
+            raise TypeError(f"{table.name}.{each.name}: only scalar defaults can be filled in")
+        defaults[each.name] = getattr(default, "arg", None)
+    return defaults
+
+
+_ENTRY_DEFAULTS = _column_defaults(_ENTRIES)
+_REPLICA_DEFAULTS = _column_defaults(_REPLICAS)
+
+
+def _sqlite_next_id(session: Session, table: Table) -> int:
+    """The first id after every id ``table`` has ever had (AUTOINCREMENT never reuses one).
+
+    The transaction writes, so no other writer can take ids until it ends.
+    """
+    used = session.execute(
+        select(
+            func.coalesce(func.max(table.c.id), 0),
+            select(func.coalesce(func.max(_SQLITE_SEQUENCE.c.seq), 0))
+            .where(_SQLITE_SEQUENCE.c.name == table.name)
+            .scalar_subquery(),
+        )
+    ).one()
+    return int(max(used)) + 1
+
+
+def _sqlite_insert(
+    session: Session, table: Table, defaults: dict[str, Any], rows: Sequence[dict[str, Any]]
+) -> None:
+    """``rows`` into ``table`` by the driver's ``executemany`` of one prepared INSERT.
+
+    SQLAlchemy's own executemany processes each row's parameters in Python,
+    which is most of the time of a bulk INSERT on SQLite; the values here are
+    already what the driver takes (ints, strings, None, bools).
+    """
+    columns = list(defaults)
+    statement = insert(table).compile(dialect=session.get_bind().dialect, column_keys=columns)
+    order = statement.positiontup
+    assert order is not None
+    assert list(order) == columns, "qmark parameters in column order"
+    values = [tuple({**defaults, **row}.values()) for row in rows]
+    session.connection().exec_driver_sql(str(statement), values)
+
+
+def _insert_entries(session: Session, entries: list[dict[str, Any]], sqlite: bool) -> list[int]:
+    """Insert the new entry rows, each given a GUID if it has none; their ids, in order."""
+    fresh = iter(new_guids(sum(1 for row in entries if row["guid"] is None)))
+    for row in entries:
+        if row["guid"] is None:
+            row["guid"] = next(fresh)
+    if not sqlite:
+        # No RETURNING: SQLite would insert row by row to give the ids in order.
+        session.execute(insert(_ENTRIES), entries)
+        return _new_ids(session, entries)
+    # Ids given, not looked up afterwards: a query and an index walk per row fewer.
+    first = _sqlite_next_id(session, _ENTRIES)
+    ids = list(range(first, first + len(entries)))
+    for entry_id, row in zip(ids, entries, strict=True):
+        row["id"] = entry_id
+    _sqlite_insert(session, _ENTRIES, _ENTRY_DEFAULTS, entries)
+    return ids
+
+
 def _insert(session: Session, batch: _Batch, space_token: str | None) -> None:
     """The new entries, then every new replica, as multi-row INSERTs."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
     replicas = batch.replicas
     if batch.entries:
-        # No RETURNING: SQLite would insert row by row to give the ids in order.
-        session.execute(insert(_ENTRIES), batch.entries)
-        ids = _new_ids(session, batch.entries)
+        ids = _insert_entries(session, batch.entries, sqlite)
         for entry_id, owner in zip(ids, batch.owners, strict=True):
             replicas.extend(
                 _replica_row(entry_id, se, surl, batch.now) for se, surl in owner.file.replicas
@@ -335,5 +409,9 @@ def _insert(session: Session, batch: _Batch, space_token: str | None) -> None:
     if space_token is not None:
         for row in replicas:
             row["space_token"] = space_token
-    if replicas:
+    if not replicas:
+        return
+    if sqlite:
+        _sqlite_insert(session, _REPLICAS, _REPLICA_DEFAULTS, replicas)
+    else:
         session.execute(insert(_REPLICAS), replicas)

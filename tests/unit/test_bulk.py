@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 
 import pytest
 
-from gridfs.catalog import SUPERUSER, AclEdit, Catalog, NewFile, ReplicaStatus, parse_acl
+from gridfs.catalog import (
+    SUPERUSER,
+    AclEdit,
+    Catalog,
+    NewFile,
+    ReplicaStatus,
+    parse_acl,
+)
+from gridfs.catalog.guids import new_guids
 from gridfs.errors import NotFound
 from tests.conftest import BOB
 
@@ -46,6 +55,38 @@ def test_many_files_are_registered_as_add_file_would(catalog: Catalog) -> None:
     again = catalog.add_files([*given, *files("/grid/b", 2, start=3)])
     assert (again.added, again.present, again.refused) == (2, 1203, ())
     assert len(catalog.replicas("/grid/a/f7")) == 1
+
+
+def test_every_column_of_a_bulk_entry_is_as_add_file_sets_it(catalog: Catalog) -> None:
+    # The bulk INSERT names every column itself (rdev, has_acl...): none may be left unset.
+    catalog.mkdir("/grid/a", parents=True)
+    single = catalog.add_file("/grid/a/one", size=3, checksum="00000003")
+    catalog.add_files([NewFile("/grid/a/two", size=3, checksum="00000003")])
+    bulk = catalog.stat("/grid/a/two")
+    assert bulk.guid is not None
+    assert uuid.UUID(bulk.guid).version == 4
+    different = ("id", "name", "guid", "atime_ns", "mtime_ns", "ctime_ns")
+    assert dataclasses.replace(bulk, **{f: getattr(single, f) for f in different}) == single
+
+
+def test_ids_of_removed_entries_are_not_given_again(catalog: Catalog) -> None:
+    catalog.mkdir("/grid/a", parents=True)
+    catalog.add_files(files("/grid/a", 3))
+    last = catalog.stat("/grid/a/f2").id
+    catalog.unlink("/grid/a/f2")
+    catalog.add_files(files("/grid/a", 2, start=3))
+    assert catalog.stat("/grid/a/f3").id > last
+    assert catalog.stat("/grid/a/f4").id > catalog.stat("/grid/a/f3").id
+    assert catalog.add_file("/grid/a/f5", size=5).id > catalog.stat("/grid/a/f4").id
+
+
+def test_guids_made_in_bulk_are_random_version_4_uuids() -> None:
+    made = new_guids(2000)
+    assert len(set(made)) == 2000
+    assert all(str(uuid.UUID(guid)) == guid for guid in made)
+    assert {uuid.UUID(guid).version for guid in made} == {4}
+    assert {uuid.UUID(guid).variant for guid in made} == {uuid.RFC_4122}
+    assert {guid[19] for guid in made} == set("89ab")
 
 
 def test_bad_files_are_refused_one_by_one_and_the_rest_registered(catalog: Catalog) -> None:
