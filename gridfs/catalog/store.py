@@ -332,7 +332,6 @@ class CatalogStore:
         lfn: str,
         *,
         follow_last: bool = True,
-        want: int = 0,
     ) -> Stat | None:
         """:meth:`resolve` in one query, as a :class:`Stat`; None where it takes the slow way.
 
@@ -341,7 +340,7 @@ class CatalogStore:
         checked on each directory as :meth:`resolve` does, with the same errors.
         None for the root, a very deep path, or a symbolic link to follow on
         the way: :meth:`resolve` handles those. On a :class:`Connection` of
-        :meth:`single_read`, None too when an entry on the way has an ACL (a
+        :meth:`single_read`, None too when a directory on the way has an ACL (a
         second statement would see another snapshot): a session does it.
         """
         parts = split_lfn(lfn)
@@ -354,7 +353,8 @@ class CatalogStore:
             _Level(*(getattr(row, f"k{k}_{name}") for name in WALK_COLUMNS))
             for k in range(len(parts) + 1)
         ]
-        with_acl = [level for level in levels if level.has_acl]
+        # Only the directories on the way are checked (search), not the entry itself.
+        with_acl = [level for level in levels[:-1] if level.has_acl]
         acls: dict[int, list[AclEntry]] = {}
         if with_acl:
             if not isinstance(session, Session):
@@ -372,8 +372,6 @@ class CatalogStore:
                 raise NotADirectory(f"not a directory: {lfn}", lfn)
             if not self.allows(level, acls.get(level.id, []), EXECUTE):
                 raise PermissionDenied(f"permission denied: {lfn}", lfn)
-        if want and not self.allows(row, acls.get(row.id, []), want):
-            raise PermissionDenied(f"permission denied: {lfn}", lfn)
         return self.to_stat(row)
 
     def resolve_parent(self, session: Session, parts: tuple[str, ...], lfn: str) -> EntryModel:

@@ -16,6 +16,7 @@ PATHS = [
     "/grid/gilda/closed/f",
     "/grid/gilda/closed/missing",
     "/grid/gilda/acl/f",
+    "/grid/gilda/acl",  # an ACL on the entry itself: stat needs none of it
     "/grid/gilda/open/f/below",
     "/grid/gilda/open/missing/below",
     "/grid/gilda/link/f",
