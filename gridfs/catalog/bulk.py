@@ -14,6 +14,7 @@ nothing.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -249,6 +250,18 @@ def _differs(found: Any, file: NewFile) -> str | None:
     return None
 
 
+def _among(session: Session, column: Any, values: Sequence[str]) -> Any:
+    """``column IN values``: on SQLite one JSON parameter, not one bound parameter per value.
+
+    Rendering and binding thousands of parameters costs SQLAlchemy more than
+    SQLite takes to run the query; ``json_each`` gives the same set.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return column.in_(values)
+    given = func.json_each(json.dumps(list(values))).table_valued("value")
+    return column.in_(select(given.c.value))
+
+
 def _children(session: Session, parent_id: int, names: Sequence[str]) -> dict[str, Any]:
     """The entries of directory ``parent_id`` among ``names``, by name, with their modes."""
     found: dict[str, Any] = {}
@@ -266,7 +279,7 @@ def _children(session: Session, parent_id: int, names: Sequence[str]) -> dict[st
                 _ENTRIES.c.owner,
                 _ENTRIES.c.group_name,
                 _ENTRIES.c.has_acl,
-            ).where(_ENTRIES.c.parent_id == parent_id, _ENTRIES.c.name.in_(chunk))
+            ).where(_ENTRIES.c.parent_id == parent_id, _among(session, _ENTRIES.c.name, chunk))
         )
         found.update((row.name, row) for row in rows)
     return found
@@ -277,7 +290,9 @@ def _registered_surls(session: Session, surls: Sequence[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for chunk in _chunks(surls):
         rows = session.execute(
-            select(_REPLICAS.c.surl, _REPLICAS.c.entry_id).where(_REPLICAS.c.surl.in_(chunk))
+            select(_REPLICAS.c.surl, _REPLICAS.c.entry_id).where(
+                _among(session, _REPLICAS.c.surl, chunk)
+            )
         )
         found.update((row.surl, row.entry_id) for row in rows)
     return found
@@ -286,7 +301,9 @@ def _registered_surls(session: Session, surls: Sequence[str]) -> dict[str, int]:
 def _taken_guids(session: Session, guids: Sequence[str]) -> set[str]:
     taken: set[str] = set()
     for chunk in _chunks(guids):
-        taken.update(session.scalars(select(_ENTRIES.c.guid).where(_ENTRIES.c.guid.in_(chunk))))
+        taken.update(
+            session.scalars(select(_ENTRIES.c.guid).where(_among(session, _ENTRIES.c.guid, chunk)))
+        )
     return taken
 
 
