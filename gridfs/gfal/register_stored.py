@@ -165,7 +165,11 @@ def _lfn_of(surl: str, base: str, top: str) -> str:
 
 
 def _checked(grid: Grid, se: StorageElement, item: Listed, lfn: str) -> NewFile | str:
-    """The copy as the SE holds it, to register as ``lfn``; or why it cannot be."""
+    """The copy as the SE holds it, to register as ``lfn``; or why it cannot be.
+
+    A listed size and adler32 are checks against the SE's copy, never taken on
+    trust: what is registered is what the SE holds.
+    """
     try:
         turl, backend = grid.storage.reach(item.surl, se)
         size = backend.stat(turl).size
@@ -173,7 +177,12 @@ def _checked(grid: Grid, se: StorageElement, item: Listed, lfn: str) -> NewFile 
             raise ChecksumMismatch(
                 f"size {size} on {se.name}, the listing says {item.size}", item.surl
             )
-        checksum = item.checksum or backend.checksum(turl, DEFAULT_CHECKSUM)
+        checksum = backend.checksum(turl, DEFAULT_CHECKSUM)
+        if item.checksum is not None and checksum != item.checksum:
+            raise ChecksumMismatch(
+                f"{DEFAULT_CHECKSUM} {checksum} on {se.name}, the listing says {item.checksum}",
+                item.surl,
+            )
     except GridError as exc:
         return str(exc)
     return NewFile(lfn, size=size, checksum=checksum, replicas=((se.name, item.surl),))

@@ -66,6 +66,7 @@ def test_a_listing_registers_its_good_lines_and_names_each_bad_one(home: Path) -
     summed = stored(home / "ral", "list/summed", 400)
     stored(home / "ral", "list/short", 50)
     stored(home / "ral", "list/badsum", 9)
+    stored(home / "ral", "list/wrongsum", 7)
     listing = home / "listing.txt"
     listing.write_text(
         "# SURL SIZE [ADLER32]\n"
@@ -78,6 +79,7 @@ def test_a_listing_registers_its_good_lines_and_names_each_bad_one(home: Path) -
         f"{RAL}/list/good 12x\n"  # 8: a bad size
         "srm://ral-se.ral/elsewhere/f 1\n"  # 9: not under the directory
         f"{RAL}/list/badsum 9 nothex\n"  # 10: a bad checksum
+        f"{RAL}/list/wrongsum 7 00000001\n"  # 11: not the copy's checksum
     )
     result = run(
         *cfg, "register", "--listing", listing, f"{RAL}/list", "/grid/gilda/listed", check=False
@@ -87,11 +89,12 @@ def test_a_listing_registers_its_good_lines_and_names_each_bad_one(home: Path) -
     lines = result.stderr.splitlines()
     assert sorted(
         (line.split(": ", 2)[1] for line in lines), key=lambda w: int(w.rsplit(":")[-1])
-    ) == [f"{listing}:{number}" for number in range(5, 11)]
+    ) == [f"{listing}:{number}" for number in range(5, 12)]
     assert all(line.startswith("gridfs: ") and "Traceback" not in line for line in lines)
     assert "size 50 on ral-se, the listing says 51" in result.stderr
     assert "does not exist" in result.stderr or "No such file" in result.stderr
     assert "is not under" in result.stderr
+    assert "on ral-se, the listing says 00000001" in result.stderr
     assert cat(cfg, "/grid/gilda/listed/good") == good
     assert f"adler32:{adler32(summed)}" in run(*cfg, "stat", "/grid/gilda/listed/summed").stdout
     again = run(
