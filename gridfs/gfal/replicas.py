@@ -453,6 +453,8 @@ class ReplicaAccess:
                         self.stager.purge(se, surl)
                     else:
                         backend.delete(turl)
+                except NotFound:  # gone already: deleted by the agent that took the file over
+                    pass
                 except GridError as exc:
                     log.warning("could not delete the unregistered copy %s: %s", turl, exc)
             raise
@@ -528,6 +530,8 @@ class ReplicaAccess:
             if not registered:
                 try:
                     backend.delete(turl)
+                except NotFound:  # gone already: deleted by the agent that took the file over
+                    pass
                 except GridError as exc:
                     log.warning("could not delete the unregistered copy %s: %s", turl, exc)
             raise

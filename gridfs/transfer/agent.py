@@ -12,8 +12,10 @@ What keeps a file from being lost, copied twice or left as dark data:
 
 - The destination SURL is recorded *before* a byte is written. An agent
   that takes over a file whose lease ran out (its agent died) finds it
-  there: registered, the file is finished; not registered, the copy and any
-  partial upload of it are deleted before the file is copied again.
+  there: registered, the file is finished; not registered, it is registered
+  STALE (the agent it was, if it only stalled, can no longer register it),
+  then the copy and any partial upload of it are deleted before the file is
+  copied again.
 - A heartbeat renews the agent's leases every third of their length. A file
   that is canceled, or that another agent took over, drops out of the
   renewal: its copy is stopped at the next chunk and undone.
@@ -39,7 +41,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from gridfs.catalog import Identity, Replica
+from gridfs.catalog import Identity, Replica, ReplicaStatus
 from gridfs.errors import (
     AlreadyExists,
     Cancelled,
@@ -393,14 +395,35 @@ class Agent:
     # -- what a dead agent left -----------------------------------------------------
 
     def _left_registered(self, grid: Grid, claim: Claim) -> bool:
-        """Whether the dead agent's copy is registered; if not, it is deleted (no dark data)."""
+        """Whether the dead agent's copy is registered; if not, it is deleted (no dark data).
+
+        The agent it was may only have stalled past its lease after its fence,
+        and register the copy at any time: its fence and the registration are
+        no one transaction (the catalog may be another service). So the SURL
+        is first registered here as STALE, atomically in the catalog (a SURL
+        is registered once): the stalled agent's registration then fails, and
+        the copy is deleted only after that. The STALE entry stays, as any
+        stale copy's does, never read; at worst it outlives its object, never
+        an available replica without one.
+        """
         surl = claim.left_surl
         assert surl is not None
-        if surl in {r.surl for r in grid.replicas(claim.lfn)}:
+        left = self._registered(grid, claim.lfn, surl)
+        if left is None:
+            try:
+                grid.catalog.add_replica(claim.guid, claim.dest_se, surl, ReplicaStatus.STALE)
+            except AlreadyExists:  # registered just now by the agent it was, which only stalled
+                left = self._registered(grid, claim.lfn, surl)
+        if left is not None and left.status is not ReplicaStatus.STALE:
             return True
         log.info("%s: removing what %s left at %s", claim.lfn, claim.left_by or "an attempt", surl)
         self._remove_unregistered(grid, claim.dest_se, surl)
         return False
+
+    @staticmethod
+    def _registered(grid: Grid, lfn: str, surl: str) -> Replica | None:
+        """The replica of ``lfn`` registered at ``surl``, of any status; None if there is none."""
+        return next((r for r in grid.replicas(lfn) if r.surl == surl), None)
 
     def _remove_unregistered(self, grid: Grid, se_name: str, surl: str) -> None:
         """Delete the object at ``surl`` and the partial uploads of it, if there are any."""

@@ -22,6 +22,7 @@ import pytest
 
 from gridfs.config import Config, load_config
 from gridfs.gfal import Grid
+from gridfs.gfal.replicas import current_replicas
 from gridfs.storage import resolve_turl
 from gridfs.storage.file_backend import turl_to_path
 from gridfs.storage.naming import is_partial_upload
@@ -44,10 +45,13 @@ def stored_objects(root: Path) -> set[str]:
 
 
 def assert_consistent(grid: Grid, lfns: list[str], se: str, stored: set[str]) -> None:
-    """Each file has one replica on ``se``; ``stored`` holds those replicas and nothing else."""
+    """Each file has one current replica on ``se``; ``stored`` holds those and nothing else.
+
+    (A copy left by an agent that died is registered STALE before it is deleted.)
+    """
     names = set()
     for lfn in lfns:
-        replicas = [r for r in grid.replicas(lfn) if r.se == se]
+        replicas = [r for r in current_replicas(grid.replicas(lfn)) if r.se == se]
         assert len(replicas) == 1, (lfn, replicas)
         names.add(replicas[0].surl.rsplit("/", 1)[-1])
     assert stored == names
@@ -118,7 +122,7 @@ def test_an_agent_killed_mid_copy_is_taken_over_after_its_lease(
             assert taken.dest_surl != dead.dest_surl  # a fresh name, the old one deleted
             assert_consistent(grid, lfns, "infn-se", stored_objects(se_dir(grid, "infn-se")))
             for lfn in lfns:
-                (replica,) = [r for r in grid.replicas(lfn) if r.se == "infn-se"]
+                (replica,) = [r for r in current_replicas(grid.replicas(lfn)) if r.se == "infn-se"]
                 path = turl_to_path(resolve_turl(replica.surl, grid.ses.get("infn-se"), ["file"]))
                 assert f"{zlib.adler32(Path(path).read_bytes()):08x}" == grid.stat(lfn).checksum
 
