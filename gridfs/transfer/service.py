@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -28,6 +29,7 @@ from gridfs.errors import (
     IsADirectory,
     NotFound,
     NotPermitted,
+    StorageUnavailable,
 )
 from gridfs.gfal import DEFAULT_CHECKSUM, Grid
 from gridfs.gfal.dataset import walk_files
@@ -40,6 +42,8 @@ from gridfs.transfer.states import TERMINAL, FileState, JobState
 from gridfs.transfer.store import TransferStore
 
 __all__ = ["DEFAULT_PRIORITY", "RequestReport", "Submission", "Transfers"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PRIORITY = 3  # FTS's default, on its 1 (lowest) to 5 (highest) scale
 _PAGE = 1000  # files whose replicas are looked up at once
@@ -229,15 +233,20 @@ class Transfers:
     def _checked_there(
         self, lfn: str, replicas: list[Replica], dest: str, submission: Submission
     ) -> list[Replica]:
-        """``replicas``, less one on ``dest`` that its SE says is not the file (marked bad).
+        """``replicas``, less those on ``dest`` not verified to be the file.
 
         Only with ``verify_existing``: a request's files already at the SE are
-        reused once the SE's size and adler32 of them are the catalog's.
+        reused once the SE's size and adler32 of them are the catalog's. One
+        the SE says is not the file is marked bad; one that cannot be checked
+        (the catalog has no adler32 of the file, or the SE does not answer) is
+        only not reused.
         """
         there = [r for r in replicas if r.se == dest]
         if not submission.verify_existing or not there:
             return replicas
         entry = self.grid.stat(lfn)
+        if entry.checksum_type != DEFAULT_CHECKSUM or not entry.checksum:
+            return [r for r in replicas if r.se != dest]  # a size alone verifies nothing
         kept = list(replicas)
         for replica in there:
             try:
@@ -250,6 +259,9 @@ class Transfers:
                 )
             except (ChecksumMismatch, NotFound) as exc:
                 self.grid.mark_bad(replica, str(exc))
+                kept.remove(replica)
+            except StorageUnavailable as exc:
+                log.info("%s: not reused, its SE does not answer: %s", replica.surl, exc)
                 kept.remove(replica)
         return kept
 
