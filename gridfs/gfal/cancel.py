@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# A wait wakes this often to let Python run its signal handlers: Ctrl-C that the
+# kernel hands to another thread (one of the XRootD client's, say) interrupts no
+# wait of the main thread's, and would be seen only when the copy had ended.
+_SIGNAL_POLL_S = 0.1
+
 
 class CancelToken:
     """A flag that one thread sets to stop the copies of others; never reset, thread-safe."""
@@ -65,7 +70,7 @@ def settle(futures: Sequence[concurrent.futures.Future[T]], cancel: CancelToken)
     and undone their work; the exception is raised after that.
     """
     try:
-        for future in concurrent.futures.as_completed(futures):
+        for future in _each_done(futures):
             future.result()
     except BaseException as exc:
         cancel.cancel()
@@ -77,6 +82,18 @@ def settle(futures: Sequence[concurrent.futures.Future[T]], cancel: CancelToken)
             )
         _wait_out(running)
         raise
+
+
+def _each_done(
+    futures: Sequence[concurrent.futures.Future[T]],
+) -> Iterator[concurrent.futures.Future[T]]:
+    """``futures`` as they finish (like ``as_completed``), waking to let signal handlers run."""
+    pending = set(futures)
+    while pending:
+        done, pending = concurrent.futures.wait(
+            pending, timeout=_SIGNAL_POLL_S, return_when=concurrent.futures.FIRST_COMPLETED
+        )
+        yield from done
 
 
 def _wait_out(futures: Sequence[concurrent.futures.Future[T]]) -> None:
