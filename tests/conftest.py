@@ -29,12 +29,19 @@ from gridfs.metadata import MetadataAPI
 from tests.pgserver import postgres_server, postgres_url
 from tests.recording import record_file, recording
 from tests.service_server import SERVICE_ENV, over_the_service
-from tests.storage_servers import webdav_server, webdavs_server, xrdhttp_server, xrootd_server
+from tests.storage_servers import (
+    private_xrootd,
+    webdav_server,
+    webdavs_server,
+    xrdhttp_server,
+    xrootd_server,
+)
 
 # Fixtures, found by pytest through this module: one server of each kind per session.
 __all__ = [
     "postgres_server",
     "postgres_url",
+    "private_xrootd",
     "webdav_server",
     "webdavs_server",
     "xrdhttp_server",

@@ -769,6 +769,21 @@ def xrootd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XRootDSe
         server.stop()
 
 
+@pytest.fixture
+def private_xrootd(tmp_path: Path) -> Iterator[XRootDServer]:
+    """An xrootd daemon of the test's own, which it may kill, freeze and restart."""
+    if find_xrootd() is None:
+        pytest.skip(XROOTD_SKIP_REASON)
+    if not have_modules("XRootD"):
+        pytest.skip(XROOTD_BINDINGS_SKIP_REASON)
+    server = XRootDServer()
+    try:
+        server.start(tmp_path / "xrootd")
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def xrdhttp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XRootDServer]:
     """An xrootd daemon that also speaks HTTP (``http_url``), for the whole session."""

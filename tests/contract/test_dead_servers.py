@@ -22,23 +22,10 @@ from gridfs.config import load_config
 from gridfs.errors import NoReplicaAvailable
 from gridfs.gfal import Grid
 from tests.conftest import make_vo
-from tests.storage_servers import LOOPBACK, WebDAVServer, XRootDServer, find_xrootd, have_modules
+from tests.storage_servers import LOOPBACK, WebDAVServer, XRootDServer
 
 TIMEOUT = 20  # [storage] timeout: what a refused connection must not wait out
 SILENT_TIMEOUT = 2  # the timeout of the grids that meet a silent server
-
-
-@pytest.fixture
-def xrootd(tmp_path: Path) -> Iterator[XRootDServer]:
-    """An XRootD server of the test's own, which it kills and restarts."""
-    if find_xrootd() is None or not have_modules("XRootD"):
-        pytest.skip("xrootd or its Python bindings are not installed")
-    server = XRootDServer()
-    server.start(tmp_path / "xrootd")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @contextlib.contextmanager
@@ -79,9 +66,9 @@ def timed_open(grid: Grid, lfn: str) -> tuple[bytes | OSError, float]:
 
 @pytest.mark.expect_warnings
 def test_a_killed_server_refuses_at_once_and_is_reached_when_back(
-    xrootd: XRootDServer, tmp_path: Path, make_file
+    private_xrootd: XRootDServer, tmp_path: Path, make_file
 ) -> None:
-    config = write_config(tmp_path, "grid.toml", f"{xrootd.url}/se", TIMEOUT)
+    config = write_config(tmp_path, "grid.toml", f"{private_xrootd.url}/se", TIMEOUT)
     with Grid.from_config(load_config(config), create=True) as grid:
         make_vo(grid)
         both = make_file("both", 3 << 20, seed=1)
@@ -92,7 +79,7 @@ def test_a_killed_server_refuses_at_once_and_is_reached_when_back(
         with grid.open("/grid/gilda/both", buffering=0) as reading:
             assert reading.replica.se == "remote"
             head = reading.read(1 << 20)
-            xrootd.kill()
+            private_xrootd.kill()
             start = time.monotonic()
             rest = reading.read()  # the far replica goes on at 1 MiB
             mid_read_s = time.monotonic() - start
@@ -106,7 +93,7 @@ def test_a_killed_server_refuses_at_once_and_is_reached_when_back(
         served, failover_s = timed_open(grid, "/grid/gilda/both")
         assert served == both.read_bytes()
 
-        xrootd.restart()
+        private_xrootd.restart()
         back, back_s = timed_open(grid, "/grid/gilda/only")
         assert back == only.read_bytes()
     print(  # the measured times, for the report (pytest -s)

@@ -31,8 +31,6 @@ from tests.storage_servers import (
     LOOPBACK,
     WebDAVServer,
     XRootDServer,
-    find_xrootd,
-    have_modules,
 )
 
 SIZE = 5 * (1 << 20) + 4321  # a few of XRootD's 2 MiB chunk limit, and an odd tail
@@ -192,19 +190,6 @@ def test_a_server_that_ignores_ranges_is_refused_not_read_whole() -> None:
         server.shutdown()
         server.server_close()
         thread.join()
-
-
-@pytest.fixture
-def private_xrootd(tmp_path: Path) -> Iterator[XRootDServer]:
-    """An XRootD server of this test's own, which it may kill."""
-    if find_xrootd() is None or not have_modules("XRootD"):
-        pytest.skip("xrootd or its Python bindings are not installed")
-    server = XRootDServer()
-    server.start(tmp_path / "xrootd")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.expect_warnings

@@ -13,7 +13,7 @@ from gridfs.config import load_config
 from gridfs.gfal import Grid
 from tests.conftest import make_vo
 from tests.mount.mounting import mounted, needs_fuse
-from tests.storage_servers import WebDAVServer, XRootDServer, find_xrootd, have_modules
+from tests.storage_servers import WebDAVServer, XRootDServer
 
 pytestmark = [pytest.mark.mount, needs_fuse]
 
@@ -21,20 +21,7 @@ MIB = 1 << 20
 
 
 @pytest.fixture
-def xrootd(tmp_path: Path) -> Iterator[XRootDServer]:
-    """A private XRootD server the test may kill (the mount's client: gridfs's own settings)."""
-    if find_xrootd() is None or not have_modules("XRootD"):
-        pytest.skip("xrootd or its Python bindings are not installed")
-    server = XRootDServer()
-    server.start(tmp_path / "xrootd")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def remote_grid(tmp_path: Path, xrootd: XRootDServer) -> Iterator[tuple[Grid, Path]]:
+def remote_grid(tmp_path: Path, private_xrootd: XRootDServer) -> Iterator[tuple[Grid, Path]]:
     """SE "remote" (root://, at the local site) and SE "far" (file://, another site)."""
     config = tmp_path / "grid.toml"
     config.write_text(
@@ -42,7 +29,7 @@ def remote_grid(tmp_path: Path, xrootd: XRootDServer) -> Iterator[tuple[Grid, Pa
         '[site]\nname = "near"\n'
         '[storage]\ndefault_se = "remote"\nprotocols = ["root", "file"]\ntimeout = 10\n'
         '[se.remote]\nsite = "near"\nsurl_prefix = "srm://remote/grid"\n'
-        f'[se.remote.protocols]\nroot = "{xrootd.url}/se"\n'
+        f'[se.remote.protocols]\nroot = "{private_xrootd.url}/se"\n'
         '[se.far]\nsite = "far"\nroot = "far-se"\n'
     )
     with Grid.from_config(load_config(config), create=True) as grid:
@@ -71,7 +58,7 @@ def _stored_blocks(cache: Path, count: int) -> list[Path]:
 
 @pytest.mark.expect_warnings
 def test_remote_reads_go_through_the_block_cache(
-    remote_grid: tuple[Grid, Path], xrootd: XRootDServer, make_file, tmp_path: Path
+    remote_grid: tuple[Grid, Path], private_xrootd: XRootDServer, make_file, tmp_path: Path
 ) -> None:
     grid, config = remote_grid
     data = put(grid, make_file, "/grid/gilda/remote.dat", 5 * MIB + 123, seed=1, far=False)
@@ -84,20 +71,20 @@ def test_remote_reads_go_through_the_block_cache(
         assert sum(block.stat().st_size for block in blocks) == len(data)
         with path.open("rb") as stream:
             os.posix_fadvise(stream.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-            xrootd.kill()
+            private_xrootd.kill()
             # The server is gone, but the file's blocks are all on local disk.
             try:
                 stream.seek(2 * MIB + 5)
                 assert stream.read(3 * MIB) == data[2 * MIB + 5 : 5 * MIB + 5]
             finally:
-                xrootd.restart()
+                private_xrootd.restart()
     # The blocks outlive the mount, for the next one.
     assert len(list(cache.iterdir())) == 6
 
 
 @pytest.mark.expect_warnings
 def test_an_se_down_on_open_is_skipped(
-    remote_grid: tuple[Grid, Path], xrootd: XRootDServer, make_file, tmp_path: Path
+    remote_grid: tuple[Grid, Path], private_xrootd: XRootDServer, make_file, tmp_path: Path
 ) -> None:
     grid, config = remote_grid
     both = put(grid, make_file, "/grid/gilda/both.dat", 3 * MIB, seed=2, far=True)
@@ -106,21 +93,21 @@ def test_an_se_down_on_open_is_skipped(
     with mounted(
         config, tmp_path / "mnt", tmp_path / "mount.log", "-o", f"cache_dir={cache}"
     ) as target:
-        xrootd.kill()
+        private_xrootd.kill()
         try:
             assert (target / "gilda" / "both.dat").read_bytes() == both
             # Nothing listens on the SE's port: refused at once, and said so.
             with pytest.raises(ConnectionRefusedError):
                 (target / "gilda" / "only-remote.dat").read_bytes()
         finally:
-            xrootd.restart()
+            private_xrootd.restart()
     log = (tmp_path / "mount.log").read_text()
     assert "no replica of /grid/gilda/only-remote.dat could be read" in log
 
 
 @pytest.mark.expect_warnings
 def test_an_se_killed_mid_read_and_the_read_completes(
-    remote_grid: tuple[Grid, Path], xrootd: XRootDServer, make_file, tmp_path: Path
+    remote_grid: tuple[Grid, Path], private_xrootd: XRootDServer, make_file, tmp_path: Path
 ) -> None:
     grid, config = remote_grid
     size = 48 * MIB
@@ -132,13 +119,13 @@ def test_an_se_killed_mid_read_and_the_read_completes(
         with (target / "gilda" / "big.dat").open("rb", buffering=0) as stream:
             head = stream.read(MIB)
             assert os.getxattr(stream.name, "user.replica").startswith(b"root://")
-            xrootd.kill()
+            private_xrootd.kill()
             try:
                 rest = bytearray()
                 while chunk := stream.read(4 * MIB):
                     rest += chunk
             finally:
-                xrootd.restart()
+                private_xrootd.restart()
             assert os.getxattr(stream.name, "user.replica").startswith(b"file://")
         assert head + bytes(rest) == data
 

@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from gridfs.storage.file_backend import turl_to_path
 from gridfs.storage.naming import is_partial_upload
 from gridfs.transfer import Agent, FileState, JobState, Submission, Transfers, TransferStore
 from tests.conftest import make_vo, write_grid_config
-from tests.storage_servers import XRootDServer, find_xrootd, have_modules
+from tests.storage_servers import XRootDServer
 from tests.transfer.conftest import FAST, VO
 
 GRIDFS = str(Path(sys.executable).with_name("gridfs"))
@@ -127,19 +126,6 @@ def test_an_agent_killed_mid_copy_is_taken_over_after_its_lease(
                 assert f"{zlib.adler32(Path(path).read_bytes()):08x}" == grid.stat(lfn).checksum
 
 
-@pytest.fixture
-def xrootd(tmp_path: Path) -> Iterator[XRootDServer]:
-    """An XRootD server of this test's own, to kill."""
-    if find_xrootd() is None or not have_modules("XRootD"):
-        pytest.skip("xrootd or its Python bindings are not installed")
-    server = XRootDServer()
-    server.start(tmp_path / "xrootd")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def kill_when_growing(server: XRootDServer, root: Path, at_least: int) -> threading.Thread:
     """SIGKILL the server (by its PID) once an upload under ``root`` has ``at_least`` bytes."""
 
@@ -164,11 +150,11 @@ def kill_when_growing(server: XRootDServer, root: Path, at_least: int) -> thread
 
 @pytest.mark.expect_warnings  # failing copies and a dead SE are logged
 def test_an_se_killed_mid_transfer(
-    xrootd: XRootDServer, config: Config, catalog_url: str, tmp_path: Path, make_file
+    private_xrootd: XRootDServer, config: Config, catalog_url: str, tmp_path: Path, make_file
 ) -> None:
     remote = (
         '[se.remote]\nsite = "far"\nsurl_prefix = "srm://remote/grid"\n'
-        f'[se.remote.protocols]\nroot = "{xrootd.url}/se"\n'
+        f'[se.remote.protocols]\nroot = "{private_xrootd.url}/se"\n'
     )
     path = tmp_path / "remote.toml"
     path.write_text(
@@ -176,8 +162,8 @@ def test_an_se_killed_mid_transfer(
         + remote
     )
     remote_config = dataclasses.replace(load_config(path), catalog_url=catalog_url)
-    assert xrootd.data_dir is not None
-    data = xrootd.data_dir / "se"
+    assert private_xrootd.data_dir is not None
+    data = private_xrootd.data_dir / "se"
     with Grid.from_config(remote_config, create=True) as grid:
         make_vo(grid)
         lfns = []
@@ -187,7 +173,7 @@ def test_an_se_killed_mid_transfer(
         settings = dataclasses.replace(FAST, slots=2, attempts=2)
         with Transfers(grid, TransferStore.from_url(catalog_url), settings) as transfers:
             job = transfers.submit(lfns, Submission(("remote",)))
-            watcher = kill_when_growing(xrootd, data, 2 << 20)
+            watcher = kill_when_growing(private_xrootd, data, 2 << 20)
             Agent(grid, transfers.store, settings).run(until_idle=True)
             watcher.join()
             record = transfers.status(job)
@@ -197,7 +183,7 @@ def test_an_se_killed_mid_transfer(
                 if file.state is FileState.FAILED:
                     assert file.reason
                     assert file.errno is not None
-            xrootd.restart()
+            private_xrootd.restart()
             # The copies the dead SE kept go once it is back, then the job is retried.
             Agent(grid, transfers.store, settings).run(until_idle=True)
             finished = [f.lfn for f in transfers.status(job).files if f.state is FileState.FINISHED]
