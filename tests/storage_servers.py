@@ -523,7 +523,7 @@ app = WsgiDAVApp(
     }
 )
 # cheroot gives each open connection a thread, and every grid a test leaves open keeps
-# up to 16 keep-alive connections per server (gridfs.storage.http_ranges): with 16
+# keep-alive connections for a few seconds (gridfs.storage.http_ranges, httpx): with 16
 # threads, later tests of the session queued behind idle connections and timed out.
 server = wsgi.Server(
     ("127.0.0.1", int(sys.argv[2])), app, numthreads=128, server_name="gridfs-test-webdav"

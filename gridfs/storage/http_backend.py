@@ -18,13 +18,10 @@ from xml.etree import ElementTree
 import httpx
 
 from gridfs.errors import (
-    AlreadyExists,
     GridError,
     InvalidArgument,
     IsADirectory,
-    NoSpace,
     NotFound,
-    PermissionDenied,
     StorageUnavailable,
 )
 from gridfs.storage.backend import (
@@ -37,22 +34,13 @@ from gridfs.storage.backend import (
     clamp_ranges,
 )
 from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32
+from gridfs.storage.http_errors import mapped_errors, raise_for_status
 from gridfs.storage.http_ranges import RangeClient
 from gridfs.storage.naming import partial_upload_name
 
 __all__ = ["WebDAVBackend"]
 
 _WIRE_SCHEME = {"davs": "https", "https": "https", "dav": "http", "http": "http"}
-_STATUS_ERRORS: dict[int, type[GridError]] = {
-    401: PermissionDenied,
-    403: PermissionDenied,
-    404: NotFound,
-    405: IsADirectory,  # e.g. GET or PUT on a collection
-    409: NotFound,  # a parent collection is missing
-    412: AlreadyExists,  # MOVE with Overwrite: F onto an existing object
-    413: NoSpace,
-    507: NoSpace,  # Insufficient Storage
-}
 _CHUNK = 1 << 20
 _PROPFIND_BODY = (
     b'<?xml version="1.0" encoding="utf-8"?><propfind xmlns="DAV:"><prop>'
@@ -80,57 +68,8 @@ def _wire(turl: str) -> str:
     return urlunsplit(parts._replace(scheme=_WIRE_SCHEME[parts.scheme]))
 
 
-@contextlib.contextmanager
-def _mapped_errors(turl: str, doing: str) -> Iterator[None]:
-    """The one place where httpx errors become gridfs errors, with honest errno values."""
-    try:
-        yield
-    except GridError:
-        raise
-    except httpx.ConnectError as exc:
-        if isinstance(exc.__context__, ssl.SSLCertVerificationError) or "CERTIFICATE" in str(exc):
-            raise StorageUnavailable(
-                f"{turl}: {doing}: the server's TLS certificate does not verify ({exc})",
-                turl,
-                errno=errno.EPROTO,
-            ) from exc
-        raise StorageUnavailable(
-            f"{turl}: {doing}: cannot connect ({exc})", turl, errno=errno.ECONNREFUSED
-        ) from exc
-    except httpx.TimeoutException as exc:
-        raise StorageUnavailable(
-            f"{turl}: {doing}: timed out ({exc})", turl, errno=errno.ETIMEDOUT
-        ) from exc
-    except httpx.TransportError as exc:  # the server broke off mid-request
-        raise StorageUnavailable(
-            f"{turl}: {doing}: the server broke off ({exc})", turl, errno=errno.EREMOTEIO
-        ) from exc
-    except httpx.StreamConsumed as exc:
-        # A redirected upload (dCache and EOS send one to a pool node) would need
-        # the body again; a stream cannot give it twice.
-        raise GridError(
-            f"{turl}: {doing}: the server redirected a streamed upload; "
-            "give the TURL of the node that stores the data",
-            turl,
-        ) from exc
-    except (httpx.HTTPError, httpx.StreamError) as exc:  # redirect loops, bad encodings...
-        raise GridError(f"{turl}: {doing}: {exc}", turl) from exc
-
-
 def _raise_for(response: httpx.Response, turl: str, doing: str) -> None:
-    _raise_for_status(response.status_code, response.reason_phrase, turl, doing)
-
-
-def _raise_for_status(status: int, reason: str, turl: str, doing: str) -> None:
-    """The gridfs error of an HTTP error status, if it is one."""
-    if status < 400:
-        return
-    message = f"{turl}: {doing}: HTTP {status} {reason}"
-    if status in _STATUS_ERRORS:
-        raise _STATUS_ERRORS[status](message, turl)
-    if status >= 500:
-        raise StorageUnavailable(message, turl, errno=errno.EREMOTEIO)
-    raise GridError(message, turl)
+    raise_for_status(response.status_code, response.reason_phrase, turl, doing)
 
 
 class _WebDAVReader(RangeReader):
@@ -154,7 +93,7 @@ class _WebDAVReader(RangeReader):
             return b""
         last = min(offset + size, self.size) - 1
         answer = self._backend.ranges.get(self._url, f"{offset}-{last}", self._turl, "read")
-        _raise_for_status(answer.status, answer.reason, self._turl, "read")
+        raise_for_status(answer.status, answer.reason, self._turl, "read")
         if answer.status != 206:
             raise StorageUnavailable(
                 f"{self._turl}: the server ignores byte ranges", self._turl, errno=errno.EREMOTEIO
@@ -196,7 +135,7 @@ class _WebDAVReader(RangeReader):
             raise ValueError("read from a closed replica")
         wanted = ",".join(f"{offset}-{offset + length - 1}" for offset, length in spans)
         answer = self._backend.ranges.get(self._url, wanted, self._turl, "vector read")
-        _raise_for_status(answer.status, answer.reason, self._turl, "vector read")
+        raise_for_status(answer.status, answer.reason, self._turl, "vector read")
         multipart = answer.content_type.startswith(_MULTIPART)
         if answer.status != 206 or not multipart:
             self._backend.note_no_multirange(self._url)
@@ -347,7 +286,7 @@ class WebDAVBackend(StorageBackend):
             self._single_range_servers.add(urlsplit(url).netloc)
 
     def _request(self, method: str, turl: str, doing: str, **kwargs: Any) -> httpx.Response:
-        with _mapped_errors(turl, doing):
+        with mapped_errors(turl, doing):
             response = self.client.request(method, _wire(turl), **kwargs)  # httpx's own options
         _raise_for(response, turl, doing)
         return response
@@ -414,7 +353,7 @@ class WebDAVBackend(StorageBackend):
             try:
                 with contextlib.suppress(NotFound):
                     self._request("DELETE", partial, "remove the partial upload")
-                with _mapped_errors(turl, "check the partial upload"):
+                with mapped_errors(turl, "check the partial upload"):
                     if self.client.head(partial).status_code == 404:
                         return
             except GridError as exc:
@@ -429,7 +368,7 @@ class WebDAVBackend(StorageBackend):
         path = ""
         for component in [c for c in directory.split("/") if c]:
             path += f"/{component}"
-            with _mapped_errors(turl, "make collection"):
+            with mapped_errors(turl, "make collection"):
                 response = self.client.request("MKCOL", urlunsplit(parts._replace(path=path + "/")))
             if response.status_code not in (201, 405):  # 405: it exists already
                 _raise_for(response, turl, f"make collection {path}")
@@ -470,7 +409,7 @@ class WebDAVBackend(StorageBackend):
                 return f"{int(value, 16):08x}"
         computed = Adler32()
         with (
-            _mapped_errors(turl, "checksum"),
+            mapped_errors(turl, "checksum"),
             self.client.stream("GET", _wire(turl)) as stream,
         ):
             _raise_for(stream, turl, "checksum")

@@ -11,22 +11,26 @@ servers offer it.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import http.client
-import socket
 import ssl
 import threading
-from collections.abc import Iterator
+import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from gridfs.errors import GridError, StorageUnavailable
+from gridfs.errors import GridError
+from gridfs.storage.http_errors import mapped_errors
 
 __all__ = ["RangeAnswer", "RangeClient"]
 
 _IDLE_PER_SERVER = 16  # idle connections kept per server
+# How long an idle connection is kept: long enough to carry a reader from one
+# read to the next, short enough that the connections of grids nobody reads
+# through any more do not pile up on a server (which may hold a thread each).
+_IDLE_S = 4.0
 _REDIRECTS = 5
+
+Server = tuple[str, str, int]  # scheme, host, port
 
 
 @dataclass(frozen=True)
@@ -46,15 +50,20 @@ class RangeClient:
     ``timeout_s`` bounds connecting and each read; ``context`` verifies TLS
     servers. A redirect is followed (dCache and EOS send reads to a pool node).
     A GET that the server answers with the whole file (200) is not read: its
-    connection is dropped, and ``body`` is empty. :meth:`close` closes the
-    idle connections.
+    connection is dropped, and ``body`` is empty. A connection idle for
+    ``idle_s`` is closed (by a timer thread); :meth:`close` closes them all.
     """
 
-    def __init__(self, timeout_s: float, context: ssl.SSLContext) -> None:
+    def __init__(
+        self, timeout_s: float, context: ssl.SSLContext, *, idle_s: float = _IDLE_S
+    ) -> None:
         self._timeout = timeout_s
+        self._idle_s = idle_s
         self._context = context
         self._lock = threading.Lock()
-        self._idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
+        # Per server, the idle connections and since when, the most recently used last.
+        self._idle: dict[Server, list[tuple[http.client.HTTPConnection, float]]] = {}
+        self._sweeper: threading.Timer | None = None
         self._closed = False
 
     def close(self) -> None:
@@ -62,9 +71,37 @@ class RangeClient:
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, {}
+            if self._sweeper is not None:
+                self._sweeper.cancel()
         for connections in idle.values():
-            for connection in connections:
+            for connection, _ in connections:
                 connection.close()
+
+    def _sweep(self) -> None:
+        """Close the connections idle for ``idle_s``; come back for the others."""
+        expired = []
+        with self._lock:
+            self._sweeper = None
+            now = time.monotonic()
+            for server, connections in list(self._idle.items()):
+                kept = [(c, since) for c, since in connections if now - since < self._idle_s]
+                expired += [c for c, since in connections if now - since >= self._idle_s]
+                if kept:
+                    self._idle[server] = kept
+                else:
+                    del self._idle[server]
+            if self._idle and not self._closed:
+                oldest = min(since for kept in self._idle.values() for _, since in kept)
+                self._schedule_sweep(oldest + self._idle_s - now)
+        for connection in expired:
+            connection.close()
+
+    def _schedule_sweep(self, delay: float) -> None:
+        """Sweep in ``delay`` seconds, unless a sweep is due already; called with the lock held."""
+        if self._sweeper is None:
+            self._sweeper = threading.Timer(max(delay, 0.01), self._sweep)
+            self._sweeper.daemon = True
+            self._sweeper.start()
 
     def get(self, url: str, ranges: str, turl: str, doing: str) -> RangeAnswer:
         """GET ``url`` with ``Range: bytes=<ranges>``; errors mapped as :mod:`gridfs.errors` says.
@@ -86,7 +123,7 @@ class RangeClient:
         server = (parts.scheme, parts.hostname or "", parts.port or _default_port(parts.scheme))
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         headers = {"Range": f"bytes={ranges}", "Host": parts.netloc}
-        with _mapped_errors(turl, doing):
+        with mapped_errors(turl, doing):
             # A kept connection the server has closed meanwhile fails on first use:
             # that one GET is sent again on a new connection.
             for reused in (True, False):
@@ -124,7 +161,7 @@ class RangeClient:
             return answer, None
 
     def _connection(
-        self, server: tuple[str, str, int], *, fresh: bool
+        self, server: Server, *, fresh: bool
     ) -> tuple[http.client.HTTPConnection, bool]:
         """An idle connection to ``server`` (unless ``fresh``), else a new one; and which."""
         if not fresh:
@@ -133,7 +170,7 @@ class RangeClient:
                     raise ValueError("read through a closed storage backend")
                 idle = self._idle.get(server)
                 if idle:
-                    return idle.pop(), True
+                    return idle.pop()[0], True
         scheme, host, port = server
         if scheme == "https":
             return http.client.HTTPSConnection(
@@ -143,7 +180,7 @@ class RangeClient:
 
     def _release(
         self,
-        server: tuple[str, str, int],
+        server: Server,
         connection: http.client.HTTPConnection,
         response: http.client.HTTPResponse,
     ) -> None:
@@ -156,7 +193,8 @@ class RangeClient:
             if self._closed or len(idle) >= _IDLE_PER_SERVER:
                 connection.close()
             else:
-                idle.append(connection)
+                idle.append((connection, time.monotonic()))
+                self._schedule_sweep(self._idle_s)
 
 
 _EMPTY = RangeAnswer(0, "", "", "", b"")
@@ -164,34 +202,3 @@ _EMPTY = RangeAnswer(0, "", "", "", b"")
 
 def _default_port(scheme: str) -> int:
     return 443 if scheme == "https" else 80
-
-
-@contextlib.contextmanager
-def _mapped_errors(turl: str, doing: str) -> Iterator[None]:
-    """The one place where http.client's and the socket's errors become gridfs errors."""
-    try:
-        yield
-    except GridError:
-        raise
-    except ssl.SSLCertVerificationError as exc:
-        raise StorageUnavailable(
-            f"{turl}: {doing}: the server's TLS certificate does not verify ({exc})",
-            turl,
-            errno=errno.EPROTO,
-        ) from exc
-    except ConnectionRefusedError as exc:
-        raise StorageUnavailable(
-            f"{turl}: {doing}: cannot connect ({exc})", turl, errno=errno.ECONNREFUSED
-        ) from exc
-    except TimeoutError as exc:
-        raise StorageUnavailable(
-            f"{turl}: {doing}: timed out ({exc})", turl, errno=errno.ETIMEDOUT
-        ) from exc
-    except socket.gaierror as exc:
-        raise StorageUnavailable(
-            f"{turl}: {doing}: unknown host ({exc})", turl, errno=errno.EHOSTUNREACH
-        ) from exc
-    except (OSError, http.client.HTTPException) as exc:  # broken off, a garbled answer
-        raise StorageUnavailable(
-            f"{turl}: {doing}: the server broke off ({exc})", turl, errno=errno.EREMOTEIO
-        ) from exc

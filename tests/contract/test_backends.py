@@ -9,6 +9,8 @@ import contextlib
 import errno
 import os
 import secrets
+import ssl
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from XRootD.client.file import File
 from gridfs.errors import AlreadyExists, NotFound, StorageUnavailable
 from gridfs.storage import BackendOptions, BackendPool, Capability, StorageBackend
 from gridfs.storage.file_backend import FileBackend
+from gridfs.storage.http_ranges import RangeClient
 from tests.processes import free_port
 from tests.storage_servers import WebDAVServer, XRootDServer
 
@@ -196,6 +199,25 @@ def test_close_releases_the_connections_and_is_idempotent(store: Store) -> None:
         assert _sockets() == before
     with pytest.raises(ValueError, match="closed"):
         store.backend.stat(store.turl("x"))
+
+
+def test_idle_range_connections_close_by_themselves(webdav_server: WebDAVServer) -> None:
+    assert webdav_server.data_dir is not None
+    (webdav_server.data_dir / "idle.dat").write_bytes(b"0123456789")
+    url = f"{webdav_server.url}idle.dat"
+    before = _sockets()
+    client = RangeClient(5, ssl.create_default_context(), idle_s=0.2)
+    try:
+        answers = [client.get(url, "2-5", url, "read") for _ in range(3)]
+        assert [(a.status, a.body) for a in answers] == [(206, b"2345")] * 3
+        assert _sockets() == before + 1  # one connection, kept alive and reused
+        deadline = time.monotonic() + 30
+        while _sockets() > before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _sockets() == before  # closed while idle, without close()
+        assert client.get(url, "0-1", url, "read").body == b"01"  # a new one when wanted
+    finally:
+        client.close()
 
 
 def test_a_reader_gives_the_local_path_only_for_local_replicas(store: Store) -> None:
