@@ -34,7 +34,7 @@ file's directory, so a grid can live in one movable folder::
     read = true
     write = true
 
-    tpc = false             # true: its servers pull copies (XRootD TPC, ofs.tpc on both ends)
+    tpc = false             # true: its servers pull copies (XRootD TPC, or HTTP TPC COPY)
 
     [se.se-a.space_tokens]  # reserved spaces: token = quota in bytes
     DATADISK = 10_000_000_000_000

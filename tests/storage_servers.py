@@ -279,10 +279,13 @@ class XRootDServer(_ServerProcess):
 
     ``url`` is ``root://127.0.0.1:PORT/``; with ``http`` it also speaks HTTP (XrdHttp,
     the WebDAV door of grid sites' XRootD servers, which answers multi-range GETs) at
-    ``http_url``. The file ``/a/b`` on the server is
-    ``data_dir / "a/b"`` (``oss.localroot``). The log is ``base_dir/xrootd.log``;
-    with ``trace_requests`` it has a line for each request a client sends
-    (``... req=read dlen=8``), which benchmarks count.
+    ``http_url``; with ``tls`` (the CA, the server certificate and its key, as
+    :func:`make_test_ca` makes them) that port speaks HTTPS too (``https_url``),
+    and with ``tpc`` as well it does HTTP third-party copy (``COPY`` with a
+    ``Source:``: libXrdHttpTPC, which XrdHttp loads only once HTTPS is configured).
+    The file ``/a/b`` on the server is ``data_dir / "a/b"`` (``oss.localroot``). The
+    log is ``base_dir/xrootd.log``; with ``trace_requests`` it has a line for each
+    request a client sends (``... req=read dlen=8``), which benchmarks count.
 
     Under root the daemon runs as the ``xrootd`` account (or ``nobody``), which
     cannot reach pytest's private temp dirs, so the export then lives in a temp dir of
@@ -299,9 +302,11 @@ class XRootDServer(_ServerProcess):
         http: bool = False,
         trace_requests: bool = False,
         tpc: bool = False,
+        tls: tuple[Path, Path, Path] | None = None,
     ) -> None:
         super().__init__()
         self.http = http
+        self.tls = tls
         self.trace_requests = trace_requests
         self.tpc = tpc  # third-party copy: it pulls from (and lets be pulled by) other servers
         self.http_port: int | None = None
@@ -328,6 +333,13 @@ class XRootDServer(_ServerProcess):
         if self.http_port is None:
             raise StorageServerError("the xrootd server does not speak HTTP")
         return f"http://{LOOPBACK}:{self.http_port}/"
+
+    @property
+    def https_url(self) -> str:
+        """The server's HTTPS root URL, ``https://127.0.0.1:PORT/`` (with ``http`` and ``tls``)."""
+        if self.tls is None:
+            raise StorageServerError("the xrootd server has no TLS certificate")
+        return self.http_url.replace("http:", "https:", 1)
 
     def start(self, base_dir: Path) -> None:
         """Write the config and start the daemon on a free port; returns once it answers."""
@@ -411,8 +423,14 @@ class XRootDServer(_ServerProcess):
             f"xrd.allow host {LOOPBACK}",
             "xrd.allow host localhost",
         ]
+        if self.tls is not None:
+            ca, cert, key = self._tls_files()
+            lines += [f"xrd.tls {cert} {key}", f"xrd.tlsca certfile {ca}"]
         if self.http_port is not None:
             lines.append(f"xrd.protocol XrdHttp:{self.http_port} libXrdHttp.so")
+            if self.tpc and self.tls is not None:
+                # The destination pulls with libcurl, trusting the CA of xrd.tlsca.
+                lines.append("http.exthandler xrdtpc libXrdHttpTPC.so")
         if self.trace_requests:
             lines.append("xrootd.trace request")
         if self.tpc:
@@ -424,6 +442,21 @@ class XRootDServer(_ServerProcess):
         self.config_path = self._runtime_dir / "xrootd.cfg"
         self.config_path.write_text("\n".join(lines) + "\n")
         self.config_path.chmod(0o644)
+
+    def _tls_files(self) -> tuple[Path, Path, Path]:
+        """Copies of the TLS files the daemon can read (its key its own, mode 0600)."""
+        assert self.tls is not None
+        assert self._runtime_dir is not None
+        copies = []
+        for given in self.tls:
+            copy = self._runtime_dir / f"tls-{given.name}"
+            if not copy.exists():
+                copy.touch(mode=0o600)
+                copy.write_bytes(given.read_bytes())
+                if self._account is not None:
+                    os.chown(copy, self._account.pw_uid, self._account.pw_gid)
+            copies.append(copy)
+        return copies[0], copies[1], copies[2]
 
     def _launch(self, port: int) -> None:
         if self.http and (self.http_port is None or port != self.port):

@@ -9,6 +9,7 @@ os-shaped calls.
 from __future__ import annotations
 
 import abc
+import errno
 import logging
 import os
 import stat as _stat
@@ -26,6 +27,7 @@ from gridfs.catalog import (
 )
 from gridfs.errors import (
     AlreadyExists,
+    GridError,
     InvalidArgument,
     IsADirectory,
     NoReplicaAvailable,
@@ -367,23 +369,30 @@ class ReplicaCalls(abc.ABC):
             candidate, protocol = pull
             if before_write is not None:
                 before_write(surl, candidate.replica)
-            replica = storage.store_pulled(
-                target_se,
-                surl,
-                candidate,
-                protocol,
-                expected=WriteResult(entry.size, DEFAULT_CHECKSUM, checksum),
-                register=register,
-                cancel=cancel,
-            )
-            log.info(
-                "replicated %s to %s as %s by third-party copy from %s",
-                lfn,
-                target_se.name,
-                surl,
-                candidate.se.name,
-            )
-            return replica
+            try:
+                replica = storage.store_pulled(
+                    target_se,
+                    surl,
+                    candidate,
+                    protocol,
+                    expected=WriteResult(entry.size, DEFAULT_CHECKSUM, checksum),
+                    register=register,
+                    cancel=cancel,
+                )
+            except GridError as exc:
+                if exc.errno != errno.ENOTSUP:
+                    raise
+                # Marked tpc, but its server has no third-party copy: streamed instead.
+                log.warning("%s; streaming %s instead", exc, lfn)
+            else:
+                log.info(
+                    "replicated %s to %s as %s by third-party copy from %s",
+                    lfn,
+                    target_se.name,
+                    surl,
+                    candidate.se.name,
+                )
+                return replica
         source = storage.open_best(entry, replicas, lfn, near=target_se)
         with source:
             if before_write is not None:

@@ -6,6 +6,7 @@ import contextlib
 import email.utils
 import errno
 import logging
+import re
 import ssl
 import threading
 import time
@@ -26,6 +27,7 @@ from gridfs.errors import (
 )
 from gridfs.storage.backend import (
     BackendOptions,
+    Capability,
     ListEntry,
     ObjectStat,
     RangeReader,
@@ -51,6 +53,9 @@ _PARTIAL_CHECKS = 10
 # stays well under the 8 KiB that servers take) and this many bytes.
 _RANGES_PER_REQUEST = 256
 _BYTES_PER_REQUEST = 64 << 20
+# What a server without HTTP TPC answers a pull COPY: 400, 405, 501, or (plain
+# WebDAV, copying the request's URL, here the new object, to no Destination) 404.
+_NO_TPC = (400, 404, 405, 501)
 _PARALLEL_READS = 8  # range requests in flight at once for one vector of ranges
 
 T = TypeVar("T")
@@ -70,6 +75,16 @@ def _wire(turl: str) -> str:
 
 def _raise_for(response: httpx.Response, turl: str, doing: str) -> None:
     raise_for_status(response.status_code, response.reason_phrase, turl, doing)
+
+
+def _tpc_failure(outcome: str, source_turl: str, turl: str) -> GridError:
+    """The error of an HTTP TPC ``failure: ...`` line: the source's own status if it says one."""
+    message = f"{turl}: third-party copy from {source_turl}: {outcome}"
+    found = re.search(r"status code (\d{3})", outcome)
+    status = int(found.group(1)) if found else 0
+    if status in _STATUS_ERRORS:
+        return _STATUS_ERRORS[status](message, source_turl)
+    return StorageUnavailable(message, turl, errno=errno.EREMOTEIO)
 
 
 class _WebDAVReader(RangeReader):
@@ -245,7 +260,13 @@ class WebDAVBackend(StorageBackend):
     (RFC 3230), else it is computed while reading the object back: so it does
     not claim ``Capability.SERVER_CHECKSUM``, which not every server can
     honour. :meth:`close` closes its connection pools.
+
+    Third-party copy is HTTP TPC's pull mode (``COPY`` with ``Source:``, as
+    XrdHttp's libXrdHttpTPC, dCache and EOS serve it); only SEs configured for
+    it (``tpc``) are asked.
     """
+
+    capabilities = frozenset({Capability.THIRD_PARTY_COPY})
 
     def __init__(self, options: BackendOptions) -> None:
         super().__init__(options)
@@ -378,6 +399,44 @@ class WebDAVBackend(StorageBackend):
 
     def mkdir(self, turl: str) -> None:
         self._make_collections(turl, urlsplit(_wire(turl)).path)
+
+    def pull(self, source_turl: str, turl: str) -> None:
+        """HTTP TPC, pull mode: ``COPY`` to ``turl`` with ``Source: source_turl``.
+
+        The server answers 201 at once and streams performance markers; the
+        outcome is the body's last line (``success: ...`` or ``failure: ...``).
+        ``Overwrite: F`` keeps an existing object (412). A server that does
+        not do TPC answers otherwise (:data:`_NO_TPC`): ENOTSUP, the caller
+        may stream instead. Once the copy started, a failure deletes what it made
+        (XrdHttp leaves the object it created).
+        """
+        url = _wire(turl)
+        self._make_collections(turl, urlsplit(url).path.rsplit("/", 1)[0])
+        headers = {"Source": _wire(source_turl), "Overwrite": "F", "Credential": "none"}
+        started = False
+        try:
+            with (
+                _mapped_errors(turl, "third-party copy"),
+                self.client.stream("COPY", url, headers=headers) as response,
+            ):
+                if response.status_code in _NO_TPC:
+                    raise GridError(
+                        f"{turl}: the server does not do HTTP third-party copy "
+                        f"(COPY: HTTP {response.status_code} {response.reason_phrase})",
+                        turl,
+                        errno=errno.ENOTSUP,
+                    )
+                _raise_for(response, turl, "third-party copy")
+                started = True
+                lines = [line.strip() for line in response.iter_lines() if line.strip()]
+            outcome = lines[-1] if lines else "failure: the reply ended without an outcome"
+            if not outcome.startswith("success"):
+                raise _tpc_failure(outcome, source_turl, turl)
+        except BaseException:
+            if started:
+                with contextlib.suppress(GridError):  # nothing left there, or the server is away
+                    self.delete(turl)
+            raise
 
     def list(self, turl: str) -> Iterator[ListEntry]:
         url = _wire(turl).rstrip("/") + "/"

@@ -234,8 +234,8 @@ def test_a_reader_gives_the_local_path_only_for_local_replicas(store: Store) -> 
 EXPECTED_CAPABILITIES = {
     "file": {Capability.LOCAL_PATH},
     "root": {Capability.SERVER_CHECKSUM, Capability.THIRD_PARTY_COPY},
-    "dav": set(),
-    "davs": set(),
+    "dav": {Capability.THIRD_PARTY_COPY},  # HTTP TPC, where its SE is marked tpc
+    "davs": {Capability.THIRD_PARTY_COPY},
 }
 
 
