@@ -387,15 +387,17 @@ class ReplicaAccess:
 
         For an SE whose backend can take the file over (:meth:`StorageBackend.adopt`:
         a file:// SE on the same filesystem, by a hard link); ``None`` when it
-        cannot, and nothing is done. The file's adler32, read as it is stored,
-        must equal ``checksum`` (its sum as it was written; None: not known,
-        then what is read is what is registered); the replica is then
+        cannot, and nothing is done. ``checksum`` is the file's adler32 as it
+        was written, every write having succeeded: the backend then takes it
+        for what it stored once the file is durable, and reads nothing back
+        (None: not known, then the file is read once and what is read is what
+        is registered); the replica is then
         registered as :meth:`store_verified` does, or deleted on any failure.
         The file becomes the replica: write no more to it.
         """
         turl = resolve_turl(surl, se, self.protocols)
         backend = self.backend(turl)
-        written = backend.adopt(turl, path)
+        written = backend.adopt(turl, path, summed=checksum)
         if written is None:
             return None
         expected = None if checksum is None else (lambda: checksum)

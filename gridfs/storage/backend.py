@@ -204,15 +204,17 @@ class StorageBackend(ABC):
         including one raised by ``chunks``, nothing is left at ``turl``.
         """
 
-    def adopt(self, turl: str, path: str) -> WriteResult | None:
+    def adopt(self, turl: str, path: str, *, summed: str | None = None) -> WriteResult | None:
         """Store the local file ``path`` as the new object ``turl`` without copying it, if it can.
 
         ``None`` back when this backend cannot take the file over (the usual
         case: then :meth:`write` it); else the object is the file itself, made
         durable, its size and adler32 those of the file as it is now (read),
         and ``path`` may be removed (a later change to the file would change
-        the object: write to a new file). Never replaces an existing object
-        (:class:`AlreadyExists`).
+        the object: write to a new file). ``summed`` is the adler32 of every
+        byte of the file as the caller wrote it, each write having succeeded:
+        then the file is not read again (once durable, it holds those bytes).
+        Never replaces an existing object (:class:`AlreadyExists`).
         """
         return None
 

@@ -196,13 +196,17 @@ class FileBackend(StorageBackend):
             size=size, checksum_type=DEFAULT_CHECKSUM, checksum=value, stored_checksum=value
         )
 
-    def adopt(self, turl: str, path: str) -> WriteResult | None:
+    def adopt(self, turl: str, path: str, *, summed: str | None = None) -> WriteResult | None:
         """Link ``path`` in as the object, when it is on the SE's filesystem: no copy.
 
-        The file is fsynced and made the SE's alone (0600) first, and read once
-        for its adler32 (a file written over time, by others' hands too: its
-        bytes are summed as they are, to be checked against what was written);
-        ``None`` when it is on another filesystem, or one without hard links.
+        The file is fsynced, made the SE's alone (0600) and linked in (the
+        new directory entry fsynced too). Without ``summed`` it is read once for its
+        adler32 (a file written over time, by others' hands too: its bytes are
+        summed as they are, to be checked against what was written); with it,
+        not read: every byte summed went to the file by a write that
+        succeeded, and the fsync succeeded, so the file holds those bytes (a
+        re-read would only read the same page cache back, as :meth:`write`
+        says). ``None`` when it is on another filesystem, or one without hard links.
         """
         target = turl_to_path(turl)
         directory = os.path.dirname(target)
@@ -222,7 +226,7 @@ class FileBackend(StorageBackend):
                 try:
                     _fsync_directory(directory)
                     size = os.fstat(fd).st_size
-                    value = _summed(fd)
+                    value = _summed(fd) if summed is None else summed
                 except BaseException:
                     # Not adopted after all: no object is left that no caller will register.
                     with contextlib.suppress(OSError):

@@ -127,8 +127,8 @@ class RetryingBackend(StorageBackend):
     def write(self, turl: str, chunks: Iterable[bytes]) -> WriteResult:
         return self._open().write(turl, chunks)
 
-    def adopt(self, turl: str, path: str) -> WriteResult | None:
-        return self._open().adopt(turl, path)
+    def adopt(self, turl: str, path: str, *, summed: str | None = None) -> WriteResult | None:
+        return self._open().adopt(turl, path, summed=summed)
 
     def delete(self, turl: str) -> None:
         self._open().delete(turl)

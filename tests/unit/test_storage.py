@@ -166,6 +166,23 @@ def test_an_adoption_that_fails_once_linked_leaves_no_object(
     assert staged.read_bytes() == b"content"  # the writer's file is still its own
 
 
+def test_an_adopted_file_summed_as_written_is_not_read_again(
+    area: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staged = tmp_path / "staged"
+    staged.write_bytes(b"content")
+    summed = f"{zlib.adler32(b'content'):08x}"
+
+    def unreadable(fd: int) -> str:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(file_backend, "_summed", unreadable)
+    written = FileBackend(BackendOptions()).adopt(url(area / "f"), str(staged), summed=summed)
+    assert written is not None
+    assert (written.size, written.checksum, written.stored_checksum) == (7, summed, summed)
+    assert (area / "f").read_bytes() == b"content"
+
+
 def test_errors_are_mapped_with_honest_errno(area: Path) -> None:
     backend = FileBackend(BackendOptions())
     missing = url(area / "missing")

@@ -30,7 +30,7 @@ from gridfs.gfal import Grid, Nodes, ReplicaAccess, StagedFile, clear_staging_le
 from gridfs.gfal.checksums import Verify, checksum
 from gridfs.gfal.dataset import plan_replicate
 from gridfs.gfal.delete import delete
-from gridfs.storage import SERegistry
+from gridfs.storage import SERegistry, file_backend
 from tests.conftest import BOB, make_vo, needs_tmpfs, small_disk, stored_files
 
 TRAILERS = "/grid/gilda/trailers"
@@ -743,22 +743,34 @@ def test_staging_files_of_dead_writers_are_cleared_by_the_next(
     assert sorted(staging.iterdir()) == [kept]
 
 
-def test_staged_bytes_that_change_before_the_commit_are_caught(wgrid: Grid, tmp_path: Path) -> None:
-    # Written in order, the staged bytes are summed as they come; the commit reads
-    # the staging file back once, and a disk that changed them is caught there.
-    lfn = f"{TRAILERS}/rotted"
-    staged = wgrid.open_staged(lfn, create=True)
-    staged.pwrite(b"a" * 300_000, 0)
-    staged.pwrite(b"b" * 300_000, 300_000)
-    with open(staged.path, "r+b") as disk:  # the staging file, behind its back
-        disk.seek(123_456)
-        disk.write(b"X")
-    with pytest.raises(ChecksumMismatch, match="expected adler32"):
-        staged.commit()
-    staged.close()
+def test_staged_bytes_summed_in_order_are_not_read_back(
+    wgrid: Grid, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Written in order, the staged bytes are summed as they come: the SE on the
+    # staging file's own disk takes the file over, fsynced, and registers that sum
+    # without reading it again. Written out of order, the file is read once.
+    def unreadable(fd: int) -> str:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(file_backend, "_summed", unreadable)
+    lfn = f"{TRAILERS}/in-order"
+    with wgrid.open_staged(lfn, create=True) as staged:
+        staged.pwrite(b"a" * 300_000, 0)
+        staged.pwrite(b"b" * 300_000, 300_000)
+        entry = staged.commit()
+    assert entry.checksum == adler32_of(b"a" * 300_000 + b"b" * 300_000)
+    with wgrid.open(lfn) as stream:
+        assert stream.read() == b"a" * 300_000 + b"b" * 300_000
+    scattered = f"{TRAILERS}/out-of-order"
+    with wgrid.open_staged(scattered, create=True) as staged:
+        staged.pwrite(b"tail", 10)
+        staged.pwrite(b"head", 0)
+        with pytest.raises(GridError) as failed:
+            staged.commit()
+    assert failed.value.errno == errno.EIO
     with pytest.raises(NotFound):
-        wgrid.stat(lfn)
-    assert stored_files(tmp_path) == []
+        wgrid.stat(scattered)
+    assert len(stored_files(tmp_path)) == 1
 
 
 def test_files_written_out_of_order_are_summed_at_the_commit(wgrid: Grid) -> None:
