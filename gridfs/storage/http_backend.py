@@ -23,6 +23,7 @@ from gridfs.errors import (
     InvalidArgument,
     IsADirectory,
     NotFound,
+    PermissionDenied,
     StorageUnavailable,
 )
 from gridfs.storage.backend import (
@@ -56,6 +57,12 @@ _BYTES_PER_REQUEST = 64 << 20
 # What a server without HTTP TPC answers a pull COPY: 400, 405, 501, or (plain
 # WebDAV, copying the request's URL, here the new object, to no Destination) 404.
 _NO_TPC = (400, 404, 405, 501)
+# The source's statuses a failed pull reports that trying again cannot mend.
+_SOURCE_ERRORS: dict[int, type[GridError]] = {
+    401: PermissionDenied,
+    403: PermissionDenied,
+    404: NotFound,
+}
 _PARALLEL_READS = 8  # range requests in flight at once for one vector of ranges
 
 T = TypeVar("T")
@@ -82,8 +89,8 @@ def _tpc_failure(outcome: str, source_turl: str, turl: str) -> GridError:
     message = f"{turl}: third-party copy from {source_turl}: {outcome}"
     found = re.search(r"status code (\d{3})", outcome)
     status = int(found.group(1)) if found else 0
-    if status in _STATUS_ERRORS:
-        return _STATUS_ERRORS[status](message, source_turl)
+    if status in _SOURCE_ERRORS:
+        return _SOURCE_ERRORS[status](message, source_turl)
     return StorageUnavailable(message, turl, errno=errno.EREMOTEIO)
 
 
@@ -416,7 +423,7 @@ class WebDAVBackend(StorageBackend):
         started = False
         try:
             with (
-                _mapped_errors(turl, "third-party copy"),
+                mapped_errors(turl, "third-party copy"),
                 self.client.stream("COPY", url, headers=headers) as response,
             ):
                 if response.status_code in _NO_TPC:
