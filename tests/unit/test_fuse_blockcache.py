@@ -232,3 +232,25 @@ def test_blocks_read_ahead_are_served_at_once_and_stored_by_close(
     stored = sorted(p.name for p in (tmp_path / "cache").iterdir())
     assert stored == sorted(f"k-{index}" for index in range(11))
     assert b"".join((tmp_path / "cache" / f"k-{i}").read_bytes() for i in range(11)) == data
+
+
+def test_discarded_blocks_are_not_served_from_memory_either(
+    tmp_path: Path, data: bytes, source: Source
+) -> None:
+    cache = cache_in(tmp_path)
+    size = len(data)
+    try:
+        cache.prefetch("k", range(3), size, source)
+        assert cache.read("k", 0, 3 * BLOCK, size, source) == data[: 3 * BLOCK]
+        deadline = time.monotonic() + 10
+        while cache.statistics().blocks < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # Stored, and the last fetched are held in memory as well: served from there.
+        assert cache.read_cached("k", 0, 2 * BLOCK, size) == data[: 2 * BLOCK]
+        cache.discard("k", size)  # their content was found wrong
+        assert cache.read_cached("k", 0, BLOCK, size) is None
+        fetched = len(source.fetches)
+        assert cache.read("k", 0, BLOCK, size, source) == data[:BLOCK]
+        assert len(source.fetches) == fetched + 1
+    finally:
+        cache.close()
