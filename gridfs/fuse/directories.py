@@ -82,7 +82,8 @@ class DirectoryCache(Generic[A]):
         self._walked: dict[tuple[Hashable, int, int], tuple[float, object]] = {}
         self._entries = 0
         self._generation = 0  # changes the mount made: a fetch begun before one is not kept
-        self._changed: dict[int, float] = {}  # directory -> when the mount last changed it
+        # directory -> when the mount last changed it, oldest first (see _note_change)
+        self._changed: dict[int, float] = {}
 
     # -- reading ---------------------------------------------------------------
 
@@ -136,7 +137,7 @@ class DirectoryCache(Generic[A]):
     def skip(self, directory: int) -> None:
         """Do not fetch ``directory`` whole for the time to live (it is too big to keep)."""
         with self._lock:
-            self._changed[directory] = self._clock()
+            self._note_change(directory, self._clock())
 
     def put(
         self,
@@ -185,6 +186,16 @@ class DirectoryCache(Generic[A]):
                 self._walked.clear()
             self._walked[(identity, entry_id, mode)] = (self._clock() + self.ttl, stat)
 
+    def statistics(self) -> dict[str, int]:
+        """What is kept now: directories, their children, walked stats, recently changed."""
+        with self._lock:
+            return {
+                "directories": len(self._directories),
+                "entries": self._entries,
+                "walked": len(self._walked),
+                "changed": len(self._changed),
+            }
+
     # -- forgetting ------------------------------------------------------------
 
     def invalidate(self, *directories: int | None) -> None:
@@ -195,7 +206,7 @@ class DirectoryCache(Generic[A]):
             self._generation += 1
             self._walked.clear()
             for directory in wanted:
-                self._changed[directory] = now
+                self._note_change(directory, now)
             for key in [key for key in self._directories if key[1] in wanted]:
                 self._drop(key)
 
@@ -207,6 +218,21 @@ class DirectoryCache(Generic[A]):
             self._children.clear()
             self._walked.clear()
             self._entries = 0
+
+    def _note_change(self, directory: int, now: float) -> None:
+        """Record a change of ``directory`` at ``now``; forget those older than the entry timeout.
+
+        The dict is kept in the order of the changes (re-inserted on each), so
+        the expired ones are at its front: a mount that changes many
+        directories keeps only those of the last entry timeout.
+        """
+        self._changed.pop(directory, None)
+        self._changed[directory] = now
+        while self._changed:
+            oldest, when = next(iter(self._changed.items()))
+            if when + self.ttl >= now:
+                return
+            del self._changed[oldest]
 
     def _drop(self, key: tuple[Hashable, int]) -> None:
         _, kept = self._directories.pop(key)

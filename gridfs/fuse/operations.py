@@ -33,11 +33,9 @@ import itertools
 import logging
 import os
 import posixpath
-import stat
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TypeVar, cast
 
 import pyfuse3
@@ -53,15 +51,17 @@ from gridfs.errors import (
     ReadOnly,
 )
 from gridfs.fuse.blockcache import BlockCache
+from gridfs.fuse.changes import NamespaceChanges, name_text
+from gridfs.fuse.commits import Commits
 from gridfs.fuse.directories import Directory, DirectoryCache
 from gridfs.fuse.errno_boundary import errno_boundary
-from gridfs.fuse.holders import writers_holding
 from gridfs.fuse.ids import IdMapper
 from gridfs.fuse.listings import ListingCache
 from gridfs.fuse.queries import QUERY_DIR, QueryDirectories, VirtualEntry
 from gridfs.fuse.reading import OpenFile
 from gridfs.fuse.tape import Stages, is_staging
 from gridfs.fuse.writing import WriteFile
+from gridfs.fuse.xattrs import ExtendedAttributes
 from gridfs.gfal import CallerNodes, Corrupt, EntryId, Grid, Identity, Nodes, Stat
 
 __all__ = ["GridOperations"]
@@ -77,19 +77,8 @@ _READDIR_PAGE = 256
 _FETCH_PAGE = 5000  # children per catalog request when a directory is fetched whole
 _GETATTR = -1  # the walked-stat key of a getattr's answer (modes are 0 to 7)
 
-# Attribute namespaces that are the kernel's business (SELinux labels, POSIX
-# ACLs, trusted.*): gridfs keeps none, and says so (ENOTSUP) in the loop, at
-# once, never asking the catalog. `ls -l` asks for a label and an ACL of every
-# file; the kernel caches no answer, but ls remembers "not supported" for the
-# rest of the filesystem, so 10,000 files cost two requests, not 20,000.
-_KERNEL_NAMESPACES = (b"security.", b"system.", b"trusted.")
-# The replica serving an open file, answered by the mount (it knows its open files).
-# Read by name, never listed, as the attributes of a file's stored copies
-# (gridfs.gfal.xattrs): `cp --preserve=xattr` reads its source open, and would copy it.
-REPLICA_XATTR = b"user.replica"
 
-
-class GridOperations(pyfuse3.Operations):
+class GridOperations(NamespaceChanges, Commits, ExtendedAttributes, pyfuse3.Operations):
     """Serves ``grid``'s LFN tree below ``root_id`` to the kernel."""
 
     supports_dot_lookup = False
@@ -223,11 +212,6 @@ class GridOperations(pyfuse3.Operations):
         if inside and entry.parent_id is not None:
             target = posixpath.relpath(target, self._root_nodes.lfn(entry.parent_id))
         return target.encode("utf-8")
-
-    @staticmethod
-    def _child(nodes: Nodes, parent_id: EntryId, name: str) -> str:
-        """The LFN of ``name`` in directory ``parent_id``."""
-        return f"{nodes.lfn(parent_id).rstrip('/')}/{name}"
 
     def _invalidate(self, inode: int) -> None:
         """Make the kernel ask again for attributes the mount itself just changed."""
@@ -513,216 +497,6 @@ class GridOperations(pyfuse3.Operations):
         data.f_namemax = _NAME_MAX
         return data
 
-    # -- changing the namespace --------------------------------------------------
-
-    def _mkdir(
-        self, nodes: Nodes, parent_id: EntryId, name: str, mode: int
-    ) -> pyfuse3.EntryAttributes:
-        entry = nodes.grid.mkdir(self._child(nodes, parent_id, name), mode)
-        self._changed(parent_id)
-        return self._attributes(entry)
-
-    def _symlink(
-        self, nodes: Nodes, parent_id: EntryId, name: str, target: str
-    ) -> pyfuse3.EntryAttributes:
-        entry = nodes.grid.symlink(target, self._child(nodes, parent_id, name))
-        self._changed(parent_id)
-        return self._attributes(entry)
-
-    def _mknod(
-        self, nodes: Nodes, parent_id: EntryId, name: str, mode: int, rdev: int
-    ) -> pyfuse3.EntryAttributes:
-        lfn = self._child(nodes, parent_id, name)
-        if stat.S_ISREG(mode):  # mknod(2) of a regular file: an empty one, stored at once
-            with nodes.grid.open_staged(
-                lfn, create=True, exclusive=True, mode=mode & 0o7777
-            ) as staged:
-                entry = staged.commit()
-        else:
-            entry = nodes.grid.mknod(lfn, mode, rdev)
-        self._changed(parent_id)
-        return self._attributes(entry)
-
-    def _unlink(self, nodes: Nodes, parent_id: EntryId, name: str) -> None:
-        try:
-            nodes.grid.unlink(self._child(nodes, parent_id, name))
-        finally:  # also when it failed halfway: some replicas may be gone
-            self._changed(parent_id)
-
-    def _rmdir(self, nodes: Nodes, parent_id: EntryId, name: str) -> None:
-        nodes.grid.rmdir(self._child(nodes, parent_id, name))
-        self._changed(parent_id)
-
-    def _rename(self, nodes: Nodes, names: tuple[EntryId, str, EntryId, str], flags: int) -> None:
-        old_id, old_name, new_id, new_name = names
-        source = self._child(nodes, old_id, old_name)
-        destination = self._child(nodes, new_id, new_name)
-        if flags & pyfuse3.RENAME_EXCHANGE:
-            raise InvalidArgument("exchanging two entries (RENAME_EXCHANGE) is not supported")
-        if flags & pyfuse3.RENAME_NOREPLACE:
-            try:
-                nodes.grid.lstat(destination)
-            except NotFound:
-                pass
-            else:
-                raise GridError(f"{destination} exists", destination, errno=errno.EEXIST)
-        nodes.grid.rename(source, destination)
-        self._reshaped(old_id, new_id)
-
-    def _setattr(
-        self,
-        nodes: Nodes,
-        entry_id: EntryId,
-        attr: pyfuse3.EntryAttributes,
-        fields: pyfuse3.SetattrFields,
-        opened: OpenFile | WriteFile | None,
-    ) -> pyfuse3.EntryAttributes:
-        entry = nodes.stat(entry_id)
-        lfn = nodes.lfn(entry_id)
-        # A link's own owner and times (lchown, lutimes); a link has no mode or size to set.
-        link = entry.is_symlink()
-        if fields.update_size and not link:
-            entry = self._truncate(nodes, entry_id, attr.st_size, opened)
-        # Owner before mode: a refused chown changes nothing. The kernel sends
-        # chown's clearing of the set-id bits as a mode in the same request.
-        if fields.update_uid or fields.update_gid:
-            owner = self._ids.owner(attr.st_uid) if fields.update_uid else None
-            group = self._ids.group(attr.st_gid) if fields.update_gid else None
-            entry = nodes.grid.chown(lfn, owner, group, follow_symlinks=not link)
-        if fields.update_mode and not link:
-            entry = nodes.grid.chmod(lfn, attr.st_mode & 0o7777)
-        if fields.update_atime or fields.update_mtime:
-            atime: int | None = attr.st_atime_ns if fields.update_atime else entry.atime_ns
-            mtime: int | None = attr.st_mtime_ns if fields.update_mtime else entry.mtime_ns
-            if (
-                fields.update_atime
-                and fields.update_mtime
-                and _just_now(attr.st_atime_ns, attr.st_mtime_ns)
-            ):
-                atime = mtime = None  # "now", which write permission allows, not only the owner
-            entry = nodes.grid.utime(lfn, atime, mtime, follow_symlinks=not link)
-            # futimens() comes without the file handle: the file's writer, if any.
-            writer = opened if isinstance(opened, WriteFile) else self._writers.get(entry_id)
-            if writer is not None:
-                writer.times_set(atime, mtime)  # kept by the commit at close
-        self._reshaped(entry.parent_id)
-        attributes = self._shown(entry)  # chmod of a file being written keeps its size
-        if isinstance(opened, WriteFile):
-            attributes.st_size = opened.size  # written, not yet stored
-        return attributes
-
-    def _truncate(
-        self, nodes: Nodes, entry_id: EntryId, size: int, opened: OpenFile | WriteFile | None
-    ) -> Stat:
-        """Set a file's size: in its open staging file, or stored at once (truncate(2))."""
-        if isinstance(opened, WriteFile):
-            opened.truncate(size)
-            return nodes.stat(entry_id)
-        entry = nodes.stat(entry_id)
-        if entry.size == size:  # nothing to store: no new version
-            return entry
-        with nodes.open_staged(entry_id, truncate=size == 0) as staged:
-            staged.truncate(size)
-            return staged.commit()
-
-    @errno_boundary
-    async def mkdir(
-        self, parent_inode: pyfuse3.InodeT, name: bytes, mode: int, ctx: pyfuse3.RequestContext
-    ) -> pyfuse3.EntryAttributes:
-        self._writable()
-        permissions = mode & ~ctx.umask & 0o7777
-        parent = self._entry_id(parent_inode)
-        return await self._as(ctx, self._mkdir, parent, _text(name), permissions)
-
-    @errno_boundary
-    async def symlink(
-        self,
-        parent_inode: pyfuse3.InodeT,
-        name: bytes,
-        target: bytes,
-        ctx: pyfuse3.RequestContext,
-    ) -> pyfuse3.EntryAttributes:
-        self._writable()
-        parent = self._entry_id(parent_inode)
-        return await self._as(ctx, self._symlink, parent, _text(name), _text(target))
-
-    @errno_boundary
-    async def mknod(
-        self,
-        parent_inode: pyfuse3.InodeT,
-        name: bytes,
-        mode: int,
-        rdev: int,
-        ctx: pyfuse3.RequestContext,
-    ) -> pyfuse3.EntryAttributes:
-        # FIFOs, sockets and devices are catalog entries only: the kernel serves their I/O.
-        self._writable()
-        mode = stat.S_IFMT(mode) | (mode & ~ctx.umask & 0o7777)
-        parent = self._entry_id(parent_inode)
-        return await self._as(ctx, self._mknod, parent, _text(name), mode, rdev)
-
-    @errno_boundary
-    async def unlink(
-        self, parent_inode: pyfuse3.InodeT, name: bytes, ctx: pyfuse3.RequestContext
-    ) -> None:
-        self._writable()
-        await self._as(ctx, self._unlink, self._entry_id(parent_inode), _text(name))
-
-    @errno_boundary
-    async def rmdir(
-        self, parent_inode: pyfuse3.InodeT, name: bytes, ctx: pyfuse3.RequestContext
-    ) -> None:
-        self._writable()
-        await self._as(ctx, self._rmdir, self._entry_id(parent_inode), _text(name))
-
-    @errno_boundary
-    async def rename(  # noqa: PLR0917 - pyfuse3's signature
-        self,
-        parent_inode_old: pyfuse3.InodeT,
-        name_old: bytes,
-        parent_inode_new: pyfuse3.InodeT,
-        name_new: bytes,
-        flags: int,
-        ctx: pyfuse3.RequestContext,
-    ) -> None:
-        self._writable()
-        names = (
-            self._entry_id(parent_inode_old),
-            _text(name_old),
-            self._entry_id(parent_inode_new),
-            _text(name_new),
-        )
-        await self._as(ctx, self._rename, names, flags)
-
-    @errno_boundary
-    async def link(
-        self,
-        inode: pyfuse3.InodeT,
-        new_parent_inode: pyfuse3.InodeT,
-        new_name: bytes,
-        ctx: pyfuse3.RequestContext,
-    ) -> pyfuse3.EntryAttributes:
-        # A file has one LFN; a second name for it is an alias (a symbolic link).
-        # Refused as Linux refuses what it may not do (EPERM), after its checks
-        # of the new directory (EACCES), which the kernel leaves to the mount.
-        directory = self._entry_id(new_parent_inode)
-        if not await self._as(ctx, lambda nodes: nodes.access(directory, os.W_OK | os.X_OK)):
-            raise pyfuse3.FUSEError(errno.EACCES)
-        raise pyfuse3.FUSEError(errno.EPERM)
-
-    @errno_boundary
-    async def setattr(
-        self,
-        inode: pyfuse3.InodeT,
-        attr: pyfuse3.EntryAttributes,
-        fields: pyfuse3.SetattrFields,
-        fh: pyfuse3.FileHandleT | None,
-        ctx: pyfuse3.RequestContext,
-    ) -> pyfuse3.EntryAttributes:
-        self._writable()
-        opened = self._open.get(fh) if fh is not None else None
-        return await self._as(ctx, self._setattr, self._entry_id(inode), attr, fields, opened)
-
     # -- opening, reading, writing ---------------------------------------------
 
     def _open_file(self, nodes: Nodes, entry_id: EntryId) -> OpenFile:
@@ -745,26 +519,6 @@ class GridOperations(pyfuse3.Operations):
                 raise
         await self._stages.wait(entry_id, self._settings.stage_timeout)
         return await self._as(ctx, self._open_file, entry_id)  # EAGAIN if not staged yet
-
-    def _open_for_writing(self, nodes: Nodes, entry_id: EntryId, flags: int) -> WriteFile:
-        staged = nodes.open_staged(entry_id, truncate=bool(flags & os.O_TRUNC))
-        return WriteFile(staged, append=bool(flags & os.O_APPEND))
-
-    def _create(
-        self, nodes: Nodes, parent_id: EntryId, name: str, mode: int, flags: int
-    ) -> tuple[WriteFile, pyfuse3.EntryAttributes]:
-        staged = nodes.grid.open_staged(
-            self._child(nodes, parent_id, name),
-            create=True,
-            exclusive=bool(flags & os.O_EXCL),
-            truncate=bool(flags & os.O_TRUNC),
-            mode=mode,
-        )
-        opened = WriteFile(staged, append=bool(flags & os.O_APPEND))
-        self._changed(parent_id)
-        attributes = self._attributes(staged.entry)
-        attributes.st_size = opened.size
-        return opened, attributes
 
     def _register(self, opened: OpenFile | WriteFile) -> pyfuse3.FileInfo:
         handle = next(self._handles)
@@ -789,7 +543,7 @@ class GridOperations(pyfuse3.Operations):
         opened: OpenFile | WriteFile
         if flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND):
             self._writable()
-            opened = await self._as(ctx, self._open_for_writing, entry_id, flags)
+            opened = await self._as(ctx, self.open_for_writing, entry_id, flags)
         else:
             opened = await self._open_waiting_for_stage(ctx, entry_id)
         return self._register(opened)
@@ -807,7 +561,7 @@ class GridOperations(pyfuse3.Operations):
         parent = self._entry_id(parent_inode)
         permissions = mode & ~ctx.umask & 0o7777
         opened, attributes = await self._as(
-            ctx, self._create, parent, _text(name), permissions, flags
+            ctx, self.create_file, parent, name_text(name), permissions, flags
         )
         return self._register(opened), attributes
 
@@ -830,59 +584,19 @@ class GridOperations(pyfuse3.Operations):
             raise pyfuse3.FUSEError(errno.EBADF)
         return await self._run(opened.write, off, buf)
 
-    def _commit(self, opened: WriteFile) -> None:
-        """Store and register a file's changes; any failure is EIO for close(2)."""
-        try:
-            entry = opened.commit()
-        except GridError as exc:
-            log.warning("storing %s failed: %s", opened, exc)
-            raise GridError(f"storing {opened.staged.lfn} failed: {exc}", errno=errno.EIO) from exc
-        if entry is not None:
-            self._changed(entry.parent_id)
-            self._invalidate(self._inode(entry.id))
-
-    async def _upload(self, opened: WriteFile) -> None:
-        await trio.to_thread.run_sync(
-            functools.partial(self._commit, opened), limiter=self._upload_limiter
-        )
-
-    def _other_writers(self, opened: WriteFile) -> int:
-        """The other opens for writing of the same file on this mount (in the trio thread)."""
-        return sum(
-            isinstance(f, WriteFile) and f is not opened and f.entry.id == opened.entry.id
-            for f in self._open.values()
-        )
-
-    def _held_elsewhere(self, opened: WriteFile, others: int) -> bool:
-        """Whether other descriptors still write to this open, so that its FLUSH must not commit.
-
-        See :mod:`gridfs.fuse.holders`. Descriptors of the file beyond one
-        for each of the ``others`` opens of it on this mount (separate
-        writers) belong to this open; the last of them to close commits.
-        """
-        if self._mountpoint is None or not opened.pending:
-            return False
-        holders = writers_holding(self._mountpoint, self._inode(opened.entry.id))
-        if holders > others:
-            log.debug(
-                "%s: %d descriptors still write to it; stored at the last close", opened, holders
-            )
-            return True
-        return False
-
     @errno_boundary
     async def flush(self, fh: pyfuse3.FileHandleT) -> None:
         opened = self._open[fh]
         if isinstance(opened, WriteFile):
-            others = self._other_writers(opened)
-            if not await self._run(self._held_elsewhere, opened, others):
-                await self._upload(opened)
+            others = self.other_writers(opened)
+            if not await self._run(self.held_elsewhere, opened, others):
+                await self.upload(opened)
 
     @errno_boundary
     async def fsync(self, fh: pyfuse3.FileHandleT, datasync: bool) -> None:
         opened = self._open[fh]
         if isinstance(opened, WriteFile):
-            await self._upload(opened)
+            await self.upload(opened)
 
     @errno_boundary
     async def release(self, fh: pyfuse3.FileHandleT) -> None:
@@ -891,95 +605,9 @@ class GridOperations(pyfuse3.Operations):
             # No FLUSH tried to store it (the last one saw a holder that closed
             # unseen): stored now, though no close(2) waits; a failure is logged.
             with contextlib.suppress(GridError):
-                await self._upload(opened)
+                await self.upload(opened)
         del self._open[fh]
         if isinstance(opened, WriteFile) and self._writers.get(opened.entry.id) is opened:
             del self._writers[opened.entry.id]
             self._changed(opened.entry.parent_id)  # a new file never stored is gone
         await self._run(opened.close)
-
-    # -- extended attributes -------------------------------------------------------
-
-    def _serving(self, inode: int) -> OpenFile | None:
-        if self._queries.is_virtual(inode):
-            return None  # a query directory or link: never open for reading
-        entry_id = self._entry_id(inode)
-        return next(
-            (f for f in self._open.values() if isinstance(f, OpenFile) and f.entry.id == entry_id),
-            None,
-        )
-
-    @errno_boundary
-    async def getxattr(
-        self, inode: pyfuse3.InodeT, name: bytes, ctx: pyfuse3.RequestContext
-    ) -> bytes:
-        if name.startswith(_KERNEL_NAMESPACES):
-            raise pyfuse3.FUSEError(errno.ENOTSUP)
-        if name == REPLICA_XATTR:
-            opened = self._serving(inode)
-            if opened is None:
-                raise pyfuse3.FUSEError(errno.ENODATA)  # shown while the file is open
-            return opened.reader.turl.encode("utf-8")
-        if self._queries.is_virtual(inode):
-            raise pyfuse3.FUSEError(errno.ENODATA)  # query entries have no attributes
-        text = _xattr_name(name)
-        return await self._as(ctx, lambda nodes: nodes.getxattr(self._entry_id(inode), text))
-
-    @errno_boundary
-    async def listxattr(
-        self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext
-    ) -> Sequence[bytes]:
-        if self._queries.is_virtual(inode):
-            return []
-        names = await self._as(ctx, lambda nodes: nodes.listxattr(self._entry_id(inode)))
-        return [name.encode("utf-8") for name in names]
-
-    @errno_boundary
-    async def setxattr(
-        self, inode: pyfuse3.InodeT, name: bytes, value: bytes, ctx: pyfuse3.RequestContext
-    ) -> None:
-        self._writable()
-        if name.startswith(_KERNEL_NAMESPACES):
-            raise pyfuse3.FUSEError(errno.ENOTSUP)
-        if name == REPLICA_XATTR:
-            raise pyfuse3.FUSEError(errno.EPERM)
-        text = _xattr_name(name)
-        entry_id = self._entry_id(inode)
-        await self._as(ctx, lambda nodes: nodes.setxattr(entry_id, text, value))
-
-    @errno_boundary
-    async def removexattr(
-        self, inode: pyfuse3.InodeT, name: bytes, ctx: pyfuse3.RequestContext
-    ) -> None:
-        self._writable()
-        if name.startswith(_KERNEL_NAMESPACES):
-            raise pyfuse3.FUSEError(errno.ENOTSUP)
-        if name == REPLICA_XATTR:
-            raise pyfuse3.FUSEError(errno.EPERM)
-        text = _xattr_name(name)
-        entry_id = self._entry_id(inode)
-        await self._as(ctx, lambda nodes: nodes.removexattr(entry_id, text))
-
-
-def _just_now(atime_ns: int, mtime_ns: int) -> bool:
-    """Whether SETATTR's times are "now" (utimensat's ``UTIME_NOW``, ``touch``).
-
-    pyfuse3 gives "now" as the time it took on receiving the request, the same
-    for both: an equal pair from the last second is taken for it.
-    """
-    return atime_ns == mtime_ns and 0 <= time.time_ns() - mtime_ns < 1_000_000_000
-
-
-def _text(name: bytes) -> str:
-    """A name or link target from the kernel as an LFN part; LFNs are UTF-8."""
-    try:
-        return name.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidArgument(f"not UTF-8: {name!r}") from None
-
-
-def _xattr_name(name: bytes) -> str:
-    try:
-        return name.decode("utf-8")
-    except UnicodeDecodeError:
-        raise GridError(f"no attribute {name!r}", errno=errno.ENODATA) from None

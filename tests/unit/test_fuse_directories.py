@@ -67,3 +67,18 @@ def test_bounded_and_off_without_a_time_to_live() -> None:
     off: DirectoryCache[str] = DirectoryCache(0)
     assert not off.worth_fetching(1)
     assert off.put("alice", 1, CHILDREN, generation=0) is None
+
+
+def test_the_record_of_changed_directories_keeps_only_the_last_entry_timeout() -> None:
+    clock = Clock()
+    cache: DirectoryCache[str] = DirectoryCache(10, clock=clock)
+    for directory in range(1000):  # a mount filling 1,000 directories, one every 0.1 s
+        clock.now = directory / 10
+        cache.invalidate(directory)
+    assert cache.statistics()["changed"] <= 101
+    assert not cache.worth_fetching(999)
+    assert cache.worth_fetching(0)
+    cache.skip(5000)
+    clock.now = 200
+    cache.invalidate(7)
+    assert cache.statistics()["changed"] == 1

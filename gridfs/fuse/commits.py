@@ -1,0 +1,97 @@
+"""Opening files for writing and storing what was written: the mount's commits.
+
+A mixin of :class:`~gridfs.fuse.operations.GridOperations`. A file opened
+for writing is a :class:`WriteFile` over a staged copy; FLUSH, FSYNC and
+RELEASE store it (:meth:`Commits.upload`, in threads of their own so that a
+slow upload never stalls lookups and reads), unless other descriptors still
+write to the same open (:mod:`gridfs.fuse.holders`). What it needs of the
+operations is declared in :mod:`gridfs.fuse.hooks`.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import logging
+import os
+
+import pyfuse3
+import trio
+
+from gridfs.errors import GridError
+from gridfs.fuse.changes import child_lfn
+from gridfs.fuse.holders import writers_holding
+from gridfs.fuse.hooks import OperationHooks
+from gridfs.fuse.writing import WriteFile
+from gridfs.gfal import EntryId, Nodes
+
+__all__ = ["Commits"]
+
+log = logging.getLogger(__name__)
+
+
+class Commits(OperationHooks):
+    """Files opened for writing or created, and the storing of them."""
+
+    def open_for_writing(self, nodes: Nodes, entry_id: EntryId, flags: int) -> WriteFile:
+        """Open an existing file for writing (``O_TRUNC`` and ``O_APPEND`` as given)."""
+        staged = nodes.open_staged(entry_id, truncate=bool(flags & os.O_TRUNC))
+        return WriteFile(staged, append=bool(flags & os.O_APPEND))
+
+    def create_file(
+        self, nodes: Nodes, parent_id: EntryId, name: str, mode: int, flags: int
+    ) -> tuple[WriteFile, pyfuse3.EntryAttributes]:
+        """Create ``name`` in ``parent_id`` open for writing, with its attributes (CREATE)."""
+        staged = nodes.grid.open_staged(
+            child_lfn(nodes, parent_id, name),
+            create=True,
+            exclusive=bool(flags & os.O_EXCL),
+            truncate=bool(flags & os.O_TRUNC),
+            mode=mode,
+        )
+        opened = WriteFile(staged, append=bool(flags & os.O_APPEND))
+        self._changed(parent_id)
+        attributes = self._attributes(staged.entry)
+        attributes.st_size = opened.size
+        return opened, attributes
+
+    def commit(self, opened: WriteFile) -> None:
+        """Store and register a file's changes; any failure is EIO for close(2)."""
+        try:
+            entry = opened.commit()
+        except GridError as exc:
+            log.warning("storing %s failed: %s", opened, exc)
+            raise GridError(f"storing {opened.staged.lfn} failed: {exc}", errno=errno.EIO) from exc
+        if entry is not None:
+            self._changed(entry.parent_id)
+            self._invalidate(self._inode(entry.id))
+
+    async def upload(self, opened: WriteFile) -> None:
+        """:meth:`commit` in an upload thread (never one that lookups and reads wait for)."""
+        await trio.to_thread.run_sync(
+            functools.partial(self.commit, opened), limiter=self._upload_limiter
+        )
+
+    def other_writers(self, opened: WriteFile) -> int:
+        """The other opens for writing of the same file on this mount (in the trio thread)."""
+        return sum(
+            isinstance(f, WriteFile) and f is not opened and f.entry.id == opened.entry.id
+            for f in self._open.values()
+        )
+
+    def held_elsewhere(self, opened: WriteFile, others: int) -> bool:
+        """Whether other descriptors still write to this open, so that its FLUSH must not commit.
+
+        See :mod:`gridfs.fuse.holders`. Descriptors of the file beyond one
+        for each of the ``others`` opens of it on this mount (separate
+        writers) belong to this open; the last of them to close commits.
+        """
+        if self._mountpoint is None or not opened.pending:
+            return False
+        holders = writers_holding(self._mountpoint, self._inode(opened.entry.id))
+        if holders > others:
+            log.debug(
+                "%s: %d descriptors still write to it; stored at the last close", opened, holders
+            )
+            return True
+        return False
