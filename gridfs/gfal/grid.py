@@ -27,6 +27,7 @@ from gridfs.errors import (
     GridError,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
 )
 from gridfs.gfal import xattrs
 from gridfs.gfal.cancel import CancelToken
@@ -451,6 +452,7 @@ class Grid(ReplicaCalls, MetadataCalls):
         read: bool = False,
         se: str | None = None,
         mode: int = 0o644,
+        expect_new: bool = False,
     ) -> StagedFile:
         """Open ``lfn`` for writing through a local staging file (see :class:`StagedFile`).
 
@@ -460,15 +462,27 @@ class Grid(ReplicaCalls, MetadataCalls):
         checked here, before anything is fetched or staged: write, and read
         too when ``read`` (O_RDWR) or when the old content is kept (fetched).
         A file another open is creating (WRITING) can only be truncated.
+        ``expect_new`` (with ``create``: the caller has just found no such
+        entry, as a mount's CREATE) registers first and looks for an existing
+        file only if that fails: one catalog call instead of two.
         """
         if se is not None:
             self._storage.writable_se(se)
-        try:
-            entry = self.stat(lfn)
-        except NotFound:
-            if not create:
-                raise
-            return StagedFile.create(self.write_target, lfn, mode=mode, se=se)
+        if create and expect_new:
+            try:
+                return StagedFile.create(self.write_target, lfn, mode=mode, se=se)
+            except (AlreadyExists, PermissionDenied) as refused:
+                try:
+                    entry = self.stat(lfn)
+                except NotFound:
+                    raise refused from None  # a dangling link, or no right to create
+        else:
+            try:
+                entry = self.stat(lfn)
+            except NotFound:
+                if not create:
+                    raise
+                return StagedFile.create(self.write_target, lfn, mode=mode, se=se)
         if exclusive:
             raise AlreadyExists(f"LFN exists: {lfn}", lfn)
         return open_existing(self.write_target, entry, lfn, truncate=truncate, read=read, se=se)

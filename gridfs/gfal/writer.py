@@ -65,6 +65,7 @@ __all__ = ["StagedFile", "WriteTarget", "clear_staging_leftovers", "open_existin
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
+_NOT_YET = -1  # the descriptor of a staging file not made yet
 _PREFIX, _SUFFIX, _KEPT = "gridfs-", ".staging", ".kept"
 _LEFTOVERS = f"{_PREFIX}*-*{_SUFFIX}"  # gridfs-<pid>-<random>[.e<id>].staging
 _CREATED = re.compile(r"\.e(\d+)" + re.escape(_SUFFIX) + "$")  # mkstemp's random part has no "."
@@ -114,8 +115,9 @@ class StagedFile:
         self._dirty = created or truncate
         self._failed: GridError | None = None  # a write that failed: nothing can be stored
         # The adler32 of the staged bytes 0:_summed, kept while they are written in
-        # order (cp, dd, a download): the commit then checks the staging file read
-        # back against what was written to it. None once a write goes elsewhere.
+        # order (cp, dd, a download): the commit registers it for a staging file
+        # the SE takes over, and checks a copy to another SE against it (the
+        # staging file read back on the way). None once a write goes elsewhere.
         self._summed = 0
         self._running: Adler32 | None = Adler32() if self._dirty else None
         self._fd: int | None
@@ -173,8 +175,27 @@ class StagedFile:
 
     def pwrite(self, data: ReadableBuffer, offset: int) -> int:
         """Write ``data`` at ``offset``; returns the count written."""
-        with self._lock, self._latched():
+        with self._lock:
             self._load()
+            return self._pwrite(data, offset)
+
+    def pwrite_now(self, data: ReadableBuffer, offset: int) -> int | None:
+        """:meth:`pwrite`, unless it would wait: ``None`` then, and nothing is written.
+
+        It would wait while a commit or another call holds the file, or
+        while its old content is still to be fetched. Otherwise the write
+        goes to the local staging file at once: an event loop may call this
+        itself instead of handing each write to a thread.
+        """
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return None if self._unloaded else self._pwrite(data, offset)
+        finally:
+            self._lock.release()
+
+    def _pwrite(self, data: ReadableBuffer, offset: int) -> int:
+        with self._latched():
             count = self._io(os.pwrite, self._checked_fd(), data, offset)
             self._dirty = True
             self._sum_written(data, offset, count)
@@ -241,6 +262,8 @@ class StagedFile:
     def _checked_fd(self) -> int:
         if self._fd is None:
             raise GridError(f"{self.lfn} is closed for writing", self.lfn, errno=errno.EBADF)
+        if self._fd == _NOT_YET:  # the last one became a replica: a new one on first use
+            self._fd, self.path = _staging_file(self._target)
         return self._fd
 
     # -- commit and close --------------------------------------------------
@@ -334,7 +357,10 @@ class StagedFile:
         open reads or writes again (as for an existing file opened anew).
         """
         old = self._checked_fd(), self.path
-        self._fd, self.path = _staging_file(self._target)
+        # The next staging file is made when this open reads or writes again:
+        # most are closed now (cp, tar x), and an unused file costs two more
+        # changes to the staging directory.
+        self._fd = _NOT_YET
         self._unloaded, self._running = True, None
         _drop(old)
 
@@ -397,6 +423,8 @@ class StagedFile:
             fd, self._fd = self._fd, None
             if self._created:
                 self._unregister()
+            if fd == _NOT_YET:
+                return None  # all it held is stored: nothing to drop or keep
             if keep:
                 kept = self.path.removesuffix(_SUFFIX) + _KEPT
                 try:

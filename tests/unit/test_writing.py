@@ -19,6 +19,7 @@ import pytest
 from gridfs.catalog import Catalog, FileStatus, ReplicaStatus
 from gridfs.config import Config, load_config
 from gridfs.errors import (
+    AlreadyExists,
     ChecksumMismatch,
     GridError,
     NoReplicaAvailable,
@@ -287,6 +288,29 @@ def test_write_permission_is_checked_at_open(wgrid: Grid) -> None:
     assert wgrid.listdir(TRAILERS) == ["alices"]
 
 
+def test_a_file_expected_new_is_opened_as_it_is_when_it_exists(wgrid: Grid) -> None:
+    # expect_new (a mount's CREATE) registers first: what it finds instead is
+    # opened, refused or reported as without it.
+    lfn = f"{TRAILERS}/shared"
+    with wgrid.open(lfn, "wb") as stream:
+        stream.write(b"old")
+    wgrid.chmod(lfn, 0o666)
+    wgrid.chmod(TRAILERS, 0o755)  # bob may write the file, not create in the directory
+    bob = wgrid.as_identity(BOB)
+    with bob.open_staged(lfn, create=True, truncate=True, expect_new=True) as staged:
+        staged.pwrite(b"new", 0)
+        staged.commit()
+    with wgrid.open(lfn) as stream:
+        assert stream.read() == b"new"
+    with pytest.raises(AlreadyExists):
+        wgrid.open_staged(lfn, create=True, exclusive=True, expect_new=True)
+    with pytest.raises(PermissionDenied):
+        bob.open_staged(f"{TRAILERS}/bobs", create=True, expect_new=True)
+    wgrid.symlink(f"{TRAILERS}/nowhere", f"{TRAILERS}/dangling")
+    with pytest.raises(AlreadyExists):
+        wgrid.open_staged(f"{TRAILERS}/dangling", create=True, expect_new=True)
+
+
 def test_per_call_protocol_preference(wgrid: Grid) -> None:
     lfn = f"{TRAILERS}/p"
     with wgrid.open(lfn, "wb") as stream:
@@ -511,6 +535,20 @@ def test_a_write_during_a_commit_is_never_lost(wgrid: Grid) -> None:
     staged.close()
     with wgrid.open(lfn) as stream:
         assert stream.read(2) == b"Za"
+
+
+def test_a_write_that_would_wait_is_not_done_now(wgrid: Grid) -> None:
+    lfn = f"{TRAILERS}/now"
+    with wgrid.open_staged(lfn, create=True) as staged:
+        assert staged.pwrite_now(b"abc", 0) == 3
+        staged.commit()
+    with wgrid.open_staged(lfn) as staged:  # its old content is still to be fetched
+        assert staged.pwrite_now(b"X", 0) is None
+        assert staged.pread(3, 0) == b"abc"  # fetched: now a write need not wait
+        assert staged.pwrite_now(b"X", 0) == 1
+        staged.commit()
+    with wgrid.open(lfn) as stream:
+        assert stream.read() == b"Xbc"
 
 
 def test_a_copy_of_an_older_version_is_not_registered(wgrid: Grid, make_file) -> None:
