@@ -35,7 +35,7 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 SINGLE_READ = "gridfs_single_read"
 # The newest migration. Kept here so that opening an up-to-date catalog does not
 # import Alembic (a third of a command's start-up); a test checks it is the head.
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0010_tombstones"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _LOCK_KEY = 0x67726964  # "grid": the advisory lock that serialises schema upgrades
 

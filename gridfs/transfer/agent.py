@@ -15,7 +15,9 @@ What keeps a file from being lost, copied twice or left as dark data:
   there: registered, the file is finished; not registered, it is registered
   STALE (the agent it was, if it only stalled, can no longer register it),
   then the copy and any partial upload of it are deleted before the file is
-  copied again.
+  copied again. The STALE entry (a tombstone) is swept after ``tombstone_s``;
+  an agent that registers a copy after losing its lease checks, when it
+  ends, that the copy is still stored, and unregisters it if not.
 - A heartbeat renews the agent's leases every third of their length. A file
   that is canceled, or that another agent took over, drops out of the
   renewal: its copy is stopped at the next chunk and undone.
@@ -62,7 +64,7 @@ from gridfs.storage import (
     is_partial_upload,
     resolve_turl,
 )
-from gridfs.transfer.records import AttemptRecord, Claim
+from gridfs.transfer.records import AttemptRecord, Claim, Tombstone
 from gridfs.transfer.retries import classify
 from gridfs.transfer.settings import TransferSettings
 from gridfs.transfer.states import FileState
@@ -164,7 +166,7 @@ class Agent:
     def _loop(self, pool: ThreadPoolExecutor, until_idle: bool) -> None:
         while not self._stop.is_set():
             self.store.optimize(self.settings)
-            self._clear_abandoned()
+            self._housekeeping()
             self._stage_batches()
             self._start_staged()
             with self._lock:
@@ -211,11 +213,13 @@ class Agent:
 
     def _grid_for(self, claim: Claim) -> Grid:
         """The grid acting as the job's submitter (with the submitter's permissions)."""
-        key = (claim.submitter, claim.groups)
+        return self._grid_for_identity(Identity(claim.submitter, claim.groups or ("nogroup",)))
+
+    def _grid_for_identity(self, identity: Identity) -> Grid:
+        key = (identity.user, tuple(identity.groups))
         with self._lock:
             grid = self._grids.get(key)
             if grid is None:
-                identity = Identity(claim.submitter, claim.groups or ("nogroup",))
                 grid = self._grids[key] = self.grid.as_identity(identity)
             return grid
 
@@ -233,12 +237,14 @@ class Agent:
         with self._lock:
             self._works.pop(claim.id, None)
         try:
-            self.store.finish(
+            ended = self.store.finish(
                 claim, self.name, attempt, state, retry_at=retry_at, leftover=leftover
             )
         except GridError as exc:  # the lease runs out and another agent finds the file
             log.warning("could not record the end of %s: %s", claim.lfn, exc)
             return
+        if not ended and state is FileState.FINISHED and attempt.dest_surl is not None:
+            self._registered_late(work, attempt.dest_surl)
         with self._lock:
             self.summary.attempts += 1
             if state is not FileState.SUBMITTED:
@@ -246,6 +252,30 @@ class Agent:
             if state is FileState.FINISHED:
                 self.summary.bytes += attempt.bytes
         self._wake.set()
+
+    def _registered_late(self, work: _Work, surl: str) -> None:
+        """A copy registered after its lease was lost: unregistered if its object is gone.
+
+        The agent stalled past its fence; whoever took the file over deleted
+        the copy as left behind, and its tombstone, swept since, no longer
+        kept the SURL from being registered. A copy still stored stays: the
+        successor found it registered, and finished the file with it.
+        """
+        grid = self._grid_for(work.claim)
+        try:
+            if self._stored(grid, work.claim.dest_se, surl):
+                return
+            grid.catalog.remove_replica(work.claim.guid, surl)
+        except GridError as exc:
+            log.warning(
+                "%s: registered %s late, and cannot check it: %s", work.claim.lfn, surl, exc
+            )
+            return
+        log.warning(
+            "%s: registered %s after losing the lease, its copy deleted meanwhile: unregistered",
+            work.claim.lfn,
+            surl,
+        )
 
     def _undo(self, work: _Work) -> str | None:
         """After a failure: the copy the attempt may have left, if it cannot be deleted now.
@@ -402,17 +432,21 @@ class Agent:
         no one transaction (the catalog may be another service). So the SURL
         is first registered here as STALE, atomically in the catalog (a SURL
         is registered once): the stalled agent's registration then fails, and
-        the copy is deleted only after that. The STALE entry stays, as any
-        stale copy's does, never read; at worst it outlives its object, never
-        an available replica without one.
+        the copy is deleted only after that. The STALE entry (a tombstone,
+        recorded in the queue's database) is never read, and is swept once
+        ``tombstone_s`` has passed (:meth:`_sweep_tombstones`); a stalled
+        agent that registers later still finds its lease lost, and its copy
+        gone, when it ends (:meth:`_registered_late`).
         """
         surl = claim.left_surl
         assert surl is not None
         left = self._registered(grid, claim.lfn, surl)
         if left is None:
+            tombstone = self.store.add_tombstone(claim, surl, self.settings.tombstone_s)
             try:
                 grid.catalog.add_replica(claim.guid, claim.dest_se, surl, ReplicaStatus.STALE)
             except AlreadyExists:  # registered just now by the agent it was, which only stalled
+                self.store.drop_tombstone(tombstone)
                 left = self._registered(grid, claim.lfn, surl)
         if left is not None and left.status is not ReplicaStatus.STALE:
             return True
@@ -446,12 +480,67 @@ class Agent:
                     backend.delete(f"{directory}/{entry.name}")
                 log.info("removed the partial upload %s/%s", directory, entry.name)
 
-    def _clear_abandoned(self) -> None:
-        """Canceled files whose agent died holding a copy: the copies go (unless registered)."""
+    def _housekeeping(self) -> None:
+        """Once an interval: copies left behind, and tombstones due (an SE down is not hammered)."""
         now = time.monotonic()
         if now < self._next_cleanup:
             return
-        self._next_cleanup = now + self.settings.interval_s  # an SE that is down is not hammered
+        self._next_cleanup = now + self.settings.interval_s
+        self._clear_abandoned()
+        self._sweep_tombstones()
+
+    def _sweep_tombstones(self) -> None:
+        """Unregister the STALE entries registered over dead agents' copies, once they are due.
+
+        Only an entry still STALE at the tombstone's SURL whose object is gone
+        from the SE goes: one the stalled agent registered first (not STALE)
+        stays, and one whose copy could not yet be deleted waits for that.
+        """
+        for tombstone in self.store.due_tombstones(self.settings.interval_s):
+            identity = Identity(tombstone.submitter, tombstone.groups or ("nogroup",))
+            grid = self._grid_for_identity(identity)
+            try:
+                swept = self._sweep(grid, tombstone)
+            except GridError as exc:  # the SE or the catalog is away: tried again later
+                log.info("tombstone %s stays for now: %s", tombstone.surl, exc)
+                continue
+            if swept:
+                log.info("swept the tombstone %s of %s", tombstone.surl, tombstone.lfn)
+            self.store.drop_tombstone(tombstone.id)
+
+    def _sweep(self, grid: Grid, tombstone: Tombstone) -> bool:
+        """Unregister ``tombstone``'s STALE entry if its object is gone; whether it did.
+
+        :class:`GridError` when it must be tried again (its copy is still stored).
+        """
+        try:
+            lfn = grid.catalog.lfns_of(tombstone.guid)[0]
+        except NotFound:  # the file is gone, its replicas with it
+            return False
+        entry = self._registered(grid, lfn, tombstone.surl)
+        if entry is None or entry.status is not ReplicaStatus.STALE:
+            return False  # never registered (its agent died first), or not a tombstone
+        if self._stored(grid, tombstone.dest_se, tombstone.surl):
+            raise GridError(f"its copy is still stored at {tombstone.surl}", tombstone.surl)
+        grid.catalog.remove_replica(tombstone.guid, tombstone.surl)
+        return True
+
+    @staticmethod
+    def _stored(grid: Grid, se_name: str, surl: str) -> bool:
+        """Whether the SE holds an object at ``surl`` (a tape SE: on tape or on disk)."""
+        storage = grid.storage
+        se = storage.ses.get(se_name)
+        if se.nearline:
+            return storage.stager.locality(se, surl) is not Locality.UNAVAILABLE
+        turl = resolve_turl(surl, se, storage.protocols)
+        try:
+            storage.backend(turl).stat(turl)
+        except NotFound:
+            return False
+        return True
+
+    def _clear_abandoned(self) -> None:
+        """Canceled files whose agent died holding a copy: the copies go (unless registered)."""
         for claim in self.store.abandoned(self.name, self.settings.lease_s):
             try:
                 self._left_registered(self._grid_for(claim), claim)

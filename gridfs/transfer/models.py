@@ -13,6 +13,9 @@
 * ``transfer_links``: per (source SE, destination SE) the concurrency the
   optimizer allows and what it knows of the link.
 * ``transfer_decisions``: every optimizer decision, with its reason.
+* ``transfer_tombstones`` (migration 0010): the STALE entries agents register
+  over copies a dead agent left, so that it cannot register them if it only
+  stalled; swept once older than a horizon (their copies are gone by then).
 
 Times are epoch seconds (floats): leases are compared across hosts, as FTS does.
 """
@@ -24,7 +27,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gridfs.catalog.models import Base
 
-__all__ = ["AttemptModel", "DecisionModel", "FileModel", "JobModel", "LinkModel"]
+__all__ = [
+    "AttemptModel",
+    "DecisionModel",
+    "FileModel",
+    "JobModel",
+    "LinkModel",
+    "TombstoneModel",
+]
 
 _Id = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -153,3 +163,21 @@ class DecisionModel(Base):
     queued: Mapped[int] = mapped_column(Integer)
     active: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
+
+
+class TombstoneModel(Base):
+    """A STALE replica an agent registered at the SURL a dead agent was writing."""
+
+    __tablename__ = "transfer_tombstones"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
+    file_id: Mapped[int | None] = mapped_column(_Id)  # the transfer's file, for the record
+    guid: Mapped[str] = mapped_column(String(36))
+    lfn: Mapped[str] = mapped_column(Text)
+    dest_se: Mapped[str] = mapped_column(String(255))
+    surl: Mapped[str] = mapped_column(Text)
+    submitter: Mapped[str] = mapped_column(String(255))  # who the sweep acts as
+    groups: Mapped[str] = mapped_column(Text)
+    made: Mapped[float] = mapped_column(Double)
+    sweep_at: Mapped[float] = mapped_column(Double, index=True)  # due then (or retried then)

@@ -15,6 +15,7 @@ __all__ = [
     "LinkRecord",
     "NewFile",
     "NewJob",
+    "Tombstone",
 ]
 
 
@@ -145,6 +146,19 @@ class Claim:
     # ended but could not delete it, its SE being down); the claimer cleans it up first.
     left_by: str | None
     left_surl: str | None
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A STALE replica registered over a dead agent's copy, due to be swept."""
+
+    id: int
+    guid: str
+    lfn: str
+    dest_se: str
+    surl: str
+    submitter: str
+    groups: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@
     stage_batch = 100       # files of one tape SE an agent stages in one request, at most
     stage_wait = 5          # seconds an agent gathers files to stage before it asks
     interval = 60           # seconds between two optimizer decisions on a link
+    tombstone = 86400       # seconds the STALE entry over a dead agent's copy is kept
     min_streams = 1         # bounds of a link's concurrency
     max_streams = 64
     start_streams = 2
@@ -59,6 +60,7 @@ _NUMBERS = {
     "stage_batch": int,
     "stage_wait": float,
     "interval": float,
+    "tombstone": float,
     "min_streams": int,
     "max_streams": int,
     "start_streams": int,
@@ -85,6 +87,9 @@ class TransferSettings:
     stage_batch: int = 100
     stage_wait_s: float = 5.0
     interval_s: float = 60.0
+    # A tombstone blocks a stalled agent from registering a copy its successor deleted;
+    # kept well past a lease, as a stall outlasts one only by a long pause.
+    tombstone_s: float = 86400.0
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
     shares: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     inbound: Mapping[str, int] = field(default_factory=_empty)
@@ -141,6 +146,8 @@ def parse_transfer_settings(table: Any, path: Path | None = None) -> TransferSet
     if not optimizer.min_streams <= optimizer.start_streams <= optimizer.max_streams:
         raise fail("needs min_streams <= start_streams <= max_streams")
     base = TransferSettings()
+    if values.get("tombstone", base.tombstone_s) <= values.get("lease", base.lease_s):
+        raise fail("tombstone must be longer than lease")
     return TransferSettings(
         slots=int(values.get("slots", base.slots)),
         lease_s=float(values.get("lease", base.lease_s)),
@@ -155,6 +162,7 @@ def parse_transfer_settings(table: Any, path: Path | None = None) -> TransferSet
         stage_batch=int(values.get("stage_batch", base.stage_batch)),
         stage_wait_s=float(values.get("stage_wait", base.stage_wait_s)),
         interval_s=float(values.get("interval", base.interval_s)),
+        tombstone_s=float(values.get("tombstone", base.tombstone_s)),
         optimizer=optimizer,
         shares=_weights(table.get("shares", {}), "shares", fail, float),
         inbound=_weights(table.get("inbound", {}), "inbound", fail, int),

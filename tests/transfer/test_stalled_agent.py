@@ -15,11 +15,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from gridfs.catalog import ReplicaStatus
 from gridfs.gfal import Grid
 from gridfs.storage import resolve_turl
 from gridfs.storage.file_backend import turl_to_path
-from gridfs.transfer import Agent, FileRecord, JobState, Submission, Transfers, TransferStore
+from gridfs.transfer import (
+    Agent,
+    FileRecord,
+    JobState,
+    Submission,
+    Transfers,
+    TransferStore,
+)
 from tests.transfer.conftest import FAST
 
 STALLED = dataclasses.replace(FAST, slots=1, lease_s=30.0)
@@ -109,3 +118,79 @@ def test_a_stalled_agent_cannot_register_the_copy_a_cleanup_deleted(
     assert left.dest_surl is not None
     assert available_on_dest(tgrid, lfn) == []  # not registered: its object is gone
     assert not stored(tgrid, left.dest_surl)
+
+
+KEEP = dataclasses.replace(FAST, tombstone_s=10.0)
+"""The successor's settings: the tombstones it makes are due 10 s after (on its clock)."""
+
+
+def run_at(tgrid: Grid, transfers: Transfers, ahead: float, name: str) -> None:
+    """Run an agent whose clock is ``ahead`` of this one until nothing is left to do."""
+    store = TransferStore(transfers.store.engine, clock=lambda: time.time() + ahead)
+    Agent(tgrid, store, KEEP, name=name).run(until_idle=True)
+
+
+def registered_at(tgrid: Grid, lfn: str, surl: str) -> list[ReplicaStatus]:
+    return [r.status for r in tgrid.replicas(lfn) if r.surl == surl]
+
+
+def test_a_tombstone_is_swept_once_due_and_not_before(
+    tgrid: Grid, transfers: Transfers, put: Callable[..., str]
+) -> None:
+    lfn = put("swept")
+    job = transfers.submit([lfn], Submission(("infn-se",)))
+    with stalled_after_fence(tgrid, transfers, job) as left:
+        run_at(tgrid, transfers, AHEAD, "successor")
+    assert left.dest_surl is not None
+    assert registered_at(tgrid, lfn, left.dest_surl) == [ReplicaStatus.STALE]
+    assert transfers.store.tombstones() == 1
+    run_at(tgrid, transfers, AHEAD + 5, "early")  # within the successor's 10 s
+    assert registered_at(tgrid, lfn, left.dest_surl) == [ReplicaStatus.STALE]
+    run_at(tgrid, transfers, AHEAD + 20, "sweeper")
+    assert registered_at(tgrid, lfn, left.dest_surl) == []
+    assert transfers.store.tombstones() == 0
+    (file,) = transfers.status(job).files
+    assert available_on_dest(tgrid, lfn) == [file.dest_surl]
+
+
+def test_a_tombstone_whose_copy_is_still_stored_is_not_swept(
+    tgrid: Grid, transfers: Transfers, put: Callable[..., str]
+) -> None:
+    lfn = put("kept")
+    job = transfers.submit([lfn], Submission(("infn-se",)))
+    with stalled_after_fence(tgrid, transfers, job) as left:
+        run_at(tgrid, transfers, AHEAD, "successor")
+    assert left.dest_surl is not None
+    path = Path(turl_to_path(resolve_turl(left.dest_surl, tgrid.ses.get("infn-se"), ["file"])))
+    path.write_bytes(b"not yet deleted")  # as if the successor's delete had not got through
+    run_at(tgrid, transfers, AHEAD + 20, "sweeper")
+    assert registered_at(tgrid, lfn, left.dest_surl) == [ReplicaStatus.STALE]
+    assert transfers.store.tombstones() == 1
+    path.unlink()
+    run_at(tgrid, transfers, AHEAD + 40, "later")  # put off by an interval, due again
+    assert registered_at(tgrid, lfn, left.dest_surl) == []
+    assert transfers.store.tombstones() == 0
+
+
+@pytest.mark.expect_warnings
+def test_a_stalled_agent_registering_after_the_sweep_unregisters_its_copy(
+    tgrid: Grid, transfers: Transfers, put: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Canceled, its copy cleaned up and the tombstone swept: the late registration is undone."""
+    lfn = put("late")
+    job = transfers.submit([lfn], Submission(("infn-se",)))
+    with stalled_after_fence(tgrid, transfers, job) as left:
+        transfers.cancel(job)
+        run_at(tgrid, transfers, AHEAD, "cleaner")
+        run_at(tgrid, transfers, AHEAD + 20, "sweeper")
+        assert left.dest_surl is not None
+        assert registered_at(tgrid, lfn, left.dest_surl) == []
+    # The stalled agent has resumed and registered its copy, whose object is gone.
+    late = [r.getMessage() for r in caplog.records if "after losing the lease" in r.getMessage()]
+    assert late == [
+        f"{lfn}: registered {left.dest_surl} after losing the lease, its copy "
+        "deleted meanwhile: unregistered"
+    ]
+    assert registered_at(tgrid, lfn, left.dest_surl) == []
+    assert transfers.status(job).state is JobState.CANCELED
+    assert available_on_dest(tgrid, lfn) == []

@@ -104,6 +104,7 @@ def test_settings_are_checked() -> None:
     assert settings.optimizer.ramp is Ramp.LINEAR
     assert settings.shares == {"express": 4.0}
     assert settings.inbound == {"a": 3}
+    assert parse_transfer_settings({"tombstone": 3600}).tombstone_s == 3600
     for bad, message in [
         ({"slots": 0}, "slots must be a positive integer"),
         ({"slots": 1.5}, "slots must be a positive integer"),
@@ -113,6 +114,7 @@ def test_settings_are_checked() -> None:
         ({"inbound": {"a": 1.5}}, "whole numbers"),
         ({"min_streams": 10}, "min_streams <= start_streams"),
         ({"success_threshold": 2}, "a fraction"),
+        ({"lease": 600, "tombstone": 60}, "tombstone must be longer than lease"),
     ]:
         with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
             parse_transfer_settings(bad)
