@@ -20,7 +20,7 @@ import trio
 
 from gridfs.errors import GridError
 from gridfs.fuse.changes import child_lfn
-from gridfs.fuse.holders import writers_holding
+from gridfs.fuse.holders import pid_mark, writers_holding
 from gridfs.fuse.hooks import OperationHooks
 from gridfs.fuse.writing import WriteFile
 from gridfs.gfal import EntryId, Nodes
@@ -33,23 +33,42 @@ log = logging.getLogger(__name__)
 class Commits(OperationHooks):
     """Files opened for writing or created, and the storing of them."""
 
-    def open_for_writing(self, nodes: Nodes, entry_id: EntryId, flags: int) -> WriteFile:
-        """Open an existing file for writing (``O_TRUNC`` and ``O_APPEND`` as given)."""
+    def open_for_writing(
+        self, nodes: Nodes, entry_id: EntryId, flags: int, *, opener: int | None = None
+    ) -> WriteFile:
+        """Open an existing file for writing (``O_TRUNC`` and ``O_APPEND`` as given).
+
+        ``opener`` is the calling process (the request's pid), where the
+        descriptors of this open are to be looked for (:meth:`held_elsewhere`).
+        """
+        since = pid_mark()  # before the reply: a fork that shares this open comes later
         staged = nodes.open_staged(entry_id, truncate=bool(flags & os.O_TRUNC))
-        return WriteFile(staged, append=bool(flags & os.O_APPEND))
+        return WriteFile(staged, append=bool(flags & os.O_APPEND), opener=opener, since=since)
 
     def create_file(
-        self, nodes: Nodes, parent_id: EntryId, name: str, mode: int, flags: int
+        self,
+        nodes: Nodes,
+        parent_id: EntryId,
+        name: str,
+        mode: int,
+        flags: int,
+        *,
+        opener: int | None = None,
     ) -> tuple[WriteFile, pyfuse3.EntryAttributes]:
-        """Create ``name`` in ``parent_id`` open for writing, with its attributes (CREATE)."""
+        """Create ``name`` in ``parent_id`` open for writing, with its attributes (CREATE).
+
+        ``opener`` as for :meth:`open_for_writing`.
+        """
+        since = pid_mark()
         staged = nodes.grid.open_staged(
             child_lfn(nodes, parent_id, name),
             create=True,
             exclusive=bool(flags & os.O_EXCL),
             truncate=bool(flags & os.O_TRUNC),
             mode=mode,
+            expect_new=True,  # the kernel creates only a name it looked up in vain
         )
-        opened = WriteFile(staged, append=bool(flags & os.O_APPEND))
+        opened = WriteFile(staged, append=bool(flags & os.O_APPEND), opener=opener, since=since)
         self._changed(parent_id)
         attributes = self._attributes(staged.entry)
         attributes.st_size = opened.size
@@ -72,6 +91,19 @@ class Commits(OperationHooks):
             functools.partial(self.commit, opened), limiter=self._upload_limiter
         )
 
+    async def upload_at_close(self, opened: WriteFile) -> None:
+        """FLUSH: :meth:`commit` unless other descriptors still write to this open.
+
+        Both in one upload thread: one hop for the close(2) that waits.
+        """
+        others = self.other_writers(opened)
+
+        def store_unless_held() -> None:
+            if not self.held_elsewhere(opened, others):
+                self.commit(opened)
+
+        await trio.to_thread.run_sync(store_unless_held, limiter=self._upload_limiter)
+
     def other_writers(self, opened: WriteFile) -> int:
         """The other opens for writing of the same file on this mount (in the trio thread)."""
         return sum(
@@ -88,7 +120,13 @@ class Commits(OperationHooks):
         """
         if self._mountpoint is None or not opened.pending:
             return False
-        holders = writers_holding(self._mountpoint, self._inode(opened.entry.id))
+        inode = self._inode(opened.entry.id)
+        if others:
+            holders = writers_holding(self._mountpoint, inode)
+        else:  # the file's only open: its descriptors are in its opener or processes made since
+            holders = writers_holding(
+                self._mountpoint, inode, opener=opened.opener, since=opened.since
+            )
         if holders > others:
             log.debug(
                 "%s: %d descriptors still write to it; stored at the last close", opened, holders

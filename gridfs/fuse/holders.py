@@ -20,26 +20,50 @@ by the kernel without asking the mount (no deadlock while it serves FLUSH);
 ``fdinfo`` gives the access mode (``flags:``) and the inode (``ino:``).
 Processes the mount may not inspect (other users', when it is not root)
 are not seen; their files are stored at each FLUSH, as without this check.
+
+Which processes: when the file has one open only, every descriptor on it
+is one of that open's, and such a descriptor reaches another process only
+through a fork after the open (or passed over a socket, not seen here, as
+above): only the opener and processes made since the open can hold it.
+Process ids are handed out in increasing order until they wrap, and the
+kernel tells the last one made (``/proc/loadavg``): an open notes it
+(:func:`pid_mark`), and its FLUSH looks at the opener and at the processes
+with a higher id, a few or none (``tar x``, ``cp``), rather than at every
+process and its every descriptor. If the ids wrapped since, all are looked at.
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["writers_holding"]
+__all__ = ["pid_mark", "writers_holding"]
 
 _PROC = "/proc"
 
 
-def writers_holding(mountpoint: str, inode: int) -> int:
-    """The number of descriptors, in all processes we can see, open for writing on ``inode``.
+def pid_mark() -> int:
+    """The id of the process (or thread) made last: ``since`` for :func:`writers_holding`."""
+    try:
+        with open(f"{_PROC}/loadavg", encoding="ascii") as loadavg:
+            return int(loadavg.read().split()[4])
+    except (OSError, IndexError, ValueError):
+        return 0  # then every process is looked at
+
+
+def writers_holding(
+    mountpoint: str, inode: int, *, opener: int | None = None, since: int = 0
+) -> int:
+    """The number of descriptors, in the processes we can see, open for writing on ``inode``.
 
     ``mountpoint`` is the mount's path as this process sees it, ``inode``
-    the file's inode number in the mount.
+    the file's inode number in the mount. With ``opener`` (the process that
+    opened the file) and ``since`` (:func:`pid_mark` before the open), for a
+    file open once only, just the processes that can share that open are
+    looked at: the opener and those made since. Without them, all.
     """
     inside = mountpoint.rstrip("/") + "/"
     count = 0
-    for pid in _pids():
+    for pid in _candidates(opener, since):
         fd_dir = f"{_PROC}/{pid}/fd"
         try:
             fds = os.listdir(fd_dir)
@@ -60,5 +84,9 @@ def writers_holding(mountpoint: str, inode: int) -> int:
     return count
 
 
-def _pids() -> list[str]:
-    return [name for name in os.listdir(_PROC) if name.isdigit()]
+def _candidates(opener: int | None, since: int) -> list[str]:
+    """The processes to look at; ids made after ``since``, with the opener, unless they wrapped."""
+    pids = [name for name in os.listdir(_PROC) if name.isdigit()]
+    if opener is None or since <= 0 or pid_mark() < since:
+        return pids
+    return [str(opener), *(pid for pid in pids if int(pid) > since and int(pid) != opener)]

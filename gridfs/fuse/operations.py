@@ -543,7 +543,8 @@ class GridOperations(NamespaceChanges, Commits, ExtendedAttributes, pyfuse3.Oper
         opened: OpenFile | WriteFile
         if flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND):
             self._writable()
-            opened = await self._as(ctx, self.open_for_writing, entry_id, flags)
+            opening = functools.partial(self.open_for_writing, opener=ctx.pid)
+            opened = await self._as(ctx, opening, entry_id, flags)
         else:
             opened = await self._open_waiting_for_stage(ctx, entry_id)
         return self._register(opened)
@@ -561,7 +562,12 @@ class GridOperations(NamespaceChanges, Commits, ExtendedAttributes, pyfuse3.Oper
         parent = self._entry_id(parent_inode)
         permissions = mode & ~ctx.umask & 0o7777
         opened, attributes = await self._as(
-            ctx, self.create_file, parent, name_text(name), permissions, flags
+            ctx,
+            functools.partial(self.create_file, opener=ctx.pid),
+            parent,
+            name_text(name),
+            permissions,
+            flags,
         )
         return self._register(opened), attributes
 
@@ -582,15 +588,21 @@ class GridOperations(NamespaceChanges, Commits, ExtendedAttributes, pyfuse3.Oper
         opened = self._open[fh]
         if not isinstance(opened, WriteFile):
             raise pyfuse3.FUSEError(errno.EBADF)
-        return await self._run(opened.write, off, buf)
+        # To the local staging file in the loop itself: cheaper than the hop to a
+        # thread and back, which was most of a 1 MiB write's time (dd, cp). The
+        # loop may wait while the kernel holds back a writer of many dirty pages,
+        # as this request would have in a thread. One that would wait for a
+        # commit, a fetch of the old content or the size (O_APPEND) goes to a thread.
+        count = opened.write_now(off, buf)
+        if count is None:
+            count = await self._run(opened.write, off, buf)
+        return count
 
     @errno_boundary
     async def flush(self, fh: pyfuse3.FileHandleT) -> None:
         opened = self._open[fh]
         if isinstance(opened, WriteFile):
-            others = self.other_writers(opened)
-            if not await self._run(self.held_elsewhere, opened, others):
-                await self.upload(opened)
+            await self.upload_at_close(opened)
 
     @errno_boundary
     async def fsync(self, fh: pyfuse3.FileHandleT, datasync: bool) -> None:

@@ -26,9 +26,15 @@ __all__ = ["WriteFile"]
 class WriteFile:
     """One open of a file for writing (``O_WRONLY`` or ``O_RDWR``). Call it in worker threads."""
 
-    def __init__(self, staged: StagedFile, *, append: bool = False) -> None:
+    def __init__(
+        self, staged: StagedFile, *, append: bool = False, opener: int | None = None, since: int = 0
+    ) -> None:
         self.staged = staged
         self.append = append
+        # Who opened it, and the last process id made before (gridfs.fuse.holders):
+        # where the other descriptors of this open can be.
+        self.opener = opener
+        self.since = since
         # The size as written, kept here: the staged file's own answer waits
         # while a commit uploads, and the mount asks it for listings.
         self.size = staged.size
@@ -56,6 +62,22 @@ class WriteFile:
         self._times = None  # a write after them makes the time now
         count = self.staged.pwrite(data, at)
         self.size = max(self.size, at + count)
+        return count
+
+    def write_now(self, offset: int, data: bytes) -> int | None:
+        """:meth:`write` in the event loop itself, or ``None`` if it would wait (then write).
+
+        A write to the local staging file costs less than the thread hop
+        around it (a 1 MiB write of ``dd`` or ``cp``); one that would wait
+        (a commit holds the file, its old content is to be fetched, or it
+        appends, which asks the size first) is left to a worker thread.
+        """
+        if self.append:
+            return None
+        count = self.staged.pwrite_now(data, offset)
+        if count is not None:
+            self._times = None
+            self.size = max(self.size, offset + count)
         return count
 
     def truncate(self, size: int) -> None:

@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from gridfs.fuse.holders import writers_holding
+from gridfs.fuse.holders import pid_mark, writers_holding
 
 
 def test_descriptors_for_writing_are_counted_in_every_process(tmp_path: Path) -> None:
@@ -32,3 +32,31 @@ def test_descriptors_for_writing_are_counted_in_every_process(tmp_path: Path) ->
         for fd in (reader, elsewhere, writer):
             os.close(fd)
     assert writers_holding(str(tmp_path), inode) == 0
+
+
+def test_an_open_looks_only_at_its_opener_and_the_processes_made_since(tmp_path: Path) -> None:
+    target = tmp_path / "f"
+    target.write_bytes(b"")
+    inode = target.stat().st_ino
+    handed = os.open(target, os.O_WRONLY)
+    with subprocess.Popen(["sleep", "60"], stdout=handed) as older:
+        os.close(handed)  # the older process's alone now
+        try:
+            since = pid_mark()
+            assert since >= older.pid
+            writer = os.open(target, os.O_WRONLY)
+            scoped = {"opener": os.getpid(), "since": since}
+            try:
+                assert writers_holding(str(tmp_path), inode) == 2
+                # The older process cannot hold this open: it is not looked at.
+                assert writers_holding(str(tmp_path), inode, **scoped) == 1
+                with subprocess.Popen(["sleep", "60"], stdout=writer) as child:
+                    try:
+                        assert writers_holding(str(tmp_path), inode, **scoped) == 2
+                    finally:
+                        child.kill()
+            finally:
+                os.close(writer)
+            assert writers_holding(str(tmp_path), inode, **scoped) == 0
+        finally:
+            older.kill()
