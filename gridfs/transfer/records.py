@@ -45,7 +45,6 @@ class NewFile:
     source_se: str
     state: FileState = FileState.SUBMITTED
     reason: str | None = None
-    follows: int | None = None  # the file of another job copying it there already
 
 
 @dataclass(frozen=True)

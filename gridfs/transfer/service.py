@@ -12,7 +12,6 @@ Jobs persist in the catalog's database; agents (``gridfs transfer agent``,
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import logging
 import os
@@ -155,7 +154,9 @@ class Transfers:
         when the destination holds a replica already, FAILED at once when the
         file cannot be verified (no adler32) or has no readable replica. The
         caller must be allowed to add replicas to every file (write
-        permission), checked here so that no copy is made for nothing.
+        permission), checked here so that no copy is made for nothing. A
+        file that another job copies to the same SE already shares that copy
+        (:meth:`TransferStore.add_job`).
         """
         if not submission.destinations:
             raise InvalidArgument("a transfer needs at least one destination SE (-d SE)")
@@ -184,15 +185,6 @@ class Transfers:
                     files.append(self._new_file(lfn, entry, replicas, dest))
         if not files:
             raise InvalidArgument(f"no files to transfer in {', '.join(lfns)}")
-        # A file another job copies to the same SE already: this one shares that copy.
-        queued = [(f.guid, f.dest_se) for f in files if f.state is FileState.SUBMITTED]
-        leaders = self.store.copying(queued)
-        files = [
-            dataclasses.replace(f, follows=leaders[(f.guid, f.dest_se)])
-            if f.state is FileState.SUBMITTED and (f.guid, f.dest_se) in leaders
-            else f
-            for f in files
-        ]
         identity = self.grid.identity
         job = NewJob(
             submitter=identity.user,

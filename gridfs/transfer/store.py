@@ -57,6 +57,7 @@ from gridfs.transfer.states import TERMINAL, WAITING, FileState, JobState, job_s
 __all__ = ["TransferStore"]
 
 _CLAIM_LOCK = 0x6674730A  # "fts\n": the advisory lock the claims' counting runs under
+_SUBMIT_LOCK = 0x66747353  # "ftsS": the one that submissions looking for leaders take
 _RUNNING = (FileState.ACTIVE.value, FileState.STAGING.value)
 _WAITING = tuple(state.value for state in WAITING)
 _ENDED = tuple(state.value for state in TERMINAL)
@@ -126,9 +127,20 @@ class TransferStore:
     # -- submitting and reading --------------------------------------------
 
     def add_job(self, job: NewJob, files: Sequence[NewFile]) -> int:
-        """Record a new job and its files; returns the job's id."""
+        """Record a new job and its files; returns the job's id.
+
+        A file to copy that another job copies to the same SE already (not
+        done yet) *follows* that one and shares its copy. The look and the
+        insert are one transaction, one submission at a time (an advisory
+        lock on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite): two simultaneous
+        submissions of one file cannot both become its leader.
+        """
         now = self._clock()
         with self._session(write=True) as session:
+            if self._postgresql:
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SUBMIT_LOCK})
+            queued = [(f.guid, f.dest_se) for f in files if f.state is FileState.SUBMITTED]
+            leaders = self._leaders(session, queued)
             row = JobModel(
                 submitter=job.submitter,
                 groups=",".join(job.groups),
@@ -158,27 +170,33 @@ class TransferStore:
                     priority=job.priority,
                     not_before=now,
                     finished=now if new.state in TERMINAL else None,
-                    follows=new.follows,
+                    follows=leaders.get((new.guid, new.dest_se))
+                    if new.state is FileState.SUBMITTED
+                    else None,
                 )
                 for new in files
             )
             return row.id
 
-    def copying(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    @staticmethod
+    def _leaders(session: Session, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """The files of jobs not done that copy these (GUID, destination SE) pairs already."""
         wanted = set(pairs)
         guids = sorted({guid for guid, _ in wanted})
         found: dict[tuple[str, str], int] = {}
-        with self._session() as session:
-            for start in range(0, len(guids), 1000):
-                query = select(FileModel.guid, FileModel.dest_se, FileModel.id).where(
+        for start in range(0, len(guids), 1000):
+            query = (
+                select(FileModel.guid, FileModel.dest_se, FileModel.id)
+                .where(
                     FileModel.guid.in_(guids[start : start + 1000]),
                     FileModel.state.in_(_WAITING),
                     FileModel.follows.is_(None),
                 )
-                for guid, dest, file_id in session.execute(query):
-                    if (guid, dest) in wanted:
-                        found.setdefault((guid, dest), file_id)
+                .order_by(FileModel.id)
+            )
+            for guid, dest, file_id in session.execute(query):
+                if (guid, dest) in wanted:
+                    found.setdefault((guid, dest), file_id)
         return found
 
     def files_of(self, guid: str, limit: int = 20) -> list[FileRecord]:

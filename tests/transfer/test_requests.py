@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import json
 import subprocess
 import sys
@@ -94,14 +95,18 @@ def test_200_simultaneous_requests_from_different_users(
         condition = f"n >= {start} and n < {start + 10}"
         return mine.submit([f"{VO}/coll"], Submission(("infn-se",), query=condition))
 
-    agents = [Agent(tgrid, transfers.store, FAST, name=f"agent{i}") for i in range(3)]
+    # Leases long enough that a loaded machine's late heartbeat never loses one: no agent
+    # dies here, and a lease taken over would only add attempts (tests/transfer/test_crashes).
+    settings = dataclasses.replace(FAST, lease_s=60.0)
+    agents = [Agent(tgrid, transfers.store, settings, name=f"agent{i}") for i in range(3)]
     with concurrent.futures.ThreadPoolExecutor(20) as pool:
         jobs = list(pool.map(request, range(200)))
     threads = [threading.Thread(target=a.run, kwargs={"until_idle": True}) for a in agents]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(300)
+        thread.join(600)
+    assert not any(thread.is_alive() for thread in threads)
     reports = [transfers.report(job) for job in jobs]
     assert all(r.state is JobState.FINISHED for r in reports)
     assert all(not r.failed and not r.waiting for r in reports)
