@@ -1,16 +1,23 @@
-"""What the catalog and bookkeeping benchmarks share: their databases and their workers' results.
+"""What the benchmarks share: databases, workers' results, servers, gfal-copy and tables.
 
 The databases: SQLite in a directory, or a temporary PostgreSQL, run as
 ``tests/pgserver.py`` starts it for the tests: on 127.0.0.1, fsync off,
-stopped on the way out whatever happens.
+stopped on the way out whatever happens. The copy benchmarks
+(``replicate.py``, ``transfers.py``) share an XRootD daemon on loopback and
+their baseline of ``gfal-copy`` runs, one process per file as a shell loop
+makes them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
+import shutil
 import sqlite3
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -82,3 +89,73 @@ def collect(processes: list[Any], results: Any) -> list[dict[str, Any]]:
         if index not in reported:
             collected.append({"index": index, "error": f"exited {process.exitcode}, no result"})
     return collected
+
+
+@contextlib.contextmanager
+def xrootd_server(work: Path, wanted: bool) -> Iterator[str | None]:
+    """The root URL of an XRootD daemon serving ``work/xrootd`` (None if not wanted or missing)."""
+    if not wanted:
+        yield None
+        return
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tests.storage_servers import XRootDServer, find_xrootd, have_modules  # noqa: PLC0415
+
+    if find_xrootd() is None or not have_modules("XRootD"):
+        print("note: xrootd is not installed: no root:// rows", file=sys.stderr)
+        yield None
+        return
+    server = XRootDServer()
+    server.start(work / "xrootd")
+    try:
+        yield server.url.rstrip("/") + "/"
+    finally:
+        server.stop()
+
+
+def gfal_env() -> dict[str, str] | None:
+    """The environment gfal-copy runs in, or None if it is not installed.
+
+    gfal-copy runs on the first ``python`` on PATH that imports gfal2; a Python
+    of its own on PATH (pyenv, a virtualenv) hides Debian's, so it is named.
+    """
+    if shutil.which("gfal-copy") is None:
+        return None
+    env = dict(os.environ)
+    if "GFAL_PYTHONBIN" not in env and Path("/usr/bin/python3").exists():
+        env["GFAL_PYTHONBIN"] = "/usr/bin/python3"
+    probe = subprocess.run(
+        [env.get("GFAL_PYTHONBIN", "python3"), "-c", "import gfal2, gfal2_util"],
+        capture_output=True,
+        check=False,
+    )
+    return env if probe.returncode == 0 else None
+
+
+def gfal_copy(source: str, dest: str, *, checksum: bool = True) -> list[str]:
+    """The ``gfal-copy`` command copying ``source`` over ``dest`` (``-K ADLER32``: verified)."""
+    return ["gfal-copy", "-f", *(["-K", "ADLER32"] if checksum else []), source, dest]
+
+
+def gfal_copy_loop(pairs: list[tuple[str, str]], env: dict[str, str]) -> float | None:
+    """Seconds for one verified ``gfal-copy`` process per (source, destination), in turn.
+
+    None (saying why) if one fails.
+    """
+    started = time.perf_counter()
+    for source, dest in pairs:
+        result = subprocess.run(
+            gfal_copy(source, dest), capture_output=True, text=True, env=env, check=False
+        )
+        if result.returncode != 0:
+            print(f"note: gfal-copy failed: {result.stderr.strip()[:200]}", file=sys.stderr)
+            return None
+    return time.perf_counter() - started
+
+
+def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    """``rows`` under ``header``, in columns as wide as their widest cell."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    print(f"\n{title}")
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))

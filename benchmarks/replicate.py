@@ -43,31 +43,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+
+from harness import gfal_copy, gfal_env, print_table, xrootd_server
 
 REPO = Path(__file__).resolve().parent.parent
 MIB = 1 << 20
 GRIDFS = str(Path(sys.executable).with_name("gridfs"))
-
-
-def gfal_env() -> dict[str, str] | None:
-    """The environment gfal-copy runs in, or None if it is not installed.
-
-    gfal-copy runs on the first ``python`` on PATH that imports gfal2; a Python
-    of its own on PATH (pyenv, a virtualenv) hides Debian's, so it is named.
-    """
-    if shutil.which("gfal-copy") is None:
-        return None
-    env = dict(os.environ)
-    if "GFAL_PYTHONBIN" not in env and Path("/usr/bin/python3").exists():
-        env["GFAL_PYTHONBIN"] = "/usr/bin/python3"
-    probe = subprocess.run(
-        [env.get("GFAL_PYTHONBIN", "python3"), "-c", "import gfal2, gfal2_util"],
-        capture_output=True,
-        check=False,
-    )
-    return env if probe.returncode == 0 else None
 
 
 def write_config(work: Path, xrootd_url: str | None) -> Path:
@@ -237,19 +220,19 @@ def cp_rows(
         series: dict[str, Callable[[], float]] = {
             "down gridfs cp": lambda lfn=lfn: timed([GRIDFS, *cfg, "cp", "-f", lfn, str(out)]),
             "down gfal-copy": lambda t=replica_turl: timed(
-                ["gfal-copy", "-f", t, f"file://{out}"], env
+                gfal_copy(t, f"file://{out}", checksum=False), env
             ),
             "down gfal-copy -K ADLER32": lambda t=replica_turl: timed(
-                ["gfal-copy", "-f", "-K", "ADLER32", t, f"file://{out}"], env
+                gfal_copy(t, f"file://{out}"), env
             ),
             "up gridfs cp": lambda se=se: timed(
                 [GRIDFS, *cfg, "cp", "-d", se, str(source), "/grid/up"]
             ),
             "up gfal-copy": lambda t=upload_turl: timed(
-                ["gfal-copy", "-f", f"file://{source}", t], env
+                gfal_copy(f"file://{source}", t, checksum=False), env
             ),
             "up gfal-copy -K ADLER32": lambda t=upload_turl: timed(
-                ["gfal-copy", "-f", "-K", "ADLER32", f"file://{source}", t], env
+                gfal_copy(f"file://{source}", t), env
             ),
         }
         series.update(native_series(protocol, replica_turl, upload_turl, source, out))
@@ -309,32 +292,6 @@ def native_series(
             ["xrdcp", "-f", "-s", str(source), upload_turl], plain
         ),
     }
-
-
-def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    print(f"\n{title}")
-    for row in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-
-
-@contextlib.contextmanager
-def xrootd_server(work: Path, wanted: bool) -> Iterator[str | None]:
-    if not wanted:
-        yield None
-        return
-    from tests.storage_servers import XRootDServer, find_xrootd, have_modules  # noqa: PLC0415
-
-    if find_xrootd() is None or not have_modules("XRootD"):
-        print("note: xrootd is not installed: no root:// rows", file=sys.stderr)
-        yield None
-        return
-    server = XRootDServer()
-    server.start(work / "xrootd")
-    try:
-        yield server.url.rstrip("/") + "/"
-    finally:
-        server.stop()
 
 
 def main() -> int:

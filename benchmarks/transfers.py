@@ -39,9 +39,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from harness import gfal_copy_loop, gfal_env, print_table, xrootd_server
 
 REPO = Path(__file__).resolve().parent.parent
 MIB = 1 << 20
@@ -76,25 +76,6 @@ def write_config(work: Path, xrootd_url: str | None, ramp: str, interval: float)
     path = work / f"config-{ramp}.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-@contextmanager
-def xrootd_server(work: Path, wanted: bool) -> Iterator[str | None]:
-    if not wanted:
-        yield None
-        return
-    from tests.storage_servers import XRootDServer, find_xrootd, have_modules  # noqa: PLC0415
-
-    if find_xrootd() is None or not have_modules("XRootD"):
-        print("note: xrootd is not installed: no root:// rows", file=sys.stderr)
-        yield None
-        return
-    server = XRootDServer()
-    server.start(work / "xrootd")
-    try:
-        yield server.url.rstrip("/") + "/"
-    finally:
-        server.stop()
 
 
 def gridfs(config: Path, *args: str) -> str:
@@ -169,31 +150,19 @@ def run_service(config: Path, grid, name: str, se: str, agents: int) -> tuple[fl
 
 def run_gfal(grid, lfns: list[str], work: Path, se: str) -> float | None:
     """Seconds for a loop of gfal-copy over ``lfns`` (their src replicas to ``se``'s area)."""
-    if shutil.which("gfal-copy") is None:
+    env = gfal_env()
+    if env is None:
+        print("note: gfal-copy is not installed (apt install gfal2-util-scripts)", file=sys.stderr)
         return None
-    env = dict(os.environ)
-    env.setdefault("GFAL_PYTHONBIN", "/usr/bin/python3")
     target = work / "gfal" / se
     target.mkdir(parents=True, exist_ok=True)
-    sources = []
-    for lfn in lfns:
+    pairs = []
+    for index, lfn in enumerate(lfns):
         (replica,) = [r for r in grid.replicas(lfn) if r.se == "src"]
-        sources.append(grid.turls(lfn, ["file"])[replica.surl])
-    started = time.perf_counter()
-    for index, source in enumerate(sources):
-        result = subprocess.run(
-            ["gfal-copy", "-f", "-K", "ADLER32", source, (target / f"f{index}").as_uri()],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        if result.returncode != 0:
-            print(f"note: gfal-copy failed: {result.stderr.strip()[:200]}", file=sys.stderr)
-            return None
-    elapsed = time.perf_counter() - started
+        pairs.append((grid.turls(lfn, ["file"])[replica.surl], (target / f"f{index}").as_uri()))
+    seconds = gfal_copy_loop(pairs, env)
     shutil.rmtree(target)
-    return elapsed
+    return seconds
 
 
 def rate_row(
@@ -204,13 +173,6 @@ def rate_row(
     ratio = "" if base is None else f"{(mb / seconds) / base:.2f}x"
     print(f"  {label}: {client}: {mb / seconds:.0f} MB/s", file=sys.stderr)
     return [label, client, f"{files / seconds:.1f}", f"{mb / seconds:.0f}", ratio]
-
-
-def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    print(f"\n{title}")
-    for row in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
 def decisions_table(config: Path, grid, job_started: dict[str, float]) -> list[list[str]]:
