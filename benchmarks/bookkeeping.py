@@ -367,8 +367,9 @@ def run_backend(url: str, args: argparse.Namespace) -> list[str]:
         for clients in args.clients:
             print(f"  {clients} clients", file=sys.stderr, flush=True)
             lines.extend(bookkeeping_load(url, clients, args.rounds, baseline))
-        print(f"  find over {args.entries} entries", file=sys.stderr, flush=True)
-        lines.extend(find_latency(catalog, meta, args.entries, args.finds))
+        if args.entries:
+            print(f"  find over {args.entries} entries", file=sys.stderr, flush=True)
+            lines.extend(find_latency(catalog, meta, args.entries, args.finds))
     finally:
         catalog.close()
     return lines
@@ -397,11 +398,11 @@ def main() -> int:
         help="comma-separated numbers of parallel client processes",
     )
     parser.add_argument("--rounds", type=int, default=10, help="insert/modify/delete per client")
-    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--entries", type=int, default=1_000_000, help="0: no part 2")
     parser.add_argument("--finds", type=int, default=50, help="calls per find query")
     args = parser.parse_args()
-    if args.rounds < 1 or args.entries < 10_001 or args.finds < 1 or min(args.clients) < 1:
-        parser.error("--rounds, --finds and --clients must be positive, --entries over 10000")
+    if args.rounds < 1 or 0 < args.entries < 10_001 or args.finds < 1 or min(args.clients) < 1:
+        parser.error("--rounds, --finds and --clients must be positive, --entries 0 or over 10000")
     backends = available(["sqlite", "postgresql"] if args.backend == "both" else [args.backend])
     for backend in backends:
         work = Path(tempfile.mkdtemp(prefix=f"gridfs-bookkeeping-{backend}-"))

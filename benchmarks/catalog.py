@@ -14,7 +14,7 @@ per backend: rates, and median (p50), p99 and max latencies.
         [--only add_files]
 
 ``--only add_files`` populates, then times bulk registration alone (no
-comparison with add_file then).
+comparison with add_file then); ``--only stat`` the stats alone.
 
 SQLite is a file in a temp dir, opened as gridfs opens it (WAL,
 synchronous=NORMAL). PostgreSQL is a throwaway server from tests/pgserver.py,
@@ -138,10 +138,16 @@ def populate(catalog: Catalog, entries: int) -> Row:
     return Row("populate", entries, per_second(entries, latencies), "entries/s", latencies, note)
 
 
-def bench_stat(catalog: Catalog, entries: int, sample: int, rng: random.Random) -> Row:
+def bench_stat(catalog: Catalog, entries: int, sample: int, rng: random.Random) -> list[Row]:
+    """Stats of random LFNs: without the read cache (the baseline), then with it, cold."""
     lfns = [populated_lfn(rng.randrange(entries)) for _ in range(sample)]
-    latencies = timed_calls([lambda lfn=lfn: catalog.stat(lfn) for lfn in lfns])
-    return Row("stat (random LFN)", sample, per_second(sample, latencies), "ops/s", latencies)
+    uncached = Catalog(catalog.store.engine, catalog.identity, read_cache=False)
+    rows = []
+    for name, stats in (("stat (random LFN), no cache", uncached), ("stat (random LFN)", catalog)):
+        latencies = timed_calls([lambda lfn=lfn, stats=stats: stats.stat(lfn) for lfn in lfns])
+        rows.append(Row(name, sample, per_second(sample, latencies), "ops/s", latencies))
+    rows[1].note = f"{rows[1].rate / rows[0].rate:.1f}x the uncached rate"
+    return rows
 
 
 def bench_list(catalog: Catalog, entries: int, count: int, rng: random.Random) -> Row:
@@ -461,8 +467,12 @@ def run_backend(url: str, args: argparse.Namespace) -> list[Row]:
             progress(f"{BULK_CALLS} x add_files of {args.bulk} files")
             rows.append(bench_register(catalog, args.bulk, None))
             return rows
+        if args.only == "stat":
+            progress(f"{args.sample} stats")
+            rows.extend(bench_stat(catalog, args.entries, args.sample, rng))
+            return rows
         progress(f"{args.sample} stats, {args.list} listings, a walk")
-        rows.append(bench_stat(catalog, args.entries, args.sample, rng))
+        rows.extend(bench_stat(catalog, args.entries, args.sample, rng))
         rows.append(bench_list(catalog, args.entries, args.list, rng))
         rows.append(bench_walk(catalog, args.entries))
         progress(f"{args.sample} creates, renames and deletes")
@@ -531,7 +541,9 @@ def main() -> int:
     parser.add_argument("--bulk", type=int, default=10_000, help="LFNs per replicas_many()")
     parser.add_argument("--processes", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--only", choices=["add_files"], help="populate, then time this alone")
+    parser.add_argument(
+        "--only", choices=["add_files", "stat"], help="populate, then time this alone"
+    )
     args = parser.parse_args()
     if args.entries < 1 or args.sample < 2 or args.processes < 1 or args.seconds <= 0:
         parser.error("--entries, --processes and --seconds must be positive, --sample >= 2")

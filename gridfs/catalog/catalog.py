@@ -42,8 +42,10 @@ class Catalog(NamespaceCalls, BulkCalls, ReplicaCalls, AclCalls):
     POSIX does.
     """
 
-    def __init__(self, engine: Engine, identity: Identity, *, page_size: int = 1000) -> None:
-        self.store = CatalogStore(engine, identity)
+    def __init__(
+        self, engine: Engine, identity: Identity, *, page_size: int = 1000, read_cache: bool = True
+    ) -> None:
+        self.store = CatalogStore(engine, identity, read_cache=read_cache)
         self.page_size = page_size
 
     @classmethod
@@ -63,15 +65,18 @@ class Catalog(NamespaceCalls, BulkCalls, ReplicaCalls, AclCalls):
         page_size: int = 1000,
         create: bool = False,
         connections: int = 5,
+        read_cache: bool = True,
     ) -> Catalog:
         """Open the catalog at ``url``, upgrading its schema as needed.
 
         A missing catalog raises :class:`NotFound` unless ``create`` (as
         ``gridfs init`` does), which makes a new one. ``connections`` are kept
         open for as many threads calling at once (a server's threads).
+        ``read_cache=False`` turns off the cache of resolved paths
+        (:mod:`~gridfs.catalog.readcache`), for comparison.
         """
         engine = open_catalog_engine(url, create=create, connections=connections)
-        return cls(engine, identity or Identity.local(), page_size=page_size)
+        return cls(engine, identity or Identity.local(), page_size=page_size, read_cache=read_cache)
 
     @property
     def identity(self) -> Identity:
@@ -100,6 +105,9 @@ class Catalog(NamespaceCalls, BulkCalls, ReplicaCalls, AclCalls):
 
     def stat(self, lfn: str, *, follow_symlinks: bool = True) -> Stat:
         """The entry at ``lfn``; with ``follow_symlinks=False``, a link itself."""
+        found = self.store.cached_stat(lfn, follow_last=follow_symlinks)
+        if found is not None:
+            return found
         with self.store.single_read() as connection:
             found = self.store.walk_stat(connection, lfn, follow_last=follow_symlinks)
         if found is not None:

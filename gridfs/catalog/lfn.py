@@ -24,33 +24,38 @@ def split_lfn(lfn: str) -> tuple[str, ...]:
     """
     if not isinstance(lfn, str):
         raise InvalidLFN(f"an LFN is a string, not {type(lfn).__name__}")
-
-    def invalid(reason: str, code: int = errno.EINVAL) -> InvalidLFN:
-        return InvalidLFN(f"invalid LFN {lfn!r}: {reason}", lfn, errno=code)
-
     if not lfn.startswith("/"):
-        raise invalid("it must be absolute (start with /)")
+        raise _invalid(lfn, "it must be absolute (start with /)")
     if "\0" in lfn:
-        raise invalid("it contains a NUL character")
-    try:
-        encoded = lfn.encode("utf-8")
-    except UnicodeEncodeError:
-        raise invalid("it is not valid UTF-8") from None
-    if len(encoded) > MAX_LFN_BYTES:
-        raise invalid(f"it is longer than {MAX_LFN_BYTES} bytes", errno.ENAMETOOLONG)
+        raise _invalid(lfn, "it contains a NUL character")
+    ascii_only = lfn.isascii()  # then characters are bytes: no encoding needed (the usual case)
+    if not ascii_only:
+        try:
+            size = len(lfn.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise _invalid(lfn, "it is not valid UTF-8") from None
+    else:
+        size = len(lfn)
+    if size > MAX_LFN_BYTES:
+        raise _invalid(lfn, f"it is longer than {MAX_LFN_BYTES} bytes", errno.ENAMETOOLONG)
     body = lfn[1:-1] if lfn.endswith("/") and lfn != "/" else lfn[1:]
     if not body:
         return ()
     parts = tuple(body.split("/"))
     for part in parts:
         if part in ("", ".", ".."):
-            raise invalid("it must be normalised (no empty, '.' or '..' components)")
-        if len(part.encode("utf-8")) > MAX_NAME_BYTES:
-            raise invalid(
+            raise _invalid(lfn, "it must be normalised (no empty, '.' or '..' components)")
+        if (len(part) if ascii_only else len(part.encode("utf-8"))) > MAX_NAME_BYTES:
+            raise _invalid(
+                lfn,
                 f"the name {part[:20]!r}... is longer than {MAX_NAME_BYTES} bytes",
                 errno.ENAMETOOLONG,
             )
     return parts
+
+
+def _invalid(lfn: str, reason: str, code: int = errno.EINVAL) -> InvalidLFN:
+    return InvalidLFN(f"invalid LFN {lfn!r}: {reason}", lfn, errno=code)
 
 
 def join_lfn(parts: tuple[str, ...] | list[str]) -> str:

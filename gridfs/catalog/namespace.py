@@ -12,6 +12,7 @@ from sqlalchemy import column, delete, exists, func, literal, or_, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gridfs.catalog import corewrites
 from gridfs.catalog.acls import store_acl
 from gridfs.catalog.guids import new_guid, parse_guid
 from gridfs.catalog.lfn import MAX_LFN_BYTES, join_lfn, split_lfn
@@ -181,6 +182,17 @@ class NamespaceCalls:
             raise InvalidArgument(f"negative size for {lfn}", lfn)
         check_checksum(checksum_type, checksum, lfn)
         guid = parse_guid(guid) if guid is not None else new_guid()
+        fields = {
+            "size": size,
+            "mode": mode,
+            "guid": guid,
+            "checksum_type": checksum_type if checksum is not None else None,
+            "checksum": checksum,
+            "status": status.value,
+        }
+        fast = self._add_file_fast(lfn, fields, replicas, space_token)
+        if fast is not None:
+            return fast
         with self._creating(lfn) as (session, parent, name):
             entry = self._insert(
                 session,
@@ -198,6 +210,34 @@ class NamespaceCalls:
                 session.add(new_replica(entry.id, se, surl, space_token=space_token))
             session.flush()
             return self.store.to_stat(entry)
+
+    def _add_file_fast(
+        self,
+        lfn: str,
+        fields: dict[str, object],
+        replicas: Sequence[tuple[str, str]],
+        space_token: str | None,
+    ) -> Stat | None:
+        """:meth:`add_file` in Core (corewrites.py); None where the ORM path must run."""
+        parts = split_lfn(lfn)
+        if self.store.in_transaction():
+            return None
+        try:
+            with corewrites.write_connection(self.store) as connection:
+                added = corewrites.add_file(
+                    self.store,
+                    connection,
+                    parts,
+                    fields,
+                    replicas=replicas,
+                    space_token=space_token,
+                )
+        except IntegrityError as exc:
+            raise AlreadyExists(
+                f"cannot create {lfn}: the LFN, its GUID or a replica SURL is registered already",
+                lfn,
+            ) from exc
+        return None if isinstance(added, corewrites.Fallback) else added
 
     @contextmanager
     def _creating(self, lfn: str) -> Iterator[tuple[Session, EntryModel, str]]:
@@ -222,6 +262,11 @@ class NamespaceCalls:
 
         The stored copies are the caller's to delete (the catalog knows no storage).
         """
+        if not self.store.in_transaction():
+            with corewrites.write_connection(self.store) as connection:
+                removed = corewrites.remove(self.store, connection, split_lfn(lfn))
+            if not isinstance(removed, corewrites.Fallback):
+                return removed
         with self.store.session(write=True) as session:
             parent, entry = self.store.removable(session, lfn)
             if entry.kind == EntryKind.DIRECTORY:

@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, bindparam, select
 
 from gridfs.catalog.models import EntryModel
 
-__all__ = ["CHILDREN", "CHILD_BY_NAME", "STAT_COLUMNS", "WALK_COLUMNS", "walk"]
+__all__ = ["CHILDREN", "CHILD_BY_NAME", "STAT_BY_NAME", "STAT_COLUMNS", "WALK_COLUMNS", "walk"]
 
 _ENTRIES = EntryModel.__table__
 
@@ -53,6 +53,11 @@ CHILDREN = (
 
 # One child by name: the (parent_id, name) unique index.
 CHILD_BY_NAME = select(_ENTRIES).where(
+    _ENTRIES.c.parent_id == bindparam("parent"), _ENTRIES.c.name == bindparam("name")
+)
+
+# One child by name as STAT_COLUMNS (the read cache runs it on its own connection).
+STAT_BY_NAME = select(*(_ENTRIES.c[name] for name in STAT_COLUMNS)).where(
     _ENTRIES.c.parent_id == bindparam("parent"), _ENTRIES.c.name == bindparam("name")
 )
 

@@ -37,6 +37,7 @@ from gridfs.catalog.lfn import join_lfn, split_lfn
 from gridfs.catalog.models import AclModel, EntryModel
 from gridfs.catalog.permissions import EXECUTE, WRITE, AclEntry, AclTag, is_allowed
 from gridfs.catalog.queries import WALK_COLUMNS, walk
+from gridfs.catalog.readcache import ReadCache, Reader, Stale
 from gridfs.catalog.records import EntryId, EntryKind, FileStatus, Stat
 from gridfs.errors import (
     AlreadyExists,
@@ -164,6 +165,7 @@ class CatalogStore:
         identity: Identity,
         *,
         open_session: ContextVar[Session | None] | None = None,
+        read_cache: ReadCache | bool = True,
     ) -> None:
         self.engine = engine
         self.identity = identity
@@ -172,13 +174,22 @@ class CatalogStore:
         # The session of a transaction() in progress, per thread or task; shared
         # with the as_identity() views, which must join it rather than wait for it.
         self._open = open_session or ContextVar(f"catalog-{id(self)}", default=None)
+        # Resolved directories and entries, shared by the as_identity() views (readcache.py).
+        self.read_cache = (
+            read_cache
+            if isinstance(read_cache, ReadCache)
+            else ReadCache(engine, self.stats_of, enabled=read_cache)
+        )
 
     def as_identity(self, identity: Identity) -> CatalogStore:
-        """The same store (sharing connections and the open transaction) as another identity."""
-        return CatalogStore(self.engine, identity, open_session=self._open)
+        """The same store (sharing connections, cache and open transaction) as another identity."""
+        return CatalogStore(
+            self.engine, identity, open_session=self._open, read_cache=self.read_cache
+        )
 
     def close(self) -> None:
         """Close the database connections."""
+        self.read_cache.close()
         self.engine.dispose()
 
     # -- sessions ----------------------------------------------------------
@@ -373,6 +384,58 @@ class CatalogStore:
             if not self.allows(level, acls.get(level.id, []), EXECUTE):
                 raise PermissionDenied(f"permission denied: {lfn}", lfn)
         return self.to_stat(row)
+
+    def cached_stat(self, lfn: str, *, follow_last: bool = True) -> Stat | None:
+        """:meth:`walk_stat` from the :class:`ReadCache`, if it can answer; else None.
+
+        A directory on the way is resolved (and checked searchable) once per
+        identity while the database is unchanged; the entry is then one probe
+        of the (parent_id, name) index on the thread's own connection, or none
+        when read before. None for the root, a link to follow, any error on
+        the way to the directory (the slow way reports it), inside a
+        :meth:`transaction`, and where nothing is cached.
+        """
+        reader = None if self._open.get() is not None else self.read_cache.reader()
+        parts = split_lfn(lfn)
+        if reader is None or not parts:
+            return None
+        for _ in range(2):  # a change meanwhile empties the cache: once more, then the slow way
+            try:
+                found = self._cached_entry(reader, parts, lfn)
+            except Stale:
+                continue
+            if found is None or (found.kind == EntryKind.SYMLINK and follow_last):
+                return None
+            return found
+        return None
+
+    def _cached_entry(self, reader: Reader, parts: tuple[str, ...], lfn: str) -> Stat | None:
+        """The entry at ``parts`` through ``reader``; None if the way there is not searchable."""
+        key = (self.identity, parts[:-1])
+        directory_id = reader.directories.get(key)
+        if directory_id is None:
+            reader.validate()  # before the directory is read: a change after it drops it
+            directory_id = self._searchable_directory(join_lfn(parts[:-1]))
+            if directory_id is None:
+                return None
+            reader.remember_directory(key, directory_id)
+        found = reader.child(directory_id, parts[-1])
+        if found is None:
+            raise NotFound(f"no such LFN: {lfn}", lfn)
+        return found
+
+    def _searchable_directory(self, lfn: str) -> int | None:
+        """The id of directory ``lfn`` if the identity may search it and its way; else None."""
+        try:
+            with self.session() as session:
+                node = self.resolve(session, lfn)
+                if node.kind != EntryKind.DIRECTORY:
+                    return None
+                if not self.allows(node, self.acl_of(session, node), EXECUTE):
+                    return None
+                return node.id
+        except GridError:
+            return None
 
     def resolve_parent(self, session: Session, parts: tuple[str, ...], lfn: str) -> EntryModel:
         """The directory that holds (or would hold) the entry whose LFN splits into ``parts``."""

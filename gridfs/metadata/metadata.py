@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gridfs.catalog import Catalog, EntryId, EntryKind, Identity, Stat
+from gridfs.catalog import Catalog, EntryId, EntryKind, Identity, Stat, corewrites
+from gridfs.catalog.lfn import split_lfn
 from gridfs.catalog.models import EntryModel
 from gridfs.catalog.permissions import EXECUTE, READ, WRITE
 from gridfs.catalog.store import retry_on_conflict
@@ -77,10 +80,35 @@ class Metadata:
 
         All or nothing: a value the schema refuses leaves no file behind.
         """
+        if size >= 0 and not self.store.in_transaction():
+            added = self._add_entry_fast(lfn, values, size, mode)
+            if added is not None:
+                return added
         with self.store.transaction():
             entry = self.catalog.add_file(lfn, size=size, mode=mode)
             self.setattr(entry.id, values)
             return entry
+
+    def _add_entry_fast(
+        self, lfn: str, values: Mapping[str, object], size: int, mode: int
+    ) -> Stat | None:
+        """:meth:`add_entry` in Core, in one transaction (corewrites.py); None: the ORM path."""
+        parts = split_lfn(lfn)
+        try:
+            with corewrites.write_connection(self.store) as connection:
+                added = corewrites.add_file(
+                    self.store, connection, parts, {"size": size, "mode": mode}
+                )
+                if isinstance(added, corewrites.Fallback):
+                    return None
+                assert added.parent_id is not None
+                schema = _schema(connection, added.parent_id)
+                rows, _ = _value_rows(schema, added.id, values, lfn)
+                if rows:  # a new entry: nothing to replace
+                    connection.execute(insert(ValueModel), rows)
+                return added
+        except IntegrityError as exc:
+            raise AlreadyExists(f"cannot create {lfn}: its LFN is registered already", lfn) from exc
 
     # -- schemas -----------------------------------------------------------------
 
@@ -157,6 +185,10 @@ class Metadata:
         targets = [entries] if isinstance(entries, str | int) else list(entries)
         if not values:
             return
+        if len(targets) == 1 and not self.store.in_transaction():
+            with corewrites.write_connection(self.store) as connection:
+                if self._setattr_fast(connection, targets[0], values):
+                    return
         with self.store.session(write=True) as session:
             rows: list[dict[str, Any]] = []
             cleared: list[tuple[int, list[str]]] = []
@@ -172,17 +204,8 @@ class Metadata:
                     continue
                 done.add(entry.id)
                 schema = self._on.schema_of_parent(session, entry, schemas, target)
-                empty = []
-                for name, value in values.items():
-                    kind = kind_of(schema, name, target)
-                    if value is None:
-                        empty.append(name)
-                        continue
-                    stored = to_stored(kind, check_value(kind, value, name))
-                    row: dict[str, Any] = dict.fromkeys(_VALUE_COLUMNS)
-                    row.update(entry_id=entry.id, name=name)
-                    row[storage_of(kind).value] = stored
-                    rows.append(row)
+                new_rows, empty = _value_rows(schema, entry.id, values, target)
+                rows.extend(new_rows)
                 if empty:
                     cleared.append((entry.id, empty))
             for entry_id, names in cleared:
@@ -190,14 +213,36 @@ class Metadata:
             if rows:
                 self._upsert(session, rows)
 
+    def _setattr_fast(
+        self, connection: Connection, target: Target, values: Mapping[str, object]
+    ) -> bool:
+        """:meth:`setattr` of one plain entry in Core; False (nothing written): the ORM path."""
+        if isinstance(target, str):
+            found = corewrites.walked(self.store, connection, split_lfn(target))
+            if isinstance(found, corewrites.Fallback):
+                return False
+            entry: Any = found.entry
+        else:
+            entry = connection.execute(_ENTRY_BY_ID, {"entry": target}).first()
+        if entry is None or entry.id is None or entry.parent_id is None:
+            return False
+        if entry.kind == EntryKind.SYMLINK.value or entry.has_acl:
+            return False
+        if not self.store.allows(entry, (), WRITE):
+            return False
+        rows, empty = _value_rows(_schema(connection, entry.parent_id), entry.id, values, target)
+        if empty:
+            connection.execute(
+                delete(ValueModel).where(
+                    ValueModel.entry_id == entry.id, ValueModel.name.in_(empty)
+                )
+            )
+        if rows:
+            connection.execute(_upsert_statement(self.store.dialect), rows)
+        return True
+
     def _upsert(self, session: Session, rows: list[dict[str, Any]]) -> None:
-        insert = postgresql.insert if self.store.dialect == "postgresql" else sqlite.insert
-        statement = insert(ValueModel)
-        statement = statement.on_conflict_do_update(
-            index_elements=["entry_id", "name"],
-            set_={column: statement.excluded[column] for column in _VALUE_COLUMNS},
-        )
-        session.execute(statement, rows)
+        session.connection().execute(_upsert_statement(self.store.dialect), rows)
 
     def getattr(self, entry: Target, names: Sequence[str] | None = None) -> dict[str, Value | None]:
         """The values of ``entry`` (all of its directory's schema, or ``names``), as Python values.
@@ -418,6 +463,53 @@ class Metadata:
     def run_saved_query(self, directory: str, name: str) -> Rows[str]:
         """The LFNs that saved query ``name`` of ``directory`` finds now."""
         return self._queries.run_saved_query(directory, name)
+
+
+@functools.cache
+def _upsert_statement(dialect: str) -> Any:
+    """INSERT of value rows that replaces an entry's value already there (built once)."""
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_for(ValueModel)
+    return statement.on_conflict_do_update(
+        index_elements=["entry_id", "name"],
+        set_={column: statement.excluded[column] for column in _VALUE_COLUMNS},
+    )
+
+
+_ENTRY_BY_ID = select(EntryModel.__table__).where(EntryModel.id == bindparam("entry"))
+_SCHEMA = (
+    select(AttributeModel.name, AttributeModel.type)
+    .where(AttributeModel.directory_id == bindparam("directory"))
+    .order_by(AttributeModel.id)
+)
+
+
+def _schema(connection: Connection, directory_id: int) -> dict[str, AttributeType]:
+    """The schema of a directory, read in Core (what :func:`schema_of` gives)."""
+    rows = connection.execute(_SCHEMA, {"directory": directory_id})
+    return {name: parse_type(type_name) for name, type_name in rows}
+
+
+def _value_rows(
+    schema: Mapping[str, AttributeType], entry_id: int, values: Mapping[str, object], target: Target
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The value rows to store for ``entry_id``, and the names whose value ``None`` clears.
+
+    Each value is checked against its type in ``schema`` (raising as
+    :meth:`Metadata.setattr` documents) before anything is written.
+    """
+    rows: list[dict[str, Any]] = []
+    empty: list[str] = []
+    for name, value in values.items():
+        kind = kind_of(schema, name, target)
+        if value is None:
+            empty.append(name)
+            continue
+        row: dict[str, Any] = dict.fromkeys(_VALUE_COLUMNS)
+        row.update(entry_id=entry_id, name=name)
+        row[storage_of(kind).value] = to_stored(kind, check_value(kind, value, name))
+        rows.append(row)
+    return rows, empty
 
 
 def _attribute_row(session: Session, directory_id: int, name: str) -> AttributeModel | None:

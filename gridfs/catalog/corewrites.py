@@ -1,0 +1,223 @@
+"""The common writes in SQLAlchemy Core: one transaction, one walk, no ORM objects.
+
+Creating a file, removing one, and (in the metadata catalog) setting its values
+are what a bookkeeping load does all day. Through the ORM each costs a session,
+an entity per path level and a flush; here each is one connection in one write
+transaction, the path walked in one query (:func:`~gridfs.catalog.queries.walk`),
+and a few statements compiled once.
+
+These paths take only the plain case: every directory on the way searchable
+by its mode bits (no ACL on it), no symbolic link on the way, and no outer
+:meth:`~gridfs.catalog.store.CatalogStore.transaction`. Any other case, and
+every check that fails, returns :data:`FALLBACK` *before anything is written*:
+the caller then runs its ORM path, which handles it and raises the documented
+error. So the two paths cannot disagree on what is allowed.
+"""
+
+from __future__ import annotations
+
+import stat as _stat
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Final, cast
+
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+
+from gridfs.catalog.guids import new_guid
+from gridfs.catalog.lfn import join_lfn
+from gridfs.catalog.models import EntryModel, ReplicaModel
+from gridfs.catalog.permissions import EXECUTE, WRITE
+from gridfs.catalog.queries import WALK_COLUMNS, walk
+from gridfs.catalog.records import EntryKind, FileStatus, Replica, ReplicaStatus, Stat
+from gridfs.catalog.replicas import to_replica
+from gridfs.catalog.store import CatalogStore
+
+__all__ = ["FALLBACK", "Fallback", "Walked", "add_file", "remove", "walked", "write_connection"]
+
+_ENTRIES = cast(Table, EntryModel.__table__)
+_REPLICAS = cast(Table, ReplicaModel.__table__)
+_FAST_DEPTH = 32  # as CatalogStore.walk_stat
+
+
+class Fallback:
+    """The marker of a case these paths leave to the ORM path."""
+
+
+FALLBACK: Final = Fallback()
+
+_INSERT_ENTRY = insert(_ENTRIES)
+_INSERT_REPLICA = insert(_REPLICAS)
+_TOUCH = (
+    update(_ENTRIES)
+    .where(_ENTRIES.c.id == bindparam("directory"))
+    .values(mtime_ns=bindparam("now"), ctime_ns=bindparam("now"))
+)
+_REPLICAS_OF = (
+    select(_REPLICAS).where(_REPLICAS.c.entry_id == bindparam("entry")).order_by(_REPLICAS.c.id)
+)
+_DROP_ALIASES = delete(_ENTRIES).where(
+    _ENTRIES.c.kind == EntryKind.SYMLINK.value,
+    _ENTRIES.c.status == FileStatus.ALIAS.value,
+    _ENTRIES.c.target == bindparam("lfn"),
+)
+_DELETE_ENTRY = delete(_ENTRIES).where(_ENTRIES.c.id == bindparam("entry"))
+
+
+@contextmanager
+def write_connection(store: CatalogStore) -> Iterator[Connection]:
+    """A connection in a write transaction (``BEGIN IMMEDIATE`` on SQLite), committed at the end."""
+    with store.database_errors(), store.engine.connect() as connection:
+        connection.execution_options(gridfs_write=True)
+        with connection.begin():
+            yield connection
+
+
+@dataclass(frozen=True)
+class Walked:
+    """A path walked in one query: its directories checked searchable, and its last entry."""
+
+    parent: Any  # the directory that holds the entry: WALK_COLUMNS
+    entry: Any  # the row of the last name: every column, id None if there is no such entry
+
+
+def walked(
+    store: CatalogStore, connection: Connection, parts: tuple[str, ...]
+) -> Walked | Fallback:
+    """The path ``parts`` walked; FALLBACK unless every directory on it is plainly searchable.
+
+    Plainly: a directory, no ACL, and search permission by its mode bits for
+    the store's identity. The last name is not followed (it may be a link).
+    """
+    if not parts or len(parts) > _FAST_DEPTH:
+        return FALLBACK
+    values: dict[str, object] = {"root": 1}
+    values.update({f"n{k}": name for k, name in enumerate(parts, 1)})
+    row = connection.execute(walk(len(parts)), values).one()
+    parent: Any = None
+    for k in range(len(parts)):
+        level = _Level(*(getattr(row, f"k{k}_{name}") for name in WALK_COLUMNS))
+        if level.id is None or level.kind != EntryKind.DIRECTORY.value or level.has_acl:
+            return FALLBACK
+        if not store.allows(level, (), EXECUTE):
+            return FALLBACK
+        parent = level
+    return Walked(parent, row)
+
+
+@dataclass(frozen=True)
+class _Level:
+    id: int | None
+    kind: str
+    mode: int
+    owner: str
+    group_name: str
+    has_acl: bool
+
+
+def add_file(
+    store: CatalogStore,
+    connection: Connection,
+    parts: tuple[str, ...],
+    fields: dict[str, Any],
+    *,
+    replicas: Sequence[tuple[str, str]] = (),
+    space_token: str | None = None,
+) -> Stat | Fallback:
+    """Insert file ``parts`` with ``fields`` (size, mode, checksum, status...) and its replicas.
+
+    FALLBACK where :meth:`~gridfs.catalog.Catalog.add_file` must decide: the
+    name taken, the directory not plainly writable, a default ACL or a
+    set-group-ID bit on it. A new GUID unless ``fields`` has one.
+    """
+    found = walked(store, connection, parts)
+    if isinstance(found, Fallback) or found.entry.id is not None:
+        return FALLBACK
+    parent = found.parent
+    if parent.mode & _stat.S_ISGID or not store.allows(parent, (), WRITE | EXECUTE):
+        return FALLBACK
+    now = time.time_ns()
+    values: dict[str, Any] = {
+        "parent_id": parent.id,
+        "name": parts[-1],
+        "kind": EntryKind.FILE.value,
+        "owner": store.identity.user,
+        "group_name": store.identity.group,
+        "atime_ns": now,
+        "mtime_ns": now,
+        "ctime_ns": now,
+        "guid": new_guid(),
+        "checksum_type": None,
+        "checksum": None,
+        "status": FileStatus.READY.value,
+        "target": None,
+        "comment": None,
+        "has_acl": False,
+        "rdev": 0,
+        "size": 0,
+        **fields,
+    }
+    values["mode"] &= 0o7777
+    key = connection.execute(_INSERT_ENTRY, values).inserted_primary_key
+    if key is None:
+        raise AssertionError("the entry's INSERT gave no id")
+    entry_id = key[0]
+    connection.execute(_TOUCH, {"directory": parent.id, "now": now})
+    if replicas:
+        connection.execute(
+            _INSERT_REPLICA,
+            [
+                {
+                    "entry_id": entry_id,
+                    "se": se,
+                    "surl": surl,
+                    "status": ReplicaStatus.AVAILABLE.value,
+                    "ctime_ns": now,
+                    "atime_ns": now,
+                    "pin_expiry_ns": None,
+                    "space_token": space_token,
+                }
+                for se, surl in replicas
+            ],
+        )
+    return store.to_stat(_Row(id=entry_id, **values))
+
+
+class _Row:
+    """An entry's columns as attributes, for :meth:`CatalogStore.to_stat`."""
+
+    def __init__(self, **columns: Any) -> None:
+        self.__dict__.update(columns)
+
+
+def remove(
+    store: CatalogStore, connection: Connection, parts: tuple[str, ...]
+) -> list[Replica] | Fallback:
+    """Remove the file, link or special file ``parts``; the replicas it had.
+
+    FALLBACK where :meth:`~gridfs.catalog.Catalog.unlink` must decide: no such
+    entry, a directory, the directory not plainly writable, or the sticky bit
+    in the way.
+    """
+    found = walked(store, connection, parts)
+    if isinstance(found, Fallback):
+        return FALLBACK
+    parent, entry = found.parent, found.entry
+    if entry.id is None or entry.kind == EntryKind.DIRECTORY.value:
+        return FALLBACK
+    if not store.allows(parent, (), WRITE | EXECUTE):
+        return FALLBACK
+    identity = store.identity
+    sticky = parent.mode & _stat.S_ISVTX and not identity.superuser
+    if sticky and identity.user not in (entry.owner, parent.owner):
+        return FALLBACK
+    replicas: list[Replica] = []
+    if entry.kind == EntryKind.FILE.value:
+        guid = entry.guid or ""
+        rows = connection.execute(_REPLICAS_OF, {"entry": entry.id})
+        replicas = [to_replica(row, guid) for row in rows]
+        connection.execute(_DROP_ALIASES, {"lfn": join_lfn(parts)})
+    connection.execute(_DELETE_ENTRY, {"entry": entry.id})
+    connection.execute(_TOUCH, {"directory": parent.id, "now": time.time_ns()})
+    return replicas
