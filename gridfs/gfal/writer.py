@@ -55,7 +55,8 @@ from gridfs.errors import (
 from gridfs.gfal.placement import default_se_for
 from gridfs.gfal.readahead import COPY_CHUNK, read_ahead
 from gridfs.gfal.replicas import ReplicaAccess
-from gridfs.storage import Adler32, StorageElement, WriteResult
+from gridfs.gfal.summing import InOrderSum
+from gridfs.storage import StorageElement, WriteResult
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer  # what os.pwrite takes
@@ -119,7 +120,7 @@ class StagedFile:
         # the SE takes over, and checks a copy to another SE against it (the
         # staging file read back on the way). None once a write goes elsewhere.
         self._summed = 0
-        self._running: Adler32 | None = Adler32() if self._dirty else None
+        self._running: InOrderSum | None = InOrderSum() if self._dirty else None
         self._fd: int | None
         self._fd, self.path = staging
 
@@ -210,9 +211,9 @@ class StagedFile:
             self._io(os.ftruncate, self._checked_fd(), size)
             self._dirty = True
             if size == 0:
-                self._running, self._summed = Adler32(), 0
+                self._set_running(InOrderSum(), 0)
             elif size != self._summed:
-                self._running = None
+                self._set_running(None)
 
     def _sum_written(self, data: ReadableBuffer, offset: int, count: int) -> None:
         """Carry the running adler32 over bytes written at its end; else give it up."""
@@ -220,10 +221,16 @@ class StagedFile:
             return
         # While it runs, the staged file is bytes 0:_summed: a write at its end extends it.
         if offset != self._summed:
-            self._running = None  # written over or beyond the end: summed at the commit instead
+            self._set_running(None)  # written over or beyond the end: summed at the commit instead
             return
         self._running.update(memoryview(data)[:count])
         self._summed += count
+
+    def _set_running(self, running: InOrderSum | None, summed: int = 0) -> None:
+        """Replace the running sum (lock held): the old one's thread, if any, ends."""
+        if self._running is not None and self._running is not running:
+            self._running.close()
+        self._running, self._summed = running, summed
 
     @contextlib.contextmanager
     def _latched(self) -> Iterator[None]:
@@ -241,7 +248,7 @@ class StagedFile:
             return
         fd = self._checked_fd()
         replicas = self._target.catalog.replicas(self.entry.id)
-        running = Adler32()
+        running = InOrderSum()
         with self._target.storage.open_best(self.entry, replicas, self.lfn) as reader:
             offset = 0
             for chunk in reader.chunks(_CHUNK):
@@ -251,7 +258,7 @@ class StagedFile:
                     count = self._io(os.pwrite, fd, left, offset)
                     offset, left = offset + count, left[count:]
         self._unloaded = False
-        self._running, self._summed = running, offset
+        self._set_running(running, offset)
 
     def _io(self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         try:
@@ -361,7 +368,8 @@ class StagedFile:
         # most are closed now (cp, tar x), and an unused file costs two more
         # changes to the staging directory.
         self._fd = _NOT_YET
-        self._unloaded, self._running = True, None
+        self._unloaded = True
+        self._set_running(None)
         _drop(old)
 
     def set_times(self, atime_ns: int | None, mtime_ns: int | None) -> Stat:
@@ -421,6 +429,7 @@ class StagedFile:
             if self._fd is None:
                 return None
             fd, self._fd = self._fd, None
+            self._set_running(None)
             if self._created:
                 self._unregister()
             if fd == _NOT_YET:
