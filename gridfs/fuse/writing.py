@@ -118,5 +118,9 @@ class WriteFile:
         """Drop the staging file (a new file never stored is unregistered)."""
         self.staged.close()
 
+    def close_now(self) -> bool:
+        """:meth:`close` in the event loop itself, unless it would wait: then ``False``."""
+        return self.staged.close_now()
+
     def __str__(self) -> str:
         return f"{self.staged.lfn} (staged in {self.staged.path})"

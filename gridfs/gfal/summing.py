@@ -54,6 +54,11 @@ class InOrderSum:
             self._queue.task_done()
         self._queue.task_done()
 
+    @property
+    def threaded(self) -> bool:
+        """True while a summing thread runs (:meth:`close` then waits for it)."""
+        return self._thread is not None
+
     def hexdigest(self) -> str:
         """The sum of everything fed so far, once the summing thread has caught up."""
         if self._queue is not None:

@@ -446,6 +446,23 @@ class StagedFile:
             _drop((fd, self.path))
             return None
 
+    def close_now(self) -> bool:
+        """:meth:`close` if that waits for nothing, else ``False`` and nothing is done.
+
+        It would wait to unregister a file this open created and never
+        stored (a catalog call), for a summing thread to end, or for
+        another call that holds the file. An event loop may call this itself.
+        """
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            if self._created or (self._running is not None and self._running.threaded):
+                return False
+            self.close()
+            return True
+        finally:
+            self._lock.release()
+
     def __enter__(self) -> StagedFile:
         return self
 

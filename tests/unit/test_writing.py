@@ -541,7 +541,10 @@ def test_a_write_that_would_wait_is_not_done_now(wgrid: Grid) -> None:
     lfn = f"{TRAILERS}/now"
     with wgrid.open_staged(lfn, create=True) as staged:
         assert staged.pwrite_now(b"abc", 0) == 3
+        assert not staged.close_now()  # never stored: closing unregisters it, a catalog call
         staged.commit()
+        assert staged.close_now()  # stored: nothing left to wait for
+        assert not os.path.exists(staged.path)
     with wgrid.open_staged(lfn) as staged:  # its old content is still to be fetched
         assert staged.pwrite_now(b"X", 0) is None
         assert staged.pread(3, 0) == b"abc"  # fetched: now a write need not wait
