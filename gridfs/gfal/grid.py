@@ -38,7 +38,7 @@ from gridfs.gfal.placement import default_se_for
 from gridfs.gfal.queue import QueueHolder, TransferQueue
 from gridfs.gfal.replica_calls import ReplicaCalls
 from gridfs.gfal.replicas import ReplicaAccess
-from gridfs.gfal.services import open_catalog, whoami
+from gridfs.gfal.services import is_service_url, open_catalog, whoami
 from gridfs.gfal.writer import StagedFile, WriteTarget, open_existing
 from gridfs.metadata import Metadata, MetadataAPI
 from gridfs.storage import (
@@ -98,7 +98,7 @@ class Grid(ReplicaCalls, MetadataCalls):
             backend_options=config.backend_options,
         )
         # The transfer queue lives in the catalog's database: none over a catalog service.
-        remote = config.catalog_url.startswith(("https:", "http:"))
+        remote = is_service_url(config.catalog_url)
         transfers = None if remote else QueueHolder(config.catalog_url)
         return cls(catalog, storage, metadata=metadata, transfers=transfers)
 

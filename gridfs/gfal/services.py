@@ -1,8 +1,9 @@
 """The catalog and metadata services that a catalog URL names, picked by its scheme.
 
 ``sqlite://`` and ``postgresql[+driver]://`` open the SQL catalog itself;
-``https://`` (and plain ``http://``) the client of a ``gridfs serve``. A new
-kind of catalog is one more entry in :data:`OPENERS`.
+``https://`` (and plain ``http://``) the client of a ``gridfs serve``
+(:func:`is_service_url`). A new kind of catalog is one more entry in
+:data:`OPENERS`.
 
 A catalog that decides itself who its caller is (the service) also opens as
 each local caller of a shared mount (:func:`caller_catalogs`), with that
@@ -12,14 +13,38 @@ the mount to map local callers to identities.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from gridfs.catalog import Catalog, CatalogAPI, Identity
 from gridfs.errors import ConfigError
 from gridfs.metadata import Metadata, MetadataAPI
 
-__all__ = ["OPENERS", "CallerCatalogs", "caller_catalogs", "open_catalog", "whoami"]
+__all__ = [
+    "OPENERS",
+    "SERVICE_SCHEMES",
+    "CallerCatalogs",
+    "caller_catalogs",
+    "is_service_url",
+    "open_catalog",
+    "whoami",
+]
+
+SERVICE_SCHEMES = frozenset({"https", "http"})
+"""The schemes of catalog URLs that name a catalog service (``gridfs serve``), not a database."""
+
+
+def _scheme(url: str) -> str:
+    """The catalog kind of ``url``: its scheme without a driver (``postgresql+psycopg``)."""
+    return url.partition(":")[0].partition("+")[0].lower()
+
+
+def is_service_url(url: str) -> bool:
+    """Whether the catalog URL ``url`` names a catalog service rather than a database.
+
+    A service keeps its database to itself: what lives in the catalog's
+    database beside the catalog (the transfer queue) is out of reach through it.
+    """
+    return _scheme(url) in SERVICE_SCHEMES
 
 
 class Opener(Protocol):
@@ -47,8 +72,7 @@ def _open_service(url: str, identity: Identity, *, create: bool) -> tuple[Catalo
 OPENERS: dict[str, Opener] = {
     "sqlite": _open_sql,
     "postgresql": _open_sql,
-    "https": _open_service,
-    "http": _open_service,
+    **dict.fromkeys(SERVICE_SCHEMES, _open_service),
 }
 
 
@@ -59,7 +83,7 @@ def open_catalog(
 
     A missing catalog is an error (:class:`~gridfs.errors.NotFound`) unless ``create``.
     """
-    scheme = url.partition(":")[0].partition("+")[0].lower()
+    scheme = _scheme(url)
     opener = OPENERS.get(scheme)
     if opener is None:
         known = ", ".join(sorted(OPENERS))
@@ -85,20 +109,13 @@ def _service_callers(url: str) -> CallerCatalogs:
     return CallerServices(url)
 
 
-CALLER_OPENERS: dict[str, Callable[[str], CallerCatalogs]] = {
-    "https": _service_callers,
-    "http": _service_callers,
-}
-
-
 def caller_catalogs(url: str) -> CallerCatalogs | None:
     """The catalog at ``url`` as each local caller, if it decides who its callers are.
 
     None for a catalog that takes the identity it is given (SQL): the mount then
     maps each local caller to an identity itself (:mod:`gridfs.fuse.ids`).
     """
-    opener = CALLER_OPENERS.get(url.partition(":")[0].partition("+")[0].lower())
-    return None if opener is None else opener(url)
+    return _service_callers(url) if is_service_url(url) else None
 
 
 def whoami(catalog: CatalogAPI) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from typing import Any
 
 from gridfs.config import config_path, load_config
 from gridfs.errors import ConfigError
+from gridfs.gfal.services import is_service_url
 from gridfs.service.tokens import Issuer
 
 __all__ = ["ServerSettings", "load_server_settings"]
@@ -132,7 +133,7 @@ def _parse(table: Mapping[str, Any], base: Path, catalog_url: str, path: Path) -
     if (cert is None) != (key is None):
         raise fail("cert and key go together")
     url = table.get("catalog_url", catalog_url)
-    if not isinstance(url, str) or url.startswith(("https:", "http:")):
+    if not isinstance(url, str) or is_service_url(url):
         raise fail("catalog_url must name a database (the service's own catalog)")
     return ServerSettings(
         listen=addresses,

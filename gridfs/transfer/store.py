@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, aliased
 
 from gridfs.catalog.engine import database_errors, open_catalog_engine
 from gridfs.errors import InvalidArgument, NotFound
+from gridfs.gfal.services import is_service_url
 from gridfs.transfer.models import (
     AttemptModel,
     DecisionModel,
@@ -95,7 +96,7 @@ class TransferStore:
     @classmethod
     def from_url(cls, url: str) -> TransferStore:
         """The store of the catalog database at ``url`` (its schema brought up to date)."""
-        if url.startswith(("https:", "http:")):
+        if is_service_url(url):
             raise InvalidArgument(
                 f"transfers keep their queue in the catalog's database: {url} is a catalog "
                 "service, give the agents and submitters its database URL ([catalog] url)",

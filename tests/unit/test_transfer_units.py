@@ -1,4 +1,4 @@
-"""The transfer service's pure parts: states, shares, retry classes, settings, the optimizer."""
+"""The transfer service's pure parts: states, shares, retries, settings, optimizer, URLs."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from gridfs.config import load_config
 from gridfs.errors import (
     ChecksumMismatch,
     ConfigError,
+    InvalidArgument,
     NoReplicaAvailable,
     NotFound,
     StorageUnavailable,
 )
+from gridfs.gfal.services import is_service_url
+from gridfs.transfer import TransferStore
 from gridfs.transfer.optimizer import LinkSample, OptimizerSettings, Ramp, decide
 from gridfs.transfer.retries import Backoff, classify
 from gridfs.transfer.settings import parse_transfer_settings
@@ -215,3 +218,20 @@ def test_an_se_marked_for_third_party_copy(tmp_path: Path) -> None:
     path.write_text('[se.x]\nroot = "x"\ntpc = "yes"\n')
     with pytest.raises(ConfigError, match=r"\[se.x\] tpc must be true or false"):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("url", "service"),
+    [
+        ("https://catalog.example:8443/", True),
+        ("HTTP://127.0.0.1:8080", True),
+        ("postgresql+psycopg://u@h/db", False),
+        ("sqlite:///var/lib/gridfs/catalog.db", False),
+        ("httpsish://x", False),
+    ],
+)
+def test_a_catalog_service_url_has_no_transfer_queue(url: str, service: bool) -> None:
+    assert is_service_url(url) is service
+    if service:
+        with pytest.raises(InvalidArgument, match="is a catalog service"):
+            TransferStore.from_url(url)
