@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import os
 import posixpath
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -38,15 +39,13 @@ from gridfs.gfal.failover import FailoverReader
 from gridfs.gfal.grid import Grid
 from gridfs.gfal.locations import Location
 from gridfs.gfal.progress import CopyProgress
-from gridfs.gfal.readahead import COPY_CHUNK, read_ahead
+from gridfs.gfal.readahead import COPY_CHUNK, read_ahead, reads_in_flight
 from gridfs.gfal.readcheck import Corrupt, ReadCheck
 from gridfs.storage import DEFAULT_CHECKSUM, Adler32
 
 __all__ = ["Copied", "copy", "copy_grid", "copy_in", "copy_out", "resolve_destination"]
 
 log = logging.getLogger(__name__)
-
-_AHEAD = 2  # chunks read ahead of the one being written
 
 
 @dataclass(frozen=True)
@@ -148,14 +147,17 @@ def _receive(
         size = 0
         digest = Adler32()
         try:
-            chunks = source.checked_chunks(check, COPY_CHUNK, buffers=_AHEAD + 2)
+            chunks: Generator[bytes | memoryview, None, None]
             if source.local_path is None:
-                # A remote replica is read (and checked) a few chunks ahead in a thread
-                # while these are written (1.8x here on root://); a local one is not:
-                # its reads are page-cache copies, and the thread's hand-overs cost more.
-                chunks = read_ahead(chunks, depth=_AHEAD)
+                # A remote replica is read (and checked) with several reads in flight
+                # while these are written; a local one is not: its reads are
+                # page-cache copies, and the threads' hand-overs would cost more.
+                chunks = reads_in_flight(functools.partial(_checked_read, source, check))
+            else:
+                chunks = source.checked_chunks(check, COPY_CHUNK)
             with contextlib.closing(chunks):
-                for chunk in cancel.checked(chunks, str(target)):
+                for chunk in chunks:
+                    cancel.check(str(target))
                     _write_all(out, chunk, target)
                     digest.update(chunk)
                     size += len(chunk)
@@ -174,7 +176,19 @@ def _receive(
         return size, digest.hexdigest()
 
 
-def _write_all(out: BinaryIO, chunk: memoryview, target: Path) -> None:
+def _checked_read(source: FailoverReader, check: ReadCheck, offset: int, size: int) -> bytes:
+    """Up to ``size`` bytes from ``offset``, counted by ``check``; a corrupt replica is rejected."""
+    data, surl = source.pread_from(offset, size)
+    try:
+        check.update(offset, data, surl)
+    except Corrupt as exc:
+        if exc.source is not None:
+            source.reject(exc.source, exc)
+        raise
+    return data
+
+
+def _write_all(out: BinaryIO, chunk: bytes | memoryview, target: Path) -> None:
     """Write all of ``chunk``: a raw write may write less (a disk filling up), then fail."""
     try:
         while chunk:

@@ -194,3 +194,24 @@ def test_deleting_from_a_dead_server_changes_nothing(
         grid.storage.health.record_success("remote")
         assert delete(grid, "/grid/f", se="remote") == [surl]
         assert_consistent(grid, "remote", data_dir(process))
+
+
+@pytest.mark.expect_warnings
+def test_a_download_of_a_corrupt_remote_replica_fails_over_and_marks_it(
+    server: tuple[str, object], tmp_path: Path, make_file
+) -> None:
+    base, process = server
+    with _remote_grid(tmp_path, base, also=FAR_DISK) as grid:
+        source = make_file("big", (20 << 20) + 12345)  # several chunks, read in flight
+        copy_in(grid, source, "/grid/big")
+        grid.rep("/grid/big", "local")
+        (stored,) = (p for p in data_dir(process).rglob("file-*") if p.is_file())
+        with stored.open("r+b") as replica:  # the remote one, read first, goes bad
+            replica.seek(9 << 20)
+            replica.write(b"rot")
+        out = tmp_path / "out"
+        copied = copy_out(grid, "/grid/big", out)
+        assert out.read_bytes() == source.read_bytes()
+        assert copied.checksum == grid.stat("/grid/big").checksum
+        status = {r.se: r.status for r in grid.catalog.replicas("/grid/big")}
+        assert status == {"remote": ReplicaStatus.BAD, "local": ReplicaStatus.AVAILABLE}
