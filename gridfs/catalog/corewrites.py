@@ -16,8 +16,10 @@ error. So the two paths cannot disagree on what is allowed.
 
 from __future__ import annotations
 
+import functools
 import stat as _stat
 import time
+from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from gridfs.catalog.guids import new_guid
 from gridfs.catalog.lfn import join_lfn
 from gridfs.catalog.models import EntryModel, ReplicaModel
 from gridfs.catalog.permissions import EXECUTE, WRITE
+from gridfs.catalog.prepared import Prepared
 from gridfs.catalog.queries import WALK_COLUMNS, walk
 from gridfs.catalog.records import EntryKind, FileStatus, Replica, ReplicaStatus, Stat
 from gridfs.catalog.replicas import to_replica
@@ -47,9 +50,17 @@ class Fallback:
 
 FALLBACK: Final = Fallback()
 
-_INSERT_ENTRY = insert(_ENTRIES)
-_INSERT_REPLICA = insert(_REPLICAS)
-_TOUCH = (
+_ENTRY_COLUMNS = tuple(column.name for column in _ENTRIES.c if column.name != "id")
+_INSERT_ENTRY = Prepared(
+    insert(_ENTRIES)
+    .values({name: bindparam(name) for name in _ENTRY_COLUMNS})
+    .returning(_ENTRIES.c.id)
+)
+_REPLICA_COLUMNS = tuple(column.name for column in _REPLICAS.c if column.name != "id")
+_INSERT_REPLICA = Prepared(
+    insert(_REPLICAS).values({name: bindparam(name) for name in _REPLICA_COLUMNS})
+)
+_TOUCH = Prepared(
     update(_ENTRIES)
     .where(_ENTRIES.c.id == bindparam("directory"))
     .values(mtime_ns=bindparam("now"), ctime_ns=bindparam("now"))
@@ -57,12 +68,24 @@ _TOUCH = (
 _REPLICAS_OF = (
     select(_REPLICAS).where(_REPLICAS.c.entry_id == bindparam("entry")).order_by(_REPLICAS.c.id)
 )
-_DROP_ALIASES = delete(_ENTRIES).where(
-    _ENTRIES.c.kind == EntryKind.SYMLINK.value,
-    _ENTRIES.c.status == FileStatus.ALIAS.value,
-    _ENTRIES.c.target == bindparam("lfn"),
+_REPLICAS_OF_RUN = Prepared(_REPLICAS_OF)
+_ReplicaRow = namedtuple("_ReplicaRow", list(_REPLICAS_OF.selected_columns.keys()))  # type: ignore[misc]
+_DROP_ALIASES = Prepared(
+    delete(_ENTRIES).where(
+        _ENTRIES.c.kind == EntryKind.SYMLINK.value,
+        _ENTRIES.c.status == FileStatus.ALIAS.value,
+        _ENTRIES.c.target == bindparam("lfn"),
+    )
 )
-_DELETE_ENTRY = delete(_ENTRIES).where(_ENTRIES.c.id == bindparam("entry"))
+_DELETE_ENTRY = Prepared(delete(_ENTRIES).where(_ENTRIES.c.id == bindparam("entry")))
+
+
+@functools.cache
+def _walk(depth: int) -> tuple[Prepared, Any]:
+    """The walk of ``depth`` names, prepared, and the named tuple of its row."""
+    statement = walk(depth)
+    names = list(statement.selected_columns.keys())
+    return Prepared(statement), namedtuple(f"_Walk{depth}", names)
 
 
 @contextmanager
@@ -94,7 +117,10 @@ def walked(
         return FALLBACK
     values: dict[str, object] = {"root": 1}
     values.update({f"n{k}": name for k, name in enumerate(parts, 1)})
-    row = connection.execute(walk(len(parts)), values).one()
+    prepared, walk_row = _walk(len(parts))
+    cursor = prepared.run(connection, values)
+    row = walk_row(*cursor.fetchone())
+    cursor.close()
     parent: Any = None
     for k in range(len(parts)):
         level = _Level(*(getattr(row, f"k{k}_{name}") for name in WALK_COLUMNS))
@@ -159,14 +185,13 @@ def add_file(
         **fields,
     }
     values["mode"] &= 0o7777
-    key = connection.execute(_INSERT_ENTRY, values).inserted_primary_key
-    if key is None:
-        raise AssertionError("the entry's INSERT gave no id")
-    entry_id = key[0]
-    connection.execute(_TOUCH, {"directory": parent.id, "now": now})
+    cursor = _INSERT_ENTRY.run(connection, values)
+    entry_id = cursor.fetchone()[0]
+    cursor.close()
+    _TOUCH.run(connection, {"directory": parent.id, "now": now}).close()
     if replicas:
-        connection.execute(
-            _INSERT_REPLICA,
+        _INSERT_REPLICA.run_many(
+            connection,
             [
                 {
                     "entry_id": entry_id,
@@ -215,9 +240,10 @@ def remove(
     replicas: list[Replica] = []
     if entry.kind == EntryKind.FILE.value:
         guid = entry.guid or ""
-        rows = connection.execute(_REPLICAS_OF, {"entry": entry.id})
-        replicas = [to_replica(row, guid) for row in rows]
-        connection.execute(_DROP_ALIASES, {"lfn": join_lfn(parts)})
-    connection.execute(_DELETE_ENTRY, {"entry": entry.id})
-    connection.execute(_TOUCH, {"directory": parent.id, "now": time.time_ns()})
+        cursor = _REPLICAS_OF_RUN.run(connection, {"entry": entry.id})
+        replicas = [to_replica(_ReplicaRow(*row), guid) for row in cursor.fetchall()]
+        cursor.close()
+        _DROP_ALIASES.run(connection, {"lfn": join_lfn(parts)}).close()
+    _DELETE_ENTRY.run(connection, {"entry": entry.id}).close()
+    _TOUCH.run(connection, {"directory": parent.id, "now": time.time_ns()}).close()
     return replicas

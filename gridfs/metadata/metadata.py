@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections import namedtuple
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from gridfs.catalog import Catalog, EntryId, EntryKind, Identity, Stat, corewrit
 from gridfs.catalog.lfn import split_lfn
 from gridfs.catalog.models import EntryModel
 from gridfs.catalog.permissions import EXECUTE, READ, WRITE
+from gridfs.catalog.prepared import Prepared
 from gridfs.catalog.store import retry_on_conflict
 from gridfs.errors import AlreadyExists, InvalidArgument, NotPermitted, UnknownAttribute
 from gridfs.metadata import freeform
@@ -105,7 +107,7 @@ class Metadata:
                 schema = _schema(connection, added.parent_id)
                 rows, _ = _value_rows(schema, added.id, values, lfn)
                 if rows:  # a new entry: nothing to replace
-                    connection.execute(insert(ValueModel), rows)
+                    _INSERT_VALUES.run_many(connection, rows)
                 return added
         except IntegrityError as exc:
             raise AlreadyExists(f"cannot create {lfn}: its LFN is registered already", lfn) from exc
@@ -223,7 +225,10 @@ class Metadata:
                 return False
             entry: Any = found.entry
         else:
-            entry = connection.execute(_ENTRY_BY_ID, {"entry": target}).first()
+            cursor = _ENTRY_BY_ID.run(connection, {"entry": target})
+            found_row = cursor.fetchone()
+            cursor.close()
+            entry = None if found_row is None else _EntryRow(*found_row)
         if entry is None or entry.id is None or entry.parent_id is None:
             return False
         if entry.kind == EntryKind.SYMLINK.value or entry.has_acl:
@@ -238,11 +243,12 @@ class Metadata:
                 )
             )
         if rows:
-            connection.execute(_upsert_statement(self.store.dialect), rows)
+            _upsert(self.store.dialect).run_many(connection, rows)
         return True
 
     def _upsert(self, session: Session, rows: list[dict[str, Any]]) -> None:
-        session.connection().execute(_upsert_statement(self.store.dialect), rows)
+        session.flush()  # the driver's cursor is not the session's: its changes first
+        _upsert(self.store.dialect).run_many(session.connection(), rows)
 
     def getattr(self, entry: Target, names: Sequence[str] | None = None) -> dict[str, Value | None]:
         """The values of ``entry`` (all of its directory's schema, or ``names``), as Python values.
@@ -465,19 +471,29 @@ class Metadata:
         return self._queries.run_saved_query(directory, name)
 
 
+_VALUE_BINDS: dict[str, Any] = {
+    name: bindparam(name) for name in ("entry_id", "name", *_VALUE_COLUMNS)
+}
+_INSERT_VALUES = Prepared(insert(ValueModel).values(_VALUE_BINDS))
+
+
 @functools.cache
-def _upsert_statement(dialect: str) -> Any:
+def _upsert(dialect: str) -> Prepared:
     """INSERT of value rows that replaces an entry's value already there (built once)."""
     insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_for(ValueModel)
-    return statement.on_conflict_do_update(
-        index_elements=["entry_id", "name"],
-        set_={column: statement.excluded[column] for column in _VALUE_COLUMNS},
+    statement = insert_for(ValueModel).values(_VALUE_BINDS)
+    return Prepared(
+        statement.on_conflict_do_update(
+            index_elements=["entry_id", "name"],
+            set_={column: statement.excluded[column] for column in _VALUE_COLUMNS},
+        )
     )
 
 
-_ENTRY_BY_ID = select(EntryModel.__table__).where(EntryModel.id == bindparam("entry"))
-_SCHEMA = (
+_ENTRY_BY_ID_STATEMENT = select(EntryModel.__table__).where(EntryModel.id == bindparam("entry"))
+_ENTRY_BY_ID = Prepared(_ENTRY_BY_ID_STATEMENT)
+_EntryRow = namedtuple("_EntryRow", list(_ENTRY_BY_ID_STATEMENT.selected_columns.keys()))  # type: ignore[misc]
+_SCHEMA = Prepared(
     select(AttributeModel.name, AttributeModel.type)
     .where(AttributeModel.directory_id == bindparam("directory"))
     .order_by(AttributeModel.id)
@@ -486,8 +502,13 @@ _SCHEMA = (
 
 def _schema(connection: Connection, directory_id: int) -> dict[str, AttributeType]:
     """The schema of a directory, read in Core (what :func:`schema_of` gives)."""
-    rows = connection.execute(_SCHEMA, {"directory": directory_id})
-    return {name: parse_type(type_name) for name, type_name in rows}
+    cursor = _SCHEMA.run(connection, {"directory": directory_id})
+    rows = cursor.fetchall()
+    cursor.close()
+    return {name: _parsed(type_name) for name, type_name in rows}
+
+
+_parsed = functools.lru_cache(maxsize=256)(parse_type)  # a schema's types, parsed once each
 
 
 def _value_rows(
