@@ -41,9 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import gfal_copy_loop, gfal_env, print_table, xrootd_server
+from harness import gfal_copy_loop, gfal_env, print_table, use_this_tree, xrootd_server
 
-REPO = Path(__file__).resolve().parent.parent
 MIB = 1 << 20
 GRIDFS = str(Path(sys.executable).with_name("gridfs"))
 
@@ -211,7 +210,7 @@ def main() -> int:  # noqa: PLR0915 - one scenario after the other, as the docst
     parser.add_argument("--interval", type=float, default=2.0, help="optimizer interval, s")
     parser.add_argument("--no-xrootd", action="store_true")
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO))
+    use_this_tree()
     from gridfs.catalog import SUPERUSER  # noqa: PLC0415
     from gridfs.config import load_config  # noqa: PLC0415
     from gridfs.gfal import Grid  # noqa: PLC0415
