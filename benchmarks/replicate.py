@@ -46,8 +46,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import gfal_copy, gfal_env, print_table, use_this_tree, xrootd_server
+from harness import gfal_copy, gfal_env, print_table, xrootd_server
 
+REPO = Path(__file__).resolve().parent.parent
 MIB = 1 << 20
 GRIDFS = str(Path(sys.executable).with_name("gridfs"))
 
@@ -303,7 +304,7 @@ def main() -> int:
     parser.add_argument("--skip-dataset", action="store_true")
     parser.add_argument("--skip-cp", action="store_true")
     args = parser.parse_args()
-    use_this_tree()
+    sys.path.insert(0, str(REPO))
     env = gfal_env()
     work = Path(tempfile.mkdtemp(prefix="gridfs-replicate-bench-", dir="/var/tmp"))
     started = time.perf_counter()

@@ -2,19 +2,19 @@
 
 ``stat`` of an LFN costs a walk from the root: a query, permission checks per
 level, a :class:`~gridfs.catalog.Stat` built from the row. Most of that is the
-same from one call to the next. This cache keeps, per thread, the directories
+same from one call to the next. This cache keeps, per reader, the directories
 an identity may search (by path) and the entries read in them (by directory
 and name), and answers from them while the database is unchanged.
 
-The rule, on SQLite: each thread reads through a connection of its own that
-never writes, and asks it ``PRAGMA data_version`` before every cached answer.
-SQLite changes that number whenever another connection — of this process
-(the catalog's writes all go through the pool's connections) or of any
-other process — has committed to the database since the last ask; then the
-whole cache is dropped. So a chmod, an ACL change, a rename or an unlink is
-seen by the next call, wherever it was made. The version is read before the
-cache is filled, so a change committed while it is being filled drops it at
-the next call.
+The rule, on SQLite: each call reads through a reader, a connection that never
+writes and that no other call uses meanwhile, and asks it ``PRAGMA
+data_version`` before every cached answer. SQLite changes that number whenever
+another connection — of this process (the catalog's writes all go through the
+pool's connections) or of any other process — has committed to the database
+since the last ask; then the whole cache is dropped. So a chmod, an ACL
+change, a rename or an unlink is seen by the next call, wherever it was made.
+The version is read before the cache is filled, so a change committed while it
+is being filled drops it at the next call.
 
 On PostgreSQL nothing is cached: no statement tells cheaply and exactly that
 nothing was committed since, so every call reads the database (the one-query
@@ -39,7 +39,7 @@ from gridfs.catalog.records import Stat
 
 __all__ = ["ReadCache", "Reader", "Stale"]
 
-# Entries kept per thread before the cache starts afresh: bounded memory, and a
+# Entries kept per reader before the cache starts afresh: bounded memory, and a
 # refill costs one indexed query per entry.
 MAX_ENTRIES = 100_000
 MAX_DIRECTORIES = 10_000
@@ -53,7 +53,7 @@ class Stale(Exception):
 
 
 class Reader:
-    """One thread's read-only connection and what it has resolved since the last change."""
+    """A read-only connection, used by one call at a time, and what it has resolved."""
 
     def __init__(self, engine: Engine, convert: Convert) -> None:
         fairy = engine.raw_connection()
@@ -134,7 +134,7 @@ def _child_sql(engine: Engine) -> str:
 
 
 class ReadCache:
-    """The per-thread :class:`Reader` of one engine; disabled but on a SQLite file."""
+    """The :class:`Reader` objects of one engine; disabled but on a SQLite file."""
 
     def __init__(self, engine: Engine, convert: Convert, *, enabled: bool = True) -> None:
         database = engine.url.database
@@ -147,26 +147,33 @@ class ReadCache:
             and database != ":memory:"
             and "mode=memory" not in str(engine.url)
         )
-        self._local = threading.local()
-        self._readers: list[Reader] = []
+        # Readers not in use, and all of them: a call takes one and gives it back, so
+        # there are as many as calls ever ran at once, whatever threads come and go.
+        self._idle: list[Reader] = []
+        self._all: list[Reader] = []
         self._lock = threading.Lock()
 
-    def reader(self) -> Reader | None:
-        """The calling thread's reader; None where nothing is cached."""
+    def acquire(self) -> Reader | None:
+        """A reader for the caller alone, until :meth:`release`; None where nothing is cached."""
         if not self.enabled:
             return None
-        reader: Reader | None = getattr(self._local, "reader", None)
-        if reader is None or reader.pid != os.getpid():  # none yet, or inherited by a fork
+        try:
+            reader = self._idle.pop()  # atomic: no lock on the way of every stat
+        except IndexError:
+            reader = None
+        if reader is None or reader.pid != os.getpid():  # none idle, or inherited by a fork
             reader = Reader(self.engine, self._convert)
-            self._local.reader = reader
             with self._lock:
-                self._readers.append(reader)
+                self._all.append(reader)
         return reader
 
+    def release(self, reader: Reader) -> None:
+        """Give back a reader from :meth:`acquire`."""
+        self._idle.append(reader)
+
     def close(self) -> None:
-        """Close every thread's reader; a later call opens a new one."""
+        """Close every reader; a later call opens a new one."""
         with self._lock:
-            readers, self._readers = self._readers, []
-            self._local = threading.local()
+            readers, self._all, self._idle = self._all, [], []
         for reader in readers:
             reader.close()

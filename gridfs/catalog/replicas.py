@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import defaultdict
@@ -29,21 +30,32 @@ _CHECKSUM_LENGTHS = {"adler32": 8, "md5": 32}
 # come back as plain rows, without the ORM's identity map and instrumented instances.
 _ENTRIES = EntryModel.__table__
 _REPLICAS = ReplicaModel.__table__
-_NAMED_CHILDREN = select(
-    *(
-        _ENTRIES.c[name]
-        for name in ("id", "name", "kind", "mode", "owner", "group_name", "has_acl", "guid")
-    )
-).where(
+_NAMED_COLUMNS = ("id", "name", "kind", "mode", "owner", "group_name", "has_acl", "guid")
+_NAMED_CHILDREN = select(*(_ENTRIES.c[name] for name in _NAMED_COLUMNS)).where(
     _ENTRIES.c.parent_id == bindparam("parent"),
     _ENTRIES.c.name.in_(bindparam("names", expanding=True)),
 )
-_STATUSES = {status.value: status for status in ReplicaStatus}  # a dict: 10x an Enum call
 _REPLICAS_OF = (
     select(_REPLICAS)
     .where(_REPLICAS.c.entry_id.in_(bindparam("ids", expanding=True)))
     .order_by(_REPLICAS.c.id)
 )
+# On SQLite each list is one JSON parameter: rendering and binding thousands of
+# parameters costs SQLAlchemy more than the query costs SQLite (bulk.py does the same).
+_NAMED_CHILDREN_SQLITE = select(*(_ENTRIES.c[name] for name in _NAMED_COLUMNS)).where(
+    _ENTRIES.c.parent_id == bindparam("parent"),
+    _ENTRIES.c.name.in_(select(func.json_each(bindparam("names")).table_valued("value").c.value)),
+)
+_REPLICAS_OF_SQLITE = (
+    select(_REPLICAS)
+    .where(
+        _REPLICAS.c.entry_id.in_(
+            select(func.json_each(bindparam("ids")).table_valued("value").c.value)
+        )
+    )
+    .order_by(_REPLICAS.c.id)
+)
+_STATUSES = {status.value: status for status in ReplicaStatus}  # a dict: 10x an Enum call
 
 
 class ReplicaCalls:
@@ -106,12 +118,23 @@ class ReplicaCalls:
             ids = sorted({entry.id for entry in readable.values()})
             guids = {entry.id: entry.guid or "" for entry in readable.values()}
             for start in range(0, len(ids), BULK_CHUNK):
-                rows = session.execute(_REPLICAS_OF, {"ids": ids[start : start + BULK_CHUNK]})
+                chunk = ids[start : start + BULK_CHUNK]
+                rows = session.execute(
+                    *self._listed(_REPLICAS_OF, _REPLICAS_OF_SQLITE, "ids", chunk)
+                )
                 for row in rows:
                     by_entry[row.entry_id].append(to_replica(row, guids[row.entry_id]))
             for lfn, entry in readable.items():
                 result[lfn] = by_entry.get(entry.id, [])
         return result
+
+    def _listed(
+        self, statement: Any, on_sqlite: Any, name: str, values: Sequence[object]
+    ) -> tuple[Any, dict[str, object]]:
+        """The statement for this database, and its list parameter ``name`` bound to ``values``."""
+        if self.store.sqlite:
+            return on_sqlite, {name: json.dumps(list(values))}
+        return statement, {name: list(values)}
 
     def _resolve_many(self, session: Session, lfns: Sequence[str]) -> dict[str, Any]:
         """Entries of many LFNs, a directory level at a time; missing or denied ones left out.
@@ -172,7 +195,10 @@ class ReplicaCalls:
         for parent_id, names in by_parent.items():
             for start in range(0, len(names), BULK_CHUNK):
                 chunk = names[start : start + BULK_CHUNK]
-                rows = session.execute(_NAMED_CHILDREN, {"parent": parent_id, "names": chunk})
+                statement, values = self._listed(
+                    _NAMED_CHILDREN, _NAMED_CHILDREN_SQLITE, "names", chunk
+                )
+                rows = session.execute(statement, {"parent": parent_id, **values})
                 for row in rows:
                     for prefix in wanted[(parent_id, row.name)]:
                         known[prefix] = row
@@ -468,14 +494,14 @@ def new_replica(
 
 def to_replica(row: Any, guid: str) -> Replica:
     """The :class:`Replica` of a replica (a model, or a row with its columns) of file ``guid``."""
-    return Replica(
-        entry_id=EntryId(row.entry_id),
-        guid=guid,
-        se=row.se,
-        surl=row.surl,
-        status=_STATUSES[row.status],
-        ctime_ns=row.ctime_ns,
-        atime_ns=row.atime_ns,
-        pin_expiry_ns=row.pin_expiry_ns,
-        space_token=row.space_token,
+    return Replica(  # positional: thousands of them for a bulk lookup
+        EntryId(row.entry_id),
+        guid,
+        row.se,
+        row.surl,
+        _STATUSES[row.status],
+        row.ctime_ns,
+        row.atime_ns,
+        row.pin_expiry_ns,
+        row.space_token,
     )

@@ -395,19 +395,24 @@ class CatalogStore:
         the way to the directory (the slow way reports it), inside a
         :meth:`transaction`, and where nothing is cached.
         """
-        reader = None if self._open.get() is not None else self.read_cache.reader()
         parts = split_lfn(lfn)
-        if reader is None or not parts:
+        if not parts or self._open.get() is not None:
             return None
-        for _ in range(2):  # a change meanwhile empties the cache: once more, then the slow way
-            try:
-                found = self._cached_entry(reader, parts, lfn)
-            except Stale:
-                continue
-            if found is None or (found.kind == EntryKind.SYMLINK and follow_last):
-                return None
-            return found
-        return None
+        reader = self.read_cache.acquire()
+        if reader is None:
+            return None
+        try:
+            for _ in range(2):  # a change meanwhile empties the cache: once more, then slowly
+                try:
+                    found = self._cached_entry(reader, parts, lfn)
+                except Stale:
+                    continue
+                if found is None or (found.kind == EntryKind.SYMLINK and follow_last):
+                    return None
+                return found
+            return None
+        finally:
+            self.read_cache.release(reader)
 
     def _cached_entry(self, reader: Reader, parts: tuple[str, ...], lfn: str) -> Stat | None:
         """The entry at ``parts`` through ``reader``; None if the way there is not searchable."""
@@ -537,7 +542,20 @@ class CatalogStore:
         ``has_acl``; ACLs are fetched, in bulk, only for the rows that have one.
         """
         acls = self.acls_of(session, [row for row in rows if row.has_acl])
-        return [self.allows(row, acls.get(row.id, []), want) for row in rows]
+        # Without an ACL the answer depends on owner, group, mode and kind alone: the
+        # entries of a directory share them, so each distinct set is checked once.
+        plain: dict[tuple[Any, ...], bool] = {}
+        answers = []
+        for row in rows:
+            if row.has_acl:
+                answers.append(self.allows(row, acls.get(row.id, []), want))
+                continue
+            key = (row.owner, row.group_name, row.mode, row.kind)
+            answer = plain.get(key)
+            if answer is None:
+                answer = plain[key] = self.allows(row, (), want)
+            answers.append(answer)
+        return answers
 
     def require(self, session: Session, entry: EntryModel, want: int, name: Name) -> None:
         """Raise :class:`PermissionDenied` unless the identity has ``want`` on ``entry``."""

@@ -222,7 +222,6 @@ def _serve(
             callers=callers,
         )
         stack.callback(operations.close)
-        operations.warm()
         try:
             pyfuse3.init(operations, str(target), set(options))
         except RuntimeError as exc:

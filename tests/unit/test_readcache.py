@@ -7,6 +7,8 @@ stat sees the change. On PostgreSQL nothing is cached: the same tests hold.
 
 from __future__ import annotations
 
+import gc
+import os
 import subprocess
 import sys
 import threading
@@ -178,4 +180,20 @@ def test_a_repeated_stat_on_sqlite_asks_the_pool_nothing(tmp_path) -> None:
     uncached = Catalog(catalog.store.engine, SUPERUSER, read_cache=False)
     assert uncached.stat("/data/f").size == 1
     assert statements != []
+    catalog.close()
+
+
+def test_threads_that_end_leave_no_connection_open(tmp_path) -> None:
+    """Each thread reads through a connection of its own, closed when the thread ends."""
+    catalog = Catalog.from_url(f"sqlite:///{tmp_path / 'c.db'}", SUPERUSER, create=True)
+    catalog.mkdir("/data")
+    catalog.add_file("/data/f", size=1)
+    catalog.stat("/data/f")
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(30):
+        thread = threading.Thread(target=catalog.stat, args=("/data/f",))
+        thread.start()
+        thread.join()
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) < before + 10
     catalog.close()
