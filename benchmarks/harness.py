@@ -27,6 +27,18 @@ REPO = Path(__file__).resolve().parent.parent
 _SPARE_CONNECTIONS = 50  # for the benchmark's own connections beside its clients'
 
 
+def use_this_tree() -> None:
+    """Have this process and the ``gridfs`` commands it runs import gridfs from this tree.
+
+    The commands' own entry point would import the tree the virtualenv was
+    installed from (an editable install), which may be another worktree.
+    """
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    paths = [str(REPO), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+
+
 def pgserver() -> ModuleType:
     """tests/pgserver.py, imported from the repository root."""
     if str(REPO) not in sys.path:

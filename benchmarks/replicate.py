@@ -46,9 +46,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import gfal_copy, gfal_env, print_table, xrootd_server
+from harness import gfal_copy, gfal_env, print_table, use_this_tree, xrootd_server
 
-REPO = Path(__file__).resolve().parent.parent
 MIB = 1 << 20
 GRIDFS = str(Path(sys.executable).with_name("gridfs"))
 
@@ -304,7 +303,7 @@ def main() -> int:
     parser.add_argument("--skip-dataset", action="store_true")
     parser.add_argument("--skip-cp", action="store_true")
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO))
+    use_this_tree()
     env = gfal_env()
     work = Path(tempfile.mkdtemp(prefix="gridfs-replicate-bench-", dir="/var/tmp"))
     started = time.perf_counter()

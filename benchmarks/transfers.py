@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/transfers.py [--files 1000] [--file-mib 1] [--big 20]
         [--big-mib 200] [--agents 1,3] [--gfal-files 50] [--interval 2] [--no-xrootd]
+        [--database sqlite|postgresql]
 
 Two datasets are registered on a file:// SE ("src"): ``--files`` files of
 ``--file-mib`` MiB and ``--big`` files of ``--big-mib`` MiB. Each is copied to
@@ -14,6 +15,11 @@ daemon on loopback) by:
   its rate does not depend on how many);
 - ``gridfs transfer submit`` then ``--agents`` agents (``gridfs transfer agent
   --until-idle`` processes), timed from the submission to the job's end.
+
+The catalog and the queue are in SQLite (one writer at a time: agents in
+separate processes queue on its lock), or with ``--database postgresql`` in a
+temporary PostgreSQL server (as the tests run it), where agents share the queue
+by row locks.
 
 Every copy is verified (adler32, end to end) and registered, except
 gfal-copy's, which are only verified. Between runs the new replicas are
@@ -41,17 +47,25 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import gfal_copy_loop, gfal_env, print_table, xrootd_server
+from harness import (
+    catalog_database,
+    gfal_copy_loop,
+    gfal_env,
+    print_table,
+    use_this_tree,
+    xrootd_server,
+)
 
-REPO = Path(__file__).resolve().parent.parent
 MIB = 1 << 20
 GRIDFS = str(Path(sys.executable).with_name("gridfs"))
 
 
-def write_config(work: Path, xrootd_url: str | None, ramp: str, interval: float) -> Path:
+def write_config(
+    work: Path, catalog_url: str, xrootd_url: str | None, ramp: str, interval: float
+) -> Path:
     lines = [
         "[catalog]",
-        f'url = "sqlite:///{work / "catalog.db"}"',
+        f'url = "{catalog_url}"',
         "[site]",
         'name = "here"',
         "[storage]",
@@ -210,8 +224,14 @@ def main() -> int:  # noqa: PLR0915 - one scenario after the other, as the docst
     parser.add_argument("--gfal-files", type=int, default=50)
     parser.add_argument("--interval", type=float, default=2.0, help="optimizer interval, s")
     parser.add_argument("--no-xrootd", action="store_true")
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="the catalog's (and the queue's) database",
+    )
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO))
+    use_this_tree()
     from gridfs.catalog import SUPERUSER  # noqa: PLC0415
     from gridfs.config import load_config  # noqa: PLC0415
     from gridfs.gfal import Grid  # noqa: PLC0415
@@ -221,9 +241,13 @@ def main() -> int:  # noqa: PLR0915 - one scenario after the other, as the docst
     work = Path(tempfile.mkdtemp(prefix="gridfs-transfers-bench-", dir="/var/tmp"))
     started = time.perf_counter()
     try:
-        with xrootd_server(work, not args.no_xrootd) as xrootd_url:
+        with (
+            catalog_database(args.database, work, clients=64) as (catalog_url, database),
+            xrootd_server(work, not args.no_xrootd) as xrootd_url,
+        ):
+            print(f"database: {database}")
             configs = {
-                ramp: write_config(work, xrootd_url, ramp, args.interval)
+                ramp: write_config(work, catalog_url, xrootd_url, ramp, args.interval)
                 for ramp in ("doubling", "linear")
             }
             config = configs["doubling"]
@@ -299,7 +323,7 @@ def main() -> int:  # noqa: PLR0915 - one scenario after the other, as the docst
             ramp_rows = []
             for ramp in ("doubling", "linear"):
                 ramp_config = configs[ramp]
-                reset_links(ramp_config)
+                reset_links(catalog_url)
                 link_starts[ramp]["src->dst"] = time.time()
                 seconds, _ = run_service(ramp_config, grid, "small", "dst", 1)
                 for line in decisions_table(ramp_config, grid, link_starts[ramp]):
@@ -327,14 +351,14 @@ def main() -> int:  # noqa: PLR0915 - one scenario after the other, as the docst
     return 0
 
 
-def reset_links(config: Path) -> None:
+def reset_links(catalog_url: str) -> None:
     """Forget what the optimizer learnt, so that each ramp starts from the same point."""
     from sqlalchemy import delete  # noqa: PLC0415
 
     from gridfs.transfer import TransferStore  # noqa: PLC0415
     from gridfs.transfer.models import LinkModel  # noqa: PLC0415
 
-    store = TransferStore.from_url(f"sqlite:///{config.parent / 'catalog.db'}")
+    store = TransferStore.from_url(catalog_url)
     with store.engine.begin() as connection:
         connection.execute(delete(LinkModel))
     store.close()

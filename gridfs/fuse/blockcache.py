@@ -59,6 +59,7 @@ class CacheStatistics:
     misses: int
     evictions: int
     prefetched: int
+    unstored: int = 0  # blocks read ahead and kept in memory only: the writers were behind
 
 
 class BlockCache:
@@ -71,6 +72,7 @@ class BlockCache:
         *,
         block_size: int = 1 << 20,
         readahead_workers: int = 8,
+        held_blocks: int = _HELD_BLOCKS,
     ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
@@ -80,10 +82,10 @@ class BlockCache:
         self._total = 0
         self._fetching: dict[str, Future[bytes]] = {}
         self._recent: OrderedDict[str, bytes] = OrderedDict()  # stored, and still in memory
-        self._hits = self._misses = self._evictions = self._prefetched = 0
+        self._hits = self._misses = self._evictions = self._prefetched = self._unstored = 0
         self._pool = ThreadPoolExecutor(readahead_workers, thread_name_prefix="readahead")
         self._writer = ThreadPoolExecutor(_WRITERS, thread_name_prefix="blockstore")
-        self._stores = threading.BoundedSemaphore(_HELD_BLOCKS)  # fetched, waiting to be stored
+        self._stores = threading.BoundedSemaphore(held_blocks)  # fetched, waiting to be stored
         self._buffers = threading.local()  # each thread's buffer for read_cached
         directory.mkdir(parents=True, exist_ok=True)
         # Blocks of files the catalog may deny other local users: the mount's only.
@@ -117,6 +119,7 @@ class BlockCache:
                 self._misses,
                 self._evictions,
                 self._prefetched,
+                self._unstored,
             )
 
     def close(self) -> None:
@@ -231,11 +234,13 @@ class BlockCache:
         """
         fresh: dict[str, bytes] = {}
         for name in names:
+            recent = self._recent.get(name)
+            if recent is not None:
+                fresh[name] = recent
             if name in self._index:
                 self._index.move_to_end(name)
-                recent = self._recent.get(name)
-                if recent is not None:
-                    fresh[name] = recent
+                continue
+            if recent is not None:  # fetched while the writers were behind: not stored
                 continue
             fetching = self._fetching.get(name)
             if fetching is None or not fetching.done() or fetching.cancelled():
@@ -289,6 +294,10 @@ class BlockCache:
             with self._lock:
                 cached = name in self._index
                 fetching = self._fetching.get(name)
+                unstored = None if cached else self._recent.get(name)
+                if unstored is not None:
+                    self._hits += 1
+                    return unstored[lo:hi]
                 if cached:
                     self._index.move_to_end(name)
                     self._hits += 1
@@ -348,9 +357,17 @@ class BlockCache:
         # Stored by a writer thread, so that this one fetches on. Few writers:
         # eight threads writing the cache disk's page cache at once spend four
         # times the CPU of one (2.7 against 0.8 s per GiB here, in the kernel).
-        # Fetches wait while the writers are _HELD_BLOCKS behind: what is
-        # fetched and not stored yet is held in memory, and that is bounded.
-        self._stores.acquire()
+        # While the writers are ``held_blocks`` behind, the cache disk does not
+        # keep up with the reads (making a file of each block can cost more
+        # than fetching it): blocks fetched then are not stored, only kept
+        # among the recent ones in memory. A slow cache disk costs cache hits
+        # later, never the speed of reads now, and what waits is bounded.
+        if not self._stores.acquire(blocking=False):
+            with self._lock:
+                self._fetching.pop(name, None)
+                self._keep_recent(name, data)
+                self._unstored += 1
+            return
         try:
             self._writer.submit(self._store_fetched, name, data)
         except RuntimeError:  # shut down: the mount is ending
@@ -387,10 +404,15 @@ class BlockCache:
         with self._lock:
             self._index[name] = len(data)
             self._total += len(data)
-            self._recent[name] = data
-            if len(self._recent) > _RECENT_BLOCKS:
-                self._recent.popitem(last=False)
+            self._keep_recent(name, data)
             self._evict()
+
+    def _keep_recent(self, name: str, data: bytes) -> None:
+        """Hold a block just fetched in memory, dropping the oldest; called with the lock held."""
+        self._recent[name] = data
+        self._recent.move_to_end(name)
+        if len(self._recent) > _RECENT_BLOCKS:
+            self._recent.popitem(last=False)
 
     def _forget(self, name: str) -> None:
         with self._lock:

@@ -222,6 +222,7 @@ def _serve(
             callers=callers,
         )
         stack.callback(operations.close)
+        operations.warm()
         try:
             pyfuse3.init(operations, str(target), set(options))
         except RuntimeError as exc:

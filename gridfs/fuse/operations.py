@@ -184,8 +184,7 @@ class GridOperations(NamespaceChanges, Commits, ExtendedAttributes, pyfuse3.Oper
     def _attributes(self, entry: Stat) -> pyfuse3.EntryAttributes:
         """The kernel's view of an entry; called in worker threads (it may look up names)."""
         attrs = pyfuse3.EntryAttributes()
-        attrs.st_ino = self._inode(entry.id)
-        attrs.generation = 0
+        attrs.st_ino = self._inode(entry.id)  # generation: 0, pyfuse3's default
         attrs.entry_timeout = self._settings.entry_timeout
         attrs.attr_timeout = self._settings.attr_timeout
         attrs.st_mode = pyfuse3.ModeT(entry.st_mode)
@@ -277,8 +276,19 @@ class GridOperations(NamespaceChanges, Commits, ExtendedAttributes, pyfuse3.Oper
             after = page[-1].id
         return self._directories.put(identity, directory_id, children, generation=generation)
 
+    def warm(self) -> None:
+        """Fetch the root directory now, before the mount serves its first request.
+
+        Its children are then answered from memory for the entry timeout, and
+        the catalog has prepared the statements that a lookup or a listing
+        needs: the first request after mounting does not wait for them.
+        """
+        self._directory(self._root_nodes, self._root_id)
+
     def _with_writer(self, attributes: pyfuse3.EntryAttributes) -> pyfuse3.EntryAttributes:
         """Kept attributes, with the size written so far if the file is open for writing."""
+        if not self._writers:  # the common case: answered without a look at the inode
+            return attributes
         writer = self._writers.get(EntryId(self._entry_id(attributes.st_ino)))
         return attributes if writer is None else self._as_written(attributes, writer)
 
@@ -441,14 +451,24 @@ class GridOperations(NamespaceChanges, Commits, ExtendedAttributes, pyfuse3.Oper
     async def opendir(
         self, inode: pyfuse3.InodeT, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.FileHandleT:
-        nodes = await self._run(self._grid_for, ctx.uid, ctx.gid, ctx.pid)
         virtual = self._queries.is_virtual(inode)
         directory = EntryId(inode) if virtual else self._entry_id(inode)
-        if not virtual:  # as open(2) of a directory: the walk to it, and read permission
-            await self._run(self._stat_walked, nodes, directory, os.R_OK)
+        identity = self._known(ctx)
+        if identity is not None and (
+            virtual or isinstance(self._directories.walked(identity, directory, os.R_OK), Stat)
+        ):
+            nodes = self._root_nodes  # the mounting user's, checked lately: in the loop
+        else:
+            nodes = await self._as(ctx, self._opened_directory, directory, virtual)
         handle = next(self._handles)
         self._dirs[handle] = (directory, nodes)
         return pyfuse3.FileHandleT(handle)
+
+    def _opened_directory(self, nodes: Nodes, directory: EntryId, virtual: bool) -> Nodes:
+        """The caller's nodes, once what open(2) of a directory checks passed: read permission."""
+        if not virtual:
+            self._stat_walked(nodes, directory, os.R_OK)
+        return nodes
 
     @errno_boundary
     async def readdir(
@@ -467,10 +487,10 @@ class GridOperations(NamespaceChanges, Commits, ExtendedAttributes, pyfuse3.Oper
         if kept is None:
             kept = await self._run(self._directory, nodes, directory)
         if kept is not None:  # the whole directory in memory: resumed at any id
-            for index in range(kept.after(start_id), len(kept.ids)):
-                entry_id = kept.ids[index]
-                attributes = self._with_writer(kept.attributes[index])
-                if not pyfuse3.readdir_reply(token, kept.names[index], attributes, entry_id):
+            ids, names, kept_attributes = kept.ids, kept.names, kept.attributes
+            for index in range(kept.after(start_id), len(ids)):
+                attributes = self._with_writer(kept_attributes[index])
+                if not pyfuse3.readdir_reply(token, names[index], attributes, ids[index]):
                     return
             return
         after = start_id

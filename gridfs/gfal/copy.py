@@ -20,7 +20,7 @@ import logging
 import os
 import posixpath
 import secrets
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -298,10 +298,15 @@ def copy_grid(
         storage.reserve(target_se, space_token, entry.size, grid.space_used)
         guid = new_guid()
         with storage.open_best(entry, replicas, source) as reader:
+            chunks: Iterator[bytes]
+            if reader.local_path is None:  # several reads in flight, as for cp to a local file
+                chunks = reads_in_flight(reader.pread)
+            else:
+                chunks = read_ahead(bytes(chunk) for chunk in reader.chunks(COPY_CHUNK))
             created = storage.store_verified(
                 target_se,
                 storage.new_surl(target_se, guid),
-                read_ahead(bytes(chunk) for chunk in reader.chunks(COPY_CHUNK)),
+                chunks,
                 expected_checksum=lambda: expected,
                 expected_size=entry.size,
                 register=lambda surl, written: grid.catalog.add_file(

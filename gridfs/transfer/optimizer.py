@@ -118,7 +118,9 @@ def _rule(  # noqa: PLR0911 - one return per rule, in the order they apply
         return (*hold, f"nothing waiting beyond the {sample.active} running: holding")
     if previous is not None and ema < previous * (1 - settings.tolerance):
         return current - 1, False, f"throughput fell from {_rate(previous)} to {_rate(ema)}: -1"
-    before = sample.last_throughput
+    # A link's first measured window has no window of its own before it: the last
+    # decision's throughput, if any, is of an older life of the link (another job's).
+    before = sample.last_throughput if previous is not None else None
     # The ramp goes on while this window beats the one before (the step up it follows
     # paid); the average lags behind a step up and would seem to rise for several windows.
     paid = before is None or sample.throughput >= before * (1 + settings.gain)

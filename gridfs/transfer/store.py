@@ -92,6 +92,7 @@ class TransferStore:
         self._clock = clock
         self._postgresql = engine.dialect.name == "postgresql"
         self._write_turn = threading.Lock()
+        self._next_decision = 0.0  # no link is due before then (on this store's clock)
 
     @classmethod
     def from_url(cls, url: str) -> TransferStore:
@@ -533,6 +534,11 @@ class TransferStore:
         the same way; one that failed or was canceled leaves them to be
         copied for their own jobs.
         """
+        waiting = select(FileModel.id).where(
+            FileModel.follows.is_not(None), FileModel.state == FileState.SUBMITTED.value
+        )
+        if session.scalar(waiting.limit(1)) is None:
+            return  # the usual case, found on the index of follows: no follower waits
         leader = aliased(FileModel)
         query = (
             select(FileModel, leader)
@@ -875,11 +881,15 @@ class TransferStore:
     def optimize(self, settings: TransferSettings) -> list[tuple[str, str, Decision]]:
         """Decide every link due (its interval past since its last decision); the decisions."""
         now = self._clock()
+        if now < self._next_decision:
+            return []  # no link can be due yet: not even a read
         made = []
-        due_query = select(func.count()).where(LinkModel.decided <= now - settings.interval_s)
         with self._session() as session:
-            if not session.scalar(due_query):
-                return []  # the usual case: a read, no write lock
+            oldest = session.scalar(select(func.min(LinkModel.decided)))
+        # A link made from now on is decided first an interval after it is made.
+        self._next_decision = (now if oldest is None else oldest) + settings.interval_s
+        if now < self._next_decision:
+            return []  # the usual case: a read, no write lock
         with self._session(write=True) as session:
             self._lock_claims(session)
             due = list(

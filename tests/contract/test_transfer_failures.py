@@ -18,7 +18,7 @@ import pytest
 from gridfs.catalog import ReplicaStatus
 from gridfs.errors import GridError, NotFound, StorageUnavailable
 from gridfs.gfal import Grid
-from gridfs.gfal.copy import copy_in, copy_out
+from gridfs.gfal.copy import copy_grid, copy_in, copy_out
 from gridfs.gfal.dataset import Task, plan_copy_in, plan_replicate, run_tasks, walk_files
 from gridfs.gfal.delete import delete
 from gridfs.gfal.sweep import sweep
@@ -215,3 +215,17 @@ def test_a_download_of_a_corrupt_remote_replica_fails_over_and_marks_it(
         assert copied.checksum == grid.stat("/grid/big").checksum
         status = {r.se: r.status for r in grid.catalog.replicas("/grid/big")}
         assert status == {"remote": ReplicaStatus.BAD, "local": ReplicaStatus.AVAILABLE}
+
+
+def test_a_grid_copy_from_a_remote_replica_is_whole_and_verified(
+    server: tuple[str, object], tmp_path: Path, make_file
+) -> None:
+    base, _ = server
+    with _remote_grid(tmp_path, base, also=FAR_DISK) as grid:
+        source = make_file("big", (20 << 20) + 777)  # several chunks, read in flight
+        copy_in(grid, source, "/grid/big")
+        copied = copy_grid(grid, "/grid/big", "/grid/copy", "local")
+        assert copied.checksum == grid.stat("/grid/big").checksum
+        assert [r.se for r in grid.catalog.replicas("/grid/copy")] == ["local"]
+        with grid.open("/grid/copy", "rb") as stream:
+            assert stream.read() == source.read_bytes()

@@ -15,7 +15,7 @@ from gridfs.gfal import Grid
 from tests.conftest import make_vo
 from tests.mount.conftest import replica_file
 from tests.mount.mounting import mounted, needs_fuse
-from tests.mount.test_remote import MIB, put, remote_grid, xrootd  # noqa: F401 - fixtures
+from tests.mount.test_remote import MIB, put, remote_grid  # noqa: F401 - fixtures
 from tests.storage_servers import XRootDServer
 
 pytestmark = [pytest.mark.mount, needs_fuse]
@@ -72,7 +72,7 @@ def test_a_corrupt_local_copy_fails_the_read_then_the_good_one_is_read(
 @pytest.mark.expect_warnings
 def test_a_corrupt_xrootd_copy_fails_the_read_and_its_cached_blocks_go(
     remote_grid: tuple[Grid, Path],  # noqa: F811 - the fixture
-    xrootd: XRootDServer,  # noqa: F811
+    private_xrootd: XRootDServer,
     make_file,
     tmp_path: Path,
 ) -> None:
@@ -81,7 +81,7 @@ def test_a_corrupt_xrootd_copy_fails_the_read_and_its_cached_blocks_go(
     data = put(grid, make_file, lfn, 5 * MIB + 123, seed=4, far=True)
     (surl,) = [r.surl for r in grid.replicas(lfn) if r.se == "remote"]
     relative = "se/" + surl.removeprefix("srm://remote/grid/")
-    xrootd.put_file(relative, bytes(len(data)))  # the server's copy rots
+    private_xrootd.put_file(relative, bytes(len(data)))  # the server's copy rots
     cache = tmp_path / "cache"
     options = ("-o", f"cache_dir={cache},cache_size=64M")
     with mounted(config, tmp_path / "mnt", tmp_path / "mount.log", *options) as target:

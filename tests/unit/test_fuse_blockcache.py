@@ -254,3 +254,20 @@ def test_discarded_blocks_are_not_served_from_memory_either(
         assert len(source.fetches) == fetched + 1
     finally:
         cache.close()
+
+
+def test_blocks_read_ahead_faster_than_they_are_stored_are_still_read_once(
+    tmp_path: Path, data: bytes, source: Source
+) -> None:
+    # One block may wait for the writers: others fetched meanwhile are kept in memory only.
+    cache = BlockCache(tmp_path / "cache", 100 * BLOCK, block_size=BLOCK, held_blocks=1)
+    size = len(data)
+    try:
+        cache.prefetch("k", range(11), size, source)
+        assert cache.read("k", 0, size, size, source) == data
+        assert cache.read("k", 0, size, size, source) == data
+    finally:
+        cache.close()
+    assert len(source.fetches) == 11  # each once, stored or not
+    stats = cache.statistics()
+    assert stats.blocks + stats.unstored == 11

@@ -166,6 +166,9 @@ def test_the_optimizer_rules() -> None:
     assert (plateau.concurrency, plateau.ramping) == (2, False)  # undone; +1 from now on
     first = decide(sample(ema=None, ramping=True), SETTINGS)
     assert first.concurrency == 8
+    # A new link's first window is not held against another life's last one (a warm-up).
+    renewed = decide(sample(ema=None, ramping=True, throughput=1e6, last_throughput=50e6), SETTINGS)
+    assert (renewed.concurrency, renewed.ramping) == (8, True)
     top = decide(sample(concurrency=64, active=64), SETTINGS)
     assert (top.concurrency, top.reason) == (64, "at the maximum of 64 streams: holding")
     linear = decide(sample(ramping=True, throughput=200e6), OptimizerSettings(ramp=Ramp.LINEAR))
