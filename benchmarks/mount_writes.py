@@ -21,6 +21,9 @@ same run, alternating which goes first:
    mount, against ``tar x`` into the native directory.
 
 Rows: median MB/s (or ms per file, or seconds) and the ratio gridfs / native.
+The gridfs rows also give the CPU time the mount daemon spent (user + system,
+in seconds per GiB or ms per file): on a loaded machine the wall times wander
+with the load, the daemon's own cost much less.
 """
 
 from __future__ import annotations
@@ -55,17 +58,23 @@ def wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes]) ->
 
 
 @contextlib.contextmanager
-def gridfs_mount(config: Path, target: Path) -> Iterator[Path]:
-    """A foreground gridfs mount."""
+def gridfs_mount(config: Path, target: Path) -> Iterator[tuple[Path, int]]:
+    """A foreground gridfs mount, and the daemon's process id."""
     target.mkdir(exist_ok=True)
     command = [GRIDFS, "--config", str(config), "mount", "-f"]
     process = subprocess.Popen([*command, str(target)], stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: os.path.ismount(target), process)
-        yield target
+        yield target, process.pid
     finally:
         subprocess.run(["fusermount3", "-u", str(target)], check=False)
         process.wait(timeout=60)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process ``pid`` and its threads so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def drop_caches() -> None:
@@ -149,7 +158,9 @@ def main() -> int:
         tarball = work / "tree.tar"
         make_tarball(tarball, args.small)
         rows: dict[str, list[float]] = {}
-        with gridfs_mount(config, work / "mnt") as mnt:
+        cpu: dict[str, list[float]] = {}  # the daemon's, per GiB or per file, gridfs rows
+        per = {"large": args.size_mib / 1024, "small": args.small / 1e3, "tar x": args.small / 1e3}
+        with gridfs_mount(config, work / "mnt") as (mnt, daemon):
             for run in range(args.runs):
                 series: dict[str, Callable[[], float]] = {
                     "large: gridfs": lambda run=run: (
@@ -190,7 +201,11 @@ def main() -> int:
                 }
                 names = list(series) if run % 2 == 0 else list(reversed(series))
                 for name in names:
+                    before = cpu_seconds(daemon)
                     rows.setdefault(name, []).append(series[name]())
+                    if name.endswith("gridfs"):
+                        spent = cpu_seconds(daemon) - before
+                        cpu.setdefault(name, []).append(spent / per[name.split(":")[0]])
                     print(f"  {name}: {rows[name][-1]:.3f}", file=sys.stderr)
                 for path in (native, mnt / "bench"):
                     for child in path.glob("big*"):
@@ -199,6 +214,7 @@ def main() -> int:
             f"\nwrites through the mount ({args.runs} runs, medians; load {os.getloadavg()[0]:.1f})"
         )
         units = {"large": "MB/s", "small": "ms per file", "tar x": "s"}
+        cpu_units = {"large": "s/GiB", "small": "ms/file", "tar x": "ms/file"}
         for group, baseline in (
             ("large", "large: native conv=fsync"),
             ("small", "small: native fsync"),
@@ -209,9 +225,14 @@ def main() -> int:
             for name in (n for n in rows if n.startswith(group)):
                 median = statistics.median(rows[name])
                 ratio = median / statistics.median(rows[baseline])
+                spent = (
+                    f"  daemon CPU {statistics.median(cpu[name]):.2f} {cpu_units[group]}"
+                    if name in cpu
+                    else ""
+                )
                 print(
                     f"{name:28} {median:9.2f} {units[group]:12} "
-                    f"{' '.join(f'{v:.2f}' for v in rows[name]):24} {ratio:.2f}x"
+                    f"{' '.join(f'{v:.2f}' for v in rows[name]):24} {ratio:.2f}x{spent}"
                 )
     finally:
         shutil.rmtree(work, ignore_errors=True)

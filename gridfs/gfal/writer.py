@@ -55,8 +55,7 @@ from gridfs.errors import (
 from gridfs.gfal.placement import default_se_for
 from gridfs.gfal.readahead import COPY_CHUNK, read_ahead
 from gridfs.gfal.replicas import ReplicaAccess
-from gridfs.gfal.summing import InOrderSum
-from gridfs.storage import StorageElement, WriteResult
+from gridfs.storage import Adler32, StorageElement, WriteResult
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer  # what os.pwrite takes
@@ -120,7 +119,7 @@ class StagedFile:
         # the SE takes over, and checks a copy to another SE against it (the
         # staging file read back on the way). None once a write goes elsewhere.
         self._summed = 0
-        self._running: InOrderSum | None = InOrderSum() if self._dirty else None
+        self._running: Adler32 | None = Adler32() if self._dirty else None
         self._fd: int | None
         self._fd, self.path = staging
 
@@ -211,7 +210,7 @@ class StagedFile:
             self._io(os.ftruncate, self._checked_fd(), size)
             self._dirty = True
             if size == 0:
-                self._set_running(InOrderSum(), 0)
+                self._set_running(Adler32(), 0)
             elif size != self._summed:
                 self._set_running(None)
 
@@ -226,10 +225,8 @@ class StagedFile:
         self._running.update(memoryview(data)[:count])
         self._summed += count
 
-    def _set_running(self, running: InOrderSum | None, summed: int = 0) -> None:
-        """Replace the running sum (lock held): the old one's thread, if any, ends."""
-        if self._running is not None and self._running is not running:
-            self._running.close()
+    def _set_running(self, running: Adler32 | None, summed: int = 0) -> None:
+        """Replace the running sum (lock held)."""
         self._running, self._summed = running, summed
 
     @contextlib.contextmanager
@@ -248,7 +245,7 @@ class StagedFile:
             return
         fd = self._checked_fd()
         replicas = self._target.catalog.replicas(self.entry.id)
-        running = InOrderSum()
+        running = Adler32()
         with self._target.storage.open_best(self.entry, replicas, self.lfn) as reader:
             offset = 0
             for chunk in reader.chunks(_CHUNK):
@@ -429,7 +426,6 @@ class StagedFile:
             if self._fd is None:
                 return None
             fd, self._fd = self._fd, None
-            self._set_running(None)
             if self._created:
                 self._unregister()
             if fd == _NOT_YET:
@@ -450,13 +446,13 @@ class StagedFile:
         """:meth:`close` if that waits for nothing, else ``False`` and nothing is done.
 
         It would wait to unregister a file this open created and never
-        stored (a catalog call), for a summing thread to end, or for
-        another call that holds the file. An event loop may call this itself.
+        stored (a catalog call), or for another call that holds the file.
+        An event loop may call this itself.
         """
         if not self._lock.acquire(blocking=False):
             return False
         try:
-            if self._created or (self._running is not None and self._running.threaded):
+            if self._created:
                 return False
             self.close()
             return True
