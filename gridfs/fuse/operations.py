@@ -35,7 +35,7 @@ import os
 import posixpath
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar, cast
 
 import pyfuse3
@@ -183,22 +183,39 @@ class GridOperations(NamespaceChanges, Commits, ExtendedAttributes, pyfuse3.Oper
 
     def _attributes(self, entry: Stat) -> pyfuse3.EntryAttributes:
         """The kernel's view of an entry; called in worker threads (it may look up names)."""
-        attrs = pyfuse3.EntryAttributes()
-        attrs.st_ino = self._inode(entry.id)  # generation: 0, pyfuse3's default
-        attrs.entry_timeout = self._settings.entry_timeout
-        attrs.attr_timeout = self._settings.attr_timeout
-        attrs.st_mode = pyfuse3.ModeT(entry.st_mode)
-        attrs.st_nlink = 2 if entry.is_dir() else 1
-        attrs.st_uid = self._ids.uid(entry.owner)
-        attrs.st_gid = self._ids.gid(entry.group)
-        attrs.st_rdev = entry.rdev
-        attrs.st_size = len(self._link_target(entry)) if entry.is_symlink() else entry.size
-        attrs.st_blksize = _BLOCK_SIZE
-        attrs.st_blocks = (entry.size + 511) // 512
-        attrs.st_atime_ns = entry.atime_ns
-        attrs.st_mtime_ns = entry.mtime_ns
-        attrs.st_ctime_ns = entry.ctime_ns
-        return attrs
+        return self._attributes_of((entry,))[0]
+
+    def _attributes_of(self, entries: Sequence[Stat]) -> list[pyfuse3.EntryAttributes]:
+        """The kernel's view of each of ``entries``, in worker threads (it may look up names).
+
+        Kept lean, as a directory fetched whole passes here: pyfuse3's
+        attributes start as a regular file with one link, no device and
+        generation 0, and only what differs is set.
+        """
+        entry_timeout, attr_timeout = self._settings.entry_timeout, self._settings.attr_timeout
+        uid, gid, root_id = self._ids.uid, self._ids.gid, self._root_id
+        shown = []
+        for entry in entries:
+            attrs = pyfuse3.EntryAttributes()
+            attrs.st_ino = pyfuse3.ROOT_INODE if entry.id == root_id else pyfuse3.InodeT(entry.id)
+            attrs.entry_timeout = entry_timeout
+            attrs.attr_timeout = attr_timeout
+            attrs.st_mode = pyfuse3.ModeT(entry.st_mode)
+            if entry.is_dir():
+                attrs.st_nlink = 2
+            attrs.st_uid = uid(entry.owner)
+            attrs.st_gid = gid(entry.group)
+            if entry.rdev:
+                attrs.st_rdev = entry.rdev
+            size = entry.size
+            attrs.st_size = len(self._link_target(entry)) if entry.is_symlink() else size
+            attrs.st_blksize = _BLOCK_SIZE
+            attrs.st_blocks = (size + 511) // 512
+            attrs.st_atime_ns = entry.atime_ns
+            attrs.st_mtime_ns = entry.mtime_ns
+            attrs.st_ctime_ns = entry.ctime_ns
+            shown.append(attrs)
+        return shown
 
     def _link_target(self, entry: Stat) -> bytes:
         """A link's target as seen through the mount.
@@ -267,7 +284,9 @@ class GridOperations(NamespaceChanges, Commits, ExtendedAttributes, pyfuse3.Oper
                 page = nodes.children(directory_id, after, _FETCH_PAGE)
             except PermissionDenied:
                 return None
-            children += [(e.id, e.name.encode("utf-8"), self._attributes(e)) for e in page]
+            ids = [e.id for e in page]
+            names = [e.name.encode("utf-8") for e in page]
+            children += zip(ids, names, self._attributes_of(page), strict=True)
             if len(page) < _FETCH_PAGE:
                 break
             if len(children) > self._directories.max_entries // 2:
@@ -356,7 +375,9 @@ class GridOperations(NamespaceChanges, Commits, ExtendedAttributes, pyfuse3.Oper
         if listed is None:
             generation = self._listings.generation(directory_id)
             page = nodes.list_page(directory_id, after, _READDIR_PAGE)
-            listed = [(e.name.encode("utf-8"), self._attributes(e), e.id) for e in page]
+            names = [e.name.encode("utf-8") for e in page]
+            ids = [e.id for e in page]
+            listed = list(zip(names, self._attributes_of(page), ids, strict=True))
             self._listings.put(
                 identity, directory_id, after, listed, len(listed), generation=generation
             )
