@@ -297,9 +297,10 @@ class ReplicaCalls(abc.ABC):
                 target_se,
                 surl,
                 reporting(read_ahead(chunks()), progress),
-                # The source is read once, summed by the SE's backend as it is sent.
+                # The source is read once, summed by the SE's backend as it is sent;
+                # a file that changes size meanwhile is no copy of anything.
                 expected_checksum=None,
-                expected_size=None,
+                expected_size=source_stat.st_size,
                 register=register,
                 cancel=self.cancel,
             )

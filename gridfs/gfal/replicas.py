@@ -357,7 +357,7 @@ class ReplicaAccess:
         sent = chunks if cancel is None else cancel.checked(chunks, surl)
         try:
             with contextlib.closing(chunks):
-                written = backend.write(turl, sent)
+                written = backend.write(turl, sent, size=expected_size)
         except StorageUnavailable:
             self.health.record_failure(se.name)
             raise

@@ -197,11 +197,13 @@ class StorageBackend(ABC):
         """Open the object for ranged reads."""
 
     @abstractmethod
-    def write(self, turl: str, chunks: Iterable[bytes]) -> WriteResult:
+    def write(self, turl: str, chunks: Iterable[bytes], *, size: int | None = None) -> WriteResult:
         """Store ``chunks`` as a new object at ``turl``, computing adler32 on the way.
 
-        Never replaces an existing object (:class:`AlreadyExists`). On any failure,
-        including one raised by ``chunks``, nothing is left at ``turl``.
+        ``size``, when known, is how many bytes ``chunks`` give: a protocol that
+        can announce the length does (chunks giving another number then fail
+        the write). Never replaces an existing object (:class:`AlreadyExists`).
+        On any failure, including one raised by ``chunks``, nothing is left at ``turl``.
         """
 
     def adopt(self, turl: str, path: str, *, summed: str | None = None) -> WriteResult | None:

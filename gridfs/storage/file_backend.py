@@ -153,7 +153,8 @@ class FileBackend(StorageBackend):
             os.close(fd)
             raise
 
-    def write(self, turl: str, chunks: Iterable[bytes]) -> WriteResult:
+    def write(self, turl: str, chunks: Iterable[bytes], *, size: int | None = None) -> WriteResult:
+        del size  # a file grows as it is written: nothing to announce
         path = turl_to_path(turl)
         directory, name = os.path.split(path)
         partial = os.path.join(directory, partial_upload_name(name))
@@ -164,7 +165,7 @@ class FileBackend(StorageBackend):
             with _mapped_errors(turl):
                 os.fchmod(fd, FILE_MODE)  # whatever the umask
             digest = Adler32()
-            size = 0
+            total = 0
             with _mapped_errors(turl):
                 for chunk in chunks:
                     digest.update(chunk)
@@ -172,7 +173,7 @@ class FileBackend(StorageBackend):
                     while view:
                         written = os.write(fd, view)
                         view = view[written:]
-                    size += len(chunk)
+                    total += len(chunk)
                 os.fsync(fd)
                 os.close(fd)
                 fd = -1
@@ -193,7 +194,7 @@ class FileBackend(StorageBackend):
         # (a re-read would only read the same page cache back).
         value = digest.hexdigest()
         return WriteResult(
-            size=size, checksum_type=DEFAULT_CHECKSUM, checksum=value, stored_checksum=value
+            size=total, checksum_type=DEFAULT_CHECKSUM, checksum=value, stored_checksum=value
         )
 
     def adopt(self, turl: str, path: str, *, summed: str | None = None) -> WriteResult | None:

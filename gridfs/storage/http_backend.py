@@ -341,24 +341,32 @@ class WebDAVBackend(StorageBackend):
     def open_reader(self, turl: str) -> RangeReader:
         return _WebDAVReader(self, turl, self.stat(turl).size)
 
-    def write(self, turl: str, chunks: Iterable[bytes]) -> WriteResult:
+    def write(self, turl: str, chunks: Iterable[bytes], *, size: int | None = None) -> WriteResult:
+        """PUT under a partial name, then MOVE into place.
+
+        With ``size`` the body goes with a Content-Length, not chunked: XrdHttp
+        (5.5) answers "Invalid chunked encoding" to a chunked body that does not
+        come in the same packet as the headers, that is to every streamed upload.
+        """
         url = _wire(turl)
         parts = urlsplit(url)
         directory, name = parts.path.rsplit("/", 1)
         partial = urlunsplit(parts._replace(path=f"{directory}/{partial_upload_name(name)}"))
         self._make_collections(turl, directory)
         digest = Adler32()
-        size = 0
+        total = 0
 
         def body() -> Iterator[bytes]:
-            nonlocal size
+            nonlocal total
             for chunk in chunks:
                 digest.update(chunk)
-                size += len(chunk)
+                total += len(chunk)
                 yield chunk
 
         try:
-            self._request("PUT", partial, "upload", content=body())
+            # httpx sends no Transfer-Encoding when it is given the length.
+            length = {} if size is None else {"Content-Length": str(size)}
+            self._request("PUT", partial, "upload", content=body(), headers=length)
             # MOVE with Overwrite: F is atomic and never replaces an existing replica.
             self._request(
                 "MOVE",
@@ -369,7 +377,7 @@ class WebDAVBackend(StorageBackend):
         except BaseException:
             self._remove_partial(turl, partial)
             raise
-        return WriteResult(size=size, checksum_type=DEFAULT_CHECKSUM, checksum=digest.hexdigest())
+        return WriteResult(size=total, checksum_type=DEFAULT_CHECKSUM, checksum=digest.hexdigest())
 
     def _remove_partial(self, turl: str, partial: str) -> None:
         """Delete an aborted upload's temporary object, best effort.

@@ -124,8 +124,8 @@ class RetryingBackend(StorageBackend):
         """One try at opening ``turl`` on ``inner``: a handle for a reader that retries."""
         return self._open().open_reader(turl)
 
-    def write(self, turl: str, chunks: Iterable[bytes]) -> WriteResult:
-        return self._open().write(turl, chunks)
+    def write(self, turl: str, chunks: Iterable[bytes], *, size: int | None = None) -> WriteResult:
+        return self._open().write(turl, chunks, size=size)
 
     def adopt(self, turl: str, path: str, *, summed: str | None = None) -> WriteResult | None:
         return self._open().adopt(turl, path, summed=summed)

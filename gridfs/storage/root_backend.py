@@ -408,7 +408,8 @@ class XRootDBackend(StorageBackend):
             raise
         return _XRootDReader(turl, handle, info.size, self._timeout)
 
-    def write(self, turl: str, chunks: Iterable[bytes]) -> WriteResult:
+    def write(self, turl: str, chunks: Iterable[bytes], *, size: int | None = None) -> WriteResult:
+        del size  # XRootD writes at offsets: the length is never announced
         fs, path = self._fs(turl)
         status, _ = fs.stat(path, timeout=self._timeout)
         if status.ok:
@@ -423,12 +424,12 @@ class XRootDBackend(StorageBackend):
             "create",
         )
         digest = Adler32()
-        size = 0
+        total = 0
         try:
             for chunk in chunks:
-                _check(handle.write(chunk, size, timeout=self._timeout), turl, "write")
+                _check(handle.write(chunk, total, timeout=self._timeout), turl, "write")
                 digest.update(chunk)
-                size += len(chunk)
+                total += len(chunk)
             _check(handle.close(timeout=self._timeout), turl, "close")
             _check(fs.mv(partial_path, path, timeout=self._timeout), turl, "move into place")
         except BaseException:
@@ -439,7 +440,7 @@ class XRootDBackend(StorageBackend):
             if not status.ok:
                 log.warning("a partial upload stays at %s: %s", partial, status.message.strip())
             raise
-        return WriteResult(size=size, checksum_type=DEFAULT_CHECKSUM, checksum=digest.hexdigest())
+        return WriteResult(size=total, checksum_type=DEFAULT_CHECKSUM, checksum=digest.hexdigest())
 
     def delete(self, turl: str) -> None:
         fs, path = self._fs(turl)
