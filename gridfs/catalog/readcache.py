@@ -64,6 +64,7 @@ class Reader:
         self._child = _child_sql(engine)
         self._convert = convert
         self.pid = os.getpid()
+        self.closed = False
         self._version: int | None = None
         # (identity, parts of a directory's LFN) -> its id: searchable all the way, and itself.
         self.directories: dict[tuple[Identity, tuple[str, ...]], int] = {}
@@ -119,6 +120,7 @@ class Reader:
 
     def close(self) -> None:
         """Close the connection (in the process that opened it only)."""
+        self.closed = True
         if self.pid == os.getpid():
             self._fairy.close()
 
@@ -168,8 +170,16 @@ class ReadCache:
         return reader
 
     def release(self, reader: Reader) -> None:
-        """Give back a reader from :meth:`acquire`."""
-        self._idle.append(reader)
+        """Give back a reader from :meth:`acquire` (one closed meanwhile is dropped)."""
+        if not reader.closed:
+            self._idle.append(reader)
+
+    def discard(self, reader: Reader) -> None:
+        """Close a reader from :meth:`acquire` that failed: it is not used again."""
+        with self._lock:
+            if reader in self._all:
+                self._all.remove(reader)
+        reader.close()
 
     def close(self) -> None:
         """Close every reader; a later call opens a new one."""

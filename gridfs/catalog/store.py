@@ -17,6 +17,7 @@ import functools
 import logging
 import posixpath
 import random
+import sqlite3
 import stat as _stat
 import time
 from collections import defaultdict
@@ -390,7 +391,7 @@ class CatalogStore:
 
         A directory on the way is resolved (and checked searchable) once per
         identity while the database is unchanged; the entry is then one probe
-        of the (parent_id, name) index on the thread's own connection, or none
+        of the (parent_id, name) index on a reader's connection, or none
         when read before. None for the root, a link to follow, any error on
         the way to the directory (the slow way reports it), inside a
         :meth:`transaction`, and where nothing is cached.
@@ -411,8 +412,15 @@ class CatalogStore:
                     return None
                 return found
             return None
+        except sqlite3.Error:
+            # A busy, broken or closed reader: the slow way answers, or reports the
+            # error as the catalog's own.
+            self.read_cache.discard(reader)
+            reader = None
+            return None
         finally:
-            self.read_cache.release(reader)
+            if reader is not None:
+                self.read_cache.release(reader)
 
     def _cached_entry(self, reader: Reader, parts: tuple[str, ...], lfn: str) -> Stat | None:
         """The entry at ``parts`` through ``reader``; None if the way there is not searchable."""

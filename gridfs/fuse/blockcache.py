@@ -257,7 +257,7 @@ class BlockCache:
                 return
             name = _name(key, index)
             with self._lock:
-                if name in self._index or name in self._fetching:
+                if name in self._index or name in self._fetching or name in self._recent:
                     continue
                 future: Future[bytes] = Future()
                 self._fetching[name] = future

@@ -663,6 +663,7 @@ class GridOperations(NamespaceChanges, Commits, ExtendedAttributes, pyfuse3.Oper
         if isinstance(opened, WriteFile) and self._writers.get(opened.entry.id) is opened:
             del self._writers[opened.entry.id]
             self._changed(opened.entry.parent_id)  # a new file never stored is gone
-        # A stored file's close has nothing left to wait for: done here, without a hop.
+        # A file whose staging copy the SE took over has nothing left to wait for
+        # at close: done here, without a hop.
         if not (isinstance(opened, WriteFile) and opened.close_now()):
             await self._run(opened.close)

@@ -24,7 +24,11 @@ __all__ = ["WriteFile"]
 
 
 class WriteFile:
-    """One open of a file for writing (``O_WRONLY`` or ``O_RDWR``). Call it in worker threads."""
+    """One open of a file for writing (``O_WRONLY`` or ``O_RDWR``).
+
+    Call it in worker threads, but for the ``*_now`` methods, which an event
+    loop may call: they do nothing and say so where they would wait.
+    """
 
     def __init__(
         self, staged: StagedFile, *, append: bool = False, opener: int | None = None, since: int = 0

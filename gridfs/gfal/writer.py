@@ -446,13 +446,14 @@ class StagedFile:
         """:meth:`close` if that waits for nothing, else ``False`` and nothing is done.
 
         It would wait to unregister a file this open created and never
-        stored (a catalog call), or for another call that holds the file.
-        An event loop may call this itself.
+        stored (a catalog call), to remove a staging file the SE did not take
+        over (unlinking gigabytes frees their extents), or for another call
+        that holds the file. An event loop may call this itself.
         """
         if not self._lock.acquire(blocking=False):
             return False
         try:
-            if self._created:
+            if self._created or self._fd not in (None, _NOT_YET):
                 return False
             self.close()
             return True

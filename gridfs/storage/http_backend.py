@@ -361,7 +361,17 @@ class WebDAVBackend(StorageBackend):
             for chunk in chunks:
                 digest.update(chunk)
                 total += len(chunk)
+                if size is not None and total > size:
+                    break
                 yield chunk
+            # The source's fault, not the server's: said before httpx calls it a
+            # protocol error (which would count against the SE's health).
+            if size is not None and total != size:
+                raise GridError(
+                    f"{turl}: upload: the source changed size while it was sent "
+                    f"({size} bytes expected)",
+                    turl,
+                )
 
         try:
             # httpx sends no Transfer-Encoding when it is given the length.

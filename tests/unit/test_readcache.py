@@ -197,3 +197,25 @@ def test_threads_that_end_leave_no_connection_open(tmp_path) -> None:
     gc.collect()
     assert len(os.listdir("/proc/self/fd")) < before + 10
     catalog.close()
+
+
+def test_readers_closed_while_in_use_are_not_used_again(tmp_path) -> None:
+    """A reader closed under a call (the cache closed meanwhile) never serves another."""
+    catalog = Catalog.from_url(f"sqlite:///{tmp_path / 'c.db'}", SUPERUSER, create=True)
+    catalog.mkdir("/data")
+    catalog.add_file("/data/f", size=1)
+    cache = catalog.store.read_cache
+    reader = cache.acquire()
+    assert reader is not None
+    cache.close()  # while a call holds the reader
+    cache.release(reader)
+    for _ in range(3):
+        assert catalog.stat("/data/f").size == 1
+    broken = cache.acquire()
+    assert broken is not None
+    assert broken is not reader
+    broken._fairy.close()  # its connection breaks unseen: the slow way answers, once
+    cache.release(broken)
+    assert catalog.stat("/data/f").size == 1
+    assert cache.acquire() is not broken
+    catalog.close()

@@ -546,3 +546,15 @@ def test_a_query_beyond_the_database_limits_fails_in_one_line(
 
 def _fewer_sqlite_parameters(connection: sqlite3.Connection, _: object) -> None:
     connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
+
+
+def test_add_entry_refuses_values_on_a_file_it_makes_read_only(
+    meta: Metadata, catalog: Catalog
+) -> None:
+    # Values need write permission on the new file, as setattr does, whichever path runs.
+    lfn = f"{MOVIES}/read-only.mpg"
+    with pytest.raises(PermissionDenied):
+        meta.add_entry(lfn, {"Runtime": 1}, mode=0o444)
+    with pytest.raises(NotFound):
+        catalog.stat(lfn)
+    assert meta.add_entry(lfn, {}, mode=0o444).mode == 0o444
