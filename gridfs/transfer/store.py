@@ -395,7 +395,11 @@ class TransferStore:
                 outbound[source] += count
             claims: list[Claim] = []
             for (source, dest), waiting in self._due(session, now).items():
-                link = links[(source, dest)]
+                link = links.get((source, dest))
+                if link is None:
+                    # Submitted after the links were read (PostgreSQL reads each
+                    # statement's own snapshot): its link is there next round.
+                    continue
                 busy = sum(c for (s, d, _), c in running.items() if (s, d) == (source, dest))
                 unlimited = free  # an SE without a limit of its own
                 room = min(
