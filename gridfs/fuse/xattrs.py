@@ -75,11 +75,7 @@ class ExtendedAttributes(OperationHooks):
         self, inode: pyfuse3.InodeT, name: bytes, value: bytes, ctx: pyfuse3.RequestContext
     ) -> None:
         self._writable()
-        if name.startswith(_KERNEL_NAMESPACES):
-            raise pyfuse3.FUSEError(errno.ENOTSUP)
-        if name == REPLICA_XATTR:
-            raise pyfuse3.FUSEError(errno.EPERM)
-        text = _xattr_name(name)
+        text = _changeable_name(name)
         entry_id = self._entry_id(inode)
         await self._as(ctx, lambda nodes: nodes.setxattr(entry_id, text, value))
 
@@ -88,13 +84,18 @@ class ExtendedAttributes(OperationHooks):
         self, inode: pyfuse3.InodeT, name: bytes, ctx: pyfuse3.RequestContext
     ) -> None:
         self._writable()
-        if name.startswith(_KERNEL_NAMESPACES):
-            raise pyfuse3.FUSEError(errno.ENOTSUP)
-        if name == REPLICA_XATTR:
-            raise pyfuse3.FUSEError(errno.EPERM)
-        text = _xattr_name(name)
+        text = _changeable_name(name)
         entry_id = self._entry_id(inode)
         await self._as(ctx, lambda nodes: nodes.removexattr(entry_id, text))
+
+
+def _changeable_name(name: bytes) -> str:
+    """The text of an attribute name a caller may set or remove; else the errno why not."""
+    if name.startswith(_KERNEL_NAMESPACES):
+        raise pyfuse3.FUSEError(errno.ENOTSUP)
+    if name == REPLICA_XATTR:
+        raise pyfuse3.FUSEError(errno.EPERM)
+    return _xattr_name(name)
 
 
 def _xattr_name(name: bytes) -> str:
