@@ -42,6 +42,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from harness import use_this_tree
+
 MIB = 1 << 20
 GRIDFS = str(Path(sys.executable).with_name("gridfs"))
 LFN = "/grid/bench/big.dat"
@@ -116,7 +118,6 @@ def mount_rate(config: Path, work: Path, size: int) -> float:
 
 def setup(work: Path, size_mib: int) -> tuple[object, dict[str, Path], str, str]:
     """The server, the two configurations, and the root:// and http:// URLs of the file."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from gridfs.config import load_config  # noqa: PLC0415
     from gridfs.gfal import Grid  # noqa: PLC0415
     from gridfs.storage import resolve_turl  # noqa: PLC0415
@@ -184,6 +185,7 @@ def main() -> int:
     if shutil.which("xrdcp") is None:
         parser.error("xrdcp is missing: apt install xrootd-client (make system-deps)")
     davix = shutil.which("davix-get")
+    use_this_tree()  # the mounts too: the virtualenv's gridfs may be another worktree's
     size = args.size_mib * MIB
     work = Path(tempfile.mkdtemp(prefix="gridfs-remote-reads-"))
     rates: dict[str, list[float]] = {}
