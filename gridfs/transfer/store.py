@@ -25,42 +25,39 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import ColumnElement, Engine, and_, delete, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from gridfs.catalog.engine import database_errors, open_catalog_engine
 from gridfs.errors import InvalidArgument, NotFound
 from gridfs.gfal.services import is_service_url
-from gridfs.transfer.models import (
-    AttemptModel,
-    DecisionModel,
-    FileModel,
-    JobModel,
-    LinkModel,
-    TombstoneModel,
+from gridfs.transfer.link_calls import LinkCalls
+from gridfs.transfer.loads import (
+    RUNNING_STATES,
+    WAITING_STATES,
+    due_per_link,
+    is_due,
+    links_in_use,
+    running_per_link,
 )
-from gridfs.transfer.optimizer import Decision, LinkSample, OptimizerSettings, decide
+from gridfs.transfer.models import AttemptModel, FileModel, JobModel
 from gridfs.transfer.records import (
     AttemptRecord,
     Claim,
-    DecisionRecord,
     FileRecord,
     JobRecord,
-    LinkRecord,
     NewFile,
     NewJob,
-    Tombstone,
 )
 from gridfs.transfer.settings import TransferSettings
 from gridfs.transfer.shares import share_out
-from gridfs.transfer.states import TERMINAL, WAITING, FileState, JobState, job_state
+from gridfs.transfer.states import TERMINAL, FileState, JobState, job_state
+from gridfs.transfer.tombstones import TombstoneCalls
 
 __all__ = ["TransferStore"]
 
 _CLAIM_LOCK = 0x6674730A  # "fts\n": the advisory lock the claims' counting runs under
 _SUBMIT_LOCK = 0x66747353  # "ftsS": the one that submissions looking for leaders take
-_RUNNING = (FileState.ACTIVE.value, FileState.STAGING.value)
-_WAITING = tuple(state.value for state in WAITING)
 _ENDED = tuple(state.value for state in TERMINAL)
 
 
@@ -84,7 +81,7 @@ def _file_record(row: FileModel) -> FileRecord:
     )
 
 
-class TransferStore:
+class TransferStore(TombstoneCalls, LinkCalls):
     """The transfer tables of one catalog database; thread-safe (a session per call)."""
 
     def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time) -> None:
@@ -191,7 +188,7 @@ class TransferStore:
                 select(FileModel.guid, FileModel.dest_se, FileModel.id)
                 .where(
                     FileModel.guid.in_(guids[start : start + 1000]),
-                    FileModel.state.in_(_WAITING),
+                    FileModel.state.in_(WAITING_STATES),
                     FileModel.follows.is_(None),
                 )
                 .order_by(FileModel.id)
@@ -321,7 +318,7 @@ class TransferStore:
             self._require_job(session, job_id)
             result = session.execute(
                 update(FileModel)
-                .where(FileModel.job_id == job_id, FileModel.state.in_(_WAITING))
+                .where(FileModel.job_id == job_id, FileModel.state.in_(WAITING_STATES))
                 .values(
                     state=FileState.CANCELED.value,
                     reason="canceled by the user",
@@ -386,15 +383,15 @@ class TransferStore:
             self._lock_claims(session)
             self._expire_jobs(session, now)
             self._settle_followers(session, now)
-            running = self._running(session, now)
-            links = self._links(session, now, settings.optimizer)
+            running = running_per_link(session, now)
+            links = links_in_use(session, now, settings.optimizer)
             inbound: dict[str, int] = defaultdict(int)
             outbound: dict[str, int] = defaultdict(int)
             for (source, dest, _), count in running.items():
                 inbound[dest] += count
                 outbound[source] += count
             claims: list[Claim] = []
-            for (source, dest), waiting in self._due(session, now).items():
+            for (source, dest), waiting in due_per_link(session, now).items():
                 link = links.get((source, dest))
                 if link is None:
                     # Submitted after the links were read (PostgreSQL reads each
@@ -428,69 +425,6 @@ class TransferStore:
                     break
             return claims
 
-    @staticmethod
-    def _is_due(now: float) -> ColumnElement[bool]:
-        return or_(
-            and_(
-                FileModel.state == FileState.SUBMITTED.value,
-                FileModel.not_before <= now,
-                FileModel.follows.is_(None),
-            ),
-            and_(FileModel.state.in_(_RUNNING), FileModel.lease_expiry < now),
-        )
-
-    def _due(self, session: Session, now: float) -> dict[tuple[str, str], dict[str, int]]:
-        """Files whose turn has come, per link and activity."""
-        due: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
-        query = (
-            select(FileModel.source_se, FileModel.dest_se, FileModel.activity, func.count())
-            .where(self._is_due(now))
-            .group_by(FileModel.source_se, FileModel.dest_se, FileModel.activity)
-        )
-        for source, dest, activity, count in session.execute(query):
-            due[(source, dest)][activity] = count
-        return due
-
-    @staticmethod
-    def _running(session: Session, now: float) -> dict[tuple[str, str, str], int]:
-        """Files being copied under a live lease, per link and activity.
-
-        Files staging from tape use no stream of their link: once staged they
-        are queued again, and take one when the link has room.
-        """
-        query = (
-            select(FileModel.source_se, FileModel.dest_se, FileModel.activity, func.count())
-            .where(FileModel.state == FileState.ACTIVE.value, FileModel.lease_expiry >= now)
-            .group_by(FileModel.source_se, FileModel.dest_se, FileModel.activity)
-        )
-        return {(s, d, a): count for s, d, a, count in session.execute(query)}
-
-    @staticmethod
-    def _links(
-        session: Session, now: float, settings: OptimizerSettings
-    ) -> dict[tuple[str, str], LinkModel]:
-        """Every link with files waiting or running, made at its start concurrency if new."""
-        links = {(r.source_se, r.dest_se): r for r in session.scalars(select(LinkModel))}
-        used = session.execute(
-            select(FileModel.source_se, FileModel.dest_se)
-            .where(FileModel.state.in_(_WAITING))
-            .distinct()
-        )
-        for source, dest in used:
-            if (source, dest) not in links:
-                link = LinkModel(
-                    source_se=source,
-                    dest_se=dest,
-                    concurrency=settings.start_streams,
-                    ema=None,
-                    ramping=True,
-                    decided=now,
-                )
-                session.add(link)
-                links[(source, dest)] = link
-        session.flush()
-        return links
-
     def _take(
         self,
         session: Session,
@@ -510,7 +444,7 @@ class TransferStore:
                 FileModel.source_se == source,
                 FileModel.dest_se == dest,
                 FileModel.activity == activity,
-                self._is_due(now),
+                is_due(now),
             )
             .order_by(FileModel.priority.desc(), FileModel.id)
             .limit(count)
@@ -574,7 +508,7 @@ class TransferStore:
         return and_(
             FileModel.id == file_id,
             FileModel.lease_owner == agent,
-            FileModel.state.in_(_RUNNING),
+            FileModel.state.in_(RUNNING_STATES),
             FileModel.lease_expiry >= now,
         )
 
@@ -603,7 +537,7 @@ class TransferStore:
             owned = and_(
                 FileModel.id.in_(ids),
                 FileModel.lease_owner == agent,
-                FileModel.state.in_(_RUNNING),
+                FileModel.state.in_(RUNNING_STATES),
                 FileModel.lease_expiry >= now,
             )
             session.execute(
@@ -697,7 +631,7 @@ class TransferStore:
             mine = and_(
                 FileModel.id == claim.id,
                 FileModel.lease_owner == agent,
-                FileModel.state.in_((*_RUNNING, FileState.CANCELED.value)),
+                FileModel.state.in_((*RUNNING_STATES, FileState.CANCELED.value)),
             )
             values: dict[str, object] = {
                 "lease_owner": None,
@@ -800,221 +734,9 @@ class TransferStore:
                 .execution_options(synchronize_session=False)
             )
 
-    # -- tombstones -------------------------------------------------------------
-
-    def add_tombstone(self, claim: Claim, surl: str, keep_s: float) -> int:
-        """Record the STALE entry about to be registered at ``surl``, to sweep in ``keep_s``.
-
-        Recorded *before* it is registered: an agent that dies in between
-        leaves a record of nothing, which the sweep drops, never an entry
-        that nobody sweeps.
-        """
-        now = self._clock()
-        with self._session(write=True) as session:
-            row = TombstoneModel(
-                file_id=claim.id,
-                guid=claim.guid,
-                lfn=claim.lfn,
-                dest_se=claim.dest_se,
-                surl=surl,
-                submitter=claim.submitter,
-                groups=",".join(claim.groups),
-                made=now,
-                sweep_at=now + keep_s,
-            )
-            session.add(row)
-            session.flush()
-            return row.id
-
-    def due_tombstones(self, retry_s: float, limit: int = 100) -> list[Tombstone]:
-        """Tombstones due to be swept, each put off by ``retry_s`` (if its sweep fails).
-
-        The caller sweeps each, then calls :meth:`drop_tombstone`; one whose
-        sweeper died comes due again. On PostgreSQL the rows are taken ``FOR
-        UPDATE SKIP LOCKED``: agents sweeping at once take different ones.
-        """
-        now = self._clock()
-        with self._session(write=True) as session:
-            query = (
-                select(TombstoneModel)
-                .where(TombstoneModel.sweep_at <= now)
-                .order_by(TombstoneModel.sweep_at)
-                .limit(limit)
-            )
-            if self._postgresql:
-                query = query.with_for_update(skip_locked=True)
-            found = []
-            for row in session.scalars(query):
-                row.sweep_at = now + retry_s
-                found.append(
-                    Tombstone(
-                        id=row.id,
-                        guid=row.guid,
-                        lfn=row.lfn,
-                        dest_se=row.dest_se,
-                        surl=row.surl,
-                        submitter=row.submitter,
-                        groups=tuple(g for g in row.groups.split(",") if g),
-                    )
-                )
-            return found
-
-    def drop_tombstone(self, tombstone_id: int) -> None:
-        """Forget a tombstone: swept, or its STALE entry never registered."""
-        with self._session(write=True) as session:
-            session.execute(
-                delete(TombstoneModel)
-                .where(TombstoneModel.id == tombstone_id)
-                .execution_options(synchronize_session=False)
-            )
-
-    def tombstones(self) -> int:
-        """How many tombstones wait to be swept."""
-        with self._session() as session:
-            return int(session.scalar(select(func.count()).select_from(TombstoneModel)) or 0)
-
     def pending(self) -> int:
         """Files not done yet, in every job."""
         with self._session() as session:
             return int(
-                session.scalar(select(func.count()).where(FileModel.state.in_(_WAITING))) or 0
+                session.scalar(select(func.count()).where(FileModel.state.in_(WAITING_STATES))) or 0
             )
-
-    # -- the optimizer --------------------------------------------------------
-
-    def optimize(self, settings: TransferSettings) -> list[tuple[str, str, Decision]]:
-        """Decide every link due (its interval past since its last decision); the decisions."""
-        now = self._clock()
-        if now < self._next_decision:
-            return []  # no link can be due yet: not even a read
-        made = []
-        with self._session() as session:
-            oldest = session.scalar(select(func.min(LinkModel.decided)))
-        # A link made from now on is decided first an interval after it is made.
-        self._next_decision = (now if oldest is None else oldest) + settings.interval_s
-        if now < self._next_decision:
-            return []  # the usual case: a read, no write lock
-        with self._session(write=True) as session:
-            self._lock_claims(session)
-            due = list(
-                session.scalars(
-                    select(LinkModel).where(LinkModel.decided <= now - settings.interval_s)
-                )
-            )
-            if not due:
-                return []
-            running = self._running(session, now)
-            waiting = self._due(session, now)
-            for link in due:
-                key = (link.source_se, link.dest_se)
-                sample = self._sample(session, link, now, running, waiting.get(key, {}))
-                decision = decide(sample, settings.optimizer)
-                session.add(
-                    DecisionModel(
-                        source_se=link.source_se,
-                        dest_se=link.dest_se,
-                        at=now,
-                        old_concurrency=link.concurrency,
-                        new_concurrency=decision.concurrency,
-                        throughput=sample.throughput,
-                        ema=decision.ema,
-                        success_rate=decision.success_rate,
-                        queued=sample.queued,
-                        active=sample.active,
-                        reason=decision.reason,
-                    )
-                )
-                link.concurrency = decision.concurrency
-                link.ema = decision.ema
-                link.ramping = decision.ramping
-                link.decided = now
-                made.append((link.source_se, link.dest_se, decision))
-        return made
-
-    @staticmethod
-    def _sample(
-        session: Session,
-        link: LinkModel,
-        now: float,
-        running: dict[tuple[str, str, str], int],
-        waiting: dict[str, int],
-    ) -> LinkSample:
-        window = select(
-            func.count().filter(AttemptModel.ok),
-            func.count().filter(~AttemptModel.ok & AttemptModel.recoverable),
-            func.coalesce(func.sum(AttemptModel.bytes).filter(AttemptModel.ok), 0),
-        ).where(
-            AttemptModel.source_se == link.source_se,
-            AttemptModel.dest_se == link.dest_se,
-            AttemptModel.ended > link.decided,
-        )
-        successes, failures, moved = session.execute(window).one()
-        elapsed = max(now - link.decided, 1e-3)
-        active = sum(
-            c for (s, d, _), c in running.items() if (s, d) == (link.source_se, link.dest_se)
-        )
-        last = session.scalar(
-            select(DecisionModel.throughput)
-            .where(
-                DecisionModel.source_se == link.source_se,
-                DecisionModel.dest_se == link.dest_se,
-            )
-            .order_by(DecisionModel.id.desc())
-            .limit(1)
-        )
-        return LinkSample(
-            concurrency=link.concurrency,
-            ema=link.ema,
-            ramping=link.ramping,
-            last_throughput=last,
-            throughput=float(moved) / elapsed if successes else None,
-            successes=successes,
-            recoverable_failures=failures,
-            queued=sum(waiting.values()),
-            active=active,
-        )
-
-    def links(self, decisions: int = 5) -> list[LinkRecord]:
-        """Every link with its concurrency, its load and its latest ``decisions``."""
-        now = self._clock()
-        with self._session() as session:
-            running = self._running(session, now)
-            waiting = self._due(session, now)
-            records = []
-            for link in session.scalars(
-                select(LinkModel).order_by(LinkModel.source_se, LinkModel.dest_se)
-            ):
-                key = (link.source_se, link.dest_se)
-                latest = session.scalars(
-                    select(DecisionModel)
-                    .where(
-                        DecisionModel.source_se == link.source_se,
-                        DecisionModel.dest_se == link.dest_se,
-                    )
-                    .order_by(DecisionModel.at.desc(), DecisionModel.id.desc())
-                    .limit(decisions)
-                )
-                records.append(
-                    LinkRecord(
-                        source_se=link.source_se,
-                        dest_se=link.dest_se,
-                        concurrency=link.concurrency,
-                        ema=link.ema,
-                        ramping=link.ramping,
-                        active=sum(c for (s, d, _), c in running.items() if (s, d) == key),
-                        queued=sum(waiting.get(key, {}).values()),
-                        decisions=tuple(
-                            DecisionRecord(
-                                at=d.at,
-                                old_concurrency=d.old_concurrency,
-                                new_concurrency=d.new_concurrency,
-                                throughput=d.throughput,
-                                ema=d.ema,
-                                success_rate=d.success_rate,
-                                reason=d.reason,
-                            )
-                            for d in latest
-                        ),
-                    )
-                )
-            return records
