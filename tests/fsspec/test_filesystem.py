@@ -13,9 +13,11 @@ from fsspec.callbacks import Callback
 
 from gridfs.catalog import SUPERUSER, FileStatus
 from gridfs.config import load_config
+from gridfs.errors import NoReplicaAvailable
 from gridfs.fsspec import GridFileSystem
 from gridfs.gfal import Grid
 from gridfs.gfal.readahead import COPY_CHUNK
+from gridfs.storage import RequestState
 from tests.conftest import create_catalog
 from tests.fsspec.conftest import VO
 
@@ -237,3 +239,32 @@ def test_progress_moves_within_one_file(grid_fs: GridFileSystem, home: str, tmp_
     for progress in (up, down):
         assert progress.sizes == [len(DATA)]
         assert progress.values == [0, COPY_CHUNK, len(DATA)]  # set_size shows 0
+
+
+def test_a_file_on_tape_reads_as_gridfs_open_reads_it(tmp_path: Path) -> None:
+    """grid:// on a nearline replica: refused with gridfs.open's error until brought online."""
+    config = tmp_path / "grid.toml"
+    config.write_text(
+        '[catalog]\nurl = "sqlite:///catalog.db"\n[identity]\nsuperuser = true\n'
+        '[site]\nname = "cern"\n[storage]\ndefault_se = "cern-tape"\n'
+        '[se.cern-tape]\nsite = "cern"\nroot = "tape-se/disk"\ntape = "tape-se/tape"\n'
+        "stage_delay = 0.2\n"
+    )
+    create_catalog(config)
+    fs = GridFileSystem(str(config), skip_instance_cache=True)
+    try:
+        fs.pipe_file("/grid/run1.raw", DATA)
+        fs.grid.release("/grid/run1.raw")  # only the tape copy is left
+        with pytest.raises(NoReplicaAvailable, match="bring it online first") as refused:
+            fs.cat_file("/grid/run1.raw")
+        with pytest.raises(NoReplicaAvailable) as opened:
+            fs.grid.open("/grid/run1.raw")
+        assert str(refused.value) == str(opened.value)
+        request = fs.grid.bring_online("/grid/run1.raw", pin_lifetime_s=600)
+        assert request is not None
+        assert request.wait(30) is RequestState.DONE
+        assert fs.cat_file("/grid/run1.raw", 100, 200) == DATA[100:200]
+        with fs.open("/grid/run1.raw") as stream:
+            assert stream.read() == DATA
+    finally:
+        fs.grid.close()
