@@ -119,6 +119,30 @@ class Stager:
             return Locality.ONLINE_AND_NEARLINE if on_disk else Locality.NEARLINE
         return Locality.ONLINE if on_disk else Locality.UNAVAILABLE
 
+    def holds(self, se: StorageElement, surl: str) -> bool:
+        """Whether nearline ``se`` holds ``surl``, on tape or on disk; never stages.
+
+        False only when both areas answer that it is absent. Unlike
+        :meth:`locality`, which reads what it cannot see as UNAVAILABLE, a look
+        that fails (an area not there, as an unmounted tape library's, or not
+        readable) raises: callers that remove what is absent must not take
+        "cannot see" for "gone".
+        """
+        disk, tape = _paths(se, surl)
+        for area in (se.protocols["file"], se.tape):
+            assert area is not None  # _paths has refused an SE without a tape area
+            if not Path(turl_to_path(area)).is_dir():
+                raise GridError(f"cannot look in {se.name}'s area {area}: not there", surl)
+        for path in (tape, disk):
+            try:
+                path.stat()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise from_os_error(exc, str(path)) from exc
+            return True
+        return False
+
     def migrate(self, se: StorageElement, surl: str) -> None:
         """Copy a new replica from the disk area to tape (the SE's migration)."""
         disk, tape = _paths(se, surl)

@@ -527,11 +527,15 @@ class Agent:
 
     @staticmethod
     def _stored(grid: Grid, se_name: str, surl: str) -> bool:
-        """Whether the SE holds an object at ``surl`` (a tape SE: on tape or on disk)."""
+        """Whether the SE holds an object at ``surl`` (a tape SE: on tape or on disk).
+
+        False only on a positive answer that nothing is there; a look that
+        fails raises, and the caller keeps what it would have removed.
+        """
         storage = grid.storage
         se = storage.ses.get(se_name)
         if se.nearline:
-            return storage.stager.locality(se, surl) is not Locality.UNAVAILABLE
+            return storage.stager.holds(se, surl)
         turl = resolve_turl(surl, se, storage.protocols)
         try:
             storage.backend(turl).stat(turl)

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from gridfs.config import load_config
-from gridfs.errors import NoReplicaAvailable
+from gridfs.errors import GridError, NoReplicaAvailable
 from gridfs.gfal import Grid
 from gridfs.storage import Locality, RequestState
+from gridfs.storage.file_backend import turl_to_path
 from tests.conftest import make_vo
 
 DELAY = 0.5
@@ -99,3 +100,22 @@ def test_turls_and_expired_pins(tape_grid: Grid, make_file) -> None:
     assert request_b is not None
     assert tape_grid.locality("/grid/a") == {surl_a: Locality.NEARLINE}
     assert request_b.wait(30) is RequestState.DONE
+
+
+def test_holds_is_false_only_when_both_areas_say_absent(tape_grid: Grid, make_file) -> None:
+    """What the transfer agents' sweeps ask before unregistering: "cannot see" is not "gone"."""
+    tape_grid.cr(make_file("run2.raw", 1000), "/grid/run2.raw")
+    (surl,) = tape_grid.lr("/grid/run2.raw")
+    se, stager = tape_grid.ses.get("cern-tape"), tape_grid.storage.stager
+    assert stager.holds(se, surl)
+    tape_grid.release("/grid/run2.raw")
+    assert stager.holds(se, surl)  # on tape only
+    assert se.tape is not None
+    library = Path(turl_to_path(se.tape))
+    library.rename(library.with_name("away"))  # the tape library unmounted
+    assert stager.locality(se, surl) is Locality.UNAVAILABLE
+    with pytest.raises(GridError, match="cannot look in cern-tape's area"):
+        stager.holds(se, surl)
+    library.with_name("away").rename(library)
+    stager.purge(se, surl)
+    assert not stager.holds(se, surl)
