@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from gridfs.config import Config, load_config
 from gridfs.errors import IsADirectory, NotPermitted, UnknownSE
@@ -21,6 +22,7 @@ from gridfs.gfal import Grid, Identity, Locality
 from gridfs.storage import resolve_turl
 from gridfs.storage.file_backend import turl_to_path
 from gridfs.transfer import Agent, FileState, JobState, Submission, Transfers, TransferStore
+from gridfs.transfer import store as store_module
 from tests.conftest import make_vo
 from tests.transfer.conftest import FAST, VO
 
@@ -187,6 +189,36 @@ def test_two_agents_share_the_work_and_no_file_is_done_twice(
     assert sum(a.summary.ended[FileState.FINISHED] for a in agents) == 24
     assert all(len(replicas_on(tgrid, lfn, "infn-se")) == 1 for lfn in lfns)
     assert all(f.attempts == 1 for f in transfers.status(job).files)
+
+
+@pytest.mark.parametrize("catalog_url", ["postgresql"], indirect=True)
+def test_a_file_submitted_between_the_claims_reads_waits_for_the_next_claim(
+    transfers: Transfers, put, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL gives each statement its own snapshot: a claim may count a due file on a
+    link it did not read (submitted after its read of the links). That file waits for the
+    next claim; the claim takes the rest. On SQLite BEGIN IMMEDIATE rules this out."""
+    first = transfers.submit([put("first")], Submission(("infn-se",)))
+    counted = store_module.due_per_link
+    raced: list[int] = []
+
+    def submit_then_count(session: Session, now: float) -> dict[tuple[str, str], dict[str, int]]:
+        if not raced:  # another submitter commits between the claim's two reads
+            raced.append(transfers.submit([put("raced", se="ral-se")], Submission(("infn-se",))))
+        return counted(session, now)
+
+    monkeypatch.setattr(store_module, "due_per_link", submit_then_count)
+    # The claims' clock is ahead, or the raced file would not be due yet when counted.
+    claims = TransferStore(transfers.store.engine, clock=lambda: time.time() + 60)
+    claimed = claims.claim("agent", 10, FAST)
+    assert [c.lfn for c in claimed] == [f"{VO}/first"]
+    monkeypatch.undo()
+    (again,) = claims.claim("agent", 10, FAST)
+    assert again.lfn == f"{VO}/raced"
+    assert [transfers.status(job).files[0].state for job in (first, *raced)] == [
+        FileState.ACTIVE,
+        FileState.ACTIVE,
+    ]
 
 
 @pytest.fixture
