@@ -45,13 +45,15 @@ def put(grid: Grid, make_file, lfn: str, size: int, *, seed: int, far: bool) -> 
     return source.read_bytes()
 
 
-def _stored_blocks(cache: Path, count: int) -> list[Path]:
-    """The block files once ``count`` are stored: writer threads store them after the read."""
+def _stored(cache: Path, contents: list[bytes]) -> list[bytes]:
+    """The cache's files of blocks once they hold ``contents``: writer threads store them later.
+
+    One sparse file per remote file; bytes not stored yet read as zeros.
+    """
     deadline = time.monotonic() + 10
     while True:
-        names = sorted(cache.iterdir())
-        stored = [path for path in names if not path.name.startswith(".partial-")]
-        if (len(stored) >= count and len(stored) == len(names)) or time.monotonic() > deadline:
+        stored = sorted(path.read_bytes() for path in cache.glob("*.blocks"))
+        if stored == sorted(contents) or time.monotonic() > deadline:
             return stored
         time.sleep(0.01)
 
@@ -67,8 +69,7 @@ def test_remote_reads_go_through_the_block_cache(
     with mounted(config, tmp_path / "mnt", tmp_path / "mount.log", *options) as target:
         path = target / "gilda" / "remote.dat"
         assert path.read_bytes() == data
-        blocks = _stored_blocks(cache, 6)  # five whole MiB blocks and the tail
-        assert sum(block.stat().st_size for block in blocks) == len(data)
+        assert _stored(cache, [data]) == [data]  # five whole MiB blocks and the tail
         with path.open("rb") as stream:
             os.posix_fadvise(stream.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
             private_xrootd.kill()
@@ -79,7 +80,7 @@ def test_remote_reads_go_through_the_block_cache(
             finally:
                 private_xrootd.restart()
     # The blocks outlive the mount, for the next one.
-    assert len(list(cache.iterdir())) == 6
+    assert [path.read_bytes() for path in cache.glob("*.blocks")] == [data]
 
 
 @pytest.mark.expect_warnings
@@ -162,6 +163,4 @@ def test_webdav_and_xrdhttp_replicas_read_through_the_block_cache(
     with mounted(config, tmp_path / "mnt", tmp_path / "mount.log", *options) as target:
         for se, data in contents.items():
             assert (target / "gilda" / f"{se}.dat").read_bytes() == data
-    blocks = sorted(cache.iterdir())
-    assert len(blocks) == 10 + 41
-    assert sum(block.stat().st_size for block in blocks) == sum(sizes.values())
+    assert _stored(cache, list(contents.values())) == sorted(contents.values())

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import random
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +16,7 @@ import pytest
 
 pytest.importorskip("pyfuse3")
 
+from gridfs.fuse import blockcache
 from gridfs.fuse.blockcache import BlockCache
 
 BLOCK = 1024
@@ -73,19 +77,95 @@ def test_reads_across_blocks_fetch_each_block_once(
         cache.close()
 
 
-def test_blocks_outlive_the_cache_object_and_partial_ones_are_dropped(
+def test_blocks_outlive_the_cache_object_and_other_files_are_dropped(
     tmp_path: Path, data: bytes, source: Source
 ) -> None:
     cache = cache_in(tmp_path)
     cache.read("k", 0, 3 * BLOCK, len(data), source)
     cache.close()
-    (tmp_path / "cache" / ".partial-k-7-123").write_bytes(b"half a block")
+    assert not (tmp_path / "cache" / "unsynced").exists()  # close synced what it wrote
+    # An older layout's block files, and a map without its data.
+    for name in (".partial-k-7-123", "k-7", "j.map"):
+        (tmp_path / "cache" / name).write_bytes(b"half a block")
     again = cache_in(tmp_path)
     try:
         source.fail = OSError("the server is gone")
         assert again.read("k", 0, 3 * BLOCK, len(data), source) == data[: 3 * BLOCK]
-        assert not (tmp_path / "cache" / ".partial-k-7-123").exists()
+        names = sorted(p.name for p in (tmp_path / "cache").iterdir())
+        assert names == ["k.blocks", "k.map", "lock", "unsynced"]
         assert again.statistics().blocks == 3
+    finally:
+        again.close()
+
+
+def test_blocks_stored_before_a_crash_are_kept_within_the_boot(
+    tmp_path: Path, data: bytes, source: Source
+) -> None:
+    # A mount killed after two blocks were stored (a block is stored before its read returns).
+    crash = f"""
+import os, signal
+from pathlib import Path
+from gridfs.fuse import blockcache
+from gridfs.fuse.blockcache import BlockCache
+cache = BlockCache(Path({str(tmp_path / "cache")!r}), {100 * BLOCK}, block_size={BLOCK})
+replica = Path({str(source.path)!r}).read_bytes()
+cache.read("k", 0, {2 * BLOCK}, len(replica), lambda offset, size: replica[offset:offset + size])
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    tree = str(Path(blockcache.__file__).parents[2])  # this gridfs, whatever the venv's is
+    env = os.environ | {"PYTHONPATH": tree}
+    died = subprocess.run([sys.executable, "-c", crash], check=False, env=env)
+    assert died.returncode == -signal.SIGKILL
+    again = cache_in(tmp_path)  # the dead mount's lock went with it
+    try:
+        source.fail = OSError("the server is gone")
+        assert again.read("k", 0, 2 * BLOCK, len(data), source) == data[: 2 * BLOCK]
+        with pytest.raises(OSError, match="the server is gone"):
+            again.read("k", 2 * BLOCK, 10, len(data), source)  # never stored
+    finally:
+        again.close()
+
+
+def test_a_second_cache_on_a_directory_in_use_takes_a_place_of_its_own(
+    tmp_path: Path, data: bytes, source: Source
+) -> None:
+    first = cache_in(tmp_path)
+    try:
+        first.read("k", 0, BLOCK, len(data), source)
+        second = cache_in(tmp_path)
+        try:
+            assert second.directory == tmp_path / "cache" / "more" / "1"
+            assert second.statistics().blocks == 0  # another's blocks may go at any time
+            assert second.read("k", 0, BLOCK, len(data), source) == data[:BLOCK]
+        finally:
+            second.close()
+    finally:
+        first.close()
+    third = cache_in(tmp_path)
+    try:
+        assert third.directory == tmp_path / "cache"
+        assert third.statistics().blocks == 1
+    finally:
+        third.close()
+
+
+@pytest.mark.expect_warnings
+def test_a_cache_not_synced_before_a_reboot_is_emptied(
+    tmp_path: Path, data: bytes, source: Source
+) -> None:
+    crashed = cache_in(tmp_path)
+    try:
+        crashed.read("k", 0, 2 * BLOCK, len(data), source)
+    finally:
+        crashed.close()
+    # Blocks written by a mount of another boot that never synced them may be lost or zeros.
+    (tmp_path / "cache" / "unsynced").write_text("another-boot\n")
+    again = cache_in(tmp_path)
+    try:
+        assert again.statistics().blocks == 0
+        assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["lock", "unsynced"]
+        assert again.read("k", 0, 10, len(data), source) == data[:10]
+        assert len(source.fetches) == 3
     finally:
         again.close()
 
@@ -100,14 +180,36 @@ def test_least_recently_used_blocks_are_evicted_first(
             cache.read("k", index * BLOCK, 10, size, source)
         cache.read("k", 0, 10, size, source)  # block 0 is used again: block 1 is the oldest
         cache.read("k", 5 * BLOCK, 10, size, source)
-        assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["k-0", "k-2", "k-5"]
         stats = cache.statistics()
         assert (stats.bytes, stats.evictions) == (3 * BLOCK, 1)
         before = len(source.fetches)
+        for index in (0, 2, 5):
+            assert cache.read("k", index * BLOCK, 10, size, source) == data[index * BLOCK :][:10]
+        assert len(source.fetches) == before  # still cached
         cache.read("k", BLOCK, 10, size, source)
         assert len(source.fetches) == before + 1  # evicted, so fetched again
     finally:
         cache.close()
+
+
+def test_a_file_whose_blocks_are_all_evicted_goes(
+    tmp_path: Path, data: bytes, source: Source
+) -> None:
+    cache = cache_in(tmp_path, max_bytes=3 * BLOCK)
+    try:
+        size = len(data)
+        cache.read("a", 0, 2 * BLOCK, size, source)
+        cache.read("b", 0, 3 * BLOCK, size, source)
+        names = sorted(p.name for p in (tmp_path / "cache").iterdir())
+        assert names == ["b.blocks", "b.map", "lock", "unsynced"]
+        assert cache.statistics().evictions == 2
+    finally:
+        cache.close()
+    again = cache_in(tmp_path, max_bytes=3 * BLOCK)
+    try:
+        assert again.statistics().blocks == 3
+    finally:
+        again.close()
 
 
 def test_concurrent_readers_of_one_block_share_one_fetch(
@@ -180,7 +282,7 @@ def test_a_block_deleted_by_hand_is_fetched_again(
     cache = cache_in(tmp_path)
     try:
         cache.read("k", 0, 10, len(data), source)
-        (tmp_path / "cache" / "k-0").unlink()
+        (tmp_path / "cache" / "k.blocks").unlink()
         assert cache.read("k", 0, 10, len(data), source) == data[:10]
         assert source.fetches == [(0, BLOCK), (0, BLOCK)]
         assert cache.statistics().bytes == BLOCK
@@ -229,9 +331,12 @@ def test_blocks_read_ahead_are_served_at_once_and_stored_by_close(
     assert cache.read("k", 0, size, size, source) == data
     cache.close()  # the writers finish storing what was fetched
     assert len(source.fetches) == 11
-    stored = sorted(p.name for p in (tmp_path / "cache").iterdir())
-    assert stored == sorted(f"k-{index}" for index in range(11))
-    assert b"".join((tmp_path / "cache" / f"k-{i}").read_bytes() for i in range(11)) == data
+    assert (tmp_path / "cache" / "k.blocks").read_bytes() == data
+    again = cache_in(tmp_path)
+    try:
+        assert again.statistics().blocks == 11
+    finally:
+        again.close()
 
 
 def test_discarded_blocks_are_not_served_from_memory_either(
