@@ -10,6 +10,7 @@ of the operations is declared in :mod:`gridfs.fuse.hooks`.
 
 from __future__ import annotations
 
+import copy
 import errno
 import os
 import stat
@@ -37,15 +38,18 @@ class NamespaceChanges(OperationHooks):
         self, nodes: Nodes, parent_id: EntryId, name: str, mode: int
     ) -> pyfuse3.EntryAttributes:
         entry = nodes.grid.mkdir(child_lfn(nodes, parent_id, name), mode)
-        self._changed(parent_id)
-        return self._attributes(entry)
+        attributes = self._attributes(entry)
+        self._added(entry, attributes)
+        self._made(nodes, entry)
+        return attributes
 
     def _symlink(
         self, nodes: Nodes, parent_id: EntryId, name: str, target: str
     ) -> pyfuse3.EntryAttributes:
         entry = nodes.grid.symlink(target, child_lfn(nodes, parent_id, name))
-        self._changed(parent_id)
-        return self._attributes(entry)
+        attributes = self._attributes(entry)
+        self._added(entry, attributes)
+        return attributes
 
     def _mknod(
         self, nodes: Nodes, parent_id: EntryId, name: str, mode: int, rdev: int
@@ -58,18 +62,21 @@ class NamespaceChanges(OperationHooks):
                 entry = staged.commit()
         else:
             entry = nodes.grid.mknod(lfn, mode, rdev)
-        self._changed(parent_id)
-        return self._attributes(entry)
+        attributes = self._attributes(entry)
+        self._added(entry, attributes)
+        return attributes
 
     def _unlink(self, nodes: Nodes, parent_id: EntryId, name: str) -> None:
         try:
             nodes.grid.unlink(child_lfn(nodes, parent_id, name))
-        finally:  # also when it failed halfway: some replicas may be gone
+        except BaseException:  # it may have failed halfway: some replicas may be gone
             self._changed(parent_id)
+            raise
+        self._removed(parent_id, name)
 
     def _rmdir(self, nodes: Nodes, parent_id: EntryId, name: str) -> None:
         nodes.grid.rmdir(child_lfn(nodes, parent_id, name))
-        self._changed(parent_id)
+        self._removed(parent_id, name)
 
     def _rename(self, nodes: Nodes, names: tuple[EntryId, str, EntryId, str], flags: int) -> None:
         old_id, old_name, new_id, new_name = names
@@ -123,10 +130,15 @@ class NamespaceChanges(OperationHooks):
             writer = opened if isinstance(opened, WriteFile) else self._writers.get(entry_id)
             if writer is not None:
                 writer.times_set(atime, mtime)  # kept by the commit at close
-        self._reshaped(entry.parent_id)
-        attributes = self._shown(entry)  # chmod of a file being written keeps its size
-        if isinstance(opened, WriteFile):
-            attributes.st_size = opened.size  # written, not yet stored
+        if entry.is_dir() and (fields.update_mode or fields.update_uid or fields.update_gid):
+            self._reshaped(entry.parent_id)  # who may search below it may differ
+            attributes = self._attributes(entry)
+        else:  # only the entry's own attributes changed, and who may open it
+            attributes = copy.copy(self._updated(entry))
+        # chmod of a file being written keeps the size written, not yet stored
+        writer = opened if isinstance(opened, WriteFile) else self._writers.get(entry_id)
+        if writer is not None:
+            attributes.st_size = writer.size
         return attributes
 
     def _truncate(

@@ -10,6 +10,7 @@ operations is declared in :mod:`gridfs.fuse.hooks`.
 
 from __future__ import annotations
 
+import copy
 import errno
 import functools
 import logging
@@ -69,8 +70,9 @@ class Commits(OperationHooks):
             expect_new=True,  # the kernel creates only a name it looked up in vain
         )
         opened = WriteFile(staged, append=bool(flags & os.O_APPEND), opener=opener, since=since)
-        self._changed(parent_id)
-        attributes = self._attributes(staged.entry)
+        catalogued = self._attributes(staged.entry)
+        self._added(staged.entry, catalogued)
+        attributes = copy.copy(catalogued)
         attributes.st_size = opened.size
         return opened, attributes
 
@@ -80,9 +82,10 @@ class Commits(OperationHooks):
             entry = opened.commit()
         except GridError as exc:
             log.warning("storing %s failed: %s", opened, exc)
+            self._changed(opened.entry.parent_id)  # a new file is unregistered: gone
             raise GridError(f"storing {opened.staged.lfn} failed: {exc}", errno=errno.EIO) from exc
         if entry is not None:
-            self._changed(entry.parent_id)
+            self._updated(entry)
             self._invalidate(self._inode(entry.id))
 
     async def upload(self, opened: WriteFile) -> None:

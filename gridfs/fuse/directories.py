@@ -13,15 +13,22 @@ Everything is kept per grid identity: what one caller may see is no answer for
 another. The walked stats (``stat_walked``: the ancestors searchable, and a
 mode checked) are kept the same way, by (identity, entry, mode).
 
-The mount's own changes show at once: a change in a directory drops its
-entries for every identity (and the walked stats); a change of permissions or
-of the tree's shape (chmod, chown, rename) drops everything, since it may
-change what any caller reaches below. A directory the mount has just changed
-is not fetched whole again until the entry timeout has passed since its last
-change, so that filling a directory (``tar x``, ``cp -r``) costs one lookup
-query per file as before, not a refetch of the whole directory each time.
-Changes made elsewhere show within the entry timeout, as with the kernel's
-own caches.
+The mount's own changes show at once. A child it made, removed or changed is
+added to, removed from or changed in every kept copy of its directory
+(:meth:`DirectoryCache.added`, :meth:`~DirectoryCache.removed`,
+:meth:`~DirectoryCache.updated`): the copy stays current, so a lookup of a
+name that is not there is answered from memory too, and filling a directory
+(``tar x``, ``cp -r``) costs no lookup query at all. A directory the mount has
+just made is kept empty at once for its maker (:meth:`~DirectoryCache.made`).
+Every change drops the walked stats. A change of permissions or of the tree's
+shape (chmod or chown of a directory, rename) drops everything, since it may
+change what any caller reaches below. A change in a directory no copy of which
+is kept is noted, and that directory is not fetched whole again until the
+entry timeout has passed since its last change, so that filling it costs one
+lookup query per file, not a refetch of the whole directory each time.
+A kept copy lives for the entry timeout from its fetch, whatever the mount
+changed in it meanwhile: changes made elsewhere show within the entry timeout,
+as with the kernel's own caches.
 """
 
 from __future__ import annotations
@@ -60,6 +67,35 @@ class Directory(Generic[A]):
         """The position of the first child with an id above ``entry_id`` (a readdir resume)."""
         return bisect.bisect_right(self.ids, entry_id)
 
+    def index(self, entry_id: int) -> int | None:
+        """The position of child ``entry_id``; None when it is not a child."""
+        at = bisect.bisect_left(self.ids, entry_id)
+        return at if at < len(self.ids) and self.ids[at] == entry_id else None
+
+    def appendable(self, entry_id: int) -> bool:
+        """Whether ``entry_id`` sorts after every child: it can be added in place."""
+        return not self.ids or entry_id > self.ids[-1]
+
+    def append(self, entry_id: int, name: bytes, attributes: A) -> None:
+        """Add a child whose id sorts last, in place (see :meth:`appendable`).
+
+        Safe beside readers in other threads: ``ids`` grows last, so a reader
+        that takes ``len(ids)`` finds the name and attributes at every index.
+        """
+        self.attributes.append(attributes)
+        self.names.append(name)
+        self.by_name[name] = len(self.names) - 1
+        self.ids.append(entry_id)
+
+    def changed(self, children: Sequence[tuple[int, bytes, A]]) -> Directory[A]:
+        """A new copy with ``children`` (id, name, attributes) instead of these, in id order."""
+        ordered = sorted(children, key=lambda child: child[0])
+        return Directory([c[0] for c in ordered], [c[1] for c in ordered], [c[2] for c in ordered])
+
+    def children(self) -> list[tuple[int, bytes, A]]:
+        """The children as (id, name, attributes), in id order."""
+        return list(zip(self.ids, self.names, self.attributes, strict=True))
+
 
 class DirectoryCache(Generic[A]):
     """Directories by (identity, directory id), and walked stats; thread-safe, bounded."""
@@ -81,6 +117,8 @@ class DirectoryCache(Generic[A]):
         self._children: dict[tuple[Hashable, int], tuple[float, A]] = {}  # by (identity, entry)
         self._walked: dict[tuple[Hashable, int, int], tuple[float, object]] = {}
         self._entries = 0
+        self._kept_by: dict[int, set[Hashable]] = {}  # directory -> identities with a copy
+        self._parent_of: dict[int, int] = {}  # entry -> the directory a copy holds it in
         self._generation = 0  # changes the mount made: a fetch begun before one is not kept
         # directory -> when the mount last changed it, oldest first (see _note_change)
         self._changed: dict[int, float] = {}
@@ -164,14 +202,34 @@ class DirectoryCache(Generic[A]):
             key = (identity, directory)
             if key in self._directories:
                 self._drop(key)
-            expiry = self._clock() + self.ttl
-            self._directories[key] = (expiry, kept)
-            for entry_id, _, attributes in children:
-                self._children[(identity, entry_id)] = (expiry, attributes)
-            self._entries += len(children)
-            while self._entries > self.max_entries and self._directories:
-                self._drop(next(iter(self._directories)))
+            self._keep(key, self._clock() + self.ttl, kept)
         return kept
+
+    def made(self, identity: Hashable, directory: int) -> None:
+        """The mount has just made ``directory`` as ``identity``, who may search it: kept empty."""
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            self._generation += 1
+            self._walked.clear()
+            key = (identity, directory)
+            if key in self._directories:
+                self._drop(key)
+            self._keep(key, self._clock() + self.ttl, Directory([], [], []))
+
+    def _keep(self, key: tuple[Hashable, int], expiry: float, kept: Directory[A]) -> None:
+        """Keep ``kept`` under ``key`` until ``expiry``, making room if need be (lock held)."""
+        identity, directory = key
+        self._directories[key] = (expiry, kept)
+        self._kept_by.setdefault(directory, set()).add(identity)
+        if len(self._parent_of) >= self.max_entries:
+            self._parent_of.clear()  # a hint only (see _touched): forgetting it costs a refetch
+        for entry_id, attributes in zip(kept.ids, kept.attributes, strict=True):
+            self._children[(identity, entry_id)] = (expiry, attributes)
+            self._parent_of[entry_id] = directory
+        self._entries += len(kept.ids)
+        while self._entries > self.max_entries and self._directories:
+            self._drop(next(iter(self._directories)))
 
     def put_walked(
         self, identity: Hashable, entry_id: int, mode: int, stat: object, *, generation: int
@@ -196,6 +254,82 @@ class DirectoryCache(Generic[A]):
                 "changed": len(self._changed),
             }
 
+    # -- the mount's own changes, kept current -----------------------------------
+
+    def added(self, directory: int, entry_id: int, name: bytes, attributes: A) -> None:
+        """The mount made child ``name`` (``entry_id``) in ``directory``: in every kept copy.
+
+        Where no copy is kept, as :meth:`invalidate`. A name already there is
+        replaced (the entry it named is gone).
+        """
+        with self._lock:
+            for key, expiry, kept in self._fresh_copies(directory):
+                if name not in kept.by_name and kept.appendable(entry_id):
+                    kept.append(entry_id, name, attributes)
+                    self._children[(key[0], entry_id)] = (expiry, attributes)
+                    self._parent_of[entry_id] = directory
+                    self._entries += 1
+                    continue
+                others = [c for c in kept.children() if c[1] != name and c[0] != entry_id]
+                self._replace(key, expiry, kept.changed([*others, (entry_id, name, attributes)]))
+
+    def updated(self, directory: int, entry_id: int, attributes: A) -> None:
+        """The attributes of child ``entry_id`` of ``directory`` changed: in every kept copy."""
+        with self._lock:
+            for key, expiry, kept in self._fresh_copies(directory, touch=False):
+                index = kept.index(entry_id)
+                if index is not None:
+                    kept.attributes[index] = attributes  # one store: readers see old or new
+                    self._children[(key[0], entry_id)] = (expiry, attributes)
+
+    def removed(self, directory: int, name: bytes) -> None:
+        """Child ``name`` of ``directory`` is gone: from every kept copy."""
+        with self._lock:
+            for key, expiry, kept in self._fresh_copies(directory):
+                if name in kept.by_name:
+                    remaining = [c for c in kept.children() if c[1] != name]
+                    self._replace(key, expiry, kept.changed(remaining))
+
+    def _fresh_copies(
+        self, directory: int, *, touch: bool = True
+    ) -> list[tuple[tuple[Hashable, int], float, Directory[A]]]:
+        """The fresh copies of ``directory``, to change (lock held); none: the change is noted.
+
+        A change makes every fetch under way stale and drops the walked stats;
+        one of the directory's names (``touch``) changes its times too.
+        """
+        now = self._clock()
+        self._generation += 1
+        self._walked.clear()
+        fresh = []
+        for identity in list(self._kept_by.get(directory, ())):
+            key = (identity, directory)
+            expiry, kept = self._directories[key]
+            if expiry < now:
+                self._drop(key)
+            else:
+                fresh.append((key, expiry, kept))
+        if not fresh:
+            self._note_change(directory, now)
+        if touch:
+            self._touched(directory)
+        return fresh
+
+    def _touched(self, directory: int) -> None:
+        """A change in ``directory`` changed its times: drop the copies that hold it (lock held).
+
+        Not noted as a change of theirs: their next lookup fetches them again.
+        """
+        parent = self._parent_of.get(directory)
+        if parent is not None:
+            for identity in list(self._kept_by.get(parent, ())):
+                self._drop((identity, parent))
+
+    def _replace(self, key: tuple[Hashable, int], expiry: float, changed: Directory[A]) -> None:
+        """Keep ``changed`` for the copy under ``key`` (readers keep the old one; lock held)."""
+        self._drop(key)
+        self._keep(key, expiry, changed)
+
     # -- forgetting ------------------------------------------------------------
 
     def invalidate(self, *directories: int | None) -> None:
@@ -207,8 +341,9 @@ class DirectoryCache(Generic[A]):
             self._walked.clear()
             for directory in wanted:
                 self._note_change(directory, now)
-            for key in [key for key in self._directories if key[1] in wanted]:
-                self._drop(key)
+                self._touched(directory)
+                for identity in list(self._kept_by.get(directory, ())):
+                    self._drop((identity, directory))
 
     def clear(self) -> None:
         """The mount changed permissions or moved a tree: forget everything."""
@@ -218,6 +353,8 @@ class DirectoryCache(Generic[A]):
             self._children.clear()
             self._walked.clear()
             self._entries = 0
+            self._kept_by.clear()
+            self._parent_of.clear()
 
     def _note_change(self, directory: int, now: float) -> None:
         """Record a change of ``directory`` at ``now``; forget those older than the entry timeout.
@@ -235,8 +372,16 @@ class DirectoryCache(Generic[A]):
             del self._changed[oldest]
 
     def _drop(self, key: tuple[Hashable, int]) -> None:
-        _, kept = self._directories.pop(key)
+        found = self._directories.pop(key, None)
+        if found is None:  # made room for another copy meanwhile
+            return
+        _, kept = found
         self._entries -= len(kept.ids)
-        identity = key[0]
+        identity, directory = key
+        identities = self._kept_by.get(directory)
+        if identities is not None:
+            identities.discard(identity)
+            if not identities:
+                del self._kept_by[directory]
         for entry_id in kept.ids:
             self._children.pop((identity, entry_id), None)

@@ -21,7 +21,7 @@ from gridfs.fuse.ids import IdMapper
 from gridfs.fuse.queries import QueryDirectories
 from gridfs.fuse.reading import OpenFile
 from gridfs.fuse.writing import WriteFile
-from gridfs.gfal import EntryId, Stat
+from gridfs.gfal import EntryId, Nodes, Stat
 
 __all__ = ["OperationHooks"]
 
@@ -66,6 +66,22 @@ class OperationHooks(abc.ABC):
     @abc.abstractmethod
     def _changed(self, *directories: EntryId | None) -> None:
         """The mount changed these directories: drop what is kept of them."""
+
+    @abc.abstractmethod
+    def _added(self, entry: Stat, attributes: pyfuse3.EntryAttributes) -> None:
+        """The mount made ``entry``: kept copies of its directory know it."""
+
+    @abc.abstractmethod
+    def _updated(self, entry: Stat) -> pyfuse3.EntryAttributes:
+        """The mount changed ``entry`` but not its name: kept copies show it; its attributes."""
+
+    @abc.abstractmethod
+    def _removed(self, parent_id: EntryId, name: str) -> None:
+        """The mount removed child ``name`` of ``parent_id``: kept copies know it is gone."""
+
+    @abc.abstractmethod
+    def _made(self, nodes: Nodes, entry: Stat) -> None:
+        """The mount made directory ``entry`` as ``nodes``: kept empty for its maker."""
 
     @abc.abstractmethod
     def _reshaped(self, *directories: EntryId | None) -> None:

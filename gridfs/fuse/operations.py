@@ -33,6 +33,7 @@ import itertools
 import logging
 import os
 import posixpath
+import stat
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -397,6 +398,36 @@ class GridOperations(NamespaceChanges, Commits, ExtendedAttributes, pyfuse3.Oper
         self._listings.invalidate(*directories)
         self._directories.invalidate(*directories)
 
+    def _added(self, entry: Stat, attributes: pyfuse3.EntryAttributes) -> None:
+        """The mount made ``entry`` as ``attributes``: kept copies of its directory hold it."""
+        if entry.parent_id is None:
+            return
+        self._listings.invalidate(entry.parent_id)
+        self._directories.added(entry.parent_id, entry.id, entry.name.encode("utf-8"), attributes)
+
+    def _updated(self, entry: Stat) -> pyfuse3.EntryAttributes:
+        """The mount changed ``entry`` but not its name: kept copies show it; its attributes."""
+        attributes = self._attributes(entry)
+        if entry.parent_id is not None:
+            self._listings.invalidate(entry.parent_id)
+            self._directories.updated(entry.parent_id, entry.id, attributes)
+        return attributes
+
+    def _removed(self, parent_id: EntryId, name: str) -> None:
+        """The mount removed child ``name`` of ``parent_id``: kept copies know it is gone."""
+        self._listings.invalidate(parent_id)
+        self._directories.removed(parent_id, name.encode("utf-8"))
+
+    def _made(self, nodes: Nodes, entry: Stat) -> None:
+        """The mount made directory ``entry`` as ``nodes``: kept, empty, if its maker may search it.
+
+        Its maker owns it: search permission is the owner's execute bit (an
+        inherited ACL's owner entry is that bit too), or the superuser's.
+        """
+        identity = nodes.identity
+        if identity.superuser or (entry.owner == identity.user and entry.mode & stat.S_IXUSR):
+            self._directories.made(identity, entry.id)
+
     def _reshaped(self, *directories: EntryId | None) -> None:
         """The mount changed permissions or moved an entry: what anyone reaches may differ."""
         self._changed(*directories)
@@ -662,8 +693,11 @@ class GridOperations(NamespaceChanges, Commits, ExtendedAttributes, pyfuse3.Oper
         del self._open[fh]
         if isinstance(opened, WriteFile) and self._writers.get(opened.entry.id) is opened:
             del self._writers[opened.entry.id]
-            self._changed(opened.entry.parent_id)  # a new file never stored is gone
         # A file whose staging copy the SE took over has nothing left to wait for
         # at close: done here, without a hop.
         if not (isinstance(opened, WriteFile) and opened.close_now()):
             await self._run(opened.close)
+        if isinstance(opened, WriteFile) and not opened.stored:
+            # A file this open created and never stored is gone now: what is
+            # kept of its directory is dropped.
+            self._changed(opened.entry.parent_id)

@@ -43,6 +43,7 @@ class WriteFile:
         # while a commit uploads, and the mount asks it for listings.
         self.size = staged.size
         self._refused = False  # the last commit failed (the caller was told)
+        self.stored = False  # a commit of this open stored a version
         # Times set (utime, futimens) since the last write: a commit keeps them, as
         # tar x and cp -p expect of write, set the times, close.
         self._times: tuple[int | None, int | None] | None = None
@@ -114,6 +115,7 @@ class WriteFile:
         self._refused = True
         entry = self.staged.commit()
         self._refused = False
+        self.stored = True
         if self._times is not None:
             entry = self.staged.set_times(*self._times)
         return entry

@@ -126,6 +126,62 @@ def test_times_set_before_close_are_kept_and_a_later_write_makes_them_now(
     assert path.read_bytes() == b"datamore"
 
 
+def test_a_directory_filled_through_the_mount_shows_each_change_at_once(
+    mountpoint: Path, populated
+) -> None:
+    """The mount keeps a directory it fills current: names made, changed and removed."""
+    grid, _ = populated
+    gilda = mountpoint / "gilda"
+    tree = gilda / "tree"
+    before = os.stat(gilda).st_mtime_ns
+    tree.mkdir()
+    sub = tree / "sub"
+    sub.mkdir()
+    assert os.listdir(tree) == ["sub"]
+    assert os.listdir(sub) == []
+    tree_mtime = os.stat(tree).st_mtime_ns
+    for index in range(3):  # as tar x does: create, write, set times, owner and mode, close
+        fd = os.open(sub / f"f{index}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, b"x" * (index + 1))
+            os.utime(fd, ns=(1_000_000_000, (index + 2) * 1_000_000_000))
+            os.fchown(fd, os.getuid(), os.getgid())
+            os.fchmod(fd, 0o640)
+        finally:
+            os.close(fd)
+        with pytest.raises(FileExistsError):
+            os.open(sub / f"f{index}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    assert sorted(os.listdir(sub)) == ["f0", "f1", "f2"]
+    for index in range(3):
+        shown = os.stat(sub / f"f{index}")
+        entry = grid.stat(f"/grid/gilda/tree/sub/f{index}")
+        assert (shown.st_size, shown.st_mode & 0o777) == (index + 1, 0o640)
+        assert shown.st_mtime_ns == entry.mtime_ns == (index + 2) * 1_000_000_000
+        assert (entry.size, entry.mode, entry.status) == (index + 1, 0o640, FileStatus.READY)
+    # Names made in a directory change its times, also where its directory shows them.
+    assert os.stat(sub).st_mtime_ns == grid.stat("/grid/gilda/tree/sub").mtime_ns
+    assert os.stat(sub).st_mtime_ns > tree_mtime
+    assert os.stat(tree).st_mtime_ns == grid.stat("/grid/gilda/tree").mtime_ns
+    assert os.stat(gilda).st_mtime_ns == grid.stat("/grid/gilda").mtime_ns > before
+    with pytest.raises(FileNotFoundError):
+        os.stat(sub / "absent")
+    os.unlink(sub / "f1")
+    os.rename(sub / "f2", sub / "g2")
+    assert sorted(os.listdir(sub)) == ["f0", "g2"]
+    with pytest.raises(FileNotFoundError):
+        os.stat(sub / "f1")
+    assert (sub / "g2").read_bytes() == b"xxx"
+    (sub / "f1").write_bytes(b"again")  # a name removed and made again
+    assert (sub / "f1").read_bytes() == b"again"
+    assert sorted(os.listdir(sub)) == ["f0", "f1", "g2"]
+    for name in ("f0", "f1", "g2"):
+        os.unlink(sub / name)
+    os.rmdir(sub)
+    assert os.listdir(tree) == []
+    with pytest.raises(FileNotFoundError):
+        os.stat(sub)
+
+
 def test_overwrite_append_exclusive_truncate(mountpoint: Path, populated) -> None:
     grid, contents = populated
     trailers = mountpoint / "gilda" / "trailers"

@@ -82,3 +82,61 @@ def test_the_record_of_changed_directories_keeps_only_the_last_entry_timeout() -
     clock.now = 200
     cache.invalidate(7)
     assert cache.statistics()["changed"] == 1
+
+
+def test_the_mounts_own_changes_keep_the_copies_current() -> None:
+    clock = Clock()
+    cache: DirectoryCache[str] = DirectoryCache(10, clock=clock)
+    generation = cache.generation()
+    cache.put("alice", 1, CHILDREN, generation=generation)
+    cache.put("bob", 1, CHILDREN, generation=generation)
+    cache.put_walked("alice", 9, 4, "walked", generation=generation)
+    cache.added(1, 20, b"d", "D")  # sorts last: added in place
+    cache.added(1, 7, b"e", "E")  # sorts among them: a new copy
+    for identity in ("alice", "bob"):
+        kept = cache.directory(identity, 1)
+        assert kept is not None
+        assert kept.ids == [5, 7, 9, 12, 20]
+        assert (kept.child(b"d"), kept.child(b"e")) == ("D", "E")
+        assert cache.child(identity, 20) == "D"
+    assert cache.walked("alice", 9, 4) is None  # every change drops the walked stats
+    assert cache.put("alice", 1, CHILDREN, generation=generation) is None  # fetched before
+    cache.updated(1, 9, "B2")
+    cache.removed(1, b"a")
+    kept = cache.directory("alice", 1)
+    assert kept is not None
+    assert (kept.child(b"b"), kept.child(b"a"), kept.ids) == ("B2", None, [7, 9, 12, 20])
+    assert cache.child("bob", 9) == "B2"
+    assert cache.child("bob", 5) is None
+    assert cache.worth_fetching(1)  # kept current: not noted as changed
+    assert cache.statistics()["entries"] == 8
+    # A name made again replaces the entry it named.
+    cache.added(1, 30, b"b", "B3")
+    kept = cache.directory("alice", 1)
+    assert kept is not None
+    assert (kept.child(b"b"), kept.ids) == ("B3", [7, 12, 20, 30])
+    # A copy lives for the entry timeout from its fetch, whatever changed since.
+    clock.now = 11
+    assert cache.directory("alice", 1) is None
+    cache.added(1, 40, b"f", "F")  # no copy left: noted, not fetched again for a while
+    assert not cache.worth_fetching(1)
+
+
+def test_a_directory_made_by_the_mount_is_kept_empty_and_its_parent_copy_dropped() -> None:
+    clock = Clock()
+    cache: DirectoryCache[str] = DirectoryCache(10, clock=clock)
+    cache.put("alice", 1, [(5, b"sub", "SUB")], generation=cache.generation())
+    cache.added(1, 6, b"new", "NEW")
+    cache.made("alice", 6)
+    new = cache.directory("alice", 6)
+    assert new is not None
+    assert (new.ids, new.child(b"x")) == ([], None)
+    assert cache.directory("bob", 6) is None  # its maker's only
+    assert cache.directory("alice", 1) is not None
+    # A name made in it changes its times: the copy of its directory that shows them goes.
+    cache.added(6, 7, b"x", "X")
+    assert cache.directory("alice", 1) is None
+    assert cache.worth_fetching(1)  # fetched again at the next lookup there
+    new = cache.directory("alice", 6)
+    assert new is not None
+    assert new.child(b"x") == "X"
