@@ -20,24 +20,34 @@ import functools
 import stat as _stat
 import time
 from collections import namedtuple
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final, NamedTuple, cast
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Dialect, Table, bindparam, delete, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from gridfs.catalog.guids import new_guid
 from gridfs.catalog.lfn import join_lfn
 from gridfs.catalog.models import EntryModel, ReplicaModel
 from gridfs.catalog.permissions import EXECUTE, WRITE
-from gridfs.catalog.prepared import Prepared
+from gridfs.catalog.prepared import Prepared, wrapped
 from gridfs.catalog.queries import WALK_COLUMNS, walk
 from gridfs.catalog.records import EntryKind, FileStatus, Replica, ReplicaStatus, Stat
 from gridfs.catalog.replicas import to_replica
 from gridfs.catalog.store import CatalogStore
 
-__all__ = ["FALLBACK", "Fallback", "Walked", "add_file", "remove", "walked", "write_connection"]
+__all__ = [
+    "FALLBACK",
+    "Fallback",
+    "Walked",
+    "WriteConnection",
+    "add_file",
+    "remove",
+    "walked",
+    "write_connection",
+]
 
 _ENTRIES = cast(Table, EntryModel.__table__)
 _REPLICAS = cast(Table, ReplicaModel.__table__)
@@ -49,6 +59,7 @@ class Fallback:
 
 
 FALLBACK: Final = Fallback()
+_DIRECTORY = EntryKind.DIRECTORY.value
 
 _ENTRY_COLUMNS = tuple(column.name for column in _ENTRIES.c if column.name != "id")
 _INSERT_ENTRY = Prepared(
@@ -80,21 +91,94 @@ _DROP_ALIASES = Prepared(
 _DELETE_ENTRY = Prepared(delete(_ENTRIES).where(_ENTRIES.c.id == bindparam("entry")))
 
 
+_ENTRY_NAMES = [column.name for column in _ENTRIES.c]
+_Entry = namedtuple("_Entry", _ENTRY_NAMES)  # type: ignore[misc]
+
+
+class _Level(NamedTuple):
+    """One directory on a walked path: what the permission check reads (WALK_COLUMNS)."""
+
+    id: int | None  # None: no such name at this level (nor below)
+    kind: str
+    mode: int
+    owner: str
+    group_name: str
+    has_acl: bool
+
+
+_LEVEL = len(WALK_COLUMNS)  # the walk's columns per level
+
+
 @functools.cache
-def _walk(depth: int) -> tuple[Prepared, Any]:
-    """The walk of ``depth`` names, prepared, and the named tuple of its row."""
+def _walk(depth: int) -> tuple[Prepared, tuple[str, ...], int]:
+    """The walk of ``depth`` names prepared, its parameters' names, and its levels' columns."""
     statement = walk(depth)
-    names = list(statement.selected_columns.keys())
-    return Prepared(statement), namedtuple(f"_Walk{depth}", names)
+    width = _LEVEL * (depth + 1)
+    assert _Level._fields == WALK_COLUMNS
+    assert list(statement.selected_columns.keys())[width:] == _ENTRY_NAMES
+    return Prepared(statement), ("root", *(f"n{k}" for k in range(1, depth + 1))), width
+
+
+class WriteConnection:
+    """A pooled DBAPI connection in a write transaction, where :class:`Prepared` statements run.
+
+    The pool's connection itself, with no SQLAlchemy ``Connection`` around it:
+    its begin, commit and checkout bookkeeping cost more than the statements
+    of a bookkeeping write.
+    """
+
+    __slots__ = ("connection", "dialect")
+
+    def __init__(self, connection: Any, dialect: Dialect) -> None:
+        self.connection = connection
+        self.dialect = dialect
 
 
 @contextmanager
-def write_connection(store: CatalogStore) -> Iterator[Connection]:
-    """A connection in a write transaction (``BEGIN IMMEDIATE`` on SQLite), committed at the end."""
-    with store.database_errors(), store.engine.connect() as connection:
-        connection.execution_options(gridfs_write=True)
-        with connection.begin():
-            yield connection
+def write_connection(store: CatalogStore) -> Iterator[WriteConnection]:
+    """A connection in a write transaction (``BEGIN IMMEDIATE`` on SQLite), committed at the end.
+
+    Rolled back if the block raises; a connection the database dropped is
+    invalidated (the pool opens a new one), as SQLAlchemy's ``Connection`` does.
+    """
+    dialect = store.engine.dialect
+    with store.database_errors():
+        fairy = store.engine.raw_connection()
+        try:
+            if store.sqlite:
+                # What the engine's "begin" event emits for a write (engine.py).
+                cursor = fairy.cursor()
+                try:
+                    _driver(dialect, "BEGIN IMMEDIATE", cursor.execute)
+                finally:
+                    cursor.close()
+            yield WriteConnection(fairy, dialect)
+            _driver(dialect, "COMMIT", lambda _sql: fairy.commit())
+        except BaseException as exc:
+            _abandon(fairy, dialect, exc)
+            raise
+        finally:
+            fairy.close()
+
+
+def _driver(dialect: Dialect, sql: str, call: Callable[[str], object]) -> None:
+    """``call(sql)``, a driver error raised as SQLAlchemy's (see prepared.py)."""
+    try:
+        call(sql)
+    except dialect.loaded_dbapi.Error as exc:
+        raise wrapped(dialect, sql, (), exc) from exc
+
+
+def _abandon(fairy: Any, dialect: Dialect, error: BaseException) -> None:
+    """Roll the failed transaction back; drop a connection that is gone or broken."""
+    cause: Any = error.orig if isinstance(error, DBAPIError) else None
+    if cause is not None and dialect.is_disconnect(cause, fairy.dbapi_connection, None):
+        fairy.invalidate(cause)
+        return
+    try:
+        fairy.rollback()
+    except dialect.loaded_dbapi.Error as exc:
+        fairy.invalidate(exc)
 
 
 @dataclass(frozen=True)
@@ -106,7 +190,7 @@ class Walked:
 
 
 def walked(
-    store: CatalogStore, connection: Connection, parts: tuple[str, ...]
+    store: CatalogStore, connection: WriteConnection, parts: tuple[str, ...]
 ) -> Walked | Fallback:
     """The path ``parts`` walked; FALLBACK unless every directory on it is plainly searchable.
 
@@ -115,36 +199,24 @@ def walked(
     """
     if not parts or len(parts) > _FAST_DEPTH:
         return FALLBACK
-    values: dict[str, object] = {"root": 1}
-    values.update({f"n{k}": name for k, name in enumerate(parts, 1)})
-    prepared, walk_row = _walk(len(parts))
-    cursor = prepared.run(connection, values)
-    row = walk_row(*cursor.fetchone())
+    prepared, names, width = _walk(len(parts))
+    cursor = prepared.run(connection, dict(zip(names, (1, *parts), strict=True)))
+    row = cursor.fetchone()
     cursor.close()
     parent: Any = None
-    for k in range(len(parts)):
-        level = _Level(*(getattr(row, f"k{k}_{name}") for name in WALK_COLUMNS))
-        if level.id is None or level.kind != EntryKind.DIRECTORY.value or level.has_acl:
+    for start in range(0, width - _LEVEL, _LEVEL):  # the root and each directory below it
+        level = _Level(*row[start : start + _LEVEL])
+        if level.id is None or level.kind != _DIRECTORY or level.has_acl:
             return FALLBACK
         if not store.allows(level, (), EXECUTE):
             return FALLBACK
         parent = level
-    return Walked(parent, row)
-
-
-@dataclass(frozen=True)
-class _Level:
-    id: int | None
-    kind: str
-    mode: int
-    owner: str
-    group_name: str
-    has_acl: bool
+    return Walked(parent, _Entry(*row[width:]))
 
 
 def add_file(
     store: CatalogStore,
-    connection: Connection,
+    connection: WriteConnection,
     parts: tuple[str, ...],
     fields: dict[str, Any],
     *,
@@ -217,7 +289,7 @@ class _Row:
 
 
 def remove(
-    store: CatalogStore, connection: Connection, parts: tuple[str, ...]
+    store: CatalogStore, connection: WriteConnection, parts: tuple[str, ...]
 ) -> list[Replica] | Fallback:
     """Remove the file, link or special file ``parts``; the replicas it had.
 

@@ -8,7 +8,7 @@ from collections import namedtuple
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, select
+from sqlalchemy import and_, bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -17,7 +17,7 @@ from gridfs.catalog import Catalog, EntryId, EntryKind, Identity, Stat, corewrit
 from gridfs.catalog.lfn import split_lfn
 from gridfs.catalog.models import EntryModel
 from gridfs.catalog.permissions import EXECUTE, READ, WRITE
-from gridfs.catalog.prepared import Prepared
+from gridfs.catalog.prepared import Executor, Prepared
 from gridfs.catalog.store import retry_on_conflict
 from gridfs.errors import AlreadyExists, InvalidArgument, NotPermitted, UnknownAttribute
 from gridfs.metadata import freeform
@@ -27,6 +27,7 @@ from gridfs.metadata.models import AttributeModel, ValueModel
 from gridfs.metadata.queries import FoundEntry, Queries, SavedQuery
 from gridfs.metadata.rows import Rows
 from gridfs.metadata.types import (
+    STORAGE_COLUMNS,
     AttributeType,
     Storage,
     Value,
@@ -41,6 +42,7 @@ from gridfs.metadata.types import (
 __all__ = ["Metadata"]
 
 _VALUE_COLUMNS = tuple(storage.value for storage in Storage)
+_NO_VALUES: dict[str, Any] = dict.fromkeys(_VALUE_COLUMNS)
 
 
 class Metadata:
@@ -221,7 +223,7 @@ class Metadata:
                 self._upsert(session, rows)
 
     def _setattr_fast(
-        self, connection: Connection, target: Target, values: Mapping[str, object]
+        self, connection: corewrites.WriteConnection, target: Target, values: Mapping[str, object]
     ) -> bool:
         """:meth:`setattr` of one plain entry in Core; False (nothing written): the ORM path."""
         if isinstance(target, str):
@@ -242,11 +244,7 @@ class Metadata:
             return False
         rows, empty = _value_rows(_schema(connection, entry.parent_id), entry.id, values, target)
         if empty:
-            connection.execute(
-                delete(ValueModel).where(
-                    ValueModel.entry_id == entry.id, ValueModel.name.in_(empty)
-                )
-            )
+            _DELETE_VALUE.run_many(connection, [{"entry": entry.id, "name": n} for n in empty])
         if rows:
             _upsert(self.store.dialect).run_many(connection, rows)
         return True
@@ -480,6 +478,11 @@ _VALUE_BINDS: dict[str, Any] = {
     name: bindparam(name) for name in ("entry_id", "name", *_VALUE_COLUMNS)
 }
 _INSERT_VALUES = Prepared(insert(ValueModel).values(_VALUE_BINDS))
+_DELETE_VALUE = Prepared(
+    delete(ValueModel).where(
+        ValueModel.entry_id == bindparam("entry"), ValueModel.name == bindparam("name")
+    )
+)
 
 
 @functools.cache
@@ -505,7 +508,7 @@ _SCHEMA = Prepared(
 )
 
 
-def _schema(connection: Connection, directory_id: int) -> dict[str, AttributeType]:
+def _schema(connection: Executor, directory_id: int) -> dict[str, AttributeType]:
     """The schema of a directory, read in Core (what :func:`schema_of` gives)."""
     cursor = _SCHEMA.run(connection, {"directory": directory_id})
     rows = cursor.fetchall()
@@ -527,13 +530,12 @@ def _value_rows(
     rows: list[dict[str, Any]] = []
     empty: list[str] = []
     for name, value in values.items():
-        kind = kind_of(schema, name, target)
+        kind = schema.get(name) or kind_of(schema, name, target)  # kind_of raises
         if value is None:
             empty.append(name)
             continue
-        row: dict[str, Any] = dict.fromkeys(_VALUE_COLUMNS)
-        row.update(entry_id=entry_id, name=name)
-        row[storage_of(kind).value] = to_stored(kind, check_value(kind, value, name))
+        row: dict[str, Any] = {"entry_id": entry_id, "name": name, **_NO_VALUES}
+        row[STORAGE_COLUMNS[kind.base]] = to_stored(kind, check_value(kind, value, name))
         rows.append(row)
     return rows, empty
 

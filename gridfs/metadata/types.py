@@ -23,6 +23,7 @@ from gridfs.errors import InvalidArgument
 __all__ = [
     "FREE_FORM",
     "MAX_VARCHAR",
+    "STORAGE_COLUMNS",
     "AttributeType",
     "Family",
     "Storage",
@@ -56,6 +57,17 @@ class Family(StrEnum):
     BOOL = "bool"
 
 
+_FAMILIES = {
+    "int": Family.NUMBER,
+    "float": Family.NUMBER,
+    "varchar": Family.STRING,
+    "text": Family.STRING,
+    "timestamp": Family.TIMESTAMP,
+    "bool": Family.BOOL,
+    "bytes": Family.STRING,
+}
+
+
 class Storage(StrEnum):
     """The typed column of ``meta_values`` that holds a type's values."""
 
@@ -80,15 +92,7 @@ class AttributeType:
     @property
     def family(self) -> Family:
         """The family of the type: which others it compares with."""
-        return {
-            "int": Family.NUMBER,
-            "float": Family.NUMBER,
-            "varchar": Family.STRING,
-            "text": Family.STRING,
-            "timestamp": Family.TIMESTAMP,
-            "bool": Family.BOOL,
-            "bytes": Family.STRING,
-        }[self.base]
+        return _FAMILIES[self.base]
 
     @property
     def free_form(self) -> bool:
@@ -117,14 +121,19 @@ def parse_type(name: str) -> AttributeType:
 
 def storage_of(kind: AttributeType) -> Storage:
     """The column that stores values of ``kind`` (int, bool and timestamp share one)."""
-    return {
-        "int": Storage.INT,
-        "bool": Storage.INT,
-        "timestamp": Storage.INT,
-        "float": Storage.FLOAT,
-        "varchar": Storage.STR,
-        "text": Storage.TEXT,
-    }[kind.base]
+    return _STORAGES[kind.base]
+
+
+_STORAGES = {
+    "int": Storage.INT,
+    "bool": Storage.INT,
+    "timestamp": Storage.INT,
+    "float": Storage.FLOAT,
+    "varchar": Storage.STR,
+    "text": Storage.TEXT,
+}
+# The name of the column of each base type (storage_of(kind).value), for the writes.
+STORAGE_COLUMNS = {base: storage.value for base, storage in _STORAGES.items()}
 
 
 def _invalid(attribute: str, value: object, kind: AttributeType, why: str = "") -> InvalidArgument:
