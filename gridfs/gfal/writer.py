@@ -55,6 +55,7 @@ from gridfs.errors import (
 from gridfs.gfal.placement import default_se_for
 from gridfs.gfal.readahead import COPY_CHUNK, read_ahead
 from gridfs.gfal.replicas import ReplicaAccess
+from gridfs.gfal.writeback import Writeback
 from gridfs.storage import Adler32, StorageElement, WriteResult
 
 if TYPE_CHECKING:
@@ -122,6 +123,7 @@ class StagedFile:
         self._running: Adler32 | None = Adler32() if self._dirty else None
         self._fd: int | None
         self._fd, self.path = staging
+        self._writeback = Writeback()  # large writes reach the disk before the commit's fsync
 
     @classmethod
     def create(cls, target: WriteTarget, lfn: str, *, mode: int, se: str | None) -> StagedFile:
@@ -196,9 +198,11 @@ class StagedFile:
 
     def _pwrite(self, data: ReadableBuffer, offset: int) -> int:
         with self._latched():
-            count = self._io(os.pwrite, self._checked_fd(), data, offset)
+            fd = self._checked_fd()
+            count = self._io(os.pwrite, fd, data, offset)
             self._dirty = True
             self._sum_written(data, offset, count)
+            self._writeback.written(fd, offset, count)
             return count
 
     def truncate(self, size: int) -> None:
