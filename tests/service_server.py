@@ -57,7 +57,7 @@ def write_service_config(
 
 
 class ServiceProcess(_ServerProcess):
-    """One ``gridfs serve`` (gunicorn master and workers) of ours."""
+    """One ``gridfs serve`` (its supervisor and workers) of ours."""
 
     server_name: ClassVar[str] = "gridfs serve"
 

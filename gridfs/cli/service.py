@@ -15,7 +15,7 @@ __all__ = ["COMMANDS"]
 def serve(state: State) -> None:
     """Serve the catalog and metadata over HTTPS (the [server] table of the configuration)."""
     try:
-        from gridfs.service.server import serve as run  # noqa: PLC0415 - needs gunicorn
+        from gridfs.service.server import serve as run  # noqa: PLC0415 - needs uvicorn
         from gridfs.service.settings import load_server_settings  # noqa: PLC0415
     except ImportError as exc:
         raise click.ClickException(f"serving needs pip install 'gridfs[server]' ({exc})") from exc

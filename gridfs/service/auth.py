@@ -15,10 +15,9 @@ from __future__ import annotations
 import shlex
 import ssl
 import threading
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from gridfs.catalog import Identity
 from gridfs.errors import ConfigError, PermissionDenied
@@ -26,9 +25,11 @@ from gridfs.service.crls import RevocationLists
 from gridfs.service.scopes import Scopes
 from gridfs.service.settings import ServerSettings
 from gridfs.service.tokens import TokenValidator
-from gridfs.service.x509 import end_entity_dn, verified_chain
+from gridfs.service.x509 import end_entity_dn
 
 __all__ = ["Authenticator", "NoCredential", "Principal", "read_gridmap"]
+
+_CHAINS_KEPT = 4096  # client certificate chains whose DN is remembered
 
 HOW_TO = (
     "no credential: set BEARER_TOKEN or BEARER_TOKEN_FILE (or put a token in "
@@ -76,7 +77,7 @@ def read_gridmap(path: Path) -> dict[str, Identity]:
 
 
 class Authenticator:
-    """Turns a WSGI request's credential into a :class:`Principal`; thread-safe."""
+    """Turns a request's credential into a :class:`Principal`; thread-safe."""
 
     def __init__(self, settings: ServerSettings) -> None:
         self._tokens = TokenValidator(settings.issuers)
@@ -84,29 +85,45 @@ class Authenticator:
         self._superusers = frozenset(settings.superusers)
         self._lock = threading.Lock()
         self._gridmap: tuple[float, dict[str, Identity]] | None = None
+        self._subjects: dict[tuple[str, ...], tuple[list[bytes], str]] = {}
         ca_dir = settings.ca_dir
         self._revocations = None if ca_dir is None else RevocationLists(ca_dir)
 
-    def authenticate(self, environ: Mapping[str, Any]) -> Principal:
-        """The caller of a request; :class:`NoCredential` or :class:`PermissionDenied`."""
-        header = str(environ.get("HTTP_AUTHORIZATION", ""))
-        if header:
-            scheme, _, token = header.partition(" ")
+    def authenticate(self, authorization: str, chain: Sequence[str]) -> Principal:
+        """The caller of a request; :class:`NoCredential` or :class:`PermissionDenied`.
+
+        ``authorization`` is the request's Authorization header (empty: none) and
+        ``chain`` the client certificate chain TLS verified, in PEM, leaf first.
+        """
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise PermissionDenied("the Authorization header must be: Bearer <token>")
             grant = self._tokens.validate(token.strip())
             return self._principal(grant.identity, "token", grant.subject, grant.scopes)
-        sock = environ.get("gunicorn.socket")
-        chain = verified_chain(sock) if isinstance(sock, ssl.SSLSocket) else []
         if not chain:
             raise NoCredential(HOW_TO)
+        ders, dn = self._subject_of(tuple(chain))
         if self._revocations is not None:
-            self._revocations.check(chain)
-        dn = end_entity_dn(chain)
+            self._revocations.check(ders)  # each time: a CRL may have come since
         identity = self._mapped().get(dn)
         if identity is None:
             raise PermissionDenied(f"{dn}: this certificate's DN is not in the grid-mapfile")
         return self._principal(identity, "x509", dn, None)
+
+    def _subject_of(self, chain: tuple[str, ...]) -> tuple[list[bytes], str]:
+        """The chain in DER and its end-entity DN, worked out once per chain."""
+        with self._lock:
+            known = self._subjects.get(chain)
+        if known is not None:
+            return known
+        ders = [ssl.PEM_cert_to_DER_cert(pem) for pem in chain]
+        known = (ders, end_entity_dn(ders))
+        with self._lock:
+            if len(self._subjects) >= _CHAINS_KEPT:
+                self._subjects.clear()
+            self._subjects[chain] = known
+        return known
 
     def _principal(
         self, identity: Identity, method: str, subject: str, scopes: Scopes | None

@@ -8,7 +8,7 @@
     key = "hostkey.pem"              #   HTTP, for a TLS proxy in front only
     ca_dir = "/etc/grid-security/certificates"   # X509_CERT_DIR layout: CAs, CRLs (<hash>.rN)
     workers = 4                      # processes
-    threads = 16                     # requests in parallel in each
+    threads = 16                     # each's threads for listings, queries, bulk calls
     catalog_url = "postgresql://catalog-db/grid"  # default: [catalog] url
     gridmap = "grid-mapfile"         # "DN" user [group,group...] per line
     superusers = ["/DC=org/CN=Admin"]  # credentials that pass every permission check:

@@ -37,7 +37,7 @@ def server_context(cert: Path, key: Path, ca_dir: Path | None) -> ssl.SSLContext
     return context
 
 
-def verified_chain(sock: ssl.SSLSocket) -> list[bytes]:
+def verified_chain(sock: ssl.SSLSocket | ssl.SSLObject) -> list[bytes]:
     """The client's chain as OpenSSL verified it (DER, leaf first); empty without one."""
     if sock.getpeercert(binary_form=True) is None:
         return []

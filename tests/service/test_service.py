@@ -400,7 +400,7 @@ def test_gridfs_whoami_prints_what_the_server_granted(
 
 
 def _raw(server: ServiceProcess, pki: GridPKI, request: bytes) -> bool:
-    """Whether a request that is not HTTP gets gunicorn's own 400."""
+    """Whether a request that is not HTTP gets the server's own 400."""
     context = ssl.create_default_context(capath=pki.ca_dir)
     assert server.port is not None
     with (
