@@ -71,7 +71,7 @@ _PLACES = 64  # directories tried for a cache, the given one and ``more/1`` on
 _MAGIC = b"gridfs-blocks-1\n"  # then the block size, 8 bytes little-endian
 _HEADER = len(_MAGIC) + 8
 _STORED = b"\x01"
-_WRITERS = 2  # threads that store fetched blocks
+_WRITERS = 1  # threads that store fetched blocks (two on one file spin on its lock)
 _HELD_BLOCKS = 64  # fetched blocks held in memory at most, waiting for a writer
 # Blocks kept in memory once stored, the most recently fetched: more than the
 # mount's readahead window (32 blocks, gridfs.fuse.reading), which a
@@ -488,9 +488,10 @@ class BlockCache:
         if not ahead:
             self._store_fetched(block, data, release=False)
             return
-        # Stored by a writer thread, so that this one fetches on. Few writers:
-        # eight threads writing the cache disk's page cache at once spend four
-        # times the CPU of one (2.7 against 0.8 s per GiB here, in the kernel).
+        # Stored by a writer thread, so that this one fetches on. One writer:
+        # threads writing the cache disk's page cache at once spend far more
+        # CPU than one (eight: 2.7 against 0.8 s per GiB here, in the kernel;
+        # two writing one sparse file spin on its inode lock).
         # While the writers are ``held_blocks`` behind, the cache disk does not
         # keep up with the reads: blocks fetched then are not stored, only kept
         # among the recent ones in memory. A slow cache disk costs cache hits
@@ -551,13 +552,28 @@ class BlockCache:
             os.close(map_fd)
 
     def _open_files(self, key: str) -> tuple[int, int]:
-        """The data and map files of ``key``, opened for writing; made (map first) if missing."""
-        flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
-        map_fd = os.open(self.directory / f"{key}{_MAP}", flags, 0o600)
+        """The data and map files of ``key``, opened for writing; made (map first) if missing.
+
+        Opened without ``O_CREAT`` first: creating takes the directory's lock,
+        which every open of a file in it then waits for.
+        """
+        paths = (self.directory / f"{key}{_DATA}", self.directory / f"{key}{_MAP}")
+        flags = os.O_WRONLY | os.O_CLOEXEC
+        try:
+            data_fd = os.open(paths[0], flags)
+        except FileNotFoundError:
+            data_fd = -1
+        if data_fd >= 0:
+            try:
+                return data_fd, os.open(paths[1], flags)
+            except BaseException:
+                os.close(data_fd)
+                raise
+        map_fd = os.open(paths[1], flags | os.O_CREAT, 0o600)
         try:
             if os.fstat(map_fd).st_size < _HEADER:
                 os.pwrite(map_fd, _MAGIC + self.block_size.to_bytes(8, "little"), 0)
-            return os.open(self.directory / f"{key}{_DATA}", flags, 0o600), map_fd
+            return os.open(paths[0], flags | os.O_CREAT, 0o600), map_fd
         except BaseException:
             os.close(map_fd)
             raise

@@ -66,6 +66,7 @@ class OpenFile:
         self._key = cache_key(entry)
         self._next_block = 0  # a read from the start counts as sequential
         self._window = _READAHEAD_MIN_BLOCKS
+        self._ahead = 0  # readahead has asked for the blocks before this one
         self._check = ReadCheck(entry, reader)
         self._corrupt: Corrupt | None = None  # set once this open has handed out wrong bytes
         self._unreported = False  # caught in the loop: the worker thread marks the replica
@@ -199,17 +200,24 @@ class OpenFile:
         ``_READAHEAD_MAX_BLOCKS``: the blocks in it are fetched in parallel, so
         that one reader of a cold file keeps several requests in flight and
         approaches what the protocol gives. A read elsewhere starts it over.
+
+        Only blocks not asked for yet are asked for: this runs in the trio
+        loop for every read, and asking for the whole window each time cost a
+        look-up under the cache's lock per block, 32 per MiB read.
         """
         if self._cache is None:
             return
         block_size = self._cache.block_size
         first, last = offset // block_size, (offset + max(size, 1) - 1) // block_size
         if first <= self._next_block <= last + 1:
-            ahead = range(last + 1, last + 1 + self._window)
-            self._cache.prefetch(self._key, ahead, self.size, self._fetch)
+            start, end = max(last + 1, self._ahead), last + 1 + self._window
+            if start < end:
+                self._cache.prefetch(self._key, range(start, end), self.size, self._fetch)
+                self._ahead = end
             self._window = min(self._window * 2, _READAHEAD_MAX_BLOCKS)
         else:
             self._window = _READAHEAD_MIN_BLOCKS
+            self._ahead = 0
         self._next_block = last + 1
 
     def close(self) -> None:
