@@ -70,6 +70,8 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     with catalog.store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        # Checkpoints (two fsyncs each) far apart: not every ~80 small writes.
+        assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10_000
     catalog.close()
 
 
