@@ -55,8 +55,8 @@ from gridfs.errors import (
 from gridfs.gfal.placement import default_se_for
 from gridfs.gfal.readahead import COPY_CHUNK, read_ahead
 from gridfs.gfal.replicas import ReplicaAccess
-from gridfs.gfal.writeback import Writeback
 from gridfs.storage import Adler32, StorageElement, WriteResult
+from gridfs.storage.writeback import Writeback
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer  # what os.pwrite takes

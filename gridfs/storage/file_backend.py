@@ -26,6 +26,7 @@ from gridfs.storage.backend import (
 )
 from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32
 from gridfs.storage.naming import partial_upload_name
+from gridfs.storage.writeback import Writeback
 
 __all__ = ["FILE_MODE", "FileBackend", "make_private_dirs", "turl_to_path"]
 
@@ -166,6 +167,7 @@ class FileBackend(StorageBackend):
                 os.fchmod(fd, FILE_MODE)  # whatever the umask
             digest = Adler32()
             total = 0
+            writeback = Writeback()  # the fsync below then finds little left to write
             with _mapped_errors(turl):
                 for chunk in chunks:
                     digest.update(chunk)
@@ -173,6 +175,7 @@ class FileBackend(StorageBackend):
                     while view:
                         written = os.write(fd, view)
                         view = view[written:]
+                    writeback.written(fd, total, len(chunk))
                     total += len(chunk)
                 os.fsync(fd)
                 os.close(fd)

@@ -1,4 +1,4 @@
-"""Writeback of staged bytes started as they are written (gridfs.gfal.writeback)."""
+"""Writeback of staged bytes started as they are written (gridfs.storage.writeback)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import errno
 import os
 from pathlib import Path
 
-from gridfs.gfal.writeback import STEP, Writeback, start_writeback
+from gridfs.storage.writeback import STEP, Writeback, start_writeback
 
 MIB = 1 << 20
 

@@ -1,13 +1,14 @@
-"""Writeback of staged bytes started while they are written, so that a commit's fsync finds little.
+"""Writeback started while a file is written, so that the fsync that ends it finds little left.
 
 A file written through the mount or :func:`gridfs.open` is staged locally,
-then fsynced and stored at close. Left to the kernel, its dirty pages are
-written back only once the kernel's thresholds are crossed, or by that
-fsync: close then waits for most of a large file at disk speed, after the
-writes have ended. Starting the writeback of every :data:`STEP` bytes
-staged (``sync_file_range(SYNC_FILE_RANGE_WRITE)``: start it, do not wait)
-lets the disk work while the writes go on, and keeps the dirty pages, and
-the kernel's throttling of a writer that has many, low.
+then fsynced and stored at close; a file:// SE's copy is fsynced before it
+is registered. Left to the kernel, their dirty pages are written back only
+once its thresholds are crossed, or by that fsync: the fsync then waits for
+most of a large file at disk speed, after the writes have ended. Starting
+the writeback of every :data:`STEP` bytes written
+(``sync_file_range(SYNC_FILE_RANGE_WRITE)``: start it, do not wait) lets the
+disk work while the writes go on, and keeps the dirty pages, and the
+kernel's throttling of a writer that has many, low.
 
 The call can still block while the device's queue is full, and the writer
 may be the mount's event loop: it is made by one background thread.
@@ -59,7 +60,7 @@ def start_writeback(fd: int, offset: int, length: int) -> Future[int]:
 
 
 class Writeback:
-    """Starts the writeback of a staging file's written bytes, :data:`STEP` at a time.
+    """Starts the writeback of a file's written bytes, :data:`STEP` at a time.
 
     ``start`` is called with the descriptor, offset and length of each span
     (default :func:`start_writeback`). A span is the union of the writes made
@@ -77,7 +78,7 @@ class Writeback:
         if count <= 0:
             return
         end = offset + count
-        if fd != self._fd or self._low == self._high:  # a new staging file, or a new span
+        if fd != self._fd or self._low == self._high:  # another file, or a new span
             self._fd, self._low, self._high = fd, offset, end
         else:
             self._low, self._high = min(self._low, offset), max(self._high, end)
