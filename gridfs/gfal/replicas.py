@@ -121,13 +121,27 @@ class ReplicaAccess:
         return self._pool.backend(url)
 
     def reads_remotely(self) -> bool:
-        """Whether some SE is read through a protocol without a local path (worth a cache)."""
-        return any(
-            Capability.LOCAL_PATH not in self.backend(prefix).capabilities
-            for se in self.ses
-            for protocol, prefix in se.protocols.items()
-            if protocol in self.protocols
-        )
+        """Whether some SE is read through a protocol without a local path (worth a cache).
+
+        Makes the backend of every SE protocol in use, not only those up to the
+        first remote one: a mount asks this before it serves, and the first
+        open through a backend not made yet paid for its client library's
+        import and TLS set-up (WebDAV's: a third of a second here). One that
+        cannot be made past the first remote fails later, as it would have.
+        """
+        remote = False
+        for se in self.ses:
+            for protocol, prefix in se.protocols.items():
+                if protocol not in self.protocols:
+                    continue
+                try:
+                    backend = self.backend(prefix)
+                except InvalidArgument:
+                    if not remote:
+                        raise
+                    continue
+                remote = remote or Capability.LOCAL_PATH not in backend.capabilities
+        return remote
 
     # -- choosing -------------------------------------------------------------
 

@@ -277,13 +277,16 @@ class WebDAVBackend(StorageBackend):
 
     def __init__(self, options: BackendOptions) -> None:
         super().__init__(options)
-        verify: ssl.SSLContext | bool = True
+        # One context for httpx and the range reads: each costs loading a CA
+        # bundle (tens of ms, at the first open of a mount), and reads trust
+        # what the stat before them trusted (httpx's default, certifi's CAs).
         if options.ca_file:
-            verify = ssl.create_default_context(cafile=options.ca_file)
-        context = verify if isinstance(verify, ssl.SSLContext) else ssl.create_default_context()
+            context = ssl.create_default_context(cafile=options.ca_file)
+        else:
+            context = httpx.create_ssl_context()
         self.ranges = RangeClient(options.timeout_s, context)
         self.client = httpx.Client(
-            verify=verify,
+            verify=context,
             timeout=httpx.Timeout(options.timeout_s),
             follow_redirects=True,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
