@@ -32,7 +32,7 @@ from gridfs.catalog.guids import new_guid
 from gridfs.catalog.lfn import join_lfn
 from gridfs.catalog.models import EntryModel, ReplicaModel
 from gridfs.catalog.permissions import EXECUTE, WRITE
-from gridfs.catalog.prepared import Prepared, wrapped
+from gridfs.catalog.prepared import Executor, Prepared, wrapped
 from gridfs.catalog.queries import WALK_COLUMNS, walk
 from gridfs.catalog.records import EntryKind, FileStatus, Replica, ReplicaStatus, Stat
 from gridfs.catalog.replicas import to_replica
@@ -130,7 +130,7 @@ class WriteConnection:
     __slots__ = ("connection", "dialect")
 
     def __init__(self, connection: Any, dialect: Dialect) -> None:
-        self.connection = connection
+        self.connection = connection  # the driver's own (its cursor() is the driver's)
         self.dialect = dialect
 
 
@@ -152,7 +152,7 @@ def write_connection(store: CatalogStore) -> Iterator[WriteConnection]:
                     _driver(dialect, "BEGIN IMMEDIATE", cursor.execute)
                 finally:
                     cursor.close()
-            yield WriteConnection(fairy, dialect)
+            yield WriteConnection(fairy.driver_connection, dialect)
             _driver(dialect, "COMMIT", lambda _sql: fairy.commit())
         except BaseException as exc:
             _abandon(fairy, dialect, exc)
@@ -189,9 +189,7 @@ class Walked:
     entry: Any  # the row of the last name: every column, id None if there is no such entry
 
 
-def walked(
-    store: CatalogStore, connection: WriteConnection, parts: tuple[str, ...]
-) -> Walked | Fallback:
+def walked(store: CatalogStore, connection: Executor, parts: tuple[str, ...]) -> Walked | Fallback:
     """The path ``parts`` walked; FALLBACK unless every directory on it is plainly searchable.
 
     Plainly: a directory, no ACL, and search permission by its mode bits for
@@ -216,7 +214,7 @@ def walked(
 
 def add_file(
     store: CatalogStore,
-    connection: WriteConnection,
+    connection: Executor,
     parts: tuple[str, ...],
     fields: dict[str, Any],
     *,
@@ -289,7 +287,7 @@ class _Row:
 
 
 def remove(
-    store: CatalogStore, connection: WriteConnection, parts: tuple[str, ...]
+    store: CatalogStore, connection: Executor, parts: tuple[str, ...]
 ) -> list[Replica] | Fallback:
     """Remove the file, link or special file ``parts``; the replicas it had.
 
