@@ -309,7 +309,13 @@ def _float(data: object) -> float:
 
 
 def _enum_decoder(kind: type[enum.Enum]) -> Decoder:
+    by_value = {member.value: member for member in kind}
+
     def member(data: object) -> enum.Enum:
+        if type(data) in (str, int):  # the common case: a dict lookup, not an Enum call
+            found = by_value.get(data)
+            if found is not None and type(found.value) is type(data):
+                return found
         if not _fits(data, kind):
             raise WireError(f"{data!r:.80} is not a {kind.__name__}")
         try:
@@ -322,12 +328,17 @@ def _enum_decoder(kind: type[enum.Enum]) -> Decoder:
 
 def _dataclass_decoder(kind: type) -> Decoder:
     fields = {name: decoder(hint) for name, hint in _fields(kind).items()}
+    # Per field, the JSON types that are already its value (str, int, None...): no call.
+    plain = {name: _plain_types(hint) for name, hint in _fields(kind).items()}
 
     def record(data: object) -> object:
         if not isinstance(data, dict):
             raise WireError(f"{data!r:.80} is not a {kind.__name__}")
         try:
-            values = {name: fields[name](value) for name, value in data.items()}
+            values = {
+                name: value if type(value) in plain[name] else fields[name](value)
+                for name, value in data.items()
+            }
         except KeyError:
             unknown = set(data) - set(fields)
             raise WireError(
@@ -339,6 +350,17 @@ def _dataclass_decoder(kind: type) -> Decoder:
             raise WireError(f"not a valid {kind.__name__}: {exc}") from exc
 
     return record
+
+
+def _plain_types(hint: Any) -> frozenset[type]:
+    """The JSON types whose values decode as ``hint`` unchanged (what ``decoder`` lets pass)."""
+    if _is_newtype(hint):
+        return _plain_types(hint.__supertype__)
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        return frozenset().union(*(_plain_types(member) for member in typing.get_args(hint)))
+    if hint in (str, int, bool, type(None)):
+        return frozenset({hint})
+    return frozenset()
 
 
 def _union_decoder(hint: Any) -> Decoder:
