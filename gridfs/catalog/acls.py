@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from gridfs.catalog import coreways
 from gridfs.catalog.models import AclModel, EntryModel, PropertyModel
 from gridfs.catalog.permissions import (
     EXECUTE,
@@ -125,6 +126,9 @@ class AclCalls:
         that address entries by inode (the mount): the names on the way may be
         known to them from another identity's walk, so the walk is checked here.
         """
+        fast = coreways.stat_walked(self.store, entry_id, mode)
+        if not isinstance(fast, coreways.Fallback):
+            return fast
         with self.store.session() as session:
             entry = self.store.by_id(session, entry_id)
             name = self.store.name_of(session, entry, entry_id)
@@ -148,6 +152,9 @@ class AclCalls:
         entries the identity may not read are passed over (as
         :meth:`properties` would refuse them). ``None`` if no entry on the way has it.
         """
+        fast = coreways.inherited_property(self.store, entry_id, name)
+        if not isinstance(fast, coreways.Fallback):
+            return fast
         with self.store.session() as session:
             way: list[EntryModel] = []
             entry: EntryModel | None = self.store.by_id(session, entry_id)

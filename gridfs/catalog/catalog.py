@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from gridfs.catalog import coreways
 from gridfs.catalog.acls import AclCalls
 from gridfs.catalog.api import CatalogAPI
 from gridfs.catalog.bulk import BulkCalls
@@ -164,6 +165,9 @@ class Catalog(NamespaceCalls, BulkCalls, ReplicaCalls, AclCalls):
 
     def lfn_of(self, entry_id: EntryId) -> str:
         """The LFN of an entry, found by walking up to the root."""
+        fast = coreways.lfn_of(self.store, entry_id)
+        if not isinstance(fast, coreways.Fallback):
+            return fast
         with self.store.session() as session:
             return self.store.lfn_of(session, self.store.by_id(session, entry_id))
 

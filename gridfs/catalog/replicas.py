@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gridfs.catalog import coreways
 from gridfs.catalog.lfn import join_lfn, split_lfn
 from gridfs.catalog.models import EntryModel, ReplicaModel
 from gridfs.catalog.permissions import EXECUTE, READ, WRITE
@@ -281,7 +282,13 @@ class ReplicaCalls:
         if size < 0:
             raise InvalidArgument(f"negative size for entry {entry_id}", str(entry_id))
         check_checksum(checksum_type, checksum, surl)
+        version = coreways.Version(size, checksum, checksum_type, se, surl, space_token)
         try:
+            if not self.store.in_transaction():
+                with coreways.write_connection(self.store) as connection:
+                    fast = coreways.commit_version(self.store, connection, entry_id, version)
+                if not isinstance(fast, coreways.Fallback):
+                    return fast
             with self.store.session(write=True) as session:
                 entry = self.store.by_id(session, entry_id)
                 lfn = self.store.lfn_checked(session, entry)
