@@ -5,14 +5,26 @@ from __future__ import annotations
 import contextlib
 import stat as _stat
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import column, delete, exists, func, literal, or_, select, table, text, update
+from sqlalchemy import (
+    Connection,
+    column,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    table,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gridfs.catalog import corewrites
+from gridfs.catalog import coresetattr, corewrites
 from gridfs.catalog.acls import store_acl
 from gridfs.catalog.guids import new_guid, parse_guid
 from gridfs.catalog.lfn import MAX_LFN_BYTES, join_lfn, split_lfn
@@ -377,6 +389,17 @@ class NamespaceCalls:
             _retarget_aliases(session, old_lfn, store.lfn_of(session, entry))
             return replaced
 
+    def _set_fast(
+        self, lfn: str, change: Callable[[Connection, tuple[str, ...]], Stat | corewrites.Fallback]
+    ) -> Stat | None:
+        """``change`` of an entry's attributes in Core (coresetattr.py); None: the ORM path runs."""
+        if self.store.in_transaction():
+            return None
+        parts = split_lfn(lfn)
+        with corewrites.write_connection(self.store) as connection:
+            changed = change(connection, parts)
+        return None if isinstance(changed, corewrites.Fallback) else changed
+
     @retry_on_conflict
     def chmod(self, lfn: str, mode: int) -> Stat:
         """Change the permission bits (and set-id and sticky bits); owner or superuser.
@@ -387,6 +410,9 @@ class NamespaceCalls:
         """
         if not 0 <= mode <= 0o7777:
             raise InvalidArgument(f"invalid mode {mode:o} for {lfn}", lfn)
+        fast = self._set_fast(lfn, lambda c, parts: coresetattr.chmod(self.store, c, parts, mode))
+        if fast is not None:
+            return fast
         with self.store.session(write=True) as session:
             entry = self.store.resolve(session, lfn)
             set_ids = _stat.S_ISUID | _stat.S_ISGID
@@ -432,6 +458,14 @@ class NamespaceCalls:
         loses its set-user-ID bit, and its set-group-ID bit if group-executable
         (without group execute that bit means mandatory locking, and stays).
         """
+        fast = self._set_fast(
+            lfn,
+            lambda c, parts: coresetattr.chown(
+                self.store, c, parts, owner, group, follow=follow_symlinks
+            ),
+        )
+        if fast is not None:
+            return fast
         with self.store.session(write=True) as session:
             entry = self.store.resolve(session, lfn, follow_last=follow_symlinks)
             identity = self.store.identity
@@ -465,6 +499,14 @@ class NamespaceCalls:
         The owner may set any time; others with write permission only "now".
         With ``follow_symlinks=False`` a link itself changes (lutimes).
         """
+        fast = self._set_fast(
+            lfn,
+            lambda c, parts: coresetattr.utime(
+                self.store, c, parts, (atime_ns, mtime_ns), follow=follow_symlinks
+            ),
+        )
+        if fast is not None:
+            return fast
         with self.store.session(write=True) as session:
             entry = self.store.resolve(session, lfn, follow_last=follow_symlinks)
             now = time.time_ns()
