@@ -20,9 +20,9 @@ import stat as _stat
 import time
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, update
+from sqlalchemy import Table, bindparam, update
 
-from gridfs.catalog.corewrites import FALLBACK, Fallback, walked
+from gridfs.catalog.corewrites import FALLBACK, Fallback, WriteConnection, walked
 from gridfs.catalog.models import EntryModel
 from gridfs.catalog.permissions import WRITE
 from gridfs.catalog.prepared import Prepared
@@ -55,7 +55,7 @@ _SET_OWNER = Prepared(
 
 
 def _entry(
-    store: CatalogStore, connection: Connection, parts: tuple[str, ...], *, follow: bool
+    store: CatalogStore, connection: WriteConnection, parts: tuple[str, ...], *, follow: bool
 ) -> Any:
     """The row of the entry at ``parts``, plainly reached (no link to follow); else FALLBACK."""
     found = walked(store, connection, parts)
@@ -68,7 +68,7 @@ def _entry(
 
 def utime(
     store: CatalogStore,
-    connection: Connection,
+    connection: WriteConnection,
     parts: tuple[str, ...],
     times: tuple[int | None, int | None],
     *,
@@ -98,7 +98,7 @@ def utime(
 
 
 def chmod(
-    store: CatalogStore, connection: Connection, parts: tuple[str, ...], mode: int
+    store: CatalogStore, connection: WriteConnection, parts: tuple[str, ...], mode: int
 ) -> Stat | Fallback:
     """Set the mode bits of ``parts`` (``0 <= mode <= 0o7777``), as ``Catalog.chmod``.
 
@@ -121,7 +121,7 @@ def chmod(
 
 def chown(
     store: CatalogStore,
-    connection: Connection,
+    connection: WriteConnection,
     parts: tuple[str, ...],
     owner: str | None,
     group: str | None,

@@ -8,19 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import (
-    Connection,
-    column,
-    delete,
-    exists,
-    func,
-    literal,
-    or_,
-    select,
-    table,
-    text,
-    update,
-)
+from sqlalchemy import column, delete, exists, func, literal, or_, select, table, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -390,7 +378,9 @@ class NamespaceCalls:
             return replaced
 
     def _set_fast(
-        self, lfn: str, change: Callable[[Connection, tuple[str, ...]], Stat | corewrites.Fallback]
+        self,
+        lfn: str,
+        change: Callable[[corewrites.WriteConnection, tuple[str, ...]], Stat | corewrites.Fallback],
     ) -> Stat | None:
         """``change`` of an entry's attributes in Core (coresetattr.py); None: the ORM path runs."""
         if self.store.in_transaction():
