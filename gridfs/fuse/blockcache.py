@@ -474,6 +474,10 @@ class BlockCache:
         """
         start = block[1] * self.block_size
         length = min(self.block_size, file_size - start)
+        # Taken before the fetch: a discard meanwhile (the replica serving it
+        # was found corrupt) voids its store, and its keeping in memory.
+        with self._lock:
+            record = self._files.setdefault(block[0], _File())
         try:
             data = fetch(start, length)
             if len(data) != length:
@@ -486,7 +490,7 @@ class BlockCache:
         # stored, later readers take them from the finished fetch too.
         future.set_result(data)
         if not ahead:
-            self._store_fetched(block, data, release=False)
+            self._store_fetched(block, data, record, release=False)
             return
         # Stored by a writer thread, so that this one fetches on. One writer:
         # threads writing the cache disk's page cache at once spend far more
@@ -499,29 +503,37 @@ class BlockCache:
         if not self._stores.acquire(blocking=False):
             with self._lock:
                 self._fetching.pop(block, None)
-                self._keep_recent(block, data)
-                self._unstored += 1
+                if self._files.get(block[0]) is record:
+                    self._keep_recent(block, data)
+                    self._unstored += 1
             return
         try:
-            self._writer.submit(self._store_fetched, block, data)
+            self._writer.submit(self._store_fetched, block, data, record)
         except RuntimeError:  # shut down: the mount is ending
-            self._store_fetched(block, data)
+            self._store_fetched(block, data, record)
 
-    def _store_fetched(self, block: Block, data: bytes, *, release: bool = True) -> None:
+    def _store_fetched(
+        self, block: Block, data: bytes, record: _File, *, release: bool = True
+    ) -> None:
         """Store a fetched block, then stop serving it from its fetch."""
         try:
-            self._store(block, data)
+            self._store(block, data, record)
         finally:
             with self._lock:
                 self._fetching.pop(block, None)
             if release:
                 self._stores.release()
 
-    def _store(self, block: Block, data: bytes) -> None:
-        """Write a block into its key's file, then set its byte in the map and index it."""
+    def _store(self, block: Block, data: bytes, record: _File) -> None:
+        """Write a block into its key's file, then set its byte in the map and index it.
+
+        Nothing is kept if ``record``, the key's files when the fetch began,
+        is no longer theirs (discarded, or evicted whole).
+        """
         key, index = block
         with self._lock:
-            record = self._files.setdefault(key, _File())
+            if self._files.get(key) is not record:
+                return
         try:
             data_fd, map_fd = self._open_files(key)
         except OSError as exc:

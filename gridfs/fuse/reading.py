@@ -165,8 +165,11 @@ class OpenFile:
                 self._direct = False
         if self._cache is None:
             return self._fetch_from(offset, size)
-        data = self._cache.read(self._key, offset, size, self.size, self._fetch)
+        # The blocks after these are asked for first: in flight while this
+        # read waits for its own (the first read of a file waited for its
+        # block, then started the readahead).
         self._read_ahead(offset, size)
+        data = self._cache.read(self._key, offset, size, self.size, self._fetch)
         return data, self._source_of(offset, len(data))
 
     def _source_of(self, offset: int, length: int) -> str | None:

@@ -361,6 +361,25 @@ def test_discarded_blocks_are_not_served_from_memory_either(
         cache.close()
 
 
+def test_a_block_fetched_while_its_file_is_discarded_is_not_kept(
+    tmp_path: Path, data: bytes, source: Source
+) -> None:
+    source.delay = 0.5
+    cache = cache_in(tmp_path)
+    size = len(data)
+    try:
+        cache.prefetch("k", range(1), size, source)
+        deadline = time.monotonic() + 10
+        while not source.fetches and time.monotonic() < deadline:
+            time.sleep(0.01)
+        cache.discard("k", size)  # found wrong while a fetch from the same copy is under way
+    finally:
+        cache.close()  # the fetch ends, and the writer with it
+    assert cache.statistics().blocks == 0
+    assert list((tmp_path / "cache").glob("*.blocks")) == []
+    assert cache.read_cached("k", 0, 10, size) is None  # not kept in memory either
+
+
 def test_blocks_read_ahead_faster_than_they_are_stored_are_still_read_once(
     tmp_path: Path, data: bytes, source: Source
 ) -> None:
