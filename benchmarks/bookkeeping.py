@@ -19,6 +19,9 @@ lookup) and a condition no index serves (a ``like`` with a leading ``%``).
     .venv/bin/python benchmarks/bookkeeping.py [--backend sqlite|postgresql|both]
         [--clients 1,25,50,100,200] [--rounds 10] [--entries 1000000] [--finds 50]
 
+The gridfs measured is the one this process imports (``PYTHONPATH=TREE`` to
+pick a tree, as for a baseline), the clients' too; the output names it.
+
 SQLite is a file in a temp dir opened as gridfs opens it (WAL,
 synchronous=NORMAL). PostgreSQL is a throwaway server as tests/pgserver.py
 starts it (fsync off), with max_connections raised for the clients.
@@ -50,6 +53,7 @@ import sqlalchemy
 from harness import available, catalog_database, collect
 from sqlalchemy import insert, select, text
 
+import gridfs
 from gridfs.catalog import SUPERUSER, Catalog
 from gridfs.catalog.models import EntryModel
 from gridfs.metadata import Metadata
@@ -163,6 +167,9 @@ def bookkeeping_load(url: str, clients: int, rounds: int, baseline: dict[str, fl
     ``baseline`` holds the median latency of each operation in the first run
     (filled by it): later runs give theirs as a ratio to it.
     """
+    # The forkserver runs "python -c", which puts the working directory first on
+    # sys.path: started from a worktree, its clients would import that tree's gridfs.
+    os.environ["PYTHONSAFEPATH"] = "1"
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["gridfs.metadata", "psycopg"])
     barrier = context.Barrier(clients)
@@ -384,7 +391,8 @@ def machine() -> str:
                 break
     return (
         f"nproc {len(os.sched_getaffinity(0))} ({model}), Python {platform.python_version()}, "
-        f"SQLAlchemy {sqlalchemy.__version__}"
+        f"SQLAlchemy {sqlalchemy.__version__}, gridfs from {Path(gridfs.__file__).parent.parent}, "
+        f"load {os.getloadavg()[0]:.1f}"
     )
 
 
