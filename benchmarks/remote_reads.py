@@ -16,7 +16,8 @@ grid's SE offers both protocols, and two configurations prefer one or the other.
      with an empty block cache (every byte from the server);
    - http://: ``davix-get`` (the baseline) and ``dd`` through a fresh mount.
    The server's file is in the page cache: the figures are the cost of the
-   clients and the server, not of a disk.
+   clients and the server, not of a disk. The mount rows also give the
+   daemon's CPU time per GiB (user and system, all its threads).
 2. Vector reads: ``--reads`` random reads of 4 to 64 KiB from the file, through
    ``Grid.open_reader``: one ``readv`` per 100 ranges against one ``pread``
    each, over root:// (XRootD vector reads) and http:// (multi-range GETs);
@@ -43,6 +44,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from harness import use_this_tree
+from mount_writes import cpu_seconds
 
 MIB = 1 << 20
 GRIDFS = str(Path(sys.executable).with_name("gridfs"))
@@ -61,14 +63,14 @@ def wait_for(condition: Callable[[], bool], what: str, process: subprocess.Popen
 
 
 @contextlib.contextmanager
-def gridfs_mount(config: Path, target: Path, cache: Path) -> Iterator[Path]:
-    """A foreground gridfs mount with a block cache directory of its own."""
+def gridfs_mount(config: Path, target: Path, cache: Path) -> Iterator[int]:
+    """A foreground gridfs mount at ``target`` with a block cache of its own; the daemon's pid."""
     target.mkdir(exist_ok=True)
     command = [GRIDFS, "--config", str(config), "mount", "-f", "-o", f"cache_dir={cache}"]
     process = subprocess.Popen([*command, str(target)], stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: os.path.ismount(target), "gridfs mount", process)
-        yield target
+        yield process.pid
     finally:
         subprocess.run(["umount", str(target)], check=False)
         process.wait(timeout=60)
@@ -107,13 +109,20 @@ def file_read_rate(url: str, size: int) -> float:
     return size / elapsed / 1e6
 
 
-def mount_rate(config: Path, work: Path, size: int) -> float:
-    """MB/s of dd bs=1M through a fresh mount whose block cache is empty."""
+def mount_rate(config: Path, work: Path, size: int, cpu: list[float]) -> float:
+    """MB/s of dd bs=1M through a fresh mount whose block cache is empty.
+
+    Appends to ``cpu`` the daemon's CPU time per GiB read (user and system, all
+    its threads): steadier than the rate on a loaded machine.
+    """
     cache = work / "cache"
     shutil.rmtree(cache, ignore_errors=True)
-    with gridfs_mount(config, work / "mnt", cache) as mnt:
-        path = mnt / LFN.removeprefix("/grid/")
-        return timed(["dd", f"if={path}", "of=/dev/null", "bs=1M"], size)
+    with gridfs_mount(config, work / "mnt", cache) as daemon:
+        path = work / "mnt" / LFN.removeprefix("/grid/")
+        before = cpu_seconds(daemon)
+        rate = timed(["dd", f"if={path}", "of=/dev/null", "bs=1M"], size)
+        cpu.append((cpu_seconds(daemon) - before) * (1 << 30) / size)
+        return rate
 
 
 def setup(work: Path, size_mib: int) -> tuple[object, dict[str, Path], str, str]:
@@ -189,6 +198,7 @@ def main() -> int:
     size = args.size_mib * MIB
     work = Path(tempfile.mkdtemp(prefix="gridfs-remote-reads-"))
     rates: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {"root": [], "http": []}  # the mount daemon's, s/GiB
     vectors: dict[str, list[dict[str, float]]] = {"root": [], "http": []}
     loads = [os.getloadavg()[0]]
     server = None
@@ -200,8 +210,14 @@ def main() -> int:
             ("root: XRootD File.read, 8 MiB", lambda: file_read_rate(root_url, size)),
             ("root: xrdcp (pgread)", lambda: timed(xrdcp, size)),
             ("root: xrdcp, plain reads", lambda: timed(xrdcp, size, plain)),
-            ("root: mount, dd bs=1M, empty cache", lambda: mount_rate(configs["root"], work, size)),
-            ("http: mount, dd bs=1M, empty cache", lambda: mount_rate(configs["http"], work, size)),
+            (
+                "root: mount, dd bs=1M, empty cache",
+                lambda: mount_rate(configs["root"], work, size, cpu["root"]),
+            ),
+            (
+                "http: mount, dd bs=1M, empty cache",
+                lambda: mount_rate(configs["http"], work, size, cpu["http"]),
+            ),
         ]
         if davix:
             davix_get = [davix, http_url, "/dev/null"]
@@ -217,13 +233,14 @@ def main() -> int:
         if server is not None:
             server.stop()  # type: ignore[attr-defined]
         shutil.rmtree(work, ignore_errors=True)
-    report(args, rates, vectors, loads)
+    report(args, rates, cpu, vectors, loads)
     return 0
 
 
 def report(
     args: argparse.Namespace,
     rates: dict[str, list[float]],
+    cpu: dict[str, list[float]],
     vectors: dict[str, list[dict[str, float]]],
     loads: list[float],
 ) -> None:
@@ -240,6 +257,9 @@ def report(
         runs = " ".join(f"{v:.0f}" for v in values)
         print(f"{name:<40} {median:>7.0f} {ratio:>7.2f}   {runs}")
     print("   ratio: to File.read for root://, to davix-get for http://")
+    for protocol, seconds in cpu.items():
+        runs = " ".join(f"{v:.2f}" for v in seconds)
+        print(f"   {protocol} mount daemon CPU: {statistics.median(seconds):.2f} s/GiB   {runs}")
     print(f"\n2. {args.reads} random reads of 4-64 KiB, readv of {BATCH} against one pread each")
     print(f"{'protocol':<10} {'readv s':>9} {'pread s':>9} {'speed-up':>9}   readv/s")
     for protocol, results in vectors.items():
