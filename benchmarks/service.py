@@ -1,12 +1,14 @@
 """The catalog service's rates: stat and a 1,000-entry listing page, 1 to 200 clients.
 
 A SQLite catalog gets ``--dirs`` directories of 1,000 files (one replica each);
-a ``gridfs serve`` (``--workers`` processes of ``--threads`` threads) serves it
-over plain HTTP and over TLS, on 127.0.0.1, with a bearer token. The clients
-are keep-alive connections on the asyncio loops of ``--processes`` processes,
-which speak HTTP themselves (the requests the gridfs client sends, built once):
-the load generator must take little of the CPU it shares with the server.
-For each load: calls per second, p50/p99 latency and failures. Then the
+a ``gridfs serve`` (``--workers`` processes, ``--threads`` threads each for the
+bulk calls) serves it over plain HTTP and over TLS, on 127.0.0.1, with a bearer
+token. The clients are keep-alive connections on the asyncio loops of
+``--processes`` processes, which speak HTTP themselves (the requests the gridfs
+client sends, built once): the load generator must take little of the CPU it
+shares with the server. For each load: calls per second, p50/p99 latency,
+failures, and the CPU time per call of the server's processes and of the load
+generator's (where the time goes, whatever else the machine runs). Then the
 embedded catalog's stat rate in one thread, and replicas of 10,000 LFNs in one
 call. Everything shares this machine's cores.
 
@@ -104,6 +106,7 @@ def _process(args: tuple[str, str, int, tuple[int, int, float], dict[str, str]])
     """``connections`` clients on one asyncio loop: the load costs the machine little CPU."""
     url, op, connections, options, env = args
     out: list[Any] = []
+    started = time.process_time()
 
     async def run() -> None:
         await asyncio.gather(
@@ -112,7 +115,20 @@ def _process(args: tuple[str, str, int, tuple[int, int, float], dict[str, str]])
         )
 
     asyncio.run(run())
-    return [x for lat, _ in out for x in lat], sum(f for _, f in out)
+    cpu = time.process_time() - started
+    return [x for lat, _ in out for x in lat], sum(f for _, f in out), cpu
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) of process ``pid`` and of its children, recursively."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total  # it has ended
+    return total + sum(cpu_seconds(int(child)) for child in children)
 
 
 def load(url: str, op: str, clients: int, options: argparse.Namespace, env: dict[str, str]):
@@ -126,9 +142,44 @@ def load(url: str, op: str, clients: int, options: argparse.Namespace, env: dict
                 for share in shares
             ],
         )
-    latencies = sorted(x for lat, _ in results for x in lat)
-    failures = sum(f for _, f in results)
-    return len(latencies) / options.seconds, latencies, failures
+    latencies = sorted(x for lat, _, _ in results for x in lat)
+    failures = sum(f for _, f, _ in results)
+    client_cpu = sum(cpu for _, _, cpu in results)
+    return len(latencies) / options.seconds, latencies, failures, client_cpu
+
+
+def loads(
+    server: ServiceProcess,
+    transport: str,
+    op: str,
+    *,
+    clients: int,
+    options: argparse.Namespace,
+    env: dict[str, str],
+) -> None:
+    """One load's line: its rate and latencies, and the CPU per call of each side."""
+    assert server.pid is not None
+    before = cpu_seconds(server.pid)
+    rate, latencies, failed, client_cpu = load(server.url, op, clients, options, env)
+    server_cpu = cpu_seconds(server.pid) - before
+    calls = max(1, len(latencies))
+    print(
+        f"{transport:9} {op:6} {clients:7} {rate:9.0f} {quantile(latencies, 0.5):8.2f} "
+        f"{quantile(latencies, 0.99):8.2f} {failed:6} "
+        f"{server_cpu / calls * 1e6:14.0f} {client_cpu / calls * 1e6:14.0f}"
+    )
+
+
+def replicas_of(catalog: Any, dirs: int) -> float:
+    """The median of 3 calls of replicas of 10,000 LFNs in one call."""
+    lfns = [f"/bench/d{d}/f{i}" for d in range(dirs) for i in range(FILES)][:10_000]
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        found = catalog.replicas_many(lfns)
+        times.append(time.perf_counter() - started)
+    assert len(found) == len(lfns), f"{len(found)} of {len(lfns)} LFNs found"
+    return statistics.median(times)
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -159,7 +210,7 @@ def main() -> None:
         )
         print(
             f"{'transport':9} {'call':6} {'clients':>7} {'calls/s':>9} {'p50 ms':>8} "
-            f"{'p99 ms':>8} {'failed':>6}"
+            f"{'p99 ms':>8} {'failed':>6} {'server us/call':>14} {'client us/call':>14}"
         )
         for tls in (False, True):
             config = write_service_config(
@@ -177,28 +228,20 @@ def main() -> None:
                 if tls:  # first, on a server that no earlier load keeps busy
                     os.environ.update(env)
                     catalog, _ = open_catalog(server.url, ALICE)
-                    lfns = [f"/bench/d{d}/f{i}" for d in range(options.dirs) for i in range(FILES)]
-                    times = []
-                    for _ in range(3):
-                        started = time.perf_counter()
-                        found = catalog.replicas_many(lfns[:10_000])
-                        times.append(time.perf_counter() - started)
+                    over_tls = replicas_of(catalog, options.dirs)
                     catalog.close()
-                    replicas_line = (
-                        f"replicas of {len(found)} LFNs in one call over TLS: "
-                        f"{statistics.median(times):.3f} s (median of 3)"
-                    )
                 for op in ("stat", "list"):
                     for clients in (int(c) for c in options.clients.split(",")):
-                        rate, lat, failed = load(server.url, op, clients, options, env)
-                        print(
-                            f"{'tls' if tls else 'plain':9} {op:6} {clients:7} {rate:9.0f} "
-                            f"{quantile(lat, 0.5):8.2f} {quantile(lat, 0.99):8.2f} {failed:6}"
-                        )
+                        transport = "tls" if tls else "plain"
+                        loads(server, transport, op, clients=clients, options=options, env=env)
             finally:
                 server.stop()
-        print(replicas_line)
         embedded = Catalog.from_url(url, ALICE)
+        print(
+            f"replicas of {min(options.dirs * FILES, 10_000)} LFNs in one call: "
+            f"over TLS {over_tls:.3f} s, "
+            f"embedded {replicas_of(embedded, options.dirs):.3f} s (medians of 3)"
+        )
         rng, stats, deadline = random.Random(1), [], time.monotonic() + options.seconds
         while time.monotonic() < deadline:
             started = time.perf_counter()
