@@ -130,6 +130,11 @@ class Catalog(NamespaceCalls, BulkCalls, ReplicaCalls, AclCalls):
         Search permission is checked on the directory and on each of its
         ancestors, as a path walk from the root would.
         """
+        fast = coreways.lookup(self.store, parent_id, name)
+        if fast is None:
+            raise NotFound(f"no such LFN: {name}", name)
+        if not isinstance(fast, coreways.Fallback):
+            return fast
         with self.store.session() as session:
             parent = self._searchable(session, parent_id, name)
             row = session.execute(CHILD_BY_NAME, {"parent": parent.id, "name": name}).first()
@@ -145,6 +150,9 @@ class Catalog(NamespaceCalls, BulkCalls, ReplicaCalls, AclCalls):
         its ancestors), not read permission. A filesystem fetches a directory's
         entries with it on its first lookup there, and answers the next ones itself.
         """
+        fast = coreways.children(self.store, directory_id, after, limit)
+        if not isinstance(fast, coreways.Fallback):
+            return fast
         with self.store.session() as session:
             parent = self._searchable(session, directory_id, str(directory_id))
             rows = session.execute(

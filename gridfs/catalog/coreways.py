@@ -31,7 +31,7 @@ from gridfs.catalog.lfn import join_lfn
 from gridfs.catalog.models import EntryModel, PropertyModel, ReplicaModel
 from gridfs.catalog.permissions import EXECUTE, READ, WRITE
 from gridfs.catalog.prepared import Prepared
-from gridfs.catalog.queries import STAT_COLUMNS
+from gridfs.catalog.queries import CHILDREN, STAT_BY_NAME, STAT_COLUMNS
 from gridfs.catalog.records import EntryId, EntryKind, FileStatus, Replica, ReplicaStatus, Stat
 from gridfs.catalog.store import CatalogStore
 
@@ -39,9 +39,11 @@ __all__ = [
     "FALLBACK",
     "Fallback",
     "Version",
+    "children",
     "commit_version",
     "inherited_property",
     "lfn_of",
+    "lookup",
     "stat_walked",
     "write_connection",
 ]
@@ -269,3 +271,41 @@ def commit_version(
     _NEW_VERSION.run(connection, {"entry": entry.id, "now": now, **changed}).close()
     stored = entry._replace(status=FileStatus.READY.value, mtime_ns=now, ctime_ns=now, **changed)
     return store.stats_of([stored])[0], stale
+
+
+_CHILDREN = Prepared(CHILDREN)
+_CHILD = Prepared(STAT_BY_NAME)
+
+
+def _searched(store: CatalogStore, connection: Connection, directory_id: EntryId) -> bool:
+    """Whether directory ``directory_id`` and its ancestors are all plainly searchable."""
+    rows = _way_up(store, directory_id, connection=connection)
+    return not isinstance(rows, Fallback) and _searchable(store, [row for row, _ in rows])
+
+
+def children(
+    store: CatalogStore, directory_id: EntryId, after: int, limit: int
+) -> list[Stat] | Fallback:
+    """Up to ``limit`` children of a plainly searchable directory after id ``after``, in id order.
+
+    As :meth:`~gridfs.catalog.Catalog.children`: the way checked first, then
+    the children read, each statement its own snapshot.
+    """
+    with store.single_read() as connection:
+        if not isinstance(connection, Connection) or not _searched(store, connection, directory_id):
+            return FALLBACK
+        cursor = _CHILDREN.run(connection, {"parent": directory_id, "after": after, "limit": limit})
+        rows = cursor.fetchall()
+        cursor.close()
+    return store.stats_of(rows)
+
+
+def lookup(store: CatalogStore, directory_id: EntryId, name: str) -> Stat | Fallback | None:
+    """Child ``name`` of a plainly searchable directory (not followed), None if there is none."""
+    with store.single_read() as connection:
+        if not isinstance(connection, Connection) or not _searched(store, connection, directory_id):
+            return FALLBACK
+        cursor = _CHILD.run(connection, {"parent": directory_id, "name": name})
+        row = cursor.fetchone()
+        cursor.close()
+    return None if row is None else store.stats_of([row])[0]

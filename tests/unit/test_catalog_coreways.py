@@ -8,7 +8,7 @@ import pytest
 
 from gridfs.catalog import Catalog, FileStatus, ReplicaStatus
 from gridfs.catalog.permissions import AclEntry, AclTag
-from gridfs.errors import AlreadyExists, PermissionDenied
+from gridfs.errors import AlreadyExists, NotADirectory, NotFound, PermissionDenied
 from tests.conftest import BOB
 
 RWX, RX = 7, 5
@@ -88,3 +88,27 @@ def test_versions_committed_in_one_transaction(catalog: Catalog) -> None:
             created.id, size=1, checksum="00000003", checksum_type="adler32", se="b", surl="s://3"
         )
     assert catalog.stat("/vo/f") == second
+
+
+def test_lookups_and_children_by_directory_id(catalog: Catalog) -> None:
+    catalog.mkdir("/vo/d", parents=True)
+    files = [catalog.add_file(f"/vo/d/f{index}", size=index) for index in range(3)]
+    d = catalog.stat("/vo/d")
+    assert catalog.lookup(d.id, "f1") == files[1]
+    with pytest.raises(NotFound):
+        catalog.lookup(d.id, "absent")
+    assert catalog.children(d.id, limit=10) == files
+    assert catalog.children(d.id, after=files[0].id, limit=1) == [files[1]]
+    with pytest.raises(NotADirectory):
+        catalog.children(files[0].id, limit=10)
+    bob = catalog.as_identity(BOB)
+    assert bob.lookup(d.id, "f2") == files[2]
+    catalog.chmod("/vo/d", 0o700)
+    with pytest.raises(PermissionDenied):
+        bob.lookup(d.id, "f2")
+    with pytest.raises(PermissionDenied):
+        bob.children(d.id, limit=10)
+    catalog.chmod("/vo/d", 0o755)
+    catalog.chmod("/vo", 0o700)  # an ancestor refuses the search
+    with pytest.raises(PermissionDenied):
+        bob.lookup(d.id, "f2")
