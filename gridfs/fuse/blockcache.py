@@ -213,7 +213,12 @@ class BlockCache:
             )
 
     def close(self) -> None:
-        """Stop readahead, store what was fetched and sync it; blocks stay for the next mount."""
+        """Stop readahead, store what was fetched and sync it; blocks stay for the next mount.
+
+        Idempotent.
+        """
+        if self._lock_fd < 0:
+            return
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._writer.shutdown(wait=True)
         with self._lock:
@@ -232,6 +237,7 @@ class BlockCache:
             log.warning("cannot sync the block cache in %s: %s", self.directory, exc)
         finally:
             os.close(self._lock_fd)  # the directory is free for the next mount
+            self._lock_fd = -1
 
     def read(self, key: str, offset: int, size: int, file_size: int, fetch: Fetch) -> bytes:
         """Up to ``size`` bytes of file ``key`` from ``offset``; missing blocks are fetched.

@@ -141,10 +141,15 @@ def test_a_second_cache_on_a_directory_in_use_takes_a_place_of_its_own(
             second.close()
     finally:
         first.close()
+    first.close()  # again: nothing more, and the lock another mount took stays its own
     third = cache_in(tmp_path)
     try:
         assert third.directory == tmp_path / "cache"
         assert third.statistics().blocks == 1
+        first.close()
+        fourth = cache_in(tmp_path)
+        fourth.close()
+        assert fourth.directory == tmp_path / "cache" / "more" / "1"
     finally:
         third.close()
 
