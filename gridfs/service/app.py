@@ -122,7 +122,7 @@ class ServiceApp:
         if not isinstance(body, bytes):
             await send({"type": "http.response.start", "status": 200, "headers": _NDJSON})
             try:
-                await self._stream(body, send)
+                await self._stream(body, receive, send)
             finally:
                 self._metrics.record(name, 200, time.perf_counter() - started)
             return
@@ -182,12 +182,17 @@ class ServiceApp:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._threads, partial(function, *args))
 
-    async def _stream(self, pages: Iterator[bytes], send: Send) -> None:
-        """Each page as it is read, in a thread (a page of a big query may take a while)."""
+    async def _stream(self, pages: Iterator[bytes], receive: Receive, send: Send) -> None:
+        """Each page as it is read, in a thread (a page of a big query may take a while).
+
+        A client that goes away ends the query: no page is read for no one.
+        """
+        gone = asyncio.ensure_future(_disconnect(receive))
         try:
-            while (line := await self._in_thread(next, pages, None)) is not None:
+            while not gone.done() and (line := await self._in_thread(next, pages, None)):
                 await send({"type": "http.response.body", "body": line, "more_body": True})
         finally:
+            gone.cancel()
             await self._in_thread(getattr(pages, "close"))  # noqa: B009 - a generator's
         await send({"type": "http.response.body", "body": b""})
 
@@ -234,6 +239,12 @@ class ServiceApp:
             log.warning("health check: the catalog fails: %s", exc)
             return 503, _dump({"status": "catalog unavailable"})
         return 200, _dump({"status": "ok"})
+
+
+async def _disconnect(receive: Receive) -> None:
+    """Until the client disconnects (its request's body is all read by then)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def _whoami(principal: Principal) -> dict[str, object]:
