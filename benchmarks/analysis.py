@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 import uproot
+from harness import use_this_tree
 
 REPO = Path(__file__).resolve().parents[1]
 GRIDFS = str(Path(sys.executable).with_name("gridfs"))
@@ -211,7 +212,7 @@ def main() -> int:
     args = parser.parse_args()
     if os.geteuid() != 0:
         parser.error("run it as root: it mounts the grid")
-    sys.path.insert(0, str(REPO))
+    use_this_tree()  # the mounts and commands it runs too
     from tests.storage_servers import XRootDServer  # noqa: PLC0415
 
     work = Path(tempfile.mkdtemp(prefix="gridfs-analysis-bench-"))

@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness import use_this_tree
+
 GRIDFS = str(Path(sys.executable).with_name("gridfs"))
 GIB = 1 << 30
 
@@ -50,6 +52,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--gib", type=int, default=8)
     args = parser.parse_args()
+    use_this_tree()  # the mounts and commands it runs too
     size = args.gib * GIB
     work = Path(tempfile.mkdtemp(prefix="gridfs-large-", dir="/var/tmp"))
     config = work / "config.toml"

@@ -53,6 +53,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from harness import use_this_tree
+
 from gridfs.config import load_config
 from gridfs.gfal import Grid
 from gridfs.storage import resolve_turl
@@ -357,7 +359,7 @@ def main() -> int:
         parser.error("run it as root: it mounts xrootdfs and drops the dentry cache")
     if shutil.which("xrootdfs") is None:
         parser.error("xrootdfs is missing: apt install xrootd-fuse (make system-deps)")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    use_this_tree()  # the mounts and commands it runs too
     from tests.storage_servers import XRootDServer  # noqa: PLC0415
 
     work = Path(tempfile.mkdtemp(prefix="gridfs-mount-bench-"))

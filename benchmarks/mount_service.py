@@ -17,14 +17,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from harness import use_this_tree
+
+use_this_tree()  # this process and the servers it starts import gridfs from this tree
 
 from benchmarks.mount import drop_caches, gridfs_mount, seconds  # noqa: E402
 from gridfs.catalog import SUPERUSER, Catalog, NewFile  # noqa: E402

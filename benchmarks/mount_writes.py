@@ -42,6 +42,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from harness import use_this_tree
+
 MIB = 1 << 20
 GRIDFS = str(Path(sys.executable).with_name("gridfs"))
 SMALL = 4096
@@ -135,6 +137,7 @@ def main() -> int:
         help="the groups of rows to measure, comma-separated (default: all three)",
     )
     args = parser.parse_args()
+    use_this_tree()  # the mounts and commands it runs too
     groups = {name.strip() for name in args.only.split(",") if name.strip()}
     if not groups or groups - {"large", "small", "tar"}:
         parser.error(f"--only takes large, small and tar, not {args.only!r}")

@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from harness import use_this_tree
+
 from gridfs.config import load_config
 from gridfs.gfal import Grid
 from gridfs.storage import resolve_turl
@@ -129,6 +131,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cold", action="store_true", help="drop the page cache before reads")
     args = parser.parse_args()
+    use_this_tree()  # the mounts and commands it runs too
     if args.cold and os.geteuid() != 0:
         parser.error("--cold needs root (it writes /proc/sys/vm/drop_caches)")
 

@@ -24,15 +24,15 @@ import os
 import random
 import ssl
 import statistics
-import sys
 import tempfile
 import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from harness import use_this_tree
+
+use_this_tree()  # this process and the servers it starts import gridfs from this tree
 
 from gridfs.catalog import SUPERUSER, Catalog, Identity, NewFile  # noqa: E402
 from gridfs.gfal.services import open_catalog  # noqa: E402

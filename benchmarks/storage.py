@@ -83,6 +83,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness import use_this_tree
+
 from gridfs.storage import BackendOptions, BackendPool, StorageBackend
 
 if TYPE_CHECKING:
@@ -531,7 +533,7 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown protocols: {', '.join(sorted(unknown))}")
 
-    sys.path.insert(0, str(REPO))
+    use_this_tree()  # the mounts and commands it runs too
     from tests.storage_servers import WebDAVServer, XRootDServer  # noqa: PLC0415
 
     # /var/tmp, which is often roomier than /tmp (a tmpfs on some systems): up to four
