@@ -86,7 +86,10 @@ def writers_holding(
 
 def _candidates(opener: int | None, since: int) -> list[str]:
     """The processes to look at; ids made after ``since``, with the opener, unless they wrapped."""
+    mark = pid_mark()
+    if opener is not None and since > 0 and mark == since:
+        return [str(opener)]  # none made since (tar x, cp): no need to list them all
     pids = [name for name in os.listdir(_PROC) if name.isdigit()]
-    if opener is None or since <= 0 or pid_mark() < since:
+    if opener is None or since <= 0 or mark < since:
         return pids
     return [str(opener), *(pid for pid in pids if int(pid) > since and int(pid) != opener)]
