@@ -685,6 +685,6 @@ class CatalogStore:
             status=FileStatus(entry.status) if entry.status is not None else None,
             target=entry.target,
             comment=entry.comment,
-            has_acl=entry.has_acl,
+            has_acl=bool(entry.has_acl),  # a raw SQLite row (the Core paths) has 0 or 1
             rdev=entry.rdev,
         )

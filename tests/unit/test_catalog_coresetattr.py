@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 
+import orjson
 import pytest
 
-from gridfs.catalog import SUPERUSER, Catalog
+from gridfs.catalog import SUPERUSER, Catalog, Stat
 from gridfs.errors import NotPermitted, PermissionDenied
+from gridfs.service import wire
 from tests.conftest import BOB
 
 
@@ -59,3 +62,21 @@ def test_times_mode_and_owner_plainly_and_through_the_orm_path(catalog: Catalog)
     catalog.add_file("/vo/d/g", size=1)
     admin.chown("/vo/d/g", None, "cms")
     assert catalog.chmod("/vo/d/g", 0o2755).mode == 0o755
+
+
+def test_what_they_return_has_the_types_of_a_stat(catalog: Catalog) -> None:
+    """Each field as stat() gives it: gridfs serve sends the Stat, and its client decodes it."""
+    catalog.mkdir("/vo/d", parents=True)
+    catalog.add_file("/vo/d/f", size=1)
+    for change in (
+        lambda: catalog.utime("/vo/d/f", 1_000, 2_000),
+        lambda: catalog.chmod("/vo/d/f", 0o640),
+        lambda: catalog.chown("/vo/d/f", None, "atlas"),
+    ):
+        changed = change()
+        read = catalog.stat("/vo/d/f")
+        assert [type(getattr(changed, f.name)) for f in dataclasses.fields(Stat)] == [
+            type(getattr(read, f.name)) for f in dataclasses.fields(Stat)
+        ]
+        sent = orjson.loads(orjson.dumps(wire.encode(changed)))
+        assert wire.decode(sent, Stat) == read
