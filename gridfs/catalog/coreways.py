@@ -7,13 +7,17 @@ inherited from above (:meth:`~gridfs.catalog.Catalog.inherited_property`, the
 default SE) cost a session and an entity per level. Here each is one
 recursive statement, compiled once (:class:`~gridfs.catalog.prepared.Prepared`),
 run as a single read: the entry and every ancestor, with the columns of a
-:class:`~gridfs.catalog.Stat`.
+:class:`~gridfs.catalog.Stat`. A directory's children and one child by name
+(:meth:`~gridfs.catalog.Catalog.children`, :meth:`~gridfs.catalog.Catalog.lookup`)
+are the same walk of the directory, then one read of its rows; a new version
+(:meth:`~gridfs.catalog.Catalog.commit_version`) the walk and its writes.
 
 As in :mod:`~gridfs.catalog.corewrites`, only the plain case is taken: no
 outer transaction, no ACL where a permission is checked, the way up ending
 at the root. Any other case, and every check that fails, returns
-:data:`~gridfs.catalog.corewrites.FALLBACK` and the caller runs its ORM path,
-which decides and raises the documented error.
+:data:`FALLBACK` (this module's own marker: corewrites imports the replicas
+module, which imports this one) and the caller runs its ORM path, which
+decides and raises the documented error.
 """
 
 from __future__ import annotations
