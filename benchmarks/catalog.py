@@ -389,6 +389,9 @@ def mixed_load(
         for d, lfn in enumerate(directory_lfns(entries))
     ]
     catalog.mkdir(f"{ROOT}/mixed")
+    # The forkserver runs "python -c", which puts the working directory first on
+    # sys.path: started from a worktree, its workers would import that tree's gridfs.
+    os.environ["PYTHONSAFEPATH"] = "1"
     context = multiprocessing.get_context("forkserver")
     # Imported once in the fork server, shared by every worker: quicker to start, less memory.
     context.set_forkserver_preload(["gridfs.catalog", "psycopg"])
