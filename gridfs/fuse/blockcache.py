@@ -18,8 +18,9 @@ After a crash: a block's byte is set after its bytes are written, so within
 one boot (the page cache is the same) a map never names a block that is not
 there; a crash between the two costs a fetch. Across a reboot the page cache
 may have been lost: the file ``unsynced`` holds the boot id while the cache
-has writes not known to be on disk, and a cache found unsynced from another
-boot is emptied. :meth:`BlockCache.close` syncs what it wrote, then removes it.
+has writes not known to be on disk (it is synced before any block is written),
+and a cache found unsynced from another boot is emptied.
+:meth:`BlockCache.close` syncs what it wrote, then removes it.
 
 One mount at a time uses a cache directory (a lock, ``flock`` on ``lock``):
 another's evictions would punch holes in blocks this one has indexed, read as
@@ -168,11 +169,16 @@ class BlockCache:
                 self._total += size
                 record.blocks += 1
         # Written before any block is: this cache now has writes that may not be on disk.
+        # On disk before any of them, too: the kernel writes dirty pages back in no
+        # particular order, and a map byte that reached the disk without this file
+        # would, after a crash, name a block whose bytes did not (read as zeros).
         fd = os.open(unsynced, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
             os.write(fd, f"{boot}\n".encode())
+            os.fsync(fd)
         finally:
             os.close(fd)
+        _sync_directory(self.directory)  # the file's name, too
         with self._lock:
             self._evict()
 
@@ -694,6 +700,15 @@ def _claim(directory: Path) -> tuple[Path, int]:
             log.info("%s is another mount's block cache: using %s", directory, place)
         return place, fd
     raise OSError(errno.EBUSY, f"{_PLACES} mounts use it already", str(directory))
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the names made in ``directory`` durable (fsync of the directory itself)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _remove(path: str) -> None:
