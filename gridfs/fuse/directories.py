@@ -16,7 +16,8 @@ mode checked) are kept the same way, by (identity, entry, mode).
 The mount's own changes show at once. A child it made, removed or changed is
 added to, removed from or changed in every kept copy of its directory
 (:meth:`DirectoryCache.added`, :meth:`~DirectoryCache.removed`,
-:meth:`~DirectoryCache.updated`): the copy stays current, so a lookup of a
+:meth:`~DirectoryCache.updated`; a copy of more than :data:`REBUILT_AT_MOST`
+children is dropped by a removal instead): the copy stays current, so a lookup of a
 name that is not there is answered from memory too, and filling a directory
 (``tar x``, ``cp -r``) costs no lookup query at all. A directory the mount has
 just made is kept empty at once for its maker (:meth:`~DirectoryCache.made`).
@@ -41,9 +42,18 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-__all__ = ["Directory", "DirectoryCache"]
+__all__ = ["REBUILT_AT_MOST", "Directory", "DirectoryCache"]
 
 A = TypeVar("A")  # what is kept of each child: the mount's attributes
+
+REBUILT_AT_MOST = 256
+"""Children of a copy rebuilt for a removal (or a name replaced); a bigger copy is dropped.
+
+A rebuilt copy costs about a microsecond per child, under the lock that the
+event loop's lookups take: for each unlink of ``rm -rf`` in a directory of
+20,000, 26 ms. Dropped, the directory is looked up by name for a while, as
+after a change made elsewhere.
+"""
 
 
 @dataclass
@@ -270,6 +280,8 @@ class DirectoryCache(Generic[A]):
                     self._parent_of[entry_id] = directory
                     self._entries += 1
                     continue
+                if not self._rebuilt(key, kept, directory):
+                    continue
                 others = [c for c in kept.children() if c[1] != name and c[0] != entry_id]
                 self._replace(key, expiry, kept.changed([*others, (entry_id, name, attributes)]))
 
@@ -286,7 +298,7 @@ class DirectoryCache(Generic[A]):
         """Child ``name`` of ``directory`` is gone: from every kept copy."""
         with self._lock:
             for key, expiry, kept in self._fresh_copies(directory):
-                if name in kept.by_name:
+                if name in kept.by_name and self._rebuilt(key, kept, directory):
                     remaining = [c for c in kept.children() if c[1] != name]
                     self._replace(key, expiry, kept.changed(remaining))
 
@@ -324,6 +336,14 @@ class DirectoryCache(Generic[A]):
         if parent is not None:
             for identity in list(self._kept_by.get(parent, ())):
                 self._drop((identity, parent))
+
+    def _rebuilt(self, key: tuple[Hashable, int], kept: Directory[A], directory: int) -> bool:
+        """Whether copy ``kept`` is small enough to rebuild; if not, dropped (lock held)."""
+        if len(kept.ids) <= REBUILT_AT_MOST:
+            return True
+        self._drop(key)
+        self._note_change(directory, self._clock())
+        return False
 
     def _replace(self, key: tuple[Hashable, int], expiry: float, changed: Directory[A]) -> None:
         """Keep ``changed`` for the copy under ``key`` (readers keep the old one; lock held)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gridfs.fuse.directories import DirectoryCache
+from gridfs.fuse.directories import REBUILT_AT_MOST, DirectoryCache
 
 
 class Clock:
@@ -140,3 +140,22 @@ def test_a_directory_made_by_the_mount_is_kept_empty_and_its_parent_copy_dropped
     new = cache.directory("alice", 6)
     assert new is not None
     assert new.child(b"x") == "X"
+
+
+def test_a_big_copy_is_dropped_by_a_removal_or_a_replacement_not_rebuilt() -> None:
+    """Rebuilt for each removal, a big copy cost O(n) under the lock: rm -rf was quadratic."""
+    cache: DirectoryCache[str] = DirectoryCache(10)
+    big = [(index, b"f%d" % index, "F") for index in range(1, REBUILT_AT_MOST + 2)]
+    cache.put("alice", 1, big, generation=cache.generation())
+    cache.put("alice", 2, CHILDREN, generation=cache.generation())
+    cache.removed(1, b"f1")
+    assert cache.directory("alice", 1) is None
+    assert not cache.worth_fetching(1)  # as a change elsewhere: by name for a while
+    assert cache.statistics()["entries"] == len(CHILDREN)
+    cache.put("alice", 3, big, generation=cache.generation())
+    cache.added(3, 5000, b"f2", "F2")  # a name made again
+    assert cache.directory("alice", 3) is None
+    cache.removed(2, b"a")  # a small copy is kept current
+    kept = cache.directory("alice", 2)
+    assert kept is not None
+    assert kept.ids == [9, 12]
