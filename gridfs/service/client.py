@@ -2,8 +2,9 @@
 :class:`~gridfs.metadata.MetadataAPI` over HTTPS, so that ``[catalog] url =
 "https://host:port/"`` is all a user changes.
 
-One :class:`ServiceClient` (an :class:`httpx.Client`: keep-alive, thread-safe)
-carries every call, with the caller's credential as grid tools find it
+One :class:`ServiceClient` (keep-alive connections of :mod:`http.client`, pooled
+for threads: :mod:`gridfs.service.transport`) carries every call, with the
+caller's credential as grid tools find it
 (:func:`~gridfs.service.credentials.find_credential`). Several server URLs
 (comma-separated) fail over: to the next server for any call when a connection
 cannot be made (nothing was sent), and also after a broken answer for the calls
@@ -20,7 +21,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from typing import Any, Self, TypeVar
 
-import httpx
 import orjson
 
 from gridfs.catalog import (
@@ -40,6 +40,7 @@ from gridfs.errors import GridError, NotPermitted, StorageUnavailable
 from gridfs.metadata import AttributeType, FoundEntry, Rows, SavedQuery, Value
 from gridfs.service.credentials import Credential, client_context, find_credential
 from gridfs.service.scopes import RULES
+from gridfs.service.transport import Answer, Broken, Server, Unreached
 from gridfs.service.wire import decode, encode, error_from_wire
 
 __all__ = ["RemoteCatalog", "RemoteMetadata", "ServiceClient", "open_service"]
@@ -57,8 +58,7 @@ BULK_REQUEST_BYTES = 48 << 10
 SAFE_TO_REPEAT = frozenset(
     name.replace(".", "/") for name, rule in RULES.items() if rule.kinds == ("read",)
 )
-_UNREACHED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-_BROKEN = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadTimeout)
+_JSON = {"Content-Type": "application/json"}
 
 
 class ServiceClient:
@@ -74,34 +74,27 @@ class ServiceClient:
         headers = {"User-Agent": "gridfs"}
         if credential is not None and credential.token is not None:
             headers["Authorization"] = f"Bearer {credential.token}"
-        self._http = httpx.Client(
-            verify=client_context(credential),
-            headers=headers,
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-        )
+        context = client_context(credential)
+        self._servers = [Server(url, context, headers, timeout) for url in self.urls]
         self._current = 0  # the server that answered last
 
     def close(self) -> None:
         """Close the connections."""
-        self._http.close()
+        for server in self._servers:
+            server.close()
 
-    def _send(self, operation: str, body: bytes, *, stream: bool) -> httpx.Response:
+    def _send(self, operation: str, body: bytes) -> Answer:
         """The answer of the first server that gives one, trying each once."""
         failures = []
         count = len(self.urls)
         for step in range(count):
             index = (self._current + step) % count
-            url = f"{self.urls[index]}/v1/{operation}"
-            request = self._http.build_request(
-                "POST", url, content=body, headers={"Content-Type": "application/json"}
-            )
             try:
-                response = self._http.send(request, stream=stream)
-            except _UNREACHED as exc:
+                response = self._servers[index].request("POST", f"/v1/{operation}", body, _JSON)
+            except Unreached as exc:
                 failures.append(f"{self.urls[index]}: {exc}")
                 continue
-            except _BROKEN as exc:
+            except Broken as exc:
                 failures.append(f"{self.urls[index]}: {exc}")
                 if operation in SAFE_TO_REPEAT:
                     continue
@@ -117,13 +110,13 @@ class ServiceClient:
             "no catalog service answers: " + "; ".join(failures), errno=code or _errno.ECONNREFUSED
         )
 
-    def _error(self, response: httpx.Response) -> GridError:
+    def _error(self, response: Answer) -> GridError:
         try:
             data = orjson.loads(response.read())
-        except ValueError:
-            return GridError(f"catalog service answered {response.status_code} without a body")
+        except (ValueError, Broken):
+            return GridError(f"catalog service answered {response.status} without a body")
         error = error_from_wire(data)
-        if response.status_code == 401 and self.credential is not None:
+        if response.status == 401 and self.credential is not None:
             error = type(error)(
                 f"{error} (the credential sent: {self.credential.source})",
                 error.filename,
@@ -133,11 +126,16 @@ class ServiceClient:
 
     def call(self, returns: type[T], operation: str, /, **arguments: object) -> T:
         """Run one operation; its result decoded as ``returns``."""
-        response = self._send(operation, _body(arguments), stream=False)
-        if response.status_code != 200:
+        response = self._send(operation, _body(arguments))
+        if response.status != 200:
             raise self._error(response)
         try:
-            data = orjson.loads(response.content)
+            data = orjson.loads(response.read())
+        except Broken as exc:
+            raise StorageUnavailable(
+                f"catalog service {self.urls[self._current]}: {operation}: {exc}",
+                errno=_errno.EREMOTEIO,
+            ) from exc
         except orjson.JSONDecodeError as exc:
             raise GridError(f"catalog service: {operation} answered no JSON") from exc
         result: T = decode(data.get("result"), returns)
@@ -145,12 +143,9 @@ class ServiceClient:
 
     def iterate(self, item: type[T], operation: str, /, **arguments: object) -> Iterator[T]:
         """Run an iterating operation now; its items, fetched a page at a time as read."""
-        response = self._send(operation, _body(arguments), stream=True)
-        if response.status_code != 200:
-            try:
-                raise self._error(response)
-            finally:
-                response.close()
+        response = self._send(operation, _body(arguments))
+        if response.status != 200:
+            raise self._error(response)
         return _items(response, item)
 
     def rows(self, item: type[T], operation: str, /, **arguments: object) -> Rows[T]:
@@ -163,15 +158,15 @@ class ServiceClient:
     def whoami(self) -> dict[str, Any]:
         """Who the server takes this client for: user, groups, method, subject, scopes."""
         failures = []
-        for url in self.urls:
+        for url, server in zip(self.urls, self._servers, strict=True):
             try:
-                response = self._http.get(f"{url}/v1/whoami")
-            except _UNREACHED + _BROKEN as exc:
+                response = server.request("GET", "/v1/whoami")
+                if response.status != 200:
+                    raise self._error(response)
+                result: dict[str, Any] = orjson.loads(response.read())["result"]
+            except (Unreached, Broken) as exc:
                 failures.append(f"{url}: {exc}")
                 continue
-            if response.status_code != 200:
-                raise self._error(response)
-            result: dict[str, Any] = response.json()["result"]
             return result
         raise StorageUnavailable(
             "no catalog service answers: " + "; ".join(failures), errno=_errno.ECONNREFUSED
@@ -196,19 +191,22 @@ def _body(arguments: Mapping[str, object]) -> bytes:
     return orjson.dumps(encode(dict(arguments)))
 
 
-def _items(response: httpx.Response, item: Any) -> Iterator[Any]:
+def _items(response: Answer, item: Any) -> Iterator[Any]:
     try:
-        for line in response.iter_lines():
-            if not line:
+        for line in response.lines():
+            if not line.strip():
                 continue
             data = orjson.loads(line)
             if "items" in data:
                 yield from (decode(one, item) for one in data["items"])
             elif data.get("end"):
+                response.read()  # the end of the body: the connection serves the next call
                 return
             else:
                 raise error_from_wire(data)
         raise GridError("catalog service: a listing ended early (the server went away)")
+    except Broken as exc:
+        raise GridError(f"catalog service: a listing broke off: {exc}") from exc
     finally:
         response.close()
 
