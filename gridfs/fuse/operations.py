@@ -411,6 +411,8 @@ class GridOperations(NamespaceChanges, Commits, ExtendedAttributes, pyfuse3.Oper
         if entry.parent_id is not None:
             self._listings.invalidate(entry.parent_id)
             self._directories.updated(entry.parent_id, entry.id, attributes)
+        else:  # the catalog's root, in no directory: only its walked stats are kept
+            self._directories.invalidate()
         return attributes
 
     def _removed(self, parent_id: EntryId, name: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,6 +18,7 @@ trio = pytest.importorskip("trio")
 from sqlalchemy import event  # noqa: E402 - after the skips
 from sqlalchemy.engine import Engine  # noqa: E402
 
+from gridfs.catalog import SUPERUSER  # noqa: E402
 from gridfs.config import MountSettings  # noqa: E402
 from gridfs.errors import NotFound  # noqa: E402
 from gridfs.fuse.operations import GridOperations  # noqa: E402
@@ -197,3 +199,26 @@ def test_an_upload_failing_at_flush_is_eio_and_unregisters(
     call(ops.release, info.fh)
     with pytest.raises(NotFound):
         grid.stat("/grid/gilda/trailers/doomed")
+
+
+def test_times_set_on_the_catalog_root_show_at_once(grid: Grid) -> None:
+    """A mount of "/": its root has no directory to keep it, but its kept stat goes."""
+    grid.catalog.as_identity(SUPERUSER).chmod("/", 0o777)  # alice may set its times to now
+    operations = GridOperations(grid, grid.stat("/").id, "/")
+    try:
+        before = call(operations.getattr, pyfuse3.ROOT_INODE, ME)  # now kept
+        attr = pyfuse3.EntryAttributes()
+        attr.st_atime_ns = attr.st_mtime_ns = time.time_ns()  # "now": write permission will do
+        timing = SimpleNamespace(
+            update_size=False,
+            update_mode=False,
+            update_uid=False,
+            update_gid=False,
+            update_atime=True,
+            update_mtime=True,
+        )
+        call(operations.setattr, pyfuse3.ROOT_INODE, attr, timing, None, ME)
+        after = call(operations.getattr, pyfuse3.ROOT_INODE, ME)
+        assert after.st_mtime_ns == grid.stat("/").mtime_ns > before.st_mtime_ns
+    finally:
+        operations.close()
