@@ -357,6 +357,14 @@ def test_malformed_and_oversized_requests_get_4xx_and_the_server_goes_on(
                 assert "error" in answer.json()
         assert http.post(stat, json={"lfn": VO}).status_code == 200
         assert _raw(server, pki, b"POST /v1/catalog/stat HTTP/1.1\r\nContent-Length: x\r\n\r\n")
+        # Request lines and headers are bounded, as gunicorn bounded them.
+        assert _raw(server, pki, b"GET /health?" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        many = b"".join(b"X-%d: 1\r\n" % index for index in range(101))
+        assert _raw(server, pki, b"GET /health HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")
+        long = b"X-Long: " + b"a" * 8190 + b"\r\n"
+        assert _raw(server, pki, b"GET /health HTTP/1.1\r\nHost: x\r\n" + long + b"\r\n")
+        fine = b"".join(b"X-%d: 1\r\n" % index for index in range(90))
+        assert not _raw(server, pki, b"GET /health HTTP/1.1\r\nHost: x\r\n" + fine + b"\r\n")
         health = http.get(f"{server.url}/health")
         assert health.json() == {"status": "ok"}
         metrics = http.get(f"{server.url}/metrics").text
