@@ -139,7 +139,7 @@ class Server:
                 connection = self._idle.pop()
             sock = connection.sock
             # Readable while idle: the server closed it (or broke the protocol). Not reused.
-            if sock is not None and not select.select([sock], [], [], 0)[0]:
+            if sock is not None and not _readable(sock):
                 return connection
             connection.close()
 
@@ -160,3 +160,14 @@ class Server:
         if sock is not None:  # requests are small and each waits for its answer: no Nagle
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return connection
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether ``sock`` has something to read (or is closed), without waiting.
+
+    poll, not select: select refuses descriptors from 1024 on, which a
+    process with many files open (a busy mount) gives its new sockets.
+    """
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
