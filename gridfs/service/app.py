@@ -39,7 +39,7 @@ from gridfs.service.scopes import authorize
 from gridfs.service.tokens import TokenRefused
 from gridfs.service.wire import Operation, WireError, encode, error_to_wire, operations
 
-__all__ = ["IN_THREADS", "ServiceApp"]
+__all__ = ["ON_THE_LOOP", "ServiceApp"]
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,36 @@ _STATUS = {
 _JSON = (b"content-type", b"application/json")
 _NDJSON = [(b"content-type", b"application/x-ndjson")]
 _UNAUTHORIZED = (b"www-authenticate", b'Bearer realm="gridfs"')
-# The bulk calls, besides those that stream: they run in the worker's threads.
-IN_THREADS = frozenset({"catalog.replicas_many", "catalog.add_files"})
+# The calls answered on the worker's event loop: reads of one entry, which never
+# wait (SQLite's WAL and PostgreSQL let readers pass writers) and are bounded, so
+# that a thread hop (~150 us) would be most of their cost. Every other call runs in
+# the worker's threads: a write may wait for the database's write lock (up to 30 s
+# on SQLite), and listings, bulk and collection-wide calls take as long as their
+# client asks; on the loop they would hold up every connection of the worker.
+ON_THE_LOOP = frozenset(
+    {
+        "catalog.access",
+        "catalog.getacl",
+        "catalog.guid_of",
+        "catalog.inherited_property",
+        "catalog.lfn_of",
+        "catalog.lfns_of",
+        "catalog.lookup",
+        "catalog.properties",
+        "catalog.readlink",
+        "catalog.replicas",
+        "catalog.stat",
+        "catalog.stat_id",
+        "catalog.stat_replicas",
+        "catalog.stat_walked",
+        "catalog.surls_of",
+        "metadata.entry_schema",
+        "metadata.get_xattr",
+        "metadata.getattr",
+        "metadata.listattr",
+        "metadata.xattr_names",
+    }
+)
 
 
 class _TooLarge(InvalidArgument):
@@ -152,9 +180,9 @@ class ServiceApp:
                 return 200, _dump({"result": _whoami(principal)})
             arguments = operation.decode_arguments(await self._read_json(request))
             name = f"{operation.interface}.{operation.name}"
-            if operation.streams or name in IN_THREADS:
-                return await self._in_thread(self._call, principal, operation, arguments)
-            return self._call(principal, operation, arguments)
+            if name in ON_THE_LOOP:
+                return self._call(principal, operation, arguments)
+            return await self._in_thread(self._call, principal, operation, arguments)
         except (NoCredential, TokenRefused) as exc:
             return _error(401, exc)
         except _TooLarge as exc:

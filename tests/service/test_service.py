@@ -5,9 +5,11 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
+import threading
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,6 +167,48 @@ def test_superusers_are_named_by_credential_never_by_user_name(connect) -> None:
     assert not impostor.identity.superuser
     with pytest.raises(PermissionError):
         impostor.chmod(VO, 0o777)
+
+
+def test_a_write_waiting_for_the_database_holds_up_no_read(
+    pki: GridPKI, users: dict[str, typing.Any], tmp_path: Path, monkeypatch
+) -> None:
+    """One worker: while a write waits for SQLite's write lock, a stat is still answered.
+
+    Ordering, not timing: the stat returns while the write still waits. A write run
+    on the worker's event loop would hold the stat until the write had ended.
+    """
+    db = tmp_path / "catalog.db"
+    admin = Catalog.from_url(f"sqlite:///{db}", SUPERUSER, create=True)
+    admin.mkdir(VO, parents=True)
+    admin.chown(VO, "alice", "gilda")
+    admin.close()
+    gridmap = {users["alice"].dn: "alice gilda,atlas"}
+    config = write_service_config(tmp_path, pki, f"sqlite:///{db}", gridmap, workers=1, threads=4)
+    process = ServiceProcess(config, pki)
+    process.start()
+    monkeypatch.setenv("X509_CERT_DIR", str(pki.ca_dir))
+    monkeypatch.setenv("X509_USER_PROXY", str(pki.proxy(users["alice"])))
+    monkeypatch.delenv("BEARER_TOKEN", raising=False)
+    writer, _ = open_catalog(process.url + "/", ANYONE)
+    reader, _ = open_catalog(process.url + "/", ANYONE)
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # the write lock, held by someone else
+        waiting = threading.Thread(target=writer.mkdir, args=(f"{VO}/made",))
+        waiting.start()
+        waiting.join(1.0)  # time for the mkdir to reach the server and wait there
+        assert waiting.is_alive()
+        assert reader.stat(VO).kind is EntryKind.DIRECTORY
+        assert waiting.is_alive()  # answered while the write still waited
+        holder.execute("ROLLBACK")
+        waiting.join(30)
+        assert not waiting.is_alive()
+        assert reader.stat(f"{VO}/made").kind is EntryKind.DIRECTORY
+    finally:
+        holder.close()
+        writer.close()
+        reader.close()
+        process.stop()
 
 
 def test_errors_arrive_as_the_same_classes_with_the_same_errno(connect) -> None:
