@@ -8,6 +8,12 @@ request and its whole answer, and put back after it if the server keeps it
 open; one that the server has closed while idle is seen before use and
 dropped. Failures say whether the request may have reached the server:
 :class:`Unreached` (nothing was sent) or :class:`Broken` (it may have been).
+
+A proxy named by the environment (``https_proxy``/``HTTPS_PROXY``,
+``http_proxy``, with ``no_proxy``, read as :mod:`urllib.request` reads them,
+as httpx and curl do) is tunnelled through with ``CONNECT``: TLS still runs
+end to end, so the server's certificate and the client's proxy certificate
+are checked as without it.
 """
 
 from __future__ import annotations
@@ -18,7 +24,11 @@ import socket
 import ssl
 import threading
 import urllib.parse
+import urllib.request
+from base64 import b64encode
 from collections.abc import Iterator, Mapping
+
+from gridfs.errors import InvalidArgument
 
 __all__ = ["Answer", "Broken", "Server", "Unreached"]
 
@@ -97,6 +107,7 @@ class Server:
         self._context = context
         self._headers = dict(headers)
         self._timeout = timeout
+        self._proxy = _proxy_for(parts.scheme, self._host)
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
 
@@ -145,12 +156,15 @@ class Server:
 
     def _connect(self) -> http.client.HTTPConnection:
         connection: http.client.HTTPConnection
+        host, port = (self._host, self._port) if self._proxy is None else self._proxy[:2]
         if self._tls:
             connection = http.client.HTTPSConnection(
-                self._host, self._port, timeout=self._timeout, context=self._context
+                host, port, timeout=self._timeout, context=self._context
             )
         else:
-            connection = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+            connection = http.client.HTTPConnection(host, port, timeout=self._timeout)
+        if self._proxy is not None:  # TLS, if any, then runs to the server inside the tunnel
+            connection.set_tunnel(self._host, self._port, headers=self._proxy[2])
         try:
             connection.connect()
         except (OSError, ssl.SSLError) as exc:
@@ -171,3 +185,21 @@ def _readable(sock: socket.socket) -> bool:
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     return bool(poller.poll(0))
+
+
+def _proxy_for(scheme: str, host: str) -> tuple[str, int, dict[str, str]] | None:
+    """The proxy the environment names for ``scheme`` URLs to ``host``: its host, port and
+    the headers of its CONNECT (credentials from its URL); None: connect directly."""
+    proxy = urllib.request.getproxies().get(scheme)
+    if not proxy or urllib.request.proxy_bypass(host):
+        return None
+    parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    if parts.scheme != "http" or not parts.hostname:
+        raise InvalidArgument(f"{scheme}_proxy is not an http:// proxy URL: {proxy}", proxy)
+    headers = {}
+    if parts.username is not None:
+        credential = (
+            f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+        )
+        headers["Proxy-Authorization"] = "Basic " + b64encode(credential.encode()).decode()
+    return parts.hostname, parts.port or 8080, headers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import errno
 import os
 import socket
@@ -33,6 +34,7 @@ from gridfs.metadata import MetadataAPI
 from gridfs.service import client
 from gridfs.service.scopes import RULES
 from gridfs.service.wire import LOCAL_MEMBERS, members, operations
+from tests.connect_proxy import connect_proxy
 from tests.service_pki import (
     AUDIENCE,
     GridPKI,
@@ -209,6 +211,25 @@ def test_a_write_waiting_for_the_database_holds_up_no_read(
         writer.close()
         reader.close()
         process.stop()
+
+
+def test_a_proxy_named_by_the_environment_is_tunnelled_through(connect, monkeypatch) -> None:
+    """https_proxy as curl reads it: CONNECT to the server, TLS and the credential inside."""
+    with connect_proxy() as proxy:
+        monkeypatch.setenv("https_proxy", proxy.url.replace("//", "//grid:s%40cret@"))
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        alice, _ = connect("alice", "proxy")  # an X.509 proxy: the chain passes the tunnel
+        assert alice.identity.user == "alice"
+        assert alice.stat(VO).kind is EntryKind.DIRECTORY
+        ((request_line, *headers),) = proxy.heads  # one connection, kept alive
+        port = request_line.split(" ")[1].rpartition(":")[2]
+        assert request_line.startswith(f"CONNECT 127.0.0.1:{port} HTTP/1.")
+        assert f"Proxy-Authorization: Basic {base64.b64encode(b'grid:s@cret').decode()}" in headers
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        bob, _ = connect("bob", "token")
+        bob.stat(VO)
+        assert len(proxy.heads) == 1  # no_proxy: straight to the server
 
 
 def test_errors_arrive_as_the_same_classes_with_the_same_errno(connect) -> None:
