@@ -58,6 +58,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gridfs.errors import GridError
+from gridfs.storage.file_backend import fsync_directory
 
 __all__ = ["BlockCache", "CacheStatistics"]
 
@@ -178,7 +179,7 @@ class BlockCache:
             os.fsync(fd)
         finally:
             os.close(fd)
-        _sync_directory(self.directory)  # the file's name, too
+        fsync_directory(self.directory)  # the file's name, too
         with self._lock:
             self._evict()
 
@@ -700,15 +701,6 @@ def _claim(directory: Path) -> tuple[Path, int]:
             log.info("%s is another mount's block cache: using %s", directory, place)
         return place, fd
     raise OSError(errno.EBUSY, f"{_PLACES} mounts use it already", str(directory))
-
-
-def _sync_directory(directory: Path) -> None:
-    """Make the names made in ``directory`` durable (fsync of the directory itself)."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove(path: str) -> None:

@@ -28,7 +28,7 @@ from gridfs.storage.checksum import DEFAULT_CHECKSUM, Adler32
 from gridfs.storage.naming import partial_upload_name
 from gridfs.storage.writeback import Writeback
 
-__all__ = ["FILE_MODE", "FileBackend", "make_private_dirs", "turl_to_path"]
+__all__ = ["FILE_MODE", "FileBackend", "fsync_directory", "make_private_dirs", "turl_to_path"]
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,8 @@ def _mapped_errors(turl: str) -> Iterator[None]:
         raise from_os_error(exc, turl) from exc
 
 
-def _fsync_directory(directory: str) -> None:
-    """Make a new directory entry durable: a crash must not lose a registered replica."""
+def fsync_directory(directory: str | os.PathLike[str]) -> None:
+    """Make the names made in ``directory`` durable (a crash must not lose a registered replica)."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)
@@ -182,7 +182,7 @@ class FileBackend(StorageBackend):
                 fd = -1
                 # link() refuses to replace an existing replica, where rename() would not.
                 os.link(partial, path)
-                _fsync_directory(directory)
+                fsync_directory(directory)
         finally:
             if fd >= 0:
                 os.close(fd)
@@ -228,7 +228,7 @@ class FileBackend(StorageBackend):
                         return None
                     raise
                 try:
-                    _fsync_directory(directory)
+                    fsync_directory(directory)
                     size = os.fstat(fd).st_size
                     value = _summed(fd) if summed is None else summed
                 except BaseException:
