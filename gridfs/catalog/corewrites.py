@@ -23,7 +23,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Final, NamedTuple, cast
+from typing import Any, Final, cast
 
 from sqlalchemy import Dialect, Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError
@@ -33,7 +33,7 @@ from gridfs.catalog.lfn import join_lfn
 from gridfs.catalog.models import EntryModel, ReplicaModel
 from gridfs.catalog.permissions import EXECUTE, WRITE
 from gridfs.catalog.prepared import Executor, Prepared, wrapped
-from gridfs.catalog.queries import WALK_COLUMNS, walk
+from gridfs.catalog.queries import WALK_COLUMNS, WalkLevel, walk
 from gridfs.catalog.records import EntryKind, FileStatus, Replica, ReplicaStatus, Stat
 from gridfs.catalog.replicas import to_replica
 from gridfs.catalog.store import CatalogStore
@@ -95,17 +95,6 @@ _ENTRY_NAMES = [column.name for column in _ENTRIES.c]
 _Entry = namedtuple("_Entry", _ENTRY_NAMES)  # type: ignore[misc]
 
 
-class _Level(NamedTuple):
-    """One directory on a walked path: what the permission check reads (WALK_COLUMNS)."""
-
-    id: int | None  # None: no such name at this level (nor below)
-    kind: str
-    mode: int
-    owner: str
-    group_name: str
-    has_acl: bool
-
-
 _LEVEL = len(WALK_COLUMNS)  # the walk's columns per level
 
 
@@ -114,7 +103,7 @@ def _walk(depth: int) -> tuple[Prepared, tuple[str, ...], int]:
     """The walk of ``depth`` names prepared, its parameters' names, and its levels' columns."""
     statement = walk(depth)
     width = _LEVEL * (depth + 1)
-    assert _Level._fields == WALK_COLUMNS
+    assert WalkLevel._fields == WALK_COLUMNS
     assert list(statement.selected_columns.keys())[width:] == _ENTRY_NAMES
     return Prepared(statement), ("root", *(f"n{k}" for k in range(1, depth + 1))), width
 
@@ -203,7 +192,7 @@ def walked(store: CatalogStore, connection: Executor, parts: tuple[str, ...]) ->
     cursor.close()
     parent: Any = None
     for start in range(0, width - _LEVEL, _LEVEL):  # the root and each directory below it
-        level = _Level(*row[start : start + _LEVEL])
+        level = WalkLevel(*row[start : start + _LEVEL])
         if level.id is None or level.kind != _DIRECTORY or level.has_acl:
             return FALLBACK
         if not store.allows(level, (), EXECUTE):

@@ -9,7 +9,7 @@ not the ORM's unit of work (identity map, attribute instrumentation).
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, and_, bindparam, select
 
@@ -64,6 +64,17 @@ STAT_BY_NAME = select(*(_ENTRIES.c[name] for name in STAT_COLUMNS)).where(
 
 # What a walk needs of each directory on the way: the permission check's columns.
 WALK_COLUMNS = ("id", "kind", "mode", "owner", "group_name", "has_acl")
+
+
+class WalkLevel(NamedTuple):
+    """One entry on a walked path: what the permission check reads (:data:`WALK_COLUMNS`)."""
+
+    id: int | None  # None: no such name at this level (nor below)
+    kind: str
+    mode: int
+    owner: str
+    group_name: str
+    has_acl: bool
 
 
 @functools.lru_cache(maxsize=64)

@@ -24,7 +24,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, literal, select
@@ -37,7 +36,7 @@ from gridfs.catalog.identity import Identity
 from gridfs.catalog.lfn import join_lfn, split_lfn
 from gridfs.catalog.models import AclModel, EntryModel
 from gridfs.catalog.permissions import EXECUTE, WRITE, AclEntry, AclTag, is_allowed
-from gridfs.catalog.queries import WALK_COLUMNS, walk
+from gridfs.catalog.queries import WALK_COLUMNS, WalkLevel, walk
 from gridfs.catalog.readcache import ReadCache, Reader, Stale
 from gridfs.catalog.records import EntryId, EntryKind, FileStatus, Stat
 from gridfs.errors import (
@@ -138,18 +137,6 @@ def retry_on_conflict(method: Callable[Concatenate[S, P], T]) -> Callable[Concat
 
 _KINDS = {kind.value: kind for kind in EntryKind}
 _STATUSES = {status.value: status for status in FileStatus}
-
-
-@dataclass(frozen=True)
-class _Level:
-    """One entry on a walked path: what the permission check reads."""
-
-    id: int | None  # None: no such name at this level (nor below)
-    kind: str
-    mode: int
-    owner: str
-    group_name: str
-    has_acl: bool
 
 
 class CatalogStore:
@@ -362,7 +349,7 @@ class CatalogStore:
         values.update({f"n{k}": name for k, name in enumerate(parts, 1)})
         row = session.execute(walk(len(parts)), values).one()
         levels = [
-            _Level(*(getattr(row, f"k{k}_{name}") for name in WALK_COLUMNS))
+            WalkLevel(*(getattr(row, f"k{k}_{name}") for name in WALK_COLUMNS))
             for k in range(len(parts) + 1)
         ]
         # Only the directories on the way are checked (search), not the entry itself.
