@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from gridfs.errors import InvalidArgument
 from gridfs.service.transport import Server
 
 _PAST_SELECT = 1100  # descriptor numbers from here on are past select()'s FD_SETSIZE (1024)
@@ -71,3 +72,11 @@ def test_a_connection_is_kept_and_one_the_server_closed_is_not_reused(
         assert server.request("GET", "/three").read() == b"/three"  # on a new one
     finally:
         server.close()
+
+
+def test_a_proxy_url_that_is_not_http_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("https_proxy", "socks5://proxy.example:1080")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    with pytest.raises(InvalidArgument, match="https_proxy is not an http:// proxy URL"):
+        Server("https://catalog.example:8443", ssl.create_default_context(), {}, 10)
